@@ -1,0 +1,205 @@
+//! The unframed receive buffer.
+//!
+//! A linear array with a read cursor: consuming a line only moves the cursor (O(1)), and the
+//! unread bytes are moved to the front only when a `feed` would not fit otherwise, so every byte
+//! is copied at most once per pass through the buffer.
+//!
+//! Bytes that do not fit are dropped (`at-engine.md` §3.5). The buffer remembers *where* they
+//! were dropped (a "gap") so the framer can answer the line that lost them with `[E:04]`, and so a
+//! CR before a gap and an LF after it are never mistaken for a terminator: bytes were lost between
+//! them. A gap belongs to the line that is open at its position.
+
+/// How many distinct gaps are remembered. More can only occur when the buffer overflows again
+/// before the lines that already lost bytes were framed; the surplus gaps are merged (see
+/// [`RxBuffer::push`]).
+const GAP_SLOTS: usize = 8;
+
+/// Receive buffer of `N` bytes with gap bookkeeping.
+#[derive(Debug)]
+pub(crate) struct RxBuffer<const N: usize> {
+    bytes: [u8; N],
+    /// Index of the first unread byte.
+    start: usize,
+    /// Index one past the last unread byte.
+    end: usize,
+    /// Absolute indices (into `bytes`) in ascending order: bytes were lost just before each one.
+    gaps: heapless::Vec<usize, GAP_SLOTS>,
+}
+
+impl<const N: usize> RxBuffer<N> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            bytes: [0; N],
+            start: 0,
+            end: 0,
+            gaps: heapless::Vec::new(),
+        }
+    }
+
+    /// Number of unread bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// The unread bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.bytes[self.start..self.end]
+    }
+
+    /// Appends as many of `data` as fit and returns how many did; the rest is recorded as a gap.
+    ///
+    /// When all gap slots are taken, the bytes after the last gap are discarded too, which merges
+    /// the new loss into that gap: the lines involved are answered `[E:04]` either way.
+    pub(crate) fn push(&mut self, data: &[u8]) -> usize {
+        if data.is_empty() {
+            return 0;
+        }
+        if self.end + data.len() > N && self.start > 0 {
+            self.compact();
+        }
+        let taken = data.len().min(N - self.end);
+        self.bytes[self.end..self.end + taken].copy_from_slice(&data[..taken]);
+        self.end += taken;
+        if taken < data.len() {
+            self.record_gap();
+        }
+        taken
+    }
+
+    fn record_gap(&mut self) {
+        if self.gaps.last() == Some(&self.end) {
+            return;
+        }
+        if self.gaps.push(self.end).is_err() {
+            if let Some(&last) = self.gaps.last() {
+                self.end = last;
+            }
+        }
+    }
+
+    /// Moves the unread bytes to the front of the array.
+    fn compact(&mut self) {
+        let start = self.start;
+        self.bytes.copy_within(start..self.end, 0);
+        self.end -= start;
+        self.start = 0;
+        for gap in self.gaps.iter_mut() {
+            *gap -= start;
+        }
+    }
+
+    /// Drops the first `count` unread bytes, and the gaps strictly inside them. A gap right after
+    /// them is kept: its lost bytes belong to whatever follows.
+    pub(crate) fn consume(&mut self, count: usize) {
+        let count = count.min(self.len());
+        self.start += count;
+        let start = self.start;
+        self.gaps.retain(|gap| *gap >= start);
+        if self.start == self.end {
+            self.compact();
+        }
+    }
+
+    /// Whether bytes were lost right before the unread byte at `index`.
+    pub(crate) fn gap_at(&self, index: usize) -> bool {
+        self.gaps.contains(&(self.start + index))
+    }
+
+    /// Whether bytes were lost anywhere before the unread byte at `index` (a line of `index` bytes
+    /// that starts at the read cursor lost bytes).
+    pub(crate) fn gap_before(&self, index: usize) -> bool {
+        self.gaps.iter().any(|gap| *gap < self.start + index)
+    }
+
+    /// Length of the first line (through its CR LF) if it ends within `limit` bytes. A CR and an
+    /// LF separated by a gap are not a terminator.
+    pub(crate) fn find_terminator(&self, limit: usize) -> Option<usize> {
+        let unread = self.as_slice();
+        let searched = &unread[..unread.len().min(limit)];
+        searched
+            .windows(2)
+            .enumerate()
+            .find(|(index, pair)| pair == b"\r\n" && !self.gap_at(index + 1))
+            .map(|(index, _)| index + 2)
+    }
+
+    /// Discards everything.
+    pub(crate) fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
+        self.gaps.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RxBuffer;
+
+    #[test]
+    fn push_reports_accepted_bytes_and_records_the_gap() {
+        let mut buffer = RxBuffer::<4>::new();
+        assert_eq!(buffer.push(b"abcdef"), 4);
+        assert_eq!(buffer.as_slice(), b"abcd");
+        assert!(buffer.gap_at(4));
+        assert!(!buffer.gap_before(4));
+        assert!(buffer.gap_before(5));
+    }
+
+    #[test]
+    fn consume_then_push_compacts_and_keeps_bytes_in_order() {
+        let mut buffer = RxBuffer::<4>::new();
+        buffer.push(b"abc");
+        buffer.consume(2);
+        assert_eq!(buffer.push(b"xyz"), 3);
+        assert_eq!(buffer.as_slice(), b"cxyz");
+    }
+
+    #[test]
+    fn gap_after_a_consumed_line_moves_to_the_next_line() {
+        let mut buffer = RxBuffer::<4>::new();
+        buffer.push(b"A\r\nBC");
+        assert!(buffer.gap_at(4));
+        buffer.consume(3);
+        assert_eq!(buffer.as_slice(), b"B");
+        assert!(buffer.gap_at(1));
+        buffer.consume(1);
+        assert_eq!(buffer.len(), 0);
+        assert!(buffer.gap_at(0));
+    }
+
+    #[test]
+    fn terminator_split_by_a_gap_is_not_a_terminator() {
+        let mut buffer = RxBuffer::<2>::new();
+        buffer.push(b"x\rY");
+        buffer.consume(1);
+        buffer.push(b"\n");
+        assert_eq!(buffer.as_slice(), b"\r\n");
+        assert_eq!(buffer.find_terminator(usize::MAX), None);
+    }
+
+    #[test]
+    fn terminator_is_found_only_within_the_limit() {
+        let mut buffer = RxBuffer::<8>::new();
+        buffer.push(b"abc\r\n");
+        assert_eq!(buffer.find_terminator(4), None);
+        assert_eq!(buffer.find_terminator(5), Some(5));
+    }
+
+    #[test]
+    fn gap_slots_overflow_merges_into_the_last_gap() {
+        let mut buffer = RxBuffer::<16>::new();
+        assert_eq!(buffer.push(&[0; 17]), 16);
+        // Each round frees one byte at the front and overflows again, adding one gap.
+        while !buffer.gaps.is_full() {
+            buffer.consume(1);
+            assert_eq!(buffer.push(&[1, 1]), 1);
+        }
+        assert_eq!(buffer.len(), 16);
+        buffer.consume(1);
+        assert_eq!(buffer.push(&[2, 2]), 1);
+        // The byte after the last gap was given up so that no loss goes unrecorded.
+        assert_eq!(buffer.len(), 15);
+        assert!(buffer.gap_at(15));
+        assert!(buffer.gaps.is_full());
+    }
+}

@@ -1,0 +1,240 @@
+//! The data phase of AT+TCMQTTPUBL, AT+TCMQTTPUBRAW and AT+TCCERTADD (`at-engine.md` §7).
+//!
+//! Every byte received after the command line's `\r\n` belongs to the data phase, including
+//! bytes that arrived before the prompt: the barrier kept them raw in the receive buffer, so the
+//! phase simply starts reading at the read cursor. The framer counts bytes and never rewrites
+//! them (PUBL's escape neutralisation is the command's business). Timers belong to the caller:
+//! it restarts its 20 s inactivity timer on every fed byte, starts the 1 s terminator grace when
+//! [`DataStatus::NeedMore`] reports the whole payload, and calls [`Framer::abort_data`] on expiry.
+
+use core::fmt;
+
+use crate::framer::{Framer, Mode};
+
+/// Which data-mode command owns the data phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DataKind {
+    /// AT+TCMQTTPUBL / AT+TCMQTTPUBRAW: exactly `len` bytes, then the terminator `\r\n`.
+    Publish,
+    /// AT+TCCERTADD: exactly `len` bytes without terminator; a Ctrl+Z byte (0x1A) ends the
+    /// payload early and is consumed, not stored.
+    Certificate,
+}
+
+/// Progress of the data phase, as returned by [`Framer::poll_data`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DataStatus {
+    /// More input is needed. `received` payload bytes are in the caller's buffer; when it equals
+    /// `len` of a [`DataKind::Publish`] phase, only the terminator is missing (1 s grace).
+    NeedMore {
+        /// Payload bytes stored so far.
+        received: usize,
+    },
+    /// The payload is complete: `len` bytes are in the caller's buffer (fewer than requested
+    /// only for a certificate ended by Ctrl+Z). Line framing has resumed.
+    Complete {
+        /// Payload bytes stored.
+        len: usize,
+    },
+    /// The data phase was aborted: answer `CME(204)` and use nothing. Line framing has resumed
+    /// (after a bad or late terminator, behind a discard through the next `\r\n`).
+    Aborted(DataAbort),
+}
+
+/// Why a data phase was aborted (each is answered `CME(204)`, `at-engine.md` §7.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum DataAbort {
+    /// The five bytes `+++\r\n` occurred in the data-phase bytes (payload or terminator).
+    Cancelled,
+    /// The two bytes after a publish payload were not `\r\n`; input is discarded through the
+    /// next `\r\n` or until the caller reports 1 s of silence.
+    BadTerminator,
+    /// The caller's inactivity timer or terminator grace expired ([`Framer::abort_data`]).
+    Timeout,
+}
+
+impl fmt::Display for DataAbort {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            DataAbort::Cancelled => "data phase cancelled by +++",
+            DataAbort::BadTerminator => "data phase not terminated by CR LF",
+            DataAbort::Timeout => "data phase timed out",
+        })
+    }
+}
+
+impl core::error::Error for DataAbort {}
+
+/// The pattern that cancels a data phase wherever it occurs (§7.6).
+const CANCEL: &[u8; 5] = b"+++\r\n";
+
+/// State of an open data phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DataPhase {
+    kind: DataKind,
+    len: usize,
+    received: usize,
+    /// Terminator bytes matched so far (publish only, after the payload).
+    terminator: usize,
+    /// Length of the longest suffix of the phase's bytes that is a prefix of [`CANCEL`]; kept
+    /// across calls so the pattern is found across chunk boundaries.
+    cancel: usize,
+}
+
+/// What one data-phase byte did.
+enum Step {
+    Continue,
+    Ended(DataStatus),
+    /// The byte is not part of the phase: it starts the discard.
+    Rejected(DataStatus),
+}
+
+impl DataPhase {
+    fn new(len: usize, kind: DataKind) -> Self {
+        Self {
+            kind,
+            len,
+            received: 0,
+            terminator: 0,
+            cancel: 0,
+        }
+    }
+
+    fn advance_cancel(&mut self, byte: u8) -> bool {
+        self.cancel = if byte == CANCEL[self.cancel] {
+            self.cancel + 1
+        } else if byte != b'+' {
+            0
+        } else if self.cancel == 3 {
+            // "+++" followed by '+': the last three bytes are still "+++".
+            3
+        } else {
+            1
+        };
+        self.cancel == CANCEL.len()
+    }
+
+    fn step(&mut self, byte: u8, out: &mut [u8]) -> Step {
+        if self.advance_cancel(byte) {
+            return Step::Ended(DataStatus::Aborted(DataAbort::Cancelled));
+        }
+        if self.received < self.len {
+            if self.kind == DataKind::Certificate && byte == 0x1A {
+                return Step::Ended(DataStatus::Complete { len: self.received });
+            }
+            // A caller buffer shorter than `len` loses the excess rather than panicking.
+            if let Some(slot) = out.get_mut(self.received) {
+                *slot = byte;
+            }
+            self.received += 1;
+            return self.after_payload_byte();
+        }
+        if byte != b"\r\n"[self.terminator] {
+            return Step::Rejected(DataStatus::Aborted(DataAbort::BadTerminator));
+        }
+        self.terminator += 1;
+        if self.terminator == 2 {
+            Step::Ended(DataStatus::Complete { len: self.len })
+        } else {
+            Step::Continue
+        }
+    }
+
+    fn after_payload_byte(&self) -> Step {
+        if self.received == self.len && self.kind == DataKind::Certificate {
+            Step::Ended(DataStatus::Complete { len: self.len })
+        } else {
+            Step::Continue
+        }
+    }
+}
+
+impl<const N: usize> Framer<N> {
+    /// Opens the data phase for exactly `len` payload bytes (clears the barrier, §7).
+    ///
+    /// Bytes already buffered are the start of the phase. A `len` of 0 completes a certificate
+    /// at once and makes a publish wait for its terminator only.
+    pub fn begin_data(&mut self, len: usize, kind: DataKind) {
+        self.data_outcome = None;
+        self.mode = Mode::Data(DataPhase::new(len, kind));
+    }
+
+    /// True while a data phase is open.
+    pub fn in_data_mode(&self) -> bool {
+        matches!(self.mode, Mode::Data(_))
+    }
+
+    /// Advances the data phase over the buffered bytes, storing payload byte `i` at `out[i]`.
+    ///
+    /// Pass the same buffer of at least `len` bytes on every call. Bytes after the end of the
+    /// phase stay buffered for line framing. Once the phase has ended, this returns its final
+    /// status again; before any phase it returns `NeedMore { received: 0 }`.
+    pub fn poll_data(&mut self, out: &mut [u8]) -> DataStatus {
+        let Mode::Data(mut phase) = self.mode else {
+            return self
+                .data_outcome
+                .unwrap_or(DataStatus::NeedMore { received: 0 });
+        };
+        if phase.kind == DataKind::Certificate && phase.len == 0 {
+            return self.end_data(0, DataStatus::Complete { len: 0 }, Mode::Lines);
+        }
+        let mut step = Step::Continue;
+        let mut consumed = 0;
+        for &byte in self.buffer.as_slice() {
+            step = phase.step(byte, out);
+            match step {
+                Step::Continue => consumed += 1,
+                Step::Ended(_) => {
+                    consumed += 1;
+                    break;
+                }
+                Step::Rejected(_) => break,
+            }
+        }
+        match step {
+            Step::Continue => {
+                self.buffer.consume(consumed);
+                self.mode = Mode::Data(phase);
+                DataStatus::NeedMore {
+                    received: phase.received,
+                }
+            }
+            Step::Ended(status) => self.end_data(consumed, status, Mode::Lines),
+            Step::Rejected(status) => {
+                self.end_data(consumed, status, Mode::Discard { after_cr: false })
+            }
+        }
+    }
+
+    fn end_data(&mut self, consumed: usize, status: DataStatus, next: Mode) -> DataStatus {
+        self.buffer.consume(consumed);
+        self.mode = next;
+        self.data_outcome = Some(status);
+        status
+    }
+
+    /// Aborts the data phase because the caller's timer expired (20 s inactivity, or the 1 s
+    /// terminator grace). Call [`poll_data`](Self::poll_data) first so buffered bytes count.
+    ///
+    /// If a publish payload was complete and only its terminator is missing, input is then
+    /// discarded through the next `\r\n` (or until [`finish_discard`](Self::finish_discard));
+    /// otherwise line framing resumes at once. Does nothing when no data phase is open.
+    pub fn abort_data(&mut self) {
+        let Mode::Data(phase) = self.mode else {
+            return;
+        };
+        let awaiting_terminator = phase.kind == DataKind::Publish && phase.received == phase.len;
+        let next = if awaiting_terminator {
+            Mode::Discard {
+                after_cr: phase.terminator == 1,
+            }
+        } else {
+            Mode::Lines
+        };
+        self.end_data(0, DataStatus::Aborted(DataAbort::Timeout), next);
+    }
+}

@@ -1,0 +1,233 @@
+//! Line framing (`at-engine.md` §3) and the data-mode barrier (§6).
+//!
+//! The framer is the only owner of the received bytes. It never blocks and never reads a clock:
+//! the caller feeds what the UART delivered and pulls events. Keeping the bytes raw until they
+//! are asked for is what makes the barrier possible: after a data-mode command line, the
+//! following bytes may be its payload, so nothing is framed until the engine says whether the
+//! command entered data mode ([`Framer::begin_data`]) or not ([`Framer::release_barrier`]).
+
+use crate::buffer::RxBuffer;
+use crate::data::{DataPhase, DataStatus};
+use crate::{MAX_LINE, RX_BUFFER};
+
+/// One framing event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framed {
+    /// A complete command line, including its trailing `\r\n` (at most [`MAX_LINE`] bytes).
+    Line(heapless::Vec<u8, MAX_LINE>),
+    /// An empty line (`\r\n` alone): ignored, no echo, no reply (§3.3).
+    Empty,
+    /// A line longer than [`MAX_LINE`], or one that lost bytes to a full receive buffer: answer
+    /// `[E:04]` without echo (§3.2, §3.5).
+    Rejected,
+}
+
+/// What the framer does with the bytes at the read cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Ordinary line framing.
+    Lines,
+    /// The current line passed [`MAX_LINE`] bytes: dropping bytes through the next `\r\n`, then
+    /// yielding [`Framed::Rejected`].
+    Overlong,
+    /// A data phase was aborted on its terminator: dropping bytes through the next `\r\n`
+    /// silently, or until the caller reports 1 s of silence (§7.5). `after_cr` is set when the
+    /// last dropped byte was a CR, so an LF arriving now completes the terminator.
+    Discard { after_cr: bool },
+    /// A data-mode command line was yielded; nothing is framed until the engine decides.
+    Barrier,
+    /// The data phase is open (§7).
+    Data(DataPhase),
+}
+
+/// Receive-side framer: owns the unframed receive buffer of `N` bytes.
+///
+/// `N` should hold a full line plus the largest data phase ([`RX_BUFFER`], the default); smaller
+/// sizes work (tests use them) but treat a line filling the whole buffer as over-long.
+///
+/// Feed it bytes with [`feed`](Self::feed) and pull lines with [`next_line`](Self::next_line);
+/// during a data phase pull payload with [`poll_data`](Self::poll_data) instead.
+#[derive(Debug)]
+pub struct Framer<const N: usize = RX_BUFFER> {
+    pub(crate) buffer: RxBuffer<N>,
+    pub(crate) mode: Mode,
+    /// Final status of the last data phase, repeated by `poll_data` once the phase has ended.
+    pub(crate) data_outcome: Option<DataStatus>,
+}
+
+impl<const N: usize> Default for Framer<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Framer<N> {
+    /// Creates an empty framer in line mode.
+    pub const fn new() -> Self {
+        Self {
+            buffer: RxBuffer::new(),
+            mode: Mode::Lines,
+            data_outcome: None,
+        }
+    }
+
+    /// Appends received bytes and returns how many were accepted.
+    ///
+    /// Bytes that do not fit in the `N`-byte buffer are dropped; the line they belong to is
+    /// answered [`Framed::Rejected`] when its terminator arrives (§3.5). Nothing is framed here,
+    /// so the caller may feed several reads before pulling events.
+    pub fn feed(&mut self, bytes: &[u8]) -> usize {
+        self.buffer.push(bytes)
+    }
+
+    /// Number of received bytes not yet framed or consumed by a data phase.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Returns the next framing event, or `None` when more input is needed, while the data-mode
+    /// barrier is set, or while a data phase is open.
+    ///
+    /// Rules (§3): a line ends at the first CR immediately followed by LF; a lone CR or LF is
+    /// data; a line is at most [`MAX_LINE`] bytes including `\r\n` (so 254 bytes of text are
+    /// accepted and 255 are not). Once 256 bytes have accumulated without a terminator, input is
+    /// discarded through the next `\r\n`, and that `\r\n` yields one [`Framed::Rejected`].
+    ///
+    /// Yielding a line that starts with `AT+TCMQTTPUBL=`, `AT+TCMQTTPUBRAW=` or `AT+TCCERTADD=`
+    /// whose byte after `=` is not `?` sets the [barrier](Self::barrier).
+    pub fn next_line(&mut self) -> Option<Framed> {
+        loop {
+            match self.mode {
+                Mode::Barrier | Mode::Data(_) => return None,
+                Mode::Overlong => {
+                    if !self.discard_through_terminator() {
+                        return None;
+                    }
+                    self.mode = Mode::Lines;
+                    return Some(Framed::Rejected);
+                }
+                Mode::Discard { .. } => {
+                    if !self.run_discard() {
+                        return None;
+                    }
+                }
+                Mode::Lines => match self.buffer.find_terminator(MAX_LINE) {
+                    Some(length) => return Some(self.take_line(length)),
+                    // A buffer smaller than a line can never complete one that fills it.
+                    None if self.buffer.len() >= MAX_LINE.min(N) => self.mode = Mode::Overlong,
+                    None => return None,
+                },
+            }
+        }
+    }
+
+    /// Removes the first `length` bytes (a line through its `\r\n`) and classifies them.
+    fn take_line(&mut self, length: usize) -> Framed {
+        let lost_bytes = self.buffer.gap_before(length);
+        let line = heapless::Vec::from_slice(&self.buffer.as_slice()[..length]);
+        self.buffer.consume(length);
+        match line {
+            Ok(_) if lost_bytes => Framed::Rejected,
+            Ok(_) if length == 2 => Framed::Empty,
+            Ok(line) => {
+                if sets_barrier(&line) {
+                    self.mode = Mode::Barrier;
+                }
+                Framed::Line(line)
+            }
+            // Unreachable: `find_terminator(MAX_LINE)` bounds the length. Rejecting is the safe
+            // answer should that ever change.
+            Err(_) => Framed::Rejected,
+        }
+    }
+
+    /// Runs the discard after an aborted terminator over the buffered bytes; returns true (and
+    /// resumes line mode) when it ended at a `\r\n`.
+    fn run_discard(&mut self) -> bool {
+        let Mode::Discard { after_cr } = self.mode else {
+            return false;
+        };
+        if self.buffer.len() == 0 {
+            return false;
+        }
+        let late_line_feed = self.buffer.as_slice()[0] == b'\n' && !self.buffer.gap_at(0);
+        if after_cr && late_line_feed {
+            self.buffer.consume(1);
+            self.mode = Mode::Lines;
+            return true;
+        }
+        if self.discard_through_terminator() {
+            self.mode = Mode::Lines;
+            return true;
+        }
+        self.mode = Mode::Discard {
+            after_cr: self.buffer.len() > 0,
+        };
+        false
+    }
+
+    /// Drops bytes through the next `\r\n` and returns true, or, without a terminator, drops
+    /// everything except a trailing CR (which may pair with the next LF) and returns false.
+    fn discard_through_terminator(&mut self) -> bool {
+        if let Some(length) = self.buffer.find_terminator(usize::MAX) {
+            self.buffer.consume(length);
+            return true;
+        }
+        let unread = self.buffer.as_slice();
+        let keep = usize::from(unread.last() == Some(&b'\r'));
+        self.buffer.consume(unread.len() - keep);
+        false
+    }
+
+    /// True while the data-mode barrier is set (§6): the last yielded line was the set form of
+    /// AT+TCMQTTPUBL, AT+TCMQTTPUBRAW or AT+TCCERTADD, and the engine has neither started its
+    /// data phase nor released the barrier.
+    pub fn barrier(&self) -> bool {
+        self.mode == Mode::Barrier
+    }
+
+    /// Reports that the command that set the barrier finished without entering data mode (or
+    /// never ran, e.g. it was answered `[BUSY]`): framing resumes with the bytes kept raw.
+    /// Does nothing when the barrier is not set.
+    pub fn release_barrier(&mut self) {
+        if self.mode == Mode::Barrier {
+            self.mode = Mode::Lines;
+        }
+    }
+
+    /// True while the caller-timed discard after an aborted terminator is running (§7.5): the
+    /// caller should call [`finish_discard`](Self::finish_discard) after 1 s without input.
+    pub fn discarding(&self) -> bool {
+        matches!(self.mode, Mode::Discard { .. })
+    }
+
+    /// Ends the discard after an aborted terminator because 1 s passed without input: every
+    /// byte buffered so far arrived before that silence and is dropped, unless a `\r\n` among
+    /// them already ended the discard. Does nothing when no such discard is running.
+    pub fn finish_discard(&mut self) {
+        if !self.discarding() {
+            return;
+        }
+        // A `\r\n` already buffered ends the discard there; otherwise the rest goes too.
+        if !self.run_discard() {
+            self.buffer.clear();
+            self.mode = Mode::Lines;
+        }
+    }
+
+    /// Discards everything buffered and returns to line mode (used at reboot).
+    pub fn clear(&mut self) {
+        self.buffer.clear();
+        self.mode = Mode::Lines;
+        self.data_outcome = None;
+    }
+}
+
+/// Whether a line is the set form of a data-mode command (§6).
+fn sets_barrier(line: &[u8]) -> bool {
+    const PREFIXES: [&[u8]; 3] = [b"AT+TCMQTTPUBL=", b"AT+TCMQTTPUBRAW=", b"AT+TCCERTADD="];
+    PREFIXES.iter().any(|prefix| {
+        line.strip_prefix(*prefix)
+            .is_some_and(|rest| rest.first() != Some(&b'?'))
+    })
+}
