@@ -1,1 +1,71 @@
-fn main() {}
+#![doc = include_str!("../README.md")]
+
+mod artifact;
+mod bench;
+mod ci;
+mod cross;
+mod fuzz;
+mod process;
+mod run;
+mod test;
+
+use std::process::ExitCode;
+
+use process::{Failure, Outcome};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [arguments]
+
+commands:
+  test [cargo test arguments]    run every test of the workspace
+  run [tc-at-module arguments]   build and start the virtual module on a PTY
+  cross                          build the no_std core crates for riscv32imc-unknown-none-elf
+  fuzz [--seconds N] [--build-only]
+                                 build and run every fuzz target (default 20 s each)
+  bench                          AT parser throughput and instructions per byte
+  ci                             format, clippy, test, cross and a fuzz smoke run, as CI does";
+
+fn main() -> ExitCode {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = arguments.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    match dispatch(command, rest) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: &str, rest: &[String]) -> Outcome {
+    match command {
+        "test" => test::test(rest),
+        "run" => run::run(rest),
+        "cross" => no_arguments(command, rest).and_then(|()| cross::cross()),
+        "fuzz" => fuzz::fuzz(rest),
+        "bench" => no_arguments(command, rest).and_then(|()| bench::bench()),
+        "ci" => no_arguments(command, rest).and_then(|()| ci::ci()),
+        // Hidden: what `bench` runs in its release build of this binary.
+        "bench-wall" => bench::wall(),
+        "bench-workload" => bench::workload_passes(rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(Failure::new(format!(
+            "unknown command `{other}`\n\n{USAGE}"
+        ))),
+    }
+}
+
+fn no_arguments(command: &str, rest: &[String]) -> Outcome {
+    match rest.first() {
+        None => Ok(()),
+        Some(argument) => Err(Failure::new(format!(
+            "`{command}` takes no arguments (got `{argument}`)"
+        ))),
+    }
+}

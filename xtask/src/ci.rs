@@ -1,0 +1,52 @@
+//! `cargo xtask ci`: every step CI runs, in CI's order, runnable on a laptop.
+//!
+//! The workflow file and `.ci/run` only install system packages and call this, so "green
+//! locally" and "green in CI" mean the same thing. Cheap checks come first so a formatting
+//! slip fails in seconds rather than after the test build.
+
+use std::time::Instant;
+
+use crate::process::{self, Outcome};
+use crate::{cross, fuzz, test};
+
+/// Seconds per fuzz target in CI: a smoke run, long enough to catch shallow panics.
+const SMOKE_FUZZ_SECONDS: &str = "10";
+
+/// Runs format check, clippy, tests, the riscv32 build and a fuzz smoke run.
+pub fn ci() -> Outcome {
+    let started = Instant::now();
+    step("format", || {
+        process::run(process::cargo().args(["fmt", "--all", "--check"]))
+    })?;
+    step("clippy", || {
+        process::run(process::cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("test", || test::test(&[]))?;
+    step("cross", cross::cross)?;
+    step("fuzz", || {
+        fuzz::fuzz(&["--seconds".to_owned(), SMOKE_FUZZ_SECONDS.to_owned()])
+    })?;
+    eprintln!("ci: all steps passed in {} s", started.elapsed().as_secs());
+    Ok(())
+}
+
+/// Runs one named step and reports its duration, so slow steps are visible in the log.
+fn step(name: &str, body: impl FnOnce() -> Outcome) -> Outcome {
+    eprintln!("\n=== ci: {name} ===");
+    let started = Instant::now();
+    let outcome = body();
+    let verdict = if outcome.is_ok() { "passed" } else { "FAILED" };
+    eprintln!(
+        "=== ci: {name} {verdict} after {} s ===",
+        started.elapsed().as_secs()
+    );
+    outcome
+}
