@@ -224,7 +224,7 @@ impl<const N: usize> Framer<N> {
 }
 
 /// Whether a line is the set form of a data-mode command (§6).
-fn sets_barrier(line: &[u8]) -> bool {
+pub fn sets_barrier(line: &[u8]) -> bool {
     const PREFIXES: [&[u8]; 3] = [b"AT+TCMQTTPUBL=", b"AT+TCMQTTPUBRAW=", b"AT+TCCERTADD="];
     PREFIXES.iter().any(|prefix| {
         line.strip_prefix(*prefix)

@@ -13,7 +13,7 @@ mod framer;
 pub use args::{Args, QuotedStr, Token};
 pub use command::{parse_line, Form, ParseError, Parsed};
 pub use data::{DataAbort, DataKind, DataStatus};
-pub use framer::{Framed, Framer};
+pub use framer::{sets_barrier, Framed, Framer};
 
 /// Maximum length of a command line, including its terminating `\r\n` (`at-engine.md` §3.2).
 pub const MAX_LINE: usize = 256;

@@ -1,0 +1,198 @@
+//! A file-backed NOR flash with the semantics of the real chip: erase sets 0xFF in 4 KiB
+//! sectors, a write can only clear bits (the stored byte becomes `old & new`), and accesses
+//! must be aligned. Every write goes straight to the file with `pwrite`, so a process killed
+//! at any moment leaves exactly the completed writes behind, as a power cut would.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use embedded_storage_async::nor_flash::{
+    ErrorType, MultiwriteNorFlash, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
+
+/// Size of the emulated chip: 2 MiB, like the ESP8266 modules the defaults describe.
+pub const FLASH_SIZE: u32 = 2 * 1024 * 1024;
+/// Erase unit.
+pub const SECTOR_SIZE: u32 = 4096;
+/// The settings partition: the last 32 KiB (`docs/decisions.md`, flash layout).
+pub const SETTINGS_RANGE: core::ops::Range<u32> = 0x1F_8000..0x20_0000;
+
+/// The flash image file.
+pub struct FileFlash {
+    file: File,
+}
+
+/// A flash access failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlashError(NorFlashErrorKind);
+
+impl NorFlashError for FlashError {
+    fn kind(&self) -> NorFlashErrorKind {
+        self.0
+    }
+}
+
+impl FileFlash {
+    /// Opens the image, creating it erased (all 0xFF) if absent.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let length = file.metadata()?.len();
+        if length > u64::from(FLASH_SIZE) {
+            return Err(io::Error::other(format!(
+                "{} is {length} bytes, larger than the {FLASH_SIZE}-byte flash",
+                path.display()
+            )));
+        }
+        if length < u64::from(FLASH_SIZE) {
+            // Extend with erased bytes; a shorter file is a flash whose tail was never written.
+            let fill = vec![0xFF; (u64::from(FLASH_SIZE) - length) as usize];
+            file.write_all_at(&fill, length)?;
+            file.sync_all()?;
+        }
+        Ok(FileFlash { file })
+    }
+
+    fn check(offset: u32, length: usize, align: u32) -> Result<(), FlashError> {
+        let end = u64::from(offset) + length as u64;
+        if end > u64::from(FLASH_SIZE) {
+            return Err(FlashError(NorFlashErrorKind::OutOfBounds));
+        }
+        if offset % align != 0 || length as u32 % align != 0 {
+            return Err(FlashError(NorFlashErrorKind::NotAligned));
+        }
+        Ok(())
+    }
+
+    fn io_error(_: io::Error) -> FlashError {
+        FlashError(NorFlashErrorKind::Other)
+    }
+}
+
+impl ErrorType for FileFlash {
+    type Error = FlashError;
+}
+
+impl ReadNorFlash for FileFlash {
+    const READ_SIZE: usize = 1;
+
+    async fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), FlashError> {
+        Self::check(offset, bytes.len(), 1)?;
+        self.file
+            .read_exact_at(bytes, u64::from(offset))
+            .map_err(Self::io_error)
+    }
+
+    fn capacity(&self) -> usize {
+        FLASH_SIZE as usize
+    }
+}
+
+impl NorFlash for FileFlash {
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = SECTOR_SIZE as usize;
+
+    async fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
+        if to < from {
+            return Err(FlashError(NorFlashErrorKind::OutOfBounds));
+        }
+        Self::check(from, (to - from) as usize, SECTOR_SIZE)?;
+        let erased = vec![0xFF; SECTOR_SIZE as usize];
+        for sector in (from..to).step_by(SECTOR_SIZE as usize) {
+            self.file
+                .write_all_at(&erased, u64::from(sector))
+                .map_err(Self::io_error)?;
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), FlashError> {
+        Self::check(offset, bytes.len(), Self::WRITE_SIZE as u32)?;
+        let mut stored = vec![0u8; bytes.len()];
+        self.file
+            .read_exact_at(&mut stored, u64::from(offset))
+            .map_err(Self::io_error)?;
+        for (old, new) in stored.iter_mut().zip(bytes) {
+            *old &= new;
+        }
+        self.file
+            .write_all_at(&stored, u64::from(offset))
+            .map_err(Self::io_error)
+    }
+}
+
+/// Writing again over written words only clears more bits, as on the real chip.
+impl MultiwriteNorFlash for FileFlash {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: core::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    fn temp_image(name: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("tc-at-flash-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    #[test]
+    fn new_image_is_erased_and_full_size() {
+        let path = temp_image("new");
+        let mut flash = FileFlash::open(&path).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            u64::from(FLASH_SIZE)
+        );
+        let mut bytes = [0u8; 16];
+        block_on(flash.read(FLASH_SIZE - 16, &mut bytes)).unwrap();
+        assert_eq!(bytes, [0xFF; 16]);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn writes_only_clear_bits_and_erase_restores_ones() {
+        let path = temp_image("bits");
+        let mut flash = FileFlash::open(&path).unwrap();
+        block_on(flash.write(8, &[0b1010_1010; 4])).unwrap();
+        block_on(flash.write(8, &[0b0110_0110; 4])).unwrap();
+        let mut bytes = [0u8; 4];
+        block_on(flash.read(8, &mut bytes)).unwrap();
+        assert_eq!(bytes, [0b0010_0010; 4]);
+        block_on(flash.erase(0, SECTOR_SIZE)).unwrap();
+        block_on(flash.read(8, &mut bytes)).unwrap();
+        assert_eq!(bytes, [0xFF; 4]);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn misaligned_and_out_of_range_accesses_are_refused() {
+        let path = temp_image("align");
+        let mut flash = FileFlash::open(&path).unwrap();
+        let kind = |result: Result<(), FlashError>| result.unwrap_err().kind();
+        assert_eq!(
+            kind(block_on(flash.write(2, &[0; 4]))),
+            NorFlashErrorKind::NotAligned
+        );
+        assert_eq!(
+            kind(block_on(flash.erase(100, 4196))),
+            NorFlashErrorKind::NotAligned
+        );
+        assert_eq!(
+            kind(block_on(flash.write(FLASH_SIZE, &[0; 4]))),
+            NorFlashErrorKind::OutOfBounds
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+}

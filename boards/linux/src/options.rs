@@ -1,0 +1,178 @@
+//! Command line and environment of `tc-at-module` (`hub.md` §1, `commands.md` §0).
+
+use std::path::PathBuf;
+
+use command_core::Profile;
+
+use crate::wifi::{parse_ap, SimulatedAp};
+
+/// Printed after a usage error.
+pub const USAGE: &str = "usage: tc-at-module [--uart pty|stdio|tcp:ADDR] [--pty-link PATH] \
+[--flash PATH] [--wifi SSID:PSK[:RSSI[:BSSID[:CHANNEL]]]]... [--profile full|esp8266]
+
+environment: TCAT_FLASH (flash image), TCAT_PROFILE (profile), TCAT_WIFI_APS
+(ssid:password:rssi[:bssid[:channel]], ';'-separated), RUST_LOG (stderr log level)";
+
+/// Where the AT port is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UartChoice {
+    /// A new pseudo-terminal.
+    Pty,
+    /// stdin/stdout.
+    Stdio,
+    /// A TCP listener, one client at a time.
+    Tcp(String),
+}
+
+/// Everything the board is started with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// AT port.
+    pub uart: UartChoice,
+    /// Stable symlink to the PTY.
+    pub pty_link: Option<PathBuf>,
+    /// Flash image file.
+    pub flash: PathBuf,
+    /// Simulated access points.
+    pub access_points: Vec<SimulatedAp>,
+    /// Capability profile.
+    pub profile: Profile,
+}
+
+impl Options {
+    /// Reads the environment, then the arguments (which win).
+    pub fn from_env_and_args(args: impl Iterator<Item = String>) -> Result<Self, String> {
+        Self::parse(args, |name| std::env::var(name).ok())
+    }
+
+    fn parse(
+        mut args: impl Iterator<Item = String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let mut uart = UartChoice::Pty;
+        let mut pty_link = None;
+        let mut flash = env("TCAT_FLASH").map(PathBuf::from);
+        let mut wifi_args = Vec::new();
+        let mut profile_text = env("TCAT_PROFILE");
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--uart" => {
+                    let text = value()?;
+                    uart = match text.as_str() {
+                        "pty" => UartChoice::Pty,
+                        "stdio" => UartChoice::Stdio,
+                        other => match other.strip_prefix("tcp:") {
+                            Some(address) if !address.is_empty() => {
+                                UartChoice::Tcp(address.to_owned())
+                            }
+                            _ => return Err(format!("unknown --uart {text:?}")),
+                        },
+                    };
+                }
+                "--pty-link" => pty_link = Some(PathBuf::from(value()?)),
+                "--flash" => flash = Some(PathBuf::from(value()?)),
+                "--wifi" => wifi_args.push(value()?),
+                "--profile" => profile_text = Some(value()?),
+                "--help" | "-h" => return Err("help requested".to_owned()),
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        let profile = match profile_text.as_deref() {
+            None | Some("full") => Profile::Full,
+            Some("esp8266") => Profile::Esp8266,
+            Some(other) => return Err(format!("unknown profile {other:?} (full or esp8266)")),
+        };
+        let mut descriptions: Vec<String> = env("TCAT_WIFI_APS")
+            .map(|list| {
+                list.split(';')
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        descriptions.extend(wifi_args);
+        let access_points = descriptions
+            .iter()
+            .enumerate()
+            .map(|(index, text)| parse_ap(text, index + 1).map_err(|error| error.to_string()))
+            .collect::<Result<_, _>>()?;
+        Ok(Options {
+            uart,
+            pty_link,
+            flash: flash.unwrap_or_else(|| PathBuf::from("tc-at-flash.bin")),
+            access_points,
+            profile,
+        })
+    }
+
+    /// A stable, locally administered MAC derived from the flash file's path (FNV-1a).
+    pub fn mac(&self) -> [u8; 6] {
+        let path = std::fs::canonicalize(&self.flash).unwrap_or_else(|_| self.flash.clone());
+        let hash = path
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+                (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        let bytes = hash.to_be_bytes();
+        [0x02, bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Options, String> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        Options::parse(args.iter().map(|arg| arg.to_string()), |name| {
+            env.iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        })
+    }
+
+    #[test]
+    fn flags_override_the_environment() {
+        let options = parse(
+            &[
+                "--profile",
+                "esp8266",
+                "--flash",
+                "b.bin",
+                "--uart",
+                "tcp:127.0.0.1:9",
+            ],
+            &[("TCAT_PROFILE", "full"), ("TCAT_FLASH", "a.bin")],
+        )
+        .unwrap();
+        assert_eq!(options.profile, Profile::Esp8266);
+        assert_eq!(options.flash, PathBuf::from("b.bin"));
+        assert_eq!(options.uart, UartChoice::Tcp("127.0.0.1:9".into()));
+    }
+
+    #[test]
+    fn access_points_from_both_sources_are_numbered_in_order() {
+        let options = parse(
+            &["--wifi", "lab:secret123"],
+            &[("TCAT_WIFI_APS", "hub-ap:password123:-45;x:y:-60")],
+        )
+        .unwrap();
+        let positions: Vec<u8> = options.access_points.iter().map(|ap| ap.bssid[5]).collect();
+        assert_eq!(positions, [1, 2, 3]);
+        assert_eq!(options.access_points[2].ssid, b"lab");
+    }
+
+    #[test]
+    fn unknown_profiles_and_flags_are_refused() {
+        assert!(parse(&[], &[("TCAT_PROFILE", "esp32")]).is_err());
+        assert!(parse(&["--frobnicate"], &[]).is_err());
+        assert!(parse(&["--uart", "serial"], &[]).is_err());
+        assert!(parse(&["--flash"], &[]).is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! The board boundary: what a board gives the engine besides the UART and the flash.
+//!
+//! Porting to another chip means implementing these traits in a new `boards/` crate; nothing in
+//! the core changes. Every method is small on purpose so that a radio driver or a simulation can
+//! implement it without knowing the AT rules.
+
+use core::future::Future;
+
+/// An IPv4 configuration obtained by DHCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpInfo {
+    /// Station address.
+    pub ip: [u8; 4],
+    /// Default gateway.
+    pub gateway: [u8; 4],
+    /// Network mask.
+    pub netmask: [u8; 4],
+}
+
+/// The access point the station is joined to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Association {
+    /// SSID bytes (1..32).
+    pub ssid: heapless::Vec<u8, 32>,
+    /// The AP's MAC address.
+    pub bssid: [u8; 6],
+    /// Radio channel 1..13.
+    pub channel: u8,
+    /// Signal strength in dBm.
+    pub rssi: i8,
+    /// Address obtained from the AP's DHCP server.
+    pub ip: IpInfo,
+}
+
+/// Why a join failed; the discriminant is the `+CWJAP:<n>` code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// No answer from the AP in time.
+    Timeout = 1,
+    /// The AP refused the password.
+    WrongPassword = 2,
+    /// No AP with that SSID (and BSSID, if given) is in range.
+    NotFound = 3,
+    /// Any other failure.
+    Other = 4,
+}
+
+impl JoinError {
+    /// The number printed in `+CWJAP:<n>`.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The Wi-Fi station interface of a board.
+pub trait Wifi {
+    /// Joins an AP, leaving the current one first. Bounded by the board (15 s on hardware).
+    fn join(
+        &mut self,
+        ssid: &[u8],
+        password: &[u8],
+        bssid: Option<[u8; 6]>,
+    ) -> impl Future<Output = Result<(), JoinError>>;
+    /// Leaves the current AP; returns whether the station was joined.
+    fn leave(&mut self) -> bool;
+    /// The current association, if joined and an address was obtained.
+    fn association(&self) -> Option<Association>;
+}
+
+/// Which optional features the board offers (`commands.md` §0 "Cap").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Every capability: TLS modes 0, 1 and 2, certificate commands, AT+TCREGNET.
+    Full,
+    /// Answers exactly like the original ESP8266 firmware (TLS mode 1 only).
+    Esp8266,
+}
+
+/// Fixed facts about the board and the build, shown by AT+GMR, AT+TCVER and AT+TCMODULE.
+#[derive(Debug, Clone, Copy)]
+pub struct BoardInfo {
+    /// `<BOARD>` in identity strings: `LINUX`, `ESP8266`, ...
+    pub board: &'static str,
+    /// Release `X.Y.Z`.
+    pub version: &'static str,
+    /// Seven hex digits of the source revision.
+    pub git_hash: &'static str,
+    /// Build time in C `__DATE__ __TIME__` form, e.g. `Sep  3 2020 11:43:26`.
+    pub build_time: &'static str,
+    /// Last line of AT+TCVER.
+    pub vendor: &'static str,
+    /// Station MAC address.
+    pub mac: [u8; 6],
+    /// Capability profile.
+    pub profile: Profile,
+    /// `(free bytes, minimum free bytes since boot)` for AT+SYSRAM?.
+    pub free_ram: fn() -> (u32, u32),
+}

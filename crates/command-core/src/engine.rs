@@ -1,0 +1,462 @@
+//! The engine's runner: the path of a command from UART bytes to its reply.
+//!
+//! Two loops run inside one future (no executor needed, so every board can drive it):
+//! - the **receiver** reads the UART, feeds the framer and moves complete lines into the input
+//!   queue, answering `[BUSY]` when the queue is full;
+//! - the **executor** takes one line at a time, parses it, looks the name up in the command
+//!   table, runs the handler and, if the handler asked for one, its IO job.
+//!
+//! Both write to the UART through one mutex, one whole block at a time (`at-engine.md` §9): a
+//! synchronous command keeps the UART from its echo to its final result, so nothing can be
+//! written inside its block.
+
+use core::cell::{Cell, RefCell};
+
+use at_parser::{parse_line, Form, Framed, Framer, ParseError, Parsed};
+use embassy_futures::select::{select, Either};
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::mutex::Mutex;
+use embassy_sync::signal::Signal;
+use embedded_io_async::{Read, Write};
+use embedded_storage_async::nor_flash::NorFlash;
+use storage::Settings;
+
+use crate::board::{BoardInfo, Wifi};
+use crate::fmt::warning;
+use crate::handlers::{Context, Job, Step};
+use crate::params::Params;
+use crate::queue::{Entry, InputQueue};
+use crate::render::{EngineError, Reply};
+use crate::state::{Gates, RamState};
+use crate::table;
+
+/// Why [`run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Exit {
+    /// A command asked for a reboot: rebuild the state from flash and call [`run`] again.
+    Reboot,
+    /// The UART failed or reached its end.
+    UartClosed,
+}
+
+/// What the engine drives besides the UART.
+pub struct Module<'a, F: NorFlash, W: Wifi> {
+    /// Persisted settings.
+    pub settings: &'a mut Settings<F>,
+    /// The station interface.
+    pub wifi: &'a mut W,
+    /// Identity and capability profile.
+    pub board: &'a BoardInfo,
+}
+
+/// State shared by the receiver and the executor.
+struct Shared {
+    framer: RefCell<Framer>,
+    queue: RefCell<InputQueue>,
+    echo: Cell<bool>,
+    line_ready: Signal<NoopRawMutex, ()>,
+}
+
+/// Boots the module and serves AT commands until a reboot is requested or the UART closes.
+///
+/// Boot: read the settings, write `\r\nready\r\n`, auto-join the stored AP. Input that arrived
+/// before the banner must have been discarded by the board (`at-engine.md` §2).
+pub async fn run<R, T, F, W>(rx: &mut R, tx: &mut T, module: Module<'_, F, W>) -> Exit
+where
+    R: Read,
+    T: Write,
+    F: NorFlash,
+    W: Wifi,
+{
+    let shared = Shared {
+        framer: RefCell::new(Framer::new()),
+        queue: RefCell::new(InputQueue::new()),
+        echo: Cell::new(true),
+        line_ready: Signal::new(),
+    };
+    let output = Mutex::<NoopRawMutex, _>::new(tx);
+    let mut executor = Executor {
+        shared: &shared,
+        output: &output,
+        module,
+        reply: Reply::new(),
+    };
+    match select(receive(rx, &shared, &output), executor.serve()).await {
+        Either::First(exit) | Either::Second(exit) => exit,
+    }
+}
+
+/// The receiver loop.
+async fn receive<R: Read, T: Write>(
+    rx: &mut R,
+    shared: &Shared,
+    output: &Mutex<NoopRawMutex, &mut T>,
+) -> Exit {
+    let mut buffer = [0u8; 256];
+    loop {
+        let count = match rx.read(&mut buffer).await {
+            Ok(0) | Err(_) => return Exit::UartClosed,
+            Ok(count) => count,
+        };
+        shared.framer.borrow_mut().feed(&buffer[..count]);
+        loop {
+            // Frame one line at a time so that a [BUSY] reply can be written without holding
+            // the framer across an await.
+            let refused = match frame_one(shared) {
+                Framing::Idle => break,
+                Framing::Queued => continue,
+                Framing::Refused(entry) => entry,
+            };
+            let mut reply = Reply::new();
+            if let Entry::Line(line) = &refused {
+                if shared.echo.get() {
+                    reply.echo(line);
+                }
+            }
+            reply.engine_error(EngineError::Busy);
+            if output
+                .lock()
+                .await
+                .write_all(reply.as_bytes())
+                .await
+                .is_err()
+            {
+                return Exit::UartClosed;
+            }
+        }
+    }
+}
+
+enum Framing {
+    Idle,
+    Queued,
+    Refused(Entry),
+}
+
+fn frame_one(shared: &Shared) -> Framing {
+    let framed = shared.framer.borrow_mut().next_line();
+    let entry = match framed {
+        None => return Framing::Idle,
+        Some(Framed::Empty) => return Framing::Queued,
+        Some(Framed::Line(line)) => Entry::Line(line),
+        Some(Framed::Rejected) => Entry::Rejected,
+    };
+    match shared.queue.borrow_mut().push(entry) {
+        Ok(()) => {
+            shared.line_ready.signal(());
+            Framing::Queued
+        }
+        Err(entry) => Framing::Refused(entry),
+    }
+}
+
+struct Executor<'s, 'm, T: Write, F: NorFlash, W: Wifi> {
+    shared: &'s Shared,
+    output: &'s Mutex<NoopRawMutex, &'s mut T>,
+    module: Module<'m, F, W>,
+    reply: Reply,
+}
+
+/// What the executor does after a command.
+enum Next {
+    Continue,
+    Exit(Exit),
+}
+
+impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, T, F, W> {
+    async fn serve(&mut self) -> Exit {
+        let settings = match self.module.settings.load().await {
+            Ok(settings) => settings,
+            Err(_) => {
+                // A partition that cannot be read at all boots with factory settings rather
+                // than leaving the module unusable; the next write reformats it.
+                warning!("settings unreadable; booting with factory settings");
+                storage::Snapshot::default()
+            }
+        };
+        let mut state = RamState::boot(settings);
+        if self.write(b"\r\nready\r\n").await.is_err() {
+            return Exit::UartClosed;
+        }
+        if let Next::Exit(exit) = self.auto_join(&state).await {
+            return exit;
+        }
+        loop {
+            let entry = self.next_entry().await;
+            let barrier_line = matches!(&entry, Entry::Line(line) if at_parser::sets_barrier(line));
+            let next = self.execute(&mut state, entry).await;
+            if barrier_line {
+                // The command ended without entering data mode: bytes held back behind the
+                // barrier are ordinary lines again.
+                self.shared.framer.borrow_mut().release_barrier();
+                if let Next::Exit(exit) = self.reframe().await {
+                    return exit;
+                }
+            }
+            if let Next::Exit(exit) = next {
+                return exit;
+            }
+        }
+    }
+
+    async fn next_entry(&mut self) -> Entry {
+        loop {
+            if let Some(entry) = self.shared.queue.borrow_mut().pop() {
+                return entry;
+            }
+            self.shared.line_ready.wait().await;
+        }
+    }
+
+    /// Frames lines that were held back by the data-mode barrier.
+    async fn reframe(&mut self) -> Next {
+        loop {
+            match frame_one(self.shared) {
+                Framing::Idle => return Next::Continue,
+                Framing::Queued => continue,
+                Framing::Refused(_) => {
+                    let mut reply = Reply::new();
+                    reply.engine_error(EngineError::Busy);
+                    if self.write(reply.as_bytes()).await.is_err() {
+                        return Next::Exit(Exit::UartClosed);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Boot auto-join (`at-engine.md` §2): join the stored AP in station modes; a failure
+    /// prints nothing.
+    async fn auto_join(&mut self, state: &RamState) -> Next {
+        let mode = state.wifi_mode();
+        let Some(station) = state.settings.station.clone() else {
+            return Next::Continue;
+        };
+        if mode != 1 && mode != 3 {
+            return Next::Continue;
+        }
+        if self
+            .module
+            .wifi
+            .join(&station.ssid, &station.password, None)
+            .await
+            .is_ok()
+        {
+            for urc in [&b"WIFI CONNECTED\r\n"[..], b"WIFI GOT IP\r\n"] {
+                if self.write(urc).await.is_err() {
+                    return Next::Exit(Exit::UartClosed);
+                }
+            }
+        }
+        Next::Continue
+    }
+
+    async fn write(&self, bytes: &[u8]) -> Result<(), ()> {
+        let mut tx = self.output.lock().await;
+        tx.write_all(bytes).await.map_err(|_| ())?;
+        tx.flush().await.map_err(|_| ())
+    }
+
+    async fn execute(&mut self, state: &mut RamState, entry: Entry) -> Next {
+        self.reply.clear();
+        let line = match entry {
+            Entry::Rejected => {
+                self.reply.engine_error(EngineError::TooLong);
+                return self.flush_reply().await;
+            }
+            Entry::Line(line) => line,
+        };
+        if self.shared.echo.get() {
+            self.reply.echo(&line);
+        }
+        let step = self.dispatch(state, &line);
+        match step {
+            Step::Done => self.flush_reply().await,
+            Step::Sync(job) => self.run_job(state, job).await,
+            Step::Async(job) => match self.flush_reply().await {
+                Next::Continue => {
+                    self.reply.clear();
+                    self.run_job(state, job).await
+                }
+                exit => exit,
+            },
+        }
+    }
+
+    /// Parses the line and calls the handler of its form; everything unknown is `[E:09]`.
+    fn dispatch(&mut self, state: &mut RamState, line: &[u8]) -> Step {
+        let reply = &mut self.reply;
+        let (name, form) = match parse_line(line) {
+            Err(ParseError::NotAt) => {
+                reply.engine_error(EngineError::NotAt);
+                return Step::Done;
+            }
+            Ok(Parsed::Attention) => {
+                reply.ok();
+                return Step::Done;
+            }
+            Ok(Parsed::Echo(on)) => {
+                // The line itself was echoed (or not) under the old setting.
+                self.shared.echo.set(on);
+                reply.ok();
+                return Step::Done;
+            }
+            Ok(Parsed::Command { name, form }) => (name, form),
+            Err(_) => {
+                reply.engine_error(EngineError::Unsupported);
+                return Step::Done;
+            }
+        };
+        let board = self.module.board;
+        let spec = table::lookup(name)
+            .filter(|spec| !spec.capability || board.profile == crate::board::Profile::Full);
+        let mut context = Context {
+            state,
+            board,
+            association: self.module.wifi.association(),
+            gates: Gates::default(),
+        };
+        let step = spec.and_then(|spec| match form {
+            Form::Test => spec.test.map(|handler| handler(&mut context, reply)),
+            Form::Query => spec.query.map(|handler| handler(&mut context, reply)),
+            Form::Execute => spec.exec.map(|handler| handler(&mut context, reply)),
+            Form::Set(args) => spec
+                .set
+                .map(|handler| handler(&mut context, reply, Params::new(args))),
+        });
+        step.unwrap_or_else(|| {
+            reply.engine_error(EngineError::Unsupported);
+            Step::Done
+        })
+    }
+
+    async fn flush_reply(&mut self) -> Next {
+        if self.reply.overflowed() {
+            warning!("reply block overflowed its buffer");
+        }
+        let result = {
+            let mut tx = self.output.lock().await;
+            match tx.write_all(self.reply.as_bytes()).await {
+                Ok(()) => tx.flush().await.is_ok(),
+                Err(_) => false,
+            }
+        };
+        self.reply.clear();
+        if result {
+            Next::Continue
+        } else {
+            Next::Exit(Exit::UartClosed)
+        }
+    }
+
+    /// Runs a handler's IO job and completes its output.
+    async fn run_job(&mut self, state: &mut RamState, job: Job) -> Next {
+        let settings = &mut *self.module.settings;
+        let reply = &mut self.reply;
+        match job {
+            Job::StoreDevice(device) => {
+                // No certificate file can exist before the certificate store lands, so a
+                // mode-2 record always fails its file check (`commands.md` §1 step 8).
+                if device.tls_mode == 2 {
+                    reply.result_fail("TCDEVINFOSET", 203);
+                } else if state.settings.device.as_ref() == Some(&device)
+                    || settings.store_device(&device).await.is_ok()
+                {
+                    state.settings.device = Some(device);
+                    reply.result_ok("TCDEVINFOSET");
+                } else {
+                    reply.result_fail("TCDEVINFOSET", 207);
+                }
+            }
+            Job::StoreProduct(product) => {
+                if state.settings.product.as_ref() == Some(&product)
+                    || settings.store_product(&product).await.is_ok()
+                {
+                    state.settings.product = Some(product);
+                    reply.result_ok("TCPRDINFOSET");
+                } else {
+                    reply.result_fail("TCPRDINFOSET", 207);
+                }
+            }
+            Job::StoreModule(info) => {
+                if state.settings.module.as_ref() == Some(&info)
+                    || settings.store_module(&info).await.is_ok()
+                {
+                    state.settings.module = Some(info);
+                    reply.result_ok("TCMODINFOSET");
+                } else {
+                    reply.result_fail("TCMODINFOSET", 207);
+                }
+            }
+            Job::StoreWifiMode(mode) => {
+                if state.settings.wifi_mode == Some(mode)
+                    || settings.store_wifi_mode(mode).await.is_ok()
+                {
+                    state.settings.wifi_mode = Some(mode);
+                    reply.ok();
+                } else {
+                    reply.error();
+                }
+            }
+            Job::Join { station, bssid } => {
+                let wifi = &mut *self.module.wifi;
+                if wifi.association().is_some() {
+                    reply.text_line("WIFI DISCONNECT");
+                }
+                match wifi.join(&station.ssid, &station.password, bssid).await {
+                    Ok(()) => {
+                        reply.text_line("WIFI CONNECTED");
+                        reply.text_line("WIFI GOT IP");
+                        if state.settings.station.as_ref() != Some(&station)
+                            && settings.store_station(&station).await.is_ok()
+                        {
+                            state.settings.station = Some(station);
+                        }
+                        reply.ok();
+                    }
+                    Err(error) => {
+                        reply.line().text("+CWJAP:").int(error.code()).end();
+                        reply.error();
+                    }
+                }
+            }
+            Job::Leave => {
+                let was_joined = self.module.wifi.leave();
+                reply.ok();
+                if let Next::Exit(exit) = self.flush_reply().await {
+                    return Next::Exit(exit);
+                }
+                if was_joined {
+                    self.reply.text_line("WIFI DISCONNECT");
+                }
+            }
+            Job::Reboot => {
+                return match self.flush_reply().await {
+                    Next::Continue => Next::Exit(Exit::Reboot),
+                    exit => exit,
+                };
+            }
+            Job::RestoreWifi => {
+                if settings.erase_wifi().await.is_err() {
+                    reply.error();
+                    return self.flush_reply().await;
+                }
+                reply.ok();
+                return match self.flush_reply().await {
+                    Next::Continue => Next::Exit(Exit::Reboot),
+                    exit => exit,
+                };
+            }
+            Job::RestoreCloud => {
+                // The command's final output (`OK\r\n`) is already written; a flash error
+                // cannot be reported any more, and the reboot shows what survived.
+                if settings.erase_cloud().await.is_err() {
+                    warning!("AT+TCRESTORE: erase failed");
+                }
+                return Next::Exit(Exit::Reboot);
+            }
+        }
+        self.flush_reply().await
+    }
+}

@@ -1,0 +1,99 @@
+//! Command handlers. Each handler checks its parameters and the state in the spec's order,
+//! writes its synchronous answer into the [`Reply`], and returns a [`Step`]: either the command is
+//! complete, or it names a [`Job`] that needs IO (flash, radio, reboot) which the engine runs.
+//!
+//! Handlers are plain functions over RAM state, so they are tested without any IO.
+
+pub mod basic;
+pub mod device;
+pub mod module;
+pub mod mqtt;
+pub mod wifi;
+
+use storage::{DeviceInfo, ModuleInfo, ProductInfo, WifiMode, WifiStation};
+
+use crate::board::{Association, BoardInfo};
+use crate::render::Reply;
+use crate::state::{Gates, RamState};
+
+/// What a handler sees.
+pub struct Context<'a> {
+    /// RAM state, mutable.
+    pub state: &'a mut RamState,
+    /// Board identity and profile.
+    pub board: &'a BoardInfo,
+    /// The station's association at dispatch time.
+    pub association: Option<Association>,
+    /// RUN / CONN / DL / PROV at dispatch time.
+    pub gates: Gates,
+}
+
+/// How a command continues after its handler returned.
+#[derive(Debug)]
+pub enum Step {
+    /// The reply is complete.
+    Done,
+    /// The engine runs the job and appends its output to the same block (synchronous command).
+    Sync(Job),
+    /// The reply (ending in `OK\r\n`) is written now; the job's result line follows as its own
+    /// block (asynchronous command, pattern "A").
+    Async(Job),
+}
+
+/// Work that needs IO, run by the engine after the handler's checks passed.
+#[derive(Debug)]
+pub enum Job {
+    /// AT+TCDEVINFOSET: store the device record.
+    StoreDevice(DeviceInfo),
+    /// AT+TCPRDINFOSET: store the product record.
+    StoreProduct(ProductInfo),
+    /// AT+TCMODINFOSET: store the module record.
+    StoreModule(ModuleInfo),
+    /// AT+CWMODE=: store the Wi-Fi mode.
+    StoreWifiMode(WifiMode),
+    /// AT+CWJAP=: join and, on success, store the credentials.
+    Join {
+        /// The AP to join.
+        station: WifiStation,
+        /// Optional BSSID filter.
+        bssid: Option<[u8; 6]>,
+    },
+    /// AT+CWQAP: leave the AP.
+    Leave,
+    /// AT+RST: reboot.
+    Reboot,
+    /// AT+RESTORE: erase the Wi-Fi configuration, then reboot.
+    RestoreWifi,
+    /// AT+TCRESTORE: erase the cloud configuration, then reboot.
+    RestoreCloud,
+}
+
+/// A handler for the test, query and execute forms.
+pub type Handler = fn(&mut Context<'_>, &mut Reply) -> Step;
+/// A handler for the set form.
+pub type SetHandler = fn(&mut Context<'_>, &mut Reply, crate::params::Params<'_>) -> Step;
+
+/// XOR of all bytes: the only form in which a secret is ever shown.
+pub fn bcc(secret: &[u8]) -> u8 {
+    secret.iter().fold(0, |acc, byte| acc ^ byte)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A context with fixed board facts for handler tests.
+    use super::*;
+    use crate::board::Profile;
+
+    pub fn board(profile: Profile) -> BoardInfo {
+        BoardInfo {
+            board: "LINUX",
+            version: "3.0.0",
+            git_hash: "abcdef1",
+            build_time: "Sep  3 2020 11:43:26",
+            vendor: "Tencent Technology Co. Ltd.",
+            mac: [0x02, 0x11, 0x22, 0x33, 0x44, 0x55],
+            profile,
+            free_ram: || (40000, 30000),
+        }
+    }
+}

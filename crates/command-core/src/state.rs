@@ -1,0 +1,57 @@
+//! RAM state of the module: what a reboot resets (`commands.md` §0 "RAM defaults after boot").
+//!
+//! Persisted records are mirrored here after every successful write, so queries never touch
+//! flash and a failed write leaves the RAM copy equal to the flash.
+
+use storage::{ModuleInfo, Snapshot};
+
+/// Longest AT+TCMQTTSRV value.
+pub const MQTT_SERVER_MAX: usize = 63;
+
+/// Everything the engine keeps in RAM between commands.
+#[derive(Debug, Clone)]
+pub struct RamState {
+    /// Echo of received lines (ATE0/ATE1); on after every boot.
+    pub echo: bool,
+    /// AT+TCMQTTSRV override; `None` until set since boot.
+    pub mqtt_server: Option<heapless::Vec<u8, MQTT_SERVER_MAX>>,
+    /// AT+TCLOG level 0..4; 1 after boot.
+    pub log_level: u8,
+    /// Mirror of the persisted records.
+    pub settings: Snapshot,
+    /// Module info in effect since boot (AT+TCMODINFOSET takes effect at the next boot).
+    pub boot_module: ModuleInfo,
+}
+
+impl RamState {
+    /// Boot state built from the records read from flash.
+    pub fn boot(settings: Snapshot) -> Self {
+        let boot_module = settings.module.clone().unwrap_or_default();
+        RamState {
+            echo: true,
+            mqtt_server: None,
+            log_level: 1,
+            settings,
+            boot_module,
+        }
+    }
+
+    /// The Wi-Fi mode (factory default 1).
+    pub fn wifi_mode(&self) -> u8 {
+        self.settings.wifi_mode.map_or(1, |mode| mode.0)
+    }
+}
+
+/// The spec's state predicates (`commands.md` §0), computed from the services' own state
+/// machines at dispatch time so that they can never drift from them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gates {
+    /// A host MQTT session exists.
+    pub run: bool,
+    /// The host MQTT session is usable.
+    pub conn: bool,
+    /// An OTA download attempt is running.
+    pub download: bool,
+    /// A provisioning session is running.
+    pub provisioning: bool,
+}

@@ -1,0 +1,127 @@
+//! The command table: one row per command naming the forms it implements (ESP-AT style).
+//! A form without a handler answers `[E:09]`, and so does every name not in the table.
+
+use crate::handlers::{basic, device, module, mqtt, wifi, Handler, SetHandler};
+
+/// One AT command.
+pub struct CommandSpec {
+    /// Name after `AT+`.
+    pub name: &'static str,
+    /// `AT+NAME=?`
+    pub test: Option<Handler>,
+    /// `AT+NAME?`
+    pub query: Option<Handler>,
+    /// `AT+NAME=<params>`
+    pub set: Option<SetHandler>,
+    /// `AT+NAME`
+    pub exec: Option<Handler>,
+    /// Exists only on boards with the capabilities ("Cap", `commands.md` §0).
+    pub capability: bool,
+}
+
+const fn row(name: &'static str) -> CommandSpec {
+    CommandSpec {
+        name,
+        test: None,
+        query: None,
+        set: None,
+        exec: None,
+        capability: false,
+    }
+}
+
+/// Every command this firmware knows.
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        exec: Some(basic::gmr_exec),
+        ..row("GMR")
+    },
+    CommandSpec {
+        exec: Some(basic::rst_exec),
+        ..row("RST")
+    },
+    CommandSpec {
+        exec: Some(basic::restore_exec),
+        ..row("RESTORE")
+    },
+    CommandSpec {
+        query: Some(wifi::cwmode_query),
+        set: Some(wifi::cwmode_set),
+        ..row("CWMODE")
+    },
+    CommandSpec {
+        query: Some(wifi::cwjap_query),
+        set: Some(wifi::cwjap_set),
+        ..row("CWJAP")
+    },
+    CommandSpec {
+        exec: Some(wifi::cwqap_exec),
+        ..row("CWQAP")
+    },
+    CommandSpec {
+        query: Some(wifi::cipsta_query),
+        ..row("CIPSTA")
+    },
+    CommandSpec {
+        query: Some(basic::cipmode_query),
+        set: Some(basic::cipmode_set),
+        ..row("CIPMODE")
+    },
+    CommandSpec {
+        query: Some(basic::sysram_query),
+        ..row("SYSRAM")
+    },
+    CommandSpec {
+        test: Some(basic::tclog_test),
+        query: Some(basic::tclog_query),
+        set: Some(basic::tclog_set),
+        ..row("TCLOG")
+    },
+    CommandSpec {
+        test: Some(device::tcdevinfoset_test),
+        query: Some(device::tcdevinfoset_query),
+        set: Some(device::tcdevinfoset_set),
+        ..row("TCDEVINFOSET")
+    },
+    CommandSpec {
+        test: Some(device::tcprdinfoset_test),
+        query: Some(device::tcprdinfoset_query),
+        set: Some(device::tcprdinfoset_set),
+        ..row("TCPRDINFOSET")
+    },
+    CommandSpec {
+        exec: Some(module::tcmodule_exec),
+        ..row("TCMODULE")
+    },
+    CommandSpec {
+        exec: Some(module::tcver_exec),
+        ..row("TCVER")
+    },
+    CommandSpec {
+        test: Some(module::tcrestore_test),
+        exec: Some(module::tcrestore_exec),
+        ..row("TCRESTORE")
+    },
+    CommandSpec {
+        test: Some(module::tcmodinfoset_test),
+        query: Some(module::tcmodinfoset_query),
+        set: Some(module::tcmodinfoset_set),
+        ..row("TCMODINFOSET")
+    },
+    CommandSpec {
+        test: Some(mqtt::tcmqttsrv_test),
+        query: Some(mqtt::tcmqttsrv_query),
+        set: Some(mqtt::tcmqttsrv_set),
+        ..row("TCMQTTSRV")
+    },
+    CommandSpec {
+        test: Some(mqtt::tcmqttstate_test),
+        query: Some(mqtt::tcmqttstate_query),
+        ..row("TCMQTTSTATE")
+    },
+];
+
+/// Finds a command by its exact (case-sensitive) name.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|spec| spec.name.as_bytes() == name)
+}
