@@ -1,0 +1,252 @@
+//! The settings store: typed records over a sequential-storage map.
+//!
+//! Each record kind is one map item, so every store or erase is a single
+//! atomic item write: after a power cut a record reads as its old or its new
+//! value, which is the guarantee `cloud.md` §7 asks for. Writes are skipped
+//! when the stored value already equals the new one, which saves flash wear
+//! on hosts that resend their configuration at every boot.
+
+use core::ops::Range;
+
+use embedded_storage_async::nor_flash::NorFlash;
+use sequential_storage::cache::{Cache, Uncached};
+use sequential_storage::map::{MapConfig, MapConfigError, MapStorage};
+
+use crate::codec::{Incoming, Outgoing, Record, MAXIMUM_VALUE_LENGTH};
+use crate::error::{RangeError, StorageError};
+use crate::fmt::{debug, warning};
+use crate::records::{DeviceInfo, ModuleInfo, ProductInfo, Snapshot, WifiMode, WifiStation};
+
+/// The fewest erase sectors a settings partition may have: sequential-storage
+/// always keeps one sector free to move live items into during garbage
+/// collection.
+pub const MINIMUM_SECTORS: u32 = 2;
+
+/// Size of the work buffer: one key byte plus the longest value, rounded up
+/// to the largest flash word sequential-storage supports (32 bytes).
+const BUFFER_LENGTH: usize = (1 + MAXIMUM_VALUE_LENGTH).next_multiple_of(32);
+
+/// Work buffer for sequential-storage. Some flash drivers write straight from
+/// RAM by DMA and need word-aligned source buffers.
+#[repr(align(4))]
+struct WorkBuffer([u8; BUFFER_LENGTH]);
+
+/// The map uses raw `u8` keys (see [`RecordKey`](crate::RecordKey)) and no
+/// cache: settings are read once at boot and written rarely, and an uncached
+/// map cannot disagree with the flash after a power cut.
+type Map<F> = MapStorage<u8, F, Cache<Uncached, Uncached, Uncached, u8>>;
+
+/// Typed, power-fail-safe settings on a NOR flash partition.
+///
+/// Owns the flash, the partition range and sequential-storage's work buffer.
+///
+/// # Cancellation Safety
+///
+/// Dropping a store or erase future part-way leaves flash as a power cut
+/// would: the record reads as old or new and the next call repairs the rest.
+pub struct Settings<F: NorFlash> {
+    map: Map<F>,
+    buffer: WorkBuffer,
+}
+
+impl<F: NorFlash> Settings<F> {
+    /// Creates the store over `range` of `flash`, without touching the flash.
+    ///
+    /// # Panics
+    ///
+    /// Panics when [`Settings::check_range`] rejects the range: a partition
+    /// table is fixed at build time, so this is a programming error.
+    pub fn new(flash: F, range: Range<u32>) -> Self {
+        if let Err(error) = Self::check_range(&flash, &range) {
+            panic!("invalid settings partition: {}", error);
+        }
+        Self {
+            map: MapStorage::new(flash, MapConfig::new(range), Cache::new_uncached()),
+            buffer: WorkBuffer([0; BUFFER_LENGTH]),
+        }
+    }
+
+    /// Checks that `range` can hold the store: aligned to erase sectors, at
+    /// least [`MINIMUM_SECTORS`] long and inside the flash.
+    ///
+    /// # Errors
+    ///
+    /// Returns the first [`RangeError`] found.
+    pub fn check_range(flash: &F, range: &Range<u32>) -> Result<(), RangeError> {
+        if range.start > range.end {
+            return Err(RangeError::TooSmall);
+        }
+        let capacity = u32::try_from(flash.capacity()).unwrap_or(u32::MAX);
+        if range.end > capacity {
+            return Err(RangeError::OutOfBounds);
+        }
+        match MapConfig::<F>::try_new(range.clone()) {
+            Ok(_) => Ok(()),
+            Err(MapConfigError::StartRangeNotAtPageBoundary)
+            | Err(MapConfigError::EndRangeNotAtPageBoundary) => Err(RangeError::NotSectorAligned),
+            Err(MapConfigError::RangeTooSmall) => Err(RangeError::TooSmall),
+            Err(_) => Err(RangeError::UnsupportedGeometry),
+        }
+    }
+
+    /// Reads every record, as done once at boot.
+    ///
+    /// A blank (all `0xFF`) partition reads as an empty [`Snapshot`]. An
+    /// interrupted write or garbage collection is repaired first.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Flash`] on a driver error; [`StorageError::Corrupted`]
+    /// when a record does not decode or the layout cannot be repaired.
+    pub async fn load(&mut self) -> Result<Snapshot, StorageError> {
+        Ok(Snapshot {
+            device: self.fetch().await?,
+            product: self.fetch().await?,
+            module: self.fetch().await?,
+            station: self.fetch().await?,
+            wifi_mode: self.fetch().await?,
+        })
+    }
+
+    /// Reads the device record alone.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::load`].
+    pub async fn device(&mut self) -> Result<Option<DeviceInfo>, StorageError> {
+        self.fetch().await
+    }
+
+    /// Reads the product record alone.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::load`].
+    pub async fn product(&mut self) -> Result<Option<ProductInfo>, StorageError> {
+        self.fetch().await
+    }
+
+    /// Stores the device record, unless it already holds `value`.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Flash`] on a driver error; the record then reads as
+    /// its old or its new value.
+    pub async fn store_device(&mut self, value: &DeviceInfo) -> Result<(), StorageError> {
+        self.store(Some(value)).await
+    }
+
+    /// Stores the product record, unless it already holds `value`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::store_device`].
+    pub async fn store_product(&mut self, value: &ProductInfo) -> Result<(), StorageError> {
+        self.store(Some(value)).await
+    }
+
+    /// Stores the module profile, unless it already holds `value`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::store_device`].
+    pub async fn store_module(&mut self, value: &ModuleInfo) -> Result<(), StorageError> {
+        self.store(Some(value)).await
+    }
+
+    /// Stores the Wi-Fi station configuration, unless it already holds `value`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::store_device`].
+    pub async fn store_station(&mut self, value: &WifiStation) -> Result<(), StorageError> {
+        self.store(Some(value)).await
+    }
+
+    /// Stores the Wi-Fi mode, unless it already holds `value`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::store_device`].
+    pub async fn store_wifi_mode(&mut self, value: WifiMode) -> Result<(), StorageError> {
+        self.store(Some(&value)).await
+    }
+
+    /// Erases the device and product records (`AT+TCRESTORE`); module info
+    /// and Wi-Fi settings are kept.
+    ///
+    /// Each record is erased atomically, but not both together: after a
+    /// power cut the device record may be gone while the product record is
+    /// still there. Running the command again finishes the job.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::store_device`].
+    pub async fn erase_cloud(&mut self) -> Result<(), StorageError> {
+        self.store::<DeviceInfo>(None).await?;
+        self.store::<ProductInfo>(None).await
+    }
+
+    /// Erases the Wi-Fi station configuration and mode (`AT+RESTORE`); the
+    /// Tencent records are kept.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::store_device`].
+    pub async fn erase_wifi(&mut self) -> Result<(), StorageError> {
+        self.store::<WifiStation>(None).await?;
+        self.store::<WifiMode>(None).await
+    }
+
+    /// Erases the whole partition, dropping every record. For factory reset
+    /// tooling and for recovering from [`StorageError::Corrupted`].
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Flash`] on a driver error; run it again.
+    pub async fn format(&mut self) -> Result<(), StorageError> {
+        warning!("formatting the settings partition");
+        self.map.erase_all().await.map_err(StorageError::from)
+    }
+
+    /// Returns the flash, for sharing the bus with other partitions.
+    ///
+    /// Writing inside the settings range through it breaks the store.
+    pub fn flash(&mut self) -> &mut F {
+        self.map.flash()
+    }
+
+    /// Gives the flash back.
+    pub fn into_inner(self) -> F {
+        self.map.destroy().0
+    }
+
+    /// Reads one record; a tombstone reads as `None`.
+    async fn fetch<T: Record>(&mut self) -> Result<Option<T>, StorageError> {
+        let key = T::KEY.to_byte();
+        let found = self
+            .map
+            .fetch_item::<Incoming<T>>(&mut self.buffer.0, &key)
+            .await?;
+        Ok(found.and_then(|incoming| incoming.0))
+    }
+
+    /// Writes `value` (a tombstone for `None`) unless it is already stored.
+    async fn store<T: Record + PartialEq>(
+        &mut self,
+        value: Option<&T>,
+    ) -> Result<(), StorageError> {
+        match self.fetch::<T>().await {
+            Ok(current) if current.as_ref() == value => return Ok(()),
+            // A corrupt record is exactly what a new write should replace.
+            Ok(_) | Err(StorageError::Corrupted) => {}
+            Err(error) => return Err(error),
+        }
+        debug!("writing settings record {}", T::KEY.to_byte());
+        let key = T::KEY.to_byte();
+        self.map
+            .store_item(&mut self.buffer.0, &key, &Outgoing(value))
+            .await
+            .map_err(StorageError::from)
+    }
+}
