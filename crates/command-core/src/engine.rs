@@ -69,6 +69,19 @@ where
     F: NorFlash,
     W: Wifi,
 {
+    let settings = match module.settings.load().await {
+        Ok(settings) => settings,
+        Err(_) => {
+            // A partition that cannot be read at all boots with factory settings rather than
+            // leaving the module unusable; the next write reformats it.
+            warning!("settings unreadable; booting with factory settings");
+            storage::Snapshot::default()
+        }
+    };
+    // The receiver starts only after the banner: earlier input is never answered.
+    if write_block(tx, b"\r\nready\r\n").await.is_err() {
+        return Exit::UartClosed;
+    }
     let shared = Shared {
         framer: RefCell::new(Framer::new()),
         queue: RefCell::new(InputQueue::new()),
@@ -82,9 +95,15 @@ where
         module,
         reply: Reply::new(),
     };
-    match select(receive(rx, &shared, &output), executor.serve()).await {
+    let state = RamState::boot(settings);
+    match select(receive(rx, &shared, &output), executor.serve(state)).await {
         Either::First(exit) | Either::Second(exit) => exit,
     }
+}
+
+async fn write_block<T: Write>(tx: &mut T, bytes: &[u8]) -> Result<(), T::Error> {
+    tx.write_all(bytes).await?;
+    tx.flush().await
 }
 
 /// The receiver loop.
@@ -165,20 +184,7 @@ enum Next {
 }
 
 impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, T, F, W> {
-    async fn serve(&mut self) -> Exit {
-        let settings = match self.module.settings.load().await {
-            Ok(settings) => settings,
-            Err(_) => {
-                // A partition that cannot be read at all boots with factory settings rather
-                // than leaving the module unusable; the next write reformats it.
-                warning!("settings unreadable; booting with factory settings");
-                storage::Snapshot::default()
-            }
-        };
-        let mut state = RamState::boot(settings);
-        if self.write(b"\r\nready\r\n").await.is_err() {
-            return Exit::UartClosed;
-        }
+    async fn serve(&mut self, mut state: RamState) -> Exit {
         if let Next::Exit(exit) = self.auto_join(&state).await {
             return exit;
         }
@@ -252,10 +258,8 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, T, F, W> {
         Next::Continue
     }
 
-    async fn write(&self, bytes: &[u8]) -> Result<(), ()> {
-        let mut tx = self.output.lock().await;
-        tx.write_all(bytes).await.map_err(|_| ())?;
-        tx.flush().await.map_err(|_| ())
+    async fn write(&self, bytes: &[u8]) -> Result<(), T::Error> {
+        write_block(*self.output.lock().await, bytes).await
     }
 
     async fn execute(&mut self, state: &mut RamState, entry: Entry) -> Next {
@@ -335,15 +339,9 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, T, F, W> {
         if self.reply.overflowed() {
             warning!("reply block overflowed its buffer");
         }
-        let result = {
-            let mut tx = self.output.lock().await;
-            match tx.write_all(self.reply.as_bytes()).await {
-                Ok(()) => tx.flush().await.is_ok(),
-                Err(_) => false,
-            }
-        };
+        let result = write_block(*self.output.lock().await, self.reply.as_bytes()).await;
         self.reply.clear();
-        if result {
+        if result.is_ok() {
             Next::Continue
         } else {
             Next::Exit(Exit::UartClosed)

@@ -175,3 +175,95 @@ fn region(params: &Params<'_>) -> Result<heapless::Vec<u8, 24>, ParamError> {
         Ok(heapless::Vec::from_slice(DEFAULT_REGION).unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::ToOwned;
+    use std::format;
+
+    use crate::board::Profile;
+    use crate::handlers::testing::run;
+    use crate::handlers::{Job, Step};
+    use crate::state::RamState;
+
+    fn answer(profile: Profile, line: &str) -> std::vec::Vec<u8> {
+        let mut state = RamState::boot(storage::Snapshot::default());
+        run(&mut state, profile, line.as_bytes()).0
+    }
+
+    #[test]
+    fn tls_mode_type_is_checked_before_count_and_range() {
+        assert_eq!(
+            answer(Profile::Full, "AT+TCDEVINFOSET=\"1\",\"p\",\"d\",\"s\""),
+            b"ERR CODE:0x01050000\r\n\r\nERROR\r\n"
+        );
+        assert_eq!(
+            answer(Profile::Full, "AT+TCDEVINFOSET="),
+            b"ERR CODE:0x01050000\r\n\r\nERROR\r\n"
+        );
+        assert_eq!(
+            answer(Profile::Full, "AT+TCDEVINFOSET=3,\"p\",\"d\",\"s\""),
+            b"+CME ERROR:204\r\n"
+        );
+        assert_eq!(
+            answer(Profile::Full, "AT+TCDEVINFOSET=1,\"p\",\"d\""),
+            b"+CME ERROR:204\r\n"
+        );
+        assert_eq!(
+            answer(Profile::Esp8266, "AT+TCDEVINFOSET=0,\"p\",\"d\",\"s\""),
+            b"+CME ERROR:204\r\n"
+        );
+    }
+
+    #[test]
+    fn lengths_are_bounded() {
+        let secret45 = "A".repeat(45);
+        for line in [
+            "AT+TCDEVINFOSET=1,\"01234567890\",\"d\",\"s\"".to_owned(),
+            "AT+TCDEVINFOSET=1,\"\",\"d\",\"s\"".to_owned(),
+            format!("AT+TCDEVINFOSET=1,\"p\",\"d\",\"{secret45}\""),
+            "AT+TCDEVINFOSET=1,\"p\",\"d\",\"s\",\"\"".to_owned(),
+            "AT+TCDEVINFOSET=1,p,\"d\",\"s\"".to_owned(),
+        ] {
+            assert_eq!(
+                answer(Profile::Full, &line),
+                b"+CME ERROR:204\r\n",
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn region_defaults_to_guangzhou() {
+        let mut state = RamState::boot(storage::Snapshot::default());
+        let (reply, step) = run(
+            &mut state,
+            Profile::Full,
+            b"AT+TCDEVINFOSET=1,\"S3EUVBRJLB\",\"dev\",\"c2VjcmV0\"",
+        );
+        assert_eq!(reply, b"OK\r\n");
+        let Step::Async(Job::StoreDevice(device)) = step else {
+            panic!("expected a store job")
+        };
+        assert_eq!(&device.region[..], b"ap-guangzhou");
+    }
+
+    #[test]
+    fn queries_show_the_bcc_never_the_secret() {
+        let mut state = RamState::boot(storage::Snapshot::default());
+        let (reply, _) = run(&mut state, Profile::Full, b"AT+TCDEVINFOSET?");
+        assert_eq!(reply, b"+CME ERROR:207\r\n");
+        state.settings.product = Some(storage::ProductInfo {
+            tls_mode: 1,
+            product_id: heapless::Vec::from_slice(b"CTQS08Y5LG").unwrap(),
+            product_secret: heapless::Vec::from_slice(b"Xq3mP8sLw2Kd9fRt6YbN1cVh").unwrap(),
+            device_name: heapless::Vec::from_slice(b"Dev01").unwrap(),
+            region: heapless::Vec::from_slice(b"china").unwrap(),
+        });
+        let (reply, _) = run(&mut state, Profile::Full, b"AT+TCPRDINFOSET?");
+        let bcc = b"Xq3mP8sLw2Kd9fRt6YbN1cVh".iter().fold(0u8, |a, b| a ^ b);
+        let expected =
+            std::format!("+TCPRDINFOSET:1,\"CTQS08Y5LG\",{bcc},\"Dev01\",\"china\"\r\n\r\nOK\r\n");
+        assert_eq!(reply, expected.as_bytes());
+    }
+}

@@ -80,9 +80,35 @@ pub fn bcc(secret: &[u8]) -> u8 {
 
 #[cfg(test)]
 pub(crate) mod testing {
-    //! A context with fixed board facts for handler tests.
+    //! Runs a handler on one line against fixed board facts, for handler tests.
     use super::*;
     use crate::board::Profile;
+    use at_parser::{parse_line, Form, Parsed};
+
+    /// Dispatches `line` to the handler of its form and returns the reply bytes and the step.
+    pub fn run(state: &mut RamState, profile: Profile, line: &[u8]) -> (std::vec::Vec<u8>, Step) {
+        let board = board(profile);
+        let Ok(Parsed::Command { name, form }) = parse_line(line) else {
+            panic!("not a command line");
+        };
+        let spec = crate::table::lookup(name).expect("known command");
+        let mut context = Context {
+            state,
+            board: &board,
+            association: None,
+            gates: Gates::default(),
+        };
+        let mut reply = Reply::new();
+        let step = match form {
+            Form::Test => (spec.test.unwrap())(&mut context, &mut reply),
+            Form::Query => (spec.query.unwrap())(&mut context, &mut reply),
+            Form::Execute => (spec.exec.unwrap())(&mut context, &mut reply),
+            Form::Set(args) => {
+                (spec.set.unwrap())(&mut context, &mut reply, crate::params::Params::new(args))
+            }
+        };
+        (reply.as_bytes().to_vec(), step)
+    }
 
     pub fn board(profile: Profile) -> BoardInfo {
         BoardInfo {

@@ -199,3 +199,69 @@ fn module_values(params: &Params<'_>) -> Result<(u8, u8, u32, u32, i32), ParamEr
     let reserved = params.int(5)?;
     Ok((flash as u8, gpio as u8, base as u32, max as u32, reserved))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::board::Profile;
+    use crate::handlers::testing::run;
+    use crate::handlers::{Job, Step};
+    use crate::state::RamState;
+
+    fn answer(line: &str) -> std::vec::Vec<u8> {
+        let mut state = RamState::boot(storage::Snapshot::default());
+        run(&mut state, Profile::Full, line.as_bytes()).0
+    }
+
+    #[test]
+    fn module_info_checks_run_in_the_spec_order() {
+        // count first, then the name, then the numeric types, then each range.
+        assert_eq!(
+            answer("AT+TCMODINFOSET=\"m\",2,5,1114112,909312"),
+            b"ERR CODE:0x01060000\r\n\r\nERROR\r\n"
+        );
+        assert_eq!(
+            answer("AT+TCMODINFOSET=m,x,5,1114112,909312,1"),
+            b"+CME ERROR:204\r\n"
+        );
+        assert_eq!(
+            answer("AT+TCMODINFOSET=\"m\",\"2\",5,1114112,909312,1"),
+            b"ERR CODE:0x01050000\r\n\r\nERROR\r\n"
+        );
+        for bad in [
+            "AT+TCMODINFOSET=\"m\",3,5,1114112,909312,1",
+            "AT+TCMODINFOSET=\"m\",2,17,1114112,909312,1",
+            "AT+TCMODINFOSET=\"m\",2,-1,1114112,909312,1",
+            "AT+TCMODINFOSET=\"m\",2,5,1110016,909312,1",
+            "AT+TCMODINFOSET=\"m\",2,5,1114113,909312,1",
+            "AT+TCMODINFOSET=\"m\",2,5,1114112,909313,1",
+            "AT+TCMODINFOSET=\"m\",2,5,1114112,131071,1",
+            "AT+TCMODINFOSET=\"m\",4,5,3145728,1048577,1",
+            "AT+TCMODINFOSET=\"0123456789012345678901234567890\",2,5,1114112,909312,1",
+        ] {
+            assert_eq!(answer(bad), b"+CME ERROR:204\r\n", "{bad}");
+        }
+    }
+
+    #[test]
+    fn valid_module_info_is_accepted_for_storing() {
+        let mut state = RamState::boot(storage::Snapshot::default());
+        let (reply, step) = run(
+            &mut state,
+            Profile::Full,
+            b"AT+TCMODINFOSET=\"ESP-WROOM\",4,2,1114112,3080192,0",
+        );
+        assert_eq!(reply, b"OK\r\n");
+        let Step::Async(Job::StoreModule(info)) = step else {
+            panic!("expected a store job")
+        };
+        assert_eq!((info.flash_mb, info.led_gpio, info.fw_max), (4, 2, 3080192));
+    }
+
+    #[test]
+    fn restore_test_string_has_its_space() {
+        assert_eq!(
+            answer("AT+TCRESTORE=?"),
+            b"+TCRESTORE: CLEAR CONFIG AND RESET\r\n\r\nOK\r\n"
+        );
+    }
+}

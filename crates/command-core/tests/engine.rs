@@ -1,0 +1,324 @@
+//! The runner driven through an in-memory UART: queueing, `[BUSY]`, echo and block order,
+//! rebooting, and settings written through the real storage crate to the NOR flash mock.
+//!
+//! Every test ends when the output contains its expected final bytes; nothing waits on time.
+
+use core::cell::RefCell;
+use core::convert::Infallible;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use command_core::{Association, BoardInfo, Exit, IpInfo, JoinError, Module, Profile, Wifi};
+use embassy_futures::block_on;
+use embassy_futures::select::{select, Either};
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::signal::Signal;
+use embedded_io_async::{ErrorType, Read, Write};
+use storage::mock::MockFlash;
+use storage::Settings;
+
+const FLASH_SIZE: usize = 64 * 1024;
+
+/// Receive side: hands out scripted chunks one read at a time, then waits forever.
+struct ScriptedRx {
+    chunks: VecDeque<Vec<u8>>,
+}
+
+impl ErrorType for ScriptedRx {
+    type Error = Infallible;
+}
+
+impl Read for ScriptedRx {
+    async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, Infallible> {
+        match self.chunks.pop_front() {
+            Some(mut chunk) => {
+                let count = chunk.len().min(buffer.len());
+                buffer[..count].copy_from_slice(&chunk[..count]);
+                if count < chunk.len() {
+                    self.chunks.push_front(chunk.split_off(count));
+                }
+                Ok(count)
+            }
+            None => core::future::pending().await,
+        }
+    }
+}
+
+/// Transmit side: records every write as one block.
+#[derive(Clone, Default)]
+struct RecordingTx {
+    blocks: Rc<RefCell<Vec<Vec<u8>>>>,
+    written: Rc<Signal<NoopRawMutex, ()>>,
+}
+
+impl RecordingTx {
+    fn output(&self) -> Vec<u8> {
+        self.blocks.borrow().concat()
+    }
+}
+
+impl ErrorType for RecordingTx {
+    type Error = Infallible;
+}
+
+impl Write for RecordingTx {
+    async fn write(&mut self, bytes: &[u8]) -> Result<usize, Infallible> {
+        self.blocks.borrow_mut().push(bytes.to_vec());
+        self.written.signal(());
+        Ok(bytes.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+struct OneAccessPoint {
+    joined: bool,
+}
+
+impl Wifi for OneAccessPoint {
+    async fn join(
+        &mut self,
+        ssid: &[u8],
+        password: &[u8],
+        _: Option<[u8; 6]>,
+    ) -> Result<(), JoinError> {
+        self.joined = false;
+        if ssid != b"lab" {
+            return Err(JoinError::NotFound);
+        }
+        if password != b"secret123" {
+            return Err(JoinError::WrongPassword);
+        }
+        self.joined = true;
+        Ok(())
+    }
+
+    fn leave(&mut self) -> bool {
+        core::mem::take(&mut self.joined)
+    }
+
+    fn association(&self) -> Option<Association> {
+        self.joined.then(|| Association {
+            ssid: heapless::Vec::from_slice(b"lab").unwrap(),
+            bssid: [2, 0, 0, 0, 0, 1],
+            channel: 6,
+            rssi: -45,
+            ip: IpInfo {
+                ip: [192, 168, 1, 100],
+                gateway: [192, 168, 1, 1],
+                netmask: [255, 255, 255, 0],
+            },
+        })
+    }
+}
+
+fn board() -> BoardInfo {
+    BoardInfo {
+        board: "LINUX",
+        version: "3.0.0",
+        git_hash: "abcdef1",
+        build_time: "Sep  3 2020 11:43:26",
+        vendor: "Tencent Technology Co. Ltd.",
+        mac: [2, 1, 2, 3, 4, 5],
+        profile: Profile::Full,
+        free_ram: || (1000, 900),
+    }
+}
+
+/// Runs one boot of the module until the output ends with `until` (or the runner exits).
+fn boot(
+    settings: &mut Settings<MockFlash>,
+    wifi: &mut OneAccessPoint,
+    chunks: &[&[u8]],
+    until: &[u8],
+) -> (Vec<u8>, Vec<Vec<u8>>, Option<Exit>) {
+    let mut rx = ScriptedRx {
+        chunks: chunks.iter().map(|chunk| chunk.to_vec()).collect(),
+    };
+    let tx = RecordingTx::default();
+    let mut writer = tx.clone();
+    let board = board();
+    let exit = block_on(async {
+        let module = Module {
+            settings,
+            wifi,
+            board: &board,
+        };
+        let finished = async {
+            while !tx.output().ends_with(until) {
+                tx.written.wait().await;
+            }
+        };
+        match select(command_core::run(&mut rx, &mut writer, module), finished).await {
+            Either::First(exit) => Some(exit),
+            Either::Second(()) => None,
+        }
+    });
+    let blocks = tx.blocks.borrow().clone();
+    (tx.output(), blocks, exit)
+}
+
+fn fresh_settings() -> Settings<MockFlash> {
+    Settings::new(MockFlash::new(FLASH_SIZE), 0..FLASH_SIZE as u32)
+}
+
+#[test]
+fn banner_comes_first_and_commands_answer_in_order() {
+    let mut settings = fresh_settings();
+    let mut wifi = OneAccessPoint { joined: false };
+    let (output, _, _) = boot(
+        &mut settings,
+        &mut wifi,
+        &[b"AT\r\nAT+TCMQTTSTATE?\r\n"],
+        b"+TCMQTTSTATE:0\r\n\r\nOK\r\n",
+    );
+    assert_eq!(
+        output,
+        b"\r\nready\r\nAT\r\n\r\nOK\r\nAT+TCMQTTSTATE?\r\n+TCMQTTSTATE:0\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn lines_beyond_the_queue_are_answered_busy_and_have_no_effect() {
+    let mut settings = fresh_settings();
+    let mut wifi = OneAccessPoint { joined: false };
+    // Ten lines in one write: the first eight fit the queue while the module boots, the
+    // ninth and tenth are refused.
+    let mut burst = Vec::new();
+    for _ in 0..8 {
+        burst.extend_from_slice(b"AT\r\n");
+    }
+    burst.extend_from_slice(b"ATE0\r\nAT+CWMODE=2\r\n");
+    let mut expected = b"ATE0\r\nERR CODE:0x010b0000\r\n\r\nbusy p...\r\nAT+CWMODE=2\r\nERR CODE:0x010b0000\r\n\r\nbusy p...\r\n".to_vec();
+    for _ in 0..8 {
+        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
+    }
+    let (output, _, _) = boot(&mut settings, &mut wifi, &[&burst], b"AT\r\n\r\nOK\r\nAT\r\n\r\nOK\r\nAT\r\n\r\nOK\r\nAT\r\n\r\nOK\r\nAT\r\n\r\nOK\r\nAT\r\n\r\nOK\r\nAT\r\n\r\nOK\r\nAT\r\n\r\nOK\r\n");
+    assert!(
+        output.ends_with(&expected),
+        "{}",
+        String::from_utf8_lossy(&output)
+    );
+    assert_eq!(
+        settings.flash().write_count(),
+        0,
+        "a refused line must change nothing"
+    );
+}
+
+#[test]
+fn echo_off_applies_after_its_own_line() {
+    let mut settings = fresh_settings();
+    let mut wifi = OneAccessPoint { joined: false };
+    let (output, _, _) = boot(
+        &mut settings,
+        &mut wifi,
+        &[b"ATE0\r\n", b"AT\r\n", b"ATE1\r\n", b"AT\r\n"],
+        b"AT\r\n\r\nOK\r\n",
+    );
+    assert_eq!(
+        output,
+        b"\r\nready\r\nATE0\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\nAT\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn overlong_line_gets_e04_without_echo_and_the_next_line_works() {
+    let mut settings = fresh_settings();
+    let mut wifi = OneAccessPoint { joined: false };
+    let mut long = b"AT+".to_vec();
+    long.resize(300, b'A');
+    long.extend_from_slice(b"\r\nAT\r\n");
+    let (output, _, _) = boot(&mut settings, &mut wifi, &[&long], b"AT\r\n\r\nOK\r\n");
+    assert_eq!(
+        output,
+        b"\r\nready\r\nERR CODE:0x01040000\r\n\r\nERROR\r\nAT\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn device_info_is_stored_and_survives_a_reboot() {
+    let mut settings = fresh_settings();
+    let mut wifi = OneAccessPoint { joined: false };
+    let set = b"AT+TCDEVINFOSET=1,\"S3EUVBRJLB\",\"test_device\",\"ZHNkIGRzZCA=\"\r\nAT+RST\r\n";
+    let (output, blocks, exit) = boot(&mut settings, &mut wifi, &[set], b"AT+RST\r\n\r\nOK\r\n");
+    assert!(output.ends_with(b"OK\r\n+TCDEVINFOSET:OK\r\nAT+RST\r\n\r\nOK\r\n"));
+    // The acceptance and the result of an asynchronous command are separate blocks.
+    assert!(blocks
+        .iter()
+        .any(|block| block.ends_with(b"\"ZHNkIGRzZCA=\"\r\nOK\r\n")));
+    assert!(blocks.contains(&b"+TCDEVINFOSET:OK\r\n".to_vec()));
+    let _ = exit;
+    let (output, _, _) = boot(
+        &mut settings,
+        &mut wifi,
+        &[b"AT+TCDEVINFOSET?\r\n"],
+        b"\r\nOK\r\n",
+    );
+    let bcc = b"ZHNkIGRzZCA=".iter().fold(0u8, |acc, byte| acc ^ byte);
+    let expected = format!(
+        "+TCDEVINFOSET:1,\"S3EUVBRJLB\",\"test_device\",{bcc},\"ap-guangzhou\"\r\n\r\nOK\r\n"
+    );
+    assert!(
+        output.ends_with(expected.as_bytes()),
+        "{}",
+        String::from_utf8_lossy(&output)
+    );
+}
+
+#[test]
+fn reset_returns_a_reboot_exit() {
+    let mut settings = fresh_settings();
+    let mut wifi = OneAccessPoint { joined: false };
+    let mut rx = ScriptedRx {
+        chunks: [b"AT+RST\r\n".to_vec()].into(),
+    };
+    let mut tx = RecordingTx::default();
+    let board = board();
+    let exit = block_on(command_core::run(
+        &mut rx,
+        &mut tx,
+        Module {
+            settings: &mut settings,
+            wifi: &mut wifi,
+            board: &board,
+        },
+    ));
+    assert_eq!(exit, Exit::Reboot);
+    assert_eq!(tx.output(), b"\r\nready\r\nAT+RST\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn stored_station_is_joined_at_boot_with_urcs() {
+    let mut settings = fresh_settings();
+    let mut wifi = OneAccessPoint { joined: false };
+    let (output, _, _) = boot(
+        &mut settings,
+        &mut wifi,
+        &[b"AT+CWJAP=\"lab\",\"secret123\"\r\n"],
+        b"\r\nOK\r\n",
+    );
+    assert!(output.ends_with(
+        b"AT+CWJAP=\"lab\",\"secret123\"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n"
+    ));
+    wifi.joined = false;
+    let (output, blocks, _) = boot(&mut settings, &mut wifi, &[], b"WIFI GOT IP\r\n");
+    assert_eq!(output, b"\r\nready\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n");
+    assert_eq!(blocks.len(), 3, "each URC is its own block");
+}
+
+#[test]
+fn wrong_password_fails_and_stores_nothing() {
+    let mut settings = fresh_settings();
+    let mut wifi = OneAccessPoint { joined: false };
+    let (output, _, _) = boot(
+        &mut settings,
+        &mut wifi,
+        &[b"AT+CWJAP=\"lab\",\"nope\"\r\n"],
+        b"\r\nERROR\r\n",
+    );
+    assert!(output.ends_with(b"+CWJAP:2\r\n\r\nERROR\r\n"));
+    assert_eq!(settings.flash().write_count(), 0);
+}
