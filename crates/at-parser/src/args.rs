@@ -178,9 +178,7 @@ impl<'a> QuotedStr<'a> {
 
     /// The unescaped bytes.
     pub fn bytes(&self) -> impl Iterator<Item = u8> + 'a {
-        Unescape {
-            rest: self.escaped,
-        }
+        Unescape { rest: self.escaped }
     }
 
     /// The unescaped bytes in a vector of capacity `M`, or `None` if they do not fit.

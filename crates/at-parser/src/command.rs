@@ -80,9 +80,7 @@ pub fn parse_line(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
         b"E1" => return Ok(Parsed::Echo(true)),
         _ => {}
     }
-    let after_plus = after_at
-        .strip_prefix(b"+")
-        .ok_or(ParseError::Unsupported)?;
+    let after_plus = after_at.strip_prefix(b"+").ok_or(ParseError::Unsupported)?;
     let name_length = after_plus
         .iter()
         .position(|byte| !is_name_byte(*byte))

@@ -12,6 +12,10 @@ use crate::{MAX_LINE, RX_BUFFER};
 
 /// One framing event.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "no heap to box into; the line is moved once, into the engine's input queue"
+)]
 pub enum Framed {
     /// A complete command line, including its trailing `\r\n` (at most [`MAX_LINE`] bytes).
     Line(heapless::Vec<u8, MAX_LINE>),

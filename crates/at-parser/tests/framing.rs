@@ -225,10 +225,7 @@ fn released_barrier_frames_the_held_bytes_as_lines() {
     assert_eq!(framer.next_line(), None);
     framer.release_barrier();
     assert!(!framer.barrier());
-    assert_eq!(
-        drain(&mut framer),
-        vec![line(b"ATE0\r\n"), line(b"AT\r\n")]
-    );
+    assert_eq!(drain(&mut framer), vec![line(b"ATE0\r\n"), line(b"AT\r\n")]);
 }
 
 #[test]
