@@ -206,7 +206,7 @@ fn committed(sectors: u32) -> (MockFlash, Range<u32>, Snapshot) {
 }
 
 /// The largest device record the AT command accepts, distinct per `index`.
-fn large_device(index: u8) -> DeviceInfo {
+pub(super) fn large_device(index: u8) -> DeviceInfo {
     DeviceInfo {
         tls_mode: 1,
         product_id: text(&[b'P', index, 0, 0, 0, 0, 0, 0, 0, 0xFF]),
