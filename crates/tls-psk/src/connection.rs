@@ -1,0 +1,364 @@
+//! The async adapter: a [`TlsConnection`] owns a transport and the caller's two buffers and
+//! drives the pure record layer over them.
+//!
+//! Incoming records are read straight into the receive buffer and decrypted in place, so
+//! application data is handed out from that buffer without a copy; outgoing data is copied
+//! once into the send buffer and sealed there. The receive side keeps its progress in the
+//! connection, not in the future, which is what makes [`TlsConnection::read`] safe to cancel.
+
+use core::ops::Range;
+use embedded_io::ErrorKind;
+use embedded_io_async::{Read, Write};
+use rand_core::{CryptoRng, RngCore};
+
+use crate::error::{alert, Error, RecordError};
+use crate::record::{
+    parse_record_header, write_record_header, BulkCipher, CipherState, ContentType, BLOCK_LENGTH,
+    HEADER_LENGTH, MAX_PLAINTEXT_LENGTH, PLAINTEXT_OFFSET,
+};
+
+/// Alert level `warning`.
+pub(crate) const LEVEL_WARNING: u8 = 1;
+/// Alert level `fatal`.
+pub(crate) const LEVEL_FATAL: u8 = 2;
+
+/// Where the session stands; decides what `read`/`write` may still do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionState {
+    /// Handshake running or finished, records flowing.
+    Open,
+    /// The peer sent `close_notify`: reads return end-of-stream, writes fail.
+    Closed,
+    /// A fatal error or alert ended the session.
+    Ended,
+}
+
+/// Why receiving a record failed, before it is mapped to the caller's error type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReceiveFailure {
+    Io(ErrorKind),
+    /// The transport ended cleanly between records.
+    EndOfStream,
+    /// The transport ended in the middle of a record.
+    Truncated,
+    Record(RecordError),
+}
+
+impl From<RecordError> for ReceiveFailure {
+    fn from(error: RecordError) -> Self {
+        Self::Record(error)
+    }
+}
+
+/// A TLS 1.2 PSK session over the transport `T`, using `R` for record IVs.
+///
+/// Created by [`TlsConnection::connect`]. Implements [`embedded_io_async::Read`] and
+/// [`embedded_io_async::Write`] so protocols above (MQTT) can use it as their transport.
+pub struct TlsConnection<'buf, T, R> {
+    pub(crate) transport: T,
+    pub(crate) rng: R,
+    pub(crate) read_buffer: &'buf mut [u8],
+    pub(crate) write_buffer: &'buf mut [u8],
+    pub(crate) encrypter: Option<CipherState>,
+    pub(crate) decrypter: Option<CipherState>,
+    /// Bytes of the record being received that are already in `read_buffer`.
+    pub(crate) received: usize,
+    /// Decrypted bytes in `read_buffer` not yet handed out.
+    pub(crate) plaintext: Range<usize>,
+    pub(crate) state: SessionState,
+}
+
+impl<'buf, T, R> TlsConnection<'buf, T, R>
+where
+    T: Read + Write,
+    R: RngCore + CryptoRng,
+{
+    /// Reads decrypted application data into `buffer` and returns how many bytes were
+    /// copied; `Ok(0)` means the peer closed the session (`close_notify` or end of stream).
+    ///
+    /// # Errors
+    ///
+    /// Any [`Error`] ends the session; a fatal alert is sent to the peer first when the
+    /// error was detected locally (bad MAC, malformed or oversized record).
+    ///
+    /// # Cancellation Safety
+    ///
+    /// Cancel-safe: partial records stay in the receive buffer and the next call resumes.
+    pub async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, Error> {
+        if buffer.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if !self.plaintext.is_empty() {
+                let count = buffer.len().min(self.plaintext.len());
+                let start = self.plaintext.start;
+                buffer[..count].copy_from_slice(&self.read_buffer[start..start + count]);
+                self.plaintext.start += count;
+                return Ok(count);
+            }
+            match self.state {
+                SessionState::Open => {}
+                SessionState::Closed => return Ok(0),
+                SessionState::Ended => return Err(Error::SessionEnded),
+            }
+            let (content_type, range) = match self.read_record().await {
+                Ok(record) => record,
+                Err(ReceiveFailure::EndOfStream) => {
+                    self.state = SessionState::Closed;
+                    return Ok(0);
+                }
+                Err(failure) => return Err(self.fail_receive(failure).await),
+            };
+            match content_type {
+                ContentType::ApplicationData => self.plaintext = range,
+                ContentType::Alert => {
+                    if let Some(result) = self.handle_alert(range).await {
+                        return result;
+                    }
+                }
+                ContentType::Handshake if self.read_buffer[range.clone()] == [0, 0, 0, 0] => {
+                    // A HelloRequest: renegotiation is not supported, so decline politely.
+                    self.send_alert(LEVEL_WARNING, alert::NO_RENEGOTIATION)
+                        .await;
+                }
+                _ => {
+                    return Err(self
+                        .fail_locally(Error::UnexpectedMessage, alert::UNEXPECTED_MESSAGE)
+                        .await)
+                }
+            }
+        }
+    }
+
+    /// Encrypts and sends up to one record of `data` and returns how many bytes were taken:
+    /// at most 2^14 and at most what the write buffer holds (see the crate docs).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionEnded`] after a close or fatal error; [`Error::Io`] when the
+    /// transport fails, which also ends the session.
+    ///
+    /// # Cancellation Safety
+    ///
+    /// Not cancel-safe: a record may be partly sent, and the session must then be dropped.
+    pub async fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
+        if self.state != SessionState::Open {
+            return Err(Error::SessionEnded);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let capacity = CipherState::max_plaintext_for(self.write_buffer.len());
+        let count = data.len().min(capacity);
+        if count == 0 {
+            return Err(Error::RecordOverflow);
+        }
+        self.write_buffer[PLAINTEXT_OFFSET..PLAINTEXT_OFFSET + count]
+            .copy_from_slice(&data[..count]);
+        match self.send_record(ContentType::ApplicationData, count).await {
+            Ok(()) => Ok(count),
+            Err(error) => {
+                self.state = SessionState::Ended;
+                Err(error)
+            }
+        }
+    }
+
+    /// The bulk cipher the server chose, once the handshake has installed keys.
+    pub fn cipher(&self) -> Option<BulkCipher> {
+        self.encrypter.as_ref().map(CipherState::cipher)
+    }
+
+    /// Flushes the transport.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the transport fails.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        self.transport
+            .flush()
+            .await
+            .map_err(|error| Error::Io(embedded_io::Error::kind(&error)))
+    }
+
+    /// Sends `close_notify` (best effort) and returns the transport, which the caller then
+    /// shuts down or drops.
+    pub async fn close(mut self) -> T {
+        if self.state == SessionState::Open {
+            self.send_alert(LEVEL_WARNING, alert::CLOSE_NOTIFY).await;
+        }
+        self.state = SessionState::Ended;
+        self.transport
+    }
+
+    /// Reads one whole record into the receive buffer, decrypting it when a cipher is
+    /// active, and returns its type and where its plaintext lies in the buffer.
+    pub(crate) async fn read_record(
+        &mut self,
+    ) -> Result<(ContentType, Range<usize>), ReceiveFailure> {
+        self.plaintext = 0..0;
+        self.fill(HEADER_LENGTH).await?;
+        let header = parse_record_header(&self.read_buffer[..HEADER_LENGTH])?;
+        let total = HEADER_LENGTH + header.length;
+        if total > self.read_buffer.len() {
+            return Err(RecordError::Overflow.into());
+        }
+        self.fill(total).await?;
+        self.received = 0;
+        let fragment = &mut self.read_buffer[HEADER_LENGTH..total];
+        let range = match &mut self.decrypter {
+            Some(state) => {
+                let inner = state.open(header.content_type, fragment)?;
+                inner.start + HEADER_LENGTH..inner.end + HEADER_LENGTH
+            }
+            None if header.length > MAX_PLAINTEXT_LENGTH => {
+                return Err(RecordError::Overflow.into())
+            }
+            None => HEADER_LENGTH..total,
+        };
+        Ok((header.content_type, range))
+    }
+
+    async fn fill(&mut self, target: usize) -> Result<(), ReceiveFailure> {
+        while self.received < target {
+            let count = self
+                .transport
+                .read(&mut self.read_buffer[self.received..target])
+                .await
+                .map_err(|error| ReceiveFailure::Io(embedded_io::Error::kind(&error)))?;
+            if count == 0 {
+                return Err(if self.received == 0 {
+                    ReceiveFailure::EndOfStream
+                } else {
+                    ReceiveFailure::Truncated
+                });
+            }
+            self.received += count;
+        }
+        Ok(())
+    }
+
+    /// Seals (when a cipher is active) and sends the `length` bytes of plaintext the caller
+    /// placed at [`Self::plaintext_offset`] in the write buffer.
+    pub(crate) async fn send_record(
+        &mut self,
+        content_type: ContentType,
+        length: usize,
+    ) -> Result<(), Error> {
+        let total = match &mut self.encrypter {
+            Some(state) => {
+                let mut iv = [0; BLOCK_LENGTH];
+                self.rng.fill_bytes(&mut iv);
+                state.seal(content_type, self.write_buffer, length, iv)?
+            }
+            None => {
+                let total = HEADER_LENGTH + length;
+                if length > MAX_PLAINTEXT_LENGTH || total > self.write_buffer.len() {
+                    return Err(Error::RecordOverflow);
+                }
+                write_record_header(self.write_buffer, content_type, length);
+                total
+            }
+        };
+        let mut pending = &self.write_buffer[..total];
+        while !pending.is_empty() {
+            match self.transport.write(pending).await {
+                Ok(0) => return Err(Error::Io(ErrorKind::WriteZero)),
+                Ok(count) => pending = &pending[count..],
+                Err(error) => return Err(Error::Io(embedded_io::Error::kind(&error))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Where outgoing plaintext goes in the write buffer: after the header, and after the
+    /// explicit IV once records are encrypted.
+    pub(crate) fn plaintext_offset(&self) -> usize {
+        if self.encrypter.is_some() {
+            PLAINTEXT_OFFSET
+        } else {
+            HEADER_LENGTH
+        }
+    }
+
+    /// Sends an alert, ignoring failures: it is a courtesy on a path that is ending anyway.
+    pub(crate) async fn send_alert(&mut self, level: u8, description: u8) {
+        let offset = self.plaintext_offset();
+        if let Some(slot) = self.write_buffer.get_mut(offset..offset + 2) {
+            slot.copy_from_slice(&[level, description]);
+            if self.send_record(ContentType::Alert, 2).await.is_ok() {
+                let _ = self.transport.flush().await;
+            }
+        }
+    }
+
+    /// Handles a received alert record. Returns `None` when the session goes on (a
+    /// warning other than `close_notify`).
+    async fn handle_alert(&mut self, range: Range<usize>) -> Option<Result<usize, Error>> {
+        let &[level, description] = &self.read_buffer[range] else {
+            return Some(Err(self
+                .fail_locally(Error::Decode, alert::DECODE_ERROR)
+                .await));
+        };
+        if description == alert::CLOSE_NOTIFY {
+            // RFC 5246 §7.2.1: answer with our own close_notify and stop.
+            self.send_alert(LEVEL_WARNING, alert::CLOSE_NOTIFY).await;
+            self.state = SessionState::Closed;
+            return Some(Ok(0));
+        }
+        if level == LEVEL_WARNING {
+            return None;
+        }
+        self.state = SessionState::Ended;
+        Some(Err(Error::Alert(description)))
+    }
+
+    async fn fail_receive(&mut self, failure: ReceiveFailure) -> Error {
+        match failure {
+            ReceiveFailure::Io(kind) => {
+                self.state = SessionState::Ended;
+                Error::Io(kind)
+            }
+            ReceiveFailure::EndOfStream | ReceiveFailure::Truncated => {
+                self.state = SessionState::Ended;
+                Error::Io(ErrorKind::ConnectionReset)
+            }
+            ReceiveFailure::Record(error) => self.fail_locally(error.into(), error.alert()).await,
+        }
+    }
+
+    /// Ends the session after a locally detected error, telling the peer why.
+    async fn fail_locally(&mut self, error: Error, description: u8) -> Error {
+        self.send_alert(LEVEL_FATAL, description).await;
+        self.state = SessionState::Ended;
+        error
+    }
+}
+
+impl<T, R> embedded_io_async::ErrorType for TlsConnection<'_, T, R> {
+    type Error = Error;
+}
+
+impl<T, R> embedded_io_async::Read for TlsConnection<'_, T, R>
+where
+    T: Read + Write,
+    R: RngCore + CryptoRng,
+{
+    async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, Error> {
+        TlsConnection::read(self, buffer).await
+    }
+}
+
+impl<T, R> embedded_io_async::Write for TlsConnection<'_, T, R>
+where
+    T: Read + Write,
+    R: RngCore + CryptoRng,
+{
+    async fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
+        TlsConnection::write(self, data).await
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        TlsConnection::flush(self).await
+    }
+}

@@ -1,0 +1,270 @@
+//! Interoperability with a real peer: `openssl s_server` in TLS 1.2 PSK mode.
+
+mod support;
+
+use embedded_io_async::Write as _;
+use rand_core::OsRng;
+use support::{block_on, reversed_line, OpenSslServer, StdStream, IDENTITY, KEY};
+use tls_psk::record::BulkCipher;
+use tls_psk::{Error, HandshakeError, PskConfig, TlsConnection};
+
+const BUFFER_LENGTH: usize = 16 * 1024 + 512;
+
+fn config(key: &[u8]) -> PskConfig<'_> {
+    PskConfig {
+        identity: IDENTITY.as_bytes(),
+        key,
+        server_name: Some("CTQS08Y5LG.iotcloud.tencentdevices.com"),
+    }
+}
+
+/// Reads until exactly `length` bytes arrived.
+async fn read_exactly(
+    connection: &mut TlsConnection<'_, StdStream, OsRng>,
+    length: usize,
+) -> Vec<u8> {
+    let mut received = vec![0u8; length];
+    let mut filled = 0;
+    while filled < length {
+        let count = connection
+            .read(&mut received[filled..])
+            .await
+            .expect("read");
+        assert_ne!(count, 0, "server closed early after {filled} bytes");
+        filled += count;
+    }
+    received
+}
+
+fn echo_round_trip(cipher: &str, expected: BulkCipher) {
+    let server = OpenSslServer::start(cipher);
+    let mut read_buffer = vec![0u8; BUFFER_LENGTH];
+    let mut write_buffer = vec![0u8; BUFFER_LENGTH];
+    block_on(async {
+        let mut connection = TlsConnection::connect(
+            server.connect(),
+            &config(&KEY),
+            OsRng,
+            &mut read_buffer,
+            &mut write_buffer,
+        )
+        .await
+        .expect("handshake with openssl");
+        assert_eq!(connection.cipher(), Some(expected));
+
+        connection.write_all(b"hello tencent\n").await.unwrap();
+        connection.flush().await.unwrap();
+        assert_eq!(read_exactly(&mut connection, 14).await, b"tnecnet olleh\n");
+
+        connection.close().await;
+    });
+}
+
+#[test]
+fn echo_with_aes_128_suite() {
+    echo_round_trip("PSK-AES128-CBC-SHA", BulkCipher::Aes128);
+}
+
+#[test]
+fn echo_with_aes_256_suite() {
+    echo_round_trip("PSK-AES256-CBC-SHA", BulkCipher::Aes256);
+}
+
+/// 40 KiB each way: more than two full 16 KiB records from the client, and replies of
+/// up to 10 KiB per record from the server.
+#[test]
+fn large_payloads_both_ways() {
+    let server = OpenSslServer::start("PSK-AES256-CBC-SHA");
+    let lines: Vec<Vec<u8>> = (0..4u8)
+        .map(|index| {
+            (0..10_000usize)
+                .map(|position| b'a' + ((position + usize::from(index)) % 26) as u8)
+                .collect()
+        })
+        .collect();
+    let mut payload = Vec::new();
+    let mut expected = Vec::new();
+    for line in &lines {
+        payload.extend_from_slice(line);
+        payload.push(b'\n');
+        expected.extend_from_slice(&reversed_line(line));
+    }
+    let mut read_buffer = vec![0u8; BUFFER_LENGTH];
+    let mut write_buffer = vec![0u8; BUFFER_LENGTH];
+    block_on(async {
+        let mut connection = TlsConnection::connect(
+            server.connect(),
+            &config(&KEY),
+            OsRng,
+            &mut read_buffer,
+            &mut write_buffer,
+        )
+        .await
+        .expect("handshake");
+        connection.write_all(&payload).await.unwrap();
+        connection.flush().await.unwrap();
+        let received = read_exactly(&mut connection, expected.len()).await;
+        assert!(received == expected, "echo of 40 KiB differs");
+        connection.close().await;
+    });
+}
+
+/// A small send buffer splits one write into many records; the server still sees one line.
+#[test]
+fn small_write_buffer_splits_records() {
+    let server = OpenSslServer::start("PSK-AES128-CBC-SHA");
+    let line: Vec<u8> = (0..3000)
+        .map(|position| b'0' + (position % 10) as u8)
+        .collect();
+    let mut payload = line.clone();
+    payload.push(b'\n');
+    let mut read_buffer = vec![0u8; BUFFER_LENGTH];
+    let mut write_buffer = vec![0u8; 256];
+    block_on(async {
+        let mut connection = TlsConnection::connect(
+            server.connect(),
+            &config(&KEY),
+            OsRng,
+            &mut read_buffer,
+            &mut write_buffer,
+        )
+        .await
+        .expect("handshake");
+        let first = connection.write(&payload).await.unwrap();
+        assert!(
+            first < payload.len() && first > 0,
+            "one record takes {first} bytes"
+        );
+        connection.write_all(&payload[first..]).await.unwrap();
+        assert_eq!(
+            read_exactly(&mut connection, line.len() + 1).await,
+            reversed_line(&line)
+        );
+    });
+}
+
+#[test]
+fn wrong_key_fails_the_handshake_cleanly() {
+    let server = OpenSslServer::start("PSK-AES128-CBC-SHA");
+    let mut wrong_key = KEY;
+    wrong_key[0] ^= 0xFF;
+    let mut read_buffer = vec![0u8; BUFFER_LENGTH];
+    let mut write_buffer = vec![0u8; BUFFER_LENGTH];
+    let result = block_on(TlsConnection::connect(
+        server.connect(),
+        &config(&wrong_key),
+        OsRng,
+        &mut read_buffer,
+        &mut write_buffer,
+    ));
+    match result {
+        Err(HandshakeError::Alert(description)) => assert!(
+            [20, 40, 51].contains(&description),
+            "unexpected alert {description}"
+        ),
+        Err(other) => panic!("expected a server alert, got {other:?}"),
+        Ok(_) => panic!("handshake with a wrong key succeeded"),
+    }
+}
+
+#[test]
+fn server_without_psk_suites_fails_the_handshake() {
+    let server = OpenSslServer::start("PSK-AES128-GCM-SHA256");
+    let mut read_buffer = vec![0u8; BUFFER_LENGTH];
+    let mut write_buffer = vec![0u8; BUFFER_LENGTH];
+    let result = block_on(TlsConnection::connect(
+        server.connect(),
+        &config(&KEY),
+        OsRng,
+        &mut read_buffer,
+        &mut write_buffer,
+    ));
+    assert!(
+        matches!(result, Err(HandshakeError::Alert(40))),
+        "{:?}",
+        result.err()
+    );
+}
+
+/// The server's 8 KiB reply does not fit a 4 KiB receive buffer: the read fails with
+/// `RecordOverflow`, hands out nothing, and the session is over.
+#[test]
+fn record_larger_than_receive_buffer_ends_the_session() {
+    let server = OpenSslServer::start("PSK-AES128-CBC-SHA");
+    let line = vec![b'x'; 8000];
+    let mut payload = line.clone();
+    payload.push(b'\n');
+    let mut read_buffer = vec![0u8; 4096];
+    let mut write_buffer = vec![0u8; BUFFER_LENGTH];
+    block_on(async {
+        let mut connection = TlsConnection::connect(
+            server.connect(),
+            &config(&KEY),
+            OsRng,
+            &mut read_buffer,
+            &mut write_buffer,
+        )
+        .await
+        .expect("handshake fits a 4 KiB buffer");
+        connection.write_all(&payload).await.unwrap();
+        let mut received = [0u8; 64];
+        assert_eq!(
+            connection.read(&mut received).await,
+            Err(Error::RecordOverflow)
+        );
+        assert_eq!(received, [0u8; 64]);
+        assert_eq!(
+            connection.read(&mut received).await,
+            Err(Error::SessionEnded)
+        );
+        assert_eq!(connection.write(b"more").await, Err(Error::SessionEnded));
+    });
+}
+
+/// Without a server name (an IP-literal host) the handshake works the same.
+#[test]
+fn handshake_without_server_name() {
+    let server = OpenSslServer::start("PSK-AES128-CBC-SHA");
+    let mut read_buffer = vec![0u8; 2048];
+    let mut write_buffer = vec![0u8; 2048];
+    block_on(async {
+        let configuration = PskConfig {
+            identity: IDENTITY.as_bytes(),
+            key: &KEY,
+            server_name: None,
+        };
+        let mut connection = TlsConnection::connect(
+            server.connect(),
+            &configuration,
+            OsRng,
+            &mut read_buffer,
+            &mut write_buffer,
+        )
+        .await
+        .expect("handshake");
+        connection.write_all(b"ip literal\n").await.unwrap();
+        assert_eq!(read_exactly(&mut connection, 11).await, b"laretil pi\n");
+    });
+}
+
+/// The handshake future is what a firmware task keeps on its stack or in a static; keep it
+/// well under the budget in the README.
+#[test]
+fn connect_future_stays_small() {
+    // The future is only measured, never polled, so any connected stream will do.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stream = StdStream(std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap());
+    let mut read_buffer = [0u8; 16];
+    let mut write_buffer = [0u8; 16];
+    let configuration = config(&KEY);
+    let future = TlsConnection::connect(
+        stream,
+        &configuration,
+        OsRng,
+        &mut read_buffer,
+        &mut write_buffer,
+    );
+    let size = core::mem::size_of_val(&future);
+    println!("connect future: {size} bytes");
+    assert!(size < 2048, "connect future grew to {size} bytes");
+}
