@@ -53,7 +53,9 @@ fn drain<const N: usize>(framer: &mut Framer<N>, payload: &mut [u8; 64], control
         };
         assert!(line.len() <= MAX_LINE);
         assert!(line.ends_with(b"\r\n"));
-        assert!(!line[..line.len() - 2].windows(2).any(|pair| pair == b"\r\n"));
+        assert!(!line[..line.len() - 2]
+            .windows(2)
+            .any(|pair| pair == b"\r\n"));
         let length = check_parse(&line);
         if framer.barrier() {
             match length {
