@@ -167,9 +167,8 @@ impl fmt::Display for HandshakeError {
 
 impl core::error::Error for HandshakeError {}
 
-/// Why a read or write on an established connection failed. Every variant except
-/// [`Error::Io`] with a transient kind ends the session: later calls return
-/// [`Error::SessionEnded`].
+/// Why a read or write on an established connection failed. Every variant ends the
+/// session (TLS cannot resynchronise a stream): later calls return [`Error::SessionEnded`].
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -36,8 +36,8 @@ async fn read_exactly(
     received
 }
 
-fn echo_round_trip(cipher: &str, expected: BulkCipher) {
-    let server = OpenSslServer::start(cipher);
+fn echo_round_trip(cipher: &str, extra_arguments: &[&str], expected: BulkCipher) {
+    let server = OpenSslServer::start_with(cipher, extra_arguments);
     let mut read_buffer = vec![0u8; BUFFER_LENGTH];
     let mut write_buffer = vec![0u8; BUFFER_LENGTH];
     block_on(async {
@@ -62,12 +62,22 @@ fn echo_round_trip(cipher: &str, expected: BulkCipher) {
 
 #[test]
 fn echo_with_aes_128_suite() {
-    echo_round_trip("PSK-AES128-CBC-SHA", BulkCipher::Aes128);
+    echo_round_trip("PSK-AES128-CBC-SHA", &[], BulkCipher::Aes128);
 }
 
 #[test]
 fn echo_with_aes_256_suite() {
-    echo_round_trip("PSK-AES256-CBC-SHA", BulkCipher::Aes256);
+    echo_round_trip("PSK-AES256-CBC-SHA", &[], BulkCipher::Aes256);
+}
+
+/// With an identity hint the server sends a ServerKeyExchange, which the client accepts.
+#[test]
+fn echo_with_identity_hint() {
+    echo_round_trip(
+        "PSK-AES128-CBC-SHA",
+        &["-psk_hint", "tencent-hint"],
+        BulkCipher::Aes128,
+    );
 }
 
 /// 40 KiB each way: more than two full 16 KiB records from the client, and replies of
@@ -267,4 +277,78 @@ fn connect_future_stays_small() {
     let size = core::mem::size_of_val(&future);
     println!("connect future: {size} bytes");
     assert!(size < 2048, "connect future grew to {size} bytes");
+}
+
+/// `CLOSE` makes `s_server -rev` end the session: reads report end of stream, writes fail.
+#[test]
+fn server_close_reads_as_end_of_stream() {
+    let server = OpenSslServer::start("PSK-AES128-CBC-SHA");
+    let mut read_buffer = vec![0u8; 4096];
+    let mut write_buffer = vec![0u8; 4096];
+    block_on(async {
+        let mut connection = TlsConnection::connect(
+            server.connect(),
+            &config(&KEY),
+            OsRng,
+            &mut read_buffer,
+            &mut write_buffer,
+        )
+        .await
+        .expect("handshake");
+        connection.write_all(b"CLOSE\n").await.unwrap();
+        let mut received = [0u8; 64];
+        let mut total = 0;
+        loop {
+            let count = connection.read(&mut received).await.expect("clean close");
+            if count == 0 {
+                break;
+            }
+            total += count;
+            assert!(total < 1024, "server kept talking");
+        }
+        assert_eq!(connection.read(&mut received).await, Ok(0));
+        assert_eq!(connection.write(b"late").await, Err(Error::SessionEnded));
+    });
+}
+
+/// Configuration and buffer problems are reported before anything is sent.
+#[test]
+fn invalid_configuration_and_tiny_buffers_are_reported() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let attempt = |key: &[u8], identity: &[u8], write_length: usize| {
+        let stream = StdStream(std::net::TcpStream::connect(address).unwrap());
+        let mut read_buffer = vec![0u8; 1024];
+        let mut write_buffer = vec![0u8; write_length];
+        let configuration = PskConfig {
+            identity,
+            key,
+            server_name: None,
+        };
+        block_on(TlsConnection::connect(
+            stream,
+            &configuration,
+            OsRng,
+            &mut read_buffer,
+            &mut write_buffer,
+        ))
+        .err()
+    };
+    let identity = IDENTITY.as_bytes();
+    assert_eq!(
+        attempt(&[], identity, 1024),
+        Some(HandshakeError::InvalidConfiguration)
+    );
+    assert_eq!(
+        attempt(&[1; 65], identity, 1024),
+        Some(HandshakeError::InvalidConfiguration)
+    );
+    assert_eq!(
+        attempt(&KEY, b"", 1024),
+        Some(HandshakeError::InvalidConfiguration)
+    );
+    assert_eq!(
+        attempt(&KEY, identity, 40),
+        Some(HandshakeError::BufferTooSmall)
+    );
 }

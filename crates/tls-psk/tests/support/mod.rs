@@ -90,6 +90,11 @@ impl OpenSslServer {
     /// Starts a TLS 1.2 PSK server with one cipher suite (OpenSSL name) and waits until
     /// it accepts connections.
     pub fn start(cipher: &str) -> Self {
+        Self::start_with(cipher, &[])
+    }
+
+    /// Like [`Self::start`], with extra `s_server` arguments.
+    pub fn start_with(cipher: &str, extra_arguments: &[&str]) -> Self {
         let port = free_port();
         let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
         let key_hex: String = KEY.iter().map(|byte| format!("{byte:02x}")).collect();
@@ -104,6 +109,7 @@ impl OpenSslServer {
                 cipher,
             ])
             .args(["-accept", &address.to_string()])
+            .args(extra_arguments)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
