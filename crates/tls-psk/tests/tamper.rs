@@ -27,13 +27,29 @@ fn read_record(stream: &mut TcpStream) -> Option<Vec<u8>> {
     Some(record)
 }
 
-/// Forwards client → server untouched and returns `(content type, fragment length)` of
-/// every record the client sent, once the client hangs up.
-fn forward_client_records(mut from: TcpStream, mut to: TcpStream) -> JoinHandle<Vec<(u8, usize)>> {
+/// Flips one byte in the middle of `record`'s fragment.
+fn flip_middle_byte(record: &mut [u8]) {
+    let middle = 5 + (record.len() - 5) / 2;
+    record[middle] ^= 0x20;
+}
+
+/// Forwards client → server (flipping a byte of the first application-data record when
+/// `tamper` is set) and returns `(content type, fragment length)` of every record the
+/// client sent, once the client hangs up.
+fn forward_client_records(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    tamper: bool,
+) -> JoinHandle<Vec<(u8, usize)>> {
     thread::spawn(move || {
         let mut seen = Vec::new();
-        while let Some(record) = read_record(&mut from) {
+        let mut tampered = false;
+        while let Some(mut record) = read_record(&mut from) {
             seen.push((record[0], record.len() - 5));
+            if tamper && !tampered && record[0] == APPLICATION_DATA {
+                flip_middle_byte(&mut record);
+                tampered = true;
+            }
             if to.write_all(&record).is_err() {
                 break;
             }
@@ -43,16 +59,15 @@ fn forward_client_records(mut from: TcpStream, mut to: TcpStream) -> JoinHandle<
 }
 
 /// Forwards server → client, flipping one ciphertext byte of the first application-data
-/// record after the server's ChangeCipherSpec.
-fn forward_server_records_tampering(mut from: TcpStream, mut to: TcpStream) {
+/// record after the server's ChangeCipherSpec when `tamper` is set.
+fn forward_server_records(mut from: TcpStream, mut to: TcpStream, tamper: bool) {
     thread::spawn(move || {
         let mut encrypted = false;
         let mut tampered = false;
         while let Some(mut record) = read_record(&mut from) {
             encrypted |= record[0] == CHANGE_CIPHER_SPEC;
-            if encrypted && !tampered && record[0] == APPLICATION_DATA {
-                let middle = 5 + (record.len() - 5) / 2;
-                record[middle] ^= 0x20;
+            if tamper && encrypted && !tampered && record[0] == APPLICATION_DATA {
+                flip_middle_byte(&mut record);
                 tampered = true;
             }
             if to.write_all(&record).is_err() {
@@ -62,12 +77,18 @@ fn forward_server_records_tampering(mut from: TcpStream, mut to: TcpStream) {
     });
 }
 
-#[test]
-fn flipped_server_record_is_rejected_with_an_alert_and_no_plaintext() {
+/// A proxied connection: the client's stream, the forwarder recording the client's
+/// records, and the server (kept alive for the test's duration).
+struct Proxied {
+    client_stream: TcpStream,
+    client_records: JoinHandle<Vec<(u8, usize)>>,
+    _server: OpenSslServer,
+}
+
+fn proxied(tamper_client_records: bool, tamper_server_records: bool) -> Proxied {
     let server = OpenSslServer::start("PSK-AES128-CBC-SHA");
     let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
-    let proxy_address = proxy.local_addr().unwrap();
-    let client_stream = connect_with_timeout(proxy_address);
+    let client_stream = connect_with_timeout(proxy.local_addr().unwrap());
     let (proxy_side, _) = proxy.accept().unwrap();
     proxy_side
         .set_read_timeout(Some(std::time::Duration::from_secs(20)))
@@ -76,8 +97,23 @@ fn flipped_server_record_is_rejected_with_an_alert_and_no_plaintext() {
     let client_records = forward_client_records(
         proxy_side.try_clone().unwrap(),
         upstream.try_clone().unwrap(),
+        tamper_client_records,
     );
-    forward_server_records_tampering(upstream, proxy_side);
+    forward_server_records(upstream, proxy_side, tamper_server_records);
+    Proxied {
+        client_stream,
+        client_records,
+        _server: server,
+    }
+}
+
+#[test]
+fn flipped_server_record_is_rejected_with_an_alert_and_no_plaintext() {
+    let Proxied {
+        client_stream,
+        client_records,
+        _server,
+    } = proxied(false, true);
 
     let mut read_buffer = vec![0u8; 4096];
     let mut write_buffer = vec![0u8; 4096];
@@ -125,5 +161,54 @@ fn flipped_server_record_is_rejected_with_an_alert_and_no_plaintext() {
         last_length,
         16 + 32,
         "the alert is encrypted (IV + two blocks)"
+    );
+}
+
+/// The server rejects a tampered client record with a fatal alert; the client reports the
+/// alert and the session is over.
+#[test]
+fn fatal_alert_from_the_server_ends_the_session() {
+    let Proxied {
+        client_stream,
+        client_records,
+        _server,
+    } = proxied(true, false);
+    let mut read_buffer = vec![0u8; 4096];
+    let mut write_buffer = vec![0u8; 4096];
+    let configuration = PskConfig {
+        identity: IDENTITY.as_bytes(),
+        key: &KEY,
+        server_name: None,
+    };
+    block_on(async {
+        let mut connection = TlsConnection::connect(
+            StdStream(client_stream),
+            &configuration,
+            OsRng,
+            &mut read_buffer,
+            &mut write_buffer,
+        )
+        .await
+        .expect("the handshake passes the proxy untouched");
+        connection
+            .write_all(b"tampered on the way\n")
+            .await
+            .unwrap();
+        let mut received = [0u8; 64];
+        assert_eq!(
+            connection.read(&mut received).await,
+            Err(Error::Alert(tls_psk::alert::BAD_RECORD_MAC))
+        );
+        assert_eq!(
+            connection.read(&mut received).await,
+            Err(Error::SessionEnded)
+        );
+        assert_eq!(connection.write(b"more").await, Err(Error::SessionEnded));
+    });
+    let seen = client_records.join().unwrap();
+    assert_eq!(
+        seen.last().map(|&(content_type, _)| content_type),
+        Some(APPLICATION_DATA),
+        "no alert is sent back after a fatal alert: {seen:?}"
     );
 }
