@@ -110,10 +110,12 @@ fn decode_body(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, DecodeErr
         kind::CONNECT => Packet::Connect(decode_connect(&mut reader)?),
         kind::CONNACK => {
             let flags = reader.byte()?;
-            if flags & 0xFE != 0 {
+            let return_code = reader.byte()?;
+            // §3.2.2.2: a refusal must not claim a present session.
+            if flags & 0xFE != 0 || (flags == 1 && return_code != 0) {
                 return Err(DecodeError::InvalidConnackFlags);
             }
-            Packet::ConnAck(ConnAck { session_present: flags == 1, return_code: reader.byte()? })
+            Packet::ConnAck(ConnAck { session_present: flags == 1, return_code })
         }
         kind::PUBLISH => Packet::Publish(decode_publish(header.flags, &mut reader)?),
         kind::PUBACK => Packet::PubAck(reader.packet_id()?),
