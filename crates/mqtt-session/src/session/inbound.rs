@@ -29,7 +29,7 @@ enum Summary {
     Unexpected,
 }
 
-struct InboundPublish {
+pub(super) struct InboundPublish {
     duplicate: bool,
     qos: QoS,
     retain: bool,
@@ -39,7 +39,7 @@ struct InboundPublish {
 }
 
 /// A PUBLISH to hand out as [`Event::Message`].
-struct Delivery {
+pub(super) struct Delivery {
     publish: InboundPublish,
     for_user: bool,
     for_internal: bool,
@@ -93,24 +93,23 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.receive_length -= length;
     }
 
-    pub(super) fn process_receive(&mut self, now: u64) -> Option<Event<'_>> {
-        let delivery = loop {
-            if let Some(event) = self.events.pop_front() {
-                return Some(event);
-            }
+    /// Decodes received packets until one is to be delivered (returned) or an event is
+    /// queued or the input runs out (both `None`).
+    pub(super) fn next_delivery(&mut self, now: u64) -> Option<Delivery> {
+        while self.events.is_empty() {
             if !self.is_link_expected() || self.transmit_free() < ACKNOWLEDGEMENT_LENGTH {
                 return None;
             }
             match self.decode_step() {
                 Step::Incomplete => {
                     if !self.skip_oversized(now) {
-                        return self.events.pop_front();
+                        return None;
                     }
                 }
                 Step::Malformed(error) => self.link_failed(DropReason::Malformed(error), now),
                 Step::Packet(Summary::Publish(publish), length) => {
                     if let Some(delivery) = self.handle_publish(publish, length, now) {
-                        break delivery;
+                        return Some(delivery);
                     }
                 }
                 Step::Packet(summary, length) => {
@@ -118,16 +117,21 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                     self.handle_control(summary, now);
                 }
             }
-        };
+        }
+        None
+    }
+
+    /// The event for a delivery, borrowing the receive buffer.
+    pub(super) fn message_event(&self, delivery: Delivery) -> Event<'_> {
         let buffer = &self.receive[..self.receive_length];
-        Some(Event::Message(Message {
+        Event::Message(Message {
             topic: core::str::from_utf8(&buffer[delivery.publish.topic]).unwrap_or_default(),
             payload: &buffer[delivery.publish.payload],
             qos: delivery.publish.qos,
             retain: delivery.publish.retain,
             for_user: delivery.for_user,
             for_internal: delivery.for_internal,
-        }))
+        })
     }
 
     fn is_link_expected(&self) -> bool {

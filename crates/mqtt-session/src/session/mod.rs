@@ -376,11 +376,15 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
-        self.run_timers(now);
-        if let Some(event) = self.events.pop_front() {
-            return Some(event);
+        // Received bytes arrived before `now`, so they are handled before the timers: a
+        // PINGRESP or PUBACK that is waiting in the buffer must not lose to its timeout.
+        if let Some(delivery) = self.next_delivery(now) {
+            return Some(self.message_event(delivery));
         }
-        self.process_receive(now)
+        if self.events.is_empty() {
+            self.run_timers(now);
+        }
+        self.events.pop_front()
     }
 
     /// The earliest time [`Session::poll`] has timer work to do.
