@@ -64,7 +64,7 @@ impl FileFlash {
         if end > u64::from(FLASH_SIZE) {
             return Err(FlashError(NorFlashErrorKind::OutOfBounds));
         }
-        if offset % align != 0 || length as u32 % align != 0 {
+        if !offset.is_multiple_of(align) || !(length as u32).is_multiple_of(align) {
             return Err(FlashError(NorFlashErrorKind::NotAligned));
         }
         Ok(())

@@ -63,7 +63,7 @@ async fn serve(options: Options, flash: FileFlash) -> std::io::Result<()> {
         vendor: "Tencent Technology Co. Ltd.",
         mac: options.mac(),
         profile: options.profile,
-        free_ram: free_ram,
+        free_ram,
     };
     let mut settings = Settings::new(flash, SETTINGS_RANGE);
     let mut wifi = SimulatedWifi::new(options.access_points.clone());
