@@ -140,18 +140,30 @@ fn target_names(listing: &str) -> Vec<String> {
         .collect()
 }
 
-/// Returns the libFuzzer dictionary for `target` (relative to the workspace root), if the
-/// fuzz workspace has one: `fuzz/<target>.dict`, `fuzz/dict/<target>.dict` or
-/// `fuzz/dictionaries/<target>.dict`.
+/// Returns the libFuzzer dictionary for `target` (relative to the workspace root): its own
+/// `fuzz/<target>.dict` or `fuzz/dict/<target>.dict` if there is one, otherwise the fuzz
+/// workspace's only `*.dict` file if there is exactly one. A dictionary only biases mutation, so
+/// a shared one costs a target little even where its tokens are less relevant.
 fn dictionary_for(target: &str) -> Option<String> {
     let root = process::workspace_root();
-    [
+    let own = [
         format!("fuzz/{target}.dict"),
         format!("fuzz/dict/{target}.dict"),
-        format!("fuzz/dictionaries/{target}.dict"),
     ]
     .into_iter()
-    .find(|candidate| root.join(candidate).is_file())
+    .find(|candidate| root.join(candidate).is_file());
+    own.or_else(|| {
+        let shared: Vec<String> = std::fs::read_dir(root.join("fuzz"))
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".dict"))
+            .collect();
+        match shared.as_slice() {
+            [only] => Some(format!("fuzz/{only}")),
+            _ => None,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -159,10 +159,10 @@ fn print_connection_help(pty: &str, link: &Path) {
          \n\
          Example session (type the AT lines):\n\
          \n    AT\n    OK\n\
-         \n    AT+GMR\n    AT version:...\n    OK\n\
+         \n    AT+GMR\n    AT version:<version>(<commit> - LINUX - <build time>)\n    ...\n    OK\n\
          \n    AT+CWJAP=\"tc-at-demo\",\"password123\"\n    WIFI CONNECTED\n    WIFI GOT IP\n    OK\n\
          \n    AT+TCDEVINFOSET=1,\"S3EUVBRJLB\",\"test_device\",\"MDEyMzQ1Njc4OWFiY2RlZg==\"\n    OK\n    +TCDEVINFOSET:OK\n\
-         \n    AT+TCDEVINFOSET?\n    +TCDEVINFOSET:1,\"S3EUVBRJLB\",\"test_device\",<bcc>,\"ap-guangzhou\"\n    OK\n\
+         \n    AT+TCDEVINFOSET?\n    +TCDEVINFOSET:1,\"S3EUVBRJLB\",\"test_device\",78,\"ap-guangzhou\"\n    OK\n\
          \n    AT+TCMQTTSTATE?\n    +TCMQTTSTATE:0\n    OK\n\
          \n\
          Credentials persist in the flash image across runs and AT+RST. Stop with Ctrl-C.\n"

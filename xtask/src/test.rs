@@ -16,7 +16,8 @@ pub fn test(extra_arguments: &[String]) -> Outcome {
         );
     }
     let mut command = process::cargo();
-    command.args(["test", "--workspace", "--locked"]);
+    // `--no-fail-fast`: one failing test binary must not hide the results of the others.
+    command.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
     command.args(extra_arguments);
     process::run(&mut command)
 }
