@@ -51,10 +51,14 @@ impl Uart {
 /// Options for starting one module process.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Capability profile passed as `--profile`.
-    pub profile: &'static str,
-    /// Value of `TCAT_WIFI_APS`.
-    pub wifi_aps: String,
+    /// Capability profile passed as `--profile`; `None` passes no flag.
+    pub profile: Option<&'static str>,
+    /// Value of `TCAT_WIFI_APS`; `None` removes the variable.
+    pub wifi_aps: Option<String>,
+    /// Whether to pass `--flash <path>` (otherwise the binary's default applies).
+    pub flash_flag: bool,
+    /// Extra environment variables.
+    pub environment: Vec<(String, String)>,
     /// Extra command-line arguments.
     pub extra_arguments: Vec<String>,
 }
@@ -62,8 +66,10 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            profile: "full",
-            wifi_aps: WIFI_APS.to_string(),
+            profile: Some("full"),
+            wifi_aps: Some(WIFI_APS.to_string()),
+            flash_flag: true,
+            environment: Vec::new(),
             extra_arguments: Vec::new(),
         }
     }
@@ -179,25 +185,14 @@ pub struct Module {
 impl Module {
     /// Starts the binary without waiting for the banner.
     pub fn spawn(uart: Uart, flash: &Path, options: &Options) -> Module {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tc-at-module"));
-        command
-            .arg("--uart")
-            .arg(match uart {
-                Uart::Pty => "pty",
-                Uart::Stdio => "stdio",
-            })
-            .arg("--flash")
-            .arg(flash)
-            .arg("--profile")
-            .arg(options.profile)
-            .args(&options.extra_arguments)
-            .env_remove("TCAT_FLASH")
-            .env_remove("TCAT_PROFILE")
-            .env("TCAT_WIFI_APS", &options.wifi_aps)
-            .env("RUST_LOG", "debug")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = module_command(options);
+        command.arg("--uart").arg(match uart {
+            Uart::Pty => "pty",
+            Uart::Stdio => "stdio",
+        });
+        if options.flash_flag {
+            command.arg("--flash").arg(flash);
+        }
         let mut child = command.spawn().expect("spawn tc-at-module");
         let stderr = spawn_collector(child.stderr.take().unwrap());
         let stdin = child.stdin.take().unwrap();
@@ -426,6 +421,30 @@ impl Drop for Module {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The binary with the options' flags and a controlled environment; stdio all piped.
+pub fn module_command(options: &Options) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tc-at-module"));
+    if let Some(profile) = options.profile {
+        command.arg("--profile").arg(profile);
+    }
+    command
+        .args(&options.extra_arguments)
+        .env_remove("TCAT_FLASH")
+        .env_remove("TCAT_PROFILE")
+        .env_remove("TCAT_WIFI_APS")
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(access_points) = &options.wifi_aps {
+        command.env("TCAT_WIFI_APS", access_points);
+    }
+    for (name, value) in &options.environment {
+        command.env(name, value);
+    }
+    command
 }
 
 fn stderr_tail(stderr: &[u8]) -> String {

@@ -14,9 +14,11 @@
 //! | `! secret BYTES` | these bytes never appear on the AT port except inside echoes of sent lines, nor on stderr |
 //! | `! timeout SECONDS` | deadline of the following expectations |
 //!
-//! Before every send the runner checks that nothing unexpected has arrived, and at the end that
-//! nothing is left over; by convention each transcript ends with an `AT` round trip, so any
-//! stray output before it is caught.
+//! A literal backslash is written `\\` (so the AT escape `\,` appears as `\\,`).
+//!
+//! Before every send that follows an expectation the runner checks that nothing unexpected has
+//! arrived, and at the end that nothing is left over; by convention each transcript ends with an
+//! `AT` round trip, so any stray output before it is caught.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -137,11 +139,12 @@ impl Transcript {
     pub fn run(&self, uart: Uart) {
         let scratch = Scratch::new(&self.name);
         let options = Options {
-            profile: self.profile,
+            profile: Some(self.profile),
             ..Options::default()
         };
         let mut module = Module::start(uart, &scratch.flash(), &options);
         let mut sent_lines: Vec<Vec<u8>> = Vec::new();
+        let mut previous_was_send = false;
         for step in &self.steps {
             match step {
                 Step::Send {
@@ -149,13 +152,16 @@ impl Transcript {
                     bytewise,
                     line,
                 } => {
-                    let unexpected = module.drain_ready();
-                    if !unexpected.is_empty() {
-                        module.fail(&format!(
-                            "{}:{line} ({uart:?}): unexpected output before this send: \"{}\"",
-                            self.name,
-                            escape(&unexpected)
-                        ));
+                    module.context = format!("{}:{line} ({uart:?})", self.name);
+                    // Output still owed to earlier sends of the same group is expected later.
+                    if !previous_was_send {
+                        let unexpected = module.drain_ready();
+                        if !unexpected.is_empty() {
+                            module.fail(&format!(
+                                "unexpected output before this send: \"{}\"",
+                                escape(&unexpected)
+                            ));
+                        }
                     }
                     if *bytewise {
                         module.send_bytewise(bytes);
@@ -181,6 +187,7 @@ impl Transcript {
                 }
                 Step::Timeout(deadline) => module.deadline = *deadline,
             }
+            previous_was_send = matches!(step, Step::Send { .. });
         }
         let leftover = module.drain_ready();
         if !leftover.is_empty() {
