@@ -2,9 +2,9 @@
 #![no_std]
 
 pub mod codec;
+pub mod session;
 pub mod tencent;
 pub mod topic;
-pub mod session;
 
 pub use codec::{decode, Packet};
 pub use session::{DefaultSession, Event, Session, SessionConfig};

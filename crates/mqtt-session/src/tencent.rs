@@ -77,7 +77,8 @@ pub fn dynreg_host(region: &str, https: bool) -> &'static str {
 /// [`IdentityError::ClientIdTooLong`] when the product id does not fit [`HOST_CAPACITY`].
 pub fn mqtt_host(product_id: &str, region: &str) -> Result<String<HOST_CAPACITY>, IdentityError> {
     let mut host = String::new();
-    write!(host, "{product_id}.{}", mqtt_domain(region)).map_err(|_| IdentityError::ClientIdTooLong)?;
+    write!(host, "{product_id}.{}", mqtt_domain(region))
+        .map_err(|_| IdentityError::ClientIdTooLong)?;
     Ok(host)
 }
 
@@ -85,10 +86,15 @@ pub fn mqtt_host(product_id: &str, region: &str) -> Result<String<HOST_CAPACITY>
 ///
 /// # Errors
 /// [`IdentityError::ClientIdTooLong`] beyond [`CLIENT_ID_CAPACITY`] bytes.
-pub fn client_id(product_id: &str, device_name: &str) -> Result<String<CLIENT_ID_CAPACITY>, IdentityError> {
+pub fn client_id(
+    product_id: &str,
+    device_name: &str,
+) -> Result<String<CLIENT_ID_CAPACITY>, IdentityError> {
     let mut id = String::new();
-    id.push_str(product_id).map_err(|_| IdentityError::ClientIdTooLong)?;
-    id.push_str(device_name).map_err(|_| IdentityError::ClientIdTooLong)?;
+    id.push_str(product_id)
+        .map_err(|_| IdentityError::ClientIdTooLong)?;
+    id.push_str(device_name)
+        .map_err(|_| IdentityError::ClientIdTooLong)?;
     Ok(id)
 }
 
@@ -114,7 +120,10 @@ impl ConnectionId {
     /// Uses the given characters; `None` unless exactly 5 of `[A-Za-z0-9]`.
     pub fn new(text: &str) -> Option<Self> {
         let bytes: [u8; 5] = text.as_bytes().try_into().ok()?;
-        bytes.iter().all(u8::is_ascii_alphanumeric).then_some(Self(bytes))
+        bytes
+            .iter()
+            .all(u8::is_ascii_alphanumeric)
+            .then_some(Self(bytes))
     }
 
     /// The id as text.
@@ -135,8 +144,12 @@ pub fn username(
     expiry: u64,
 ) -> Result<String<USERNAME_CAPACITY>, IdentityError> {
     let mut name = String::new();
-    write!(name, "{client_id};{app_id};{};{expiry}", connection_id.as_str())
-        .map_err(|_| IdentityError::ClientIdTooLong)?;
+    write!(
+        name,
+        "{client_id};{app_id};{};{expiry}",
+        connection_id.as_str()
+    )
+    .map_err(|_| IdentityError::ClientIdTooLong)?;
     Ok(name)
 }
 
@@ -279,14 +292,20 @@ mod tests {
             assert!(id.as_str().bytes().all(|byte| byte.is_ascii_alphanumeric()));
         }
         assert_ne!(ConnectionId::from_random(1), ConnectionId::from_random(2));
-        assert_eq!(ConnectionId::new("a1b2c").map(|id| id.as_str() == "a1b2c"), Some(true));
+        assert_eq!(
+            ConnectionId::new("a1b2c").map(|id| id.as_str() == "a1b2c"),
+            Some(true)
+        );
         assert_eq!(ConnectionId::new("a1b2"), None);
         assert_eq!(ConnectionId::new("a1b2;"), None);
     }
 
     #[test]
     fn invalid_secret_is_rejected() {
-        assert_eq!(DeviceKey::from_base64("not base64!"), Err(IdentityError::InvalidSecret));
+        assert_eq!(
+            DeviceKey::from_base64("not base64!"),
+            Err(IdentityError::InvalidSecret)
+        );
     }
 
     #[test]
@@ -294,16 +313,43 @@ mod tests {
         assert_eq!(mqtt_domain("ap-guangzhou"), "iotcloud.tencentdevices.com");
         assert_eq!(mqtt_domain("china"), "iotcloud.tencentdevices.com");
         assert_eq!(mqtt_domain("whatever"), "iotcloud.tencentdevices.com");
-        assert_eq!(mqtt_domain("na-ashburn"), "us-east.iotcloud.tencentdevices.com");
-        assert_eq!(mqtt_domain("us-east"), "us-east.iotcloud.tencentdevices.com");
+        assert_eq!(
+            mqtt_domain("na-ashburn"),
+            "us-east.iotcloud.tencentdevices.com"
+        );
+        assert_eq!(
+            mqtt_domain("us-east"),
+            "us-east.iotcloud.tencentdevices.com"
+        );
         assert_eq!(mqtt_domain("europe"), "europe.iothub.tencentdevices.com");
-        assert_eq!(mqtt_domain("ap-bangkok"), "ap-bangkok.iothub.tencentdevices.com");
-        assert_eq!(dynreg_host("ap-guangzhou", true), "gateway.tencentdevices.com");
-        assert_eq!(dynreg_host("ap-guangzhou", false), "ap-guangzhou.gateway.tencentdevices.com");
-        assert_eq!(dynreg_host("us-east", false), "us-east.gateway.tencentdevices.com");
-        assert_eq!(dynreg_host("na-ashburn", true), "us-east.gateway.tencentdevices.com");
-        assert_eq!(dynreg_host("europe", true), "europe.gateway.tencentdevices.com");
-        assert_eq!(dynreg_host("ap-bangkok", false), "ap-bangkok.gateway.tencentdevices.com");
+        assert_eq!(
+            mqtt_domain("ap-bangkok"),
+            "ap-bangkok.iothub.tencentdevices.com"
+        );
+        assert_eq!(
+            dynreg_host("ap-guangzhou", true),
+            "gateway.tencentdevices.com"
+        );
+        assert_eq!(
+            dynreg_host("ap-guangzhou", false),
+            "ap-guangzhou.gateway.tencentdevices.com"
+        );
+        assert_eq!(
+            dynreg_host("us-east", false),
+            "us-east.gateway.tencentdevices.com"
+        );
+        assert_eq!(
+            dynreg_host("na-ashburn", true),
+            "us-east.gateway.tencentdevices.com"
+        );
+        assert_eq!(
+            dynreg_host("europe", true),
+            "europe.gateway.tencentdevices.com"
+        );
+        assert_eq!(
+            dynreg_host("ap-bangkok", false),
+            "ap-bangkok.gateway.tencentdevices.com"
+        );
         assert_eq!(
             mqtt_host("CTQS08Y5LG", "ap-guangzhou").unwrap().as_str(),
             "CTQS08Y5LG.iotcloud.tencentdevices.com"

@@ -55,7 +55,18 @@ mod tests {
 
     #[test]
     fn filter_validity_follows_wildcard_placement_rules() {
-        for valid in ["a", "a/b", "+", "#", "a/+/b", "a/#", "+/+", "/", "a//b", "$ota/update/x/y"] {
+        for valid in [
+            "a",
+            "a/b",
+            "+",
+            "#",
+            "a/+/b",
+            "a/#",
+            "+/+",
+            "/",
+            "a//b",
+            "$ota/update/x/y",
+        ] {
             assert!(is_valid_filter(valid), "{valid}");
         }
         for invalid in ["", "a+", "a/#/b", "#/a", "a/b#", "+a", "a\0b"] {

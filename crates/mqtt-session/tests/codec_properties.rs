@@ -18,8 +18,18 @@ enum Model {
         username: Option<String>,
         password: Option<Vec<u8>>,
     },
-    ConnAck { session_present: bool, return_code: u8 },
-    Publish { duplicate: bool, qos: QoS, retain: bool, topic: String, packet_id: u16, payload: Vec<u8> },
+    ConnAck {
+        session_present: bool,
+        return_code: u8,
+    },
+    Publish {
+        duplicate: bool,
+        qos: QoS,
+        retain: bool,
+        topic: String,
+        packet_id: u16,
+        payload: Vec<u8>,
+    },
     PubAck(u16),
     PubRec(u16),
     PubRel(u16),
@@ -42,25 +52,41 @@ fn with_packet<T>(model: &Model, body: impl FnOnce(Packet<'_>) -> T) -> T {
     let requests: Vec<SubscriptionRequest<'_>>;
     let filters: Vec<&str>;
     let packet = match model {
-        Model::Connect { clean_session, keep_alive, client_id, will, username, password } => {
-            Packet::Connect(Connect {
-                clean_session: *clean_session,
-                keep_alive: *keep_alive,
-                client_id,
-                will: will.as_ref().map(|(topic, message, qos, retain)| Will {
-                    topic,
-                    message,
-                    qos: *qos,
-                    retain: *retain,
-                }),
-                username: username.as_deref(),
-                password: password.as_deref(),
-            })
-        }
-        Model::ConnAck { session_present, return_code } => {
-            Packet::ConnAck(ConnAck { session_present: *session_present, return_code: *return_code })
-        }
-        Model::Publish { duplicate, qos, retain, topic, packet_id, payload } => Packet::Publish(Publish {
+        Model::Connect {
+            clean_session,
+            keep_alive,
+            client_id,
+            will,
+            username,
+            password,
+        } => Packet::Connect(Connect {
+            clean_session: *clean_session,
+            keep_alive: *keep_alive,
+            client_id,
+            will: will.as_ref().map(|(topic, message, qos, retain)| Will {
+                topic,
+                message,
+                qos: *qos,
+                retain: *retain,
+            }),
+            username: username.as_deref(),
+            password: password.as_deref(),
+        }),
+        Model::ConnAck {
+            session_present,
+            return_code,
+        } => Packet::ConnAck(ConnAck {
+            session_present: *session_present,
+            return_code: *return_code,
+        }),
+        Model::Publish {
+            duplicate,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            payload,
+        } => Packet::Publish(Publish {
             duplicate: *duplicate && *qos != QoS::AtMostOnce,
             qos: *qos,
             retain: *retain,
@@ -73,10 +99,19 @@ fn with_packet<T>(model: &Model, body: impl FnOnce(Packet<'_>) -> T) -> T {
         Model::PubRel(value) => Packet::PubRel(id(*value)),
         Model::PubComp(value) => Packet::PubComp(id(*value)),
         Model::Subscribe(value, list) => {
-            requests = list.iter().map(|(filter, qos)| SubscriptionRequest { filter, qos: *qos }).collect();
-            Packet::Subscribe(Subscribe { packet_id: id(*value), filters: SubscribeFilters::from_list(&requests) })
+            requests = list
+                .iter()
+                .map(|(filter, qos)| SubscriptionRequest { filter, qos: *qos })
+                .collect();
+            Packet::Subscribe(Subscribe {
+                packet_id: id(*value),
+                filters: SubscribeFilters::from_list(&requests),
+            })
         }
-        Model::SubAck(value, codes) => Packet::SubAck(SubAck { packet_id: id(*value), return_codes: codes }),
+        Model::SubAck(value, codes) => Packet::SubAck(SubAck {
+            packet_id: id(*value),
+            return_codes: codes,
+        }),
         Model::Unsubscribe(value, list) => {
             filters = list.iter().map(String::as_str).collect();
             Packet::Unsubscribe(Unsubscribe {
@@ -93,7 +128,11 @@ fn with_packet<T>(model: &Model, body: impl FnOnce(Packet<'_>) -> T) -> T {
 }
 
 fn qos() -> impl Strategy<Value = QoS> {
-    prop_oneof![Just(QoS::AtMostOnce), Just(QoS::AtLeastOnce), Just(QoS::ExactlyOnce)]
+    prop_oneof![
+        Just(QoS::AtMostOnce),
+        Just(QoS::AtLeastOnce),
+        Just(QoS::ExactlyOnce)
+    ]
 }
 
 fn packet_id() -> impl Strategy<Value = u16> {
@@ -109,15 +148,21 @@ fn topic_name() -> impl Strategy<Value = String> {
 }
 
 fn filter() -> impl Strategy<Value = String> {
-    (prop::collection::vec(prop_oneof![Just("+".to_owned()), "[a-z0-9$]{0,5}"], 1..5), any::<bool>()).prop_map(
-        |(mut levels, multi)| {
+    (
+        prop::collection::vec(prop_oneof![Just("+".to_owned()), "[a-z0-9$]{0,5}"], 1..5),
+        any::<bool>(),
+    )
+        .prop_map(|(mut levels, multi)| {
             if multi {
                 levels.push("#".to_owned());
             }
             let joined = levels.join("/");
-            if joined.is_empty() { "a".to_owned() } else { joined }
-        },
-    )
+            if joined.is_empty() {
+                "a".to_owned()
+            } else {
+                joined
+            }
+        })
 }
 
 fn model() -> impl Strategy<Value = Model> {
@@ -125,38 +170,66 @@ fn model() -> impl Strategy<Value = Model> {
         any::<bool>(),
         any::<u16>(),
         text(),
-        prop::option::of((topic_name(), prop::collection::vec(any::<u8>(), 0..16), qos(), any::<bool>())),
+        prop::option::of((
+            topic_name(),
+            prop::collection::vec(any::<u8>(), 0..16),
+            qos(),
+            any::<bool>(),
+        )),
         prop::option::of(text()),
         prop::collection::vec(any::<u8>(), 0..16),
         any::<bool>(),
     )
-        .prop_map(|(clean_session, keep_alive, client_id, will, username, password, with_password)| {
-            let password = (with_password && username.is_some()).then_some(password);
-            Model::Connect { clean_session, keep_alive, client_id, will, username, password }
-        });
+        .prop_map(
+            |(clean_session, keep_alive, client_id, will, username, password, with_password)| {
+                let password = (with_password && username.is_some()).then_some(password);
+                Model::Connect {
+                    clean_session,
+                    keep_alive,
+                    client_id,
+                    will,
+                    username,
+                    password,
+                }
+            },
+        );
     prop_oneof![
         connect,
         (any::<bool>(), 0u8..=5).prop_map(|(present, return_code)| Model::ConnAck {
             session_present: present && return_code == 0,
             return_code
         }),
-        (any::<bool>(), qos(), any::<bool>(), topic_name(), packet_id(), prop::collection::vec(any::<u8>(), 0..300))
-            .prop_map(|(duplicate, qos, retain, topic, packet_id, payload)| Model::Publish {
-                duplicate,
-                qos,
-                retain,
-                topic,
-                packet_id,
-                payload
+        (
+            any::<bool>(),
+            qos(),
+            any::<bool>(),
+            topic_name(),
+            packet_id(),
+            prop::collection::vec(any::<u8>(), 0..300)
+        )
+            .prop_map(|(duplicate, qos, retain, topic, packet_id, payload)| {
+                Model::Publish {
+                    duplicate,
+                    qos,
+                    retain,
+                    topic,
+                    packet_id,
+                    payload,
+                }
             }),
         packet_id().prop_map(Model::PubAck),
         packet_id().prop_map(Model::PubRec),
         packet_id().prop_map(Model::PubRel),
         packet_id().prop_map(Model::PubComp),
-        (packet_id(), prop::collection::vec((filter(), qos()), 1..4)).prop_map(|(id, list)| Model::Subscribe(id, list)),
-        (packet_id(), prop::collection::vec(prop_oneof![Just(0u8), Just(1), Just(2), Just(0x80)], 1..4))
+        (packet_id(), prop::collection::vec((filter(), qos()), 1..4))
+            .prop_map(|(id, list)| Model::Subscribe(id, list)),
+        (
+            packet_id(),
+            prop::collection::vec(prop_oneof![Just(0u8), Just(1), Just(2), Just(0x80)], 1..4)
+        )
             .prop_map(|(id, codes)| Model::SubAck(id, codes)),
-        (packet_id(), prop::collection::vec(filter(), 1..4)).prop_map(|(id, list)| Model::Unsubscribe(id, list)),
+        (packet_id(), prop::collection::vec(filter(), 1..4))
+            .prop_map(|(id, list)| Model::Unsubscribe(id, list)),
         packet_id().prop_map(Model::UnsubAck),
         Just(Model::PingReq),
         Just(Model::PingResp),
@@ -166,7 +239,9 @@ fn model() -> impl Strategy<Value = Model> {
 
 fn encode(packet: &Packet<'_>) -> Vec<u8> {
     let mut buffer = vec![0u8; packet.encoded_length()];
-    let length = packet.encode(&mut buffer).expect("generated packets are valid");
+    let length = packet
+        .encode(&mut buffer)
+        .expect("generated packets are valid");
     assert_eq!(length, buffer.len());
     buffer
 }
@@ -225,7 +300,10 @@ fn to_mqttrs<'a>(packet: &Packet<'a>) -> mqttrs::Packet<'a> {
             subscribe
                 .filters
                 .iter()
-                .map(|request| mqttrs::SubscribeTopic { topic_path: request.filter.to_owned(), qos: qos(request.qos) })
+                .map(|request| mqttrs::SubscribeTopic {
+                    topic_path: request.filter.to_owned(),
+                    qos: qos(request.qos),
+                })
                 .collect(),
         )),
         Packet::SubAck(suback) => mqttrs::Packet::Suback(mqttrs::Suback::new(

@@ -10,7 +10,10 @@ use mqtt_session::session::{
 use session_support::{config, id, identity, other, Harness, Seen};
 
 fn connack(return_code: u8) -> Packet<'static> {
-    Packet::ConnAck(ConnAck { session_present: false, return_code })
+    Packet::ConnAck(ConnAck {
+        session_present: false,
+        return_code,
+    })
 }
 
 #[test]
@@ -18,34 +21,63 @@ fn connect_writes_tencent_connect_and_connack_connects() {
     let mut harness = Harness::new(&[4660, 0]);
     let mut settings = config(true);
     settings.clean_session = false;
-    harness.session.connect(settings, identity(), harness.now).unwrap();
+    harness
+        .session
+        .connect(settings, identity(), harness.now)
+        .unwrap();
     assert!(harness.session.is_running());
     assert!(!harness.session.is_usable());
     let bytes = harness.take_sent();
-    let Some((Packet::Connect(connect), _)) = decode(&bytes).unwrap() else { panic!("CONNECT expected") };
+    let Some((Packet::Connect(connect), _)) = decode(&bytes).unwrap() else {
+        panic!("CONNECT expected")
+    };
     assert_eq!(connect.client_id, "CTQS08Y5LGDev01");
     // Random value 0 maps to connection id "AAAAA".
-    assert_eq!(connect.username, Some("CTQS08Y5LGDev01;21010406;AAAAA;2147483647"));
+    assert_eq!(
+        connect.username,
+        Some("CTQS08Y5LGDev01;21010406;AAAAA;2147483647")
+    );
     assert_eq!(connect.password, None);
     assert_eq!(connect.keep_alive, 60);
     assert!(!connect.clean_session);
     harness.feed(&connack(0));
-    assert_eq!(harness.events(), vec![other(Event::Connected { session_present: false })]);
+    assert_eq!(
+        harness.events(),
+        vec![other(Event::Connected {
+            session_present: false
+        })]
+    );
     assert!(harness.session.is_usable());
     assert_eq!(
-        harness.session.connect(config(true), identity(), harness.now),
+        harness
+            .session
+            .connect(config(true), identity(), harness.now),
         Err(mqtt_session::session::ConnectError::AlreadyRunning)
     );
 }
 
 #[test]
 fn connack_refusals_map_to_sdk_codes_and_end_the_session() {
-    for (return_code, sdk_code) in [(1, -113), (2, -114), (3, -115), (4, -116), (5, -117), (6, -112), (0x80, -112)] {
+    for (return_code, sdk_code) in [
+        (1, -113),
+        (2, -114),
+        (3, -115),
+        (4, -116),
+        (5, -117),
+        (6, -112),
+        (0x80, -112),
+    ] {
         let mut harness = Harness::new(&[]);
-        harness.session.connect(config(true), identity(), harness.now).unwrap();
+        harness
+            .session
+            .connect(config(true), identity(), harness.now)
+            .unwrap();
         harness.feed(&connack(return_code));
         let refusal = ConnectRefusal { return_code };
-        assert_eq!(harness.events(), vec![other(Event::ConnectRefused(refusal))]);
+        assert_eq!(
+            harness.events(),
+            vec![other(Event::ConnectRefused(refusal))]
+        );
         assert_eq!(refusal.sdk_code(), sdk_code);
         assert!(!harness.session.is_running());
     }
@@ -54,16 +86,30 @@ fn connack_refusals_map_to_sdk_codes_and_end_the_session() {
 #[test]
 fn close_before_connack_is_608_and_timeout_is_202() {
     let mut harness = Harness::new(&[]);
-    harness.session.connect(config(true), identity(), harness.now).unwrap();
+    harness
+        .session
+        .connect(config(true), identity(), harness.now)
+        .unwrap();
     harness.session.transport_closed(harness.now);
-    assert_eq!(harness.events(), vec![other(Event::ConnectFailed(ConnectFailure::ClosedBeforeConnack))]);
+    assert_eq!(
+        harness.events(),
+        vec![other(Event::ConnectFailed(
+            ConnectFailure::ClosedBeforeConnack
+        ))]
+    );
     assert!(!harness.session.is_running());
 
     let mut harness = Harness::new(&[]);
-    harness.session.connect(config(true), identity(), 1_000).unwrap();
+    harness
+        .session
+        .connect(config(true), identity(), 1_000)
+        .unwrap();
     assert_eq!(harness.session.next_deadline(), Some(6_000));
     assert_eq!(harness.advance_to(5_999), vec![]);
-    assert_eq!(harness.advance_to(6_000), vec![other(Event::ConnectFailed(ConnectFailure::Timeout))]);
+    assert_eq!(
+        harness.advance_to(6_000),
+        vec![other(Event::ConnectFailed(ConnectFailure::Timeout))]
+    );
     assert!(!harness.session.is_running());
 }
 
@@ -95,7 +141,10 @@ fn unanswered_pings_repeat_after_5s_then_drop() {
     assert_eq!(harness.advance_to(70_999), vec![]);
     assert_eq!(
         harness.advance_to(71_000),
-        vec![other(Event::Dropped { reason: DropReason::KeepAliveTimeout, reconnecting: false })]
+        vec![other(Event::Dropped {
+            reason: DropReason::KeepAliveTimeout,
+            reconnecting: false
+        })]
     );
     assert!(!harness.session.is_running());
 }
@@ -104,13 +153,23 @@ fn unanswered_pings_repeat_after_5s_then_drop() {
 fn drop_without_reconnect_ends_session_and_fails_waiting_operations() {
     let mut harness = Harness::connected(false);
     harness.subscribe_granted(SlotKind::User, "a/b", QoS::AtLeastOnce);
-    let packet_id = harness.session.publish("a/b", b"x", QoS::AtLeastOnce, harness.now).unwrap().unwrap();
+    let packet_id = harness
+        .session
+        .publish("a/b", b"x", QoS::AtLeastOnce, harness.now)
+        .unwrap()
+        .unwrap();
     harness.session.transport_closed(harness.now);
     assert_eq!(
         harness.events(),
         vec![
-            other(Event::Dropped { reason: DropReason::TransportClosed, reconnecting: false }),
-            other(Event::LinkLost { packet_id, operation: Operation::Publish }),
+            other(Event::Dropped {
+                reason: DropReason::TransportClosed,
+                reconnecting: false
+            }),
+            other(Event::LinkLost {
+                packet_id,
+                operation: Operation::Publish
+            }),
         ]
     );
     assert!(!harness.session.is_running());
@@ -128,7 +187,10 @@ fn fail_every_attempt(base_random: u32) -> Vec<u64> {
     harness.session.transport_closed(dropped_at);
     assert_eq!(
         harness.events(),
-        vec![other(Event::Dropped { reason: DropReason::TransportClosed, reconnecting: true })]
+        vec![other(Event::Dropped {
+            reason: DropReason::TransportClosed,
+            reconnecting: true
+        })]
     );
     assert!(harness.session.is_running());
     assert!(!harness.session.is_usable());
@@ -174,14 +236,25 @@ fn reconnect_attempt_is_bounded_by_max_of_cmdtimeout_and_5s() {
     harness.session.transport_closed(harness.now);
     harness.events();
     let start = harness.now + 1_000;
-    assert_eq!(harness.advance_to(start), vec![other(Event::Reconnecting { attempt: 1 })]);
+    assert_eq!(
+        harness.advance_to(start),
+        vec![other(Event::Reconnecting { attempt: 1 })]
+    );
     harness.session.transport_opened(harness.now);
     let bytes = harness.take_sent();
-    let Some((Packet::Connect(connect), _)) = decode(&bytes).unwrap() else { panic!("CONNECT expected") };
+    let Some((Packet::Connect(connect), _)) = decode(&bytes).unwrap() else {
+        panic!("CONNECT expected")
+    };
     // A fresh connection id from the next random value (7 → "HAAAA").
-    assert_eq!(connect.username, Some("CTQS08Y5LGDev01;21010406;HAAAA;2147483647"));
+    assert_eq!(
+        connect.username,
+        Some("CTQS08Y5LGDev01;21010406;HAAAA;2147483647")
+    );
     assert_eq!(harness.advance_to(start + 4_999), vec![]);
-    assert_eq!(harness.advance_to(start + 5_000), vec![other(Event::ReconnectAttemptFailed { attempt: 1 })]);
+    assert_eq!(
+        harness.advance_to(start + 5_000),
+        vec![other(Event::ReconnectAttemptFailed { attempt: 1 })]
+    );
     // The next attempt waits the doubled delay.
     assert_eq!(harness.session.next_deadline(), Some(start + 5_000 + 2_000));
 }
@@ -196,7 +269,10 @@ fn refused_reconnect_connack_counts_as_a_failed_attempt() {
     harness.session.transport_opened(harness.now);
     harness.take_sent();
     harness.feed(&connack(5));
-    assert_eq!(harness.events(), vec![other(Event::ReconnectAttemptFailed { attempt: 1 })]);
+    assert_eq!(
+        harness.events(),
+        vec![other(Event::ReconnectAttemptFailed { attempt: 1 })]
+    );
     assert!(harness.session.is_running());
 }
 
@@ -207,7 +283,11 @@ fn reconnect_resubscribes_every_slot_and_removes_refused_user_filters() {
     harness.subscribe_granted(SlotKind::User, "a/2", QoS::AtMostOnce);
     harness.subscribe_granted(SlotKind::User, "a/3", QoS::AtLeastOnce);
     harness.subscribe_granted(SlotKind::User, "a/4", QoS::AtMostOnce);
-    harness.subscribe_granted(SlotKind::Internal, "$ota/update/CTQS08Y5LG/Dev01", QoS::AtLeastOnce);
+    harness.subscribe_granted(
+        SlotKind::Internal,
+        "$ota/update/CTQS08Y5LG/Dev01",
+        QoS::AtLeastOnce,
+    );
     harness.session.transport_closed(harness.now);
     harness.events();
     let deadline = harness.session.next_deadline().unwrap();
@@ -217,14 +297,26 @@ fn reconnect_resubscribes_every_slot_and_removes_refused_user_filters() {
     harness.session.set_next_packet_id(id(100));
     harness.feed(&connack(0));
     assert_eq!(harness.events(), vec![]);
-    assert!(!harness.session.is_usable(), "CONN stays false until Reconnected");
-    assert!(harness.session.publish("a/1", b"x", QoS::AtMostOnce, harness.now).is_err());
+    assert!(
+        !harness.session.is_usable(),
+        "CONN stays false until Reconnected"
+    );
+    assert!(harness
+        .session
+        .publish("a/1", b"x", QoS::AtMostOnce, harness.now)
+        .is_err());
 
     let expect_subscribe = |harness: &mut Harness, packet_id: u16, filter: &str, qos: u8| {
         let sent = harness.sent();
         assert_eq!(sent.len(), 1);
-        assert!(sent[0].contains(&format!("packet_id: PacketId({packet_id})")), "{sent:?}");
-        assert!(sent[0].contains(&format!("filter: \"{filter}\"")), "{sent:?}");
+        assert!(
+            sent[0].contains(&format!("packet_id: PacketId({packet_id})")),
+            "{sent:?}"
+        );
+        assert!(
+            sent[0].contains(&format!("filter: \"{filter}\"")),
+            "{sent:?}"
+        );
         let qos_name = ["AtMostOnce", "AtLeastOnce"][usize::from(qos)];
         assert!(sent[0].contains(qos_name), "{sent:?}");
     };
@@ -253,7 +345,10 @@ fn reconnect_resubscribes_every_slot_and_removes_refused_user_filters() {
     assert!(harness.session.is_usable());
     assert_eq!(
         harness.user_filters(),
-        vec![("a/1".to_owned(), QoS::AtLeastOnce), ("a/4".to_owned(), QoS::AtMostOnce)]
+        vec![
+            ("a/1".to_owned(), QoS::AtLeastOnce),
+            ("a/4".to_owned(), QoS::AtMostOnce)
+        ]
     );
     // A refused internal filter is kept for its owner to decide.
     assert_eq!(harness.session.subscriptions(SlotKind::Internal).len(), 1);
@@ -277,14 +372,20 @@ fn reconnect_without_slots_is_immediately_reconnected() {
 fn disconnect_sends_disconnect_and_forgets_everything() {
     let mut harness = Harness::connected(true);
     harness.subscribe_granted(SlotKind::User, "a/b", QoS::AtLeastOnce);
-    harness.session.publish("a/b", b"x", QoS::AtLeastOnce, harness.now).unwrap();
+    harness
+        .session
+        .publish("a/b", b"x", QoS::AtLeastOnce, harness.now)
+        .unwrap();
     harness.take_sent();
     assert_eq!(harness.session.disconnect(), Ok(()));
     assert_eq!(harness.sent(), vec!["Disconnect"]);
     assert_eq!(harness.events(), vec![]);
     assert!(!harness.session.is_running());
     assert!(harness.user_filters().is_empty());
-    assert_eq!(harness.session.disconnect(), Err(DisconnectError::NotRunning));
+    assert_eq!(
+        harness.session.disconnect(),
+        Err(DisconnectError::NotRunning)
+    );
     // Bytes after the disconnect are discarded.
     assert_eq!(harness.session.handle_input(&[0x40, 0x02, 0, 1]), 4);
     assert_eq!(harness.events(), vec![]);
@@ -316,6 +417,9 @@ fn malformed_broker_bytes_drop_the_link() {
     harness.feed(&Packet::PingReq);
     assert_eq!(
         harness.events(),
-        vec![other(Event::Dropped { reason: DropReason::UnexpectedPacket, reconnecting: false })]
+        vec![other(Event::Dropped {
+            reason: DropReason::UnexpectedPacket,
+            reconnecting: false
+        })]
     );
 }

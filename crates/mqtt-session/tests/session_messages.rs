@@ -8,24 +8,47 @@ use mqtt_session::session::{Event, PublishError, SlotKind, SubscribeError, Unsub
 use session_support::{id, other, Harness, Seen};
 
 fn message(topic: &str, payload: &[u8], qos: QoS) -> Seen {
-    Seen::Message { topic: topic.to_owned(), payload: payload.to_vec(), qos, for_user: true, for_internal: false }
+    Seen::Message {
+        topic: topic.to_owned(),
+        payload: payload.to_vec(),
+        qos,
+        for_user: true,
+        for_internal: false,
+    }
 }
 
 #[test]
 fn qos1_publish_uses_random_start_id_and_matches_puback() {
     let mut harness = Harness::connected(true);
-    let first = harness.session.publish("a/b", b"one", QoS::AtLeastOnce, harness.now).unwrap();
+    let first = harness
+        .session
+        .publish("a/b", b"one", QoS::AtLeastOnce, harness.now)
+        .unwrap();
     assert_eq!(first, Some(id(4661)));
-    let second = harness.session.publish("a/b", b"two", QoS::AtLeastOnce, harness.now).unwrap();
+    let second = harness
+        .session
+        .publish("a/b", b"two", QoS::AtLeastOnce, harness.now)
+        .unwrap();
     assert_eq!(second, Some(id(4662)));
     let sent = harness.sent();
     assert_eq!(sent.len(), 2);
-    assert!(sent[0].contains("PacketId(4661)") && sent[0].contains("duplicate: false") && sent[0].contains("retain: false"));
+    assert!(
+        sent[0].contains("PacketId(4661)")
+            && sent[0].contains("duplicate: false")
+            && sent[0].contains("retain: false")
+    );
     harness.feed(&Packet::PubAck(id(4662)));
     harness.feed(&Packet::PubAck(id(4661)));
     assert_eq!(
         harness.events(),
-        vec![other(Event::Published { packet_id: id(4662) }), other(Event::Published { packet_id: id(4661) })]
+        vec![
+            other(Event::Published {
+                packet_id: id(4662)
+            }),
+            other(Event::Published {
+                packet_id: id(4661)
+            })
+        ]
     );
     // An unknown PUBACK is ignored.
     harness.feed(&Packet::PubAck(id(9)));
@@ -36,25 +59,54 @@ fn qos1_publish_uses_random_start_id_and_matches_puback() {
 fn packet_ids_wrap_from_65535_to_1() {
     let mut harness = Harness::connected(true);
     harness.session.set_next_packet_id(id(65_535));
-    assert_eq!(harness.session.publish("t", b"x", QoS::AtLeastOnce, harness.now), Ok(Some(id(65_535))));
-    assert_eq!(harness.session.publish("t", b"x", QoS::AtLeastOnce, harness.now), Ok(Some(id(1))));
+    assert_eq!(
+        harness
+            .session
+            .publish("t", b"x", QoS::AtLeastOnce, harness.now),
+        Ok(Some(id(65_535)))
+    );
+    assert_eq!(
+        harness
+            .session
+            .publish("t", b"x", QoS::AtLeastOnce, harness.now),
+        Ok(Some(id(1)))
+    );
 }
 
 #[test]
 fn qos0_publish_is_written_without_id_or_wait() {
     let mut harness = Harness::connected(true);
-    assert_eq!(harness.session.publish("a/b", b"x", QoS::AtMostOnce, harness.now), Ok(None));
-    assert_eq!(harness.take_sent(), vec![0x30, 0x06, 0, 3, b'a', b'/', b'b', b'x']);
-    assert_eq!(harness.session.next_deadline(), Some(61_000), "only the keep-alive is pending");
+    assert_eq!(
+        harness
+            .session
+            .publish("a/b", b"x", QoS::AtMostOnce, harness.now),
+        Ok(None)
+    );
+    assert_eq!(
+        harness.take_sent(),
+        vec![0x30, 0x06, 0, 3, b'a', b'/', b'b', b'x']
+    );
+    assert_eq!(
+        harness.session.next_deadline(),
+        Some(61_000),
+        "only the keep-alive is pending"
+    );
 }
 
 #[test]
 fn missing_puback_times_out_after_cmdtimeout_and_late_puback_is_ignored() {
     let mut harness = Harness::connected(true);
-    let packet_id = harness.session.publish("a/b", b"x", QoS::AtLeastOnce, 2_000).unwrap().unwrap();
+    let packet_id = harness
+        .session
+        .publish("a/b", b"x", QoS::AtLeastOnce, 2_000)
+        .unwrap()
+        .unwrap();
     assert_eq!(harness.sent().len(), 1);
     assert_eq!(harness.advance_to(6_999), vec![]);
-    assert_eq!(harness.advance_to(7_000), vec![other(Event::PublishTimeout { packet_id })]);
+    assert_eq!(
+        harness.advance_to(7_000),
+        vec![other(Event::PublishTimeout { packet_id })]
+    );
     harness.feed(&Packet::PubAck(packet_id));
     assert_eq!(harness.events(), vec![]);
     // Never retransmitted.
@@ -64,18 +116,41 @@ fn missing_puback_times_out_after_cmdtimeout_and_late_puback_is_ignored() {
 #[test]
 fn publish_checks_connection_topic_and_size() {
     let mut harness = Harness::new(&[]);
-    assert_eq!(harness.session.publish("a", b"x", QoS::AtMostOnce, 0), Err(PublishError::NotConnected));
+    assert_eq!(
+        harness.session.publish("a", b"x", QoS::AtMostOnce, 0),
+        Err(PublishError::NotConnected)
+    );
     let mut harness = Harness::connected(true);
-    assert_eq!(harness.session.publish("a/+", b"x", QoS::AtMostOnce, 0), Err(PublishError::InvalidTopic));
-    assert_eq!(harness.session.publish("a/#", b"x", QoS::AtMostOnce, 0), Err(PublishError::InvalidTopic));
-    assert_eq!(harness.session.publish("a", b"x", QoS::ExactlyOnce, 0), Err(PublishError::UnsupportedQos));
+    assert_eq!(
+        harness.session.publish("a/+", b"x", QoS::AtMostOnce, 0),
+        Err(PublishError::InvalidTopic)
+    );
+    assert_eq!(
+        harness.session.publish("a/#", b"x", QoS::AtMostOnce, 0),
+        Err(PublishError::InvalidTopic)
+    );
+    assert_eq!(
+        harness.session.publish("a", b"x", QoS::ExactlyOnce, 0),
+        Err(PublishError::UnsupportedQos)
+    );
     // The largest AT publish fits: 2048 bytes on a 128-byte topic.
     let topic = "t".repeat(128);
     let payload = vec![0x55u8; 2048];
-    assert!(harness.session.publish(&topic, &payload, QoS::AtLeastOnce, 0).is_ok());
-    assert_eq!(harness.session.publish(&topic, &payload, QoS::AtLeastOnce, 0), Err(PublishError::BufferFull));
+    assert!(harness
+        .session
+        .publish(&topic, &payload, QoS::AtLeastOnce, 0)
+        .is_ok());
+    assert_eq!(
+        harness
+            .session
+            .publish(&topic, &payload, QoS::AtLeastOnce, 0),
+        Err(PublishError::BufferFull)
+    );
     harness.take_sent();
-    assert_eq!(harness.session.publish("a", &[0; 2400], QoS::AtMostOnce, 0), Err(PublishError::TooLarge));
+    assert_eq!(
+        harness.session.publish("a", &[0; 2400], QoS::AtMostOnce, 0),
+        Err(PublishError::TooLarge)
+    );
 }
 
 #[test]
@@ -85,7 +160,10 @@ fn inbound_qos1_is_delivered_then_acknowledged() {
     harness.publish_in("a/b", b"hello\0,\"", QoS::AtLeastOnce, 7, false);
     let event = harness.session.poll(harness.now);
     assert!(matches!(event, Some(Event::Message(message)) if message.payload == b"hello\0,\""));
-    assert!(harness.take_sent().is_empty(), "PUBACK only after the message was handled");
+    assert!(
+        harness.take_sent().is_empty(),
+        "PUBACK only after the message was handled"
+    );
     assert_eq!(harness.events(), vec![]);
     assert_eq!(harness.sent(), vec!["PubAck(PacketId(7))"]);
 }
@@ -95,7 +173,10 @@ fn duplicates_need_dup_flag_and_a_recent_id() {
     let mut harness = Harness::connected(true);
     harness.subscribe_granted(SlotKind::User, "a/b", QoS::AtLeastOnce);
     harness.publish_in("a/b", b"1", QoS::AtLeastOnce, 7, false);
-    assert_eq!(harness.events(), vec![message("a/b", b"1", QoS::AtLeastOnce)]);
+    assert_eq!(
+        harness.events(),
+        vec![message("a/b", b"1", QoS::AtLeastOnce)]
+    );
     harness.sent();
     // DUP with a recent id: acknowledged, not delivered again.
     harness.publish_in("a/b", b"1", QoS::AtLeastOnce, 7, true);
@@ -104,14 +185,20 @@ fn duplicates_need_dup_flag_and_a_recent_id() {
     assert_eq!(harness.session.statistics().duplicates_suppressed, 1);
     // Same id without DUP: a fresh message reusing the id.
     harness.publish_in("a/b", b"2", QoS::AtLeastOnce, 7, false);
-    assert_eq!(harness.events(), vec![message("a/b", b"2", QoS::AtLeastOnce)]);
+    assert_eq!(
+        harness.events(),
+        vec![message("a/b", b"2", QoS::AtLeastOnce)]
+    );
     // DUP with an id that is no longer among the last 10: delivered.
     for packet_id in 100..110 {
         harness.publish_in("a/b", b"n", QoS::AtLeastOnce, packet_id, false);
     }
     assert_eq!(harness.events().len(), 10);
     harness.publish_in("a/b", b"3", QoS::AtLeastOnce, 7, true);
-    assert_eq!(harness.events(), vec![message("a/b", b"3", QoS::AtLeastOnce)]);
+    assert_eq!(
+        harness.events(),
+        vec![message("a/b", b"3", QoS::AtLeastOnce)]
+    );
     harness.publish_in("a/b", b"4", QoS::AtLeastOnce, 109, true);
     assert_eq!(harness.events(), vec![]);
 }
@@ -121,7 +208,10 @@ fn inbound_qos2_is_acknowledged_per_mqtt_and_delivered_once() {
     let mut harness = Harness::connected(true);
     harness.subscribe_granted(SlotKind::User, "a/b", QoS::AtLeastOnce);
     harness.publish_in("a/b", b"q2", QoS::ExactlyOnce, 9, false);
-    assert_eq!(harness.events(), vec![message("a/b", b"q2", QoS::ExactlyOnce)]);
+    assert_eq!(
+        harness.events(),
+        vec![message("a/b", b"q2", QoS::ExactlyOnce)]
+    );
     assert_eq!(harness.sent(), vec!["PubRec(PacketId(9))"]);
     harness.publish_in("a/b", b"q2", QoS::ExactlyOnce, 9, true);
     assert_eq!(harness.events(), vec![]);
@@ -131,7 +221,10 @@ fn inbound_qos2_is_acknowledged_per_mqtt_and_delivered_once() {
     assert_eq!(harness.sent(), vec!["PubComp(PacketId(9))"]);
     // After the PUBREL the id is free again.
     harness.publish_in("a/b", b"next", QoS::ExactlyOnce, 9, false);
-    assert_eq!(harness.events(), vec![message("a/b", b"next", QoS::ExactlyOnce)]);
+    assert_eq!(
+        harness.events(),
+        vec![message("a/b", b"next", QoS::ExactlyOnce)]
+    );
 }
 
 #[test]
@@ -148,9 +241,15 @@ fn oversized_and_unmatched_messages_are_acknowledged_and_counted() {
     let long_topic = format!("a/{}", "z".repeat(253));
     harness.subscribe_granted(SlotKind::User, "a/#", QoS::AtLeastOnce);
     harness.publish_in(&long_topic, &[2; 2048], QoS::AtMostOnce, 0, false);
-    assert_eq!(harness.events(), vec![message(&long_topic, &[2; 2048], QoS::AtMostOnce)]);
+    assert_eq!(
+        harness.events(),
+        vec![message(&long_topic, &[2; 2048], QoS::AtMostOnce)]
+    );
     let statistics = harness.session.statistics();
-    assert_eq!((statistics.oversize_dropped, statistics.unmatched_dropped), (1, 1));
+    assert_eq!(
+        (statistics.oversize_dropped, statistics.unmatched_dropped),
+        (1, 1)
+    );
 }
 
 #[test]
@@ -159,8 +258,14 @@ fn packets_larger_than_the_receive_buffer_are_skipped_and_acknowledged() {
     harness.subscribe_granted(SlotKind::User, "a/b", QoS::AtLeastOnce);
     harness.publish_in("a/b", &[7; 6000], QoS::AtLeastOnce, 21, false);
     harness.publish_in("a/b", b"after", QoS::AtLeastOnce, 22, false);
-    assert_eq!(harness.events(), vec![message("a/b", b"after", QoS::AtLeastOnce)]);
-    assert_eq!(harness.sent(), vec!["PubAck(PacketId(21))", "PubAck(PacketId(22))"]);
+    assert_eq!(
+        harness.events(),
+        vec![message("a/b", b"after", QoS::AtLeastOnce)]
+    );
+    assert_eq!(
+        harness.sent(),
+        vec!["PubAck(PacketId(21))", "PubAck(PacketId(22))"]
+    );
     assert_eq!(harness.session.statistics().oversize_dropped, 1);
 }
 
@@ -175,7 +280,11 @@ fn messages_are_routed_to_user_and_internal_slots() {
         .events()
         .into_iter()
         .map(|seen| match seen {
-            Seen::Message { for_user, for_internal, .. } => (for_user, for_internal),
+            Seen::Message {
+                for_user,
+                for_internal,
+                ..
+            } => (for_user, for_internal),
             other => panic!("{other:?}"),
         })
         .collect();
@@ -188,14 +297,22 @@ fn eleventh_user_filter_fails_at_once_with_nothing_sent() {
     for index in 0..10 {
         harness.subscribe_granted(SlotKind::User, &format!("t/{index}"), QoS::AtMostOnce);
     }
-    assert_eq!(harness.session.subscribe(SlotKind::User, "t/10", QoS::AtMostOnce, harness.now), Err(SubscribeError::TableFull));
+    assert_eq!(
+        harness
+            .session
+            .subscribe(SlotKind::User, "t/10", QoS::AtMostOnce, harness.now),
+        Err(SubscribeError::TableFull)
+    );
     assert!(harness.take_sent().is_empty());
     // Internal slots are separate and never reduce the 10.
     harness.subscribe_granted(SlotKind::Internal, "$ota/update/p/d", QoS::AtLeastOnce);
     // Re-subscribing an existing filter is still allowed when full.
     harness.subscribe_granted(SlotKind::User, "t/3", QoS::AtLeastOnce);
     assert_eq!(harness.user_filters().len(), 10);
-    assert_eq!(harness.user_filters()[3], ("t/3".to_owned(), QoS::AtLeastOnce));
+    assert_eq!(
+        harness.user_filters()[3],
+        ("t/3".to_owned(), QoS::AtLeastOnce)
+    );
 }
 
 #[test]
@@ -204,8 +321,16 @@ fn pending_new_filters_count_towards_the_limit() {
     for index in 0..9 {
         harness.subscribe_granted(SlotKind::User, &format!("t/{index}"), QoS::AtMostOnce);
     }
-    harness.session.subscribe(SlotKind::User, "t/9", QoS::AtMostOnce, harness.now).unwrap();
-    assert_eq!(harness.session.subscribe(SlotKind::User, "t/10", QoS::AtMostOnce, harness.now), Err(SubscribeError::TableFull));
+    harness
+        .session
+        .subscribe(SlotKind::User, "t/9", QoS::AtMostOnce, harness.now)
+        .unwrap();
+    assert_eq!(
+        harness
+            .session
+            .subscribe(SlotKind::User, "t/10", QoS::AtMostOnce, harness.now),
+        Err(SubscribeError::TableFull)
+    );
 }
 
 #[test]
@@ -214,42 +339,90 @@ fn resubscribe_keeps_position_updates_qos_and_failures_leave_slot_unchanged() {
     harness.subscribe_granted(SlotKind::User, "a", QoS::AtMostOnce);
     harness.subscribe_granted(SlotKind::User, "b", QoS::AtMostOnce);
     let packet_id = harness.subscribe_granted(SlotKind::User, "a", QoS::AtLeastOnce);
-    assert_eq!(harness.user_filters(), vec![("a".to_owned(), QoS::AtLeastOnce), ("b".to_owned(), QoS::AtMostOnce)]);
+    assert_eq!(
+        harness.user_filters(),
+        vec![
+            ("a".to_owned(), QoS::AtLeastOnce),
+            ("b".to_owned(), QoS::AtMostOnce)
+        ]
+    );
     let _ = packet_id;
     // Refused re-subscribe: unchanged.
-    let refused = harness.session.subscribe(SlotKind::User, "b", QoS::AtLeastOnce, harness.now).unwrap();
+    let refused = harness
+        .session
+        .subscribe(SlotKind::User, "b", QoS::AtLeastOnce, harness.now)
+        .unwrap();
     harness.suback(refused.get(), 0x80);
-    assert_eq!(harness.events(), vec![other(Event::SubscribeRefused { packet_id: refused, kind: SlotKind::User })]);
+    assert_eq!(
+        harness.events(),
+        vec![other(Event::SubscribeRefused {
+            packet_id: refused,
+            kind: SlotKind::User
+        })]
+    );
     // Timed-out re-subscribe: unchanged, late SUBACK ignored.
-    let timed_out = harness.session.subscribe(SlotKind::User, "b", QoS::AtLeastOnce, harness.now).unwrap();
+    let timed_out = harness
+        .session
+        .subscribe(SlotKind::User, "b", QoS::AtLeastOnce, harness.now)
+        .unwrap();
     assert_eq!(
         harness.advance_to(harness.now + 5_000),
-        vec![other(Event::SubscribeTimeout { packet_id: timed_out, kind: SlotKind::User })]
+        vec![other(Event::SubscribeTimeout {
+            packet_id: timed_out,
+            kind: SlotKind::User
+        })]
     );
     harness.suback(timed_out.get(), 1);
     assert_eq!(harness.events(), vec![]);
-    assert_eq!(harness.user_filters(), vec![("a".to_owned(), QoS::AtLeastOnce), ("b".to_owned(), QoS::AtMostOnce)]);
+    assert_eq!(
+        harness.user_filters(),
+        vec![
+            ("a".to_owned(), QoS::AtLeastOnce),
+            ("b".to_owned(), QoS::AtMostOnce)
+        ]
+    );
     // A refused new filter is not stored.
-    let new = harness.session.subscribe(SlotKind::User, "c", QoS::AtMostOnce, harness.now).unwrap();
+    let new = harness
+        .session
+        .subscribe(SlotKind::User, "c", QoS::AtMostOnce, harness.now)
+        .unwrap();
     harness.suback(new.get(), 0x80);
     harness.events();
     assert_eq!(harness.user_filters().len(), 2);
     // Granted event names the slot.
-    let granted = harness.session.subscribe(SlotKind::User, "c", QoS::AtLeastOnce, harness.now).unwrap();
+    let granted = harness
+        .session
+        .subscribe(SlotKind::User, "c", QoS::AtLeastOnce, harness.now)
+        .unwrap();
     harness.suback(granted.get(), 1);
     assert_eq!(
         harness.events(),
-        vec![other(Event::Subscribed { packet_id: granted, kind: SlotKind::User, slot: 2, granted: QoS::AtLeastOnce })]
+        vec![other(Event::Subscribed {
+            packet_id: granted,
+            kind: SlotKind::User,
+            slot: 2,
+            granted: QoS::AtLeastOnce
+        })]
     );
 }
 
 #[test]
 fn subscribe_rejects_invalid_filters_and_disconnected_state() {
     let mut harness = Harness::new(&[]);
-    assert_eq!(harness.session.subscribe(SlotKind::User, "a", QoS::AtMostOnce, 0), Err(SubscribeError::NotConnected));
+    assert_eq!(
+        harness
+            .session
+            .subscribe(SlotKind::User, "a", QoS::AtMostOnce, 0),
+        Err(SubscribeError::NotConnected)
+    );
     let mut harness = Harness::connected(true);
     for filter in ["", "a/#/b", "a+", &"x".repeat(129)] {
-        assert_eq!(harness.session.subscribe(SlotKind::User, filter, QoS::AtMostOnce, 0), Err(SubscribeError::InvalidFilter));
+        assert_eq!(
+            harness
+                .session
+                .subscribe(SlotKind::User, filter, QoS::AtMostOnce, 0),
+            Err(SubscribeError::InvalidFilter)
+        );
     }
 }
 
@@ -259,18 +432,49 @@ fn unsubscribe_removes_exactly_one_filter() {
     for filter in ["a/#", "a/+", "a/b"] {
         harness.subscribe_granted(SlotKind::User, filter, QoS::AtMostOnce);
     }
-    assert_eq!(harness.session.unsubscribe(SlotKind::User, "a/c", harness.now), Err(UnsubscribeError::NotSubscribed));
-    let packet_id = harness.session.unsubscribe(SlotKind::User, "a/#", harness.now).unwrap().unwrap();
+    assert_eq!(
+        harness
+            .session
+            .unsubscribe(SlotKind::User, "a/c", harness.now),
+        Err(UnsubscribeError::NotSubscribed)
+    );
+    let packet_id = harness
+        .session
+        .unsubscribe(SlotKind::User, "a/#", harness.now)
+        .unwrap()
+        .unwrap();
     let sent = harness.sent();
     assert_eq!(sent.len(), 1);
-    assert!(sent[0].starts_with("Unsubscribe") && sent[0].contains("\"a/#\""), "{sent:?}");
-    assert_eq!(harness.user_filters(), vec![("a/+".to_owned(), QoS::AtMostOnce), ("a/b".to_owned(), QoS::AtMostOnce)]);
+    assert!(
+        sent[0].starts_with("Unsubscribe") && sent[0].contains("\"a/#\""),
+        "{sent:?}"
+    );
+    assert_eq!(
+        harness.user_filters(),
+        vec![
+            ("a/+".to_owned(), QoS::AtMostOnce),
+            ("a/b".to_owned(), QoS::AtMostOnce)
+        ]
+    );
     harness.feed(&Packet::UnsubAck(packet_id));
-    assert_eq!(harness.events(), vec![other(Event::Unsubscribed { packet_id })]);
+    assert_eq!(
+        harness.events(),
+        vec![other(Event::Unsubscribed { packet_id })]
+    );
     // Timeout: the slot stays removed.
-    let packet_id = harness.session.unsubscribe(SlotKind::User, "a/+", harness.now).unwrap().unwrap();
-    assert_eq!(harness.advance_to(harness.now + 5_000), vec![other(Event::UnsubscribeTimeout { packet_id })]);
-    assert_eq!(harness.user_filters(), vec![("a/b".to_owned(), QoS::AtMostOnce)]);
+    let packet_id = harness
+        .session
+        .unsubscribe(SlotKind::User, "a/+", harness.now)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        harness.advance_to(harness.now + 5_000),
+        vec![other(Event::UnsubscribeTimeout { packet_id })]
+    );
+    assert_eq!(
+        harness.user_filters(),
+        vec![("a/b".to_owned(), QoS::AtMostOnce)]
+    );
 }
 
 #[test]
@@ -278,21 +482,44 @@ fn unsubscribe_of_a_filter_shared_with_internal_sends_nothing() {
     let mut harness = Harness::connected(true);
     harness.subscribe_granted(SlotKind::User, "$ota/update/p/d", QoS::AtLeastOnce);
     harness.subscribe_granted(SlotKind::Internal, "$ota/update/p/d", QoS::AtLeastOnce);
-    assert_eq!(harness.session.unsubscribe(SlotKind::User, "$ota/update/p/d", harness.now), Ok(None));
+    assert_eq!(
+        harness
+            .session
+            .unsubscribe(SlotKind::User, "$ota/update/p/d", harness.now),
+        Ok(None)
+    );
     assert!(harness.take_sent().is_empty());
     assert!(harness.user_filters().is_empty());
     // The internal one still routes.
     harness.publish_in("$ota/update/p/d", b"x", QoS::AtMostOnce, 0, false);
-    assert!(matches!(&harness.events()[..], [Seen::Message { for_user: false, for_internal: true, .. }]));
-    assert!(harness.session.unsubscribe(SlotKind::Internal, "$ota/update/p/d", harness.now).unwrap().is_some());
+    assert!(matches!(
+        &harness.events()[..],
+        [Seen::Message {
+            for_user: false,
+            for_internal: true,
+            ..
+        }]
+    ));
+    assert!(harness
+        .session
+        .unsubscribe(SlotKind::Internal, "$ota/update/p/d", harness.now)
+        .unwrap()
+        .is_some());
 }
 
 #[test]
 fn link_loss_fails_waiting_subscribe_and_unsubscribe_after_dropped() {
     let mut harness = Harness::connected(true);
     harness.subscribe_granted(SlotKind::User, "a", QoS::AtMostOnce);
-    let subscribe = harness.session.subscribe(SlotKind::User, "b", QoS::AtMostOnce, harness.now).unwrap();
-    let unsubscribe = harness.session.unsubscribe(SlotKind::User, "a", harness.now).unwrap().unwrap();
+    let subscribe = harness
+        .session
+        .subscribe(SlotKind::User, "b", QoS::AtMostOnce, harness.now)
+        .unwrap();
+    let unsubscribe = harness
+        .session
+        .unsubscribe(SlotKind::User, "a", harness.now)
+        .unwrap()
+        .unwrap();
     harness.session.transport_closed(harness.now);
     let events = harness.events();
     assert_eq!(events.len(), 3);
@@ -304,7 +531,10 @@ fn link_loss_fails_waiting_subscribe_and_unsubscribe_after_dropped() {
                 packet_id: subscribe,
                 operation: mqtt_session::session::Operation::Subscribe(SlotKind::User)
             }),
-            other(Event::LinkLost { packet_id: unsubscribe, operation: mqtt_session::session::Operation::Unsubscribe }),
+            other(Event::LinkLost {
+                packet_id: unsubscribe,
+                operation: mqtt_session::session::Operation::Unsubscribe
+            }),
         ]
     );
 }

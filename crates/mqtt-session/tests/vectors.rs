@@ -6,14 +6,20 @@ use mqtt_session::tencent::{self, Authentication, ConnectionId, DeviceKey, Ident
 use serde_json::Value;
 
 fn vectors() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/tencent-cloud.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/tencent-cloud.json"
+    );
     let text = std::fs::read_to_string(path).expect("vector file");
     let root: Value = serde_json::from_str(&text).expect("vector JSON");
     root["vectors"].as_array().expect("vector list").clone()
 }
 
 fn vector(id: &str) -> Value {
-    vectors().into_iter().find(|vector| vector["id"] == id).unwrap_or_else(|| panic!("vector {id}"))
+    vectors()
+        .into_iter()
+        .find(|vector| vector["id"] == id)
+        .unwrap_or_else(|| panic!("vector {id}"))
 }
 
 fn text(value: &Value) -> &str {
@@ -21,20 +27,26 @@ fn text(value: &Value) -> &str {
 }
 
 fn hex(text: &str) -> Vec<u8> {
-    (0..text.len()).step_by(2).map(|index| u8::from_str_radix(&text[index..index + 2], 16).unwrap()).collect()
+    (0..text.len())
+        .step_by(2)
+        .map(|index| u8::from_str_radix(&text[index..index + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
 fn every_mqtt_auth_vector_matches() {
     let mut checked = 0;
-    for vector in vectors().iter().filter(|vector| vector["category"] == "mqtt_auth") {
+    for vector in vectors()
+        .iter()
+        .filter(|vector| vector["category"] == "mqtt_auth")
+    {
         let inputs = &vector["inputs"];
         let outputs = &vector["outputs"];
         let client_id = match inputs.get("client_id") {
             Some(client_id) => text(client_id).to_owned(),
-            None => {
-                tencent::client_id(text(&inputs["product_id"]), text(&inputs["device_name"])).unwrap().to_string()
-            }
+            None => tencent::client_id(text(&inputs["product_id"]), text(&inputs["device_name"]))
+                .unwrap()
+                .to_string(),
         };
         if let Some(expected) = outputs.get("client_id") {
             assert_eq!(client_id, text(expected));
@@ -47,7 +59,12 @@ fn every_mqtt_auth_vector_matches() {
         let app_id = inputs.get("sdk_appid").map_or(tencent::SDK_APP_ID, text);
         let connection_id = ConnectionId::new(text(&inputs["conn_id"])).unwrap();
         let username = tencent::username(&client_id, app_id, connection_id, expiry).unwrap();
-        assert_eq!(username.as_str(), text(&outputs["username"]), "{}", vector["id"]);
+        assert_eq!(
+            username.as_str(),
+            text(&outputs["username"]),
+            "{}",
+            vector["id"]
+        );
         let key = DeviceKey::from_base64(text(&inputs["device_secret"])).unwrap();
         if let Some(psk) = outputs.get("psk_hex") {
             assert_eq!(key.as_bytes(), hex(text(psk)).as_slice());
@@ -92,10 +109,16 @@ fn tls_psk_connect_bytes_match() {
     )
     .unwrap();
     assert_eq!(identity.client_id(), text(&outputs["tls_psk_identity"]));
-    assert_eq!(identity.key().as_bytes(), hex(text(&outputs["tls_psk_hex"])).as_slice());
+    assert_eq!(
+        identity.key().as_bytes(),
+        hex(text(&outputs["tls_psk_hex"])).as_slice()
+    );
     let host = tencent::mqtt_host(text(&inputs["product_id"]), text(&inputs["region"])).unwrap();
     assert_eq!(host.as_str(), text(&outputs["tcp_host"]));
-    assert_eq!(encoded_connect(&identity, 240), hex(text(&outputs["connect_packet_hex"])));
+    assert_eq!(
+        encoded_connect(&identity, 240),
+        hex(text(&outputs["connect_packet_hex"]))
+    );
 }
 
 #[test]
@@ -111,7 +134,10 @@ fn plain_tcp_connect_bytes_match() {
     .unwrap();
     let expected = hex(text(&vector["outputs"]["transcript"][0]["hex"]));
     assert_eq!(encoded_connect(&identity, 240), expected);
-    assert_eq!(text(&inputs["tcp_host_requested"]), tencent::mqtt_host("CTQS08Y5LG", "china").unwrap().as_str());
+    assert_eq!(
+        text(&inputs["tcp_host_requested"]),
+        tencent::mqtt_host("CTQS08Y5LG", "china").unwrap().as_str()
+    );
 }
 
 /// Every MQTT packet of every transcript decodes to the fields the capture recorded and
@@ -120,7 +146,10 @@ fn plain_tcp_connect_bytes_match() {
 fn every_transcript_packet_round_trips() {
     let mut checked = 0;
     for vector in vectors() {
-        let Some(transcript) = vector["outputs"].get("transcript").and_then(Value::as_array) else {
+        let Some(transcript) = vector["outputs"]
+            .get("transcript")
+            .and_then(Value::as_array)
+        else {
             continue;
         };
         for entry in transcript.iter().filter(|entry| entry["proto"] == "mqtt") {
@@ -141,10 +170,15 @@ fn check_decoded(packet: &Packet<'_>, decoded: &Value) {
     match packet {
         Packet::Connect(connect) => {
             assert_eq!(decoded["type"], "CONNECT");
-            assert_eq!(u64::from(connect.keep_alive), decoded["keepalive"].as_u64().unwrap());
+            assert_eq!(
+                u64::from(connect.keep_alive),
+                decoded["keepalive"].as_u64().unwrap()
+            );
             assert_eq!(connect.client_id, text(&decoded["client_id"]));
             assert_eq!(connect.username, Some(text(&decoded["username"])));
-            let password = decoded.get("password").map(|password| text(password).as_bytes());
+            let password = decoded
+                .get("password")
+                .map(|password| text(password).as_bytes());
             assert_eq!(connect.password, password);
         }
         Packet::Publish(publish) => {
@@ -152,12 +186,17 @@ fn check_decoded(packet: &Packet<'_>, decoded: &Value) {
             assert_eq!(publish.topic, text(&decoded["topic"]));
             assert_eq!(publish.payload, text(&decoded["payload"]).as_bytes());
             assert_eq!(publish.qos as u64, decoded["qos"].as_u64().unwrap());
-            let packet_id = decoded.get("packet_id").map(|id| id.as_u64().unwrap() as u16);
+            let packet_id = decoded
+                .get("packet_id")
+                .map(|id| id.as_u64().unwrap() as u16);
             assert_eq!(publish.packet_id.map(|id| id.get()), packet_id);
         }
         Packet::Subscribe(subscribe) => {
             assert_eq!(decoded["type"], "SUBSCRIBE");
-            assert_eq!(u64::from(subscribe.packet_id.get()), decoded["packet_id"].as_u64().unwrap());
+            assert_eq!(
+                u64::from(subscribe.packet_id.get()),
+                decoded["packet_id"].as_u64().unwrap()
+            );
             let topics: Vec<(String, u64)> = subscribe
                 .filters
                 .iter()
@@ -170,12 +209,20 @@ fn check_decoded(packet: &Packet<'_>, decoded: &Value) {
                 .map(|pair| (text(&pair[0]).to_owned(), pair[1].as_u64().unwrap()))
                 .collect();
             assert_eq!(topics, expected);
-            assert!(subscribe.filters.iter().all(|request| request.qos != QoS::ExactlyOnce));
+            assert!(subscribe
+                .filters
+                .iter()
+                .all(|request| request.qos != QoS::ExactlyOnce));
         }
         Packet::Unsubscribe(unsubscribe) => {
             assert_eq!(decoded["type"], "UNSUBSCRIBE");
             let topics: Vec<&str> = unsubscribe.filters.iter().collect();
-            let expected: Vec<&str> = decoded["topics"].as_array().unwrap().iter().map(text).collect();
+            let expected: Vec<&str> = decoded["topics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(text)
+                .collect();
             assert_eq!(topics, expected);
         }
         Packet::Disconnect => assert_eq!(decoded["type"], "DISCONNECT"),

@@ -3,8 +3,8 @@
 use super::lists::{SubscribeFilters, UnsubscribeFilters};
 use super::packet_type as kind;
 use super::{
-    ConnAck, Connect, DecodeError, Packet, PacketId, Publish, QoS, SubAck, Subscribe,
-    Unsubscribe, Will,
+    ConnAck, Connect, DecodeError, Packet, PacketId, Publish, QoS, SubAck, Subscribe, Unsubscribe,
+    Will,
 };
 use crate::topic;
 
@@ -115,7 +115,10 @@ fn decode_body(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, DecodeErr
             if flags & 0xFE != 0 || (flags == 1 && return_code != 0) {
                 return Err(DecodeError::InvalidConnackFlags);
             }
-            Packet::ConnAck(ConnAck { session_present: flags == 1, return_code })
+            Packet::ConnAck(ConnAck {
+                session_present: flags == 1,
+                return_code,
+            })
         }
         kind::PUBLISH => Packet::Publish(decode_publish(header.flags, &mut reader)?),
         kind::PUBACK => Packet::PubAck(reader.packet_id()?),
@@ -129,10 +132,16 @@ fn decode_body(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, DecodeErr
             if return_codes.is_empty() {
                 return Err(DecodeError::InvalidLength);
             }
-            if return_codes.iter().any(|code| !matches!(code, 0 | 1 | 2 | 0x80)) {
+            if return_codes
+                .iter()
+                .any(|code| !matches!(code, 0 | 1 | 2 | 0x80))
+            {
                 return Err(DecodeError::InvalidReturnCode);
             }
-            Packet::SubAck(SubAck { packet_id, return_codes })
+            Packet::SubAck(SubAck {
+                packet_id,
+                return_codes,
+            })
         }
         kind::UNSUBSCRIBE => Packet::Unsubscribe(decode_unsubscribe(&mut reader)?),
         kind::UNSUBACK => Packet::UnsubAck(reader.packet_id()?),
@@ -172,13 +181,33 @@ fn decode_connect<'a>(reader: &mut Reader<'a>) -> Result<Connect<'a>, DecodeErro
             return Err(DecodeError::InvalidTopicName);
         }
         let message = reader.binary()?;
-        Some(Will { topic, message, qos: will_qos, retain: will_retain })
+        Some(Will {
+            topic,
+            message,
+            qos: will_qos,
+            retain: will_retain,
+        })
     } else {
         None
     };
-    let username = if has_username { Some(reader.string()?) } else { None };
-    let password = if has_password { Some(reader.binary()?) } else { None };
-    Ok(Connect { clean_session, keep_alive, client_id, will, username, password })
+    let username = if has_username {
+        Some(reader.string()?)
+    } else {
+        None
+    };
+    let password = if has_password {
+        Some(reader.binary()?)
+    } else {
+        None
+    };
+    Ok(Connect {
+        clean_session,
+        keep_alive,
+        client_id,
+        will,
+        username,
+        password,
+    })
 }
 
 fn decode_publish<'a>(flags: u8, reader: &mut Reader<'a>) -> Result<Publish<'a>, DecodeError> {
@@ -219,7 +248,10 @@ fn decode_subscribe<'a>(reader: &mut Reader<'a>) -> Result<Subscribe<'a>, Decode
             return Err(DecodeError::InvalidQos);
         }
     }
-    Ok(Subscribe { packet_id, filters: SubscribeFilters::from_wire(list) })
+    Ok(Subscribe {
+        packet_id,
+        filters: SubscribeFilters::from_wire(list),
+    })
 }
 
 fn decode_unsubscribe<'a>(reader: &mut Reader<'a>) -> Result<Unsubscribe<'a>, DecodeError> {
@@ -234,7 +266,10 @@ fn decode_unsubscribe<'a>(reader: &mut Reader<'a>) -> Result<Unsubscribe<'a>, De
             return Err(DecodeError::InvalidTopicFilter);
         }
     }
-    Ok(Unsubscribe { packet_id, filters: UnsubscribeFilters::from_wire(list) })
+    Ok(Unsubscribe {
+        packet_id,
+        filters: UnsubscribeFilters::from_wire(list),
+    })
 }
 
 /// Cursor over the variable header and payload; running out of bytes is a length error

@@ -19,7 +19,10 @@ impl Packet<'_> {
         if remaining_length > MAX_REMAINING_LENGTH {
             return Err(EncodeError::PacketTooLarge);
         }
-        let mut writer = Writer { buffer, position: 0 };
+        let mut writer = Writer {
+            buffer,
+            position: 0,
+        };
         writer.byte(self.first_byte())?;
         writer.remaining_length(remaining_length)?;
         self.write_body(&mut writer)?;
@@ -60,9 +63,10 @@ impl Packet<'_> {
     fn validate(&self) -> Result<(), EncodeError> {
         match self {
             Packet::Connect(connect) => validate_connect(connect),
-            Packet::ConnAck(ConnAck { session_present: true, return_code }) if *return_code != 0 => {
-                Err(EncodeError::InvalidConnack)
-            }
+            Packet::ConnAck(ConnAck {
+                session_present: true,
+                return_code,
+            }) if *return_code != 0 => Err(EncodeError::InvalidConnack),
             Packet::Publish(publish) => validate_publish(publish),
             Packet::Subscribe(Subscribe { filters, .. }) => {
                 if filters.is_empty() {
@@ -80,7 +84,10 @@ impl Packet<'_> {
                 if return_codes.is_empty() {
                     return Err(EncodeError::EmptyList);
                 }
-                if return_codes.iter().any(|code| !matches!(*code, 0..=2 | SUBACK_FAILURE)) {
+                if return_codes
+                    .iter()
+                    .any(|code| !matches!(*code, 0..=2 | SUBACK_FAILURE))
+                {
                     return Err(EncodeError::InvalidReturnCode);
                 }
                 Ok(())
@@ -110,11 +117,19 @@ impl Packet<'_> {
             | Packet::PubComp(_)
             | Packet::UnsubAck(_) => 2,
             Packet::Subscribe(subscribe) => {
-                2 + subscribe.filters.iter().map(|request| 3 + request.filter.len()).sum::<usize>()
+                2 + subscribe
+                    .filters
+                    .iter()
+                    .map(|request| 3 + request.filter.len())
+                    .sum::<usize>()
             }
             Packet::SubAck(suback) => 2 + suback.return_codes.len(),
             Packet::Unsubscribe(unsubscribe) => {
-                2 + unsubscribe.filters.iter().map(|filter| 2 + filter.len()).sum::<usize>()
+                2 + unsubscribe
+                    .filters
+                    .iter()
+                    .map(|filter| 2 + filter.len())
+                    .sum::<usize>()
             }
             Packet::PingReq | Packet::PingResp | Packet::Disconnect => 0,
         }
@@ -153,7 +168,10 @@ impl Packet<'_> {
             }
             Packet::Unsubscribe(unsubscribe) => {
                 writer.packet_id(unsubscribe.packet_id)?;
-                unsubscribe.filters.iter().try_for_each(|filter| writer.string(filter))
+                unsubscribe
+                    .filters
+                    .iter()
+                    .try_for_each(|filter| writer.string(filter))
             }
             Packet::PingReq | Packet::PingResp | Packet::Disconnect => Ok(()),
         }
@@ -166,7 +184,9 @@ fn validate_connect(connect: &Connect<'_>) -> Result<(), EncodeError> {
     }
     let strings_valid = is_mqtt_string(connect.client_id)
         && connect.username.is_none_or(is_mqtt_string)
-        && connect.password.is_none_or(|password| password.len() <= usize::from(u16::MAX));
+        && connect
+            .password
+            .is_none_or(|password| password.len() <= usize::from(u16::MAX));
     if !strings_valid {
         return Err(EncodeError::InvalidString);
     }
@@ -244,7 +264,10 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn bytes(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
         let end = self.position + bytes.len();
-        let target = self.buffer.get_mut(self.position..end).ok_or(EncodeError::BufferTooSmall)?;
+        let target = self
+            .buffer
+            .get_mut(self.position..end)
+            .ok_or(EncodeError::BufferTooSmall)?;
         target.copy_from_slice(bytes);
         self.position = end;
         Ok(())

@@ -60,7 +60,10 @@ impl<'a> SubscribeFilters<'a> {
                 let filter = next_wire_string(bytes)?;
                 let (options, rest) = bytes.split_first()?;
                 *bytes = rest;
-                Some(SubscriptionRequest { filter, qos: QoS::from_bits(*options)? })
+                Some(SubscriptionRequest {
+                    filter,
+                    qos: QoS::from_bits(*options)?,
+                })
             }
         })
     }

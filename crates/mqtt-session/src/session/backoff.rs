@@ -20,13 +20,19 @@ pub struct Backoff {
 impl Backoff {
     /// The first step, from 32 random bits: `1000 + 10 · (random mod 100)` ms.
     pub fn first(random: u32) -> Self {
-        Self { attempt: 1, delay_ms: 1000 + 10 * (random % 100) }
+        Self {
+            attempt: 1,
+            delay_ms: 1000 + 10 * (random % 100),
+        }
     }
 
     /// The step after a failed attempt, or `None` when the module gives up.
     pub fn next(self) -> Option<Self> {
         let delay_ms = self.delay_ms.checked_mul(2)?;
-        (delay_ms <= MAX_DELAY_MS).then_some(Self { attempt: self.attempt + 1, delay_ms })
+        (delay_ms <= MAX_DELAY_MS).then_some(Self {
+            attempt: self.attempt + 1,
+            delay_ms,
+        })
     }
 }
 

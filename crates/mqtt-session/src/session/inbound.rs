@@ -6,21 +6,28 @@
 //! the buffer are only possible for PUBLISH; their header is read and the rest skipped while
 //! it streams in, so an oversized message is still acknowledged.
 
+use super::subscriptions::SlotKind;
 use super::{
     Acknowledgement, ConnectRefusal, DropReason, Entropy, Event, Message, PendingKind, Phase,
-    Release, Session, MAX_INBOUND_PAYLOAD, ACKNOWLEDGEMENT_LENGTH,
+    Release, Session, ACKNOWLEDGEMENT_LENGTH, MAX_INBOUND_PAYLOAD,
 };
-use crate::codec::{decode, decode_fixed_header, DecodeError, Packet, PacketId, QoS, SUBACK_FAILURE};
-use super::subscriptions::SlotKind;
+use crate::codec::{
+    decode, decode_fixed_header, DecodeError, Packet, PacketId, QoS, SUBACK_FAILURE,
+};
 use core::ops::Range;
 
 /// What one decoded packet asks for, without borrowing the receive buffer.
 enum Summary {
-    ConnAck { return_code: u8 },
+    ConnAck {
+        return_code: u8,
+    },
     Publish(InboundPublish),
     PubAck(PacketId),
     PubRel(PacketId),
-    SubAck { packet_id: PacketId, return_code: u8 },
+    SubAck {
+        packet_id: PacketId,
+        return_code: u8,
+    },
     UnsubAck(PacketId),
     PingResp,
     /// PUBREC/PUBCOMP for ids we never used as QoS 2 sender: nothing to do.
@@ -68,7 +75,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.discard -= skipped;
         let rest = &bytes[skipped..];
         let stored = rest.len().min(RX - self.receive_length);
-        self.receive[self.receive_length..self.receive_length + stored].copy_from_slice(&rest[..stored]);
+        self.receive[self.receive_length..self.receive_length + stored]
+            .copy_from_slice(&rest[..stored]);
         self.receive_length += stored;
         skipped + stored
     }
@@ -76,7 +84,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Queues the acknowledgement of the last delivered message and frees its bytes.
     /// Returns false while the transmit buffer has no room for it.
     pub(super) fn finish_release(&mut self) -> bool {
-        let Some(release) = self.release else { return true };
+        let Some(release) = self.release else {
+            return true;
+        };
         if let Some(acknowledgement) = release.acknowledgement {
             if self.write(&acknowledgement.packet()).is_err() {
                 return false;
@@ -137,7 +147,10 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     fn is_link_expected(&self) -> bool {
         matches!(
             self.phase,
-            Phase::Connecting { .. } | Phase::Attempting { .. } | Phase::Up | Phase::Resubscribing { .. }
+            Phase::Connecting { .. }
+                | Phase::Attempting { .. }
+                | Phase::Up
+                | Phase::Resubscribing { .. }
         )
     }
 
@@ -149,7 +162,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             Err(error) => return Step::Malformed(error),
         };
         let summary = match packet {
-            Packet::ConnAck(connack) => Summary::ConnAck { return_code: connack.return_code },
+            Packet::ConnAck(connack) => Summary::ConnAck {
+                return_code: connack.return_code,
+            },
             Packet::Publish(publish) => Summary::Publish(InboundPublish {
                 duplicate: publish.duplicate,
                 qos: publish.qos,
@@ -164,7 +179,11 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             Packet::SubAck(suback) => Summary::SubAck {
                 packet_id: suback.packet_id,
                 // One filter per SUBSCRIBE (`cloud.md` §2.2), so the first code decides.
-                return_code: suback.return_codes.first().copied().unwrap_or(SUBACK_FAILURE),
+                return_code: suback
+                    .return_codes
+                    .first()
+                    .copied()
+                    .unwrap_or(SUBACK_FAILURE),
             },
             Packet::UnsubAck(packet_id) => Summary::UnsubAck(packet_id),
             Packet::PingResp => Summary::PingResp,
@@ -181,7 +200,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             Ok(Some(header)) if header.total_length() > RX => header,
             _ => return false,
         };
-        if header.packet_type != 3 || !matches!(self.phase, Phase::Up | Phase::Resubscribing { .. }) {
+        if header.packet_type != 3 || !matches!(self.phase, Phase::Up | Phase::Resubscribing { .. })
+        {
             self.link_failed(DropReason::UnexpectedPacket, now);
             return true;
         }
@@ -190,7 +210,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         let Some(length_bytes) = buffer.get(header.header_length..topic_start) else {
             return false;
         };
-        let topic_end = topic_start + usize::from(u16::from_be_bytes([length_bytes[0], length_bytes[1]]));
+        let topic_end =
+            topic_start + usize::from(u16::from_be_bytes([length_bytes[0], length_bytes[1]]));
         let identifier_end = topic_end + if qos == QoS::AtMostOnce { 0 } else { 2 };
         if buffer.len() < identifier_end {
             if buffer.len() == RX {
@@ -222,7 +243,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         true
     }
 
-    fn handle_publish(&mut self, publish: InboundPublish, length: usize, now: u64) -> Option<Delivery> {
+    fn handle_publish(
+        &mut self,
+        publish: InboundPublish,
+        length: usize,
+        now: u64,
+    ) -> Option<Delivery> {
         if !matches!(self.phase, Phase::Up | Phase::Resubscribing { .. }) {
             self.link_failed(DropReason::UnexpectedPacket, now);
             return None;
@@ -247,15 +273,24 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             }
             return None;
         }
-        self.release = Some(Release { length, acknowledgement });
-        Some(Delivery { publish, for_user, for_internal })
+        self.release = Some(Release {
+            length,
+            acknowledgement,
+        });
+        Some(Delivery {
+            publish,
+            for_user,
+            for_internal,
+        })
     }
 
     /// Records the id and tells whether this PUBLISH was already delivered: QoS 1 needs the
     /// DUP flag and an id among the last 10 (`README.md` table B); QoS 2 ids are held until
     /// their PUBREL.
     fn is_duplicate(&mut self, publish: &InboundPublish) -> bool {
-        let Some(packet_id) = publish.packet_id else { return false };
+        let Some(packet_id) = publish.packet_id else {
+            return false;
+        };
         let history = match publish.qos {
             QoS::AtMostOnce => return false,
             QoS::AtLeastOnce => &mut self.recent_qos1,
@@ -288,7 +323,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             (Summary::ConnAck { return_code }, Phase::Connecting { .. }) => {
                 if return_code == 0 {
                     self.phase = Phase::Up;
-                    self.push_event(Event::Connected { session_present: false });
+                    self.push_event(Event::Connected {
+                        session_present: false,
+                    });
                 } else {
                     self.end_session();
                     self.push_event(Event::ConnectRefused(ConnectRefusal { return_code }));
@@ -301,31 +338,49 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                     self.attempt_failed(backoff, now);
                 }
             }
-            (_, Phase::Connecting { .. } | Phase::Attempting { .. }) | (Summary::ConnAck { .. }, _) => {
+            (_, Phase::Connecting { .. } | Phase::Attempting { .. })
+            | (Summary::ConnAck { .. }, _) => {
                 self.link_failed(DropReason::UnexpectedPacket, now);
             }
             (Summary::Unexpected, _) => self.link_failed(DropReason::UnexpectedPacket, now),
             (Summary::PingResp, _) => self.ping = super::Ping::Idle,
             (Summary::PubRel(packet_id), _) => {
-                self.awaiting_release.retain(|awaiting| *awaiting != packet_id);
+                self.awaiting_release
+                    .retain(|awaiting| *awaiting != packet_id);
                 let _ = self.write(&Packet::PubComp(packet_id));
             }
             (Summary::PubAck(packet_id), _) => {
-                if self.take_pending(packet_id, |kind| matches!(kind, PendingKind::Publish)).is_some() {
+                if self
+                    .take_pending(packet_id, |kind| matches!(kind, PendingKind::Publish))
+                    .is_some()
+                {
                     self.push_event(Event::Published { packet_id });
                 }
             }
             (Summary::UnsubAck(packet_id), _) => {
-                if self.take_pending(packet_id, |kind| matches!(kind, PendingKind::Unsubscribe)).is_some() {
+                if self
+                    .take_pending(packet_id, |kind| matches!(kind, PendingKind::Unsubscribe))
+                    .is_some()
+                {
                     self.push_event(Event::Unsubscribed { packet_id });
                 }
             }
-            (Summary::SubAck { packet_id, return_code }, _) => self.handle_suback(packet_id, return_code, now),
+            (
+                Summary::SubAck {
+                    packet_id,
+                    return_code,
+                },
+                _,
+            ) => self.handle_suback(packet_id, return_code, now),
             (Summary::Ignored | Summary::Publish(_), _) => {}
         }
     }
 
-    fn take_pending(&mut self, packet_id: PacketId, wanted: impl Fn(&PendingKind) -> bool) -> Option<PendingKind> {
+    fn take_pending(
+        &mut self,
+        packet_id: PacketId,
+        wanted: impl Fn(&PendingKind) -> bool,
+    ) -> Option<PendingKind> {
         let position = self
             .pending
             .iter()
@@ -334,17 +389,28 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn handle_suback(&mut self, packet_id: PacketId, return_code: u8, now: u64) {
-        let wanted = |kind: &PendingKind| matches!(kind, PendingKind::Subscribe { .. } | PendingKind::Resubscribe { .. });
+        let wanted = |kind: &PendingKind| {
+            matches!(
+                kind,
+                PendingKind::Subscribe { .. } | PendingKind::Resubscribe { .. }
+            )
+        };
         // A SUBACK after its timeout finds nothing pending and is ignored (`commands.md` §4).
         match self.take_pending(packet_id, wanted) {
             Some(PendingKind::Resubscribe { kind, index }) => {
                 self.resubscribe_answered(kind, index, Some(return_code), now);
             }
             Some(PendingKind::Subscribe { kind, filter }) => {
-                let stored = QoS::from_bits(return_code)
-                    .and_then(|granted| Some((granted, self.subscriptions.store(kind, &filter, granted)?)));
+                let stored = QoS::from_bits(return_code).and_then(|granted| {
+                    Some((granted, self.subscriptions.store(kind, &filter, granted)?))
+                });
                 match stored {
-                    Some((granted, slot)) => self.push_event(Event::Subscribed { packet_id, kind, slot, granted }),
+                    Some((granted, slot)) => self.push_event(Event::Subscribed {
+                        packet_id,
+                        kind,
+                        slot,
+                        granted,
+                    }),
                     None => self.push_event(Event::SubscribeRefused { packet_id, kind }),
                 }
             }

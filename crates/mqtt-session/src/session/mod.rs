@@ -26,8 +26,8 @@ pub use event::{
 };
 pub use subscriptions::{Slot, SlotKind, FILTER_CAPACITY, INTERNAL_SLOTS, USER_SLOTS};
 
-use crate::codec::{EncodeError, Packet, PacketId, Publish, QoS, Subscribe, SubscribeFilters};
 use crate::codec::{Connect, SubscriptionRequest, Unsubscribe, UnsubscribeFilters};
+use crate::codec::{EncodeError, Packet, PacketId, Publish, QoS, Subscribe, SubscribeFilters};
 use crate::tencent::{ConnectionId, Identity};
 use crate::topic;
 use heapless::{Deque, String, Vec};
@@ -94,12 +94,22 @@ pub struct Statistics {
 enum Phase {
     Idle,
     /// Initial connect: CONNECT written, waiting for CONNACK.
-    Connecting { deadline: u64 },
+    Connecting {
+        deadline: u64,
+    },
     Up,
     /// After a reconnect CONNACK: re-subscribing slot `next` (user slots, then internal).
-    Resubscribing { next: usize },
-    BackingOff { backoff: Backoff, until: u64 },
-    Attempting { backoff: Backoff, deadline: u64 },
+    Resubscribing {
+        next: usize,
+    },
+    BackingOff {
+        backoff: Backoff,
+        until: u64,
+    },
+    Attempting {
+        backoff: Backoff,
+        deadline: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +122,14 @@ enum Ping {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PendingKind {
     Publish,
-    Subscribe { kind: SlotKind, filter: String<FILTER_CAPACITY> },
-    Resubscribe { kind: SlotKind, index: usize },
+    Subscribe {
+        kind: SlotKind,
+        filter: String<FILTER_CAPACITY>,
+    },
+    Resubscribe {
+        kind: SlotKind,
+        index: usize,
+    },
     Unsubscribe,
 }
 
@@ -207,7 +223,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// # Errors
     /// [`ConnectError::AlreadyRunning`] unless idle; [`ConnectError::BufferFull`] if the
     /// CONNECT does not fit. The session stays idle on error.
-    pub fn connect(&mut self, config: SessionConfig, identity: Identity, now: u64) -> Result<(), ConnectError> {
+    pub fn connect(
+        &mut self,
+        config: SessionConfig,
+        identity: Identity,
+        now: u64,
+    ) -> Result<(), ConnectError> {
         if self.phase != Phase::Idle {
             return Err(ConnectError::AlreadyRunning);
         }
@@ -220,7 +241,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             self.end_session();
             return Err(ConnectError::BufferFull);
         }
-        self.phase = Phase::Connecting { deadline: now + u64::from(config.command_timeout_ms) };
+        self.phase = Phase::Connecting {
+            deadline: now + u64::from(config.command_timeout_ms),
+        };
         Ok(())
     }
 
@@ -246,7 +269,13 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     ///
     /// # Errors
     /// [`PublishError`]; nothing is written and no packet id is used.
-    pub fn publish(&mut self, topic_name: &str, payload: &[u8], qos: QoS, now: u64) -> Result<Option<PacketId>, PublishError> {
+    pub fn publish(
+        &mut self,
+        topic_name: &str,
+        payload: &[u8],
+        qos: QoS,
+        now: u64,
+    ) -> Result<Option<PacketId>, PublishError> {
         if !self.is_usable() {
             return Err(PublishError::NotConnected);
         }
@@ -255,11 +284,20 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         }
         let packet_id = match qos {
             QoS::AtMostOnce => None,
-            QoS::AtLeastOnce if self.pending.is_full() => return Err(PublishError::TooManyInFlight),
+            QoS::AtLeastOnce if self.pending.is_full() => {
+                return Err(PublishError::TooManyInFlight)
+            }
             QoS::AtLeastOnce => Some(self.peek_packet_id()),
             QoS::ExactlyOnce => return Err(PublishError::UnsupportedQos),
         };
-        let packet = Packet::Publish(Publish { duplicate: false, qos, retain: false, topic: topic_name, packet_id, payload });
+        let packet = Packet::Publish(Publish {
+            duplicate: false,
+            qos,
+            retain: false,
+            topic: topic_name,
+            packet_id,
+            payload,
+        });
         if packet.encoded_length() > TX {
             return Err(PublishError::TooLarge);
         }
@@ -277,7 +315,13 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// # Errors
     /// [`SubscribeError`]; nothing is written. [`SubscribeError::TableFull`] is the
     /// immediate `-107` of the 11th user filter.
-    pub fn subscribe(&mut self, kind: SlotKind, filter: &str, qos: QoS, now: u64) -> Result<PacketId, SubscribeError> {
+    pub fn subscribe(
+        &mut self,
+        kind: SlotKind,
+        filter: &str,
+        qos: QoS,
+        now: u64,
+    ) -> Result<PacketId, SubscribeError> {
         if !self.is_usable() {
             return Err(SubscribeError::NotConnected);
         }
@@ -287,7 +331,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         if qos == QoS::ExactlyOnce {
             return Err(SubscribeError::UnsupportedQos);
         }
-        if self.subscriptions.position(kind, filter).is_none() && self.new_filter_would_overflow(kind, filter) {
+        if self.subscriptions.position(kind, filter).is_none()
+            && self.new_filter_would_overflow(kind, filter)
+        {
             return Err(SubscribeError::TableFull);
         }
         if self.pending.is_full() {
@@ -295,8 +341,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         }
         let packet_id = self.peek_packet_id();
         let request = [SubscriptionRequest { filter, qos }];
-        let packet = Packet::Subscribe(Subscribe { packet_id, filters: SubscribeFilters::from_list(&request) });
-        self.write(&packet).map_err(|_| SubscribeError::BufferFull)?;
+        let packet = Packet::Subscribe(Subscribe {
+            packet_id,
+            filters: SubscribeFilters::from_list(&request),
+        });
+        self.write(&packet)
+            .map_err(|_| SubscribeError::BufferFull)?;
         let filter = String::try_from(filter).map_err(|_| SubscribeError::InvalidFilter)?;
         self.commit_packet_id(packet_id, PendingKind::Subscribe { kind, filter }, now);
         Ok(packet_id)
@@ -308,11 +358,19 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     ///
     /// # Errors
     /// [`UnsubscribeError`]; the table is unchanged.
-    pub fn unsubscribe(&mut self, kind: SlotKind, filter: &str, now: u64) -> Result<Option<PacketId>, UnsubscribeError> {
+    pub fn unsubscribe(
+        &mut self,
+        kind: SlotKind,
+        filter: &str,
+        now: u64,
+    ) -> Result<Option<PacketId>, UnsubscribeError> {
         if !self.is_usable() {
             return Err(UnsubscribeError::NotConnected);
         }
-        let index = self.subscriptions.position(kind, filter).ok_or(UnsubscribeError::NotSubscribed)?;
+        let index = self
+            .subscriptions
+            .position(kind, filter)
+            .ok_or(UnsubscribeError::NotSubscribed)?;
         let other = match kind {
             SlotKind::User => SlotKind::Internal,
             SlotKind::Internal => SlotKind::User,
@@ -324,8 +382,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             }
             let packet_id = self.peek_packet_id();
             let filters = [filter];
-            let packet = Packet::Unsubscribe(Unsubscribe { packet_id, filters: UnsubscribeFilters::from_list(&filters) });
-            self.write(&packet).map_err(|_| UnsubscribeError::BufferFull)?;
+            let packet = Packet::Unsubscribe(Unsubscribe {
+                packet_id,
+                filters: UnsubscribeFilters::from_list(&filters),
+            });
+            self.write(&packet)
+                .map_err(|_| UnsubscribeError::BufferFull)?;
             self.commit_packet_id(packet_id, PendingKind::Unsubscribe, now);
             sent = Some(packet_id);
         }
@@ -395,7 +457,11 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             Phase::BackingOff { until, .. } => Some(until),
             Phase::Up | Phase::Resubscribing { .. } => self.ping_deadline(),
         };
-        self.pending.iter().map(|pending| pending.deadline).chain(phase).min()
+        self.pending
+            .iter()
+            .map(|pending| pending.deadline)
+            .chain(phase)
+            .min()
     }
 
     /// RUN: a session exists (connecting, connected or reconnecting).
@@ -434,7 +500,10 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             .pending
             .iter()
             .filter(|pending| match &pending.kind {
-                PendingKind::Subscribe { kind: pending_kind, filter: pending_filter } => {
+                PendingKind::Subscribe {
+                    kind: pending_kind,
+                    filter: pending_filter,
+                } => {
                     *pending_kind == kind
                         && pending_filter != filter
                         && self.subscriptions.position(kind, pending_filter).is_none()
@@ -442,12 +511,17 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                 _ => false,
             })
             .count();
-        self.subscriptions.is_full(kind) || self.subscriptions.slots(kind).len() + pending_new >= capacity
+        self.subscriptions.is_full(kind)
+            || self.subscriptions.slots(kind).len() + pending_new >= capacity
     }
 
     fn peek_packet_id(&self) -> PacketId {
         let mut candidate = self.next_packet_id;
-        while self.pending.iter().any(|pending| pending.packet_id == candidate) {
+        while self
+            .pending
+            .iter()
+            .any(|pending| pending.packet_id == candidate)
+        {
             candidate = candidate.next();
         }
         candidate
@@ -457,7 +531,11 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.next_packet_id = packet_id.next();
         let deadline = now + u64::from(self.config.command_timeout_ms);
         // Callers checked for room; a full table only loses the timeout of this entry.
-        let _ = self.pending.push(Pending { packet_id, deadline, kind });
+        let _ = self.pending.push(Pending {
+            packet_id,
+            deadline,
+            kind,
+        });
     }
 
     fn write(&mut self, packet: &Packet<'_>) -> Result<(), EncodeError> {
@@ -484,7 +562,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             username: Some(&fields.username),
             password: fields.password.as_ref().map(|password| password.as_bytes()),
         };
-        let written = Packet::Connect(connect).encode(&mut self.transmit[self.transmit_length..])?;
+        let written =
+            Packet::Connect(connect).encode(&mut self.transmit[self.transmit_length..])?;
         self.transmit_length += written;
         self.last_ping_or_connect = now;
         self.ping = Ping::Idle;
@@ -494,7 +573,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     fn ping_deadline(&self) -> Option<u64> {
         match self.ping {
             Ping::Idle if self.config.keep_alive_s == 0 => None,
-            Ping::Idle => Some(self.last_ping_or_connect + 1000 * u64::from(self.config.keep_alive_s)),
+            Ping::Idle => {
+                Some(self.last_ping_or_connect + 1000 * u64::from(self.config.keep_alive_s))
+            }
             Ping::AwaitingFirst { sent_at } | Ping::AwaitingSecond { sent_at } => {
                 Some(sent_at + PING_RESPONSE_TIMEOUT_MS)
             }
@@ -508,11 +589,18 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                 self.end_session();
                 self.push_event(Event::ConnectFailed(ConnectFailure::Timeout));
             }
-            Phase::Attempting { backoff, deadline } if now >= deadline => self.attempt_failed(backoff, now),
+            Phase::Attempting { backoff, deadline } if now >= deadline => {
+                self.attempt_failed(backoff, now)
+            }
             Phase::BackingOff { backoff, until } if now >= until => {
                 let bound = u64::from(self.config.command_timeout_ms).max(5_000);
-                self.phase = Phase::Attempting { backoff, deadline: now + bound };
-                self.push_event(Event::Reconnecting { attempt: backoff.attempt });
+                self.phase = Phase::Attempting {
+                    backoff,
+                    deadline: now + bound,
+                };
+                self.push_event(Event::Reconnecting {
+                    attempt: backoff.attempt,
+                });
             }
             Phase::Up | Phase::Resubscribing { .. } => {
                 self.run_keep_alive(now);
@@ -523,7 +611,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn run_keep_alive(&mut self, now: u64) {
-        let Some(deadline) = self.ping_deadline() else { return };
+        let Some(deadline) = self.ping_deadline() else {
+            return;
+        };
         if now < deadline {
             return;
         }
@@ -544,14 +634,24 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn expire_pending(&mut self, now: u64) {
-        while let Some(position) = self.pending.iter().position(|pending| now >= pending.deadline) {
+        while let Some(position) = self
+            .pending
+            .iter()
+            .position(|pending| now >= pending.deadline)
+        {
             let expired = self.pending.remove(position);
             let packet_id = expired.packet_id;
             match expired.kind {
                 PendingKind::Publish => self.push_event(Event::PublishTimeout { packet_id }),
-                PendingKind::Subscribe { kind, .. } => self.push_event(Event::SubscribeTimeout { packet_id, kind }),
-                PendingKind::Unsubscribe => self.push_event(Event::UnsubscribeTimeout { packet_id }),
-                PendingKind::Resubscribe { kind, index } => self.resubscribe_answered(kind, index, None, now),
+                PendingKind::Subscribe { kind, .. } => {
+                    self.push_event(Event::SubscribeTimeout { packet_id, kind })
+                }
+                PendingKind::Unsubscribe => {
+                    self.push_event(Event::UnsubscribeTimeout { packet_id })
+                }
+                PendingKind::Resubscribe { kind, index } => {
+                    self.resubscribe_answered(kind, index, None, now)
+                }
             }
         }
     }
@@ -577,7 +677,10 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             Phase::Attempting { backoff, .. } => self.attempt_failed(backoff, now),
             Phase::Up | Phase::Resubscribing { .. } => {
                 let reconnecting = self.config.reconnect;
-                self.push_event(Event::Dropped { reason, reconnecting });
+                self.push_event(Event::Dropped {
+                    reason,
+                    reconnecting,
+                });
                 let pending = core::mem::take(&mut self.pending);
                 for entry in pending {
                     let operation = match entry.kind {
@@ -586,12 +689,18 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                         PendingKind::Unsubscribe => Operation::Unsubscribe,
                         PendingKind::Resubscribe { .. } => continue,
                     };
-                    self.push_event(Event::LinkLost { packet_id: entry.packet_id, operation });
+                    self.push_event(Event::LinkLost {
+                        packet_id: entry.packet_id,
+                        operation,
+                    });
                 }
                 self.reset_link();
                 if reconnecting {
                     let backoff = Backoff::first(self.random.next_u32());
-                    self.phase = Phase::BackingOff { backoff, until: now + u64::from(backoff.delay_ms) };
+                    self.phase = Phase::BackingOff {
+                        backoff,
+                        until: now + u64::from(backoff.delay_ms),
+                    };
                 } else {
                     self.end_session();
                 }
@@ -600,10 +709,17 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn attempt_failed(&mut self, backoff: Backoff, now: u64) {
-        self.push_event(Event::ReconnectAttemptFailed { attempt: backoff.attempt });
+        self.push_event(Event::ReconnectAttemptFailed {
+            attempt: backoff.attempt,
+        });
         self.reset_link();
         match backoff.next() {
-            Some(next) => self.phase = Phase::BackingOff { backoff: next, until: now + u64::from(next.delay_ms) },
+            Some(next) => {
+                self.phase = Phase::BackingOff {
+                    backoff: next,
+                    until: now + u64::from(next.delay_ms),
+                }
+            }
             None => {
                 self.end_session();
                 self.push_event(Event::GaveUp);
@@ -637,25 +753,37 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
 
     /// Sends the SUBSCRIBE for the current slot, or finishes with `Reconnected`.
     fn advance_resubscribe(&mut self, now: u64) {
-        let Phase::Resubscribing { next } = self.phase else { return };
+        let Phase::Resubscribing { next } = self.phase else {
+            return;
+        };
         let Some((kind, index, slot)) = self.subscriptions.nth_overall(next) else {
             self.phase = Phase::Up;
             self.push_event(Event::Reconnected);
             return;
         };
         let filter = slot.filter.clone();
-        let request = [SubscriptionRequest { filter: &filter, qos: slot.qos }];
+        let request = [SubscriptionRequest {
+            filter: &filter,
+            qos: slot.qos,
+        }];
         let packet_id = self.peek_packet_id();
-        let packet = Packet::Subscribe(Subscribe { packet_id, filters: SubscribeFilters::from_list(&request) });
+        let packet = Packet::Subscribe(Subscribe {
+            packet_id,
+            filters: SubscribeFilters::from_list(&request),
+        });
         match self.write(&packet) {
-            Ok(()) => self.commit_packet_id(packet_id, PendingKind::Resubscribe { kind, index }, now),
+            Ok(()) => {
+                self.commit_packet_id(packet_id, PendingKind::Resubscribe { kind, index }, now)
+            }
             Err(_) => self.resubscribe_answered(kind, index, None, now),
         }
     }
 
     /// Applies the SUBACK (`Some(code)`) or timeout (`None`) of a re-subscription.
     fn resubscribe_answered(&mut self, kind: SlotKind, index: usize, code: Option<u8>, now: u64) {
-        let Phase::Resubscribing { next } = self.phase else { return };
+        let Phase::Resubscribing { next } = self.phase else {
+            return;
+        };
         let granted = code.and_then(QoS::from_bits);
         let mut following = next + 1;
         match (granted, kind) {

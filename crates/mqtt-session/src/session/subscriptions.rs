@@ -46,7 +46,9 @@ impl SubscriptionTable {
     }
 
     pub(crate) fn position(&self, kind: SlotKind, filter: &str) -> Option<usize> {
-        self.slots(kind).iter().position(|slot| slot.filter == filter)
+        self.slots(kind)
+            .iter()
+            .position(|slot| slot.filter == filter)
     }
 
     pub(crate) fn is_full(&self, kind: SlotKind) -> bool {
@@ -63,7 +65,10 @@ impl SubscriptionTable {
             self.slot_mut(kind, index)?.qos = qos;
             return Some(index);
         }
-        let slot = Slot { filter: String::try_from(filter).ok()?, qos };
+        let slot = Slot {
+            filter: String::try_from(filter).ok()?,
+            qos,
+        };
         let slots = match kind {
             SlotKind::User => self.user.push(slot).map(|()| self.user.len()),
             SlotKind::Internal => self.internal.push(slot).map(|()| self.internal.len()),
@@ -97,13 +102,17 @@ impl SubscriptionTable {
             Some(slot) => Some((SlotKind::User, index, slot)),
             None => {
                 let internal_index = index - self.user.len();
-                self.internal.get(internal_index).map(|slot| (SlotKind::Internal, internal_index, slot))
+                self.internal
+                    .get(internal_index)
+                    .map(|slot| (SlotKind::Internal, internal_index, slot))
             }
         }
     }
 
     /// Whether any slot of `kind` matches `topic_name`.
     pub(crate) fn routes(&self, kind: SlotKind, topic_name: &str) -> bool {
-        self.slots(kind).iter().any(|slot| topic::matches(&slot.filter, topic_name))
+        self.slots(kind)
+            .iter()
+            .any(|slot| topic::matches(&slot.filter, topic_name))
     }
 }

@@ -16,7 +16,13 @@ pub type TestSession = Session<Random, 2304, 2560>;
 /// What the runner saw, without borrowing the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
-    Message { topic: String, payload: Vec<u8>, qos: QoS, for_user: bool, for_internal: bool },
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+        for_user: bool,
+        for_internal: bool,
+    },
     Other(String),
 }
 
@@ -35,20 +41,37 @@ pub struct Harness {
 }
 
 pub fn config(reconnect: bool) -> SessionConfig {
-    SessionConfig { command_timeout_ms: 5000, keep_alive_s: 60, clean_session: true, reconnect }
+    SessionConfig {
+        command_timeout_ms: 5000,
+        keep_alive_s: 60,
+        clean_session: true,
+        reconnect,
+    }
 }
 
 pub fn identity() -> Identity {
-    Identity::new("CTQS08Y5LG", "Dev01", "k3Zq8cB1vP+Lx0T2mY9wRg==", Authentication::Transport).unwrap()
+    Identity::new(
+        "CTQS08Y5LG",
+        "Dev01",
+        "k3Zq8cB1vP+Lx0T2mY9wRg==",
+        Authentication::Transport,
+    )
+    .unwrap()
 }
 
 impl Harness {
     /// A session whose RNG returns `values` in order, then 0.
     pub fn new(values: &[u32]) -> Self {
-        let random = Rc::new(RefCell::new(values.iter().copied().collect::<VecDeque<u32>>()));
+        let random = Rc::new(RefCell::new(
+            values.iter().copied().collect::<VecDeque<u32>>(),
+        ));
         let source = Rc::clone(&random);
         let generator: Random = Box::new(move || source.borrow_mut().pop_front().unwrap_or(0));
-        Self { session: Session::new(generator), now: 1_000, random }
+        Self {
+            session: Session::new(generator),
+            now: 1_000,
+            random,
+        }
     }
 
     /// Queues more random values.
@@ -59,10 +82,21 @@ impl Harness {
     /// Connected session with first packet id 4661.
     pub fn connected(reconnect: bool) -> Self {
         let mut harness = Self::new(&[4660, 12345]);
-        harness.session.connect(config(reconnect), identity(), harness.now).unwrap();
+        harness
+            .session
+            .connect(config(reconnect), identity(), harness.now)
+            .unwrap();
         harness.take_sent();
-        harness.feed(&Packet::ConnAck(ConnAck { session_present: false, return_code: 0 }));
-        assert_eq!(harness.events(), vec![other(Event::Connected { session_present: false })]);
+        harness.feed(&Packet::ConnAck(ConnAck {
+            session_present: false,
+            return_code: 0,
+        }));
+        assert_eq!(
+            harness.events(),
+            vec![other(Event::Connected {
+                session_present: false
+            })]
+        );
         harness
     }
 
@@ -128,7 +162,10 @@ impl Harness {
     }
 
     pub fn suback(&mut self, packet_id: u16, code: u8) {
-        self.feed(&Packet::SubAck(SubAck { packet_id: id(packet_id), return_codes: &[code] }));
+        self.feed(&Packet::SubAck(SubAck {
+            packet_id: id(packet_id),
+            return_codes: &[code],
+        }));
     }
 
     /// Subscribes and grants, returning the packet id used.
@@ -141,7 +178,14 @@ impl Harness {
         packet_id
     }
 
-    pub fn publish_in(&mut self, topic: &str, payload: &[u8], qos: QoS, packet_id: u16, duplicate: bool) {
+    pub fn publish_in(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        packet_id: u16,
+        duplicate: bool,
+    ) {
         self.feed(&Packet::Publish(Publish {
             duplicate,
             qos,
@@ -153,6 +197,10 @@ impl Harness {
     }
 
     pub fn user_filters(&self) -> Vec<(String, QoS)> {
-        self.session.subscriptions(SlotKind::User).iter().map(|slot| (slot.filter.to_string(), slot.qos)).collect()
+        self.session
+            .subscriptions(SlotKind::User)
+            .iter()
+            .map(|slot| (slot.filter.to_string(), slot.qos))
+            .collect()
     }
 }
