@@ -2,6 +2,7 @@
 #![no_std]
 
 pub mod codec;
+pub mod fuzzing;
 pub mod session;
 pub mod tencent;
 pub mod topic;

@@ -394,16 +394,32 @@ proptest! {
     }
 
     #[test]
-    fn mutated_packets_never_panic(model in model(), position in any::<prop::sample::Index>(), value in any::<u8>()) {
+    fn mutated_packets_never_panic_and_round_trip(model in model(), position in any::<prop::sample::Index>(), value in any::<u8>()) {
         with_packet(&model, |packet| {
             let mut bytes = encode(&packet);
             let index = position.index(bytes.len());
             bytes[index] = value;
-            if let Ok(Some((decoded, used))) = decode(&bytes) {
-                // Whatever we accept must re-encode to exactly the bytes we consumed.
-                prop_assert_eq!(encode(&decoded), bytes[..used].to_vec());
+            mqtt_session::fuzzing::codec_round_trip(&bytes);
+        });
+    }
+
+    #[test]
+    fn session_survives_arbitrary_broker_bytes(data in prop::collection::vec(any::<u8>(), 0..600)) {
+        mqtt_session::fuzzing::session_input(&data);
+    }
+
+    #[test]
+    fn session_survives_valid_packets_in_any_order(models in prop::collection::vec((model(), 0u8..=255), 0..12)) {
+        // Connect, then deliver each packet split into segments, with random commands.
+        let mut data = vec![6u8, 0];
+        for (model, control) in &models {
+            let bytes = with_packet(model, |packet| encode(&packet));
+            for piece in bytes.chunks(255) {
+                data.push(if *control > 250 { 7 } else { *control });
+                data.push(piece.len() as u8);
+                data.extend_from_slice(piece);
             }
-            Ok(())
-        })?;
+        }
+        mqtt_session::fuzzing::session_input(&data);
     }
 }
