@@ -40,11 +40,14 @@ fn connect_writes_tencent_connect_and_connack_connects() {
     assert_eq!(connect.password, None);
     assert_eq!(connect.keep_alive, 60);
     assert!(!connect.clean_session);
-    harness.feed(&connack(0));
+    harness.feed(&Packet::ConnAck(ConnAck {
+        session_present: true,
+        return_code: 0,
+    }));
     assert_eq!(
         harness.events(),
         vec![other(Event::Connected {
-            session_present: false
+            session_present: true
         })]
     );
     assert!(harness.session.is_usable());

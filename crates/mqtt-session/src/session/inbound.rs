@@ -19,6 +19,7 @@ use core::ops::Range;
 /// What one decoded packet asks for, without borrowing the receive buffer.
 enum Summary {
     ConnAck {
+        session_present: bool,
         return_code: u8,
     },
     Publish(InboundPublish),
@@ -163,6 +164,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         };
         let summary = match packet {
             Packet::ConnAck(connack) => Summary::ConnAck {
+                session_present: connack.session_present,
                 return_code: connack.return_code,
             },
             Packet::Publish(publish) => Summary::Publish(InboundPublish {
@@ -320,18 +322,22 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
 
     fn handle_control(&mut self, summary: Summary, now: u64) {
         match (summary, self.phase) {
-            (Summary::ConnAck { return_code }, Phase::Connecting { .. }) => {
+            (
+                Summary::ConnAck {
+                    session_present,
+                    return_code,
+                },
+                Phase::Connecting { .. },
+            ) => {
                 if return_code == 0 {
                     self.phase = Phase::Up;
-                    self.push_event(Event::Connected {
-                        session_present: false,
-                    });
+                    self.push_event(Event::Connected { session_present });
                 } else {
                     self.end_session();
                     self.push_event(Event::ConnectRefused(ConnectRefusal { return_code }));
                 }
             }
-            (Summary::ConnAck { return_code }, Phase::Attempting { backoff, .. }) => {
+            (Summary::ConnAck { return_code, .. }, Phase::Attempting { backoff, .. }) => {
                 if return_code == 0 {
                     self.start_resubscribe(now);
                 } else {
