@@ -244,8 +244,11 @@ fn reconnect_attempt_is_bounded_by_max_of_cmdtimeout_and_5s() {
         vec![other(Event::Reconnecting { attempt: 1 })]
     );
     harness.session.transport_opened(harness.now);
+    harness.session.transport_opened(harness.now);
     let bytes = harness.take_sent();
-    let Some((Packet::Connect(connect), _)) = decode(&bytes).unwrap() else {
+    let (packet, length) = decode(&bytes).unwrap().unwrap();
+    assert_eq!(length, bytes.len(), "one CONNECT per attempt");
+    let Packet::Connect(connect) = packet else {
         panic!("CONNECT expected")
     };
     // A fresh connection id from the next random value (7 → "HAAAA").

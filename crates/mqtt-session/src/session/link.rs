@@ -45,14 +45,15 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                 self.end_session();
                 self.push_event(Event::ConnectFailed(ConnectFailure::Timeout));
             }
-            Phase::Attempting { backoff, deadline } if now >= deadline => {
-                self.attempt_failed(backoff, now)
-            }
+            Phase::Attempting {
+                backoff, deadline, ..
+            } if now >= deadline => self.attempt_failed(backoff, now),
             Phase::BackingOff { backoff, until } if now >= until => {
                 let bound = u64::from(self.config.command_timeout_ms).max(5_000);
                 self.phase = Phase::Attempting {
                     backoff,
                     deadline: now + bound,
+                    connect_sent: false,
                 };
                 self.push_event(Event::Reconnecting {
                     attempt: backoff.attempt,

@@ -108,9 +108,11 @@ enum Phase {
         backoff: Backoff,
         until: u64,
     },
+    /// A reconnect attempt; `connect_sent` once the runner reported its transport open.
     Attempting {
         backoff: Backoff,
         deadline: u64,
+        connect_sent: bool,
     },
 }
 
@@ -250,11 +252,22 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     /// Reports that the transport for the current reconnect attempt is open: the CONNECT
-    /// is written. Ignored outside a reconnect attempt.
+    /// is written. Ignored outside a reconnect attempt and when repeated.
     pub fn transport_opened(&mut self, now: u64) {
-        if let Phase::Attempting { backoff, .. } = self.phase {
+        if let Phase::Attempting {
+            backoff,
+            deadline,
+            connect_sent: false,
+        } = self.phase
+        {
             if self.write_connect(now).is_err() {
                 self.attempt_failed(backoff, now);
+            } else {
+                self.phase = Phase::Attempting {
+                    backoff,
+                    deadline,
+                    connect_sent: true,
+                };
             }
         }
     }
