@@ -1,0 +1,164 @@
+//! Command-line options.
+//!
+//! Hand-parsed: five flags do not justify an argument-parsing dependency in a tool that test
+//! suites build from scratch.
+
+use crate::registry::{Registry, RegistryError};
+use std::fmt;
+
+/// Usage text for `--help` and errors.
+pub const USAGE: &str = "\
+usage: tc-at-hub [--mqtt-port N] [--admin-port N] [--registry FILE] [--device PID:DN:SECRET]...
+
+  --mqtt-port N     plain MQTT listener on 127.0.0.1 (default 1883, 0 = any free port)
+  --admin-port N    admin HTTP+JSON API on 127.0.0.1 (default 18090, 0 = any free port)
+  --registry FILE   products and devices (JSON, see registry.example.json)
+  --device P:D:S    add device D of product P with Base64 secret S (repeatable)
+
+Without --registry and --device the hub serves one demo device.
+Prints `HUB READY {...}` with the actual ports on stdout, logs on stderr (RUST_LOG).";
+
+/// Parsed options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// MQTT listener port (0 = pick one).
+    pub mqtt_port: u16,
+    /// Admin API port (0 = pick one).
+    pub admin_port: u16,
+    /// The registry to serve.
+    pub registry: Registry,
+    /// Whether the demo device was used because nothing else was given.
+    pub demo: bool,
+}
+
+/// Why the command line was rejected.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionsError {
+    /// `--help` was given.
+    Help,
+    /// Unknown flag or missing/invalid value.
+    Invalid(String),
+    /// The registry file could not be read or parsed.
+    Registry(String, RegistryError),
+}
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Help => formatter.write_str(USAGE),
+            Self::Invalid(message) => write!(formatter, "{message}\n{USAGE}"),
+            Self::Registry(source, error) => write!(formatter, "{source}: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for OptionsError {}
+
+/// Parses the arguments after the program name; `read_file` reads the registry file.
+///
+/// # Errors
+/// [`OptionsError`] for `--help`, bad flags or a bad registry.
+pub fn parse(
+    arguments: impl IntoIterator<Item = String>,
+    read_file: impl Fn(&str) -> std::io::Result<String>,
+) -> Result<Options, OptionsError> {
+    let mut options = Options {
+        mqtt_port: 1883,
+        admin_port: 18090,
+        registry: Registry::default(),
+        demo: false,
+    };
+    let mut arguments = arguments.into_iter();
+    while let Some(flag) = arguments.next() {
+        if flag == "--help" || flag == "-h" {
+            return Err(OptionsError::Help);
+        }
+        let value = arguments
+            .next()
+            .ok_or_else(|| OptionsError::Invalid(format!("{flag} needs a value")))?;
+        let port = || {
+            value
+                .parse::<u16>()
+                .map_err(|_| OptionsError::Invalid(format!("{flag}: not a port: {value}")))
+        };
+        match flag.as_str() {
+            "--mqtt-port" => options.mqtt_port = port()?,
+            "--admin-port" => options.admin_port = port()?,
+            "--registry" => {
+                let text = read_file(&value).map_err(|error| {
+                    OptionsError::Invalid(format!("cannot read {value}: {error}"))
+                })?;
+                options
+                    .registry
+                    .load_json(&text)
+                    .map_err(|error| OptionsError::Registry(value.clone(), error))?;
+            }
+            "--device" => options
+                .registry
+                .add_device_flag(&value)
+                .map_err(|error| OptionsError::Registry(value.clone(), error))?,
+            _ => return Err(OptionsError::Invalid(format!("unknown option {flag}"))),
+        }
+    }
+    if options.registry.devices.is_empty() && options.registry.products.is_empty() {
+        options.registry = Registry::demo();
+        options.demo = true;
+    }
+    Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arguments(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn no_file(_: &str) -> std::io::Result<String> {
+        Err(std::io::Error::other("no files in this test"))
+    }
+
+    #[test]
+    fn defaults_serve_the_demo_device_on_standard_ports() {
+        let options = parse(Vec::new(), no_file).unwrap();
+        assert_eq!(
+            (options.mqtt_port, options.admin_port, options.demo),
+            (1883, 18090, true)
+        );
+        assert!(options.registry.devices.contains_key("DEMO000001demo"));
+    }
+
+    #[test]
+    fn devices_and_registry_replace_the_demo() {
+        let read = |_: &str| {
+            Ok(r#"{"devices":[{"pid":"P000000001","dn":"a","secret":"YWJj"}]}"#.to_owned())
+        };
+        let options = parse(
+            arguments("--mqtt-port 0 --registry r.json --device P000000002:b:YWJj"),
+            read,
+        )
+        .unwrap();
+        assert!(!options.demo);
+        assert_eq!(options.mqtt_port, 0);
+        assert_eq!(options.registry.devices.len(), 2);
+    }
+
+    #[test]
+    fn bad_flags_are_rejected() {
+        assert!(matches!(
+            parse(arguments("--mqtt-port x"), no_file),
+            Err(OptionsError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse(arguments("--bogus 1"), no_file),
+            Err(OptionsError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse(arguments("--admin-port"), no_file),
+            Err(OptionsError::Invalid(_))
+        ));
+        assert_eq!(parse(arguments("--help"), no_file), Err(OptionsError::Help));
+    }
+}

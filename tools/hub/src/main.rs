@@ -1,0 +1,49 @@
+//! `tc-at-hub`: the local Tencent IoT Hub stand-in (see README.md).
+
+use std::io::Write as _;
+use std::sync::Arc;
+use tc_at_hub::config::{self, OptionsError};
+use tc_at_hub::registry::{DEMO_DEVICE_NAME, DEMO_DEVICE_SECRET, DEMO_PRODUCT_ID};
+use tc_at_hub::Hub;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .target(env_logger::Target::Stderr)
+        .init();
+    let options = match config::parse(std::env::args().skip(1), |path| {
+        std::fs::read_to_string(path)
+    }) {
+        Ok(options) => options,
+        Err(OptionsError::Help) => {
+            println!("{}", config::USAGE);
+            return std::process::ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("tc-at-hub: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if options.demo {
+        // The demo secret is public test data, printed so a newcomer can connect at once.
+        eprintln!(
+            "demo device: product id {DEMO_PRODUCT_ID}, device name {DEMO_DEVICE_NAME}, secret {DEMO_DEVICE_SECRET}"
+        );
+    }
+    let device_count = options.registry.devices.len();
+    let hub = Arc::new(Hub::new(options.registry));
+    let ports = match tc_at_hub::start(hub, options.mqtt_port, options.admin_port).await {
+        Ok(ports) => ports,
+        Err(error) => {
+            eprintln!("tc-at-hub: cannot listen: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    log::info!("serving {device_count} device(s)");
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", ports.ready_line());
+    let _ = stdout.flush();
+    drop(stdout);
+    std::future::pending::<()>().await;
+    std::process::ExitCode::SUCCESS
+}
