@@ -315,9 +315,7 @@ impl Hub {
             };
             match &session.link {
                 Some(link) => {
-                    if link.sender.send(Command::Deliver(delivery)).is_ok() {
-                        reached += 1;
-                    }
+                    reached += usize::from(link.sender.send(Command::Deliver(delivery)).is_ok());
                 }
                 None if qos == QoS::AtLeastOnce => {
                     if session.queue.len() == OFFLINE_QUEUE_LIMIT {

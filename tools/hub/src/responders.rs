@@ -197,7 +197,7 @@ fn ota_report(hub: &Hub, client_id: &str, request: &Value) -> Option<Reply> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{Device, Registry};
+    use crate::registry::Registry;
 
     const CLIENT_ID: &str = "DEMO000001demo";
 
@@ -220,7 +220,6 @@ mod tests {
         while let Ok(crate::hub::Command::Deliver(message)) = attached.commands.try_recv() {
             replies.push(String::from_utf8(message.payload).unwrap());
         }
-        let _: &Device = &device;
         replies
     }
 
