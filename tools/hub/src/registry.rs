@@ -287,6 +287,15 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_registry_loads() {
+        let mut registry = Registry::default();
+        registry.load_json(include_str!("../registry.example.json")).unwrap();
+        assert_eq!(registry.devices.len(), 3);
+        assert!(!registry.products["HUBONLY001"].thing_topics);
+        assert!(!registry.devices["CTQS08Y5LGDisabled"].enabled);
+    }
+
+    #[test]
     fn debug_output_never_contains_the_secret() {
         let registry = Registry::demo();
         let text = format!("{registry:?}");
