@@ -289,7 +289,9 @@ mod tests {
     #[test]
     fn shipped_example_registry_loads() {
         let mut registry = Registry::default();
-        registry.load_json(include_str!("../registry.example.json")).unwrap();
+        registry
+            .load_json(include_str!("../registry.example.json"))
+            .unwrap();
         assert_eq!(registry.devices.len(), 3);
         assert!(!registry.products["HUBONLY001"].thing_topics);
         assert!(!registry.devices["CTQS08Y5LGDisabled"].enabled);
