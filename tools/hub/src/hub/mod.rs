@@ -381,3 +381,79 @@ impl Hub {
 pub fn payload_base64(payload: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(payload)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_device() -> Device {
+        Registry::demo().devices["DEMO000001demo"].clone()
+    }
+
+    fn message(payload: &str) -> Message {
+        Message {
+            topic: "DEMO000001/demo/control".to_owned(),
+            payload: payload.as_bytes().to_vec(),
+            qos: QoS::AtLeastOnce,
+        }
+    }
+
+    #[test]
+    fn offline_queue_keeps_the_newest_150_qos1_messages() {
+        let hub = Hub::new(Registry::demo());
+        let device = demo_device();
+        hub.attach(&device, 1, false);
+        assert_eq!(
+            hub.subscribe(
+                "DEMO000001demo",
+                "DEMO000001/demo/control",
+                QoS::AtLeastOnce
+            ),
+            1
+        );
+        hub.detach("DEMO000001demo", 1);
+        for index in 0..200 {
+            assert_eq!(
+                hub.route(&message(&index.to_string()), None, None, false),
+                1
+            );
+        }
+        let qos0 = Message {
+            qos: QoS::AtMostOnce,
+            ..message("dropped")
+        };
+        assert_eq!(hub.route(&qos0, None, None, false), 0);
+        let (attached, replay) = hub.attach(&device, 2, false);
+        assert!(attached.session_present);
+        assert_eq!(replay.len(), OFFLINE_QUEUE_LIMIT);
+        assert_eq!(replay[0].payload, b"50");
+    }
+
+    #[test]
+    fn takeover_closes_the_old_link_and_its_detach_keeps_the_new_session() {
+        let hub = Hub::new(Registry::demo());
+        let device = demo_device();
+        let (mut first, _) = hub.attach(&device, 1, true);
+        let (second, _) = hub.attach(&device, 2, true);
+        assert_eq!(
+            first.commands.try_recv(),
+            Ok(Command::Close("session taken over"))
+        );
+        hub.detach("DEMO000001demo", 1);
+        assert!(!second.session_present);
+        assert!(
+            hub.kick("DEMO000001demo", None),
+            "the second connection is still registered"
+        );
+    }
+
+    #[test]
+    fn clean_session_discards_a_stored_session() {
+        let hub = Hub::new(Registry::demo());
+        let device = demo_device();
+        hub.attach(&device, 1, false);
+        hub.detach("DEMO000001demo", 1);
+        let (attached, _) = hub.attach(&device, 2, true);
+        assert!(!attached.session_present);
+    }
+}

@@ -143,7 +143,7 @@ pub fn credentials(pid: &str, dn: &str, secret: &str) -> (String, String, String
 pub struct Mosquitto {
     child: Child,
     pub lines: mpsc::Receiver<String>,
-    exit: mpsc::Receiver<(bool, String)>,
+    exit: mpsc::Receiver<String>,
 }
 
 impl Mosquitto {
@@ -189,14 +189,14 @@ impl Mosquitto {
         std::thread::spawn(move || {
             let mut text = String::new();
             let _ = stderr.read_to_string(&mut text);
-            let _ = exit_sender.send((true, text));
+            let _ = exit_sender.send(text);
         });
         Self { child, lines, exit }
     }
 
     /// Waits for the process to end; returns (success, stderr).
     pub fn wait_exit(&mut self) -> (bool, String) {
-        let (_, stderr) = self
+        let stderr = self
             .exit
             .recv_timeout(WAIT)
             .expect("process closed stderr within 10 s");
