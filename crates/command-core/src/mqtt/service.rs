@@ -49,6 +49,8 @@ struct Service<'s, 'a, S> {
     waiting: Option<Waiting>,
     host: heapless::Vec<u8, HOST_MAX>,
     port: u16,
+    /// cmdtimeout of the last connect: bounds the teardown of AT+TCMQTTDISCONN.
+    command_timeout_ms: u64,
     /// Messages received after a reconnect's CONNACK, until `+TCMQTTRECONNECTED`.
     held: super::Outbox<{ super::OUTBOX_BYTES }>,
 }
@@ -61,6 +63,7 @@ pub async fn serve<N: Network, C: Clock>(shared: &MqttShared<'_>, network: &mut 
         waiting: None,
         host: heapless::Vec::new(),
         port: PLAIN_PORT,
+        command_timeout_ms: 5_000,
         held: super::Outbox::new(),
     };
     let mut input = [0u8; 512];
@@ -319,7 +322,8 @@ impl<S: Read + Write> Service<'_, '_, S> {
         let now = clock.now_ms();
         match request {
             Request::Connect(connect) => {
-                let deadline = now + u64::from(connect.config.command_timeout_ms);
+                self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
+                let deadline = now + self.command_timeout_ms;
                 self.port = if connect.tls_mode == 0 {
                     PLAIN_PORT
                 } else {
@@ -418,7 +422,7 @@ impl<S: Read + Write> Service<'_, '_, S> {
                 }
             }
             Request::Disconnect => {
-                let timeout = 5_000;
+                let timeout = self.command_timeout_ms;
                 let _ = self.shared.session.borrow_mut().disconnect();
                 self.held.clear();
                 // Teardown is forced: the DISCONNECT gets a bounded chance to leave.
