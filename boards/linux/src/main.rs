@@ -5,6 +5,7 @@
 //! process: RAM state is rebuilt from the flash file while the AT port stays open.
 
 mod flash;
+mod network;
 mod options;
 mod uart;
 mod wifi;
@@ -12,10 +13,11 @@ mod wifi;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use command_core::{BoardInfo, Exit, Module};
+use command_core::{BoardInfo, Cloud, Exit, Module};
 use storage::Settings;
 
 use crate::flash::{FileFlash, SETTINGS_RANGE};
+use crate::network::{HostClock, HostNetwork, HostRandom};
 use crate::options::{Options, UartChoice};
 use crate::uart::{UartRx, UartTx};
 use crate::wifi::SimulatedWifi;
@@ -71,6 +73,9 @@ async fn serve(options: Options, flash: FileFlash) -> std::io::Result<()> {
         settings: &mut settings,
         wifi: &mut wifi,
         board: &board,
+        network: HostNetwork::new(options.routing.clone()),
+        clock: HostClock::new(),
+        random: HostRandom::new(),
     };
     match &options.uart {
         UartChoice::Pty => {
@@ -102,11 +107,14 @@ async fn serve(options: Options, flash: FileFlash) -> std::io::Result<()> {
     }
 }
 
-/// What survives a simulated reboot: the flash and the radio.
+/// What survives a simulated reboot: the flash, the radio and the network stack.
 struct BoardState<'a> {
     settings: &'a mut Settings<FileFlash>,
     wifi: &'a mut SimulatedWifi,
     board: &'a BoardInfo,
+    network: HostNetwork,
+    clock: HostClock,
+    random: HostRandom,
 }
 
 impl BoardState<'_> {
@@ -120,7 +128,12 @@ impl BoardState<'_> {
                 wifi: self.wifi,
                 board: self.board,
             };
-            match command_core::run(&mut rx, &mut tx, module).await {
+            let cloud = Cloud {
+                network: &mut self.network,
+                clock: &self.clock,
+                random: &mut self.random,
+            };
+            match command_core::run_with(&mut rx, &mut tx, module, cloud).await {
                 Exit::Reboot => log::info!("rebooting"),
                 _ => return,
             }

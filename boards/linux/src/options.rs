@@ -1,5 +1,6 @@
 //! Command line and environment of `tc-at-module` (`hub.md` §1, `commands.md` §0).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use command_core::Profile;
@@ -11,7 +12,78 @@ pub const USAGE: &str = "usage: tc-at-module [--uart pty|stdio|tcp:ADDR] [--pty-
 [--flash PATH] [--wifi SSID:PSK[:RSSI[:BSSID[:CHANNEL]]]]... [--profile full|esp8266]
 
 environment: TCAT_FLASH (flash image), TCAT_PROFILE (profile), TCAT_WIFI_APS
-(ssid:password:rssi[:bssid[:channel]], ';'-separated), RUST_LOG (stderr log level)";
+(ssid:password:rssi[:bssid[:channel]], ';'-separated), TCAT_RESOLVE (*.name=IP,...),
+TCAT_PORT_MAP (port=port,...), RUST_LOG (stderr log level)";
+
+/// Name overrides and port rewrites for outgoing connections (`hub.md` §1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routing {
+    /// `(pattern, address)`: `*.x` matches `x` and every name ending in `.x`; others exactly.
+    names: Vec<(String, IpAddr)>,
+    /// `(from, to)` destination ports.
+    ports: Vec<(u16, u16)>,
+}
+
+impl Routing {
+    /// Parses `TCAT_RESOLVE` and `TCAT_PORT_MAP` values (each may be absent).
+    pub fn parse(resolve: Option<&str>, port_map: Option<&str>) -> Result<Self, String> {
+        let mut routing = Routing::default();
+        for item in resolve
+            .unwrap_or("")
+            .split(',')
+            .filter(|item| !item.is_empty())
+        {
+            let (pattern, address) = item
+                .split_once('=')
+                .ok_or_else(|| format!("TCAT_RESOLVE: {item:?} is not name=IP"))?;
+            let address = address
+                .trim()
+                .parse()
+                .map_err(|_| format!("TCAT_RESOLVE: {address:?} is not an IP address"))?;
+            routing
+                .names
+                .push((pattern.trim().to_ascii_lowercase(), address));
+        }
+        for item in port_map
+            .unwrap_or("")
+            .split(',')
+            .filter(|item| !item.is_empty())
+        {
+            let parsed = item
+                .split_once('=')
+                .and_then(|(from, to)| Some((from.trim().parse().ok()?, to.trim().parse().ok()?)));
+            routing
+                .ports
+                .push(parsed.ok_or_else(|| format!("TCAT_PORT_MAP: {item:?} is not port=port"))?);
+        }
+        Ok(routing)
+    }
+
+    /// The override for `name`, first matching rule wins.
+    pub fn resolve(&self, name: &str) -> Option<IpAddr> {
+        let name = name.to_ascii_lowercase();
+        self.names.iter().find_map(|(pattern, address)| {
+            let matches = match pattern.strip_prefix("*.") {
+                Some(suffix) => {
+                    name == suffix
+                        || (name.len() > suffix.len()
+                            && name.ends_with(suffix)
+                            && name.as_bytes()[name.len() - suffix.len() - 1] == b'.')
+                }
+                None => name == *pattern,
+            };
+            matches.then_some(*address)
+        })
+    }
+
+    /// The rewritten destination port.
+    pub fn port(&self, port: u16) -> u16 {
+        self.ports
+            .iter()
+            .find(|(from, _)| *from == port)
+            .map_or(port, |(_, to)| *to)
+    }
+}
 
 /// Where the AT port is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +109,8 @@ pub struct Options {
     pub access_points: Vec<SimulatedAp>,
     /// Capability profile.
     pub profile: Profile,
+    /// Name overrides and port rewrites.
+    pub routing: Routing,
 }
 
 impl Options {
@@ -97,7 +171,12 @@ impl Options {
             .enumerate()
             .map(|(index, text)| parse_ap(text, index + 1).map_err(|error| error.to_string()))
             .collect::<Result<_, _>>()?;
+        let routing = Routing::parse(
+            env("TCAT_RESOLVE").as_deref(),
+            env("TCAT_PORT_MAP").as_deref(),
+        )?;
         Ok(Options {
+            routing,
             uart,
             pty_link,
             flash: flash.unwrap_or_else(|| PathBuf::from("tc-at-flash.bin")),
@@ -166,6 +245,44 @@ mod tests {
         let positions: Vec<u8> = options.access_points.iter().map(|ap| ap.bssid[5]).collect();
         assert_eq!(positions, [1, 2, 3]);
         assert_eq!(options.access_points[2].ssid, b"lab");
+    }
+
+    #[test]
+    fn resolve_overrides_match_the_suffix_and_the_name_itself() {
+        let options = parse(
+            &[],
+            &[
+                (
+                    "TCAT_RESOLVE",
+                    "*.tencentdevices.com=127.0.0.1,exact.org=10.0.0.2",
+                ),
+                ("TCAT_PORT_MAP", "1883=21883,443=18443"),
+            ],
+        )
+        .unwrap();
+        let routing = &options.routing;
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            routing.resolve("P1.iotcloud.TencentDevices.com"),
+            Some(local)
+        );
+        assert_eq!(routing.resolve("tencentdevices.com"), Some(local));
+        assert_eq!(routing.resolve("nottencentdevices.com"), None);
+        assert_eq!(
+            routing.resolve("exact.org"),
+            Some("10.0.0.2".parse().unwrap())
+        );
+        assert_eq!(routing.resolve("sub.exact.org"), None);
+        assert_eq!(routing.port(1883), 21883);
+        assert_eq!(routing.port(443), 18443);
+        assert_eq!(routing.port(8883), 8883);
+    }
+
+    #[test]
+    fn malformed_routing_is_refused() {
+        assert!(parse(&[], &[("TCAT_RESOLVE", "*.x=notanip")]).is_err());
+        assert!(parse(&[], &[("TCAT_RESOLVE", "*.x")]).is_err());
+        assert!(parse(&[], &[("TCAT_PORT_MAP", "1883=x")]).is_err());
     }
 
     #[test]

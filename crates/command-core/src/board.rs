@@ -97,3 +97,117 @@ pub struct BoardInfo {
     /// `(free bytes, minimum free bytes since boot)` for AT+SYSRAM?.
     pub free_ram: fn() -> (u32, u32),
 }
+
+/// Milliseconds since boot, and waiting for a moment: every timeout of the MQTT service is a
+/// deadline on this clock, so a simulation can drive it without real time.
+pub trait Clock {
+    /// Milliseconds since an arbitrary origin; never decreases.
+    fn now_ms(&self) -> u64;
+    /// Completes once [`Clock::now_ms`] has reached `deadline_ms`.
+    fn sleep_until(&self, deadline_ms: u64) -> impl Future<Output = ()>;
+}
+
+/// Why [`Network::connect`] failed; the code is the first failing stage (`errors.md` §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The host name did not resolve (`-602`).
+    Dns,
+    /// The TCP connection was refused, unreachable or timed out (`-603`).
+    Tcp,
+}
+
+impl ConnectError {
+    /// The SDK code printed in `+TCMQTTCONN:FAIL,<code>`.
+    pub fn code(self) -> i32 {
+        match self {
+            ConnectError::Dns => -602,
+            ConnectError::Tcp => -603,
+        }
+    }
+}
+
+impl core::fmt::Display for ConnectError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str(match self {
+            ConnectError::Dns => "host name not resolvable",
+            ConnectError::Tcp => "TCP connect failed",
+        })
+    }
+}
+
+impl core::error::Error for ConnectError {}
+
+/// The board's TCP/IP stack, as far as the MQTT service needs it.
+pub trait Network {
+    /// A connected TCP stream. Its `read` must be cancel-safe (dropping a pending read loses
+    /// no bytes), because the MQTT service stops reading whenever a command or a timer needs it.
+    type Stream: embedded_io_async::Read + embedded_io_async::Write;
+
+    /// Resolves `host` (a name or an IPv4 literal) and opens a TCP connection to `port`.
+    fn connect(
+        &mut self,
+        host: &[u8],
+        port: u16,
+    ) -> impl Future<Output = Result<Self::Stream, ConnectError>>;
+}
+
+/// The board's random number generator (connection ids, packet ids, reconnect jitter).
+pub trait Random {
+    /// 32 random bits.
+    fn random_u32(&mut self) -> u32;
+}
+
+/// A board without a network: every connect fails at DNS, time stands still. `run` uses it so
+/// that boards and tests written before the MQTT service keep working unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Offline;
+
+impl Clock for Offline {
+    fn now_ms(&self) -> u64 {
+        0
+    }
+
+    async fn sleep_until(&self, _deadline_ms: u64) {
+        core::future::pending::<()>().await
+    }
+}
+
+impl Network for Offline {
+    type Stream = OfflineStream;
+
+    async fn connect(&mut self, _host: &[u8], _port: u16) -> Result<OfflineStream, ConnectError> {
+        Err(ConnectError::Dns)
+    }
+}
+
+impl Random for Offline {
+    fn random_u32(&mut self) -> u32 {
+        // Any value is valid; nothing random is ever sent without a network.
+        0x5eed_1234
+    }
+}
+
+/// The stream type of [`Offline`]; it can never be created.
+#[derive(Debug)]
+pub enum OfflineStream {}
+
+impl embedded_io_async::ErrorType for OfflineStream {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io_async::Read for OfflineStream {
+    async fn read(&mut self, _buffer: &mut [u8]) -> Result<usize, Self::Error> {
+        match *self {}
+    }
+}
+
+impl embedded_io_async::Write for OfflineStream {
+    async fn write(&mut self, _buffer: &[u8]) -> Result<usize, Self::Error> {
+        match *self {}
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        match *self {}
+    }
+}

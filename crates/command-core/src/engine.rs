@@ -1,19 +1,25 @@
 //! The engine's runner: the path of a command from UART bytes to its reply.
 //!
-//! Two loops run inside one future (no executor needed, so every board can drive it):
+//! Four loops run inside one future (no executor needed, so every board can drive it):
 //! - the **receiver** reads the UART, feeds the framer and moves complete lines into the input
 //!   queue, answering `[BUSY]` when the queue is full;
 //! - the **executor** takes one line at a time, parses it, looks the name up in the command
-//!   table, runs the handler and, if the handler asked for one, its IO job.
+//!   table, runs the handler and, if the handler asked for one, its IO job;
+//! - the **MQTT service** (`mqtt::serve`) owns the broker link and the session, serves the
+//!   executor's MQTT requests and queues URCs and async result lines in the outbox;
+//! - the **URC writer** writes queued outbox entries, one block each.
 //!
-//! Both write to the UART through one mutex, one whole block at a time (`at-engine.md` §9): a
+//! All write to the UART through one mutex, one whole block at a time (`at-engine.md` §9): a
 //! synchronous command keeps the UART from its echo to its final result, so nothing can be
-//! written inside its block.
+//! written inside its block. Whoever takes the mutex first writes the outbox entries queued so
+//! far, so URCs and results come out in the order of their events.
+
+mod mqtt_jobs;
 
 use core::cell::{Cell, RefCell};
 
 use at_parser::{parse_line, Form, Framed, Framer, ParseError, Parsed};
-use embassy_futures::select::{select, Either};
+use embassy_futures::select::{select4, Either4};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::mutex::Mutex;
 use embassy_sync::signal::Signal;
@@ -21,14 +27,16 @@ use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::NorFlash;
 use storage::Settings;
 
-use crate::board::{BoardInfo, Wifi};
+use crate::board::{BoardInfo, Clock, Network, Offline, Random, Wifi};
 use crate::fmt::warning;
 use crate::handlers::{Context, Job, Step};
+use crate::mqtt::{MqttShared, URC_MAX};
 use crate::params::Params;
 use crate::queue::{Entry, InputQueue};
 use crate::render::{EngineError, Reply};
-use crate::state::{Gates, RamState};
+use crate::state::RamState;
 use crate::table;
+use mqtt_session::session::SlotKind;
 
 /// Why [`run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +58,16 @@ pub struct Module<'a, F: NorFlash, W: Wifi> {
     pub board: &'a BoardInfo,
 }
 
+/// The board's network side: the MQTT service's transport, clock and randomness.
+pub struct Cloud<'a, N: Network, C: Clock> {
+    /// TCP connections.
+    pub network: &'a mut N,
+    /// Milliseconds and deadlines.
+    pub clock: &'a C,
+    /// Connection ids, packet ids, reconnect jitter.
+    pub random: &'a mut dyn Random,
+}
+
 /// State shared by the receiver and the executor.
 struct Shared {
     framer: RefCell<Framer>,
@@ -62,12 +80,37 @@ struct Shared {
 ///
 /// Boot: read the settings, write `\r\nready\r\n`, auto-join the stored AP. Input that arrived
 /// before the banner must have been discarded by the board (`at-engine.md` §2).
+///
+/// Without a network: AT+TCMQTTCONN fails at DNS (`-602`). Boards with one use [`run_with`].
 pub async fn run<R, T, F, W>(rx: &mut R, tx: &mut T, module: Module<'_, F, W>) -> Exit
 where
     R: Read,
     T: Write,
     F: NorFlash,
     W: Wifi,
+{
+    let cloud = Cloud {
+        network: &mut Offline,
+        clock: &Offline,
+        random: &mut Offline,
+    };
+    run_with(rx, tx, module, cloud).await
+}
+
+/// [`run`] with the board's network, clock and RNG for the MQTT service.
+pub async fn run_with<R, T, F, W, N, C>(
+    rx: &mut R,
+    tx: &mut T,
+    module: Module<'_, F, W>,
+    cloud: Cloud<'_, N, C>,
+) -> Exit
+where
+    R: Read,
+    T: Write,
+    F: NorFlash,
+    W: Wifi,
+    N: Network,
+    C: Clock,
 {
     let settings = match module.settings.load().await {
         Ok(settings) => settings,
@@ -89,15 +132,53 @@ where
         line_ready: Signal::new(),
     };
     let output = Mutex::<NoopRawMutex, _>::new(tx);
+    let mqtt = MqttShared::new(cloud.random);
     let mut executor = Executor {
         shared: &shared,
         output: &output,
+        mqtt: &mqtt,
         module,
         reply: Reply::new(),
     };
     let state = RamState::boot(settings);
-    match select(receive(rx, &shared, &output), executor.serve(state)).await {
-        Either::First(exit) | Either::Second(exit) => exit,
+    let service = async {
+        crate::mqtt::serve(&mqtt, cloud.network, cloud.clock).await;
+        Exit::UartClosed
+    };
+    match select4(
+        receive(rx, &shared, &output),
+        executor.serve(state),
+        service,
+        write_urcs(&mqtt, &output),
+    )
+    .await
+    {
+        Either4::First(exit)
+        | Either4::Second(exit)
+        | Either4::Third(exit)
+        | Either4::Fourth(exit) => exit,
+    }
+}
+
+/// The URC writer loop.
+async fn write_urcs<T: Write>(mqtt: &MqttShared<'_>, output: &Mutex<NoopRawMutex, &mut T>) -> Exit {
+    loop {
+        mqtt.urc_ready.wait().await;
+        let mut tx = output.lock().await;
+        if drain_outbox(mqtt, &mut **tx).await.is_err() {
+            return Exit::UartClosed;
+        }
+    }
+}
+
+/// Writes every queued outbox entry, one block each; the caller holds the output mutex.
+async fn drain_outbox<T: Write>(mqtt: &MqttShared<'_>, tx: &mut T) -> Result<(), T::Error> {
+    let mut buffer = [0u8; URC_MAX];
+    loop {
+        let Some(length) = mqtt.outbox.borrow_mut().pop_into(&mut buffer) else {
+            return Ok(());
+        };
+        write_block(tx, &buffer[..length]).await?;
     }
 }
 
@@ -172,9 +253,10 @@ fn frame_one(shared: &Shared) -> Framing {
     }
 }
 
-struct Executor<'s, 'm, T: Write, F: NorFlash, W: Wifi> {
+struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi> {
     shared: &'s Shared,
     output: &'s Mutex<NoopRawMutex, &'s mut T>,
+    mqtt: &'s MqttShared<'r>,
     module: Module<'m, F, W>,
     reply: Reply,
 }
@@ -185,7 +267,7 @@ enum Next {
     Exit(Exit),
 }
 
-impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, T, F, W> {
+impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
     async fn serve(&mut self, mut state: RamState) -> Exit {
         if let Next::Exit(exit) = self.auto_join(&state).await {
             return exit;
@@ -261,7 +343,9 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, T, F, W> {
     }
 
     async fn write(&self, bytes: &[u8]) -> Result<(), T::Error> {
-        write_block(*self.output.lock().await, bytes).await
+        let mut tx = self.output.lock().await;
+        drain_outbox(self.mqtt, &mut *tx).await?;
+        write_block(*tx, bytes).await
     }
 
     async fn execute(&mut self, state: &mut RamState, entry: Entry) -> Next {
@@ -315,13 +399,16 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, T, F, W> {
             }
         };
         let board = self.module.board;
+        let gates = self.mqtt.gates();
+        let session = self.mqtt.session.borrow();
         let spec = table::lookup(name)
             .filter(|spec| !spec.capability || board.profile == crate::board::Profile::Full);
         let mut context = Context {
             state,
             board,
             association: self.module.wifi.association(),
-            gates: Gates::default(),
+            gates,
+            subscriptions: session.subscriptions(SlotKind::User),
         };
         let step = spec.and_then(|spec| match form {
             Form::Test => spec.test.map(|handler| handler(&mut context, reply)),
@@ -341,7 +428,7 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, T, F, W> {
         if self.reply.overflowed() {
             warning!("reply block overflowed its buffer");
         }
-        let result = write_block(*self.output.lock().await, self.reply.as_bytes()).await;
+        let result = self.write(self.reply.as_bytes()).await;
         self.reply.clear();
         if result.is_ok() {
             Next::Continue
@@ -447,6 +534,14 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, T, F, W> {
                     Next::Continue => Next::Exit(Exit::Reboot),
                     exit => exit,
                 };
+            }
+            Job::MqttConnect(parameters) => self.connect(state, parameters).await,
+            Job::Mqtt(request) => {
+                self.request(request).await;
+            }
+            Job::MqttDisconnect => {
+                self.request(crate::mqtt::Request::Disconnect).await;
+                self.reply.ok();
             }
             Job::RestoreCloud => {
                 // The command's final output (`OK\r\n`) is already written; a flash error

@@ -9,11 +9,15 @@ mod fmt;
 pub mod board;
 pub mod engine;
 pub mod handlers;
+pub mod mqtt;
 pub mod params;
 pub mod queue;
 pub mod render;
 pub mod state;
 pub mod table;
 
-pub use board::{Association, BoardInfo, IpInfo, JoinError, Profile, Wifi};
-pub use engine::{run, Exit, Module};
+pub use board::{
+    Association, BoardInfo, Clock, ConnectError, IpInfo, JoinError, Network, Offline, Profile,
+    Random, Wifi,
+};
+pub use engine::{run, run_with, Cloud, Exit, Module};

@@ -15,6 +15,8 @@ pub struct RamState {
     pub echo: bool,
     /// AT+TCMQTTSRV override; `None` until set since boot.
     pub mqtt_server: Option<heapless::Vec<u8, MQTT_SERVER_MAX>>,
+    /// Parameters of the last successful AT+TCMQTTCONN (`1,5000,240,1,1` after boot).
+    pub mqtt_parameters: MqttParameters,
     /// AT+TCLOG level 0..4; 1 after boot.
     pub log_level: u8,
     /// Mirror of the persisted records.
@@ -30,6 +32,7 @@ impl RamState {
         RamState {
             echo: true,
             mqtt_server: None,
+            mqtt_parameters: MqttParameters::default(),
             log_level: 1,
             settings,
             boot_module,
@@ -39,6 +42,33 @@ impl RamState {
     /// The Wi-Fi mode (factory default 1).
     pub fn wifi_mode(&self) -> u8 {
         self.settings.wifi_mode.map_or(1, |mode| mode.0)
+    }
+}
+
+/// The five AT+TCMQTTCONN values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MqttParameters {
+    /// TLS mode 0, 1 or 2.
+    pub tls_mode: u8,
+    /// 1000..=20000 ms.
+    pub command_timeout_ms: u32,
+    /// 60..=690 s.
+    pub keep_alive_s: u16,
+    /// Clean-session flag.
+    pub clean_session: bool,
+    /// Automatic reconnect.
+    pub reconnect: bool,
+}
+
+impl Default for MqttParameters {
+    fn default() -> Self {
+        MqttParameters {
+            tls_mode: 1,
+            command_timeout_ms: 5000,
+            keep_alive_s: 240,
+            clean_session: true,
+            reconnect: true,
+        }
     }
 }
 

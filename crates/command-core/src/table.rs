@@ -1,7 +1,7 @@
 //! The command table: one row per command naming the forms it implements (ESP-AT style).
 //! A form without a handler answers `[E:09]`, and so does every name not in the table.
 
-use crate::handlers::{basic, device, module, mqtt, wifi, Handler, SetHandler};
+use crate::handlers::{basic, device, module, mqtt, mqtt_link, wifi, Handler, SetHandler};
 
 /// One AT command.
 pub struct CommandSpec {
@@ -113,6 +113,34 @@ pub static COMMANDS: &[CommandSpec] = &[
         query: Some(mqtt::tcmqttsrv_query),
         set: Some(mqtt::tcmqttsrv_set),
         ..row("TCMQTTSRV")
+    },
+    CommandSpec {
+        test: Some(mqtt_link::tcmqttconn_test),
+        query: Some(mqtt_link::tcmqttconn_query),
+        set: Some(mqtt_link::tcmqttconn_set),
+        ..row("TCMQTTCONN")
+    },
+    CommandSpec {
+        test: Some(mqtt_link::tcmqttdisconn_test),
+        exec: Some(mqtt_link::tcmqttdisconn_exec),
+        ..row("TCMQTTDISCONN")
+    },
+    CommandSpec {
+        test: Some(mqtt_link::tcmqttpub_test),
+        set: Some(mqtt_link::tcmqttpub_set),
+        ..row("TCMQTTPUB")
+    },
+    CommandSpec {
+        test: Some(mqtt_link::tcmqttsub_test),
+        query: Some(mqtt_link::tcmqttsub_query),
+        set: Some(mqtt_link::tcmqttsub_set),
+        ..row("TCMQTTSUB")
+    },
+    CommandSpec {
+        test: Some(mqtt_link::tcmqttunsub_test),
+        query: Some(mqtt_link::tcmqttunsub_query),
+        set: Some(mqtt_link::tcmqttunsub_set),
+        ..row("TCMQTTUNSUB")
     },
     CommandSpec {
         test: Some(mqtt::tcmqttstate_test),

@@ -8,13 +8,16 @@ pub mod basic;
 pub mod device;
 pub mod module;
 pub mod mqtt;
+pub mod mqtt_link;
 pub mod wifi;
 
 use storage::{DeviceInfo, ModuleInfo, ProductInfo, WifiMode, WifiStation};
 
 use crate::board::{Association, BoardInfo};
+use crate::mqtt::Request;
 use crate::render::Reply;
-use crate::state::{Gates, RamState};
+use crate::state::{Gates, MqttParameters, RamState};
+use mqtt_session::session::Slot;
 
 /// What a handler sees.
 pub struct Context<'a> {
@@ -26,6 +29,8 @@ pub struct Context<'a> {
     pub association: Option<Association>,
     /// RUN / CONN / DL / PROV at dispatch time.
     pub gates: Gates,
+    /// The host session's user subscriptions, oldest first (AT+TCMQTTSUB?).
+    pub subscriptions: &'a [Slot],
 }
 
 /// How a command continues after its handler returned.
@@ -41,6 +46,9 @@ pub enum Step {
 }
 
 /// Work that needs IO, run by the engine after the handler's checks passed.
+// A publish request carries its payload inline: there is no heap to box into, and a job is
+// moved once, from the handler to the engine.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Job {
     /// AT+TCDEVINFOSET: store the device record.
@@ -66,6 +74,12 @@ pub enum Job {
     RestoreWifi,
     /// AT+TCRESTORE: erase the cloud configuration, then reboot.
     RestoreCloud,
+    /// AT+TCMQTTCONN=: check the device record, then connect.
+    MqttConnect(MqttParameters),
+    /// AT+TCMQTTPUB=, AT+TCMQTTSUB=, AT+TCMQTTUNSUB=: one request to the MQTT service.
+    Mqtt(Request),
+    /// AT+TCMQTTDISCONN: end the session, then `[OK]`.
+    MqttDisconnect,
 }
 
 /// A handler for the test, query and execute forms.
@@ -97,6 +111,7 @@ pub(crate) mod testing {
             board: &board,
             association: None,
             gates: Gates::default(),
+            subscriptions: &[],
         };
         let mut reply = Reply::new();
         let step = match form {

@@ -1,0 +1,226 @@
+//! End to end against a real MQTT broker: Debian's `mosquitto` stands in for IoT Hub over plain
+//! TCP (TLS mode 0), reached through `TCAT_RESOLVE` and `TCAT_PORT_MAP` (`hub.md` §1). The
+//! broker accepts any credentials, so this checks the AT side and the MQTT traffic, not the
+//! Tencent password (the vector tests of `mqtt-session` do that).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+
+use common::{Module, Options, Scratch, Uart, START_DEADLINE};
+
+const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+const TOPIC: &str = "PID0000001/dev1/data";
+
+/// A broker process, killed (by its own id) when dropped.
+struct Broker {
+    child: Child,
+    port: u16,
+}
+
+impl Broker {
+    /// Starts mosquitto on a free loopback port and waits for its "running" log line.
+    fn start(scratch: &Path) -> Broker {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("pick a free port")
+            .port();
+        let config = scratch.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+            ),
+        )
+        .expect("write mosquitto.conf");
+        let mut child = Command::new(MOSQUITTO)
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mosquitto (apt-get install -y mosquitto mosquitto-clients)");
+        let stderr = child.stderr.take().unwrap();
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains(" running") {
+                    let _ = sender.send(());
+                }
+            }
+        });
+        receiver
+            .recv_timeout(START_DEADLINE)
+            .expect("mosquitto did not report running");
+        Broker { child, port }
+    }
+
+    /// Publishes one message from another client with `mosquitto_pub`.
+    fn publish(&self, topic: &str, payload: &str) {
+        let status = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-q", "1", "-t", topic, "-m", payload])
+            .status()
+            .expect("run mosquitto_pub");
+        assert!(status.success(), "mosquitto_pub failed");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_module(scratch: &Scratch, broker: &Broker) -> Module {
+    let options = Options {
+        environment: vec![
+            (
+                "TCAT_RESOLVE".into(),
+                "*.tencentdevices.com=127.0.0.1".into(),
+            ),
+            ("TCAT_PORT_MAP".into(), format!("1883={}", broker.port)),
+        ],
+        ..Options::default()
+    };
+    let mut module = Module::start(Uart::Stdio, &scratch.flash(), &options);
+    module.send(b"ATE0\r\n");
+    module.expect(b"ATE0\r\n\r\nOK\r\n");
+    module.send(b"AT+TCDEVINFOSET=0,\"PID0000001\",\"dev1\",\"k3Zq8cB1vP+Lx0T2mY9wRg==\"\r\n");
+    module.expect(b"OK\r\n+TCDEVINFOSET:OK\r\n");
+    module
+}
+
+/// Reads the next two lines, which must be `first` and `second` in either order (`urc.md` §7
+/// rule 6: a loop-back message may precede its publish's result).
+fn expect_lines_in_any_order(module: &mut Module, first: &[u8], second: &[u8]) {
+    let lines = [module.read_line(), module.read_line()];
+    let wanted = [first.to_vec(), second.to_vec()];
+    let reversed = [second.to_vec(), first.to_vec()];
+    if lines != wanted && lines != reversed {
+        module.fail(&format!(
+            "expected {:?} and {:?} in any order, got {:?}",
+            String::from_utf8_lossy(first),
+            String::from_utf8_lossy(second),
+            lines
+                .iter()
+                .map(|line| String::from_utf8_lossy(line))
+                .collect::<Vec<_>>()
+        ));
+    }
+}
+
+#[test]
+fn session_with_a_real_broker_publishes_subscribes_and_disconnects() {
+    let scratch = Scratch::new("mqtt-mosquitto");
+    let broker = Broker::start(scratch.path());
+    let mut module = start_module(&scratch, &broker);
+
+    module.send(b"AT+TCMQTTCONN=0,5000,240,1,1\r\n");
+    module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    module.send(b"AT+TCMQTTCONN?\r\n");
+    module.expect(b"+TCMQTTCONN:0,5000,240,1,1\r\n\r\nOK\r\n");
+    module.send(b"AT+TCMQTTSTATE?\r\n");
+    module.expect(b"+TCMQTTSTATE:1\r\n\r\nOK\r\n");
+    // A second connect while RUN is refused at once.
+    module.send(b"AT+TCMQTTCONN=0,5000,240,1,1\r\n");
+    module.expect(b"+CME ERROR:208\r\n");
+
+    module.send(format!("AT+TCMQTTSUB=\"{TOPIC}\",1\r\n").as_bytes());
+    module.expect(b"OK\r\n+TCMQTTSUB:OK\r\n");
+    module.send(b"AT+TCMQTTSUB?\r\n");
+    module.expect(format!("+TCMQTTSUB:\"{TOPIC}\",1\r\n\r\nOK\r\n").as_bytes());
+
+    // QoS 0: the result once written, then the loop-back message.
+    module.send(format!("AT+TCMQTTPUB=\"{TOPIC}\",0,\"hello\"\r\n").as_bytes());
+    module.expect(b"OK\r\n+TCMQTTPUB:OK\r\n");
+    module.expect(format!("+TCMQTTRCVPUB:\"{TOPIC}\",5,\"hello\"\r\n").as_bytes());
+
+    // QoS 1 with an escaped comma and quotes: the payload arrives unescaped.
+    module.send(
+        format!("AT+TCMQTTPUB=\"{TOPIC}\",1,\"{{\\\"a\\\":1\\,\\\"b\\\":2}}\"\r\n").as_bytes(),
+    );
+    module.expect(b"OK\r\n");
+    expect_lines_in_any_order(
+        &mut module,
+        format!("+TCMQTTRCVPUB:\"{TOPIC}\",13,\"{{\"a\":1,\"b\":2}}\"").as_bytes(),
+        b"+TCMQTTPUB:OK",
+    );
+
+    // A message from another client.
+    broker.publish(TOPIC, "from outside");
+    module.expect(format!("+TCMQTTRCVPUB:\"{TOPIC}\",12,\"from outside\"\r\n").as_bytes());
+
+    module.send(b"AT+TCMQTTUNSUB=\"PID0000001/dev1/other\"\r\n");
+    module.expect(b"OK\r\n+TCMQTTUNSUB:FAIL,-121\r\n");
+    module.send(format!("AT+TCMQTTUNSUB=\"{TOPIC}\"\r\n").as_bytes());
+    module.expect(b"OK\r\n+TCMQTTUNSUB:OK\r\n");
+    module.send(b"AT+TCMQTTSUB?\r\n");
+    module.expect(b"\r\nOK\r\n");
+
+    module.send(b"AT+TCMQTTDISCONN\r\n");
+    module.expect(b"\r\nOK\r\n");
+    module.send(b"AT+TCMQTTSTATE?\r\n");
+    module.expect(b"+TCMQTTSTATE:0\r\n\r\nOK\r\n");
+    module.send(b"AT+TCMQTTDISCONN\r\n");
+    module.expect(b"+CME ERROR:208\r\n");
+    module.send(format!("AT+TCMQTTPUB=\"{TOPIC}\",0,\"late\"\r\n").as_bytes());
+    module.expect(b"+CME ERROR:208\r\n");
+    module.expect_quiet(false);
+}
+
+#[test]
+fn broker_loss_without_reconnect_ends_the_session_with_discon_103() {
+    let scratch = Scratch::new("mqtt-mosquitto-kill");
+    let broker = Broker::start(scratch.path());
+    let mut module = start_module(&scratch, &broker);
+
+    module.send(b"AT+TCMQTTCONN=0,5000,240,1,0\r\n");
+    module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    drop(broker);
+    module.expect(b"+TCMQTTDISCON,-103\r\n");
+    module.send(b"AT+TCMQTTSTATE?\r\n");
+    module.expect(b"+TCMQTTSTATE:0\r\n\r\nOK\r\n");
+    // RUN is false again: a new connect is accepted and fails at TCP (nobody listens).
+    module.send(b"AT+TCMQTTCONN=0,5000,240,1,0\r\n");
+    module.expect(b"OK\r\n+TCMQTTCONN:FAIL,-603\r\n");
+    module.expect_quiet(false);
+}
+
+#[test]
+fn connect_checks_come_in_the_spec_order() {
+    let scratch = Scratch::new("mqtt-checks");
+    let broker = Broker::start(scratch.path());
+    let mut module = start_module(&scratch, &broker);
+    let cases: [(&[u8], &[u8]); 7] = [
+        (
+            b"AT+TCMQTTCONN=\"0\",5000,240,1,1\r\n",
+            b"ERR CODE:0x01050000\r\n\r\nERROR\r\n",
+        ),
+        (b"AT+TCMQTTCONN=3,5000,240,1,1\r\n", b"+CME ERROR:204\r\n"),
+        (b"AT+TCMQTTCONN=0,999,240,1,1\r\n", b"+CME ERROR:204\r\n"),
+        (b"AT+TCMQTTCONN=0,5000,59,1,1\r\n", b"+CME ERROR:204\r\n"),
+        (b"AT+TCMQTTCONN=0,5000,240,1\r\n", b"+CME ERROR:204\r\n"),
+        // The stored record is mode 0: tls 1 is a mode mismatch, found after OK.
+        (
+            b"AT+TCMQTTCONN=1,5000,240,1,1\r\n",
+            b"OK\r\n+TCMQTTCONN:FAIL,204\r\n",
+        ),
+        (b"AT+TCMQTTPUB=\"a\",0,\"b\"\r\n", b"+CME ERROR:208\r\n"),
+    ];
+    for (line, answer) in cases {
+        module.send(line);
+        module.expect(answer);
+    }
+    module.send(b"AT+TCMQTTCONN=?\r\n");
+    module.expect(b"+TCMQTTCONN:<TLSMODE_SELECTED>,<CMDTIMEOUT_VALUE(1000-20000ms)>,<KEEPALIVE>(60-690s),<CLEAN_SESSION>(0/1),<RECONNECT>(0/1)\r\n\r\nOK\r\n");
+    module.send(b"AT+TCMQTTCONN?\r\n");
+    module.expect(b"+TCMQTTCONN:1,5000,240,1,1\r\n\r\nOK\r\n");
+    drop(broker);
+    module.expect_quiet(false);
+}

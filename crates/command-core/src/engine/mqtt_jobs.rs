@@ -1,0 +1,91 @@
+//! The executor's side of the MQTT commands: the checks of AT+TCMQTTCONN that need the stored
+//! device record (steps 7–8), then one request to the MQTT service and a wait for its outcome.
+//! The result line itself is queued by the service and written by the next flush, behind any
+//! URC its events caused (`urc.md` §7 rule 3).
+
+use embedded_io_async::Write;
+use embedded_storage_async::nor_flash::NorFlash;
+use mqtt_session::tencent::{mqtt_host, Authentication, Identity};
+use mqtt_session::SessionConfig;
+
+use super::Executor;
+use crate::board::Wifi;
+use crate::mqtt::{ConnectRequest, Outcome, Request};
+use crate::state::{MqttParameters, RamState};
+
+/// Code when the stored secret cannot be used (`errors.md` §3).
+const UNDECODABLE_SECRET: i32 = -1002;
+
+impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
+    /// Hands one request to the MQTT service and waits until it ended.
+    pub(super) async fn request(&mut self, request: Request) -> Outcome {
+        self.mqtt.done.reset();
+        self.mqtt.requests.send(request).await;
+        self.mqtt.done.wait().await
+    }
+
+    /// AT+TCMQTTCONN after its `OK\r\n`.
+    pub(super) async fn connect(&mut self, state: &mut RamState, parameters: MqttParameters) {
+        let Some(device) = state.settings.device.as_ref() else {
+            self.reply.result_fail("TCMQTTCONN", 207);
+            return;
+        };
+        let mode_allowed = match device.tls_mode {
+            0 => parameters.tls_mode == 0,
+            2 => parameters.tls_mode == 2,
+            _ => parameters.tls_mode <= 1,
+        };
+        if !mode_allowed {
+            self.reply.result_fail("TCMQTTCONN", 204);
+            return;
+        }
+        let authentication = if parameters.tls_mode == 0 {
+            Authentication::HmacSha1
+        } else {
+            Authentication::Transport
+        };
+        fn text(bytes: &[u8]) -> Option<&str> {
+            core::str::from_utf8(bytes).ok()
+        }
+        let (Some(product_id), Some(device_name), Some(secret), Some(region)) = (
+            text(&device.product_id),
+            text(&device.device_name),
+            text(&device.secret),
+            text(&device.region),
+        ) else {
+            self.reply.result_fail("TCMQTTCONN", UNDECODABLE_SECRET);
+            return;
+        };
+        let identity = match Identity::new(product_id, device_name, secret, authentication) {
+            Ok(identity) => identity,
+            Err(_) => {
+                self.reply.result_fail("TCMQTTCONN", UNDECODABLE_SECRET);
+                return;
+            }
+        };
+        let host = match &state.mqtt_server {
+            Some(server) => heapless::Vec::from_slice(server).ok(),
+            None => mqtt_host(product_id, region)
+                .ok()
+                .and_then(|host| heapless::Vec::from_slice(host.as_bytes()).ok()),
+        };
+        let Some(host) = host else {
+            self.reply.result_fail("TCMQTTCONN", -602);
+            return;
+        };
+        let request = ConnectRequest {
+            host,
+            tls_mode: parameters.tls_mode,
+            config: SessionConfig {
+                command_timeout_ms: parameters.command_timeout_ms,
+                keep_alive_s: parameters.keep_alive_s,
+                clean_session: parameters.clean_session,
+                reconnect: parameters.reconnect,
+            },
+            identity,
+        };
+        if self.request(Request::Connect(request)).await == Outcome::Succeeded {
+            state.mqtt_parameters = parameters;
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The MQTT service: the loop that owns the broker connection and the `mqtt_session::Session`.
+//!
+//! Why a separate loop: the link must be read, kept alive and reconnected while the executor
+//! waits for the next command line, and a command's outcome (PUBACK, SUBACK, a drop) arrives
+//! whenever the broker decides. The executor therefore never touches the socket: it sends a
+//! [`Request`] through a one-slot channel and waits on a signal for the [`Outcome`], and the
+//! service writes the command's result line into the same [`Outbox`] as the URCs, so that
+//! results and URCs keep the order of the events that caused them (`urc.md` §7).
+//!
+//! The session lives in a `RefCell` shared with the executor, which reads RUN and CONN from
+//! it (`is_running()`, `is_usable()`) at dispatch time: the gates are never a second copy of
+//! the session's state. Nobody holds a borrow across an `await`.
+
+mod outbox;
+mod service;
+
+pub use outbox::{Outbox, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
+pub use service::serve;
+
+use core::cell::RefCell;
+
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::channel::Channel;
+use embassy_sync::signal::Signal;
+use mqtt_session::codec::QoS;
+use mqtt_session::session::Entropy;
+use mqtt_session::tencent::Identity;
+use mqtt_session::{DefaultSession, SessionConfig};
+
+use crate::board::Random;
+use crate::state::Gates;
+
+/// Longest broker host: an AT+TCMQTTSRV value or `<pid>.<region domain>`.
+pub const HOST_MAX: usize = 64;
+/// Longest topic or filter the AT commands accept.
+pub const TOPIC_MAX: usize = 128;
+/// Longest AT+TCMQTTPUB payload (bounded by the 256-byte line).
+pub const PAYLOAD_MAX: usize = 256;
+
+/// The board's RNG as the session's entropy source.
+pub struct BoardEntropy<'a>(pub &'a mut dyn Random);
+
+impl Entropy for BoardEntropy<'_> {
+    fn next_u32(&mut self) -> u32 {
+        self.0.random_u32()
+    }
+}
+
+/// The host session with the design's buffer sizes.
+pub type HostSession<'a> = DefaultSession<BoardEntropy<'a>>;
+
+/// Where and how to connect (AT+TCMQTTCONN after its checks).
+#[derive(Debug)]
+pub struct ConnectRequest {
+    /// Broker host name or IP literal.
+    pub host: heapless::Vec<u8, HOST_MAX>,
+    /// TLS mode 0, 1 or 2: chooses the transport and the port.
+    pub tls_mode: u8,
+    /// Timeouts, keep-alive, clean session, reconnect.
+    pub config: SessionConfig,
+    /// Client id, user name and key.
+    pub identity: Identity,
+}
+
+/// What the executor asks the service to do; one at a time.
+#[derive(Debug)]
+pub enum Request {
+    /// AT+TCMQTTCONN=.
+    Connect(ConnectRequest),
+    /// AT+TCMQTTPUB=.
+    Publish {
+        /// Topic name (valid UTF-8, no wildcards: checked by the handler).
+        topic: heapless::String<TOPIC_MAX>,
+        /// Payload bytes, unescaped.
+        payload: heapless::Vec<u8, PAYLOAD_MAX>,
+        /// QoS 0 or 1.
+        qos: QoS,
+    },
+    /// AT+TCMQTTSUB=.
+    Subscribe {
+        /// A valid filter.
+        filter: heapless::String<TOPIC_MAX>,
+        /// QoS 0 or 1.
+        qos: QoS,
+    },
+    /// AT+TCMQTTUNSUB=.
+    Unsubscribe {
+        /// Exactly the bytes of a user slot, or anything (then `FAIL,-121`).
+        filter: heapless::Vec<u8, TOPIC_MAX>,
+    },
+    /// AT+TCMQTTDISCONN.
+    Disconnect,
+}
+
+/// How a request ended; its result line, if any, is already in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// `+TC…:OK` (or, for a disconnect, the session is gone).
+    Succeeded,
+    /// `+TC…:FAIL,<code>`.
+    Failed,
+}
+
+/// State shared by the executor, the MQTT service and the URC writer.
+pub struct MqttShared<'a> {
+    /// The host session.
+    pub session: RefCell<HostSession<'a>>,
+    /// Executor → service.
+    pub requests: Channel<NoopRawMutex, Request, 1>,
+    /// Service → executor.
+    pub done: Signal<NoopRawMutex, Outcome>,
+    /// URCs and result lines waiting for the UART.
+    pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
+    /// Raised whenever the outbox gained an entry.
+    pub urc_ready: Signal<NoopRawMutex, ()>,
+}
+
+impl<'a> MqttShared<'a> {
+    /// An idle session drawing randomness from `random`.
+    pub fn new(random: &'a mut dyn Random) -> Self {
+        MqttShared {
+            session: RefCell::new(HostSession::new(BoardEntropy(random))),
+            requests: Channel::new(),
+            done: Signal::new(),
+            outbox: RefCell::new(Outbox::new()),
+            urc_ready: Signal::new(),
+        }
+    }
+
+    /// RUN and CONN as the session sees them now.
+    pub fn gates(&self) -> Gates {
+        let session = self.session.borrow();
+        Gates {
+            run: session.is_running(),
+            conn: session.is_usable(),
+            ..Gates::default()
+        }
+    }
+}
