@@ -21,7 +21,7 @@ use core::cell::{Cell, RefCell};
 use at_parser::{parse_line, Form, Framed, Framer, ParseError, Parsed};
 use embassy_futures::select::{select4, Either4};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::mutex::Mutex;
+use embassy_sync::mutex::{Mutex, MutexGuard};
 use embassy_sync::signal::Signal;
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::NorFlash;
@@ -139,6 +139,7 @@ where
         mqtt: &mqtt,
         module,
         reply: Reply::new(),
+        held: None,
     };
     let state = RamState::boot(settings);
     let service = async {
@@ -180,6 +181,29 @@ async fn drain_outbox<T: Write>(mqtt: &MqttShared<'_>, tx: &mut T) -> Result<(),
         };
         write_block(tx, &buffer[..length]).await?;
     }
+}
+
+/// Writes one block of the executor's. Inside an open command block the bytes follow at once
+/// (anything queued meanwhile waits for the block's end); otherwise queued outbox entries go
+/// first, which is how an async command's result line comes out behind its events' URCs.
+async fn write_command_output<'s, T: Write>(
+    output: &'s Mutex<NoopRawMutex, &'s mut T>,
+    mqtt: &MqttShared<'_>,
+    held: &mut Option<MutexGuard<'s, NoopRawMutex, &'s mut T>>,
+    bytes: &[u8],
+) -> Result<(), T::Error> {
+    if let Some(tx) = held.as_mut() {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        return write_block(&mut ***tx, bytes).await;
+    }
+    let mut tx = output.lock().await;
+    drain_outbox(mqtt, &mut **tx).await?;
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    write_block(&mut **tx, bytes).await
 }
 
 async fn write_block<T: Write>(tx: &mut T, bytes: &[u8]) -> Result<(), T::Error> {
@@ -259,6 +283,9 @@ struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi> {
     mqtt: &'s MqttShared<'r>,
     module: Module<'m, F, W>,
     reply: Reply,
+    /// The UART while a command's block is open (`at-engine.md` §9 rule 1): taken when a line
+    /// is dispatched, kept until its synchronous block or its async acceptance is written.
+    held: Option<MutexGuard<'s, NoopRawMutex, &'s mut T>>,
 }
 
 /// What the executor does after a command.
@@ -342,13 +369,30 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
         Next::Continue
     }
 
-    async fn write(&self, bytes: &[u8]) -> Result<(), T::Error> {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), T::Error> {
+        write_command_output(self.output, self.mqtt, &mut self.held, bytes).await
+    }
+
+    /// Takes the UART for a command's block, after writing what was queued before it.
+    async fn open_block(&mut self) -> Result<(), T::Error> {
         let mut tx = self.output.lock().await;
-        drain_outbox(self.mqtt, &mut *tx).await?;
-        write_block(*tx, bytes).await
+        drain_outbox(self.mqtt, &mut **tx).await?;
+        self.held = Some(tx);
+        Ok(())
     }
 
     async fn execute(&mut self, state: &mut RamState, entry: Entry) -> Next {
+        if self.open_block().await.is_err() {
+            return Next::Exit(Exit::UartClosed);
+        }
+        let next = self.execute_in_block(state, entry).await;
+        // A command that ends the runner may still hold the UART; nothing else writes then.
+        self.held = None;
+        next
+    }
+
+    /// Runs one line with the UART held; an async command releases it after its acceptance.
+    async fn execute_in_block(&mut self, state: &mut RamState, entry: Entry) -> Next {
         self.reply.clear();
         let line = match entry {
             Entry::Rejected => {
@@ -363,14 +407,22 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
         let step = self.dispatch(state, &line);
         match step {
             Step::Done => self.flush_reply().await,
-            Step::Sync(job) => self.run_job(state, job).await,
-            Step::Async(job) => match self.flush_reply().await {
-                Next::Continue => {
-                    self.reply.clear();
-                    self.run_job(state, job).await
+            Step::Sync(job) => {
+                // The echo goes out when the command is dispatched, before its job runs.
+                if let Next::Exit(exit) = self.flush_reply().await {
+                    return Next::Exit(exit);
                 }
-                exit => exit,
-            },
+                self.run_job(state, job).await
+            }
+            Step::Async(job) => {
+                let next = self.flush_reply().await;
+                // URCs may come between the acceptance and the result (§9 rule 1).
+                self.held = None;
+                match next {
+                    Next::Continue => self.run_job(state, job).await,
+                    exit => exit,
+                }
+            }
         }
     }
 
@@ -428,7 +480,13 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
         if self.reply.overflowed() {
             warning!("reply block overflowed its buffer");
         }
-        let result = self.write(self.reply.as_bytes()).await;
+        let result = write_command_output(
+            self.output,
+            self.mqtt,
+            &mut self.held,
+            self.reply.as_bytes(),
+        )
+        .await;
         self.reply.clear();
         if result.is_ok() {
             Next::Continue
