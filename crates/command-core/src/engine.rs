@@ -14,11 +14,14 @@
 //! written inside its block. Whoever takes the mutex first writes the outbox entries queued so
 //! far, so URCs and results come out in the order of their events.
 
+mod jobs;
 mod mqtt_jobs;
+mod output;
+mod receiver;
 
 use core::cell::{Cell, RefCell};
 
-use at_parser::{parse_line, Form, Framed, Framer, ParseError, Parsed};
+use at_parser::{parse_line, Form, Framer, ParseError, Parsed};
 use embassy_futures::select::{select4, Either4};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::mutex::{Mutex, MutexGuard};
@@ -29,14 +32,16 @@ use storage::Settings;
 
 use crate::board::{BoardInfo, Clock, Network, Offline, Random, Wifi};
 use crate::fmt::warning;
-use crate::handlers::{Context, Job, Step};
-use crate::mqtt::{MqttShared, URC_MAX};
+use crate::handlers::{Context, Step};
+use crate::mqtt::MqttShared;
 use crate::params::Params;
 use crate::queue::{Entry, InputQueue};
 use crate::render::{EngineError, Reply};
 use crate::state::RamState;
 use crate::table;
 use mqtt_session::session::SlotKind;
+use output::{drain_outbox, write_block, write_command_output, write_urcs};
+use receiver::{frame_one, receive, Framing};
 
 /// Why [`run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,122 +163,6 @@ where
         | Either4::Second(exit)
         | Either4::Third(exit)
         | Either4::Fourth(exit) => exit,
-    }
-}
-
-/// The URC writer loop.
-async fn write_urcs<T: Write>(mqtt: &MqttShared<'_>, output: &Mutex<NoopRawMutex, &mut T>) -> Exit {
-    loop {
-        mqtt.urc_ready.wait().await;
-        let mut tx = output.lock().await;
-        if drain_outbox(mqtt, &mut **tx).await.is_err() {
-            return Exit::UartClosed;
-        }
-    }
-}
-
-/// Writes every queued outbox entry, one block each; the caller holds the output mutex.
-async fn drain_outbox<T: Write>(mqtt: &MqttShared<'_>, tx: &mut T) -> Result<(), T::Error> {
-    let mut buffer = [0u8; URC_MAX];
-    loop {
-        let Some(length) = mqtt.outbox.borrow_mut().pop_into(&mut buffer) else {
-            return Ok(());
-        };
-        write_block(tx, &buffer[..length]).await?;
-    }
-}
-
-/// Writes one block of the executor's. Inside an open command block the bytes follow at once
-/// (anything queued meanwhile waits for the block's end); otherwise queued outbox entries go
-/// first, which is how an async command's result line comes out behind its events' URCs.
-async fn write_command_output<'s, T: Write>(
-    output: &'s Mutex<NoopRawMutex, &'s mut T>,
-    mqtt: &MqttShared<'_>,
-    held: &mut Option<MutexGuard<'s, NoopRawMutex, &'s mut T>>,
-    bytes: &[u8],
-) -> Result<(), T::Error> {
-    if let Some(tx) = held.as_mut() {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        return write_block(&mut ***tx, bytes).await;
-    }
-    let mut tx = output.lock().await;
-    drain_outbox(mqtt, &mut **tx).await?;
-    if bytes.is_empty() {
-        return Ok(());
-    }
-    write_block(&mut **tx, bytes).await
-}
-
-async fn write_block<T: Write>(tx: &mut T, bytes: &[u8]) -> Result<(), T::Error> {
-    tx.write_all(bytes).await?;
-    tx.flush().await
-}
-
-/// The receiver loop.
-async fn receive<R: Read, T: Write>(
-    rx: &mut R,
-    shared: &Shared,
-    output: &Mutex<NoopRawMutex, &mut T>,
-) -> Exit {
-    let mut buffer = [0u8; 256];
-    loop {
-        let count = match rx.read(&mut buffer).await {
-            Ok(0) | Err(_) => return Exit::UartClosed,
-            Ok(count) => count,
-        };
-        shared.framer.borrow_mut().feed(&buffer[..count]);
-        loop {
-            // Frame one line at a time so that a [BUSY] reply can be written without holding
-            // the framer across an await.
-            let refused = match frame_one(shared) {
-                Framing::Idle => break,
-                Framing::Queued => continue,
-                Framing::Refused(entry) => entry,
-            };
-            let mut reply = Reply::new();
-            if let Entry::Line(line) = &refused {
-                if shared.echo.get() {
-                    reply.echo(line);
-                }
-            }
-            reply.engine_error(EngineError::Busy);
-            if output
-                .lock()
-                .await
-                .write_all(reply.as_bytes())
-                .await
-                .is_err()
-            {
-                return Exit::UartClosed;
-            }
-        }
-    }
-}
-
-// Carries a refused line inline for its echo; there is no heap to box into.
-#[allow(clippy::large_enum_variant)]
-enum Framing {
-    Idle,
-    Queued,
-    Refused(Entry),
-}
-
-fn frame_one(shared: &Shared) -> Framing {
-    let framed = shared.framer.borrow_mut().next_line();
-    let entry = match framed {
-        None => return Framing::Idle,
-        Some(Framed::Empty) => return Framing::Queued,
-        Some(Framed::Line(line)) => Entry::Line(line),
-        Some(Framed::Rejected) => Entry::Rejected,
-    };
-    match shared.queue.borrow_mut().push(entry) {
-        Ok(()) => {
-            shared.line_ready.signal(());
-            Framing::Queued
-        }
-        Err(entry) => Framing::Refused(entry),
     }
 }
 
@@ -493,123 +382,5 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
         } else {
             Next::Exit(Exit::UartClosed)
         }
-    }
-
-    /// Runs a handler's IO job and completes its output.
-    async fn run_job(&mut self, state: &mut RamState, job: Job) -> Next {
-        let settings = &mut *self.module.settings;
-        let reply = &mut self.reply;
-        match job {
-            Job::StoreDevice(device) => {
-                // No certificate file can exist before the certificate store lands, so a
-                // mode-2 record always fails its file check (`commands.md` §1 step 8).
-                if device.tls_mode == 2 {
-                    reply.result_fail("TCDEVINFOSET", 203);
-                } else if state.settings.device.as_ref() == Some(&device)
-                    || settings.store_device(&device).await.is_ok()
-                {
-                    state.settings.device = Some(device);
-                    reply.result_ok("TCDEVINFOSET");
-                } else {
-                    reply.result_fail("TCDEVINFOSET", 207);
-                }
-            }
-            Job::StoreProduct(product) => {
-                if state.settings.product.as_ref() == Some(&product)
-                    || settings.store_product(&product).await.is_ok()
-                {
-                    state.settings.product = Some(product);
-                    reply.result_ok("TCPRDINFOSET");
-                } else {
-                    reply.result_fail("TCPRDINFOSET", 207);
-                }
-            }
-            Job::StoreModule(info) => {
-                if state.settings.module.as_ref() == Some(&info)
-                    || settings.store_module(&info).await.is_ok()
-                {
-                    state.settings.module = Some(info);
-                    reply.result_ok("TCMODINFOSET");
-                } else {
-                    reply.result_fail("TCMODINFOSET", 207);
-                }
-            }
-            Job::StoreWifiMode(mode) => {
-                if state.settings.wifi_mode == Some(mode)
-                    || settings.store_wifi_mode(mode).await.is_ok()
-                {
-                    state.settings.wifi_mode = Some(mode);
-                    reply.ok();
-                } else {
-                    reply.error();
-                }
-            }
-            Job::Join { station, bssid } => {
-                let wifi = &mut *self.module.wifi;
-                if wifi.association().is_some() {
-                    reply.text_line("WIFI DISCONNECT");
-                }
-                match wifi.join(&station.ssid, &station.password, bssid).await {
-                    Ok(()) => {
-                        reply.text_line("WIFI CONNECTED");
-                        reply.text_line("WIFI GOT IP");
-                        if state.settings.station.as_ref() != Some(&station)
-                            && settings.store_station(&station).await.is_ok()
-                        {
-                            state.settings.station = Some(station);
-                        }
-                        reply.ok();
-                    }
-                    Err(error) => {
-                        reply.line().text("+CWJAP:").int(error.code()).end();
-                        reply.error();
-                    }
-                }
-            }
-            Job::Leave => {
-                let was_joined = self.module.wifi.leave();
-                reply.ok();
-                if let Next::Exit(exit) = self.flush_reply().await {
-                    return Next::Exit(exit);
-                }
-                if was_joined {
-                    self.reply.text_line("WIFI DISCONNECT");
-                }
-            }
-            Job::Reboot => {
-                return match self.flush_reply().await {
-                    Next::Continue => Next::Exit(Exit::Reboot),
-                    exit => exit,
-                };
-            }
-            Job::RestoreWifi => {
-                if settings.erase_wifi().await.is_err() {
-                    reply.error();
-                    return self.flush_reply().await;
-                }
-                reply.ok();
-                return match self.flush_reply().await {
-                    Next::Continue => Next::Exit(Exit::Reboot),
-                    exit => exit,
-                };
-            }
-            Job::MqttConnect(parameters) => self.connect(state, parameters).await,
-            Job::Mqtt(request) => {
-                self.request(request).await;
-            }
-            Job::MqttDisconnect => {
-                self.request(crate::mqtt::Request::Disconnect).await;
-                self.reply.ok();
-            }
-            Job::RestoreCloud => {
-                // The command's final output (`OK\r\n`) is already written; a flash error
-                // cannot be reported any more, and the reboot shows what survived.
-                if settings.erase_cloud().await.is_err() {
-                    warning!("AT+TCRESTORE: erase failed");
-                }
-                return Next::Exit(Exit::Reboot);
-            }
-        }
-        self.flush_reply().await
     }
 }
