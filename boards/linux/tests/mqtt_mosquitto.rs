@@ -9,8 +9,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use common::{Module, Options, Scratch, Uart, START_DEADLINE};
+use common::{Module, Options, Scratch, Uart, DEFAULT_DEADLINE, START_DEADLINE};
 
 const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const TOPIC: &str = "PID0000001/dev1/data";
@@ -28,6 +29,11 @@ impl Broker {
             .and_then(|listener| listener.local_addr())
             .expect("pick a free port")
             .port();
+        Broker::start_on(scratch, port)
+    }
+
+    /// Starts mosquitto on `port` (a restart after [`Broker`] was dropped) and waits for it.
+    fn start_on(scratch: &Path, port: u16) -> Broker {
         let config = scratch.join("mosquitto.conf");
         std::fs::write(
             &config,
@@ -223,4 +229,63 @@ fn connect_checks_come_in_the_spec_order() {
     module.expect(b"+TCMQTTCONN:1,5000,240,1,1\r\n\r\nOK\r\n");
     drop(broker);
     module.expect_quiet(false);
+}
+
+#[test]
+fn broker_loss_with_reconnect_restores_the_session_and_its_subscription() {
+    let scratch = Scratch::new("mqtt-mosquitto-reconnect");
+    let broker = Broker::start(scratch.path());
+    let port = broker.port;
+    let mut module = start_module(&scratch, &broker);
+
+    module.send(b"AT+TCMQTTCONN=0,5000,240,1,1\r\n");
+    module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    module.send(format!("AT+TCMQTTSUB=\"{TOPIC}\",1\r\n").as_bytes());
+    module.expect(b"OK\r\n+TCMQTTSUB:OK\r\n");
+
+    drop(broker);
+    module.expect(b"+TCMQTTDISCON,-103\r\n");
+    // The first attempt starts 1–2 s after the drop; the broker comes back once it has.
+    module.expect_within(b"+TCMQTTRECONNECTING\r\n", Duration::from_secs(5));
+    let broker = Broker::start_on(scratch.path(), port);
+    // Later attempts back off further: allow for a few of them.
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        module.deadline = until.saturating_duration_since(Instant::now());
+        let line = module.read_line();
+        match line.as_slice() {
+            b"+TCMQTTRECONNECTING" => continue,
+            b"+TCMQTTRECONNECTED" => break,
+            other => module.fail(&format!(
+                "expected +TCMQTTRECONNECTING or +TCMQTTRECONNECTED, got {:?}",
+                String::from_utf8_lossy(other)
+            )),
+        }
+    }
+    module.deadline = DEFAULT_DEADLINE;
+    module.send(b"AT+TCMQTTSTATE?\r\n");
+    module.expect(b"+TCMQTTSTATE:1\r\n\r\nOK\r\n");
+    // The subscription was re-sent before +TCMQTTRECONNECTED (urc.md §3).
+    broker.publish(TOPIC, "after reconnect");
+    module.expect(format!("+TCMQTTRCVPUB:\"{TOPIC}\",15,\"after reconnect\"\r\n").as_bytes());
+    module.expect_quiet(false);
+}
+
+#[test]
+fn eleventh_subscription_fails_at_once_with_107() {
+    let scratch = Scratch::new("mqtt-mosquitto-sub-limit");
+    let broker = Broker::start(scratch.path());
+    let mut module = start_module(&scratch, &broker);
+
+    module.send(b"AT+TCMQTTCONN=0,5000,240,1,0\r\n");
+    module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    for index in 0..10 {
+        module.send(format!("AT+TCMQTTSUB=\"PID0000001/dev1/t{index}\",0\r\n").as_bytes());
+        module.expect(b"OK\r\n+TCMQTTSUB:OK\r\n");
+    }
+    // Refused by the module itself: well within the 5000 ms cmdtimeout.
+    module.send(b"AT+TCMQTTSUB=\"PID0000001/dev1/t10\",0\r\n");
+    module.expect_within(b"OK\r\n+TCMQTTSUB:FAIL,-107\r\n", Duration::from_secs(2));
+    module.expect_quiet(false);
+    drop(broker);
 }

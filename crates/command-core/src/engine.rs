@@ -14,14 +14,17 @@
 //! written inside its block. Whoever takes the mutex first writes the outbox entries queued so
 //! far, so URCs and results come out in the order of their events.
 
+mod jobs;
 mod mqtt_jobs;
+mod output;
+mod receiver;
 
 use core::cell::{Cell, RefCell};
 
-use at_parser::{parse_line, Form, Framed, Framer, ParseError, Parsed};
+use at_parser::{parse_line, Form, Framer, ParseError, Parsed};
 use embassy_futures::select::{select4, Either4};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::mutex::Mutex;
+use embassy_sync::mutex::{Mutex, MutexGuard};
 use embassy_sync::signal::Signal;
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::NorFlash;
@@ -29,14 +32,16 @@ use storage::Settings;
 
 use crate::board::{BoardInfo, Clock, Network, Offline, Random, Wifi};
 use crate::fmt::warning;
-use crate::handlers::{Context, Job, Step};
-use crate::mqtt::{MqttShared, URC_MAX};
+use crate::handlers::{Context, Step};
+use crate::mqtt::MqttShared;
 use crate::params::Params;
 use crate::queue::{Entry, InputQueue};
 use crate::render::{EngineError, Reply};
 use crate::state::RamState;
 use crate::table;
 use mqtt_session::session::SlotKind;
+use output::{drain_outbox, write_block, write_command_output, write_urcs};
+use receiver::{frame_one, receive, Framing};
 
 /// Why [`run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +144,7 @@ where
         mqtt: &mqtt,
         module,
         reply: Reply::new(),
+        held: None,
     };
     let state = RamState::boot(settings);
     let service = async {
@@ -160,105 +166,15 @@ where
     }
 }
 
-/// The URC writer loop.
-async fn write_urcs<T: Write>(mqtt: &MqttShared<'_>, output: &Mutex<NoopRawMutex, &mut T>) -> Exit {
-    loop {
-        mqtt.urc_ready.wait().await;
-        let mut tx = output.lock().await;
-        if drain_outbox(mqtt, &mut **tx).await.is_err() {
-            return Exit::UartClosed;
-        }
-    }
-}
-
-/// Writes every queued outbox entry, one block each; the caller holds the output mutex.
-async fn drain_outbox<T: Write>(mqtt: &MqttShared<'_>, tx: &mut T) -> Result<(), T::Error> {
-    let mut buffer = [0u8; URC_MAX];
-    loop {
-        let Some(length) = mqtt.outbox.borrow_mut().pop_into(&mut buffer) else {
-            return Ok(());
-        };
-        write_block(tx, &buffer[..length]).await?;
-    }
-}
-
-async fn write_block<T: Write>(tx: &mut T, bytes: &[u8]) -> Result<(), T::Error> {
-    tx.write_all(bytes).await?;
-    tx.flush().await
-}
-
-/// The receiver loop.
-async fn receive<R: Read, T: Write>(
-    rx: &mut R,
-    shared: &Shared,
-    output: &Mutex<NoopRawMutex, &mut T>,
-) -> Exit {
-    let mut buffer = [0u8; 256];
-    loop {
-        let count = match rx.read(&mut buffer).await {
-            Ok(0) | Err(_) => return Exit::UartClosed,
-            Ok(count) => count,
-        };
-        shared.framer.borrow_mut().feed(&buffer[..count]);
-        loop {
-            // Frame one line at a time so that a [BUSY] reply can be written without holding
-            // the framer across an await.
-            let refused = match frame_one(shared) {
-                Framing::Idle => break,
-                Framing::Queued => continue,
-                Framing::Refused(entry) => entry,
-            };
-            let mut reply = Reply::new();
-            if let Entry::Line(line) = &refused {
-                if shared.echo.get() {
-                    reply.echo(line);
-                }
-            }
-            reply.engine_error(EngineError::Busy);
-            if output
-                .lock()
-                .await
-                .write_all(reply.as_bytes())
-                .await
-                .is_err()
-            {
-                return Exit::UartClosed;
-            }
-        }
-    }
-}
-
-// Carries a refused line inline for its echo; there is no heap to box into.
-#[allow(clippy::large_enum_variant)]
-enum Framing {
-    Idle,
-    Queued,
-    Refused(Entry),
-}
-
-fn frame_one(shared: &Shared) -> Framing {
-    let framed = shared.framer.borrow_mut().next_line();
-    let entry = match framed {
-        None => return Framing::Idle,
-        Some(Framed::Empty) => return Framing::Queued,
-        Some(Framed::Line(line)) => Entry::Line(line),
-        Some(Framed::Rejected) => Entry::Rejected,
-    };
-    match shared.queue.borrow_mut().push(entry) {
-        Ok(()) => {
-            shared.line_ready.signal(());
-            Framing::Queued
-        }
-        Err(entry) => Framing::Refused(entry),
-    }
-}
-
 struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi> {
     shared: &'s Shared,
     output: &'s Mutex<NoopRawMutex, &'s mut T>,
     mqtt: &'s MqttShared<'r>,
     module: Module<'m, F, W>,
     reply: Reply,
+    /// The UART while a command's block is open (`at-engine.md` §9 rule 1): taken when a line
+    /// is dispatched, kept until its synchronous block or its async acceptance is written.
+    held: Option<MutexGuard<'s, NoopRawMutex, &'s mut T>>,
 }
 
 /// What the executor does after a command.
@@ -342,13 +258,30 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
         Next::Continue
     }
 
-    async fn write(&self, bytes: &[u8]) -> Result<(), T::Error> {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), T::Error> {
+        write_command_output(self.output, self.mqtt, &mut self.held, bytes).await
+    }
+
+    /// Takes the UART for a command's block, after writing what was queued before it.
+    async fn open_block(&mut self) -> Result<(), T::Error> {
         let mut tx = self.output.lock().await;
-        drain_outbox(self.mqtt, &mut *tx).await?;
-        write_block(*tx, bytes).await
+        drain_outbox(self.mqtt, &mut **tx).await?;
+        self.held = Some(tx);
+        Ok(())
     }
 
     async fn execute(&mut self, state: &mut RamState, entry: Entry) -> Next {
+        if self.open_block().await.is_err() {
+            return Next::Exit(Exit::UartClosed);
+        }
+        let next = self.execute_in_block(state, entry).await;
+        // A command that ends the runner may still hold the UART; nothing else writes then.
+        self.held = None;
+        next
+    }
+
+    /// Runs one line with the UART held; an async command releases it after its acceptance.
+    async fn execute_in_block(&mut self, state: &mut RamState, entry: Entry) -> Next {
         self.reply.clear();
         let line = match entry {
             Entry::Rejected => {
@@ -363,14 +296,22 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
         let step = self.dispatch(state, &line);
         match step {
             Step::Done => self.flush_reply().await,
-            Step::Sync(job) => self.run_job(state, job).await,
-            Step::Async(job) => match self.flush_reply().await {
-                Next::Continue => {
-                    self.reply.clear();
-                    self.run_job(state, job).await
+            Step::Sync(job) => {
+                // The echo goes out when the command is dispatched, before its job runs.
+                if let Next::Exit(exit) = self.flush_reply().await {
+                    return Next::Exit(exit);
                 }
-                exit => exit,
-            },
+                self.run_job(state, job).await
+            }
+            Step::Async(job) => {
+                let next = self.flush_reply().await;
+                // URCs may come between the acceptance and the result (§9 rule 1).
+                self.held = None;
+                match next {
+                    Next::Continue => self.run_job(state, job).await,
+                    exit => exit,
+                }
+            }
         }
     }
 
@@ -428,130 +369,18 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
         if self.reply.overflowed() {
             warning!("reply block overflowed its buffer");
         }
-        let result = self.write(self.reply.as_bytes()).await;
+        let result = write_command_output(
+            self.output,
+            self.mqtt,
+            &mut self.held,
+            self.reply.as_bytes(),
+        )
+        .await;
         self.reply.clear();
         if result.is_ok() {
             Next::Continue
         } else {
             Next::Exit(Exit::UartClosed)
         }
-    }
-
-    /// Runs a handler's IO job and completes its output.
-    async fn run_job(&mut self, state: &mut RamState, job: Job) -> Next {
-        let settings = &mut *self.module.settings;
-        let reply = &mut self.reply;
-        match job {
-            Job::StoreDevice(device) => {
-                // No certificate file can exist before the certificate store lands, so a
-                // mode-2 record always fails its file check (`commands.md` §1 step 8).
-                if device.tls_mode == 2 {
-                    reply.result_fail("TCDEVINFOSET", 203);
-                } else if state.settings.device.as_ref() == Some(&device)
-                    || settings.store_device(&device).await.is_ok()
-                {
-                    state.settings.device = Some(device);
-                    reply.result_ok("TCDEVINFOSET");
-                } else {
-                    reply.result_fail("TCDEVINFOSET", 207);
-                }
-            }
-            Job::StoreProduct(product) => {
-                if state.settings.product.as_ref() == Some(&product)
-                    || settings.store_product(&product).await.is_ok()
-                {
-                    state.settings.product = Some(product);
-                    reply.result_ok("TCPRDINFOSET");
-                } else {
-                    reply.result_fail("TCPRDINFOSET", 207);
-                }
-            }
-            Job::StoreModule(info) => {
-                if state.settings.module.as_ref() == Some(&info)
-                    || settings.store_module(&info).await.is_ok()
-                {
-                    state.settings.module = Some(info);
-                    reply.result_ok("TCMODINFOSET");
-                } else {
-                    reply.result_fail("TCMODINFOSET", 207);
-                }
-            }
-            Job::StoreWifiMode(mode) => {
-                if state.settings.wifi_mode == Some(mode)
-                    || settings.store_wifi_mode(mode).await.is_ok()
-                {
-                    state.settings.wifi_mode = Some(mode);
-                    reply.ok();
-                } else {
-                    reply.error();
-                }
-            }
-            Job::Join { station, bssid } => {
-                let wifi = &mut *self.module.wifi;
-                if wifi.association().is_some() {
-                    reply.text_line("WIFI DISCONNECT");
-                }
-                match wifi.join(&station.ssid, &station.password, bssid).await {
-                    Ok(()) => {
-                        reply.text_line("WIFI CONNECTED");
-                        reply.text_line("WIFI GOT IP");
-                        if state.settings.station.as_ref() != Some(&station)
-                            && settings.store_station(&station).await.is_ok()
-                        {
-                            state.settings.station = Some(station);
-                        }
-                        reply.ok();
-                    }
-                    Err(error) => {
-                        reply.line().text("+CWJAP:").int(error.code()).end();
-                        reply.error();
-                    }
-                }
-            }
-            Job::Leave => {
-                let was_joined = self.module.wifi.leave();
-                reply.ok();
-                if let Next::Exit(exit) = self.flush_reply().await {
-                    return Next::Exit(exit);
-                }
-                if was_joined {
-                    self.reply.text_line("WIFI DISCONNECT");
-                }
-            }
-            Job::Reboot => {
-                return match self.flush_reply().await {
-                    Next::Continue => Next::Exit(Exit::Reboot),
-                    exit => exit,
-                };
-            }
-            Job::RestoreWifi => {
-                if settings.erase_wifi().await.is_err() {
-                    reply.error();
-                    return self.flush_reply().await;
-                }
-                reply.ok();
-                return match self.flush_reply().await {
-                    Next::Continue => Next::Exit(Exit::Reboot),
-                    exit => exit,
-                };
-            }
-            Job::MqttConnect(parameters) => self.connect(state, parameters).await,
-            Job::Mqtt(request) => {
-                self.request(request).await;
-            }
-            Job::MqttDisconnect => {
-                self.request(crate::mqtt::Request::Disconnect).await;
-                self.reply.ok();
-            }
-            Job::RestoreCloud => {
-                // The command's final output (`OK\r\n`) is already written; a flash error
-                // cannot be reported any more, and the reboot shows what survived.
-                if settings.erase_cloud().await.is_err() {
-                    warning!("AT+TCRESTORE: erase failed");
-                }
-                return Next::Exit(Exit::Reboot);
-            }
-        }
-        self.flush_reply().await
     }
 }

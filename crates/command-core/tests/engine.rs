@@ -322,3 +322,155 @@ fn wrong_password_fails_and_stores_nothing() {
     assert!(output.ends_with(b"+CWJAP:2\r\n\r\nERROR\r\n"));
     assert_eq!(settings.flash().write_count(), 0);
 }
+
+/// An in-memory MQTT broker link: CONNACK and SUBACK answer their packets, and whatever the
+/// test pushes into `inbound` is delivered to the module.
+#[derive(Clone, Default)]
+struct BrokerLink {
+    inbound: Rc<RefCell<VecDeque<u8>>>,
+    arrived: Rc<Signal<NoopRawMutex, ()>>,
+    /// Raised when the MQTT service asks for bytes and none are left: it has handled
+    /// everything delivered so far, including queueing its URCs.
+    drained: Rc<Signal<NoopRawMutex, ()>>,
+}
+
+impl BrokerLink {
+    fn deliver(&self, bytes: &[u8]) {
+        self.inbound.borrow_mut().extend(bytes);
+        self.arrived.signal(());
+    }
+}
+
+impl ErrorType for BrokerLink {
+    type Error = Infallible;
+}
+
+impl Read for BrokerLink {
+    async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, Infallible> {
+        loop {
+            {
+                let mut inbound = self.inbound.borrow_mut();
+                if !inbound.is_empty() {
+                    let count = inbound.len().min(buffer.len());
+                    for (slot, byte) in buffer.iter_mut().zip(inbound.drain(..count)) {
+                        *slot = byte;
+                    }
+                    return Ok(count);
+                }
+            }
+            self.drained.signal(());
+            self.arrived.wait().await;
+        }
+    }
+}
+
+impl Write for BrokerLink {
+    async fn write(&mut self, bytes: &[u8]) -> Result<usize, Infallible> {
+        match bytes.first().map(|byte| byte >> 4) {
+            Some(1) => self.deliver(&[0x20, 0x02, 0x00, 0x00]),
+            // SUBSCRIBE with a one-byte remaining length: grant QoS 0 to its packet id.
+            Some(8) => self.deliver(&[0x90, 0x03, bytes[2], bytes[3], 0x00]),
+            _ => {}
+        }
+        Ok(bytes.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+impl command_core::Network for BrokerLink {
+    type Stream = BrokerLink;
+
+    async fn connect(
+        &mut self,
+        _host: &[u8],
+        _port: u16,
+    ) -> Result<BrokerLink, command_core::ConnectError> {
+        Ok(self.clone())
+    }
+}
+
+/// A station join during which the broker sends a message: the join returns only after the
+/// MQTT service has handled it.
+struct JoinWhileMessageArrives {
+    link: BrokerLink,
+    joined: bool,
+}
+
+impl Wifi for JoinWhileMessageArrives {
+    async fn join(&mut self, _: &[u8], _: &[u8], _: Option<[u8; 6]>) -> Result<(), JoinError> {
+        self.link.drained.reset();
+        // PUBLISH QoS 0, topic "PID0000001/dev1/data", payload "hi".
+        let mut publish = vec![0x30, 2 + 20 + 2, 0x00, 20];
+        publish.extend_from_slice(b"PID0000001/dev1/datahi");
+        self.link.deliver(&publish);
+        self.link.drained.wait().await;
+        self.joined = true;
+        Ok(())
+    }
+
+    fn leave(&mut self) -> bool {
+        core::mem::take(&mut self.joined)
+    }
+
+    fn association(&self) -> Option<Association> {
+        None
+    }
+}
+
+#[test]
+fn urc_caused_during_a_synchronous_command_follows_its_final_result() {
+    let mut settings = fresh_settings();
+    let link = BrokerLink::default();
+    let mut network = link.clone();
+    let mut wifi = JoinWhileMessageArrives {
+        link: link.clone(),
+        joined: false,
+    };
+    let mut rx = ScriptedRx {
+        chunks: [
+            &b"AT+TCDEVINFOSET=0,\"PID0000001\",\"dev1\",\"k3Zq8cB1vP+Lx0T2mY9wRg==\"\r\n"[..],
+            b"AT+TCMQTTCONN=0,5000,240,1,0\r\n",
+            b"AT+TCMQTTSUB=\"PID0000001/dev1/data\",0\r\n",
+            b"AT+CWJAP=\"lab\",\"secret123\"\r\n",
+        ]
+        .iter()
+        .map(|chunk| chunk.to_vec())
+        .collect(),
+    };
+    let tx = RecordingTx::default();
+    let mut writer = tx.clone();
+    let board = board();
+    let urc = b"+TCMQTTRCVPUB:\"PID0000001/dev1/data\",2,\"hi\"\r\n";
+    block_on(async {
+        let module = Module {
+            settings: &mut settings,
+            wifi: &mut wifi,
+            board: &board,
+        };
+        let cloud = command_core::Cloud {
+            network: &mut network,
+            clock: &command_core::Offline,
+            random: &mut command_core::Offline,
+        };
+        let finished = async {
+            while !tx.output().ends_with(urc) {
+                tx.written.wait().await;
+            }
+        };
+        let runner = command_core::run_with(&mut rx, &mut writer, module, cloud);
+        if let Either::First(exit) = select(runner, finished).await {
+            panic!("runner exited: {exit:?}");
+        }
+    });
+    let output = String::from_utf8(tx.output()).unwrap();
+    let command = output.find("AT+CWJAP=").expect("CWJAP echoed");
+    assert_eq!(
+        &output[command..],
+        "AT+CWJAP=\"lab\",\"secret123\"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n\
+         +TCMQTTRCVPUB:\"PID0000001/dev1/data\",2,\"hi\"\r\n",
+        "whole output: {output:?}"
+    );
+}

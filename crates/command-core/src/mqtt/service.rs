@@ -10,13 +10,14 @@
 //! that the `tls-psk` issue adds in [`open_transport`]; until then they fail at their TLS
 //! stage (`FAIL,-703`), never with a fake success.
 
+mod events;
+mod requests;
+
 use embassy_futures::select::{select, select3, Either, Either3};
 use embedded_io_async::{Read, Write};
 use mqtt_session::codec::PacketId;
-use mqtt_session::session::{ConnectFailure, Event, PublishError, SlotKind};
-use mqtt_session::session::{SubscribeError, UnsubscribeError};
 
-use super::{MqttShared, Outcome, Request, HOST_MAX};
+use super::{MqttShared, HOST_MAX};
 use crate::board::{Clock, Network};
 
 /// Port of TLS mode 0 (plain TCP).
@@ -117,133 +118,6 @@ pub async fn serve<N: Network, C: Clock>(shared: &MqttShared<'_>, network: &mut 
 }
 
 impl<S: Read + Write> Service<'_, '_, S> {
-    /// Acts on every queued session event; returns whether a reconnect attempt must start.
-    fn handle_events(&mut self, now: u64) -> bool {
-        let shared = self.shared;
-        let mut session = shared.session.borrow_mut();
-        let mut reconnect = false;
-        loop {
-            let usable = session.is_usable();
-            let Some(event) = session.poll(now) else {
-                break;
-            };
-            let status = |line: &[u8]| shared.outbox.borrow_mut().push_status(&[line]);
-            match event {
-                Event::Connected { .. } => self.complete_connack(Ok(())),
-                Event::ConnectRefused(refusal) => {
-                    self.link = None;
-                    self.complete_connack(Err(refusal.sdk_code()));
-                }
-                Event::ConnectFailed(failure) => {
-                    self.link = None;
-                    self.complete_connack(Err(match failure {
-                        ConnectFailure::Timeout => 202,
-                        ConnectFailure::ClosedBeforeConnack => -608,
-                        _ => -112,
-                    }));
-                }
-                Event::Published { packet_id } => self.complete_operation(packet_id, Ok(())),
-                Event::PublishTimeout { packet_id }
-                | Event::SubscribeTimeout { packet_id, .. }
-                | Event::UnsubscribeTimeout { packet_id } => {
-                    self.complete_operation(packet_id, Err(202))
-                }
-                Event::Subscribed { packet_id, .. } | Event::Unsubscribed { packet_id } => {
-                    self.complete_operation(packet_id, Ok(()))
-                }
-                Event::SubscribeRefused { packet_id, .. } => {
-                    self.complete_operation(packet_id, Err(-108))
-                }
-                Event::LinkLost { packet_id, .. } => {
-                    self.complete_operation(packet_id, Err(LINK_LOST))
-                }
-                Event::Message(message) if message.for_user => {
-                    let mut length = heapless::String::<8>::new();
-                    let _ =
-                        core::fmt::write(&mut length, format_args!("{}", message.payload.len()));
-                    let parts: [&[u8]; 7] = [
-                        b"+TCMQTTRCVPUB:\"",
-                        message.topic.as_bytes(),
-                        b"\",",
-                        length.as_bytes(),
-                        b",\"",
-                        message.payload,
-                        b"\"\r\n",
-                    ];
-                    // Full queues drop the message; the session acknowledges it anyway.
-                    if usable {
-                        shared.outbox.borrow_mut().push_message(&parts);
-                    } else {
-                        self.held.push_message(&parts);
-                    }
-                }
-                Event::Message(_) => {}
-                Event::Dropped { .. } => {
-                    self.link = None;
-                    status(b"+TCMQTTDISCON,-103\r\n");
-                }
-                Event::Reconnecting { .. } => {
-                    status(b"+TCMQTTRECONNECTING\r\n");
-                    reconnect = true;
-                }
-                Event::ReconnectAttemptFailed { .. } => {
-                    self.link = None;
-                    self.held.clear();
-                }
-                Event::Reconnected => {
-                    status(b"+TCMQTTRECONNECTED\r\n");
-                    self.held.move_into(&mut shared.outbox.borrow_mut());
-                }
-                Event::GaveUp => {
-                    self.link = None;
-                    status(b"+TCMQTTDISCON,-106\r\n");
-                }
-                _ => {}
-            }
-            shared.urc_ready.signal(());
-        }
-        reconnect
-    }
-
-    fn complete_connack(&mut self, result: Result<(), i32>) {
-        if matches!(self.waiting, Some(Waiting::Connack { .. })) {
-            self.finish("TCMQTTCONN", result);
-        }
-    }
-
-    fn complete_operation(&mut self, id: PacketId, result: Result<(), i32>) {
-        if let Some(Waiting::Acknowledgement { name, packet_id }) = self.waiting {
-            if packet_id == id {
-                self.finish(name, result);
-            }
-        }
-    }
-
-    /// Queues the result line of the waiting command and wakes the executor.
-    fn finish(&mut self, name: &str, result: Result<(), i32>) {
-        self.waiting = None;
-        let mut code = heapless::String::<12>::new();
-        let outcome = match result {
-            Ok(()) => {
-                let _ = code.push_str("OK");
-                Outcome::Succeeded
-            }
-            Err(value) => {
-                let _ = core::fmt::write(&mut code, format_args!("FAIL,{value}"));
-                Outcome::Failed
-            }
-        };
-        self.shared.outbox.borrow_mut().push_status(&[
-            b"+",
-            name.as_bytes(),
-            b":",
-            code.as_bytes(),
-            b"\r\n",
-        ]);
-        self.shared.urc_ready.signal(());
-        self.shared.done.signal(outcome);
-    }
-
     /// The earliest moment the loop must wake without input.
     fn deadline(&self) -> Option<u64> {
         let session = self.shared.session.borrow().next_deadline();
@@ -311,126 +185,6 @@ impl<S: Read + Write> Service<'_, '_, S> {
                 session.transport_opened(now);
             }
             _ => session.transport_closed(now),
-        }
-    }
-
-    async fn handle_request<N, C>(&mut self, request: Request, network: &mut N, clock: &C)
-    where
-        N: Network<Stream = S>,
-        C: Clock,
-    {
-        let now = clock.now_ms();
-        match request {
-            Request::Connect(connect) => {
-                self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
-                let deadline = now + self.command_timeout_ms;
-                self.port = if connect.tls_mode == 0 {
-                    PLAIN_PORT
-                } else {
-                    TLS_PORT
-                };
-                self.host = connect.host;
-                let opened = if connect.tls_mode == 0 {
-                    let attempt = open_transport(network, &self.host, self.port);
-                    match select(attempt, clock.sleep_until(deadline)).await {
-                        Either::First(result) => result,
-                        Either::Second(()) => Err(202),
-                    }
-                } else {
-                    Err(TLS_FAILED)
-                };
-                let stream = match opened {
-                    Ok(stream) => stream,
-                    Err(code) => return self.finish("TCMQTTCONN", Err(code)),
-                };
-                let started = self.shared.session.borrow_mut().connect(
-                    connect.config,
-                    connect.identity,
-                    clock.now_ms(),
-                );
-                match started {
-                    Ok(()) => {
-                        self.link = Some(stream);
-                        self.waiting = Some(Waiting::Connack { deadline });
-                    }
-                    Err(_) => self.finish("TCMQTTCONN", Err(-112)),
-                }
-            }
-            Request::Publish {
-                topic,
-                payload,
-                qos,
-            } => {
-                let result = self
-                    .shared
-                    .session
-                    .borrow_mut()
-                    .publish(&topic, &payload, qos, now);
-                match result {
-                    Ok(Some(packet_id)) => {
-                        self.waiting = Some(Waiting::Acknowledgement {
-                            name: "TCMQTTPUB",
-                            packet_id,
-                        })
-                    }
-                    Ok(None) => self.waiting = Some(Waiting::Written),
-                    Err(PublishError::NotConnected) => self.finish("TCMQTTPUB", Err(LINK_LOST)),
-                    Err(_) => self.finish("TCMQTTPUB", Err(204)),
-                }
-            }
-            Request::Subscribe { filter, qos } => {
-                let result =
-                    self.shared
-                        .session
-                        .borrow_mut()
-                        .subscribe(SlotKind::User, &filter, qos, now);
-                match result {
-                    Ok(packet_id) => {
-                        self.waiting = Some(Waiting::Acknowledgement {
-                            name: "TCMQTTSUB",
-                            packet_id,
-                        })
-                    }
-                    Err(SubscribeError::TableFull) => self.finish("TCMQTTSUB", Err(-107)),
-                    Err(SubscribeError::NotConnected) => self.finish("TCMQTTSUB", Err(LINK_LOST)),
-                    Err(_) => self.finish("TCMQTTSUB", Err(204)),
-                }
-            }
-            Request::Unsubscribe { filter } => {
-                let result = match core::str::from_utf8(&filter) {
-                    Ok(filter) => {
-                        self.shared
-                            .session
-                            .borrow_mut()
-                            .unsubscribe(SlotKind::User, filter, now)
-                    }
-                    Err(_) => Err(UnsubscribeError::NotSubscribed),
-                };
-                match result {
-                    Ok(Some(packet_id)) => {
-                        self.waiting = Some(Waiting::Acknowledgement {
-                            name: "TCMQTTUNSUB",
-                            packet_id,
-                        })
-                    }
-                    Ok(None) => self.finish("TCMQTTUNSUB", Ok(())),
-                    Err(UnsubscribeError::NotSubscribed) => self.finish("TCMQTTUNSUB", Err(-121)),
-                    Err(UnsubscribeError::NotConnected) => {
-                        self.finish("TCMQTTUNSUB", Err(LINK_LOST))
-                    }
-                    Err(_) => self.finish("TCMQTTUNSUB", Err(204)),
-                }
-            }
-            Request::Disconnect => {
-                let timeout = self.command_timeout_ms;
-                let _ = self.shared.session.borrow_mut().disconnect();
-                self.held.clear();
-                // Teardown is forced: the DISCONNECT gets a bounded chance to leave.
-                let _ = select(self.transmit(clock), clock.sleep_until(now + timeout)).await;
-                self.link = None;
-                self.waiting = None;
-                self.shared.done.signal(Outcome::Succeeded);
-            }
         }
     }
 }

@@ -1,0 +1,131 @@
+//! The executor's IO jobs: what a handler asked for after validating its line (flash writes,
+//! station joins, reboots, MQTT requests), and the rest of the command's output.
+
+use embedded_io_async::Write;
+use embedded_storage_async::nor_flash::NorFlash;
+
+use super::{Executor, Exit, Next};
+use crate::board::Wifi;
+use crate::fmt::warning;
+use crate::handlers::Job;
+use crate::state::RamState;
+
+impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
+    /// Runs a handler's IO job and completes its output.
+    pub(super) async fn run_job(&mut self, state: &mut RamState, job: Job) -> Next {
+        let settings = &mut *self.module.settings;
+        let reply = &mut self.reply;
+        match job {
+            Job::StoreDevice(device) => {
+                // No certificate file can exist before the certificate store lands, so a
+                // mode-2 record always fails its file check (`commands.md` §1 step 8).
+                if device.tls_mode == 2 {
+                    reply.result_fail("TCDEVINFOSET", 203);
+                } else if state.settings.device.as_ref() == Some(&device)
+                    || settings.store_device(&device).await.is_ok()
+                {
+                    state.settings.device = Some(device);
+                    reply.result_ok("TCDEVINFOSET");
+                } else {
+                    reply.result_fail("TCDEVINFOSET", 207);
+                }
+            }
+            Job::StoreProduct(product) => {
+                if state.settings.product.as_ref() == Some(&product)
+                    || settings.store_product(&product).await.is_ok()
+                {
+                    state.settings.product = Some(product);
+                    reply.result_ok("TCPRDINFOSET");
+                } else {
+                    reply.result_fail("TCPRDINFOSET", 207);
+                }
+            }
+            Job::StoreModule(info) => {
+                if state.settings.module.as_ref() == Some(&info)
+                    || settings.store_module(&info).await.is_ok()
+                {
+                    state.settings.module = Some(info);
+                    reply.result_ok("TCMODINFOSET");
+                } else {
+                    reply.result_fail("TCMODINFOSET", 207);
+                }
+            }
+            Job::StoreWifiMode(mode) => {
+                if state.settings.wifi_mode == Some(mode)
+                    || settings.store_wifi_mode(mode).await.is_ok()
+                {
+                    state.settings.wifi_mode = Some(mode);
+                    reply.ok();
+                } else {
+                    reply.error();
+                }
+            }
+            Job::Join { station, bssid } => {
+                let wifi = &mut *self.module.wifi;
+                if wifi.association().is_some() {
+                    reply.text_line("WIFI DISCONNECT");
+                }
+                match wifi.join(&station.ssid, &station.password, bssid).await {
+                    Ok(()) => {
+                        reply.text_line("WIFI CONNECTED");
+                        reply.text_line("WIFI GOT IP");
+                        if state.settings.station.as_ref() != Some(&station)
+                            && settings.store_station(&station).await.is_ok()
+                        {
+                            state.settings.station = Some(station);
+                        }
+                        reply.ok();
+                    }
+                    Err(error) => {
+                        reply.line().text("+CWJAP:").int(error.code()).end();
+                        reply.error();
+                    }
+                }
+            }
+            Job::Leave => {
+                let was_joined = self.module.wifi.leave();
+                reply.ok();
+                if let Next::Exit(exit) = self.flush_reply().await {
+                    return Next::Exit(exit);
+                }
+                if was_joined {
+                    self.reply.text_line("WIFI DISCONNECT");
+                }
+            }
+            Job::Reboot => {
+                return match self.flush_reply().await {
+                    Next::Continue => Next::Exit(Exit::Reboot),
+                    exit => exit,
+                };
+            }
+            Job::RestoreWifi => {
+                if settings.erase_wifi().await.is_err() {
+                    reply.error();
+                    return self.flush_reply().await;
+                }
+                reply.ok();
+                return match self.flush_reply().await {
+                    Next::Continue => Next::Exit(Exit::Reboot),
+                    exit => exit,
+                };
+            }
+            Job::MqttConnect(parameters) => self.connect(state, parameters).await,
+            Job::Mqtt(request) => {
+                self.request(request).await;
+            }
+            Job::MqttDisconnect => {
+                self.request(crate::mqtt::Request::Disconnect).await;
+                self.reply.ok();
+            }
+            Job::RestoreCloud => {
+                // The command's final output (`OK\r\n`) is already written; a flash error
+                // cannot be reported any more, and the reboot shows what survived.
+                if settings.erase_cloud().await.is_err() {
+                    warning!("AT+TCRESTORE: erase failed");
+                }
+                return Next::Exit(Exit::Reboot);
+            }
+        }
+        self.flush_reply().await
+    }
+}

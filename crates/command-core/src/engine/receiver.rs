@@ -1,0 +1,80 @@
+//! The receiver loop: UART bytes into the framer, complete lines into the input queue.
+//!
+//! It never parses or runs anything, so it keeps reading while a command executes; a line
+//! that finds the queue full is answered `[BUSY]` as soon as the UART is free: never inside a
+//! command's block, so a long synchronous command delays it (`at-engine.md` §9).
+
+use at_parser::Framed;
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::mutex::Mutex;
+use embedded_io_async::{Read, Write};
+
+use super::{Exit, Shared};
+use crate::queue::Entry;
+use crate::render::{EngineError, Reply};
+
+/// The receiver loop.
+pub(super) async fn receive<R: Read, T: Write>(
+    rx: &mut R,
+    shared: &Shared,
+    output: &Mutex<NoopRawMutex, &mut T>,
+) -> Exit {
+    let mut buffer = [0u8; 256];
+    loop {
+        let count = match rx.read(&mut buffer).await {
+            Ok(0) | Err(_) => return Exit::UartClosed,
+            Ok(count) => count,
+        };
+        shared.framer.borrow_mut().feed(&buffer[..count]);
+        loop {
+            // Frame one line at a time so that a [BUSY] reply can be written without holding
+            // the framer across an await.
+            let refused = match frame_one(shared) {
+                Framing::Idle => break,
+                Framing::Queued => continue,
+                Framing::Refused(entry) => entry,
+            };
+            let mut reply = Reply::new();
+            if let Entry::Line(line) = &refused {
+                if shared.echo.get() {
+                    reply.echo(line);
+                }
+            }
+            reply.engine_error(EngineError::Busy);
+            if output
+                .lock()
+                .await
+                .write_all(reply.as_bytes())
+                .await
+                .is_err()
+            {
+                return Exit::UartClosed;
+            }
+        }
+    }
+}
+
+// Carries a refused line inline for its echo; there is no heap to box into.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Framing {
+    Idle,
+    Queued,
+    Refused(Entry),
+}
+
+pub(super) fn frame_one(shared: &Shared) -> Framing {
+    let framed = shared.framer.borrow_mut().next_line();
+    let entry = match framed {
+        None => return Framing::Idle,
+        Some(Framed::Empty) => return Framing::Queued,
+        Some(Framed::Line(line)) => Entry::Line(line),
+        Some(Framed::Rejected) => Entry::Rejected,
+    };
+    match shared.queue.borrow_mut().push(entry) {
+        Ok(()) => {
+            shared.line_ready.signal(());
+            Framing::Queued
+        }
+        Err(entry) => Framing::Refused(entry),
+    }
+}

@@ -1,0 +1,139 @@
+//! Session events into URCs and command results: what the service does after feeding the
+//! session input or time. Results are queued in the outbox behind the URCs of the same
+//! events, so they keep the order of `urc.md` §7.
+
+use embedded_io_async::{Read, Write};
+use mqtt_session::codec::PacketId;
+use mqtt_session::session::{ConnectFailure, Event};
+
+use super::{Service, Waiting, LINK_LOST};
+use crate::mqtt::Outcome;
+
+impl<S: Read + Write> Service<'_, '_, S> {
+    /// Acts on every queued session event; returns whether a reconnect attempt must start.
+    pub(super) fn handle_events(&mut self, now: u64) -> bool {
+        let shared = self.shared;
+        let mut session = shared.session.borrow_mut();
+        let mut reconnect = false;
+        loop {
+            let usable = session.is_usable();
+            let Some(event) = session.poll(now) else {
+                break;
+            };
+            let status = |line: &[u8]| shared.outbox.borrow_mut().push_status(&[line]);
+            match event {
+                Event::Connected { .. } => self.complete_connack(Ok(())),
+                Event::ConnectRefused(refusal) => {
+                    self.link = None;
+                    self.complete_connack(Err(refusal.sdk_code()));
+                }
+                Event::ConnectFailed(failure) => {
+                    self.link = None;
+                    self.complete_connack(Err(match failure {
+                        ConnectFailure::Timeout => 202,
+                        ConnectFailure::ClosedBeforeConnack => -608,
+                        _ => -112,
+                    }));
+                }
+                Event::Published { packet_id } => self.complete_operation(packet_id, Ok(())),
+                Event::PublishTimeout { packet_id }
+                | Event::SubscribeTimeout { packet_id, .. }
+                | Event::UnsubscribeTimeout { packet_id } => {
+                    self.complete_operation(packet_id, Err(202))
+                }
+                Event::Subscribed { packet_id, .. } | Event::Unsubscribed { packet_id } => {
+                    self.complete_operation(packet_id, Ok(()))
+                }
+                Event::SubscribeRefused { packet_id, .. } => {
+                    self.complete_operation(packet_id, Err(-108))
+                }
+                Event::LinkLost { packet_id, .. } => {
+                    self.complete_operation(packet_id, Err(LINK_LOST))
+                }
+                Event::Message(message) if message.for_user => {
+                    let mut length = heapless::String::<8>::new();
+                    let _ =
+                        core::fmt::write(&mut length, format_args!("{}", message.payload.len()));
+                    let parts: [&[u8]; 7] = [
+                        b"+TCMQTTRCVPUB:\"",
+                        message.topic.as_bytes(),
+                        b"\",",
+                        length.as_bytes(),
+                        b",\"",
+                        message.payload,
+                        b"\"\r\n",
+                    ];
+                    // Full queues drop the message; the session acknowledges it anyway.
+                    if usable {
+                        shared.outbox.borrow_mut().push_message(&parts);
+                    } else {
+                        self.held.push_message(&parts);
+                    }
+                }
+                Event::Message(_) => {}
+                Event::Dropped { .. } => {
+                    self.link = None;
+                    status(b"+TCMQTTDISCON,-103\r\n");
+                }
+                Event::Reconnecting { .. } => {
+                    status(b"+TCMQTTRECONNECTING\r\n");
+                    reconnect = true;
+                }
+                Event::ReconnectAttemptFailed { .. } => {
+                    self.link = None;
+                    self.held.clear();
+                }
+                Event::Reconnected => {
+                    status(b"+TCMQTTRECONNECTED\r\n");
+                    self.held.move_into(&mut shared.outbox.borrow_mut());
+                }
+                Event::GaveUp => {
+                    self.link = None;
+                    status(b"+TCMQTTDISCON,-106\r\n");
+                }
+                _ => {}
+            }
+            shared.urc_ready.signal(());
+        }
+        reconnect
+    }
+
+    pub(super) fn complete_connack(&mut self, result: Result<(), i32>) {
+        if matches!(self.waiting, Some(Waiting::Connack { .. })) {
+            self.finish("TCMQTTCONN", result);
+        }
+    }
+
+    pub(super) fn complete_operation(&mut self, id: PacketId, result: Result<(), i32>) {
+        if let Some(Waiting::Acknowledgement { name, packet_id }) = self.waiting {
+            if packet_id == id {
+                self.finish(name, result);
+            }
+        }
+    }
+
+    /// Queues the result line of the waiting command and wakes the executor.
+    pub(super) fn finish(&mut self, name: &str, result: Result<(), i32>) {
+        self.waiting = None;
+        let mut code = heapless::String::<12>::new();
+        let outcome = match result {
+            Ok(()) => {
+                let _ = code.push_str("OK");
+                Outcome::Succeeded
+            }
+            Err(value) => {
+                let _ = core::fmt::write(&mut code, format_args!("FAIL,{value}"));
+                Outcome::Failed
+            }
+        };
+        self.shared.outbox.borrow_mut().push_status(&[
+            b"+",
+            name.as_bytes(),
+            b":",
+            code.as_bytes(),
+            b"\r\n",
+        ]);
+        self.shared.urc_ready.signal(());
+        self.shared.done.signal(outcome);
+    }
+}
