@@ -30,11 +30,20 @@ const WALL_REPETITIONS: usize = 15;
 /// Rounds of the mix in the stream that callgrind runs over (about 37 KB per pass).
 const CALLGRIND_ROUNDS: usize = 64;
 
-/// Builds the release xtask and reports both figures.
+/// Builds the release xtask and reports both parser figures, then the TLS comparison against
+/// `openssl s_client` (`crates/tls-psk/benches/interop.rs`).
 pub fn bench() -> Outcome {
     let executable = artifact::build_executable("xtask", "xtask", true)?;
     process::run(Command::new(&executable).arg("bench-wall"))?;
-    instructions_per_byte(&executable)
+    instructions_per_byte(&executable)?;
+    process::run(process::cargo().args([
+        "bench",
+        "--locked",
+        "--package",
+        "tls-psk",
+        "--bench",
+        "interop",
+    ]))
 }
 
 /// Hidden subcommand `bench-wall`: times the workload in this (release) process.
