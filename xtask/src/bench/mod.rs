@@ -31,7 +31,8 @@ const WALL_REPETITIONS: usize = 15;
 const CALLGRIND_ROUNDS: usize = 64;
 
 /// Builds the release xtask and reports both parser figures, then the TLS comparison against
-/// `openssl s_client` (`crates/tls-psk/benches/interop.rs`).
+/// `openssl s_client` (`crates/tls-psk/benches/interop.rs`) and MQTT through the virtual module
+/// against a raw client on the same hub (`boards/linux/benches/mqtt.rs`).
 pub fn bench() -> Outcome {
     let executable = artifact::build_executable("xtask", "xtask", true)?;
     process::run(Command::new(&executable).arg("bench-wall"))?;
@@ -43,7 +44,20 @@ pub fn bench() -> Outcome {
         "tls-psk",
         "--bench",
         "interop",
-    ]))
+    ]))?;
+    let hub = artifact::build_executable("tc-at-hub", "tc-at-hub", true)?;
+    process::run(
+        process::cargo()
+            .args([
+                "bench",
+                "--locked",
+                "--package",
+                "tc-at-linux",
+                "--bench",
+                "mqtt",
+            ])
+            .env("TCAT_HUB_BIN", hub),
+    )
 }
 
 /// Hidden subcommand `bench-wall`: times the workload in this (release) process.
