@@ -114,7 +114,18 @@ impl Drop for Broker {
 /// A module whose port 8883 leads to the broker's PSK listener (and 1883 to its plain one),
 /// with a mode-1 device record holding `secret`.
 fn start_module(scratch: &Scratch, broker: &Broker, secret: &str) -> Module {
+    start_module_with_profile(scratch, broker, secret, None)
+}
+
+/// [`start_module`] with a capability profile (`--profile`).
+fn start_module_with_profile(
+    scratch: &Scratch,
+    broker: &Broker,
+    secret: &str,
+    profile: Option<&'static str>,
+) -> Module {
     let options = Options {
+        profile,
         environment: vec![
             (
                 "TCAT_RESOLVE".into(),
@@ -282,6 +293,23 @@ fn reconnect_after_broker_restart_repeats_the_tls_handshake() {
     // The PSK listener only accepts TLS-PSK: the restored subscription proves the handshake.
     broker.publish(TOPIC, "after reconnect");
     module.expect(format!("+TCMQTTRCVPUB:\"{TOPIC}\",15,\"after reconnect\"\r\n").as_bytes());
+    module.send(b"AT+TCMQTTDISCONN\r\n");
+    module.expect(b"\r\nOK\r\n");
+    module.expect_quiet(false);
+}
+
+#[test]
+fn esp8266_profile_connects_with_tls_psk_and_refuses_other_modes() {
+    let scratch = Scratch::new("mqtt-tls-psk-esp8266");
+    let broker = Broker::start(scratch.path());
+    let mut module = start_module_with_profile(&scratch, &broker, SECRET, Some("esp8266"));
+
+    for mode in [0, 2] {
+        module.send(format!("AT+TCMQTTCONN={mode},5000,240,1,1\r\n").as_bytes());
+        module.expect(b"+CME ERROR:204\r\n");
+    }
+    module.send(b"AT+TCMQTTCONN=1,5000,240,1,1\r\n");
+    module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
     module.send(b"AT+TCMQTTDISCONN\r\n");
     module.expect(b"\r\nOK\r\n");
     module.expect_quiet(false);

@@ -142,7 +142,42 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::server_name;
+    use super::{open, server_name, Destination, CERTIFICATE_UNUSABLE};
+    use crate::board::Offline;
+    use crate::mqtt::TlsRandom;
+    use mqtt_session::tencent::{Authentication, Identity};
+
+    /// Opens with `tls_mode` on a board whose every DNS lookup fails (`-602`).
+    fn open_offline(tls_mode: u8) -> i32 {
+        let identity = Identity::new(
+            "PID",
+            "dev",
+            "AAECAwQFBgcICQoLDA0ODw==",
+            Authentication::Transport,
+        )
+        .unwrap();
+        let mut network = Offline;
+        let (mut read, mut write) = ([0u8; 128], [0u8; 128]);
+        let destination = Destination {
+            host: b"PID.iotcloud.tencentdevices.com",
+            port: 8883,
+            tls_mode,
+            identity: Some(&identity),
+            random: TlsRandom(&Offline),
+        };
+        let opened = open(&mut network, destination, &mut read, &mut write);
+        match embassy_futures::block_on(opened) {
+            Ok(_) => panic!("an offline board cannot connect"),
+            Err(code) => code,
+        }
+    }
+
+    #[test]
+    fn mode_2_fails_with_702_before_any_connection_and_modes_0_and_1_reach_dns() {
+        assert_eq!(open_offline(2), CERTIFICATE_UNUSABLE);
+        assert_eq!(open_offline(0), -602);
+        assert_eq!(open_offline(1), -602);
+    }
 
     #[test]
     fn server_name_is_the_host_except_for_ip_literals() {
