@@ -1,12 +1,10 @@
 //! The Linux board's network side of the MQTT service: tokio TCP streams seen through
-//! `embedded-io-async`, a monotonic millisecond clock, and a small RNG.
+//! `embedded-io-async`, a monotonic millisecond clock, and the OS random number generator.
 //!
 //! Routing knobs of the local hub (`hub.md` §1) apply here and nowhere else: `TCAT_RESOLVE`
 //! overrides names before DNS and `TCAT_PORT_MAP` rewrites destination ports, so the AT rules
 //! never know that the "cloud" is a process on the same machine.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -101,25 +99,28 @@ impl Clock for HostClock {
     }
 }
 
-/// xorshift64* seeded from the process's random hash keys: enough for connection ids and
-/// jitter, which need variety, not secrecy.
-pub struct HostRandom {
-    state: u64,
-}
+/// The operating system's CSPRNG (`getrandom(2)`): TLS-PSK draws its hello random and record
+/// IVs from the board RNG, so a seeded PRNG would not do.
+#[derive(Debug, Default)]
+pub struct HostRandom;
 
 impl HostRandom {
-    /// A generator with a per-process seed.
+    /// The OS generator.
     pub fn new() -> Self {
-        let seed = RandomState::new().hash_one(std::process::id());
-        HostRandom { state: seed | 1 }
+        HostRandom
     }
 }
 
 impl Random for HostRandom {
-    fn random_u32(&mut self) -> u32 {
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        (self.state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    fn random_u32(&self) -> u32 {
+        let mut bytes = [0u8; 4];
+        self.fill_bytes(&mut bytes);
+        u32::from_ne_bytes(bytes)
+    }
+
+    fn fill_bytes(&self, destination: &mut [u8]) {
+        // Linux's getrandom only fails for invalid arguments; a module without randomness
+        // must not go on to build TLS records.
+        getrandom::getrandom(destination).expect("the OS random number generator failed");
     }
 }

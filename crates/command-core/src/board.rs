@@ -152,10 +152,26 @@ pub trait Network {
     ) -> impl Future<Output = Result<Self::Stream, ConnectError>>;
 }
 
-/// The board's random number generator (connection ids, packet ids, reconnect jitter).
+/// The board's random number generator: connection ids, packet ids, reconnect jitter, and the
+/// TLS-PSK hello random and per-record IVs.
+///
+/// Because TLS draws from it, it must be **cryptographically secure** (a hardware TRNG, the
+/// OS, or a CSPRNG seeded from one); [`crate::mqtt::TlsRandom`] presents it to `tls-psk` as a
+/// `rand_core` `RngCore + CryptoRng` on that promise. Methods take `&self` so that the MQTT
+/// session and the TLS connection can share one generator without a lock; a generator with
+/// state keeps it in a `Cell`/`RefCell` (the engine is single-threaded).
 pub trait Random {
     /// 32 random bits.
-    fn random_u32(&mut self) -> u32;
+    fn random_u32(&self) -> u32;
+
+    /// Fills `destination` with random bytes. The default draws [`Random::random_u32`] words;
+    /// boards whose source yields bytes directly override it.
+    fn fill_bytes(&self, destination: &mut [u8]) {
+        for chunk in destination.chunks_mut(4) {
+            let word = self.random_u32().to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+    }
 }
 
 /// A board without a network: every connect fails at DNS, time stands still. `run` uses it so
@@ -182,7 +198,7 @@ impl Network for Offline {
 }
 
 impl Random for Offline {
-    fn random_u32(&mut self) -> u32 {
+    fn random_u32(&self) -> u32 {
         // Any value is valid; nothing random is ever sent without a network.
         0x5eed_1234
     }

@@ -12,10 +12,12 @@
 //! the session's state. Nobody holds a borrow across an `await`.
 
 mod outbox;
+mod random;
 mod service;
 
 pub use outbox::{Outbox, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
-pub use service::serve;
+pub use random::TlsRandom;
+pub use service::{serve, TLS_READ_BUFFER, TLS_WRITE_BUFFER};
 
 use core::cell::RefCell;
 
@@ -38,7 +40,7 @@ pub const TOPIC_MAX: usize = 128;
 pub const PAYLOAD_MAX: usize = 256;
 
 /// The board's RNG as the session's entropy source.
-pub struct BoardEntropy<'a>(pub &'a mut dyn Random);
+pub struct BoardEntropy<'a>(pub &'a dyn Random);
 
 impl Entropy for BoardEntropy<'_> {
     fn next_u32(&mut self) -> u32 {
@@ -109,6 +111,8 @@ pub struct MqttShared<'a> {
     pub requests: Channel<NoopRawMutex, Request, 1>,
     /// Service → executor.
     pub done: Signal<NoopRawMutex, Outcome>,
+    /// The board's RNG, shared with the session: the TLS transport draws from it too.
+    pub random: &'a dyn Random,
     /// URCs and result lines waiting for the UART.
     pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
     /// Raised whenever the outbox gained an entry.
@@ -117,9 +121,10 @@ pub struct MqttShared<'a> {
 
 impl<'a> MqttShared<'a> {
     /// An idle session drawing randomness from `random`.
-    pub fn new(random: &'a mut dyn Random) -> Self {
+    pub fn new(random: &'a dyn Random) -> Self {
         MqttShared {
             session: RefCell::new(HostSession::new(BoardEntropy(random))),
+            random,
             requests: Channel::new(),
             done: Signal::new(),
             outbox: RefCell::new(Outbox::new()),

@@ -6,26 +6,34 @@
 //! session's timers or the AT+TCMQTTCONN budget). The transport's `read` is dropped when
 //! another branch wins, which is why [`Network::Stream`] reads must be cancel-safe.
 //!
-//! Transports: TLS mode 0 is plain TCP to port 1883. Modes 1 and 2 need the TLS transport
-//! that the `tls-psk` issue adds in [`open_transport`]; until then they fail at their TLS
-//! stage (`FAIL,-703`), never with a fake success.
+//! Transports ([`link`]): TLS mode 0 is plain TCP to port 1883, mode 1 TLS-PSK to 8883, mode 2
+//! fails with `-702` until certificate TLS exists. The TLS record buffers belong to [`serve`]'s
+//! future (a static task on a device, so no heap and no stack spike) and are lent to one link
+//! at a time: [`Service::run`] consumes a link and returns when the next one must be opened,
+//! which ends the previous link's borrow of the buffers before [`Service::open`] lends them again.
 
 mod events;
+mod link;
 mod requests;
 
 use embassy_futures::select::{select, select3, Either, Either3};
 use embedded_io_async::{Read, Write};
 use mqtt_session::codec::PacketId;
+use mqtt_session::tencent::Identity;
 
-use super::{MqttShared, HOST_MAX};
+use super::{ConnectRequest, MqttShared, TlsRandom, HOST_MAX};
 use crate::board::{Clock, Network};
+use link::{Destination, Link};
 
 /// Port of TLS mode 0 (plain TCP).
 pub const PLAIN_PORT: u16 = 1883;
 /// Port of TLS modes 1 and 2.
 pub const TLS_PORT: u16 = 8883;
-/// `+TCMQTTCONN:FAIL` code when the TLS stage fails (`errors.md` §3).
-const TLS_FAILED: i32 = -703;
+/// TLS receive buffer: one whole server record with minimal CBC padding (5 header + 16 IV +
+/// 16 384 data + 20 MAC + 12 padding, `tls-psk` README).
+pub const TLS_READ_BUFFER: usize = 16_437;
+/// TLS transmit buffer: holds the session's largest packet (2 183 bytes) in one record.
+pub const TLS_WRITE_BUFFER: usize = 2_229;
 /// The link was lost while a command waited on it.
 const LINK_LOST: i32 = -103;
 
@@ -43,13 +51,28 @@ enum Waiting {
     Written,
 }
 
+/// Why [`Service::run`] gave up its link: a transport must be opened first.
+// Passed by value once per connect; there is no heap to box the request into.
+#[allow(clippy::large_enum_variant)]
+enum Opening {
+    /// AT+TCMQTTCONN: its cmdtimeout bounds the transport and then the CONNACK.
+    Connect(ConnectRequest),
+    /// The session started a reconnect attempt.
+    Reconnect,
+}
+
+/// The link type of a board's network.
+type BoardLink<'buffer, 'a, N> = Link<'buffer, <N as Network>::Stream, TlsRandom<'a>>;
+
 /// Loop state that is not the session's.
-struct Service<'s, 'a, S> {
+struct Service<'s, 'a> {
     shared: &'s MqttShared<'a>,
-    link: Option<S>,
     waiting: Option<Waiting>,
     host: heapless::Vec<u8, HOST_MAX>,
     port: u16,
+    tls_mode: u8,
+    /// PSK identity and key of the last connect: reconnects repeat the handshake.
+    identity: Option<Identity>,
     /// cmdtimeout of the last connect: bounds the teardown of AT+TCMQTTDISCONN.
     command_timeout_ms: u64,
     /// Messages received after a reconnect's CONNACK, until `+TCMQTTRECONNECTED`.
@@ -58,66 +81,94 @@ struct Service<'s, 'a, S> {
 
 /// Runs the MQTT service forever.
 pub async fn serve<N: Network, C: Clock>(shared: &MqttShared<'_>, network: &mut N, clock: &C) {
+    let mut read_buffer = [0u8; TLS_READ_BUFFER];
+    let mut write_buffer = [0u8; TLS_WRITE_BUFFER];
     let mut service = Service {
         shared,
-        link: None,
         waiting: None,
         host: heapless::Vec::new(),
         port: PLAIN_PORT,
+        tls_mode: 0,
+        identity: None,
         command_timeout_ms: 5_000,
         held: super::Outbox::new(),
     };
-    let mut input = [0u8; 512];
-    let (mut start, mut end) = (0usize, 0usize);
+    let mut opening = None;
     loop {
-        let now = clock.now_ms();
-        if start < end {
-            start += shared.session.borrow_mut().handle_input(&input[start..end]);
-        }
-        let reconnect = service.handle_events(now);
-        if let Some(Waiting::Connack { deadline }) = service.waiting {
-            if now >= deadline {
-                // The budget of AT+TCMQTTCONN ran out: cancel the attempt entirely.
-                let _ = shared.session.borrow_mut().disconnect();
-                service.link = None;
-                service.finish("TCMQTTCONN", Err(202));
-                continue;
+        let link = match opening.take() {
+            Some(opening) => {
+                service
+                    .open(opening, network, clock, &mut read_buffer, &mut write_buffer)
+                    .await
             }
-        }
-        if reconnect {
-            service.reconnect(network, clock).await;
-            continue;
-        }
-        if !service.transmit(clock).await {
-            continue;
-        }
-        let deadline = service.deadline();
-        let read = async {
-            match (&mut service.link, start < end) {
-                (Some(link), false) => link.read(&mut input).await.unwrap_or(0),
-                // Nothing to read from, or the session must make room first.
-                _ => core::future::pending().await,
-            }
+            None => None,
         };
-        let wait = async {
-            match deadline {
-                Some(deadline) => clock.sleep_until(deadline).await,
-                None => core::future::pending().await,
-            }
-        };
-        match select3(read, shared.requests.receive(), wait).await {
-            Either3::First(0) => {
-                service.link = None;
-                shared.session.borrow_mut().transport_closed(clock.now_ms());
-            }
-            Either3::First(count) => (start, end) = (0, count),
-            Either3::Second(request) => service.handle_request(request, network, clock).await,
-            Either3::Third(()) => {}
-        }
+        opening = Some(service.run::<N, C>(link, clock).await);
     }
 }
 
-impl<S: Read + Write> Service<'_, '_, S> {
+impl<'a> Service<'_, 'a> {
+    /// Serves requests and the session over `link` (or without one) until a transport must
+    /// be opened.
+    async fn run<N: Network, C: Clock>(
+        &mut self,
+        mut link: Option<BoardLink<'_, 'a, N>>,
+        clock: &C,
+    ) -> Opening {
+        let shared = self.shared;
+        let mut input = [0u8; 512];
+        let (mut start, mut end) = (0usize, 0usize);
+        loop {
+            let now = clock.now_ms();
+            if start < end {
+                start += shared.session.borrow_mut().handle_input(&input[start..end]);
+            }
+            let reconnect = self.handle_events(now, &mut link);
+            if let Some(Waiting::Connack { deadline }) = self.waiting {
+                if now >= deadline {
+                    // The budget of AT+TCMQTTCONN ran out: cancel the attempt entirely.
+                    let _ = shared.session.borrow_mut().disconnect();
+                    link = None;
+                    self.finish("TCMQTTCONN", Err(202));
+                    continue;
+                }
+            }
+            if reconnect {
+                return Opening::Reconnect;
+            }
+            if !self.transmit(&mut link, clock).await {
+                continue;
+            }
+            let deadline = self.deadline();
+            let read = async {
+                match (&mut link, start < end) {
+                    (Some(link), false) => link.read(&mut input).await.unwrap_or(0),
+                    // Nothing to read from, or the session must make room first.
+                    _ => core::future::pending().await,
+                }
+            };
+            let wait = async {
+                match deadline {
+                    Some(deadline) => clock.sleep_until(deadline).await,
+                    None => core::future::pending().await,
+                }
+            };
+            match select3(read, shared.requests.receive(), wait).await {
+                Either3::First(0) => {
+                    link = None;
+                    shared.session.borrow_mut().transport_closed(clock.now_ms());
+                }
+                Either3::First(count) => (start, end) = (0, count),
+                Either3::Second(request) => {
+                    if let Some(opening) = self.handle_request(request, &mut link, clock).await {
+                        return opening;
+                    }
+                }
+                Either3::Third(()) => {}
+            }
+        }
+    }
+
     /// The earliest moment the loop must wake without input.
     fn deadline(&self) -> Option<u64> {
         let session = self.shared.session.borrow().next_deadline();
@@ -132,8 +183,12 @@ impl<S: Read + Write> Service<'_, '_, S> {
     }
 
     /// Writes the session's pending bytes; false if the link failed (the loop goes round).
-    async fn transmit<C: Clock>(&mut self, clock: &C) -> bool {
-        let Some(link) = &mut self.link else {
+    async fn transmit<L: Read + Write, C: Clock>(
+        &mut self,
+        link: &mut Option<L>,
+        clock: &C,
+    ) -> bool {
+        let Some(stream) = link else {
             return true;
         };
         let mut chunk = [0u8; 256];
@@ -148,8 +203,8 @@ impl<S: Read + Write> Service<'_, '_, S> {
             if count == 0 {
                 break;
             }
-            if link.write_all(&chunk[..count]).await.is_err() || link.flush().await.is_err() {
-                self.link = None;
+            if stream.write_all(&chunk[..count]).await.is_err() || stream.flush().await.is_err() {
+                *link = None;
                 self.shared
                     .session
                     .borrow_mut()
@@ -164,39 +219,85 @@ impl<S: Read + Write> Service<'_, '_, S> {
         true
     }
 
-    /// Opens the transport of a reconnect attempt, bounded by the attempt's deadline.
-    async fn reconnect<N, C>(&mut self, network: &mut N, clock: &C)
-    where
-        N: Network<Stream = S>,
-        C: Clock,
-    {
-        let deadline = self.shared.session.borrow().next_deadline();
-        let deadline = deadline.unwrap_or(clock.now_ms() + 5_000);
-        let opened = select(
-            open_transport(network, &self.host, self.port),
-            clock.sleep_until(deadline),
-        )
-        .await;
+    /// Opens the transport `opening` needs, within its deadline, and tells the session.
+    async fn open<'buffer, N: Network, C: Clock>(
+        &mut self,
+        opening: Opening,
+        network: &mut N,
+        clock: &C,
+        read_buffer: &'buffer mut [u8],
+        write_buffer: &'buffer mut [u8],
+    ) -> Option<BoardLink<'buffer, 'a, N>> {
         let now = clock.now_ms();
-        let mut session = self.shared.session.borrow_mut();
-        match opened {
-            Either::First(Ok(stream)) => {
-                self.link = Some(stream);
-                session.transport_opened(now);
+        let connect = match opening {
+            Opening::Connect(connect) => {
+                self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
+                self.port = if connect.tls_mode == 0 {
+                    PLAIN_PORT
+                } else {
+                    TLS_PORT
+                };
+                self.tls_mode = connect.tls_mode;
+                self.host = connect.host.clone();
+                self.identity = Some(connect.identity.clone());
+                Some(connect)
             }
-            _ => session.transport_closed(now),
+            Opening::Reconnect => None,
+        };
+        let deadline = match &connect {
+            Some(_) => now + self.command_timeout_ms,
+            None => {
+                let attempt = self.shared.session.borrow().next_deadline();
+                attempt.unwrap_or(now + 5_000)
+            }
+        };
+        let destination = Destination {
+            host: &self.host,
+            port: self.port,
+            tls_mode: self.tls_mode,
+            identity: self.identity.as_ref(),
+            random: TlsRandom(self.shared.random),
+        };
+        let attempt = link::open(network, destination, read_buffer, write_buffer);
+        let opened = match select(attempt, clock.sleep_until(deadline)).await {
+            Either::First(result) => result,
+            Either::Second(()) => Err(202),
+        };
+        let now = clock.now_ms();
+        let Some(connect) = connect else {
+            let mut session = self.shared.session.borrow_mut();
+            return match opened {
+                Ok(link) => {
+                    session.transport_opened(now);
+                    Some(link)
+                }
+                Err(_) => {
+                    session.transport_closed(now);
+                    None
+                }
+            };
+        };
+        let link = match opened {
+            Ok(link) => link,
+            Err(code) => {
+                self.finish("TCMQTTCONN", Err(code));
+                return None;
+            }
+        };
+        let started =
+            self.shared
+                .session
+                .borrow_mut()
+                .connect(connect.config, connect.identity, now);
+        match started {
+            Ok(()) => {
+                self.waiting = Some(Waiting::Connack { deadline });
+                Some(link)
+            }
+            Err(_) => {
+                self.finish("TCMQTTCONN", Err(-112));
+                None
+            }
         }
     }
-}
-
-/// The transport hook: plain TCP for mode 0. The TLS issue wraps the stream for modes 1/2.
-async fn open_transport<N: Network>(
-    network: &mut N,
-    host: &[u8],
-    port: u16,
-) -> Result<N::Stream, i32> {
-    network
-        .connect(host, port)
-        .await
-        .map_err(|error| error.code())
 }

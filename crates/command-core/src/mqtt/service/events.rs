@@ -2,16 +2,16 @@
 //! session input or time. Results are queued in the outbox behind the URCs of the same
 //! events, so they keep the order of `urc.md` §7.
 
-use embedded_io_async::{Read, Write};
 use mqtt_session::codec::PacketId;
 use mqtt_session::session::{ConnectFailure, Event};
 
 use super::{Service, Waiting, LINK_LOST};
 use crate::mqtt::Outcome;
 
-impl<S: Read + Write> Service<'_, '_, S> {
+impl Service<'_, '_> {
     /// Acts on every queued session event; returns whether a reconnect attempt must start.
-    pub(super) fn handle_events(&mut self, now: u64) -> bool {
+    /// Drops `link` when an event ends it.
+    pub(super) fn handle_events<L>(&mut self, now: u64, link: &mut Option<L>) -> bool {
         let shared = self.shared;
         let mut session = shared.session.borrow_mut();
         let mut reconnect = false;
@@ -24,11 +24,11 @@ impl<S: Read + Write> Service<'_, '_, S> {
             match event {
                 Event::Connected { .. } => self.complete_connack(Ok(())),
                 Event::ConnectRefused(refusal) => {
-                    self.link = None;
+                    *link = None;
                     self.complete_connack(Err(refusal.sdk_code()));
                 }
                 Event::ConnectFailed(failure) => {
-                    self.link = None;
+                    *link = None;
                     self.complete_connack(Err(match failure {
                         ConnectFailure::Timeout => 202,
                         ConnectFailure::ClosedBeforeConnack => -608,
@@ -72,7 +72,7 @@ impl<S: Read + Write> Service<'_, '_, S> {
                 }
                 Event::Message(_) => {}
                 Event::Dropped { .. } => {
-                    self.link = None;
+                    *link = None;
                     status(b"+TCMQTTDISCON,-103\r\n");
                 }
                 Event::Reconnecting { .. } => {
@@ -80,7 +80,7 @@ impl<S: Read + Write> Service<'_, '_, S> {
                     reconnect = true;
                 }
                 Event::ReconnectAttemptFailed { .. } => {
-                    self.link = None;
+                    *link = None;
                     self.held.clear();
                 }
                 Event::Reconnected => {
@@ -88,7 +88,7 @@ impl<S: Read + Write> Service<'_, '_, S> {
                     self.held.move_into(&mut shared.outbox.borrow_mut());
                 }
                 Event::GaveUp => {
-                    self.link = None;
+                    *link = None;
                     status(b"+TCMQTTDISCON,-106\r\n");
                 }
                 _ => {}

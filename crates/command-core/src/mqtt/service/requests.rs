@@ -2,61 +2,31 @@
 //! service serves them: checked against the session, handed to it, and remembered in
 //! `Waiting` until the broker's answer or a deadline completes them.
 
-use embassy_futures::select::{select, Either};
-use embedded_io_async::{Read, Write};
+use embassy_futures::select::select;
 use mqtt_session::session::{PublishError, SlotKind, SubscribeError, UnsubscribeError};
+use rand_core::{CryptoRng, RngCore};
 
-use super::{open_transport, Service, Waiting, LINK_LOST, PLAIN_PORT, TLS_FAILED, TLS_PORT};
-use crate::board::{Clock, Network};
+use super::link::Link;
+use super::{Opening, Service, Waiting, LINK_LOST};
+use crate::board::Clock;
 use crate::mqtt::{Outcome, Request};
 
-impl<S: Read + Write> Service<'_, '_, S> {
-    pub(super) async fn handle_request<N, C>(
+impl Service<'_, '_> {
+    /// Serves one request over `link`; a connect returns the transport it needs instead.
+    pub(super) async fn handle_request<S, R, C>(
         &mut self,
         request: Request,
-        network: &mut N,
+        link: &mut Option<Link<'_, S, R>>,
         clock: &C,
-    ) where
-        N: Network<Stream = S>,
+    ) -> Option<Opening>
+    where
+        S: embedded_io_async::Read + embedded_io_async::Write,
+        R: RngCore + CryptoRng,
         C: Clock,
     {
         let now = clock.now_ms();
         match request {
-            Request::Connect(connect) => {
-                self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
-                let deadline = now + self.command_timeout_ms;
-                self.port = if connect.tls_mode == 0 {
-                    PLAIN_PORT
-                } else {
-                    TLS_PORT
-                };
-                self.host = connect.host;
-                let opened = if connect.tls_mode == 0 {
-                    let attempt = open_transport(network, &self.host, self.port);
-                    match select(attempt, clock.sleep_until(deadline)).await {
-                        Either::First(result) => result,
-                        Either::Second(()) => Err(202),
-                    }
-                } else {
-                    Err(TLS_FAILED)
-                };
-                let stream = match opened {
-                    Ok(stream) => stream,
-                    Err(code) => return self.finish("TCMQTTCONN", Err(code)),
-                };
-                let started = self.shared.session.borrow_mut().connect(
-                    connect.config,
-                    connect.identity,
-                    clock.now_ms(),
-                );
-                match started {
-                    Ok(()) => {
-                        self.link = Some(stream);
-                        self.waiting = Some(Waiting::Connack { deadline });
-                    }
-                    Err(_) => self.finish("TCMQTTCONN", Err(-112)),
-                }
-            }
+            Request::Connect(connect) => return Some(Opening::Connect(connect)),
             Request::Publish {
                 topic,
                 payload,
@@ -126,12 +96,20 @@ impl<S: Read + Write> Service<'_, '_, S> {
                 let timeout = self.command_timeout_ms;
                 let _ = self.shared.session.borrow_mut().disconnect();
                 self.held.clear();
-                // Teardown is forced: the DISCONNECT gets a bounded chance to leave.
-                let _ = select(self.transmit(clock), clock.sleep_until(now + timeout)).await;
-                self.link = None;
+                // Teardown is forced: the DISCONNECT (and TLS close_notify) gets a bounded
+                // chance to leave.
+                let teardown = async {
+                    self.transmit(link, clock).await;
+                    if let Some(open) = link.take() {
+                        open.close().await;
+                    }
+                };
+                let _ = select(teardown, clock.sleep_until(now + timeout)).await;
+                *link = None;
                 self.waiting = None;
                 self.shared.done.signal(Outcome::Succeeded);
             }
         }
+        None
     }
 }

@@ -1,0 +1,194 @@
+//! The broker link as one type for both transports: plain TCP (TLS mode 0) or TLS-PSK over TCP
+//! (mode 1), so the service loop is compiled once, whichever mode a connect chose.
+//!
+//! Opening a link is a stage of AT+TCMQTTCONN and of every reconnect attempt: DNS and TCP
+//! (`-602`, `-603`), then the TLS handshake (`-703`). Mode 2 (client certificates) has no
+//! transport yet and fails at once with `-702` ("local cert/key unusable", `errors.md` §3).
+
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use mqtt_session::tencent::Identity;
+use rand_core::{CryptoRng, RngCore};
+use tls_psk::{PskConfig, TlsConnection};
+
+use crate::board::Network;
+
+/// `+TCMQTTCONN:FAIL` code when the TLS handshake fails (`errors.md` §3).
+pub(super) const TLS_FAILED: i32 = -703;
+/// `+TCMQTTCONN:FAIL` code when the module's certificate cannot be used (mode 2, for now
+/// always: this build has no certificate transport).
+pub(super) const CERTIFICATE_UNUSABLE: i32 = -702;
+
+/// A connected transport to the broker.
+// One link exists at a time and there is no heap to box the TLS state into.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Link<'buffer, S, R> {
+    /// TLS mode 0.
+    Plain(S),
+    /// TLS mode 1: the record buffers are the service's.
+    Tls(TlsConnection<'buffer, S, R>),
+}
+
+/// A link error is reduced to its kind: any failure ends the link, the cause is not reported.
+fn link_error(error: impl embedded_io_async::Error) -> ErrorKind {
+    error.kind()
+}
+
+impl<S: Read + Write, R: RngCore + CryptoRng> ErrorType for Link<'_, S, R> {
+    type Error = ErrorKind;
+}
+
+impl<S: Read + Write, R: RngCore + CryptoRng> Read for Link<'_, S, R> {
+    async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, ErrorKind> {
+        // Both reads are cancel-safe: TCP by the `Network` contract, TLS by `tls-psk`'s.
+        match self {
+            Link::Plain(stream) => stream.read(buffer).await.map_err(link_error),
+            Link::Tls(connection) => connection.read(buffer).await.map_err(link_error),
+        }
+    }
+}
+
+impl<S: Read + Write, R: RngCore + CryptoRng> Write for Link<'_, S, R> {
+    async fn write(&mut self, bytes: &[u8]) -> Result<usize, ErrorKind> {
+        match self {
+            Link::Plain(stream) => stream.write(bytes).await.map_err(link_error),
+            Link::Tls(connection) => connection.write(bytes).await.map_err(link_error),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        match self {
+            Link::Plain(stream) => stream.flush().await.map_err(link_error),
+            Link::Tls(connection) => connection.flush().await.map_err(link_error),
+        }
+    }
+}
+
+impl<S: Read + Write, R: RngCore + CryptoRng> Link<'_, S, R> {
+    /// Ends the link politely: TLS sends `close_notify`; TCP just closes on drop.
+    pub(super) async fn close(self) {
+        if let Link::Tls(connection) = self {
+            let _ = connection.close().await;
+        }
+    }
+}
+
+/// Where to connect and how: everything a reconnect needs to repeat the first connect.
+pub(super) struct Destination<'a, R> {
+    /// Broker host name or IP literal.
+    pub host: &'a [u8],
+    /// 1883 or 8883, before the board's port mapping.
+    pub port: u16,
+    /// 0, 1 or 2.
+    pub tls_mode: u8,
+    /// PSK identity (`<pid><dn>`) and key (decoded secret), for mode 1.
+    pub identity: Option<&'a Identity>,
+    /// Hello random and record IVs.
+    pub random: R,
+}
+
+/// The SNI server name: the host, unless it is an IPv4 or IPv6 literal (`cloud.md` §1.1).
+fn server_name(host: &[u8]) -> Option<&str> {
+    let name = core::str::from_utf8(host).ok()?;
+    let literal = name.parse::<core::net::IpAddr>().is_ok();
+    (!literal && !name.is_empty()).then_some(name)
+}
+
+/// Opens the link: TCP, then for mode 1 the TLS-PSK handshake into the lent buffers.
+///
+/// # Errors
+/// The SDK code of the first failing stage: `-602`, `-603`, `-703`, or `-702` for mode 2.
+pub(super) async fn open<'buffer, N, R>(
+    network: &mut N,
+    destination: Destination<'_, R>,
+    read_buffer: &'buffer mut [u8],
+    write_buffer: &'buffer mut [u8],
+) -> Result<Link<'buffer, N::Stream, R>, i32>
+where
+    N: Network,
+    R: RngCore + CryptoRng,
+{
+    let psk = match (destination.tls_mode, destination.identity) {
+        (0, _) => None,
+        (1, Some(identity)) => Some(identity),
+        // Mode 1 without an identity cannot happen (the executor always sends one).
+        (1, None) => return Err(TLS_FAILED),
+        _ => return Err(CERTIFICATE_UNUSABLE),
+    };
+    let stream = network
+        .connect(destination.host, destination.port)
+        .await
+        .map_err(|error| error.code())?;
+    let Some(identity) = psk else {
+        return Ok(Link::Plain(stream));
+    };
+    let config = PskConfig {
+        identity: identity.client_id().as_bytes(),
+        key: identity.key().as_bytes(),
+        server_name: server_name(destination.host),
+    };
+    // Every handshake failure is -703, a transport error in the middle of it included: the
+    // TCP stage already succeeded, and a server that rejects the PSK may simply close.
+    TlsConnection::connect(
+        stream,
+        &config,
+        destination.random,
+        read_buffer,
+        write_buffer,
+    )
+    .await
+    .map(Link::Tls)
+    .map_err(|_| TLS_FAILED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{open, server_name, Destination, CERTIFICATE_UNUSABLE};
+    use crate::board::Offline;
+    use crate::mqtt::TlsRandom;
+    use mqtt_session::tencent::{Authentication, Identity};
+
+    /// Opens with `tls_mode` on a board whose every DNS lookup fails (`-602`).
+    fn open_offline(tls_mode: u8) -> i32 {
+        let identity = Identity::new(
+            "PID",
+            "dev",
+            "AAECAwQFBgcICQoLDA0ODw==",
+            Authentication::Transport,
+        )
+        .unwrap();
+        let mut network = Offline;
+        let (mut read, mut write) = ([0u8; 128], [0u8; 128]);
+        let destination = Destination {
+            host: b"PID.iotcloud.tencentdevices.com",
+            port: 8883,
+            tls_mode,
+            identity: Some(&identity),
+            random: TlsRandom(&Offline),
+        };
+        let opened = open(&mut network, destination, &mut read, &mut write);
+        match embassy_futures::block_on(opened) {
+            Ok(_) => panic!("an offline board cannot connect"),
+            Err(code) => code,
+        }
+    }
+
+    #[test]
+    fn mode_2_fails_with_702_before_any_connection_and_modes_0_and_1_reach_dns() {
+        assert_eq!(open_offline(2), CERTIFICATE_UNUSABLE);
+        assert_eq!(open_offline(0), -602);
+        assert_eq!(open_offline(1), -602);
+    }
+
+    #[test]
+    fn server_name_is_the_host_except_for_ip_literals() {
+        assert_eq!(
+            server_name(b"PID.iotcloud.tencentdevices.com"),
+            Some("PID.iotcloud.tencentdevices.com")
+        );
+        assert_eq!(server_name(b"localhost"), Some("localhost"));
+        assert_eq!(server_name(b"192.168.1.10"), None);
+        assert_eq!(server_name(b"::1"), None);
+        assert_eq!(server_name(b""), None);
+        assert_eq!(server_name(b"\xff"), None);
+    }
+}
