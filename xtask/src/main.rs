@@ -5,8 +5,10 @@ mod bench;
 mod ci;
 mod cross;
 mod fuzz;
+mod hub;
 mod process;
 mod run;
+mod signals;
 mod test;
 
 use std::process::ExitCode;
@@ -18,7 +20,10 @@ usage: cargo xtask <command> [arguments]
 
 commands:
   test [cargo test arguments]    run every test of the workspace
-  run [tc-at-module arguments]   build and start the virtual module on a PTY
+  run [--no-hub] [tc-at-module arguments]
+                                 build and start the local hub and the virtual module on a
+                                 PTY, routed to the hub (--no-hub: the module alone)
+  hub [tc-at-hub arguments]      build and run the local IoT Hub stand-in (demo device)
   cross                          build the no_std core crates for riscv32imc-unknown-none-elf
   fuzz [--seconds N] [--build-only]
                                  build and run every fuzz target (default 20 s each)
@@ -44,6 +49,7 @@ fn dispatch(command: &str, rest: &[String]) -> Outcome {
     match command {
         "test" => test::test(rest),
         "run" => run::run(rest),
+        "hub" => hub::hub(rest),
         "cross" => no_arguments(command, rest).and_then(|()| cross::cross()),
         "fuzz" => fuzz::fuzz(rest),
         "bench" => no_arguments(command, rest).and_then(|()| bench::bench()),

@@ -10,20 +10,27 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::artifact;
 use crate::process::{self, Failure, Outcome};
+use crate::{artifact, hub, signals};
 
 /// The simulated access point every fresh session can join.
 const DEMO_ACCESS_POINT: &str = "tc-at-demo:password123";
 
-/// Builds and starts `tc-at-module`, forwarding `extra_arguments` to it.
+/// Builds and starts a hub and `tc-at-module` routed to it, forwarding `extra_arguments` to
+/// the module (`--no-hub` starts the module alone).
 pub fn run(extra_arguments: &[String]) -> Outcome {
+    let with_hub = !extra_arguments.iter().any(|argument| argument == NO_HUB);
+    let extra_arguments: Vec<String> = extra_arguments
+        .iter()
+        .filter(|argument| *argument != NO_HUB)
+        .cloned()
+        .collect();
     let state = state_directory()?;
     std::fs::create_dir_all(&state)
         .map_err(|error| Failure::new(format!("cannot create {}: {error}", state.display())))?;
     let link = state.join("tc-at-uart");
     let arguments = module_arguments(
-        extra_arguments,
+        &extra_arguments,
         &state,
         std::env::var_os("TCAT_FLASH").is_some(),
     );
@@ -33,15 +40,82 @@ pub fn run(extra_arguments: &[String]) -> Outcome {
     }
 
     let executable = artifact::build_executable("tc-at-linux", "tc-at-module", false)?;
+    let hub_executable = if with_hub { Some(hub::build()?) } else { None };
+    let children = signals::Children::default();
+    let mut hub = match hub_executable {
+        Some(hub_executable) => Some(start_hub(&hub_executable, &children)?),
+        None => None,
+    };
     let mut command = Command::new(executable);
     command.args(&arguments);
+    if let Some(hub) = &hub {
+        for (name, value) in routing(&hub.ready, |name| std::env::var_os(name).is_some()) {
+            command.env(name, value);
+        }
+    }
+    let ready = hub.as_ref().map(|hub| hub.ready);
+    let outcome = run_module(command, uses_pty, &link, ready, &children);
+    if let Some(hub) = &mut hub {
+        let _ = hub.child.kill();
+        let _ = hub.child.wait();
+    }
+    outcome
+}
+
+/// The option of `cargo xtask run` (not the module's) that leaves the hub out.
+const NO_HUB: &str = "--no-hub";
+
+/// Starts the hub on its default ports, or on free ones when those are taken (a broker or
+/// another hub already running is common on a developer machine).
+fn start_hub(executable: &Path, children: &signals::Children) -> Outcome<hub::Running> {
+    let defaults = ["--mqtt-port", "1883", "--admin-port", "18090"].map(String::from);
+    if let Some(running) = hub::start(executable, &defaults, children)? {
+        return Ok(running);
+    }
+    eprintln!("note: the hub's default ports are taken; using free ports instead");
+    let free = ["--mqtt-port", "0", "--admin-port", "0"].map(String::from);
+    hub::start(executable, &free, children)?
+        .ok_or_else(|| Failure::new("tc-at-hub stopped before it was ready"))
+}
+
+/// The environment that sends the module's MQTT connections to the hub, leaving out any
+/// variable the user set (`is_set`), so their own routing wins.
+fn routing(ready: &hub::Ready, is_set: impl Fn(&str) -> bool) -> Vec<(&'static str, String)> {
+    [
+        ("TCAT_RESOLVE", "*.tencentdevices.com=127.0.0.1".to_owned()),
+        ("TCAT_PORT_MAP", ready.port_map()),
+    ]
+    .into_iter()
+    .filter(|(name, _)| {
+        let set = is_set(name);
+        if set {
+            eprintln!("note: {name} is set in the environment; the module uses it");
+        }
+        !set
+    })
+    .collect()
+}
+
+/// Runs the module until it exits or a stop signal ends it.
+fn run_module(
+    mut command: Command,
+    uses_pty: bool,
+    link: &Path,
+    hub: Option<hub::Ready>,
+    children: &signals::Children,
+) -> Outcome {
     eprintln!("$ {}", process::describe(&command));
     if !uses_pty {
         // stdio and TCP modes need nothing from us: the terminal or the client is the MCU.
-        return process::run(&mut command);
+        let mut child = command.spawn()?;
+        children.add(child.id());
+        signals::end_children_on_stop(children)?;
+        return finished(child.wait()?, children);
     }
 
     let mut child = command.stdout(Stdio::piped()).spawn()?;
+    children.add(child.id());
+    signals::end_children_on_stop(children)?;
     let stdout = child
         .stdout
         .take()
@@ -50,11 +124,14 @@ pub fn run(extra_arguments: &[String]) -> Outcome {
         let line = line?;
         println!("{line}");
         if let Some(pty) = line.strip_prefix("UART ") {
-            print_connection_help(pty, &link);
+            print_connection_help(pty, link, hub.as_ref());
         }
     }
-    let exit = child.wait()?;
-    if exit.success() {
+    finished(child.wait()?, children)
+}
+
+fn finished(exit: std::process::ExitStatus, children: &signals::Children) -> Outcome {
+    if exit.success() || children.stopped() {
         Ok(())
     } else {
         Err(Failure::new(format!("tc-at-module exited ({exit})")))
@@ -144,7 +221,7 @@ fn remove_stale_link(link: &Path) -> Outcome {
     }
 }
 
-fn print_connection_help(pty: &str, link: &Path) {
+fn print_connection_help(pty: &str, link: &Path, hub: Option<&hub::Ready>) {
     let link = if link.exists() {
         link.display().to_string()
     } else {
@@ -160,13 +237,32 @@ fn print_connection_help(pty: &str, link: &Path) {
          Example session (type the AT lines):\n\
          \n    AT\n    OK\n\
          \n    AT+GMR\n    AT version:<version>(<commit> - LINUX - <build time>)\n    ...\n    OK\n\
-         \n    AT+CWJAP=\"tc-at-demo\",\"password123\"\n    WIFI CONNECTED\n    WIFI GOT IP\n    OK\n\
-         \n    AT+TCDEVINFOSET=1,\"S3EUVBRJLB\",\"test_device\",\"MDEyMzQ1Njc4OWFiY2RlZg==\"\n    OK\n    +TCDEVINFOSET:OK\n\
-         \n    AT+TCDEVINFOSET?\n    +TCDEVINFOSET:1,\"S3EUVBRJLB\",\"test_device\",78,\"ap-guangzhou\"\n    OK\n\
-         \n    AT+TCMQTTSTATE?\n    +TCMQTTSTATE:0\n    OK\n\
+         \n    AT+CWJAP=\"tc-at-demo\",\"password123\"\n    WIFI CONNECTED\n    WIFI GOT IP\n    OK\n{}\
          \n\
-         Credentials persist in the flash image across runs and AT+RST. Stop with Ctrl-C.\n"
+         Credentials persist in the flash image across runs and AT+RST. Stop with Ctrl-C.\n",
+        hub.map_or_else(String::new, hub_session)
     );
+}
+
+/// The MQTT part of the example session: the hub's demo device, a loop-back and the admin
+/// call that plays the cloud.
+fn hub_session(hub: &hub::Ready) -> String {
+    let (product, device, secret) = hub::DEMO_DEVICE;
+    let admin = hub.admin;
+    format!(
+        "\n    AT+TCDEVINFOSET=0,\"{product}\",\"{device}\",\"{secret}\"\n    OK\n    +TCDEVINFOSET:OK\n\
+         \n    AT+TCMQTTCONN=0,5000,240,1,1\n    OK\n    +TCMQTTCONN:OK\n\
+         \n    AT+TCMQTTSUB=\"{product}/{device}/data\",1\n    OK\n    +TCMQTTSUB:OK\n\
+         \n    AT+TCMQTTPUB=\"{product}/{device}/data\",1,\"hello\"\n    OK\n\
+         \x20   +TCMQTTPUB:OK\n    +TCMQTTRCVPUB:\"{product}/{device}/data\",5,\"hello\"\n\
+         \n\
+         The MQTT broker is the local hub (MQTT port {mqtt}, admin API port {admin}); the module\n\
+         reaches it through TCAT_RESOLVE and TCAT_PORT_MAP. Play the cloud from a shell:\n\
+         \n    curl -s -XPOST localhost:{admin}/devices/{product}/{device}/publish \\\n\
+         \x20       -d '{{\"topic\":\"{product}/{device}/data\",\"payload\":\"from the cloud\"}}'\n\
+         \x20   curl -s -XPOST localhost:{admin}/devices/{product}/{device}/kick -d '{{}}'\n",
+        mqtt = hub.mqtt,
+    )
 }
 
 #[cfg(test)]
@@ -228,5 +324,59 @@ mod tests {
         let arguments = module_arguments(&extra, Path::new("/s"), false);
         assert!(!strings(&arguments).contains(&"--pty-link".to_owned()));
         assert_eq!(uart_choice(&arguments), "stdio");
+    }
+
+    #[test]
+    fn routing_sends_tencent_hosts_and_mqtt_ports_to_the_hub() {
+        let ready = hub::Ready {
+            mqtt: 41883,
+            mqtts: 0,
+            admin: 41890,
+        };
+        assert_eq!(
+            routing(&ready, |_| false),
+            [
+                ("TCAT_RESOLVE", "*.tencentdevices.com=127.0.0.1".to_owned()),
+                ("TCAT_PORT_MAP", "1883=41883".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn routing_leaves_variables_the_user_set_alone() {
+        let ready = hub::Ready {
+            mqtt: 1883,
+            mqtts: 8883,
+            admin: 18090,
+        };
+        let routed = routing(&ready, |name| name == "TCAT_RESOLVE");
+        assert_eq!(
+            routed,
+            [("TCAT_PORT_MAP", "1883=1883,8883=8883".to_owned())]
+        );
+    }
+
+    #[test]
+    fn example_session_configures_connects_subscribes_and_publishes_the_demo_device() {
+        let session = hub_session(&hub::Ready {
+            mqtt: 1883,
+            mqtts: 0,
+            admin: 18090,
+        });
+        let lines = [
+            "AT+TCDEVINFOSET=0,\"DEMO000001\",\"demo\",\"ZGVtb19zZWNyZXRfMTIzNA==\"",
+            "AT+TCMQTTCONN=0,5000,240,1,1",
+            "AT+TCMQTTSUB=\"DEMO000001/demo/data\",1",
+            "AT+TCMQTTPUB=\"DEMO000001/demo/data\",1,\"hello\"",
+            "+TCMQTTRCVPUB:\"DEMO000001/demo/data\",5,\"hello\"",
+            "localhost:18090/devices/DEMO000001/demo/publish",
+        ];
+        let mut rest = session.as_str();
+        for line in lines {
+            let position = rest
+                .find(line)
+                .unwrap_or_else(|| panic!("{line:?} missing or out of order in {session}"));
+            rest = &rest[position + line.len()..];
+        }
     }
 }

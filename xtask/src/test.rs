@@ -2,6 +2,7 @@
 //!
 //! The end-to-end tests spawn the `tc-at-module` binary, which cargo builds for the tests of
 //! its own package, so a plain workspace test run covers unit, property and end-to-end tests.
+//! The hub (`tools/hub`) is built first, because the module's tests against it need its binary.
 //! Cargo's output goes straight to the terminal so its own `test result:` summary lines are
 //! what the developer (and the CI log) sees.
 
@@ -15,6 +16,7 @@ const SYSTEM_BINARIES: &str = "/usr/sbin";
 
 /// Runs every test of the workspace with the committed lock file.
 pub fn test(extra_arguments: &[String]) -> Outcome {
+    build_hub(extra_arguments)?;
     let mut command = process::cargo();
     // `--no-fail-fast`: one failing test binary must not hide the results of the others.
     command.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
@@ -28,6 +30,31 @@ pub fn test(extra_arguments: &[String]) -> Outcome {
                 "note: `mosquitto` is not installed; tests that need a local broker cannot use one"
             );
         }
+    }
+    process::run(&mut command)
+}
+
+/// Builds `tc-at-hub` in the profile the tests use, before they run.
+///
+/// The module's tests against the hub (`boards/linux/tests/mqtt_hub.rs`) spawn it from the
+/// module's own target directory. A workspace test build makes it too, but only as a side
+/// effect of the hub's own integration tests; building it here keeps a filtered run (say
+/// `cargo xtask test -p tc-at-linux`) from falling back to a build inside a running test.
+fn build_hub(extra_arguments: &[String]) -> Outcome {
+    let mut command = process::cargo();
+    command.args([
+        "build",
+        "--locked",
+        "--package",
+        "tc-at-hub",
+        "--bin",
+        "tc-at-hub",
+    ]);
+    if extra_arguments
+        .iter()
+        .any(|argument| argument == "--release")
+    {
+        command.arg("--release");
     }
     process::run(&mut command)
 }

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test crate uses a different part of the harness
 
 pub mod escape;
+pub mod hub;
 pub mod transcript;
 
 use std::fs::{File, OpenOptions};
