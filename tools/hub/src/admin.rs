@@ -204,7 +204,9 @@ fn put_product(hub: &Hub, pid: &str, mut body: Value) -> Response {
 
 fn put_device(hub: &Hub, pid: &str, dn: &str, body: &Value) -> Response {
     let secret = body["secret"].as_str().unwrap_or_default();
-    if mqtt_session::tencent::DeviceKey::from_base64(secret).is_err() {
+    let cert_pem = body["cert_pem"].as_str().map(str::to_owned);
+    let certificate_only = cert_pem.is_some() && secret.is_empty();
+    if !certificate_only && mqtt_session::tencent::DeviceKey::from_base64(secret).is_err() {
         return bad_request("secret must be Base64");
     }
     let device = Device {
@@ -212,6 +214,7 @@ fn put_device(hub: &Hub, pid: &str, dn: &str, body: &Value) -> Response {
         dn: dn.to_owned(),
         secret: secret.to_owned(),
         enabled: body["enabled"].as_bool().unwrap_or(true),
+        cert_pem,
     };
     hub.update_registry(|registry| registry.add_device(device));
     (200, json!({"ok": true}))

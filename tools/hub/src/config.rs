@@ -1,6 +1,6 @@
 //! Command-line options.
 //!
-//! Hand-parsed: five flags do not justify an argument-parsing dependency in a tool that test
+//! Hand-parsed: a handful of flags do not justify an argument-parsing dependency in a tool that test
 //! suites build from scratch.
 
 use crate::registry::{Registry, RegistryError};
@@ -8,9 +8,13 @@ use std::fmt;
 
 /// Usage text for `--help` and errors.
 pub const USAGE: &str = "\
-usage: tc-at-hub [--mqtt-port N] [--admin-port N] [--registry FILE] [--device PID:DN:SECRET]...
+usage: tc-at-hub [--mqtt-port N] [--mqtts-port N] [--admin-port N] [--ca-out FILE]
+                 [--tls-name NAME]... [--registry FILE] [--device PID:DN:SECRET]...
 
   --mqtt-port N     plain MQTT listener on 127.0.0.1 (default 1883, 0 = any free port)
+  --mqtts-port N    MQTT over TLS 1.2, PSK and certificate suites (default 8883, 0 = any)
+  --ca-out FILE     write the hub test CA (PEM, generated at start) to FILE
+  --tls-name NAME   one more DNS name or IP address in the server certificate (repeatable)
   --admin-port N    admin HTTP+JSON API on 127.0.0.1 (default 18090, 0 = any free port)
   --registry FILE   products and devices (JSON, see registry.example.json)
   --device P:D:S    add device D of product P with Base64 secret S (repeatable)
@@ -23,6 +27,12 @@ Prints `HUB READY {...}` with the actual ports on stdout, logs on stderr (RUST_L
 pub struct Options {
     /// MQTT listener port (0 = pick one).
     pub mqtt_port: u16,
+    /// MQTT TLS listener port (0 = pick one).
+    pub mqtts_port: u16,
+    /// Where to write the CA certificate, if anywhere.
+    pub ca_out: Option<String>,
+    /// Extra subject-alternative names for the server certificate.
+    pub tls_names: Vec<String>,
     /// Admin API port (0 = pick one).
     pub admin_port: u16,
     /// The registry to serve.
@@ -65,6 +75,9 @@ pub fn parse(
 ) -> Result<Options, OptionsError> {
     let mut options = Options {
         mqtt_port: 1883,
+        mqtts_port: 8883,
+        ca_out: None,
+        tls_names: Vec::new(),
         admin_port: 18090,
         registry: Registry::default(),
         demo: false,
@@ -84,7 +97,10 @@ pub fn parse(
         };
         match flag.as_str() {
             "--mqtt-port" => options.mqtt_port = port()?,
+            "--mqtts-port" => options.mqtts_port = port()?,
             "--admin-port" => options.admin_port = port()?,
+            "--ca-out" => options.ca_out = Some(value),
+            "--tls-name" => options.tls_names.push(value),
             "--registry" => {
                 let text = read_file(&value).map_err(|error| {
                     OptionsError::Invalid(format!("cannot read {value}: {error}"))
@@ -124,9 +140,15 @@ mod tests {
     fn defaults_serve_the_demo_device_on_standard_ports() {
         let options = parse(Vec::new(), no_file).unwrap();
         assert_eq!(
-            (options.mqtt_port, options.admin_port, options.demo),
-            (1883, 18090, true)
+            (
+                options.mqtt_port,
+                options.mqtts_port,
+                options.admin_port,
+                options.demo
+            ),
+            (1883, 8883, 18090, true)
         );
+        assert_eq!((options.ca_out, options.tls_names.len()), (None, 0));
         assert!(options.registry.devices.contains_key("DEMO000001demo"));
     }
 
@@ -142,7 +164,20 @@ mod tests {
         .unwrap();
         assert!(!options.demo);
         assert_eq!(options.mqtt_port, 0);
+        assert_eq!(options.mqtts_port, 8883);
         assert_eq!(options.registry.devices.len(), 2);
+    }
+
+    #[test]
+    fn tls_options_are_read() {
+        let options = parse(
+            arguments("--mqtts-port 0 --ca-out /tmp/ca.pem --tls-name a.test --tls-name 10.0.0.1"),
+            no_file,
+        )
+        .unwrap();
+        assert_eq!(options.mqtts_port, 0);
+        assert_eq!(options.ca_out.as_deref(), Some("/tmp/ca.pem"));
+        assert_eq!(options.tls_names, ["a.test", "10.0.0.1"]);
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! The task owns its socket alone and waits on three things at once: bytes from the device,
 //! commands from the rest of the hub (deliveries, kick, takeover) and the keep-alive
 //! deadline. Reads are cancel-safe, so `select!` never loses received bytes.
+//!
+//! The task is generic over the byte stream so the plain and the TLS listener run the same
+//! session code; only the [`TransportProof`] handed in differs.
 
-use crate::auth::{verify_connect, ConnectRefusal};
+use crate::auth::{verify_connect, ConnectRefusal, TransportProof};
 use crate::hub::{payload_base64, Command, Hub, Message};
 use crate::responders;
 use crate::wire::{self, ConnectVersion, Framer};
@@ -13,8 +16,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
@@ -23,9 +25,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest PUBLISH payload (`cloud.md` §2.5).
 const MAX_PAYLOAD: usize = 16 * 1024;
 
-struct Connection {
+struct Connection<S> {
     hub: Arc<Hub>,
-    stream: TcpStream,
+    stream: S,
+    proof: TransportProof,
     framer: Framer,
     number: u64,
     peer: SocketAddr,
@@ -33,19 +36,23 @@ struct Connection {
     next_packet_id: PacketId,
 }
 
-/// Serves one accepted TCP connection until it closes.
-pub async fn serve(hub: Arc<Hub>, stream: TcpStream, peer: SocketAddr) {
+/// Serves one accepted connection until it closes; `proof` is what the transport already
+/// established about the peer (nothing on plain TCP).
+pub async fn serve<S>(hub: Arc<Hub>, stream: S, peer: SocketAddr, proof: TransportProof)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let number = hub.next_connection();
     let mut connection = Connection {
         hub,
         stream,
+        proof,
         framer: Framer::default(),
         number,
         peer,
         commands: None,
         next_packet_id: PacketId::new(1).unwrap_or_else(|| unreachable!()),
     };
-    let _ = connection.stream.set_nodelay(true);
     let reason = match connection.handshake().await {
         Ok((client_id, keep_alive)) => {
             let reason = connection.run(&client_id, keep_alive).await;
@@ -61,7 +68,7 @@ pub async fn serve(hub: Arc<Hub>, stream: TcpStream, peer: SocketAddr) {
     log::info!("connection {number} from {peer} closed: {reason}");
 }
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Reads more bytes; `Err` when the peer closed or the socket failed.
     async fn fill(&mut self) -> Result<(), &'static str> {
         let mut buffer = [0u8; 4096];
@@ -138,7 +145,7 @@ impl Connection {
         let client_id = connect.client_id.to_owned();
         self.hub.events.record(
             "connect",
-            json!({"client_id": client_id, "connection": self.number, "peer": self.peer.to_string(),
+            json!({"client_id": client_id, "connection": self.number, "peer": self.peer.to_string(), "transport": self.proof.kind(),
                    "username": connect.username, "keep_alive": connect.keep_alive,
                    "clean_session": connect.clean_session, "will": connect.will.is_some()}),
         );
@@ -150,7 +157,7 @@ impl Connection {
             return Err("refused after kick");
         }
         let registry = self.hub.registry();
-        let device = match verify_connect(&registry, connect, self.hub.now_unix()) {
+        let device = match verify_connect(&registry, connect, self.hub.now_unix(), &self.proof) {
             Ok(device) => device,
             Err(refusal) => return Err(self.refuse(&client_id, refusal).await),
         };
@@ -178,7 +185,7 @@ impl Connection {
     }
 }
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Serves an accepted session until it ends; returns why.
     async fn run(&mut self, client_id: &str, keep_alive: u16) -> &'static str {
         let Some(mut commands) = self.commands.take() else {
@@ -233,7 +240,7 @@ impl Connection {
     }
 }
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Handles one packet received in a session.
     async fn handle(&mut self, client_id: &str, frame: &[u8]) -> Result<(), &'static str> {
         let packet = match decode(frame) {

@@ -9,43 +9,56 @@ pub mod events;
 pub mod hub;
 pub mod registry;
 pub mod responders;
+pub mod tls;
 pub mod wire;
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// Ports the running hub listens on; 0 means "not present in this build".
+/// Ports of the hub's listeners: requested (0 = any free port) or actually bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ports {
     /// Plain MQTT.
     pub mqtt: u16,
+    /// MQTT over TLS (PSK and certificate suites).
+    pub mqtts: u16,
     /// Admin API.
     pub admin: u16,
 }
 
 impl Ports {
-    /// The readiness line printed on stdout (`hub.md` §2). TLS, HTTP and HTTPS listeners are
+    /// The readiness line printed on stdout (`hub.md` §2). The HTTP and HTTPS listeners are
     /// not part of this build, so their ports are 0.
     pub fn ready_line(&self) -> String {
         format!(
-            r#"HUB READY {{"mqtt":{},"mqtts":0,"http":0,"https":0,"admin":{}}}"#,
-            self.mqtt, self.admin
+            r#"HUB READY {{"mqtt":{},"mqtts":{},"http":0,"https":0,"admin":{}}}"#,
+            self.mqtt, self.mqtts, self.admin
         )
     }
 }
 
-/// Binds both listeners on 127.0.0.1 and starts serving in the background.
+/// Binds every listener on 127.0.0.1 at the `requested` ports and starts serving in the
+/// background; the TLS listener presents `certificates`. Returns the bound ports.
 ///
 /// # Errors
-/// A port cannot be bound.
-pub async fn start(hub: Arc<Hub>, mqtt_port: u16, admin_port: u16) -> std::io::Result<Ports> {
-    let mqtt = TcpListener::bind(("127.0.0.1", mqtt_port)).await?;
-    let admin = TcpListener::bind(("127.0.0.1", admin_port)).await?;
+/// A port cannot be bound, or OpenSSL refused the TLS setup.
+pub async fn start(
+    hub: Arc<Hub>,
+    requested: Ports,
+    certificates: &tls::certificates::HubCertificates,
+) -> std::io::Result<Ports> {
+    let acceptor =
+        tls::TlsAcceptor::new(hub.clone(), certificates).map_err(std::io::Error::other)?;
+    let mqtt = TcpListener::bind(("127.0.0.1", requested.mqtt)).await?;
+    let mqtts = TcpListener::bind(("127.0.0.1", requested.mqtts)).await?;
+    let admin = TcpListener::bind(("127.0.0.1", requested.admin)).await?;
     let ports = Ports {
         mqtt: mqtt.local_addr()?.port(),
+        mqtts: mqtts.local_addr()?.port(),
         admin: admin.local_addr()?.port(),
     };
     tokio::spawn(serve_mqtt(hub.clone(), mqtt));
+    tokio::spawn(tls::serve(hub.clone(), mqtts, Arc::new(acceptor)));
     tokio::spawn(admin::run(hub, admin));
     Ok(ports)
 }
@@ -54,7 +67,9 @@ async fn serve_mqtt(hub: Arc<Hub>, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                tokio::spawn(connection::serve(hub.clone(), stream, peer));
+                let _ = stream.set_nodelay(true);
+                let proof = auth::TransportProof::Password;
+                tokio::spawn(connection::serve(hub.clone(), stream, peer, proof));
             }
             Err(error) => log::warn!("MQTT accept failed: {error}"),
         }

@@ -4,7 +4,8 @@ use std::io::Write as _;
 use std::sync::Arc;
 use tc_at_hub::config::{self, OptionsError};
 use tc_at_hub::registry::{DEMO_DEVICE_NAME, DEMO_DEVICE_SECRET, DEMO_PRODUCT_ID};
-use tc_at_hub::Hub;
+use tc_at_hub::tls::certificates::HubCertificates;
+use tc_at_hub::{Hub, Ports};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -30,9 +31,31 @@ async fn main() -> std::process::ExitCode {
             "demo device: product id {DEMO_PRODUCT_ID}, device name {DEMO_DEVICE_NAME}, secret {DEMO_DEVICE_SECRET}"
         );
     }
+    let certificates = match HubCertificates::generate(&options.tls_names) {
+        Ok(certificates) => certificates,
+        Err(error) => {
+            eprintln!("tc-at-hub: cannot generate the test CA: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if let Some(path) = &options.ca_out {
+        let written = certificates
+            .ca_pem()
+            .map_err(std::io::Error::other)
+            .and_then(|pem| std::fs::write(path, pem));
+        if let Err(error) = written {
+            eprintln!("tc-at-hub: cannot write {path}: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let device_count = options.registry.devices.len();
     let hub = Arc::new(Hub::new(options.registry));
-    let ports = match tc_at_hub::start(hub, options.mqtt_port, options.admin_port).await {
+    let requested = Ports {
+        mqtt: options.mqtt_port,
+        mqtts: options.mqtts_port,
+        admin: options.admin_port,
+    };
+    let ports = match tc_at_hub::start(hub, requested, &certificates).await {
         Ok(ports) => ports,
         Err(error) => {
             eprintln!("tc-at-hub: cannot listen: {error}");

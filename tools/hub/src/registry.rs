@@ -107,6 +107,10 @@ pub struct Device {
     /// Disabled devices are refused with CONNACK 5.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// PEM client certificate of a certificate-mode device; the TLS listener accepts a
+    /// client certificate only if it is this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_pem: Option<String>,
 }
 
 impl fmt::Debug for Device {
@@ -117,6 +121,7 @@ impl fmt::Debug for Device {
             .field("pid", &self.pid)
             .field("dn", &self.dn)
             .field("enabled", &self.enabled)
+            .field("cert_pem", &self.cert_pem.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -178,6 +183,7 @@ impl Registry {
             dn: DEMO_DEVICE_NAME.to_owned(),
             secret: DEMO_DEVICE_SECRET.to_owned(),
             enabled: true,
+            cert_pem: None,
         });
         registry
     }
@@ -193,7 +199,10 @@ impl Registry {
             self.products.insert(product.pid.clone(), product);
         }
         for device in file.devices {
-            check_secret(&device.secret)?;
+            // A certificate-mode device may come without a secret.
+            if device.cert_pem.is_none() || !device.secret.is_empty() {
+                check_secret(&device.secret)?;
+            }
             self.add_device(device);
         }
         Ok(())
@@ -217,6 +226,7 @@ impl Registry {
             dn: dn.to_owned(),
             secret: secret.to_owned(),
             enabled: true,
+            cert_pem: None,
         });
         Ok(())
     }

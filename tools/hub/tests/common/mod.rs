@@ -28,6 +28,7 @@ pub const DEMO_SECRET: &str = "ZGVtb19zZWNyZXRfMTIzNA==";
 pub struct Hub {
     child: Child,
     pub mqtt: u16,
+    pub mqtts: u16,
     pub admin: u16,
 }
 
@@ -35,7 +36,7 @@ impl Hub {
     /// Starts the hub with free ports plus `extra` arguments and waits for `HUB READY`.
     pub fn start(extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tc-at-hub"))
-            .args(["--mqtt-port", "0", "--admin-port", "0"])
+            .args(["--mqtt-port", "0", "--mqtts-port", "0", "--admin-port", "0"])
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -53,16 +54,13 @@ impl Hub {
         let json = line.trim().strip_prefix("HUB READY ").expect("ready line");
         let ports: Value = serde_json::from_str(json).unwrap();
         assert_eq!(
-            (
-                ports["mqtts"].as_u64(),
-                ports["http"].as_u64(),
-                ports["https"].as_u64()
-            ),
-            (Some(0), Some(0), Some(0))
+            (ports["http"].as_u64(), ports["https"].as_u64()),
+            (Some(0), Some(0))
         );
         let port = |name: &str| ports[name].as_u64().unwrap() as u16;
         Self {
             mqtt: port("mqtt"),
+            mqtts: port("mqtts"),
             admin: port("admin"),
             child,
         }
@@ -155,21 +153,16 @@ impl Mosquitto {
         extra: &[&str],
     ) -> Self {
         let (client_id, username, password) = identity;
-        let port = hub.mqtt.to_string();
+        let mut arguments = vec!["-i", client_id, "-u", username, "-P", password];
+        arguments.extend_from_slice(extra);
+        Self::spawn_on(program, &hub.mqtt.to_string(), &arguments)
+    }
+
+    /// Runs `program` against 127.0.0.1:`port` with exactly `arguments` (identity included).
+    pub fn spawn_on(program: &str, port: &str, arguments: &[&str]) -> Self {
         let mut child = Command::new(program)
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-i",
-                client_id,
-                "-u",
-                username,
-                "-P",
-                password,
-            ])
-            .args(extra)
+            .args(["-h", "127.0.0.1", "-p", port])
+            .args(arguments)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
