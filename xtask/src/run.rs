@@ -245,23 +245,26 @@ fn print_connection_help(pty: &str, link: &Path, hub: Option<&hub::Ready>) {
 }
 
 /// The MQTT part of the example session: the hub's demo device, a loop-back and the admin
-/// call that plays the cloud.
+/// call that plays the cloud. TLS-PSK (mode 1, the product's default) when the hub has its TLS
+/// listener, plain TCP with the HMAC password (mode 0) otherwise.
 fn hub_session(hub: &hub::Ready) -> String {
     let (product, device, secret) = hub::DEMO_DEVICE;
     let admin = hub.admin;
+    let tls = u8::from(hub.mqtts != 0);
     format!(
-        "\n    AT+TCDEVINFOSET=0,\"{product}\",\"{device}\",\"{secret}\"\n    OK\n    +TCDEVINFOSET:OK\n\
-         \n    AT+TCMQTTCONN=0,5000,240,1,1\n    OK\n    +TCMQTTCONN:OK\n\
+        "\n    AT+TCDEVINFOSET={tls},\"{product}\",\"{device}\",\"{secret}\"\n    OK\n    +TCDEVINFOSET:OK\n\
+         \n    AT+TCMQTTCONN={tls},5000,240,1,1\n    OK\n    +TCMQTTCONN:OK\n\
          \n    AT+TCMQTTSUB=\"{product}/{device}/data\",1\n    OK\n    +TCMQTTSUB:OK\n\
          \n    AT+TCMQTTPUB=\"{product}/{device}/data\",1,\"hello\"\n    OK\n\
          \x20   +TCMQTTPUB:OK\n    +TCMQTTRCVPUB:\"{product}/{device}/data\",5,\"hello\"\n\
          \n\
-         The MQTT broker is the local hub (MQTT port {mqtt}, admin API port {admin}); the module\n\
+         The MQTT broker is the local hub (MQTT port {mqtt}, TLS port {mqtts}, admin API port {admin}); the module\n\
          reaches it through TCAT_RESOLVE and TCAT_PORT_MAP. Play the cloud from a shell:\n\
          \n    curl -s -XPOST localhost:{admin}/devices/{product}/{device}/publish \\\n\
          \x20       -d '{{\"topic\":\"{product}/{device}/data\",\"payload\":\"from the cloud\"}}'\n\
          \x20   curl -s -XPOST localhost:{admin}/devices/{product}/{device}/kick -d '{{}}'\n",
         mqtt = hub.mqtt,
+        mqtts = hub.mqtts,
     )
 }
 
@@ -354,6 +357,17 @@ mod tests {
             routed,
             [("TCAT_PORT_MAP", "1883=1883,8883=8883".to_owned())]
         );
+    }
+
+    #[test]
+    fn example_session_uses_tls_psk_when_the_hub_has_its_tls_listener() {
+        let session = hub_session(&hub::Ready {
+            mqtt: 1883,
+            mqtts: 8883,
+            admin: 18090,
+        });
+        assert!(session.contains("AT+TCDEVINFOSET=1,\"DEMO000001\""));
+        assert!(session.contains("AT+TCMQTTCONN=1,5000,240,1,1"));
     }
 
     #[test]

@@ -154,7 +154,7 @@ impl Hub {
     fn start() -> Hub {
         let device = |dn: &str| format!("{PID}:{dn}:{SECRET}");
         let mut child = Command::new(hub_binary())
-            .args(["--mqtt-port", "0", "--admin-port", "0"])
+            .args(["--mqtt-port", "0", "--mqtts-port", "0", "--admin-port", "0"])
             .args(["--device", &device(MODULE_DN), "--device", &device(RAW_DN)])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -343,3 +343,41 @@ fn a_silent_server_fails_the_connect_with_202_after_cmdtimeout() {
     module.send(b"AT+TCMQTTSTATE?\r\n");
     module.expect(b"+TCMQTTSTATE:0\r\n\r\nOK\r\n");
 }
+
+/// TLS mode 1 through the hub's TLS listener, which is OpenSSL: the module's own TLS-PSK client
+/// (`crates/tls-psk`) against OpenSSL's PSK server, carrying the whole MQTT session.
+#[test]
+fn tls_psk_session_through_the_hub_loops_back() {
+    let scratch = Scratch::new("hub-tls-psk");
+    let hub = Hub::start();
+    let options = Options {
+        environment: vec![
+            (
+                "TCAT_RESOLVE".into(),
+                "*.tencentdevices.com=127.0.0.1".into(),
+            ),
+            ("TCAT_PORT_MAP".into(), format!("8883={}", hub.mqtts)),
+        ],
+        ..Options::default()
+    };
+    let mut module = Module::start(Uart::Stdio, &scratch.flash(), &options);
+    module.send(b"ATE0\r\n");
+    module.expect(b"ATE0\r\n\r\nOK\r\n");
+    module.send(
+        format!("AT+TCDEVINFOSET=1,\"{DEMO_PRODUCT}\",\"{DEMO_DEVICE}\",\"{DEMO_SECRET}\"\r\n")
+            .as_bytes(),
+    );
+    module.expect(b"OK\r\n+TCDEVINFOSET:OK\r\n");
+    module.send(b"AT+TCMQTTCONN=1,5000,240,1,1\r\n");
+    module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    subscribe(&mut module, DATA, 1);
+    module.send(format!("AT+TCMQTTPUB=\"{DATA}\",1,\"over tls\"\r\n").as_bytes());
+    module.expect(b"OK\r\n");
+    expect_lines_in_any_order(
+        &mut module,
+        format!("+TCMQTTRCVPUB:\"{DATA}\",8,\"over tls\"").as_bytes(),
+        b"+TCMQTTPUB:OK",
+    );
+    module.send(b"AT+TCMQTTDISCONN\r\n");
+    module.expect(b"\r\nOK\r\n");
+}

@@ -28,6 +28,8 @@ pub struct Hub {
     child: Child,
     /// Plain MQTT port.
     pub mqtt: u16,
+    /// MQTT over TLS port (PSK and certificate suites).
+    pub mqtts: u16,
     /// Admin API port.
     pub admin: u16,
 }
@@ -36,7 +38,7 @@ impl Hub {
     /// Starts the hub with the demo device and waits for its `HUB READY` line.
     pub fn start() -> Hub {
         let mut child = Command::new(hub_binary())
-            .args(["--mqtt-port", "0", "--admin-port", "0"])
+            .args(["--mqtt-port", "0", "--mqtts-port", "0", "--admin-port", "0"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -67,6 +69,7 @@ impl Hub {
         };
         Hub {
             mqtt: port("mqtt"),
+            mqtts: port("mqtts"),
             admin: port("admin"),
             child,
         }
