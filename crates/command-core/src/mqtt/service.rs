@@ -40,7 +40,7 @@ enum Waiting {
         packet_id: PacketId,
     },
     /// A QoS 0 publish: done once the transmit buffer has been written.
-    Written,
+    Written { name: &'static str },
 }
 
 /// Loop state that is not the session's.
@@ -158,8 +158,8 @@ impl<S: Read + Write> Service<'_, '_, S> {
             }
             self.shared.session.borrow_mut().mark_transmitted(count);
         }
-        if self.waiting == Some(Waiting::Written) {
-            self.finish("TCMQTTPUB", Ok(()));
+        if let Some(Waiting::Written { name }) = self.waiting {
+            self.finish(name, Ok(()));
         }
         true
     }
