@@ -150,6 +150,7 @@ where
         reply: Reply::new(),
         held: None,
         clock: cloud.clock,
+        entered_data: false,
         data: [0; data::DATA_MAX],
     };
     let state = RamState::boot(settings);
@@ -183,6 +184,8 @@ struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi, C: Clock> {
     held: Option<MutexGuard<'s, NoopRawMutex, &'s mut T>>,
     /// Data-phase timers.
     clock: &'s C,
+    /// Whether the command being executed entered data mode.
+    entered_data: bool,
     /// The payload of the current data phase.
     data: [u8; data::DATA_MAX],
 }
@@ -204,11 +207,17 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 Err(exit) => return exit,
             };
             let barrier_line = matches!(&entry, Entry::Line(line) if at_parser::sets_barrier(line));
+            self.entered_data = false;
             let next = self.execute(&mut state, entry).await;
             if barrier_line {
-                // The command ended without entering data mode: bytes held back behind the
-                // barrier are ordinary lines again.
-                self.shared.framer.borrow_mut().release_barrier();
+                // A command that ended without entering data mode leaves its barrier set:
+                // the bytes held back are ordinary lines again. One that entered data mode
+                // cleared its barrier then; a barrier set now belongs to a later line that
+                // the receiver framed while this command ran, and must stay.
+                if !self.entered_data {
+                    self.shared.framer.borrow_mut().release_barrier();
+                }
+                // Bytes after the payload were left unframed when the phase ended.
                 if let Next::Exit(exit) = self.reframe().await {
                     return exit;
                 }

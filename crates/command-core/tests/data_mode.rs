@@ -161,12 +161,21 @@ struct Broker {
     closed: Rc<Cell<bool>>,
     /// The MQTT service read the end of the closed link.
     close_seen: Rc<Cell<bool>>,
+    /// While set, PUBACKs wait in `held_acks` until [`Broker::release_acks`].
+    hold_acks: Rc<Cell<bool>>,
+    held_acks: Rc<RefCell<Vec<u8>>>,
 }
 
 impl Broker {
     fn deliver(&self, bytes: &[u8]) {
         self.idle.set(false);
         self.inbound.borrow_mut().extend(bytes);
+    }
+
+    fn release_acks(&self) {
+        self.hold_acks.set(false);
+        let acks = core::mem::take(&mut *self.held_acks.borrow_mut());
+        self.deliver(&acks);
     }
 
     /// Splits the module's byte stream into packets as they complete.
@@ -192,7 +201,12 @@ impl Broker {
                     let topic = body[2..2 + topic_length].to_vec();
                     let mut rest = &body[2 + topic_length..];
                     if (packet[0] >> 1) & 3 == 1 {
-                        self.deliver(&[0x40, 0x02, rest[0], rest[1]]);
+                        let ack = [0x40, 0x02, rest[0], rest[1]];
+                        if self.hold_acks.get() {
+                            self.held_acks.borrow_mut().extend_from_slice(&ack);
+                        } else {
+                            self.deliver(&ack);
+                        }
                         rest = &rest[2..];
                     }
                     self.published.borrow_mut().push((topic, rest.to_vec()));
@@ -531,4 +545,45 @@ fn refused_data_command_releases_the_barrier_and_early_bytes_are_lines() {
         host.exchange(&input, b"\r\nOK\r\n").await;
     });
     assert_eq!(host.output(), "+CME ERROR:208\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn largest_payload_sent_with_its_command_line_is_published() {
+    let payload: Vec<u8> = (0..2048).map(|index| b'a' + (index % 26) as u8).collect();
+    let sent = payload.clone();
+    let host = with_module(|host| async move {
+        host.connect().await;
+        let mut input = publish_line("TCMQTTPUBL", 0, 2048);
+        input.extend_from_slice(&sent);
+        input.extend_from_slice(b"\r\n");
+        host.exchange(&input, b"+TCMQTTPUBL:OK\r\n").await;
+    });
+    assert_eq!(host.output(), "OK\r\n>\r\n+TCMQTTPUBL:OK\r\n");
+    assert_eq!(host.published(), vec![(TOPIC.as_bytes().to_vec(), payload)]);
+}
+
+#[test]
+fn data_command_queued_behind_a_publish_keeps_its_barrier() {
+    let host = with_module(|host| async move {
+        host.connect().await;
+        host.exchange(&publish_line("TCMQTTPUBL", 1, 2), b">\r\n")
+            .await;
+        // The next data command and its payload arrive while the first publish still waits
+        // for its PUBACK: its barrier must survive the end of the first command.
+        host.broker.hold_acks.set(true);
+        host.rx.send(b"p1\r\n");
+        until(|| host.published().len() == 1).await;
+        let mut second = publish_line("TCMQTTPUBRAW", 0, 2);
+        second.extend_from_slice(b"p2\r\n");
+        host.rx.send(&second);
+        until(|| host.rx.chunks.borrow().is_empty()).await;
+        host.broker.release_acks();
+        until(|| host.tx.ends_with(b"+TCMQTTPUBRAW:OK\r\n")).await;
+    });
+    assert_eq!(
+        host.output(),
+        "OK\r\n>\r\n+TCMQTTPUBL:OK\r\nOK\r\n>\r\n+TCMQTTPUBRAW:OK\r\n"
+    );
+    let payloads: Vec<Vec<u8>> = host.published().into_iter().map(|(_, p)| p).collect();
+    assert_eq!(payloads, vec![b"p1".to_vec(), b"p2".to_vec()]);
 }

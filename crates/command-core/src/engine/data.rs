@@ -42,6 +42,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         // Data mode starts before the prompt is written (§7.1): bytes already buffered behind
         // the barrier are the start of the payload.
         self.shared.framer.borrow_mut().begin_data(len, kind);
+        self.entered_data = true;
         if let Next::Exit(exit) = self.flush_reply().await {
             return Next::Exit(exit);
         }
