@@ -289,3 +289,58 @@ fn eleventh_subscription_fails_at_once_with_107() {
     module.expect_quiet(false);
     drop(broker);
 }
+
+#[test]
+fn data_mode_publishes_escaped_json_a_full_payload_and_raw_bytes() {
+    let scratch = Scratch::new("mqtt-mosquitto-data");
+    let broker = Broker::start(scratch.path());
+    let mut module = start_module(&scratch, &broker);
+    module.send(b"AT+TCMQTTCONN=0,5000,240,1,0\r\n");
+    module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    module.send(format!("AT+TCMQTTSUB=\"{TOPIC}\",1\r\n").as_bytes());
+    module.expect(b"OK\r\n+TCMQTTSUB:OK\r\n");
+
+    // PUBL, QoS 1, escaped JSON sent after the prompt: neutralised, length unchanged.
+    let json = br#"{\"a\":1\,\"b\":2}"#;
+    module.send(format!("AT+TCMQTTPUBL=\"{TOPIC}\",1,{}\r\n", json.len()).as_bytes());
+    module.expect(b"OK\r\n>\r\n");
+    module.send(json);
+    module.send(b"\r\n");
+    expect_lines_in_any_order(
+        &mut module,
+        format!("+TCMQTTRCVPUB:\"{TOPIC}\",18,\"{{ \"a\" :1 , \"b\" :2}}\"").as_bytes(),
+        b"+TCMQTTPUBL:OK",
+    );
+
+    // PUBL, QoS 0, the largest payload, sent together with its command line.
+    let full: Vec<u8> = (0..2048).map(|index| b'a' + (index % 26) as u8).collect();
+    let mut input = format!("AT+TCMQTTPUBL=\"{TOPIC}\",0,2048\r\n").into_bytes();
+    input.extend_from_slice(&full);
+    input.extend_from_slice(b"\r\n");
+    module.send(&input);
+    module.expect(b"OK\r\n>\r\n+TCMQTTPUBL:OK\r\n");
+    let mut urc = format!("+TCMQTTRCVPUB:\"{TOPIC}\",2048,\"").into_bytes();
+    urc.extend_from_slice(&full);
+    urc.extend_from_slice(b"\"\r\n");
+    module.expect(&urc);
+
+    // PUBRAW, QoS 0: CR LF, NUL, 0xff and escapes are published untouched.
+    let raw = b"bin\r\n\0\x01\xff\\\"x\\,end";
+    module.send(format!("AT+TCMQTTPUBRAW=\"{TOPIC}\",0,{}\r\n", raw.len()).as_bytes());
+    module.expect(b"OK\r\n>\r\n");
+    module.send(&raw[..5]);
+    module.send(&raw[5..]);
+    module.send(b"\r\n");
+    module.expect(b"+TCMQTTPUBRAW:OK\r\n");
+    let mut urc = format!("+TCMQTTRCVPUB:\"{TOPIC}\",{},\"", raw.len()).into_bytes();
+    urc.extend_from_slice(raw);
+    urc.extend_from_slice(b"\"\r\n");
+    module.expect(&urc);
+
+    // A cancelled data phase publishes nothing and the module keeps answering.
+    module.send(format!("AT+TCMQTTPUBRAW=\"{TOPIC}\",0,50\r\n").as_bytes());
+    module.expect(b"OK\r\n>\r\n");
+    module.send(b"abc+++\r\n");
+    module.expect(b"+CME ERROR:204\r\n");
+    module.expect_quiet(false);
+}

@@ -14,6 +14,7 @@
 //! written inside its block. Whoever takes the mutex first writes the outbox entries queued so
 //! far, so URCs and results come out in the order of their events.
 
+mod data;
 mod jobs;
 mod mqtt_jobs;
 mod output;
@@ -79,6 +80,8 @@ struct Shared {
     queue: RefCell<InputQueue>,
     echo: Cell<bool>,
     line_ready: Signal<NoopRawMutex, ()>,
+    /// Raised whenever the receiver fed bytes: wakes a data phase or a discard.
+    input: Signal<NoopRawMutex, ()>,
 }
 
 /// Boots the module and serves AT commands until a reboot is requested or the UART closes.
@@ -135,6 +138,7 @@ where
         queue: RefCell::new(InputQueue::new()),
         echo: Cell::new(true),
         line_ready: Signal::new(),
+        input: Signal::new(),
     };
     let output = Mutex::<NoopRawMutex, _>::new(tx);
     let mqtt = MqttShared::new(cloud.random);
@@ -145,6 +149,9 @@ where
         module,
         reply: Reply::new(),
         held: None,
+        clock: cloud.clock,
+        entered_data: false,
+        data: [0; data::DATA_MAX],
     };
     let state = RamState::boot(settings);
     let service = async {
@@ -166,7 +173,7 @@ where
     }
 }
 
-struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi> {
+struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi, C: Clock> {
     shared: &'s Shared,
     output: &'s Mutex<NoopRawMutex, &'s mut T>,
     mqtt: &'s MqttShared<'r>,
@@ -175,6 +182,12 @@ struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi> {
     /// The UART while a command's block is open (`at-engine.md` §9 rule 1): taken when a line
     /// is dispatched, kept until its synchronous block or its async acceptance is written.
     held: Option<MutexGuard<'s, NoopRawMutex, &'s mut T>>,
+    /// Data-phase timers.
+    clock: &'s C,
+    /// Whether the command being executed entered data mode.
+    entered_data: bool,
+    /// The payload of the current data phase.
+    data: [u8; data::DATA_MAX],
 }
 
 /// What the executor does after a command.
@@ -183,19 +196,28 @@ enum Next {
     Exit(Exit),
 }
 
-impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
+impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
     async fn serve(&mut self, mut state: RamState) -> Exit {
         if let Next::Exit(exit) = self.auto_join(&state).await {
             return exit;
         }
         loop {
-            let entry = self.next_entry().await;
+            let entry = match self.next_entry().await {
+                Ok(entry) => entry,
+                Err(exit) => return exit,
+            };
             let barrier_line = matches!(&entry, Entry::Line(line) if at_parser::sets_barrier(line));
+            self.entered_data = false;
             let next = self.execute(&mut state, entry).await;
             if barrier_line {
-                // The command ended without entering data mode: bytes held back behind the
-                // barrier are ordinary lines again.
-                self.shared.framer.borrow_mut().release_barrier();
+                // A command that ended without entering data mode leaves its barrier set:
+                // the bytes held back are ordinary lines again. One that entered data mode
+                // cleared its barrier then; a barrier set now belongs to a later line that
+                // the receiver framed while this command ran, and must stay.
+                if !self.entered_data {
+                    self.shared.framer.borrow_mut().release_barrier();
+                }
+                // Bytes after the payload were left unframed when the phase ended.
                 if let Next::Exit(exit) = self.reframe().await {
                     return exit;
                 }
@@ -206,12 +228,18 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
         }
     }
 
-    async fn next_entry(&mut self) -> Entry {
+    async fn next_entry(&mut self) -> Result<Entry, Exit> {
         loop {
             if let Some(entry) = self.shared.queue.borrow_mut().pop() {
-                return entry;
+                return Ok(entry);
             }
-            self.shared.line_ready.wait().await;
+            if self.shared.framer.borrow().discarding() {
+                if let Next::Exit(exit) = self.wait_while_discarding().await {
+                    return Err(exit);
+                }
+            } else {
+                self.shared.line_ready.wait().await;
+            }
         }
     }
 
@@ -312,6 +340,7 @@ impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
                     exit => exit,
                 }
             }
+            Step::Data { len, kind, then } => self.run_data_phase(len, kind, then).await,
         }
     }
 

@@ -119,6 +119,11 @@ impl Reply {
         self.push(b"OK\r\n");
     }
 
+    /// `OK\r\n>\r\n`: a data-mode command was accepted and waits for its payload.
+    pub fn data_prompt(&mut self) {
+        self.push(b"OK\r\n>\r\n");
+    }
+
     /// `+<name>:OK\r\n`, the success line of an asynchronous command.
     pub fn result_ok(&mut self, name: &str) {
         self.line().text("+").text(name).text(":OK").end();

@@ -1,7 +1,9 @@
 //! The command table: one row per command naming the forms it implements (ESP-AT style).
 //! A form without a handler answers `[E:09]`, and so does every name not in the table.
 
-use crate::handlers::{basic, device, module, mqtt, mqtt_link, wifi, Handler, SetHandler};
+use crate::handlers::{
+    basic, device, module, mqtt, mqtt_link, publish_data, wifi, Handler, SetHandler,
+};
 
 /// One AT command.
 pub struct CommandSpec {
@@ -129,6 +131,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         test: Some(mqtt_link::tcmqttpub_test),
         set: Some(mqtt_link::tcmqttpub_set),
         ..row("TCMQTTPUB")
+    },
+    CommandSpec {
+        test: Some(publish_data::tcmqttpubl_test),
+        set: Some(publish_data::tcmqttpubl_set),
+        ..row("TCMQTTPUBL")
+    },
+    CommandSpec {
+        test: Some(publish_data::tcmqttpubraw_test),
+        set: Some(publish_data::tcmqttpubraw_set),
+        ..row("TCMQTTPUBRAW")
     },
     CommandSpec {
         test: Some(mqtt_link::tcmqttsub_test),

@@ -5,12 +5,12 @@ use embedded_io_async::Write;
 use embedded_storage_async::nor_flash::NorFlash;
 
 use super::{Executor, Exit, Next};
-use crate::board::Wifi;
+use crate::board::{Clock, Wifi};
 use crate::fmt::warning;
 use crate::handlers::Job;
 use crate::state::RamState;
 
-impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
+impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
     /// Runs a handler's IO job and completes its output.
     pub(super) async fn run_job(&mut self, state: &mut RamState, job: Job) -> Next {
         let settings = &mut *self.module.settings;

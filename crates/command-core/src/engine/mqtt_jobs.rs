@@ -9,14 +9,14 @@ use mqtt_session::tencent::{mqtt_host, Authentication, Identity};
 use mqtt_session::SessionConfig;
 
 use super::Executor;
-use crate::board::Wifi;
+use crate::board::{Clock, Wifi};
 use crate::mqtt::{ConnectRequest, Outcome, Request};
 use crate::state::{MqttParameters, RamState};
 
 /// Code when the stored secret cannot be used (`errors.md` §3).
 const UNDECODABLE_SECRET: i32 = -1002;
 
-impl<T: Write, F: NorFlash, W: Wifi> Executor<'_, '_, '_, T, F, W> {
+impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
     /// Hands one request to the MQTT service and waits until it ended.
     pub(super) async fn request(&mut self, request: Request) -> Outcome {
         self.mqtt.done.reset();

@@ -26,6 +26,7 @@ pub(super) async fn receive<R: Read, T: Write>(
             Ok(count) => count,
         };
         shared.framer.borrow_mut().feed(&buffer[..count]);
+        shared.input.signal(());
         loop {
             // Frame one line at a time so that a [BUSY] reply can be written without holding
             // the framer across an await.
@@ -75,6 +76,15 @@ pub(super) fn frame_one(shared: &Shared) -> Framing {
             shared.line_ready.signal(());
             Framing::Queued
         }
-        Err(entry) => Framing::Refused(entry),
+        Err(entry) => {
+            // A line answered `[BUSY]` has no effect at all, so it sets no barrier either
+            // (`at-engine.md` §6).
+            if let Entry::Line(line) = &entry {
+                if at_parser::sets_barrier(line) {
+                    shared.framer.borrow_mut().release_barrier();
+                }
+            }
+            Framing::Refused(entry)
+        }
     }
 }

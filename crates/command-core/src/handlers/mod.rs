@@ -9,7 +9,10 @@ pub mod device;
 pub mod module;
 pub mod mqtt;
 pub mod mqtt_link;
+pub mod publish_data;
 pub mod wifi;
+
+pub use publish_data::DataJob;
 
 use storage::{DeviceInfo, ModuleInfo, ProductInfo, WifiMode, WifiStation};
 
@@ -43,6 +46,17 @@ pub enum Step {
     /// The reply (ending in `OK\r\n`) is written now; the job's result line follows as its own
     /// block (asynchronous command, pattern "A").
     Async(Job),
+    /// The reply ends in `OK\r\n>\r\n`: the engine enters data mode, writes it, reads exactly
+    /// `len` payload bytes (`at-engine.md` §7) and then runs `then` on them; an aborted data
+    /// phase ends the command with `+CME ERROR:204` instead.
+    Data {
+        /// Payload bytes to read.
+        len: usize,
+        /// Terminator and Ctrl+Z rules of the phase.
+        kind: at_parser::DataKind,
+        /// What to do with the payload.
+        then: DataJob,
+    },
 }
 
 /// Work that needs IO, run by the engine after the handler's checks passed.
@@ -101,6 +115,16 @@ pub(crate) mod testing {
 
     /// Dispatches `line` to the handler of its form and returns the reply bytes and the step.
     pub fn run(state: &mut RamState, profile: Profile, line: &[u8]) -> (std::vec::Vec<u8>, Step) {
+        run_with_gates(state, profile, Gates::default(), line)
+    }
+
+    /// [`run`] with RUN / CONN / DL / PROV as given.
+    pub fn run_with_gates(
+        state: &mut RamState,
+        profile: Profile,
+        gates: Gates,
+        line: &[u8],
+    ) -> (std::vec::Vec<u8>, Step) {
         let board = board(profile);
         let Ok(Parsed::Command { name, form }) = parse_line(line) else {
             panic!("not a command line");
@@ -110,7 +134,7 @@ pub(crate) mod testing {
             state,
             board: &board,
             association: None,
-            gates: Gates::default(),
+            gates,
             subscriptions: &[],
         };
         let mut reply = Reply::new();

@@ -6,7 +6,7 @@ use mqtt_session::topic;
 
 use super::{Context, Job, Step};
 use crate::board::Profile;
-use crate::mqtt::{Request, PAYLOAD_MAX, TOPIC_MAX};
+use crate::mqtt::{Request, PAYLOAD_MAX, PUBLISH_MAX, TOPIC_MAX};
 use crate::params::{ParamError, Params};
 use crate::render::{EngineError, Reply};
 use crate::state::MqttParameters;
@@ -126,8 +126,9 @@ pub fn tcmqttpub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
     let checked = (|| {
         let topic = topic_name(&params)?;
         let qos = qos(&params, 1)?;
-        let payload = params.text::<PAYLOAD_MAX>(2, 1, PAYLOAD_MAX)?;
+        let payload = params.text::<PUBLISH_MAX>(2, 1, PAYLOAD_MAX)?;
         Ok::<_, ParamError>(Request::Publish {
+            name: "TCMQTTPUB",
             topic,
             payload,
             qos,
@@ -206,7 +207,7 @@ pub fn tcmqttunsub_set(context: &mut Context<'_>, reply: &mut Reply, params: Par
 }
 
 /// Not CONN → 208, DL → 200, wrong count → `[E:06]`.
-fn link_checks(
+pub(super) fn link_checks(
     context: &Context<'_>,
     reply: &mut Reply,
     params: &Params<'_>,
@@ -238,7 +239,7 @@ fn accept(reply: &mut Reply, checked: Result<Request, ParamError>) -> Step {
 }
 
 /// Topic String 1..128, valid UTF-8 without wildcards (what MQTT allows in a PUBLISH).
-fn topic_name(params: &Params<'_>) -> Result<heapless::String<TOPIC_MAX>, ParamError> {
+pub(super) fn topic_name(params: &Params<'_>) -> Result<heapless::String<TOPIC_MAX>, ParamError> {
     let topic = utf8(params.text::<TOPIC_MAX>(0, 1, TOPIC_MAX)?)?;
     if topic::is_valid_topic_name(&topic) {
         Ok(topic)
@@ -251,7 +252,7 @@ fn utf8(bytes: heapless::Vec<u8, TOPIC_MAX>) -> Result<heapless::String<TOPIC_MA
     heapless::String::from_utf8(bytes).map_err(|_| ParamError::Range)
 }
 
-fn qos(params: &Params<'_>, index: usize) -> Result<QoS, ParamError> {
+pub(super) fn qos(params: &Params<'_>, index: usize) -> Result<QoS, ParamError> {
     match params.int_in(index, 0..=1)? {
         0 => Ok(QoS::AtMostOnce),
         _ => Ok(QoS::AtLeastOnce),

@@ -38,6 +38,8 @@ pub const HOST_MAX: usize = 64;
 pub const TOPIC_MAX: usize = 128;
 /// Longest AT+TCMQTTPUB payload (bounded by the 256-byte line).
 pub const PAYLOAD_MAX: usize = 256;
+/// Longest payload of any publish request: AT+TCMQTTPUBL / AT+TCMQTTPUBRAW's `<len>`.
+pub const PUBLISH_MAX: usize = crate::handlers::publish_data::DATA_PUBLISH_MAX;
 
 /// The board's RNG as the session's entropy source.
 pub struct BoardEntropy<'a>(pub &'a dyn Random);
@@ -65,16 +67,21 @@ pub struct ConnectRequest {
 }
 
 /// What the executor asks the service to do; one at a time.
+// A publish carries its payload inline: there is no heap to box into, and the one-slot
+// channel holds a single request.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Request {
     /// AT+TCMQTTCONN=.
     Connect(ConnectRequest),
-    /// AT+TCMQTTPUB=.
+    /// AT+TCMQTTPUB=, and AT+TCMQTTPUBL= / AT+TCMQTTPUBRAW= after their data phase.
     Publish {
+        /// The command's name in its result line (`TCMQTTPUB`, `TCMQTTPUBL`, `TCMQTTPUBRAW`).
+        name: &'static str,
         /// Topic name (valid UTF-8, no wildcards: checked by the handler).
         topic: heapless::String<TOPIC_MAX>,
-        /// Payload bytes, unescaped.
-        payload: heapless::Vec<u8, PAYLOAD_MAX>,
+        /// Payload bytes, unescaped (PUB) or neutralised (PUBL).
+        payload: heapless::Vec<u8, PUBLISH_MAX>,
         /// QoS 0 or 1.
         qos: QoS,
     },

@@ -48,7 +48,7 @@ enum Waiting {
         packet_id: PacketId,
     },
     /// A QoS 0 publish: done once the transmit buffer has been written.
-    Written,
+    Written { name: &'static str },
 }
 
 /// Why [`Service::run`] gave up its link: a transport must be opened first.
@@ -213,8 +213,8 @@ impl<'a> Service<'_, 'a> {
             }
             self.shared.session.borrow_mut().mark_transmitted(count);
         }
-        if self.waiting == Some(Waiting::Written) {
-            self.finish("TCMQTTPUB", Ok(()));
+        if let Some(Waiting::Written { name }) = self.waiting {
+            self.finish(name, Ok(()));
         }
         true
     }

@@ -28,6 +28,7 @@ impl Service<'_, '_> {
         match request {
             Request::Connect(connect) => return Some(Opening::Connect(connect)),
             Request::Publish {
+                name,
                 topic,
                 payload,
                 qos,
@@ -39,14 +40,11 @@ impl Service<'_, '_> {
                     .publish(&topic, &payload, qos, now);
                 match result {
                     Ok(Some(packet_id)) => {
-                        self.waiting = Some(Waiting::Acknowledgement {
-                            name: "TCMQTTPUB",
-                            packet_id,
-                        })
+                        self.waiting = Some(Waiting::Acknowledgement { name, packet_id })
                     }
-                    Ok(None) => self.waiting = Some(Waiting::Written),
-                    Err(PublishError::NotConnected) => self.finish("TCMQTTPUB", Err(LINK_LOST)),
-                    Err(_) => self.finish("TCMQTTPUB", Err(204)),
+                    Ok(None) => self.waiting = Some(Waiting::Written { name }),
+                    Err(PublishError::NotConnected) => self.finish(name, Err(LINK_LOST)),
+                    Err(_) => self.finish(name, Err(204)),
                 }
             }
             Request::Subscribe { filter, qos } => {

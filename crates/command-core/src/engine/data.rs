@@ -1,0 +1,147 @@
+//! The data phase of AT+TCMQTTPUBL / AT+TCMQTTPUBRAW (`at-engine.md` §7) as the executor runs
+//! it, and the discard that may follow an aborted one.
+//!
+//! The framer counts the bytes and matches the terminator and `+++\r\n`; the executor owns the
+//! time: the 20 s inactivity timer restarted by every payload byte, the 1 s grace for the
+//! terminator, and the 1 s of silence that ends a discard. All of them are deadlines on the
+//! board's [`Clock`], so tests drive them with a manual clock.
+//!
+//! The UART stays held from the prompt to the phase's end: URCs queue in the outbox meanwhile
+//! and come out, in order, right after it (§9 rule 2), before the command's result line.
+
+use at_parser::{DataAbort, DataKind, DataStatus};
+use embassy_futures::select::{select, Either};
+use embedded_io_async::Write;
+use embedded_storage_async::nor_flash::NorFlash;
+
+use super::{Executor, Next};
+use crate::board::{Clock, Wifi};
+use crate::handlers::publish_data::neutralise;
+use crate::handlers::DataJob;
+use crate::mqtt::Request;
+
+/// Largest payload of a data phase (AT+TCMQTTPUBL / AT+TCMQTTPUBRAW `<len>`).
+pub(super) const DATA_MAX: usize = crate::handlers::publish_data::DATA_PUBLISH_MAX;
+/// Inactivity timeout of a data phase, restarted by every received payload byte (§7.4).
+const INACTIVITY_MS: u64 = 20_000;
+/// Time allowed for the `\r\n` after a publish payload (§7.5).
+const TERMINATOR_GRACE_MS: u64 = 1_000;
+/// Silence that ends the discard after an aborted terminator (§7.5).
+const DISCARD_SILENCE_MS: u64 = 1_000;
+
+impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
+    /// Enters data mode, writes the acceptance block (ending in `>\r\n`), reads the payload
+    /// with the UART held, then either ends the command with `+CME ERROR:204` or releases the
+    /// held URCs and runs `job`.
+    pub(super) async fn run_data_phase(
+        &mut self,
+        len: usize,
+        kind: DataKind,
+        job: DataJob,
+    ) -> Next {
+        // Data mode starts before the prompt is written (§7.1): bytes already buffered behind
+        // the barrier are the start of the payload.
+        self.shared.framer.borrow_mut().begin_data(len, kind);
+        self.entered_data = true;
+        if let Next::Exit(exit) = self.flush_reply().await {
+            return Next::Exit(exit);
+        }
+        match self.read_payload(len, kind).await {
+            Ok(received) => {
+                // Held URCs go out now, ahead of the job's result line (`urc.md` §7 rule 10).
+                self.held = None;
+                self.run_data_job(job, received).await
+            }
+            Err(_abort) => {
+                // The late CME is the command's final output; held URCs follow it.
+                self.reply.cme(204);
+                let next = self.flush_reply().await;
+                self.held = None;
+                next
+            }
+        }
+    }
+
+    /// Feeds the framer's data phase until it completes or aborts; returns the payload length.
+    async fn read_payload(&mut self, len: usize, kind: DataKind) -> Result<usize, DataAbort> {
+        let len = len.min(DATA_MAX);
+        let mut received = 0;
+        let mut deadline = self.clock.now_ms() + INACTIVITY_MS;
+        let mut expired = false;
+        loop {
+            let status = self
+                .shared
+                .framer
+                .borrow_mut()
+                .poll_data(&mut self.data[..len]);
+            match status {
+                DataStatus::Complete { len } => return Ok(len),
+                DataStatus::Aborted(abort) => return Err(abort),
+                DataStatus::NeedMore { received: now } if now != received => {
+                    received = now;
+                    expired = false;
+                    let payload_done = kind == DataKind::Publish && received == len;
+                    deadline = self.clock.now_ms()
+                        + if payload_done {
+                            TERMINATOR_GRACE_MS
+                        } else {
+                            INACTIVITY_MS
+                        };
+                }
+                DataStatus::NeedMore { .. } if expired => {
+                    self.shared.framer.borrow_mut().abort_data();
+                    return Err(DataAbort::Timeout);
+                }
+                DataStatus::NeedMore { .. } => {}
+            }
+            // A timer that fires is checked against one more poll: bytes that arrived with it
+            // still count.
+            if let Either::Second(()) =
+                select(self.shared.input.wait(), self.clock.sleep_until(deadline)).await
+            {
+                expired = true;
+            }
+        }
+    }
+
+    async fn run_data_job(&mut self, job: DataJob, len: usize) -> Next {
+        match job {
+            DataJob::Publish {
+                name,
+                topic,
+                qos,
+                neutralise: rewrite,
+            } => {
+                let payload = &mut self.data[..len];
+                if rewrite {
+                    neutralise(payload);
+                }
+                // Fits: `len` is at most DATA_MAX, the capacity of a publish payload.
+                let payload = heapless::Vec::from_slice(payload).unwrap_or_default();
+                self.request(Request::Publish {
+                    name,
+                    topic,
+                    payload,
+                    qos,
+                })
+                .await;
+            }
+        }
+        // The result line is in the outbox, behind the URCs held during the phase.
+        self.flush_reply().await
+    }
+
+    /// Waits for input while the framer discards after an aborted terminator, and ends the
+    /// discard after 1 s without input (§7.5).
+    pub(super) async fn wait_while_discarding(&mut self) -> Next {
+        let silence = self.clock.now_ms() + DISCARD_SILENCE_MS;
+        match select(self.shared.input.wait(), self.clock.sleep_until(silence)).await {
+            // The receiver ran the discard over the new bytes; the caller looks again.
+            Either::First(()) => Next::Continue,
+            Either::Second(()) => {
+                self.shared.framer.borrow_mut().finish_discard();
+                self.reframe().await
+            }
+        }
+    }
+}
