@@ -6,6 +6,7 @@ mod ci;
 mod cross;
 mod fuzz;
 mod hub;
+mod preset;
 mod process;
 mod run;
 mod signals;

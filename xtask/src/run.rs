@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::process::{self, Failure, Outcome};
-use crate::{artifact, hub, signals};
+use crate::{artifact, hub, preset, signals};
 
 /// The simulated access point every fresh session can join.
 const DEMO_ACCESS_POINT: &str = "tc-at-demo:password123";
@@ -35,6 +35,8 @@ pub fn run(extra_arguments: &[String]) -> Outcome {
         std::env::var_os("TCAT_FLASH").is_some(),
     );
     let uses_pty = uart_choice(&arguments) == "pty";
+    // Only an image created by this run gets the demo device: never overwrite the user's own.
+    let fresh_flash = !flash_path(&arguments).is_some_and(|path| path.exists());
     if uses_pty {
         remove_stale_link(&link)?;
     }
@@ -54,7 +56,10 @@ pub fn run(extra_arguments: &[String]) -> Outcome {
         }
     }
     let ready = hub.as_ref().map(|hub| hub.ready);
-    let outcome = run_module(command, uses_pty, &link, ready, &children);
+    let preset = ready
+        .filter(|_| fresh_flash)
+        .map(|ready| u8::from(ready.mqtts != 0));
+    let outcome = run_module(command, uses_pty, &link, ready, preset, &children);
     if let Some(hub) = &mut hub {
         let _ = hub.child.kill();
         let _ = hub.child.wait();
@@ -68,12 +73,20 @@ const NO_HUB: &str = "--no-hub";
 /// Starts the hub on its default ports, or on free ones when those are taken (a broker or
 /// another hub already running is common on a developer machine).
 fn start_hub(executable: &Path, children: &signals::Children) -> Outcome<hub::Running> {
-    let defaults = ["--mqtt-port", "1883", "--admin-port", "18090"].map(String::from);
+    let defaults = [
+        "--mqtt-port",
+        "1883",
+        "--mqtts-port",
+        "8883",
+        "--admin-port",
+        "18090",
+    ]
+    .map(String::from);
     if let Some(running) = hub::start(executable, &defaults, children)? {
         return Ok(running);
     }
     eprintln!("note: the hub's default ports are taken; using free ports instead");
-    let free = ["--mqtt-port", "0", "--admin-port", "0"].map(String::from);
+    let free = ["--mqtt-port", "0", "--mqtts-port", "0", "--admin-port", "0"].map(String::from);
     hub::start(executable, &free, children)?
         .ok_or_else(|| Failure::new("tc-at-hub stopped before it was ready"))
 }
@@ -102,6 +115,7 @@ fn run_module(
     uses_pty: bool,
     link: &Path,
     hub: Option<hub::Ready>,
+    preset_tls_mode: Option<u8>,
     children: &signals::Children,
 ) -> Outcome {
     eprintln!("$ {}", process::describe(&command));
@@ -124,10 +138,25 @@ fn run_module(
         let line = line?;
         println!("{line}");
         if let Some(pty) = line.strip_prefix("UART ") {
+            if let Some(tls) = preset_tls_mode {
+                preset::store_demo_device(pty, tls)?;
+                let (product, device, _) = hub::DEMO_DEVICE;
+                println!("Stored the hub's demo device {product}/{device} (TLS mode {tls}) in the new flash image.");
+            }
             print_connection_help(pty, link, hub.as_ref());
         }
     }
     finished(child.wait()?, children)
+}
+
+/// The flash image the module will use: `--flash`, else `TCAT_FLASH`.
+fn flash_path(arguments: &[OsString]) -> Option<PathBuf> {
+    arguments
+        .iter()
+        .position(|argument| argument == "--flash")
+        .and_then(|index| arguments.get(index + 1))
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("TCAT_FLASH").map(PathBuf::from))
 }
 
 fn finished(exit: std::process::ExitStatus, children: &signals::Children) -> Outcome {
@@ -234,7 +263,7 @@ fn print_connection_help(pty: &str, link: &Path, hub: Option<&hub::Ready>) {
          \n    picocom -b 115200 --omap crlf --echo {link}\n\
          or\n    screen {link} 115200\n\
          \n\
-         Example session (type the AT lines):\n\
+         Example session (type the AT lines; a new flash image already holds the demo device):\n\
          \n    AT\n    OK\n\
          \n    AT+GMR\n    AT version:<version>(<commit> - LINUX - <build time>)\n    ...\n    OK\n\
          \n    AT+CWJAP=\"tc-at-demo\",\"password123\"\n    WIFI CONNECTED\n    WIFI GOT IP\n    OK\n{}\
