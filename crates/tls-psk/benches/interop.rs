@@ -11,16 +11,19 @@
 //!   closes, so start-up is amortised.
 //! - Static bytes: the connection state plus the buffers a board must provide.
 
-use std::future::Future;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::pin::pin;
 use std::process::{Child, Command, Stdio};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tls_psk::{PskConfig, TlsConnection};
+
+// The interop tests' blocking socket adapter and executor.
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{block_on, StdStream};
 
 const KEY_HEX: &str = "93766af1c075bcff8bc744f6998f7046";
 const IDENTITY: &str = "CTQS08Y5LGDev01";
@@ -242,60 +245,5 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Blocking std socket as an `embedded-io-async` transport.
-struct StdStream(TcpStream);
-
-#[derive(Debug)]
-struct StreamError(std::io::ErrorKind);
-
-impl core::fmt::Display for StreamError {
-    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(formatter, "{:?}", self.0)
-    }
-}
-
-impl core::error::Error for StreamError {}
-
-impl embedded_io::Error for StreamError {
-    fn kind(&self) -> embedded_io::ErrorKind {
-        embedded_io::ErrorKind::Other
-    }
-}
-
-impl embedded_io_async::ErrorType for StdStream {
-    type Error = StreamError;
-}
-
-impl embedded_io_async::Read for StdStream {
-    async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, StreamError> {
-        self.0
-            .read(buffer)
-            .map_err(|error| StreamError(error.kind()))
-    }
-}
-
-impl embedded_io_async::Write for StdStream {
-    async fn write(&mut self, data: &[u8]) -> Result<usize, StreamError> {
-        self.0
-            .write(data)
-            .map_err(|error| StreamError(error.kind()))
-    }
-
-    async fn flush(&mut self) -> Result<(), StreamError> {
-        self.0.flush().map_err(|error| StreamError(error.kind()))
-    }
-}
-
-/// The IO is blocking, so every poll makes progress.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut context = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
     }
 }
