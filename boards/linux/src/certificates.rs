@@ -114,7 +114,10 @@ impl TrustAnchors {
         let key = private_key(client.key).ok_or(ConnectError::Certificate)?;
         certified_key(client.certificate, client.key).ok_or(ConnectError::Certificate)?;
         ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
+            // TLS 1.2 only, as the original (mbedTLS 2.x): under 1.3 the server judges the
+            // client certificate after the client's handshake has finished, so a refused
+            // certificate would surface as a closed link (-608) instead of -703.
+            .with_protocol_versions(&[&rustls::version::TLS12])
             .map_err(|_| ConnectError::Certificate)?
             .with_root_certificates(self.store())
             .with_client_auth_cert(chain, key)

@@ -123,7 +123,11 @@ impl Authority {
                 &format!("{name}.crt"),
             ],
         );
-        (directory.join(format!("{name}.crt")), directory.join(key))
+        // mosquitto started as root reads its key as the `mosquitto` user.
+        let key = directory.join(key);
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .expect("make the test key readable");
+        (directory.join(format!("{name}.crt")), key)
     }
 
     /// A server certificate for every IoT Hub host name and 127.0.0.1.
