@@ -4,6 +4,7 @@
 //! NOR semantics; Wi-Fi is simulated. Reboots (AT+RST, AT+RESTORE, AT+TCRESTORE) happen in
 //! process: RAM state is rebuilt from the flash file while the AT port stays open.
 
+mod certificates;
 mod flash;
 mod network;
 mod options;
@@ -16,7 +17,8 @@ use std::process::ExitCode;
 use command_core::{BoardInfo, Cloud, Exit, Module};
 use storage::Settings;
 
-use crate::flash::{FileFlash, SETTINGS_RANGE};
+use crate::certificates::{HostCertificates, TrustAnchors};
+use crate::flash::{FileFlash, CERTIFICATE_RANGE, SETTINGS_RANGE};
 use crate::network::{HostClock, HostNetwork, HostRandom};
 use crate::options::{Options, UartChoice};
 use crate::uart::{UartRx, UartTx};
@@ -67,13 +69,19 @@ async fn serve(options: Options, flash: FileFlash) -> std::io::Result<()> {
         profile: options.profile,
         free_ram,
     };
-    let mut settings = Settings::new(flash, SETTINGS_RANGE);
+    let mut settings =
+        Settings::new(flash, SETTINGS_RANGE).with_certificate_area(CERTIFICATE_RANGE);
     let mut wifi = SimulatedWifi::new(options.access_points.clone());
     let mut board_state = BoardState {
         settings: &mut settings,
         wifi: &mut wifi,
         board: &board,
-        network: HostNetwork::new(options.routing.clone()),
+        network: HostNetwork::new(
+            options.routing.clone(),
+            TrustAnchors {
+                extra_file: options.ca_file.clone(),
+            },
+        ),
         clock: HostClock::new(),
         random: HostRandom::new(),
     };
@@ -132,6 +140,7 @@ impl BoardState<'_> {
                 network: &mut self.network,
                 clock: &self.clock,
                 random: &mut self.random,
+                certificates: &HostCertificates,
             };
             match command_core::run_with(&mut rx, &mut tx, module, cloud).await {
                 Exit::Reboot => log::info!("rebooting"),

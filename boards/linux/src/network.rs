@@ -9,29 +9,29 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use command_core::{Clock, ConnectError, Network, Random};
+use command_core::{ClientCertificate, Clock, ConnectError, Network, Random};
 use embedded_io_async::{ErrorType, Read, Write};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
+use crate::certificates::TrustAnchors;
 use crate::options::Routing;
 
 /// Outgoing TCP through tokio, with the board's routing overrides.
 pub struct HostNetwork {
     routing: Routing,
+    anchors: TrustAnchors,
 }
 
 impl HostNetwork {
-    /// A network that applies `routing` to every connection.
-    pub fn new(routing: Routing) -> Self {
-        HostNetwork { routing }
+    /// A network that applies `routing` to every connection and trusts `anchors` in
+    /// certificate TLS.
+    pub fn new(routing: Routing, anchors: TrustAnchors) -> Self {
+        HostNetwork { routing, anchors }
     }
-}
 
-impl Network for HostNetwork {
-    type Stream = HostStream;
-
-    async fn connect(&mut self, host: &[u8], port: u16) -> Result<HostStream, ConnectError> {
+    /// DNS (with `TCAT_RESOLVE`) and TCP (with `TCAT_PORT_MAP`).
+    async fn tcp(&self, host: &[u8], port: u16) -> Result<tokio::net::TcpStream, ConnectError> {
         let name = std::str::from_utf8(host).map_err(|_| ConnectError::Dns)?;
         let port = self.routing.port(port);
         let address = match self.routing.resolve(name).or_else(|| name.parse().ok()) {
@@ -46,13 +46,38 @@ impl Network for HostNetwork {
             .await
             .map_err(|_| ConnectError::Tcp)?;
         let _ = stream.set_nodelay(true);
-        Ok(HostStream { stream })
+        Ok(stream)
     }
 }
 
-/// A connected TCP stream. Reads are cancel-safe (tokio's `read` is).
-pub struct HostStream {
-    stream: tokio::net::TcpStream,
+impl Network for HostNetwork {
+    type Stream = HostStream;
+
+    async fn connect(&mut self, host: &[u8], port: u16) -> Result<HostStream, ConnectError> {
+        Ok(HostStream::Tcp(self.tcp(host, port).await?))
+    }
+
+    async fn connect_certificate(
+        &mut self,
+        host: &[u8],
+        port: u16,
+        client: ClientCertificate<'_>,
+    ) -> Result<HostStream, ConnectError> {
+        let tcp = self.tcp(host, port).await?;
+        // `tcp` resolved the name, so it is UTF-8.
+        let name = std::str::from_utf8(host).map_err(|_| ConnectError::Dns)?;
+        let tls = self.anchors.handshake(tcp, name, client).await?;
+        Ok(HostStream::Tls(Box::new(tls)))
+    }
+}
+
+/// A connected stream: TCP (modes 0 and 1, TLS-PSK runs in the core) or rustls over TCP
+/// (mode 2). Reads are cancel-safe: tokio's `read` on either keeps undelivered bytes buffered.
+pub enum HostStream {
+    /// Plain TCP.
+    Tcp(tokio::net::TcpStream),
+    /// Certificate TLS; boxed because the rustls state is large.
+    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
 }
 
 impl ErrorType for HostStream {
@@ -61,17 +86,26 @@ impl ErrorType for HostStream {
 
 impl Read for HostStream {
     async fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buffer).await
+        match self {
+            HostStream::Tcp(stream) => stream.read(buffer).await,
+            HostStream::Tls(stream) => stream.read(buffer).await,
+        }
     }
 }
 
 impl Write for HostStream {
     async fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.stream.write(bytes).await
+        match self {
+            HostStream::Tcp(stream) => stream.write(bytes).await,
+            HostStream::Tls(stream) => stream.write(bytes).await,
+        }
     }
 
     async fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush().await
+        match self {
+            HostStream::Tcp(stream) => stream.flush().await,
+            HostStream::Tls(stream) => stream.flush().await,
+        }
     }
 }
 

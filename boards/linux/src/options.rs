@@ -13,7 +13,8 @@ pub const USAGE: &str = "usage: tc-at-module [--uart pty|stdio|tcp:ADDR] [--pty-
 
 environment: TCAT_FLASH (flash image), TCAT_PROFILE (profile), TCAT_WIFI_APS
 (ssid:password:rssi[:bssid[:channel]], ';'-separated), TCAT_RESOLVE (*.name=IP,...),
-TCAT_PORT_MAP (port=port,...), RUST_LOG (stderr log level)";
+TCAT_PORT_MAP (port=port,...), TCAT_CA_FILE (extra trust anchors, PEM, for TLS mode 2),
+RUST_LOG (stderr log level)";
 
 /// Name overrides and port rewrites for outgoing connections (`hub.md` §1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -111,6 +112,8 @@ pub struct Options {
     pub profile: Profile,
     /// Name overrides and port rewrites.
     pub routing: Routing,
+    /// `TCAT_CA_FILE`: extra trust anchors of certificate TLS.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Options {
@@ -177,6 +180,7 @@ impl Options {
         )?;
         Ok(Options {
             routing,
+            ca_file: env("TCAT_CA_FILE").map(PathBuf::from),
             uart,
             pty_link,
             flash: flash.unwrap_or_else(|| PathBuf::from("tc-at-flash.bin")),

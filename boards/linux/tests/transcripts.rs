@@ -30,6 +30,7 @@ macro_rules! transcripts {
 
 transcripts!(
     basic,
+    certificates,
     device_info,
     esp8266,
     framing,

@@ -115,6 +115,13 @@ pub enum ConnectError {
     Dns,
     /// The TCP connection was refused, unreachable or timed out (`-603`).
     Tcp,
+    /// Certificate TLS (mode 2): the module's certificate or key is unusable, the server's
+    /// certificate is not trusted or names another host, or the board has no certificate TLS
+    /// (`-702`).
+    Certificate,
+    /// Certificate TLS (mode 2): the handshake failed otherwise: an alert, no common cipher
+    /// suite, the peer closed (`-703`).
+    Handshake,
 }
 
 impl ConnectError {
@@ -123,6 +130,8 @@ impl ConnectError {
         match self {
             ConnectError::Dns => -602,
             ConnectError::Tcp => -603,
+            ConnectError::Certificate => -702,
+            ConnectError::Handshake => -703,
         }
     }
 }
@@ -132,6 +141,8 @@ impl core::fmt::Display for ConnectError {
         formatter.write_str(match self {
             ConnectError::Dns => "host name not resolvable",
             ConnectError::Tcp => "TCP connect failed",
+            ConnectError::Certificate => "certificate unusable or not trusted",
+            ConnectError::Handshake => "TLS handshake failed",
         })
     }
 }
@@ -150,6 +161,61 @@ pub trait Network {
         host: &[u8],
         port: u16,
     ) -> impl Future<Output = Result<Self::Stream, ConnectError>>;
+
+    /// Opens a TLS connection with a client certificate (TLS mode 2, `cloud.md` §1.4): DNS and
+    /// TCP as [`Network::connect`], then a handshake that presents `client` and verifies the
+    /// server against the Tencent IoT Hub root CA (plus any test CA the board is configured
+    /// with) and against `host` (a name, or an IP literal matched against IP SANs; no SNI for
+    /// a literal). The stream carries the decrypted bytes; its `read` must be cancel-safe.
+    ///
+    /// The default is a board without certificate TLS: it fails with
+    /// [`ConnectError::Certificate`] (`-702`) before any connection.
+    ///
+    /// # Errors
+    ///
+    /// The first failing stage: [`ConnectError::Dns`], [`ConnectError::Tcp`],
+    /// [`ConnectError::Certificate`] for an unusable local certificate or key, an untrusted
+    /// server or a wrong host name, [`ConnectError::Handshake`] for any other handshake failure.
+    fn connect_certificate(
+        &mut self,
+        host: &[u8],
+        port: u16,
+        client: ClientCertificate<'_>,
+    ) -> impl Future<Output = Result<Self::Stream, ConnectError>> {
+        let _ = (host, port, client);
+        async { Err(ConnectError::Certificate) }
+    }
+}
+
+/// The module's own certificate and private key for TLS mode 2, PEM as AT+TCCERTADD stored
+/// them. The key is a secret: never log it.
+#[derive(Clone, Copy)]
+pub struct ClientCertificate<'a> {
+    /// `<base>.crt`: the certificate (chain), PEM.
+    pub certificate: &'a [u8],
+    /// `<base>.key`: the private key, PEM (PKCS#1, PKCS#8 or SEC1).
+    pub key: &'a [u8],
+}
+
+impl core::fmt::Debug for ClientCertificate<'_> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter
+            .debug_struct("ClientCertificate")
+            .field("certificate", &self.certificate.len())
+            .field("key", &"<secret>")
+            .finish()
+    }
+}
+
+/// The board's certificate parser, for AT+TCCERTCHECK (`commands.md` §2). Parsing X.509 and
+/// key formats is a board capability (a device uses its TLS stack's parser), so the core
+/// only hands over the bytes.
+pub trait Certificates {
+    /// Whether the given halves of a pair are usable: `certificate` parses as a PEM
+    /// certificate, `key` as a PEM private key (PKCS#1, PKCS#8 or SEC1), and, when both are
+    /// given, the key belongs to the certificate's public key. `None` means that half is not
+    /// stored; at least one half is always given.
+    fn check(&self, certificate: Option<&[u8]>, key: Option<&[u8]>) -> bool;
 }
 
 /// The board's random number generator: connection ids, packet ids, reconnect jitter, and the
@@ -194,6 +260,13 @@ impl Network for Offline {
 
     async fn connect(&mut self, _host: &[u8], _port: u16) -> Result<OfflineStream, ConnectError> {
         Err(ConnectError::Dns)
+    }
+}
+
+impl Certificates for Offline {
+    /// A board without a certificate parser finds no file usable (`+TCCERTCHECK:FAIL,203`).
+    fn check(&self, _certificate: Option<&[u8]>, _key: Option<&[u8]>) -> bool {
+        false
     }
 }
 

@@ -14,6 +14,7 @@
 //! written inside its block. Whoever takes the mutex first writes the outbox entries queued so
 //! far, so URCs and results come out in the order of their events.
 
+mod certificate_jobs;
 mod data;
 mod jobs;
 mod mqtt_jobs;
@@ -31,7 +32,7 @@ use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::NorFlash;
 use storage::Settings;
 
-use crate::board::{BoardInfo, Clock, Network, Offline, Random, Wifi};
+use crate::board::{BoardInfo, Certificates, Clock, Network, Offline, Random, Wifi};
 use crate::fmt::warning;
 use crate::handlers::{Context, Step};
 use crate::mqtt::MqttShared;
@@ -72,6 +73,8 @@ pub struct Cloud<'a, N: Network, C: Clock> {
     pub clock: &'a C,
     /// Connection ids, packet ids, reconnect jitter.
     pub random: &'a mut dyn Random,
+    /// The certificate parser of AT+TCCERTCHECK.
+    pub certificates: &'a dyn Certificates,
 }
 
 /// State shared by the receiver and the executor.
@@ -101,6 +104,7 @@ where
         network: &mut Offline,
         clock: &Offline,
         random: &mut Offline,
+        certificates: &Offline,
     };
     run_with(rx, tx, module, cloud).await
 }
@@ -120,6 +124,10 @@ where
     N: Network,
     C: Clock,
 {
+    let certificates = module.settings.certificates().await.unwrap_or_else(|_| {
+        warning!("certificate table unreadable; no certificate files");
+        storage::CertificateTable::default()
+    });
     let settings = match module.settings.load().await {
         Ok(settings) => settings,
         Err(_) => {
@@ -152,8 +160,11 @@ where
         clock: cloud.clock,
         entered_data: false,
         data: [0; data::DATA_MAX],
+        pair: [0; storage::CERTIFICATE_SIZE_MAX],
+        certificates: cloud.certificates,
     };
-    let state = RamState::boot(settings);
+    let mut state = RamState::boot(settings);
+    state.certificates = certificates;
     let service = async {
         crate::mqtt::serve(&mqtt, cloud.network, cloud.clock).await;
         Exit::UartClosed
@@ -186,8 +197,13 @@ struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi, C: Clock> {
     clock: &'s C,
     /// Whether the command being executed entered data mode.
     entered_data: bool,
-    /// The payload of the current data phase.
+    /// The payload of the current data phase; also the first file of AT+TCCERTCHECK and
+    /// AT+TCMQTTCONN mode 2.
     data: [u8; data::DATA_MAX],
+    /// The second file of a certificate pair.
+    pair: [u8; storage::CERTIFICATE_SIZE_MAX],
+    /// The board's certificate parser.
+    certificates: &'s dyn Certificates,
 }
 
 /// What the executor does after a command.
@@ -340,7 +356,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                     exit => exit,
                 }
             }
-            Step::Data { len, kind, then } => self.run_data_phase(len, kind, then).await,
+            Step::Data { len, kind, then } => self.run_data_phase(state, len, kind, then).await,
         }
     }
 

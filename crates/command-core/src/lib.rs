@@ -17,7 +17,7 @@ pub mod state;
 pub mod table;
 
 pub use board::{
-    Association, BoardInfo, Clock, ConnectError, IpInfo, JoinError, Network, Offline, Profile,
-    Random, Wifi,
+    Association, BoardInfo, Certificates, ClientCertificate, Clock, ConnectError, IpInfo,
+    JoinError, Network, Offline, Profile, Random, Wifi,
 };
 pub use engine::{run, run_with, Cloud, Exit, Module};

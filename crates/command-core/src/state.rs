@@ -3,7 +3,7 @@
 //! Persisted records are mirrored here after every successful write, so queries never touch
 //! flash and a failed write leaves the RAM copy equal to the flash.
 
-use storage::{ModuleInfo, Snapshot};
+use storage::{CertificateTable, ModuleInfo, Snapshot};
 
 /// Longest AT+TCMQTTSRV value.
 pub const MQTT_SERVER_MAX: usize = 63;
@@ -23,6 +23,9 @@ pub struct RamState {
     pub settings: Snapshot,
     /// Module info in effect since boot (AT+TCMODINFOSET takes effect at the next boot).
     pub boot_module: ModuleInfo,
+    /// Mirror of the certificate file table (names and sizes for the `?` forms and the
+    /// mode-2 checks of AT+TCDEVINFOSET); empty until the engine reads it at boot.
+    pub certificates: CertificateTable,
 }
 
 impl RamState {
@@ -36,6 +39,7 @@ impl RamState {
             log_level: 1,
             settings,
             boot_module,
+            certificates: CertificateTable::default(),
         }
     }
 

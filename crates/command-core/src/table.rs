@@ -2,7 +2,7 @@
 //! A form without a handler answers `[E:09]`, and so does every name not in the table.
 
 use crate::handlers::{
-    basic, device, module, mqtt, mqtt_link, publish_data, wifi, Handler, SetHandler,
+    basic, certificates, device, module, mqtt, mqtt_link, publish_data, wifi, Handler, SetHandler,
 };
 
 /// One AT command.
@@ -158,6 +158,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         test: Some(mqtt::tcmqttstate_test),
         query: Some(mqtt::tcmqttstate_query),
         ..row("TCMQTTSTATE")
+    },
+    CommandSpec {
+        test: Some(certificates::tccertadd_test),
+        query: Some(certificates::tccertadd_query),
+        set: Some(certificates::tccertadd_set),
+        capability: true,
+        ..row("TCCERTADD")
+    },
+    CommandSpec {
+        test: Some(certificates::tccertcheck_test),
+        query: Some(certificates::tccertcheck_query),
+        set: Some(certificates::tccertcheck_set),
+        capability: true,
+        ..row("TCCERTCHECK")
+    },
+    CommandSpec {
+        test: Some(certificates::tccertdel_test),
+        query: Some(certificates::tccertdel_query),
+        set: Some(certificates::tccertdel_set),
+        capability: true,
+        ..row("TCCERTDEL")
     },
 ];
 

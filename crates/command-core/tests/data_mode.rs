@@ -367,6 +367,7 @@ where
             network: &mut network,
             clock: &clock,
             random: &mut Offline,
+            certificates: &Offline,
         };
         let runner = command_core::run_with(&mut rx, &mut tx, module, cloud);
         if let Either::First(exit) = select(runner, script(host.clone())).await {

@@ -454,6 +454,7 @@ fn urc_caused_during_a_synchronous_command_follows_its_final_result() {
             network: &mut network,
             clock: &command_core::Offline,
             random: &mut command_core::Offline,
+            certificates: &command_core::Offline,
         };
         let finished = async {
             while !tx.output().ends_with(urc) {

@@ -18,6 +18,7 @@
 
 use sequential_storage::map::{SerializationError, Value};
 
+use crate::certificates::{CertificateEntry, CertificateTable};
 use crate::key::RecordKey;
 use crate::records::{DeviceInfo, ModuleInfo, ProductInfo, Text, WifiMode, WifiStation};
 
@@ -69,6 +70,10 @@ impl<'b> Writer<'b> {
         self.bytes(text)
     }
 
+    fn u16(&mut self, value: u16) -> Result<(), Overflow> {
+        self.bytes(&value.to_le_bytes())
+    }
+
     fn u32(&mut self, value: u32) -> Result<(), Overflow> {
         self.bytes(&value.to_le_bytes())
     }
@@ -104,6 +109,10 @@ impl<'b> Reader<'b> {
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], Malformed> {
         self.take(N)?.try_into().map_err(|_| Malformed)
+    }
+
+    fn u16(&mut self) -> Result<u16, Malformed> {
+        Ok(u16::from_le_bytes(self.array()?))
     }
 
     fn u32(&mut self) -> Result<u32, Malformed> {
@@ -249,6 +258,37 @@ impl Record for WifiMode {
     }
 }
 
+impl Record for CertificateTable {
+    const KEY: RecordKey = RecordKey::CertificateTable;
+
+    fn encode_fields(&self, writer: &mut Writer<'_>) -> Result<(), Overflow> {
+        // At most CERTIFICATE_FILES_MAX entries: the count fits a byte.
+        writer.byte(self.entries.len() as u8)?;
+        for entry in &self.entries {
+            writer.text(&entry.name)?;
+            writer.u16(entry.size)?;
+            writer.u32(entry.checksum)?;
+            writer.byte(entry.slot)?;
+        }
+        Ok(())
+    }
+
+    fn decode_fields(reader: &mut Reader<'_>) -> Result<Self, Malformed> {
+        let count = reader.byte()?;
+        let mut table = CertificateTable::default();
+        for _ in 0..count {
+            let entry = CertificateEntry {
+                name: reader.text()?,
+                size: reader.u16()?,
+                checksum: reader.u32()?,
+                slot: reader.byte()?,
+            };
+            table.entries.push(entry).map_err(|_| Malformed)?;
+        }
+        Ok(table)
+    }
+}
+
 /// A value on its way to flash: sequential-storage serialises it straight
 /// into its work buffer, so no second buffer is needed.
 pub(crate) struct Outgoing<'v, T>(pub Option<&'v T>);
@@ -280,5 +320,8 @@ impl<'a, T: Record> Value<'a> for Incoming<T> {
 }
 
 /// The longest encoded value of any record kind: tag plus the largest
-/// record, `DeviceInfo` (tls byte, four length bytes, 10 + 48 + 64 + 24).
-pub(crate) const MAXIMUM_VALUE_LENGTH: usize = 1 + 1 + 4 + 10 + 48 + 64 + 24;
+/// record, the certificate table (count byte, eight entries of name length,
+/// 64-byte name, u16 size, u32 checksum, slot byte). The largest other
+/// record, `DeviceInfo`, takes 1 + 1 + 4 + 10 + 48 + 64 + 24 bytes.
+pub(crate) const MAXIMUM_VALUE_LENGTH: usize =
+    1 + 1 + crate::certificates::CERTIFICATE_FILES_MAX * (1 + 64 + 2 + 4 + 1);

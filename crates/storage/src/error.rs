@@ -91,3 +91,44 @@ impl fmt::Display for RangeError {
 }
 
 impl core::error::Error for RangeError {}
+
+/// Why a certificate file operation failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CertificateError {
+    /// No file of that name is stored.
+    NotFound,
+    /// Eight other files exist; nothing was written.
+    TableFull,
+    /// A bad name, a size outside 1..=4096, or a read buffer too small for the file.
+    Invalid,
+    /// The file's contents fail their checksum (flash wear or a foreign writer).
+    /// Storing the file again replaces it.
+    Corrupted,
+    /// The board gave the store no certificate area.
+    NoArea,
+    /// The settings store or the flash failed; files read as before the call.
+    Storage(StorageError),
+}
+
+impl From<StorageError> for CertificateError {
+    fn from(error: StorageError) -> Self {
+        Self::Storage(error)
+    }
+}
+
+impl fmt::Display for CertificateError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound => formatter.write_str("no such certificate file"),
+            Self::TableFull => formatter.write_str("certificate file table full"),
+            Self::Invalid => formatter.write_str("invalid certificate file name or size"),
+            Self::Corrupted => formatter.write_str("certificate file corrupted"),
+            Self::NoArea => formatter.write_str("no certificate area on this board"),
+            Self::Storage(error) => write!(formatter, "certificate storage: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for CertificateError {}

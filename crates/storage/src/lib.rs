@@ -4,6 +4,7 @@
 #[cfg(any(test, feature = "mock"))]
 extern crate std;
 
+mod certificates;
 mod codec;
 mod error;
 mod fmt;
@@ -17,7 +18,11 @@ pub mod mock;
 #[cfg(test)]
 mod tests;
 
-pub use error::{RangeError, StorageError};
+pub use certificates::{
+    is_certificate_name, CertificateEntry, CertificateTable, CERTIFICATE_FILES_MAX,
+    CERTIFICATE_NAME_MAX, CERTIFICATE_SIZE_MAX, CERTIFICATE_SLOTS_MIN,
+};
+pub use error::{CertificateError, RangeError, StorageError};
 pub use key::RecordKey;
 pub use records::{DeviceInfo, ModuleInfo, ProductInfo, Snapshot, Text, WifiMode, WifiStation};
 pub use settings::{Settings, MINIMUM_SECTORS};

@@ -12,6 +12,7 @@ use embedded_storage_async::nor_flash::NorFlash;
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapConfigError, MapStorage};
 
+use crate::certificates::CertificateArea;
 use crate::codec::{Incoming, Outgoing, Record, MAXIMUM_VALUE_LENGTH};
 use crate::error::{RangeError, StorageError};
 use crate::fmt::{debug, warning};
@@ -47,6 +48,8 @@ type Map<F> = MapStorage<u8, F, Cache<Uncached, Uncached, Uncached, u8>>;
 pub struct Settings<F: NorFlash> {
     map: Map<F>,
     buffer: WorkBuffer,
+    /// Where certificate file contents live, if the board gave an area.
+    certificates: Option<CertificateArea>,
 }
 
 impl<F: NorFlash> Settings<F> {
@@ -63,7 +66,33 @@ impl<F: NorFlash> Settings<F> {
         Self {
             map: MapStorage::new(flash, MapConfig::new(range), Cache::new_uncached()),
             buffer: WorkBuffer([0; BUFFER_LENGTH]),
+            certificates: None,
         }
+    }
+
+    /// Gives the store a flash area for certificate file contents (TLS
+    /// mode 2, see [`Settings::store_certificate`]); the file table itself is
+    /// a settings record.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `range` is not sector-aligned, lies outside the flash or
+    /// has fewer than [`CERTIFICATE_SLOTS_MIN`](crate::CERTIFICATE_SLOTS_MIN)
+    /// slots of 4 KiB: a partition table is fixed at build time. The area
+    /// must not overlap the settings partition.
+    #[must_use]
+    pub fn with_certificate_area(mut self, range: Range<u32>) -> Self {
+        let capacity = u32::try_from(self.map.flash().capacity()).unwrap_or(u32::MAX);
+        match CertificateArea::new(&range, F::ERASE_SIZE as u32, capacity) {
+            Some(area) => self.certificates = Some(area),
+            None => panic!("invalid certificate area"),
+        }
+        self
+    }
+
+    /// The certificate area, if configured.
+    pub(crate) fn certificate_area(&self) -> Option<CertificateArea> {
+        self.certificates.clone()
     }
 
     /// Checks that `range` can hold the store: aligned to erase sectors, at
@@ -222,7 +251,7 @@ impl<F: NorFlash> Settings<F> {
     }
 
     /// Reads one record; a tombstone reads as `None`.
-    async fn fetch<T: Record>(&mut self) -> Result<Option<T>, StorageError> {
+    pub(crate) async fn fetch<T: Record>(&mut self) -> Result<Option<T>, StorageError> {
         let key = T::KEY.to_byte();
         let found = self
             .map
@@ -232,7 +261,7 @@ impl<F: NorFlash> Settings<F> {
     }
 
     /// Writes `value` (a tombstone for `None`) unless it is already stored.
-    async fn store<T: Record + PartialEq>(
+    pub(crate) async fn store<T: Record + PartialEq>(
         &mut self,
         value: Option<&T>,
     ) -> Result<(), StorageError> {

@@ -19,9 +19,10 @@ use crate::board::{Clock, Wifi};
 use crate::handlers::publish_data::neutralise;
 use crate::handlers::DataJob;
 use crate::mqtt::Request;
+use crate::state::RamState;
 
-/// Largest payload of a data phase (AT+TCMQTTPUBL / AT+TCMQTTPUBRAW `<len>`).
-pub(super) const DATA_MAX: usize = crate::handlers::publish_data::DATA_PUBLISH_MAX;
+/// Largest payload of a data phase: AT+TCCERTADD's 4096 bytes (publishes take up to 2048).
+pub(super) const DATA_MAX: usize = storage::CERTIFICATE_SIZE_MAX;
 /// Inactivity timeout of a data phase, restarted by every received payload byte (§7.4).
 const INACTIVITY_MS: u64 = 20_000;
 /// Time allowed for the `\r\n` after a publish payload (§7.5).
@@ -35,6 +36,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
     /// held URCs and runs `job`.
     pub(super) async fn run_data_phase(
         &mut self,
+        state: &mut RamState,
         len: usize,
         kind: DataKind,
         job: DataJob,
@@ -47,10 +49,18 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
             return Next::Exit(exit);
         }
         match self.read_payload(len, kind).await {
+            // A certificate ended by Ctrl+Z before any byte would be an empty file, outside
+            // 1..4096: answered like an aborted phase (docs/decisions.md).
+            Ok(0) if kind == DataKind::Certificate => {
+                self.reply.cme(204);
+                let next = self.flush_reply().await;
+                self.held = None;
+                next
+            }
             Ok(received) => {
                 // Held URCs go out now, ahead of the job's result line (`urc.md` §7 rule 10).
                 self.held = None;
-                self.run_data_job(job, received).await
+                self.run_data_job(state, job, received).await
             }
             Err(_abort) => {
                 // The late CME is the command's final output; held URCs follow it.
@@ -104,7 +114,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         }
     }
 
-    async fn run_data_job(&mut self, job: DataJob, len: usize) -> Next {
+    async fn run_data_job(&mut self, state: &mut RamState, job: DataJob, len: usize) -> Next {
         match job {
             DataJob::Publish {
                 name,
@@ -116,7 +126,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 if rewrite {
                     neutralise(payload);
                 }
-                // Fits: `len` is at most DATA_MAX, the capacity of a publish payload.
+                // Fits: the handler allows at most the capacity of a publish payload.
                 let payload = heapless::Vec::from_slice(payload).unwrap_or_default();
                 self.request(Request::Publish {
                     name,
@@ -126,6 +136,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 })
                 .await;
             }
+            DataJob::Certificate { name } => self.store_certificate(state, &name, len).await,
         }
         // The result line is in the outbox, behind the URCs held during the phase.
         self.flush_reply().await

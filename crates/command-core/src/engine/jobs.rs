@@ -7,6 +7,7 @@ use embedded_storage_async::nor_flash::NorFlash;
 use super::{Executor, Exit, Next};
 use crate::board::{Clock, Wifi};
 use crate::fmt::warning;
+use crate::handlers::certificates::partner;
 use crate::handlers::Job;
 use crate::state::RamState;
 
@@ -17,9 +18,8 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         let reply = &mut self.reply;
         match job {
             Job::StoreDevice(device) => {
-                // No certificate file can exist before the certificate store lands, so a
-                // mode-2 record always fails its file check (`commands.md` §1 step 8).
-                if device.tls_mode == 2 {
+                // Step 8: a mode-2 record names a stored `<base>.crt` with its `<base>.key`.
+                if device.tls_mode == 2 && !identity_files_exist(state, &device.secret) {
                     reply.result_fail("TCDEVINFOSET", 203);
                 } else if state.settings.device.as_ref() == Some(&device)
                     || settings.store_device(&device).await.is_ok()
@@ -117,10 +117,14 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 self.request(crate::mqtt::Request::Disconnect).await;
                 self.reply.ok();
             }
+            Job::CheckCertificate(name) => self.check_certificate(state, &name).await,
+            Job::DeleteCertificate(name) => self.delete_certificate(state, &name).await,
             Job::RestoreCloud => {
                 // The command's final output (`OK\r\n`) is already written; a flash error
                 // cannot be reported any more, and the reboot shows what survived.
-                if settings.erase_cloud().await.is_err() {
+                if settings.erase_cloud().await.is_err()
+                    || settings.erase_certificates().await.is_err()
+                {
                     warning!("AT+TCRESTORE: erase failed");
                 }
                 return Next::Exit(Exit::Reboot);
@@ -128,4 +132,13 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         }
         self.flush_reply().await
     }
+}
+
+/// AT+TCDEVINFOSET step 8 (`commands.md` §1): the certificate `name` ends in `.crt` and is
+/// stored, and so is its key `<base>.key`.
+fn identity_files_exist(state: &RamState, name: &[u8]) -> bool {
+    let table = &state.certificates;
+    name.ends_with(b".crt")
+        && table.contains(name)
+        && partner(name).is_some_and(|key| table.contains(&key))
 }

@@ -15,6 +15,8 @@ use crate::state::{MqttParameters, RamState};
 
 /// Code when the stored secret cannot be used (`errors.md` §3).
 const UNDECODABLE_SECRET: i32 = -1002;
+/// Code when the mode-2 certificate or key cannot be read (`errors.md` §3).
+const CERTIFICATE_UNUSABLE: i32 = -702;
 
 impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
     /// Hands one request to the MQTT service and waits until it ended.
@@ -56,7 +58,10 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
             self.reply.result_fail("TCMQTTCONN", UNDECODABLE_SECRET);
             return;
         };
-        let identity = match Identity::new(product_id, device_name, secret, authentication) {
+        // Mode 2 keeps a file name where the other modes keep the Base64 key; the transport
+        // authenticates, so the identity carries no key.
+        let key = if device.tls_mode == 2 { "" } else { secret };
+        let identity = match Identity::new(product_id, device_name, key, authentication) {
             Ok(identity) => identity,
             Err(_) => {
                 self.reply.result_fail("TCMQTTCONN", UNDECODABLE_SECRET);
@@ -73,6 +78,10 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
             self.reply.result_fail("TCMQTTCONN", -602);
             return;
         };
+        if parameters.tls_mode == 2 && !self.load_client_files(&device.secret.clone()).await {
+            self.reply.result_fail("TCMQTTCONN", CERTIFICATE_UNUSABLE);
+            return;
+        }
         let request = ConnectRequest {
             host,
             tls_mode: parameters.tls_mode,
@@ -87,5 +96,27 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         if self.request(Request::Connect(request)).await == Outcome::Succeeded {
             state.mqtt_parameters = parameters;
         }
+    }
+
+    /// Copies the certificate `name` and its key into the service's client files; false when
+    /// either cannot be read.
+    async fn load_client_files(&mut self, name: &[u8]) -> bool {
+        let shared = self.mqtt;
+        let Some(client) = self.read_identity_files(name).await else {
+            return false;
+        };
+        // Only the service borrows the files, and only while it opens a link; no link is
+        // being opened while a connect may start (RUN is false).
+        let Ok(mut files) = shared.client_files.try_borrow_mut() else {
+            return false;
+        };
+        files.certificate.clear();
+        files.key.clear();
+        // Both fit: a stored file is at most CERTIFICATE_SIZE_MAX bytes.
+        files
+            .certificate
+            .extend_from_slice(client.certificate)
+            .is_ok()
+            && files.key.extend_from_slice(client.key).is_ok()
     }
 }

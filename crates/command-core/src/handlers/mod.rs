@@ -5,6 +5,7 @@
 //! Handlers are plain functions over RAM state, so they are tested without any IO.
 
 pub mod basic;
+pub mod certificates;
 pub mod device;
 pub mod module;
 pub mod mqtt;
@@ -94,6 +95,10 @@ pub enum Job {
     Mqtt(Request),
     /// AT+TCMQTTDISCONN: end the session, then `[OK]`.
     MqttDisconnect,
+    /// AT+TCCERTCHECK=: parse the file (and its pair) through the board.
+    CheckCertificate(certificates::FileName),
+    /// AT+TCCERTDEL=: delete the file.
+    DeleteCertificate(certificates::FileName),
 }
 
 /// A handler for the test, query and execute forms.

@@ -29,6 +29,11 @@ pub enum DataJob {
         /// Apply PUBL's escape neutralisation first.
         neutralise: bool,
     },
+    /// AT+TCCERTADD: store the payload as the file `name` (replacing one of that name).
+    Certificate {
+        /// A valid file name.
+        name: super::certificates::FileName,
+    },
 }
 
 /// AT+TCMQTTPUBL=?

@@ -110,6 +110,26 @@ pub enum Outcome {
     Failed,
 }
 
+/// The certificate and key of the last TLS mode 2 connect, kept for reconnects (the files
+/// cannot change meanwhile: `commands.md` §2 refuses them with `CME(208)` while RUN).
+#[derive(Default)]
+pub struct ClientFiles {
+    /// `<base>.crt`, PEM.
+    pub certificate: heapless::Vec<u8, { storage::CERTIFICATE_SIZE_MAX }>,
+    /// `<base>.key`, PEM. Secret.
+    pub key: heapless::Vec<u8, { storage::CERTIFICATE_SIZE_MAX }>,
+}
+
+impl core::fmt::Debug for ClientFiles {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter
+            .debug_struct("ClientFiles")
+            .field("certificate", &self.certificate.len())
+            .field("key", &"<secret>")
+            .finish()
+    }
+}
+
 /// State shared by the executor, the MQTT service and the URC writer.
 pub struct MqttShared<'a> {
     /// The host session.
@@ -124,6 +144,9 @@ pub struct MqttShared<'a> {
     pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
     /// Raised whenever the outbox gained an entry.
     pub urc_ready: Signal<NoopRawMutex, ()>,
+    /// TLS mode 2 certificate and key: written by the executor before a connect request,
+    /// read by the service whenever it opens the link.
+    pub client_files: RefCell<ClientFiles>,
 }
 
 impl<'a> MqttShared<'a> {
@@ -136,6 +159,7 @@ impl<'a> MqttShared<'a> {
             done: Signal::new(),
             outbox: RefCell::new(Outbox::new()),
             urc_ready: Signal::new(),
+            client_files: RefCell::new(ClientFiles::default()),
         }
     }
 

@@ -7,7 +7,7 @@
 //! another branch wins, which is why [`Network::Stream`] reads must be cancel-safe.
 //!
 //! Transports ([`link`]): TLS mode 0 is plain TCP to port 1883, mode 1 TLS-PSK to 8883, mode 2
-//! fails with `-702` until certificate TLS exists. The TLS record buffers belong to [`serve`]'s
+//! the board's certificate TLS to 8883 (`-702` on boards without it). The TLS record buffers belong to [`serve`]'s
 //! future (a static task on a device, so no heap and no stack spike) and are lent to one link
 //! at a time: [`Service::run`] consumes a link and returns when the next one must be opened,
 //! which ends the previous link's borrow of the buffers before [`Service::open`] lends them again.
@@ -220,6 +220,10 @@ impl<'a> Service<'_, 'a> {
     }
 
     /// Opens the transport `opening` needs, within its deadline, and tells the session.
+    // The client files stay borrowed (shared) across the handshake so that mode 2 needs no
+    // second 8 KiB copy; the executor only writes them with `try_borrow_mut` before a connect
+    // request, when no link is being opened, and fails the connect with -702 otherwise.
+    #[allow(clippy::await_holding_refcell_ref)]
     async fn open<'buffer, N: Network, C: Clock>(
         &mut self,
         opening: Opening,
@@ -251,11 +255,18 @@ impl<'a> Service<'_, 'a> {
                 attempt.unwrap_or(now + 5_000)
             }
         };
+        // A shared borrow across the handshake: the executor writes the files only before a
+        // connect request, never while a link is being opened.
+        let files = self.shared.client_files.borrow();
         let destination = Destination {
             host: &self.host,
             port: self.port,
             tls_mode: self.tls_mode,
             identity: self.identity.as_ref(),
+            client: Some(crate::board::ClientCertificate {
+                certificate: &files.certificate,
+                key: &files.key,
+            }),
             random: TlsRandom(self.shared.random),
         };
         let attempt = link::open(network, destination, read_buffer, write_buffer);
@@ -263,6 +274,7 @@ impl<'a> Service<'_, 'a> {
             Either::First(result) => result,
             Either::Second(()) => Err(202),
         };
+        drop(files);
         let now = clock.now_ms();
         let Some(connect) = connect else {
             let mut session = self.shared.session.borrow_mut();

@@ -105,7 +105,7 @@ fn largest_device_record_fits_the_maximum_length() {
     let mut buffer = [0u8; MAXIMUM_VALUE_LENGTH];
     assert_eq!(
         encode(Some(&largest), &mut buffer),
-        Ok(MAXIMUM_VALUE_LENGTH)
+        Ok(1 + 1 + 4 + 10 + 48 + 64 + 24)
     );
 }
 

@@ -2,6 +2,7 @@
 
 extern crate std;
 
+mod certificates;
 mod codec;
 mod mock_flash;
 mod model;

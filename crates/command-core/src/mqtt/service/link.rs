@@ -2,20 +2,21 @@
 //! (mode 1), so the service loop is compiled once, whichever mode a connect chose.
 //!
 //! Opening a link is a stage of AT+TCMQTTCONN and of every reconnect attempt: DNS and TCP
-//! (`-602`, `-603`), then the TLS handshake (`-703`). Mode 2 (client certificates) has no
-//! transport yet and fails at once with `-702` ("local cert/key unusable", `errors.md` §3).
+//! (`-602`, `-603`), then the TLS handshake (`-703`). Mode 2 (client certificates) is the
+//! board's certificate TLS ([`Network::connect_certificate`]), whose stream is used like a
+//! plain one; its failures carry their own codes (`-702` certificate, `-703` handshake), and
+//! a board without it fails with `-702` before any connection.
 
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use mqtt_session::tencent::Identity;
 use rand_core::{CryptoRng, RngCore};
 use tls_psk::{PskConfig, TlsConnection};
 
-use crate::board::Network;
+use crate::board::{ClientCertificate, Network};
 
 /// `+TCMQTTCONN:FAIL` code when the TLS handshake fails (`errors.md` §3).
 pub(super) const TLS_FAILED: i32 = -703;
-/// `+TCMQTTCONN:FAIL` code when the module's certificate cannot be used (mode 2, for now
-/// always: this build has no certificate transport).
+/// `+TCMQTTCONN:FAIL` code when the module's certificate cannot be used (mode 2).
 pub(super) const CERTIFICATE_UNUSABLE: i32 = -702;
 
 /// A connected transport to the broker.
@@ -24,7 +25,8 @@ pub(super) const CERTIFICATE_UNUSABLE: i32 = -702;
 pub(super) enum Link<'buffer, S, R> {
     /// TLS mode 0.
     Plain(S),
-    /// TLS mode 1: the record buffers are the service's.
+    /// TLS mode 1: the record buffers are the service's. (Mode 2 is a `Plain` board stream:
+    /// the board's TLS stack owns its own buffers.)
     Tls(TlsConnection<'buffer, S, R>),
 }
 
@@ -82,6 +84,8 @@ pub(super) struct Destination<'a, R> {
     pub tls_mode: u8,
     /// PSK identity (`<pid><dn>`) and key (decoded secret), for mode 1.
     pub identity: Option<&'a Identity>,
+    /// Certificate and key, for mode 2.
+    pub client: Option<ClientCertificate<'a>>,
     /// Hello random and record IVs.
     pub random: R,
 }
@@ -112,6 +116,14 @@ where
         (1, Some(identity)) => Some(identity),
         // Mode 1 without an identity cannot happen (the executor always sends one).
         (1, None) => return Err(TLS_FAILED),
+        (2, _) => {
+            let client = destination.client.ok_or(CERTIFICATE_UNUSABLE)?;
+            return network
+                .connect_certificate(destination.host, destination.port, client)
+                .await
+                .map(Link::Plain)
+                .map_err(|error| error.code());
+        }
         _ => return Err(CERTIFICATE_UNUSABLE),
     };
     let stream = network
@@ -163,6 +175,10 @@ mod tests {
             port: 8883,
             tls_mode,
             identity: Some(&identity),
+            client: Some(crate::board::ClientCertificate {
+                certificate: b"cert",
+                key: b"key",
+            }),
             random: TlsRandom(&Offline),
         };
         let opened = open(&mut network, destination, &mut read, &mut write);
@@ -173,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn mode_2_fails_with_702_before_any_connection_and_modes_0_and_1_reach_dns() {
+    fn mode_2_fails_with_702_on_a_board_without_certificate_tls_and_modes_0_and_1_reach_dns() {
         assert_eq!(open_offline(2), CERTIFICATE_UNUSABLE);
         assert_eq!(open_offline(0), -602);
         assert_eq!(open_offline(1), -602);
