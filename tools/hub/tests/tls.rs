@@ -337,6 +337,56 @@ fn client_certificate_must_be_the_registered_one_else_rc_5() {
 }
 
 #[test]
+fn s_client_with_the_registered_client_certificate_gets_connack_0() {
+    let (certificate, key) = self_signed("CERT000002dev");
+    let registry = scratch("s-client-registry.json");
+    let pem = String::from_utf8(certificate.to_pem().unwrap()).unwrap();
+    let document = json!({"products": [{"pid": "CERT000002", "auth": "cert"}],
+                          "devices": [{"pid": "CERT000002", "dn": "dev", "cert_pem": pem}]});
+    std::fs::write(&registry, document.to_string()).unwrap();
+    let (certificate_file, key_file, ca) = (
+        scratch("s-client.crt"),
+        scratch("s-client.key"),
+        scratch("s-client-ca.pem"),
+    );
+    std::fs::write(&certificate_file, certificate.to_pem().unwrap()).unwrap();
+    std::fs::write(&key_file, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let hub = Hub::start(&[
+        "--registry",
+        registry.to_str().unwrap(),
+        "--ca-out",
+        ca.to_str().unwrap(),
+    ]);
+    let output = s_client(
+        &hub,
+        &[
+            "-quiet",
+            "-verify_return_error",
+            "-CAfile",
+            ca.to_str().unwrap(),
+            "-servername",
+            "CERT000002.iotcloud.tencentdevices.com",
+            "-cert",
+            certificate_file.to_str().unwrap(),
+            "-key",
+            key_file.to_str().unwrap(),
+        ],
+        &connect_then_disconnect("CERT000002dev", "ignored"),
+    );
+    assert_eq!(
+        output.stdout,
+        [0x20, 0x02, 0x00, 0x00],
+        "{}",
+        text(&output.stderr)
+    );
+    let event = hub.wait_event(|event| event["kind"] == "connect");
+    assert_eq!(event["transport"], "tls-certificate");
+    for file in [registry, certificate_file, key_file, ca] {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+#[test]
 fn mosquitto_publishes_over_psk_to_a_psk_subscriber() {
     const TOPIC: &str = "DEMO000001/all/news";
     const SECOND_SECRET: &str = "c2Vjb25kX3NlY3JldA==";
