@@ -8,28 +8,18 @@ mod common;
 #[path = "common/pki.rs"]
 mod pki;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 
-use common::{Module, Options, Scratch, Uart, START_DEADLINE};
+use common::mosquitto::{free_port, publish, Mosquitto};
+use common::{Module, Options, Scratch, Uart};
 use pki::Authority;
 
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const TOPIC: &str = "PID0000001/dev1/data";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("pick a free port")
-        .port()
-}
 
 /// A broker with a certificate listener (client certificates required) and a plain one,
 /// killed (by its own id) when dropped.
 struct Broker {
-    child: Child,
+    _process: Mosquitto,
     tls_port: u16,
     plain_port: u16,
 }
@@ -37,62 +27,26 @@ struct Broker {
 impl Broker {
     fn start(scratch: &Path, authority: &Authority, server: (&Path, &Path)) -> Broker {
         let (tls_port, plain_port) = (free_port(), free_port());
-        let config = scratch.join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "per_listener_settings false\nallow_anonymous true\npersistence false\n\
-                 log_dest stderr\n\
-                 listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {certificate}\n\
+        let process = Mosquitto::start(
+            scratch,
+            &format!(
+                "listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {certificate}\n\
                  keyfile {key}\nrequire_certificate true\nuse_identity_as_username false\n\
                  listener {plain_port} 127.0.0.1\n",
                 ca = authority.certificate().display(),
                 certificate = server.0.display(),
                 key = server.1.display(),
             ),
-        )
-        .expect("write mosquitto.conf");
-        let mut child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mosquitto (apt-get install -y mosquitto mosquitto-clients)");
-        let stderr = child.stderr.take().unwrap();
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains(" running") {
-                    let _ = sender.send(());
-                }
-            }
-        });
-        receiver
-            .recv_timeout(START_DEADLINE)
-            .expect("mosquitto did not report running");
+        );
         Broker {
-            child,
+            _process: process,
             tls_port,
             plain_port,
         }
     }
 
     fn publish(&self, topic: &str, payload: &str) {
-        let status = Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &self.plain_port.to_string()])
-            .args(["-q", "1", "-t", topic, "-m", payload])
-            .status()
-            .expect("run mosquitto_pub");
-        assert!(status.success(), "mosquitto_pub failed");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        publish(self.plain_port, topic, payload);
     }
 }
 

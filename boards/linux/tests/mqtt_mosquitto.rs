@@ -5,81 +5,38 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Module, Options, Scratch, Uart, DEFAULT_DEADLINE, START_DEADLINE};
+use common::mosquitto::{free_port, publish, Mosquitto};
+use common::{Module, Options, Scratch, Uart, DEFAULT_DEADLINE};
 
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const TOPIC: &str = "PID0000001/dev1/data";
 
 /// A broker process, killed (by its own id) when dropped.
 struct Broker {
-    child: Child,
+    _process: Mosquitto,
     port: u16,
 }
 
 impl Broker {
-    /// Starts mosquitto on a free loopback port and waits for its "running" log line.
+    /// Starts mosquitto on a free loopback port.
     fn start(scratch: &Path) -> Broker {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("pick a free port")
-            .port();
-        Broker::start_on(scratch, port)
+        Broker::start_on(scratch, free_port())
     }
 
-    /// Starts mosquitto on `port` (a restart after [`Broker`] was dropped) and waits for it.
+    /// Starts mosquitto on `port` (a restart after [`Broker`] was dropped).
     fn start_on(scratch: &Path, port: u16) -> Broker {
-        let config = scratch.join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
-            ),
-        )
-        .expect("write mosquitto.conf");
-        let mut child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mosquitto (apt-get install -y mosquitto mosquitto-clients)");
-        let stderr = child.stderr.take().unwrap();
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains(" running") {
-                    let _ = sender.send(());
-                }
-            }
-        });
-        receiver
-            .recv_timeout(START_DEADLINE)
-            .expect("mosquitto did not report running");
-        Broker { child, port }
+        let process = Mosquitto::start(scratch, &format!("listener {port} 127.0.0.1\n"));
+        Broker {
+            _process: process,
+            port,
+        }
     }
 
     /// Publishes one message from another client with `mosquitto_pub`.
     fn publish(&self, topic: &str, payload: &str) {
-        let status = Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(["-q", "1", "-t", topic, "-m", payload])
-            .status()
-            .expect("run mosquitto_pub");
-        assert!(status.success(), "mosquitto_pub failed");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        publish(self.port, topic, payload);
     }
 }
 

@@ -8,15 +8,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Module, Options, Scratch, Uart, DEFAULT_DEADLINE, START_DEADLINE};
+use common::mosquitto::{free_port, publish, Mosquitto};
+use common::{Module, Options, Scratch, Uart, DEFAULT_DEADLINE};
 
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const TOPIC: &str = "PID0000001/dev1/data";
 /// The PSK identity mosquitto expects: `<product id><device name>`.
 const IDENTITY: &str = "PID0000001dev1";
@@ -27,17 +24,9 @@ const SECRET: &str = "AAECAwQFBgcICQoLDA0ODw==";
 /// A valid secret for another key (0xff repeated 16 times).
 const WRONG_SECRET: &str = "/////////////////////w==";
 
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("pick a free port")
-        .port()
-}
-
-/// A broker with a TLS-PSK listener and a plain one, killed (by its own id) when dropped.
+/// A broker with a TLS-PSK listener and a plain one.
 struct Broker {
-    child: Child,
+    _process: Mosquitto,
     psk_port: u16,
     plain_port: u16,
 }
@@ -47,47 +36,23 @@ impl Broker {
         Broker::start_on(scratch, free_port(), free_port())
     }
 
-    /// Starts mosquitto on the given ports and waits for its "running" log line.
+    /// Starts mosquitto on the given ports.
     fn start_on(scratch: &Path, psk_port: u16, plain_port: u16) -> Broker {
         let psk_file = scratch.join("psk.txt");
         let key: String = KEY.iter().map(|byte| format!("{byte:02x}")).collect();
         std::fs::write(&psk_file, format!("{IDENTITY}:{key}\n")).expect("write psk file");
-        let config = scratch.join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "per_listener_settings false\nallow_anonymous true\npersistence false\n\
-                 log_dest stderr\n\
-                 listener {psk_port} 127.0.0.1\npsk_hint hint\npsk_file {psk}\n\
+        let process = Mosquitto::start(
+            scratch,
+            &format!(
+                "listener {psk_port} 127.0.0.1\npsk_hint hint\npsk_file {psk}\n\
                  use_identity_as_username false\ntls_version tlsv1.2\n\
                  ciphers PSK-AES128-CBC-SHA:PSK-AES256-CBC-SHA\n\
                  listener {plain_port} 127.0.0.1\n",
                 psk = psk_file.display(),
             ),
-        )
-        .expect("write mosquitto.conf");
-        let mut child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mosquitto (apt-get install -y mosquitto mosquitto-clients)");
-        let stderr = child.stderr.take().unwrap();
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains(" running") {
-                    let _ = sender.send(());
-                }
-            }
-        });
-        receiver
-            .recv_timeout(START_DEADLINE)
-            .expect("mosquitto did not report running");
+        );
         Broker {
-            child,
+            _process: process,
             psk_port,
             plain_port,
         }
@@ -95,19 +60,7 @@ impl Broker {
 
     /// Publishes one message from another client through the plain listener.
     fn publish(&self, topic: &str, payload: &str) {
-        let status = Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &self.plain_port.to_string()])
-            .args(["-q", "1", "-t", topic, "-m", payload])
-            .status()
-            .expect("run mosquitto_pub");
-        assert!(status.success(), "mosquitto_pub failed");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        publish(self.plain_port, topic, payload);
     }
 }
 

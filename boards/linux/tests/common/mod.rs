@@ -9,6 +9,7 @@
 
 pub mod escape;
 pub mod hub;
+pub mod mosquitto;
 pub mod transcript;
 
 use std::fs::{File, OpenOptions};

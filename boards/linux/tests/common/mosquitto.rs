@@ -1,0 +1,80 @@
+//! Debian's `mosquitto` as a real broker for the end-to-end tests: each test file writes the
+//! listeners it needs (plain, TLS-PSK, certificates) and this starts the process, waits for its
+//! "running" log line and kills it (by its own id) when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+
+use super::START_DEADLINE;
+
+/// Where Debian installs the broker (not on a normal user's PATH).
+const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+
+/// A running broker.
+pub struct Mosquitto {
+    child: Child,
+}
+
+impl Mosquitto {
+    /// Writes `listeners` (the configuration after the common lines) to `scratch` and starts
+    /// the broker with it.
+    pub fn start(scratch: &Path, listeners: &str) -> Mosquitto {
+        let config = scratch.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "per_listener_settings false\nallow_anonymous true\npersistence false\n\
+                 log_dest stderr\n{listeners}"
+            ),
+        )
+        .expect("write mosquitto.conf");
+        let mut child = Command::new(MOSQUITTO)
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mosquitto (apt-get install -y mosquitto mosquitto-clients)");
+        let stderr = child.stderr.take().expect("mosquitto stderr");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains(" running") {
+                    let _ = sender.send(());
+                }
+            }
+        });
+        receiver
+            .recv_timeout(START_DEADLINE)
+            .expect("mosquitto did not report running");
+        Mosquitto { child }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("pick a free port")
+        .port()
+}
+
+/// Publishes one QoS 1 message from another client (`mosquitto_pub`) on a plain listener.
+pub fn publish(port: u16, topic: &str, payload: &str) {
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-q", "1", "-t", topic, "-m", payload])
+        .status()
+        .expect("run mosquitto_pub");
+    assert!(status.success(), "mosquitto_pub failed");
+}
