@@ -170,7 +170,7 @@ where
         Exit::UartClosed
     };
     match select4(
-        receive(rx, &shared, &output),
+        receive(rx, &shared, &mqtt, &output),
         executor.serve(state),
         service,
         write_urcs(&mqtt, &output),

@@ -2,14 +2,19 @@
 //!
 //! It never parses or runs anything, so it keeps reading while a command executes; a line
 //! that finds the queue full is answered `[BUSY]` as soon as the UART is free: never inside a
-//! command's block, so a long synchronous command delays it (`at-engine.md` §9).
+//! command's block, so a long synchronous command delays it (`at-engine.md` §9). The reply goes
+//! into the outbox that the URC writer drains, so the receiver never waits for the UART and
+//! keeps emptying the hardware FIFO during a long command; only when the outbox has no room
+//! left outside its status reserve does it wait and write the reply itself.
 
 use at_parser::Framed;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::mutex::Mutex;
 use embedded_io_async::{Read, Write};
 
+use super::output::write_block;
 use super::{Exit, Shared};
+use crate::mqtt::MqttShared;
 use crate::queue::Entry;
 use crate::render::{EngineError, Reply};
 
@@ -17,6 +22,7 @@ use crate::render::{EngineError, Reply};
 pub(super) async fn receive<R: Read, T: Write>(
     rx: &mut R,
     shared: &Shared,
+    mqtt: &MqttShared<'_>,
     output: &Mutex<NoopRawMutex, &mut T>,
 ) -> Exit {
     let mut buffer = [0u8; 256];
@@ -42,10 +48,9 @@ pub(super) async fn receive<R: Read, T: Write>(
                 }
             }
             reply.engine_error(EngineError::Busy);
-            if output
-                .lock()
-                .await
-                .write_all(reply.as_bytes())
+            if mqtt.outbox.borrow_mut().push_message(&[reply.as_bytes()]) {
+                mqtt.urc_ready.signal(());
+            } else if write_block(*output.lock().await, reply.as_bytes())
                 .await
                 .is_err()
             {

@@ -1,0 +1,188 @@
+//! `[BUSY]` during a long synchronous command: the receiver must keep reading the UART (a
+//! hardware FIFO would overflow otherwise), and the busy replies come out after the command's
+//! block (`at-engine.md` §6, §9).
+//!
+//! The join of AT+CWJAP is held open until every scripted byte has been read; a receiver that
+//! stopped reading would leave bytes unread and the engine idle, which the test detects by
+//! polling until no wake-up is pending (no time involved).
+
+use core::cell::{Cell, RefCell};
+use core::convert::Infallible;
+use core::future::Future;
+use core::pin::pin;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::task::{Context, Poll, Waker};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Wake;
+
+use command_core::{Association, BoardInfo, IpInfo, JoinError, Module, Profile, Wifi};
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::signal::Signal;
+use embedded_io_async::{ErrorType, Read, Write};
+use storage::mock::MockFlash;
+use storage::Settings;
+
+/// Hands out one chunk per read, then waits forever; counts what is left. Every read first
+/// yields once, as bytes trickling in over a UART give the executor its turn.
+struct Chunks(Rc<RefCell<VecDeque<Vec<u8>>>>);
+
+/// Pending once, with an immediate wake-up.
+async fn yield_once() {
+    let mut yielded = false;
+    core::future::poll_fn(|context| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            context.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+impl ErrorType for Chunks {
+    type Error = Infallible;
+}
+
+impl Read for Chunks {
+    async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, Infallible> {
+        yield_once().await;
+        let next = self.0.borrow_mut().pop_front();
+        match next {
+            Some(chunk) => {
+                assert!(chunk.len() <= buffer.len(), "chunks fit one read");
+                buffer[..chunk.len()].copy_from_slice(&chunk);
+                Ok(chunk.len())
+            }
+            None => core::future::pending().await,
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct Output(Rc<RefCell<Vec<u8>>>);
+
+impl ErrorType for Output {
+    type Error = Infallible;
+}
+
+impl Write for Output {
+    async fn write(&mut self, bytes: &[u8]) -> Result<usize, Infallible> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+/// An AP whose join completes only when the test releases it.
+struct HeldJoin {
+    release: Rc<Signal<NoopRawMutex, ()>>,
+    joined: Cell<bool>,
+}
+
+impl Wifi for HeldJoin {
+    async fn join(&mut self, _: &[u8], _: &[u8], _: Option<[u8; 6]>) -> Result<(), JoinError> {
+        self.release.wait().await;
+        self.joined.set(true);
+        Ok(())
+    }
+
+    fn leave(&mut self) -> bool {
+        self.joined.replace(false)
+    }
+
+    fn association(&self) -> Option<Association> {
+        self.joined.get().then(|| Association {
+            ssid: heapless::Vec::from_slice(b"lab").unwrap(),
+            bssid: [2, 0, 0, 0, 0, 1],
+            channel: 6,
+            rssi: -45,
+            ip: IpInfo {
+                ip: [192, 168, 1, 100],
+                gateway: [192, 168, 1, 1],
+                netmask: [255, 255, 255, 0],
+            },
+        })
+    }
+}
+
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn receiver_keeps_reading_during_a_long_command_and_busy_follows_its_block() {
+    let mut script = vec![b"AT+CWJAP=\"lab\",\"secret123\"\r\n".to_vec()];
+    script.extend((0..8).map(|_| b"AT\r\n".to_vec()));
+    // Two more lines than the queue holds, in separate reads.
+    script.push(b"ATE0\r\n".to_vec());
+    script.push(b"AT+CWMODE=2\r\n".to_vec());
+    let chunks = Rc::new(RefCell::new(VecDeque::from(script)));
+    let release = Rc::new(Signal::new());
+    let mut wifi = HeldJoin {
+        release: release.clone(),
+        joined: Cell::new(false),
+    };
+    let mut settings = Settings::new(MockFlash::new(64 * 1024), 0..64 * 1024);
+    let board = BoardInfo {
+        board: "LINUX",
+        version: "3.0.0",
+        git_hash: "abcdef1",
+        build_time: "Sep  3 2020 11:43:26",
+        vendor: "Tencent Technology Co. Ltd.",
+        mac: [2, 1, 2, 3, 4, 5],
+        profile: Profile::Full,
+        free_ram: || (1, 1),
+    };
+    let output = Output::default();
+    let mut rx = Chunks(chunks.clone());
+    let mut tx = output.clone();
+    let module = Module {
+        settings: &mut settings,
+        wifi: &mut wifi,
+        board: &board,
+    };
+    let mut engine = pin!(command_core::run(&mut rx, &mut tx, module));
+
+    // Poll until idle; release the join once every byte has been read.
+    let flag = Arc::new(Flag(AtomicBool::new(true)));
+    let waker = Waker::from(flag.clone());
+    let mut context = Context::from_waker(&waker);
+    let mut released = false;
+    loop {
+        while flag.0.swap(false, Ordering::SeqCst) {
+            assert!(engine.as_mut().poll(&mut context).is_pending());
+        }
+        if released || !chunks.borrow().is_empty() {
+            break;
+        }
+        released = true;
+        release.signal(());
+    }
+
+    assert!(
+        chunks.borrow().is_empty(),
+        "the receiver stopped reading while AT+CWJAP held the UART; output so far: {:?}",
+        String::from_utf8_lossy(&output.0.borrow())
+    );
+    let mut expected = b"\r\nready\r\nAT+CWJAP=\"lab\",\"secret123\"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n".to_vec();
+    expected.extend_from_slice(b"ATE0\r\nERR CODE:0x010b0000\r\n\r\nbusy p...\r\n");
+    expected.extend_from_slice(b"AT+CWMODE=2\r\nERR CODE:0x010b0000\r\n\r\nbusy p...\r\n");
+    for _ in 0..8 {
+        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&output.0.borrow()),
+        String::from_utf8_lossy(&expected)
+    );
+}
