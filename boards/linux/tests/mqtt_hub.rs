@@ -6,6 +6,8 @@
 //! is bound to the module's output with a deadline; nothing sleeps to synchronise.
 
 mod common;
+#[path = "common/pki.rs"]
+mod pki;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -380,4 +382,83 @@ fn tls_psk_session_through_the_hub_loops_back() {
     );
     module.send(b"AT+TCMQTTDISCONN\r\n");
     module.expect(b"\r\nOK\r\n");
+}
+
+/// TLS mode 2 through the hub's OpenSSL listener: the hub's own CA (`--ca-out`) reaches the
+/// module as `TCAT_CA_FILE`, the client certificate is stored with AT+TCCERTADD and registered
+/// with the hub, which accepts the CONNECT only for that certificate.
+#[test]
+fn certificate_session_through_the_hub_loops_back() {
+    let scratch = Scratch::new("hub-certificate");
+    let authority = pki::Authority::new(scratch.path(), "device-ca");
+    let (certificate, key) = authority.client("dev1", false);
+    let certificate_pem = std::fs::read_to_string(&certificate).expect("read client certificate");
+    let registry = scratch.path().join("registry.json");
+    std::fs::write(
+        &registry,
+        format!(
+            "{{\"products\":[{{\"pid\":\"CERTHUB001\",\"auth\":\"cert\"}}],\
+             \"devices\":[{{\"pid\":\"CERTHUB001\",\"dn\":\"dev1\",\"cert_pem\":{}}}]}}",
+            json_string(&certificate_pem)
+        ),
+    )
+    .expect("write registry");
+    let hub_ca = scratch.path().join("hub-ca.pem");
+    let hub = Hub::start_with(&[
+        "--registry",
+        registry.to_str().unwrap(),
+        "--ca-out",
+        hub_ca.to_str().unwrap(),
+    ]);
+    let options = Options {
+        environment: vec![
+            (
+                "TCAT_RESOLVE".into(),
+                "*.tencentdevices.com=127.0.0.1".into(),
+            ),
+            ("TCAT_PORT_MAP".into(), format!("8883={}", hub.mqtts)),
+            ("TCAT_CA_FILE".into(), hub_ca.display().to_string()),
+        ],
+        ..Options::default()
+    };
+    let mut module = Module::start(Uart::Stdio, &scratch.flash(), &options);
+    module.send(b"ATE0\r\n");
+    module.expect(b"ATE0\r\n\r\nOK\r\n");
+    for (name, path) in [("dev1.crt", &certificate), ("dev1.key", &key)] {
+        let bytes = std::fs::read(path).expect("read PEM");
+        module.send(format!("AT+TCCERTADD=\"{name}\",{}\r\n", bytes.len()).as_bytes());
+        module.expect(b"OK\r\n>\r\n");
+        module.send(&bytes);
+        module.expect(b"+TCCERTADD:OK\r\n");
+    }
+    module.send(b"AT+TCDEVINFOSET=2,\"CERTHUB001\",\"dev1\",\"dev1.crt\"\r\n");
+    module.expect(b"OK\r\n+TCDEVINFOSET:OK\r\n");
+    module.send(b"AT+TCMQTTCONN=2,5000,240,1,1\r\n");
+    module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    let topic = "CERTHUB001/dev1/data";
+    subscribe(&mut module, topic, 1);
+    module.send(format!("AT+TCMQTTPUB=\"{topic}\",1,\"by certificate\"\r\n").as_bytes());
+    module.expect(b"OK\r\n");
+    expect_lines_in_any_order(
+        &mut module,
+        format!("+TCMQTTRCVPUB:\"{topic}\",14,\"by certificate\"").as_bytes(),
+        b"+TCMQTTPUB:OK",
+    );
+    module.send(b"AT+TCMQTTDISCONN\r\n");
+    module.expect(b"\r\nOK\r\n");
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut literal = String::from("\"");
+    for character in text.chars() {
+        match character {
+            '"' => literal.push_str("\\\""),
+            '\\' => literal.push_str("\\\\"),
+            '\n' => literal.push_str("\\n"),
+            other => literal.push(other),
+        }
+    }
+    literal.push('"');
+    literal
 }

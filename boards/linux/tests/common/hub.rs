@@ -37,8 +37,14 @@ pub struct Hub {
 impl Hub {
     /// Starts the hub with the demo device and waits for its `HUB READY` line.
     pub fn start() -> Hub {
+        Hub::start_with(&[])
+    }
+
+    /// Starts the hub on free ports with extra `arguments` (`--registry`, `--ca-out`, ...).
+    pub fn start_with(arguments: &[&str]) -> Hub {
         let mut child = Command::new(hub_binary())
             .args(["--mqtt-port", "0", "--mqtts-port", "0", "--admin-port", "0"])
+            .args(arguments)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
