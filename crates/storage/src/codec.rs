@@ -19,6 +19,7 @@
 use sequential_storage::map::{SerializationError, Value};
 
 use crate::certificates::{CertificateEntry, CertificateTable};
+use crate::firmware::{FirmwareInfo, FirmwareState};
 use crate::key::RecordKey;
 use crate::records::{DeviceInfo, ModuleInfo, ProductInfo, Text, WifiMode, WifiStation};
 
@@ -286,6 +287,32 @@ impl Record for CertificateTable {
             table.entries.push(entry).map_err(|_| Malformed)?;
         }
         Ok(table)
+    }
+}
+
+impl Record for FirmwareInfo {
+    const KEY: RecordKey = RecordKey::FirmwareInfo;
+
+    fn encode_fields(&self, writer: &mut Writer<'_>) -> Result<(), Overflow> {
+        writer.byte(self.state as u8)?;
+        writer.text(&self.name)?;
+        writer.text(&self.version)?;
+        writer.bytes(&self.md5)?;
+        writer.u32(self.size)?;
+        writer.u32(self.downloaded)?;
+        writer.u32(self.max_size)
+    }
+
+    fn decode_fields(reader: &mut Reader<'_>) -> Result<Self, Malformed> {
+        Ok(Self {
+            state: FirmwareState::from_byte(reader.byte()?).ok_or(Malformed)?,
+            name: reader.text()?,
+            version: reader.text()?,
+            md5: reader.array()?,
+            size: reader.u32()?,
+            downloaded: reader.u32()?,
+            max_size: reader.u32()?,
+        })
     }
 }
 

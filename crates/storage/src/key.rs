@@ -7,10 +7,8 @@
 
 /// One record kind in the settings partition.
 ///
-/// The numbers are the on-flash keys and never change. Kinds 6 and 7 are
-/// reserved for the firmware-info record and the certificate file table,
-/// which other crates will store through this partition later; 8..=127 are
-/// free for future kinds, 0 and 128..=255 are never used.
+/// The numbers are the on-flash keys and never change; 8..=127 are free for
+/// future kinds, 0 and 128..=255 are never used.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -26,9 +24,9 @@ pub enum RecordKey {
     Station = 4,
     /// Wi-Fi mode (`AT+CWMODE`).
     WifiMode = 5,
-    /// Reserved: cached MCU firmware information (OTA).
+    /// The OTA firmware record (`cloud.md` §4.6).
     FirmwareInfo = 6,
-    /// Reserved: certificate file table (`AT+TCCERTADD`).
+    /// Certificate file table (`AT+TCCERTADD`).
     CertificateTable = 7,
 }
 

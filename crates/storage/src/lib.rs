@@ -7,6 +7,7 @@ extern crate std;
 mod certificates;
 mod codec;
 mod error;
+mod firmware;
 mod fmt;
 mod key;
 mod records;
@@ -23,6 +24,7 @@ pub use certificates::{
     CERTIFICATE_NAME_MAX, CERTIFICATE_SIZE_MAX, CERTIFICATE_SLOTS_MIN,
 };
 pub use error::{CertificateError, RangeError, StorageError};
+pub use firmware::{FirmwareError, FirmwareInfo, FirmwareState, FirmwareWriter, MCU_IMAGE_NAME};
 pub use key::RecordKey;
 pub use records::{DeviceInfo, ModuleInfo, ProductInfo, Snapshot, Text, WifiMode, WifiStation};
 pub use settings::{Settings, MINIMUM_SECTORS};

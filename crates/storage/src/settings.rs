@@ -15,6 +15,7 @@ use sequential_storage::map::{MapConfig, MapConfigError, MapStorage};
 use crate::certificates::CertificateArea;
 use crate::codec::{Incoming, Outgoing, Record, MAXIMUM_VALUE_LENGTH};
 use crate::error::{RangeError, StorageError};
+use crate::firmware::FirmwareArea;
 use crate::fmt::{debug, warning};
 use crate::records::{DeviceInfo, ModuleInfo, ProductInfo, Snapshot, WifiMode, WifiStation};
 
@@ -50,6 +51,8 @@ pub struct Settings<F: NorFlash> {
     buffer: WorkBuffer,
     /// Where certificate file contents live, if the board gave an area.
     certificates: Option<CertificateArea>,
+    /// Where the OTA image lives, if the board gave an area.
+    firmware: Option<FirmwareArea>,
 }
 
 impl<F: NorFlash> Settings<F> {
@@ -67,6 +70,7 @@ impl<F: NorFlash> Settings<F> {
             map: MapStorage::new(flash, MapConfig::new(range), Cache::new_uncached()),
             buffer: WorkBuffer([0; BUFFER_LENGTH]),
             certificates: None,
+            firmware: None,
         }
     }
 
@@ -88,6 +92,30 @@ impl<F: NorFlash> Settings<F> {
             None => panic!("invalid certificate area"),
         }
         self
+    }
+
+    /// Gives the store a flash area for the OTA image (`cloud.md` §4.6; see
+    /// [`Settings::write_firmware`]); the firmware record itself is a
+    /// settings record.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `range` is empty, not sector-aligned or outside the
+    /// flash: a partition table is fixed at build time. The area must not
+    /// overlap the settings partition or the certificate area.
+    #[must_use]
+    pub fn with_firmware_area(mut self, range: Range<u32>) -> Self {
+        let capacity = u32::try_from(self.map.flash().capacity()).unwrap_or(u32::MAX);
+        match FirmwareArea::new(&range, F::ERASE_SIZE as u32, capacity) {
+            Some(area) => self.firmware = Some(area),
+            None => panic!("invalid firmware area"),
+        }
+        self
+    }
+
+    /// The image area, if configured.
+    pub(crate) fn firmware_area(&self) -> Option<FirmwareArea> {
+        self.firmware.clone()
     }
 
     /// The certificate area, if configured.

@@ -4,6 +4,7 @@ extern crate std;
 
 mod certificates;
 mod codec;
+mod firmware;
 mod mock_flash;
 mod model;
 mod power_cut;
