@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+
+#[cfg(test)]
+extern crate std;
+
+mod digest;
+mod event;
+mod fmt;
+pub mod http;
+mod json;
+mod message;
+mod report;
+mod update;
+
+#[cfg(test)]
+mod tests;
+
+pub use digest::{to_hex, ImageDigest};
+pub use event::{Event, FailCode, Failure, State, Status};
+pub use json::{Decoded, Text};
+pub use message::{Field, Message, MessageError, UpdateFirmware};
+pub use report::{write_report, BufferTooSmall, Report, ResultCode, MAXIMUM_REPORT_LENGTH};
+pub use update::{
+    InvalidVersion, Ota, CHECKPOINT_BYTES, PROGRESS_INTERVAL_MS, RETRIES, RETRY_DELAY_MS,
+    VERSION_REREPORTS,
+};
+
+/// A version string (`AT+TCOTASET`, `update_firmware`): 1..=32 bytes.
+pub type Version = heapless::Vec<u8, 32>;

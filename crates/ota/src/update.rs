@@ -1,0 +1,493 @@
+//! The update state machine of `cloud.md` §4.4, sans-IO.
+//!
+//! [`Ota`] never touches a socket, the flash or a clock. The runner (the
+//! OTA task of the engine) tells it what happened: OTA enabled or disabled,
+//! a message on the update topic, bytes stored, the transfer ended or
+//! failed, the image hashed, the link lost. It answers with [`Event`]s in
+//! the order the runner must act on them (publish a report, emit a URC,
+//! open the GET, store the record, unsubscribe), drained with
+//! [`Ota::poll`], which also fires the two 1 s timers (retry and version
+//! re-report). Every state change is an [`Event::Transition`], so a test
+//! or a log sees the whole path.
+//!
+//! The rules this file encodes: `ENTERUPDATE` for every `update_firmware`
+//! handled while listening; up to [`RETRIES`] silent retries of HTTP,
+//! transfer, memory and flash failures (each by re-reporting the version
+//! after 1 s, which makes the cloud push again and the download resume);
+//! one `fail` report at the final failure, except after a lost link or
+//! `AT+TCMQTTDISCONN` (no report) ; a rejected version report re-sent at
+//! most [`VERSION_REREPORTS`] times.
+
+use heapless::Deque;
+use storage::{FirmwareInfo, FirmwareState, Text as StoredText, MCU_IMAGE_NAME};
+
+use crate::event::{Event, FailCode, Failure, State, Status};
+use crate::fmt::{debug, warning};
+use crate::json::Text;
+use crate::message::{Message, UpdateFirmware};
+use crate::report::{write_report, BufferTooSmall, Report, ResultCode};
+use crate::Version;
+
+/// Retries after a failed attempt (so 4 attempts in all).
+pub const RETRIES: u8 = 3;
+/// Wait before re-reporting the version after a failed attempt, or after a
+/// rejected version report.
+pub const RETRY_DELAY_MS: u64 = 1_000;
+/// Re-reports of a version report the cloud rejected.
+pub const VERSION_REREPORTS: u8 = 3;
+/// The stored byte count is persisted at least this often.
+pub const CHECKPOINT_BYTES: u32 = 64 * 1024;
+/// Progress reports are at least this far apart (except the 100 % one).
+pub const PROGRESS_INTERVAL_MS: u64 = 1_000;
+
+/// Events queued by one input at most (a disable during a download queues 7).
+const EVENT_CAPACITY: usize = 8;
+
+/// The version given to [`Ota::enable`] is empty or longer than 32 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct InvalidVersion;
+
+/// The image being downloaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Task {
+    version: Version,
+    md5: [u8; 16],
+    size: u32,
+}
+
+/// The OTA update state machine.
+#[derive(Debug, Clone)]
+pub struct Ota {
+    state: State,
+    /// The MCU's version from `AT+TCOTASET=1`, sent in version reports.
+    mcu_version: Version,
+    task: Option<Task>,
+    /// `ENTERUPDATE` was emitted and no final result yet.
+    in_update: bool,
+    retries: u8,
+    rejections: u8,
+    rereport_at: Option<u64>,
+    retry_at: Option<u64>,
+    /// Image bytes stored, as the runner last said.
+    stored: u32,
+    /// The count last persisted through [`Event::Checkpoint`].
+    checkpointed: u32,
+    last_percent: u8,
+    last_progress_at: Option<u64>,
+    events: Deque<Event, EVENT_CAPACITY>,
+}
+
+impl Default for Ota {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ota {
+    /// OTA off.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            state: State::Idle,
+            mcu_version: Version::new(),
+            task: None,
+            in_update: false,
+            retries: 0,
+            rejections: 0,
+            rereport_at: None,
+            retry_at: None,
+            stored: 0,
+            checkpointed: 0,
+            last_percent: 0,
+            last_progress_at: None,
+            events: Deque::new(),
+        }
+    }
+
+    /// The current state.
+    #[must_use]
+    pub const fn state(&self) -> State {
+        self.state
+    }
+
+    /// OTA is enabled and listening (`AT+TCOTASET?` shows 1).
+    #[must_use]
+    pub fn is_enabled(&self) -> bool {
+        self.state != State::Idle
+    }
+
+    /// The spec's DL predicate: a download is under way (downloading,
+    /// verifying or waiting to retry).
+    #[must_use]
+    pub fn is_downloading(&self) -> bool {
+        matches!(
+            self.state,
+            State::Downloading | State::Verifying | State::RetryWait
+        )
+    }
+
+    /// The MCU version last given to [`Ota::enable`].
+    #[must_use]
+    pub fn mcu_version(&self) -> &[u8] {
+        &self.mcu_version
+    }
+
+    /// `AT+TCOTASET=1` succeeded (subscribed, version report acknowledged):
+    /// start listening, or keep listening with a fresh re-report allowance.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidVersion`] for an empty version or one over 32 bytes; nothing changes.
+    pub fn enable(&mut self, version: &[u8]) -> Result<(), InvalidVersion> {
+        if version.is_empty() {
+            return Err(InvalidVersion);
+        }
+        self.mcu_version = Version::from_slice(version).map_err(|_| InvalidVersion)?;
+        self.rejections = 0;
+        self.rereport_at = None;
+        if self.state == State::Idle {
+            self.enter(State::Listening);
+        }
+        Ok(())
+    }
+
+    /// `AT+TCOTASET=0`: abort an update (report `-5`, `UPDATEFAIL,208`,
+    /// partial image kept) and stop listening.
+    pub fn disable(&mut self) {
+        if self.in_update {
+            self.abort(Some(ResultCode::Other), true);
+        } else if self.state == State::Listening {
+            self.push(Event::Unsubscribe);
+            self.enter(State::Idle);
+        }
+    }
+
+    /// The MQTT link dropped (the session may reconnect): a running update
+    /// fails with 208 and no report; plain listening survives the reconnect.
+    pub fn link_lost(&mut self) {
+        if self.in_update {
+            self.abort(None, true);
+        }
+    }
+
+    /// The MQTT session ended (`AT+TCMQTTDISCONN`, reconnect given up): an
+    /// update fails with 208 and no report, and OTA is off.
+    pub fn session_ended(&mut self) {
+        if self.in_update {
+            self.abort(None, false);
+        } else if self.state == State::Listening {
+            self.enter(State::Idle);
+        }
+    }
+
+    /// Handles one message of `$ota/update/<pid>/<dn>`.
+    ///
+    /// `stored` is the firmware record (for resume) and `max_size` the
+    /// module's maximum image size. When a download must start, returns its
+    /// URL: copy it now (the payload will be gone), then act on the events.
+    pub fn handle_message<'a>(
+        &mut self,
+        payload: &'a [u8],
+        stored: Option<&FirmwareInfo>,
+        max_size: u32,
+        now_ms: u64,
+    ) -> Option<Text<'a>> {
+        let message = Message::parse(payload);
+        if self.state != State::Listening {
+            debug!("OTA message ignored outside Listening");
+            return None;
+        }
+        match message {
+            Ok(Message::VersionResponse { accepted: true }) => None,
+            Ok(Message::VersionResponse { accepted: false }) => {
+                if self.rejections < VERSION_REREPORTS {
+                    self.rejections += 1;
+                    self.rereport_at = Some(now_ms + RETRY_DELAY_MS);
+                }
+                None
+            }
+            Ok(Message::UpdateFirmware(update)) => self.accept(update, stored, max_size, now_ms),
+            Ok(Message::Other) => None,
+            Err(_) => {
+                warning!("update_firmware with missing or invalid fields");
+                self.task = None;
+                self.start_update();
+                self.finish_failed(Some(ResultCode::Other), FailCode::InvalidMessage, true);
+                None
+            }
+        }
+    }
+
+    /// The runner stored image bytes `0..stored` (its writer's stored count).
+    pub fn progress(&mut self, stored: u32, now_ms: u64) {
+        let Some(size) = self.task_size() else {
+            return;
+        };
+        if self.state != State::Downloading {
+            return;
+        }
+        self.stored = stored.min(size);
+        if self.stored - self.checkpointed >= CHECKPOINT_BYTES {
+            self.checkpoint();
+        }
+        let percent = (u64::from(self.stored) * 100 / u64::from(size)) as u8;
+        let due = self
+            .last_progress_at
+            .is_none_or(|at| now_ms >= at + PROGRESS_INTERVAL_MS);
+        if percent != self.last_percent && (percent == 100 || due) {
+            self.last_percent = percent;
+            self.last_progress_at = Some(now_ms);
+            self.push(Event::Publish(Report::Progress(percent)));
+        }
+    }
+
+    /// Every byte of the image is stored (the writer's last word included).
+    pub fn fetch_complete(&mut self, now_ms: u64) {
+        let Some(size) = self.task_size() else {
+            return;
+        };
+        if self.state != State::Downloading {
+            return;
+        }
+        self.progress(size, now_ms);
+        self.checkpoint();
+        self.enter(State::Verifying);
+        self.push(Event::Verify { size });
+    }
+
+    /// The attempt failed (transfer, HTTP, memory, flash, or reading the
+    /// image while verifying): retry, or fail for good.
+    pub fn fetch_failed(&mut self, failure: Failure, now_ms: u64) {
+        if !matches!(self.state, State::Downloading | State::Verifying) {
+            return;
+        }
+        let (code, result) = failure.codes();
+        self.checkpoint();
+        if self.retries < RETRIES {
+            self.retries += 1;
+            debug!("OTA attempt failed, retry {}", self.retries);
+            self.retry_at = Some(now_ms + RETRY_DELAY_MS);
+            self.enter(State::RetryWait);
+        } else {
+            self.finish_failed(Some(result), code, true);
+        }
+    }
+
+    /// The MD5 of stored bytes `0..size` (see [`ImageDigest`](crate::ImageDigest)).
+    pub fn image_checked(&mut self, digest: &[u8; 16]) {
+        if self.state != State::Verifying {
+            return;
+        }
+        if self.task.as_ref().is_some_and(|task| &task.md5 == digest) {
+            self.push(Event::CompleteImage);
+            self.push(Event::Publish(Report::Done));
+            self.push(Event::Status(Status::UpdateSuccess));
+            self.push(Event::Unsubscribe);
+            self.enter(State::Done);
+            self.finish();
+        } else {
+            self.push(Event::ClearImage);
+            self.finish_failed(
+                Some(ResultCode::Md5Mismatch),
+                FailCode::NoValidFirmware,
+                true,
+            );
+        }
+    }
+
+    /// The next thing to do, or `None`; fires the 1 s timers due at `now_ms`.
+    pub fn poll(&mut self, now_ms: u64) -> Option<Event> {
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        if self.retry_at.is_some_and(|at| now_ms >= at) && self.state == State::RetryWait {
+            self.retry_at = None;
+            self.push(Event::Publish(Report::Version));
+            self.enter(State::Listening);
+        } else if self.rereport_at.is_some_and(|at| now_ms >= at) && self.state == State::Listening
+        {
+            self.rereport_at = None;
+            self.push(Event::Publish(Report::Version));
+        }
+        self.events.pop_front()
+    }
+
+    /// When [`Ota::poll`] must be called next, if no input comes first.
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<u64> {
+        if !self.events.is_empty() {
+            return Some(0);
+        }
+        match self.state {
+            State::RetryWait => self.retry_at,
+            State::Listening => self.rereport_at,
+            _ => None,
+        }
+    }
+
+    /// Writes `report` with the right version: the MCU's for the version
+    /// report, the target's for the others.
+    ///
+    /// # Errors
+    ///
+    /// [`BufferTooSmall`] when `out` is shorter than
+    /// [`MAXIMUM_REPORT_LENGTH`](crate::MAXIMUM_REPORT_LENGTH) and the report does not fit.
+    pub fn write_report(&self, report: Report, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        let version = match (&self.task, report) {
+            (Some(task), Report::Progress(_) | Report::Done | Report::Fail(_)) => &task.version,
+            _ => &self.mcu_version,
+        };
+        write_report(report, version, out)
+    }
+
+    /// The firmware record to store for `event`: "downloading" with 0 bytes
+    /// for [`Event::BeginImage`], with the count for [`Event::Checkpoint`],
+    /// "valid" for [`Event::CompleteImage`]; `None` for other events.
+    #[must_use]
+    pub fn firmware_record(&self, event: &Event, max_size: u32) -> Option<FirmwareInfo> {
+        let task = self.task.as_ref()?;
+        let (state, downloaded) = match *event {
+            Event::BeginImage => (FirmwareState::McuDownloading, 0),
+            Event::Checkpoint { downloaded } => (FirmwareState::McuDownloading, downloaded),
+            Event::CompleteImage => (FirmwareState::McuValid, task.size),
+            _ => return None,
+        };
+        Some(FirmwareInfo {
+            state,
+            name: StoredText::from_slice(MCU_IMAGE_NAME).ok()?,
+            version: StoredText::from_slice(&task.version).ok()?,
+            md5: task.md5,
+            size: task.size,
+            downloaded,
+            max_size,
+        })
+    }
+
+    fn accept<'a>(
+        &mut self,
+        update: UpdateFirmware<'a>,
+        stored: Option<&FirmwareInfo>,
+        max_size: u32,
+        now_ms: u64,
+    ) -> Option<Text<'a>> {
+        let task = Task {
+            version: update.version,
+            md5: update.md5,
+            size: update.file_size,
+        };
+        if self.task.as_ref() != Some(&task) {
+            self.retries = 0;
+        }
+        let size = task.size;
+        let resume = stored
+            .filter(|record| {
+                record.state == FirmwareState::McuDownloading
+                    && record.version == task.version
+                    && record.md5 == task.md5
+                    && record.size == task.size
+                    && record.downloaded <= task.size
+            })
+            .map(|record| record.downloaded);
+        self.task = Some(task);
+        self.start_update();
+        if size > max_size {
+            self.finish_failed(Some(ResultCode::Other), FailCode::TooLarge, true);
+            return None;
+        }
+        match resume {
+            Some(offset) if offset == size => {
+                // Cut after the last write: no GET (it would get a 416).
+                self.stored = size;
+                self.checkpointed = size;
+                self.enter(State::Verifying);
+                self.push(Event::Verify { size });
+                None
+            }
+            Some(offset) => {
+                self.stored = offset;
+                self.checkpointed = offset;
+                self.last_percent = (u64::from(offset) * 100 / u64::from(size)) as u8;
+                self.last_progress_at = None;
+                self.push(Event::Fetch { offset, size });
+                Some(update.url)
+            }
+            None => {
+                self.stored = 0;
+                self.checkpointed = 0;
+                self.last_percent = 0;
+                self.last_progress_at = Some(now_ms);
+                self.push(Event::BeginImage);
+                self.push(Event::Fetch { offset: 0, size });
+                self.push(Event::Publish(Report::Progress(0)));
+                Some(update.url)
+            }
+        }
+    }
+
+    /// Enters Downloading with `ENTERUPDATE`.
+    fn start_update(&mut self) {
+        self.in_update = true;
+        self.rereport_at = None;
+        self.enter(State::Downloading);
+        self.push(Event::Status(Status::EnterUpdate));
+    }
+
+    /// Ends an update from any state by an abort (code 208).
+    fn abort(&mut self, report: Option<ResultCode>, unsubscribe: bool) {
+        if matches!(self.state, State::Downloading | State::Verifying) {
+            self.push(Event::Abort);
+            self.checkpoint();
+        }
+        self.finish_failed(report, FailCode::Aborted, unsubscribe);
+    }
+
+    fn finish_failed(&mut self, report: Option<ResultCode>, code: FailCode, unsubscribe: bool) {
+        if let Some(result) = report {
+            self.push(Event::Publish(Report::Fail(result)));
+        }
+        self.push(Event::Status(Status::UpdateFail(code)));
+        if unsubscribe {
+            self.push(Event::Unsubscribe);
+        }
+        self.enter(State::Failed);
+        self.finish();
+    }
+
+    /// Back to Idle after Done or Failed; the target stays for the reports
+    /// still queued.
+    fn finish(&mut self) {
+        self.in_update = false;
+        self.retries = 0;
+        self.rejections = 0;
+        self.retry_at = None;
+        self.rereport_at = None;
+        self.enter(State::Idle);
+    }
+
+    fn checkpoint(&mut self) {
+        if self.stored != self.checkpointed {
+            self.checkpointed = self.stored;
+            self.push(Event::Checkpoint {
+                downloaded: self.stored,
+            });
+        }
+    }
+
+    fn task_size(&self) -> Option<u32> {
+        self.task.as_ref().map(|task| task.size)
+    }
+
+    fn enter(&mut self, to: State) {
+        let from = self.state;
+        self.state = to;
+        self.push(Event::Transition { from, to });
+    }
+
+    fn push(&mut self, event: Event) {
+        if self.events.push_back(event).is_err() {
+            // Only if the runner stops draining between inputs.
+            warning!("OTA event queue full, event dropped");
+        }
+    }
+}
