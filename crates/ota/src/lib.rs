@@ -21,6 +21,8 @@ pub use event::{Event, FailCode, Failure, State, Status};
 pub use json::{Decoded, Text};
 pub use message::{Field, Message, MessageError, UpdateFirmware};
 pub use report::{write_report, BufferTooSmall, Report, ResultCode, MAXIMUM_REPORT_LENGTH};
+/// The firmware record types of the API, from `storage`.
+pub use storage::{FirmwareInfo, FirmwareState};
 pub use update::{
     InvalidVersion, Ota, CHECKPOINT_BYTES, PROGRESS_INTERVAL_MS, RETRIES, RETRY_DELAY_MS,
     VERSION_REREPORTS,

@@ -141,6 +141,9 @@ fn bad_request(message: &str) -> Response {
 
 /// Routes one request.
 pub async fn handle(hub: &Hub, request: &Request) -> Response {
+    if let Some(response) = crate::ota::admin::handle(hub, request) {
+        return response;
+    }
     let body: Value = if request.body.is_empty() {
         json!({})
     } else {

@@ -8,14 +8,17 @@ use std::fmt;
 
 /// Usage text for `--help` and errors.
 pub const USAGE: &str = "\
-usage: tc-at-hub [--mqtt-port N] [--mqtts-port N] [--admin-port N] [--ca-out FILE]
-                 [--tls-name NAME]... [--registry FILE] [--device PID:DN:SECRET]...
+usage: tc-at-hub [--mqtt-port N] [--mqtts-port N] [--admin-port N] [--http-port N]
+                 [--https-port N] [--ca-out FILE] [--tls-name NAME]... [--registry FILE]
+                 [--device PID:DN:SECRET]...
 
   --mqtt-port N     plain MQTT listener on 127.0.0.1 (default 1883, 0 = any free port)
   --mqtts-port N    MQTT over TLS 1.2, PSK and certificate suites (default 8883, 0 = any)
   --ca-out FILE     write the hub test CA (PEM, generated at start) to FILE
   --tls-name NAME   one more DNS name or IP address in the server certificate (repeatable)
   --admin-port N    admin HTTP+JSON API on 127.0.0.1 (default 18090, 0 = any free port)
+  --http-port N     OTA file server over HTTP (default 0 = any free port; hub.md: 18080)
+  --https-port N    OTA file server over HTTPS (default 0 = any free port; hub.md: 18443)
   --registry FILE   products and devices (JSON, see registry.example.json)
   --device P:D:S    add device D of product P with Base64 secret S (repeatable)
 
@@ -35,6 +38,10 @@ pub struct Options {
     pub tls_names: Vec<String>,
     /// Admin API port (0 = pick one).
     pub admin_port: u16,
+    /// OTA HTTP port (0 = pick one).
+    pub http_port: u16,
+    /// OTA HTTPS port (0 = pick one).
+    pub https_port: u16,
     /// The registry to serve.
     pub registry: Registry,
     /// Whether the demo device was used because nothing else was given.
@@ -79,6 +86,8 @@ pub fn parse(
         ca_out: None,
         tls_names: Vec::new(),
         admin_port: 18090,
+        http_port: 0,
+        https_port: 0,
         registry: Registry::default(),
         demo: false,
     };
@@ -99,6 +108,8 @@ pub fn parse(
             "--mqtt-port" => options.mqtt_port = port()?,
             "--mqtts-port" => options.mqtts_port = port()?,
             "--admin-port" => options.admin_port = port()?,
+            "--http-port" => options.http_port = port()?,
+            "--https-port" => options.https_port = port()?,
             "--ca-out" => options.ca_out = Some(value),
             "--tls-name" => options.tls_names.push(value),
             "--registry" => {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod connection;
 pub mod events;
 pub mod hub;
+pub mod ota;
 pub mod registry;
 pub mod responders;
 pub mod tls;
@@ -22,17 +23,20 @@ pub struct Ports {
     pub mqtt: u16,
     /// MQTT over TLS (PSK and certificate suites).
     pub mqtts: u16,
+    /// OTA file server over HTTP.
+    pub http: u16,
+    /// OTA file server over HTTPS.
+    pub https: u16,
     /// Admin API.
     pub admin: u16,
 }
 
 impl Ports {
-    /// The readiness line printed on stdout (`hub.md` §2). The HTTP and HTTPS listeners are
-    /// not part of this build, so their ports are 0.
+    /// The readiness line printed on stdout (`hub.md` §2).
     pub fn ready_line(&self) -> String {
         format!(
-            r#"HUB READY {{"mqtt":{},"mqtts":{},"http":0,"https":0,"admin":{}}}"#,
-            self.mqtt, self.mqtts, self.admin
+            r#"HUB READY {{"mqtt":{},"mqtts":{},"http":{},"https":{},"admin":{}}}"#,
+            self.mqtt, self.mqtts, self.http, self.https, self.admin
         )
     }
 }
@@ -52,11 +56,24 @@ pub async fn start(
     let mqtt = TcpListener::bind(("127.0.0.1", requested.mqtt)).await?;
     let mqtts = TcpListener::bind(("127.0.0.1", requested.mqtts)).await?;
     let admin = TcpListener::bind(("127.0.0.1", requested.admin)).await?;
+    let http = TcpListener::bind(("127.0.0.1", requested.http)).await?;
+    let https = TcpListener::bind(("127.0.0.1", requested.https)).await?;
+    let https_acceptor =
+        ota::server::https_acceptor(certificates).map_err(std::io::Error::other)?;
     let ports = Ports {
         mqtt: mqtt.local_addr()?.port(),
         mqtts: mqtts.local_addr()?.port(),
+        http: http.local_addr()?.port(),
+        https: https.local_addr()?.port(),
         admin: admin.local_addr()?.port(),
     };
+    hub.ota.set_ports(ports.http, ports.https);
+    tokio::spawn(ota::server::serve_http(hub.clone(), http));
+    tokio::spawn(ota::server::serve_https(
+        hub.clone(),
+        https,
+        Arc::new(https_acceptor),
+    ));
     tokio::spawn(serve_mqtt(hub.clone(), mqtt));
     tokio::spawn(tls::serve(hub.clone(), mqtts, Arc::new(acceptor)));
     tokio::spawn(admin::run(hub, admin));

@@ -53,6 +53,8 @@ async fn main() -> std::process::ExitCode {
     let requested = Ports {
         mqtt: options.mqtt_port,
         mqtts: options.mqtts_port,
+        http: options.http_port,
+        https: options.https_port,
         admin: options.admin_port,
     };
     let ports = match tc_at_hub::start(hub, requested, &certificates).await {

@@ -10,6 +10,9 @@ use serde_json::{json, Map, Value};
 
 /// Answers a device publish on `topic` (already allowed by the ACL) if a row matches.
 pub fn respond(hub: &Hub, client_id: &str, topic: &str, payload: &[u8]) {
+    if let Some(device_path) = topic.strip_prefix("$ota/report/") {
+        return crate::ota::responder::respond(hub, client_id, device_path, payload);
+    }
     let Some((channel, device_path)) = split_topic(topic) else {
         return;
     };
@@ -22,7 +25,6 @@ pub fn respond(hub: &Hub, client_id: &str, topic: &str, payload: &[u8]) {
         Channel::ThingEvent => thing_event(request),
         Channel::ThingAction => None,
         Channel::ThingService => thing_service(hub, client_id, request),
-        Channel::OtaReport => ota_report(hub, client_id, request),
     });
     match reply {
         Some((reply_prefix, body)) => {
@@ -48,18 +50,16 @@ enum Channel {
     ThingEvent,
     ThingAction,
     ThingService,
-    OtaReport,
 }
 
 /// Splits `$…/<pid>/<dn>` into the channel and `<pid>/<dn>`.
 fn split_topic(topic: &str) -> Option<(Channel, &str)> {
-    const PREFIXES: [(&str, Channel); 6] = [
+    const PREFIXES: [(&str, Channel); 5] = [
         ("$sys/operation/", Channel::SysOperation),
         ("$thing/up/property/", Channel::ThingProperty),
         ("$thing/up/event/", Channel::ThingEvent),
         ("$thing/up/action/", Channel::ThingAction),
         ("$thing/up/service/", Channel::ThingService),
-        ("$ota/report/", Channel::OtaReport),
     ];
     PREFIXES.iter().find_map(|(prefix, channel)| {
         let rest = topic.strip_prefix(prefix)?;
@@ -174,26 +174,6 @@ fn thing_service(hub: &Hub, client_id: &str, request: &Value) -> Option<Reply> {
     }
 }
 
-fn ota_report(hub: &Hub, client_id: &str, request: &Value) -> Option<Reply> {
-    if member(request, "type")? != "report_version" {
-        return None;
-    }
-    let version = request
-        .pointer("/report/version")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    hub.with_device_state(client_id, |state| {
-        state.mcu_version = Some(version.to_owned())
-    });
-    Some((
-        "$ota/update",
-        format!(
-            r#"{{"result_code":0,"result_msg":"success","type":"report_version_rsp","version":{}}}"#,
-            text(version)
-        ),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,21 +282,5 @@ mod tests {
             .filter(|event| event["kind"] == "unanswered")
             .count();
         assert_eq!(unanswered, 2);
-    }
-
-    #[test]
-    fn ota_version_report_is_answered_with_the_version() {
-        let hub = Hub::new(Registry::demo());
-        let replies = replies(
-            &hub,
-            "$ota/report/DEMO000001/demo",
-            r#"{"type":"report_version","report":{"version":"1.0.0"}}"#,
-        );
-        assert_eq!(
-            replies,
-            [
-                r#"{"result_code":0,"result_msg":"success","type":"report_version_rsp","version":"1.0.0"}"#
-            ]
-        );
     }
 }

@@ -110,6 +110,8 @@ pub struct Hub {
     state: Mutex<State>,
     /// Event log (`GET /events`).
     pub events: EventLog,
+    /// OTA files, faults, tasks and switches.
+    pub ota: crate::ota::Ota,
     clock_offset: AtomicI64,
     next_connection: AtomicU64,
 }
@@ -125,6 +127,7 @@ impl Hub {
             registry: Mutex::new(registry),
             state: Mutex::default(),
             events: EventLog::default(),
+            ota: crate::ota::Ota::default(),
             clock_offset: AtomicI64::new(0),
             next_connection: AtomicU64::new(1),
         }
@@ -373,6 +376,7 @@ impl Hub {
         }
         *state = State::default();
         drop(state);
+        self.ota.reset();
         self.events.clear();
     }
 }
