@@ -7,6 +7,7 @@
 //! by [`write_range_request`]; dynamic registration will add its POST next
 //! to it and reuse [`Response`].
 
+mod chunked;
 mod download;
 mod request;
 mod response;
