@@ -373,3 +373,35 @@ proptest! {
         prop_assert_eq!(download(&response, offset as u32, size as u32, &splits).unwrap(), &image[offset..]);
     }
 }
+
+proptest! {
+    #[test]
+    fn unknown_headers_of_any_content_are_skipped_split_anywhere(
+        headers in prop::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,30}", "[ -~]{0,80}"), 0..6),
+        splits in prop::collection::vec(0usize..1200, 0..8),
+        case in 0usize..3,
+    ) {
+        let body = vector_image(64);
+        let length_header = ["Content-Length: 64", "content-length:64", "CONTENT-LENGTH:   64  "][case];
+        let mut lines: Vec<std::string::String> = headers
+            .iter()
+            .filter(|(name, _)| {
+                let lower = name.to_ascii_lowercase();
+                !matches!(lower.as_str(), "content-length" | "content-range" | "transfer-encoding" | "content-encoding")
+            })
+            .map(|(name, value)| std::format!("{name}: {value}"))
+            .collect();
+        lines.insert(lines.len() / 2, length_header.into());
+        let refs: Vec<&str> = lines.iter().map(std::string::String::as_str).collect();
+        let response = with_body(head("200 OK", &refs), &body);
+        prop_assert_eq!(download(&response, 10, 64, &splits).unwrap(), &body[10..]);
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics(input in prop::collection::vec(any::<u8>(), 0..400), splits in prop::collection::vec(0usize..400, 0..4)) {
+        let _ = download(&input, 3, 100, &splits);
+        let mut prefixed = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        prefixed.extend_from_slice(&input);
+        let _ = download(&prefixed, 0, 100, &splits);
+    }
+}

@@ -204,3 +204,20 @@ fn other_payloads_are_other() {
         );
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_payloads_never_panic(payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        let _ = Message::parse(&payload);
+    }
+
+    #[test]
+    fn the_update_parses_whatever_the_whitespace(space in "[ \t\r\n]{0,3}") {
+        let spaced = UPDATE
+            .replace(':', &std::format!("{space}:{space}"))
+            .replace(',', &std::format!("{space},{space}"));
+        // The colons inside the URL are inside a string: only the structure is spaced.
+        let spaced = spaced.replace(&std::format!("https{space}:{space}//"), "https://");
+        proptest::prop_assert_eq!(update(&spaced).file_size, 175_436);
+    }
+}
