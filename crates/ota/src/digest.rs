@@ -7,7 +7,7 @@
 //! flash bytes as an uninterrupted one) and checks what the MCU will
 //! actually read back, so a flash write error is caught as an MD5 mismatch.
 //! The price is one extra read of the image (about 0.3 s for 900 KB on an
-//! ESP8266), and the 88-byte MD5 state exists only during verification.
+//! ESP8266), and the 96-byte MD5 state exists only during verification.
 
 use md5::{Digest, Md5};
 
