@@ -1,14 +1,24 @@
 //! Parameter splitting and token classes (`at-engine.md` §4).
 //!
-//! Nothing is copied: [`Args`] keeps the escaped text after `=`, tokens are found by scanning it
-//! on demand, and a [`QuotedStr`] unescapes lazily. A handler usually reads each token once, so
-//! rescanning a line of at most 256 bytes is cheaper than storing split positions.
+//! Nothing is copied: [`Args`] keeps the escaped text after `=`, and a [`QuotedStr`] unescapes
+//! only when asked, in one pass straight into the caller's buffer. A handler reads tokens by
+//! index, several of them, each once or twice; rescanning from the first token on every access
+//! scanned a 250-byte publish line about five times. So [`Args::tokens`] splits the text once
+//! into [`Tokens`]: the end of each of the first [`TOKEN_SPANS`] tokens and, for a String, its
+//! unescaped length, found in the same scan. Any later access is a lookup.
 //!
 //! One left-to-right scan decides everything: a `\` and the byte after it form a pair whose
 //! second byte is escaped. Splitting and the String test use that same scan, so a token never
 //! ends inside a pair (except at the end of the text, where a lone `\` has nothing to escape).
 
 use core::fmt;
+
+/// How many tokens [`Tokens`] records; no command takes more parameters. Tokens past these (a
+/// wrong parameter count, which handlers refuse) are still counted, and found by rescanning.
+pub const TOKEN_SPANS: usize = 8;
+
+/// [`Tokens::strings`] entry of a token that is not a String.
+const NOT_STRING: u16 = u16::MAX;
 
 /// The parameter text after `=`, still escaped and unsplit.
 ///
@@ -51,6 +61,11 @@ impl<'a> Args<'a> {
         self.raw_tokens().map(Token::classify)
     }
 
+    /// Splits the text once; every later access to a token is a lookup.
+    pub fn tokens(&self) -> Tokens<'a> {
+        Tokens::split(self.text)
+    }
+
     /// The tokens' escaped bytes, split at unescaped commas.
     fn raw_tokens(&self) -> RawTokens<'a> {
         RawTokens {
@@ -86,6 +101,115 @@ impl<'a> Iterator for RawTokens<'a> {
     }
 }
 
+/// A parameter text split once: where each of the first [`TOKEN_SPANS`] tokens ends and which
+/// of them are Strings (with their unescaped length), plus the exact token count.
+///
+/// Offsets are `u16` to keep the value small (it is handed to handlers by value); a text longer
+/// than `u16::MAX` bytes, which no line can carry, records nothing and is rescanned instead.
+#[derive(Debug, Clone, Copy)]
+pub struct Tokens<'a> {
+    text: &'a [u8],
+    /// Number of tokens (at least 1).
+    count: usize,
+    /// How many tokens have their span recorded.
+    recorded: u8,
+    /// Offset one past each recorded token (its comma, or the end of the text).
+    ends: [u16; TOKEN_SPANS],
+    /// Unescaped length of each recorded String token, [`NOT_STRING`] for other tokens.
+    strings: [u16; TOKEN_SPANS],
+}
+
+impl<'a> Tokens<'a> {
+    /// One left-to-right scan with the escape rule of the module: splits at unescaped commas,
+    /// counts each token's escape pairs, and notes whether its last byte was escaped.
+    fn split(text: &'a [u8]) -> Self {
+        let mut tokens = Tokens {
+            text,
+            count: 0,
+            recorded: 0,
+            ends: [0; TOKEN_SPANS],
+            strings: [NOT_STRING; TOKEN_SPANS],
+        };
+        let record = text.len() < usize::from(u16::MAX);
+        let mut start = 0;
+        let mut pairs = 0;
+        // Index just past the last escape pair: equal to a token's end when its last byte is
+        // escaped.
+        let mut pair_end = usize::MAX;
+        let mut index = 0;
+        loop {
+            // Skip to the token's end: an unescaped comma, or the end of the text.
+            while index < text.len() {
+                match text[index] {
+                    b'\\' => {
+                        pairs += 1;
+                        index += 2;
+                        pair_end = index;
+                    }
+                    b',' => break,
+                    _ => index += 1,
+                }
+            }
+            // A lone `\` at the very end steps past the text: the token ends with the text.
+            let end = index.min(text.len());
+            if record && tokens.count < TOKEN_SPANS {
+                let slot = tokens.count;
+                // Fits: `end <= text.len() < u16::MAX`.
+                tokens.ends[slot] = end as u16;
+                let raw = &text[start..end];
+                let quoted = raw.len() >= 2
+                    && raw[0] == b'"'
+                    && raw[raw.len() - 1] == b'"'
+                    && pair_end != end;
+                if quoted {
+                    tokens.strings[slot] = (raw.len() - 2 - pairs) as u16;
+                }
+                tokens.recorded += 1;
+            }
+            tokens.count += 1;
+            if index >= text.len() {
+                return tokens;
+            }
+            index += 1;
+            start = index;
+            pairs = 0;
+        }
+    }
+
+    /// Number of tokens (at least 1).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Always false, as for [`Args::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The token at `index`, or `None` past the last one; the same as [`Args::get`].
+    pub fn get(&self, index: usize) -> Option<Token<'a>> {
+        if index >= usize::from(self.recorded) {
+            return if index < self.count {
+                Args::new(self.text).get(index)
+            } else {
+                None
+            };
+        }
+        let start = match index {
+            0 => 0,
+            _ => usize::from(self.ends[index - 1]) + 1,
+        };
+        let raw = &self.text[start..usize::from(self.ends[index])];
+        match self.strings[index] {
+            NOT_STRING => Some(Token::classify_unquoted(raw)),
+            len => Some(Token::String(QuotedStr {
+                escaped: &raw[1..raw.len() - 1],
+                len: usize::from(len),
+            })),
+        }
+    }
+}
+
 /// One parameter, classified per §4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Token<'a> {
@@ -102,29 +226,43 @@ pub enum Token<'a> {
 
 impl<'a> Token<'a> {
     fn classify(raw: &'a [u8]) -> Self {
+        match quoted_inner(raw) {
+            Some(string) => Token::String(string),
+            None => Self::classify_unquoted(raw),
+        }
+    }
+
+    /// Classifies a token known not to be a String.
+    fn classify_unquoted(raw: &'a [u8]) -> Self {
         if raw.is_empty() {
             return Token::Omitted;
-        }
-        if let Some(inner) = quoted_inner(raw) {
-            return Token::String(QuotedStr { escaped: inner });
         }
         parse_integer(raw).map_or(Token::Bad, Token::Integer)
     }
 }
 
-/// The bytes between the outer quotes if `raw` is a String token: it starts with `"`, and the
-/// escape scan from its second byte ends with its last byte as an unescaped `"`.
-fn quoted_inner(raw: &[u8]) -> Option<&[u8]> {
+/// The String if `raw` is a String token: it starts with `"`, and the escape scan from its
+/// second byte ends with its last byte as an unescaped `"`.
+fn quoted_inner(raw: &[u8]) -> Option<QuotedStr<'_>> {
     if raw.len() < 2 || raw[0] != b'"' {
         return None;
     }
     let last = raw.len() - 1;
     let mut index = 1;
+    let mut pairs = 0;
     while index < last {
-        index += if raw[index] == b'\\' { 2 } else { 1 };
+        if raw[index] == b'\\' {
+            pairs += 1;
+            index += 2;
+        } else {
+            index += 1;
+        }
     }
     // `index == last` means the last byte starts a pair of its own (it is not escaped).
-    (index == last && raw[last] == b'"').then(|| &raw[1..last])
+    (index == last && raw[last] == b'"').then(|| QuotedStr {
+        escaped: &raw[1..last],
+        len: last - 1 - pairs,
+    })
 }
 
 /// `-?[0-9]+` fitting `i32`, accumulated negatively so `i32::MIN` fits too.
@@ -158,6 +296,8 @@ fn parse_integer(raw: &[u8]) -> Option<i32> {
 pub struct QuotedStr<'a> {
     /// The bytes between the outer quotes, escapes not yet removed.
     escaped: &'a [u8],
+    /// Unescaped length, counted by the scan that recognised the String.
+    len: usize,
 }
 
 impl<'a> QuotedStr<'a> {
@@ -168,7 +308,7 @@ impl<'a> QuotedStr<'a> {
 
     /// Unescaped length in bytes.
     pub fn len(&self) -> usize {
-        self.bytes().count()
+        self.len
     }
 
     /// Whether the unescaped string is empty (`""`).
@@ -184,10 +324,46 @@ impl<'a> QuotedStr<'a> {
     /// The unescaped bytes in a vector of capacity `M`, or `None` if they do not fit.
     pub fn to_vec<const M: usize>(&self) -> Option<heapless::Vec<u8, M>> {
         let mut vector = heapless::Vec::new();
-        for byte in self.bytes() {
-            vector.push(byte).ok()?;
+        self.unescape_into(&mut vector).then_some(vector)
+    }
+
+    /// Replaces the contents of `out` with the unescaped bytes, in one pass over the escaped
+    /// ones. Returns false, leaving `out` empty, if they do not fit its capacity.
+    pub fn unescape_into<const M: usize>(&self, out: &mut heapless::Vec<u8, M>) -> bool {
+        out.clear();
+        if self.len > M {
+            return false;
         }
-        Some(vector)
+        // Fits: checked just above.
+        let _ = out.resize(self.len, 0);
+        self.unescape_to_slice(out);
+        true
+    }
+
+    /// Writes the unescaped bytes to the start of `out` and returns how many, or `None` (with
+    /// `out` unchanged) if `out` is shorter than [`len`](Self::len).
+    pub fn unescape_to(&self, out: &mut [u8]) -> Option<usize> {
+        let out = out.get_mut(..self.len)?;
+        self.unescape_to_slice(out);
+        Some(self.len)
+    }
+
+    /// Unescapes into `out`, exactly [`len`](Self::len) bytes long.
+    fn unescape_to_slice(&self, out: &mut [u8]) {
+        let mut written = 0;
+        let mut after_backslash = false;
+        for &byte in self.escaped {
+            // The first `\` of a pair is dropped; the byte after it is kept whatever it is.
+            if byte == b'\\' && !after_backslash {
+                after_backslash = true;
+                continue;
+            }
+            after_backslash = false;
+            if let Some(slot) = out.get_mut(written) {
+                *slot = byte;
+            }
+            written += 1;
+        }
     }
 
     /// Whether the unescaped bytes equal `other`.

@@ -6,6 +6,10 @@
 //! them (PUBL's escape neutralisation is the command's business). Timers belong to the caller:
 //! it restarts its 20 s inactivity timer on every fed byte, starts the 1 s terminator grace when
 //! [`DataStatus::NeedMore`] reports the whole payload, and calls [`Framer::abort_data`] on expiry.
+//!
+//! Only a `+` can start the cancel pattern (and only Ctrl+Z ends a certificate early), so the
+//! payload is copied in runs found with `memchr`; the byte-wise state machine runs only from a
+//! `+` until the pattern is ruled out again, and over the two terminator bytes.
 
 use core::fmt;
 
@@ -144,6 +148,31 @@ impl DataPhase {
         }
     }
 
+    /// Copies the payload bytes at the start of `bytes` that cannot touch the cancel pattern
+    /// or end a certificate early (no `+`, no Ctrl+Z, no pattern in progress) into `out`, and
+    /// returns how many it took. Such bytes leave the pattern state at zero, exactly as
+    /// [`step`](Self::step) would.
+    #[inline]
+    fn copy_plain(&mut self, bytes: &[u8], out: &mut [u8]) -> usize {
+        if self.cancel != 0 || self.received >= self.len {
+            return 0;
+        }
+        let room = &bytes[..bytes.len().min(self.len - self.received)];
+        let plain = match self.kind {
+            DataKind::Publish => crate::scan::find(b'+', room),
+            DataKind::Certificate => crate::scan::find_either(b'+', 0x1A, room),
+        }
+        .unwrap_or(room.len());
+        // A caller buffer shorter than `len` loses the excess rather than panicking.
+        let stored = plain.min(out.len().saturating_sub(self.received));
+        if stored > 0 {
+            let slots = &mut out[self.received..self.received + stored];
+            crate::scan::copy(slots, &room[..stored]);
+        }
+        self.received += plain;
+        plain
+    }
+
     fn after_payload_byte(&self) -> Step {
         if self.received == self.len && self.kind == DataKind::Certificate {
             Step::Ended(DataStatus::Complete { len: self.len })
@@ -174,7 +203,7 @@ impl<const N: usize> Framer<N> {
     /// phase stay buffered for line framing. Once the phase has ended, this returns its final
     /// status again; before any phase it returns `NeedMore { received: 0 }`.
     pub fn poll_data(&mut self, out: &mut [u8]) -> DataStatus {
-        let Mode::Data(mut phase) = self.mode else {
+        let Mode::Data(phase) = &mut self.mode else {
             return self
                 .data_outcome
                 .unwrap_or(DataStatus::NeedMore { received: 0 });
@@ -182,26 +211,38 @@ impl<const N: usize> Framer<N> {
         if phase.kind == DataKind::Certificate && phase.len == 0 {
             return self.end_data(0, DataStatus::Complete { len: 0 }, Mode::Lines);
         }
-        let mut step = Step::Continue;
+        let unread = self.buffer.as_slice();
         let mut consumed = 0;
-        for &byte in self.buffer.as_slice() {
-            step = phase.step(byte, out);
-            match step {
-                Step::Continue => consumed += 1,
-                Step::Ended(_) => {
-                    consumed += 1;
-                    break;
+        let step = loop {
+            let rest = &unread[consumed..];
+            let copied = phase.copy_plain(rest, out);
+            consumed += copied;
+            if copied > 0 {
+                if let Step::Ended(status) = phase.after_payload_byte() {
+                    break Step::Ended(status);
                 }
-                Step::Rejected(_) => break,
+                if copied == rest.len() {
+                    break Step::Continue;
+                }
+                continue;
             }
-        }
+            let Some(&byte) = rest.first() else {
+                break Step::Continue;
+            };
+            match phase.step(byte, out) {
+                Step::Continue => consumed += 1,
+                Step::Ended(status) => {
+                    consumed += 1;
+                    break Step::Ended(status);
+                }
+                rejected @ Step::Rejected(_) => break rejected,
+            }
+        };
         match step {
             Step::Continue => {
+                let received = phase.received;
                 self.buffer.consume(consumed);
-                self.mode = Mode::Data(phase);
-                DataStatus::NeedMore {
-                    received: phase.received,
-                }
+                DataStatus::NeedMore { received }
             }
             Step::Ended(status) => self.end_data(consumed, status, Mode::Lines),
             Step::Rejected(status) => {

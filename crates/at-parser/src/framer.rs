@@ -80,6 +80,7 @@ impl<const N: usize> Framer<N> {
     /// Bytes that do not fit in the `N`-byte buffer are dropped; the line they belong to is
     /// answered [`Framed::Rejected`] when its terminator arrives (§3.5). Nothing is framed here,
     /// so the caller may feed several reads before pulling events.
+    #[inline]
     pub fn feed(&mut self, bytes: &[u8]) -> usize {
         self.buffer.push(bytes)
     }
@@ -99,7 +100,20 @@ impl<const N: usize> Framer<N> {
     ///
     /// Yielding a line that starts with `AT+TCMQTTPUBL=`, `AT+TCMQTTPUBRAW=` or `AT+TCCERTADD=`
     /// whose byte after `=` is not `?` sets the [barrier](Self::barrier).
+    #[inline]
     pub fn next_line(&mut self) -> Option<Framed> {
+        // Most reads end inside a line: a few new bytes without an LF are ruled out here, on
+        // every read, without the call and set-up of a full search.
+        let short_of_a_line = self.buffer.len() < MAX_LINE.min(N);
+        if matches!(self.mode, Mode::Lines) && short_of_a_line && self.buffer.skip_short_tail() {
+            return None;
+        }
+        self.frame_next()
+    }
+
+    /// [`next_line`](Self::next_line) past its fast path.
+    #[inline(never)]
+    fn frame_next(&mut self) -> Option<Framed> {
         loop {
             match self.mode {
                 Mode::Barrier | Mode::Data(_) => return None,

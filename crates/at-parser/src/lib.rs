@@ -9,8 +9,9 @@ mod buffer;
 mod command;
 mod data;
 mod framer;
+mod scan;
 
-pub use args::{Args, QuotedStr, Token};
+pub use args::{Args, QuotedStr, Token, Tokens, TOKEN_SPANS};
 pub use command::{parse_line, Form, ParseError, Parsed};
 pub use data::{DataAbort, DataKind, DataStatus};
 pub use framer::{sets_barrier, Framed, Framer};

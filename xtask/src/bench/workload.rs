@@ -16,6 +16,7 @@
 use std::hint::black_box;
 
 use at_parser::{parse_line, DataKind, DataStatus, Form, Framed, Framer, Parsed};
+use command_core::mqtt::{PAYLOAD_MAX, PUBLISH_MAX};
 use command_core::params::Params;
 use command_core::queue::{Entry, InputQueue};
 
@@ -131,24 +132,30 @@ impl Session {
         for read in stream.chunks(chunk) {
             let accepted = self.framer.feed(black_box(read));
             assert_eq!(accepted, read.len(), "receive buffer overflowed");
-            self.frame();
-            self.execute();
+            // The executor wakes when a line was queued, or on every read during a data phase.
+            if self.frame() || self.data_len.is_some() {
+                self.execute();
+            }
         }
         black_box(self.summary)
     }
 
-    /// The receiver's framing loop: complete lines into the input queue.
-    fn frame(&mut self) {
+    /// The receiver's framing loop: complete lines into the input queue. Returns whether it
+    /// queued any (the receiver then signals the executor).
+    fn frame(&mut self) -> bool {
+        let mut queued = false;
         while let Some(framed) = self.framer.next_line() {
             match framed {
                 Framed::Line(line) => {
                     let pushed = self.queue.push(Entry::Line(line));
                     assert!(pushed.is_ok(), "the input queue refused a line");
+                    queued = true;
                 }
                 Framed::Empty => {}
                 Framed::Rejected => panic!("a benchmark line was rejected"),
             }
         }
+        queued
     }
 
     /// The executor: polls an open data phase, then runs queued lines until one opens a data
@@ -206,7 +213,10 @@ impl Session {
                 assert_eq!(params.count(), 3);
                 let topic = params.text::<128>(0, 1, 128).expect("topic");
                 let qos = params.int_in(1, 0..=1).expect("qos");
-                let payload = params.text::<2048>(2, 1, 256).expect("payload");
+                let mut payload = heapless::Vec::<u8, PUBLISH_MAX>::new();
+                params
+                    .text_into(2, 1, PAYLOAD_MAX, &mut payload)
+                    .expect("payload");
                 *checksum = fold(*checksum, topic.len() as u64 ^ qos as u64);
                 publish(&mut self.summary, &payload);
                 None
