@@ -139,16 +139,14 @@ impl<'a> Tokens<'a> {
         let mut index = 0;
         loop {
             // Skip to the token's end: an unescaped comma, or the end of the text.
-            while index < text.len() {
-                match text[index] {
-                    b'\\' => {
-                        pairs += 1;
-                        index += 2;
-                        pair_end = index;
-                    }
-                    b',' => break,
-                    _ => index += 1,
+            loop {
+                index = find_comma_or_backslash(text, index);
+                if text.get(index) != Some(&b'\\') {
+                    break;
                 }
+                pairs += 1;
+                index += 2;
+                pair_end = index;
             }
             // A lone `\` at the very end steps past the text: the token ends with the text.
             let end = index.min(text.len());
@@ -208,6 +206,39 @@ impl<'a> Tokens<'a> {
             })),
         }
     }
+}
+
+/// Index of the first `,` or `\\` at or after `from`, or `text.len()` (or `from` when it is past
+/// the end).
+///
+/// Eight bytes at a time: in escaped JSON the two bytes are a few bytes apart, and a
+/// byte-by-byte loop spends most of its instructions on the bytes between them. A byte equal
+/// to the one sought becomes zero after the XOR, and `(x - 0x01..) & !x & 0x80..` flags the
+/// lowest zero byte exactly (higher flags may be false, but only the lowest is used).
+#[inline]
+fn find_comma_or_backslash(text: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    const fn zero_bytes(word: u64) -> u64 {
+        word.wrapping_sub(ONES) & !word & HIGH_BITS
+    }
+    let mut index = from;
+    while let Some(chunk) = text.get(index..index + 8) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(bytes);
+        let found =
+            zero_bytes(word ^ (ONES * b',' as u64)) | zero_bytes(word ^ (ONES * b'\\' as u64));
+        if found != 0 {
+            return index + (found.trailing_zeros() / 8) as usize;
+        }
+        index += 8;
+    }
+    while index < text.len() && text[index] != b',' && text[index] != b'\\' {
+        index += 1;
+    }
+    index
 }
 
 /// One parameter, classified per §4.

@@ -63,10 +63,25 @@ impl<const N: usize> RxBuffer<N> {
     /// the new loss into that gap: the lines involved are answered `[E:04]` either way.
     #[inline]
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
-        if data.is_empty() {
-            return 0;
+        // The common case: the read fits behind the unread bytes as they are.
+        if data.len() <= N - self.end {
+            // A single byte that is not an LF cannot end a terminator: when everything before
+            // it was searched, it counts as searched too, and framing has nothing to look at.
+            if let [byte] = data {
+                if self.scanned == self.end && *byte != b'\n' {
+                    self.scanned += 1;
+                }
+            }
+            crate::scan::copy(&mut self.bytes[self.end..self.end + data.len()], data);
+            self.end += data.len();
+            return data.len();
         }
-        if self.end + data.len() > N && self.start > 0 {
+        self.push_compacting(data)
+    }
+
+    /// [`push`](Self::push) when the data does not fit behind the unread bytes.
+    fn push_compacting(&mut self, data: &[u8]) -> usize {
+        if self.start > 0 {
             self.compact();
         }
         let taken = data.len().min(N - self.end);
@@ -111,6 +126,13 @@ impl<const N: usize> RxBuffer<N> {
     pub(crate) fn consume(&mut self, count: usize) {
         let count = count.min(self.len());
         self.start += count;
+        if self.start == self.end && self.gaps.is_empty() {
+            // Everything was read and nothing lost: start again at the front, nothing to move.
+            self.start = 0;
+            self.end = 0;
+            self.scanned = 0;
+            return;
+        }
         let start = self.start;
         self.scanned = self.scanned.max(start);
         if !self.gaps.is_empty() {
@@ -132,18 +154,10 @@ impl<const N: usize> RxBuffer<N> {
         self.gaps.iter().any(|gap| *gap < self.start + index)
     }
 
-    /// Marks the bytes not yet searched as searched and returns true if they are few and hold
-    /// no LF (so no terminator can have arrived); returns false, changing nothing, otherwise.
-    ///
-    /// The check a short read needs, cheap enough to run inline on every read.
+    /// Whether every unread byte was searched for a terminator already (none was found).
     #[inline]
-    pub(crate) fn skip_short_tail(&mut self) -> bool {
-        let tail = &self.bytes[self.scanned..self.end];
-        if tail.len() > 4 || tail.contains(&b'\n') {
-            return false;
-        }
-        self.scanned = self.end;
-        true
+    pub(crate) fn searched(&self) -> bool {
+        self.scanned == self.end
     }
 
     /// Length of the first line (through its CR LF) if it ends within `limit` bytes. A CR and an

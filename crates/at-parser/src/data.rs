@@ -73,6 +73,9 @@ impl fmt::Display for DataAbort {
 
 impl core::error::Error for DataAbort {}
 
+/// Reads up to this long take [`Framer::poll_data`]'s inline path.
+const SHORT_READ: usize = 8;
+
 /// The pattern that cancels a data phase wherever it occurs (§7.6).
 const CANCEL: &[u8; 5] = b"+++\r\n";
 
@@ -202,31 +205,49 @@ impl<const N: usize> Framer<N> {
     /// Pass the same buffer of at least `len` bytes on every call. Bytes after the end of the
     /// phase stay buffered for line framing. Once the phase has ended, this returns its final
     /// status again; before any phase it returns `NeedMore { received: 0 }`.
+    #[inline]
     pub fn poll_data(&mut self, out: &mut [u8]) -> DataStatus {
+        // A short read in mid-payload (down to one byte per read) is stored here without the
+        // call and set-up of the general loop: no `+` or Ctrl+Z, no pattern in progress, and
+        // the payload stays incomplete.
+        if let Mode::Data(phase) = &mut self.mode {
+            let unread = self.buffer.as_slice();
+            let received = phase.received + unread.len();
+            let plain = || !unread.iter().any(|byte| matches!(byte, b'+' | 0x1A));
+            if unread.len() <= SHORT_READ && phase.cancel == 0 && received < phase.len && plain() {
+                if let Some(slots) = out.get_mut(phase.received..received) {
+                    crate::scan::copy(slots, unread);
+                    phase.received = received;
+                    self.buffer.consume(unread.len());
+                    return DataStatus::NeedMore { received };
+                }
+            }
+        }
+        self.poll_data_general(out)
+    }
+
+    /// [`poll_data`](Self::poll_data) past its fast path.
+    #[inline(never)]
+    fn poll_data_general(&mut self, out: &mut [u8]) -> DataStatus {
         let Mode::Data(phase) = &mut self.mode else {
             return self
                 .data_outcome
                 .unwrap_or(DataStatus::NeedMore { received: 0 });
         };
-        if phase.kind == DataKind::Certificate && phase.len == 0 {
-            return self.end_data(0, DataStatus::Complete { len: 0 }, Mode::Lines);
-        }
         let unread = self.buffer.as_slice();
-        let mut consumed = 0;
+        let mut consumed = phase.copy_plain(unread, out);
+        // The common case, a read in mid-payload: all of it was plain payload and more is due.
+        if consumed == unread.len() && phase.received < phase.len {
+            let received = phase.received;
+            self.buffer.consume(consumed);
+            return DataStatus::NeedMore { received };
+        }
         let step = loop {
-            let rest = &unread[consumed..];
-            let copied = phase.copy_plain(rest, out);
-            consumed += copied;
-            if copied > 0 {
-                if let Step::Ended(status) = phase.after_payload_byte() {
-                    break Step::Ended(status);
-                }
-                if copied == rest.len() {
-                    break Step::Continue;
-                }
-                continue;
+            // A certificate is complete at `len` bytes (at once for `len == 0`).
+            if phase.kind == DataKind::Certificate && phase.received == phase.len {
+                break Step::Ended(DataStatus::Complete { len: phase.len });
             }
-            let Some(&byte) = rest.first() else {
+            let Some(&byte) = unread.get(consumed) else {
                 break Step::Continue;
             };
             match phase.step(byte, out) {
@@ -237,6 +258,7 @@ impl<const N: usize> Framer<N> {
                 }
                 rejected @ Step::Rejected(_) => break rejected,
             }
+            consumed += phase.copy_plain(&unread[consumed..], out);
         };
         match step {
             Step::Continue => {

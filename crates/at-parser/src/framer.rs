@@ -102,11 +102,14 @@ impl<const N: usize> Framer<N> {
     /// whose byte after `=` is not `?` sets the [barrier](Self::barrier).
     #[inline]
     pub fn next_line(&mut self) -> Option<Framed> {
-        // Most reads end inside a line: a few new bytes without an LF are ruled out here, on
-        // every read, without the call and set-up of a full search.
-        let short_of_a_line = self.buffer.len() < MAX_LINE.min(N);
-        if matches!(self.mode, Mode::Lines) && short_of_a_line && self.buffer.skip_short_tail() {
-            return None;
+        // Most reads end inside a line or a payload: decided here, on every read, without the
+        // call and set-up of a full search.
+        match self.mode {
+            Mode::Barrier | Mode::Data(_) => return None,
+            Mode::Lines if self.buffer.searched() && self.buffer.len() < MAX_LINE.min(N) => {
+                return None
+            }
+            _ => {}
         }
         self.frame_next()
     }

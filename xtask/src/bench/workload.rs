@@ -130,7 +130,7 @@ impl Session {
     pub fn process(&mut self, stream: &[u8], chunk: usize) -> Summary {
         self.summary = Summary::default();
         for read in stream.chunks(chunk) {
-            let accepted = self.framer.feed(black_box(read));
+            let accepted = self.framer.feed(read);
             assert_eq!(accepted, read.len(), "receive buffer overflowed");
             // The executor wakes when a line was queued, or on every read during a data phase.
             if self.frame() || self.data_len.is_some() {
@@ -142,6 +142,8 @@ impl Session {
 
     /// The receiver's framing loop: complete lines into the input queue. Returns whether it
     /// queued any (the receiver then signals the executor).
+    // Inline as in the receiver, where framing is part of the read loop.
+    #[inline(always)]
     fn frame(&mut self) -> bool {
         let mut queued = false;
         while let Some(framed) = self.framer.next_line() {
