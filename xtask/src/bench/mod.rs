@@ -5,7 +5,8 @@
 //! and `bench-workload` under callgrind; see [`parser`]).
 //!
 //! `cargo xtask bench parser` runs only the receive-path figures: a few seconds once the
-//! release xtask is built, so CI can afford it, and it fails when a goal is missed.
+//! release xtask is built, so CI can afford it, and it fails when a figure regresses past its
+//! ceiling.
 
 mod parser;
 mod workload;
