@@ -13,6 +13,8 @@
 
 use core::fmt;
 
+use crate::scan;
+
 /// How many tokens [`Tokens`] records; no command takes more parameters. Tokens past these (a
 /// wrong parameter count, which handlers refuse) are still counted, and found by rescanning.
 pub const TOKEN_SPANS: usize = 8;
@@ -211,29 +213,17 @@ impl<'a> Tokens<'a> {
 /// Index of the first `,` or `\\` at or after `from`, or `text.len()` (or `from` when it is past
 /// the end).
 ///
-/// Eight bytes at a time: in escaped JSON the two bytes are a few bytes apart, and a
-/// byte-by-byte loop spends most of its instructions on the bytes between them. A byte equal
-/// to the one sought becomes zero after the XOR, and `(x - 0x01..) & !x & 0x80..` flags the
-/// lowest zero byte exactly (higher flags may be false, but only the lowest is used).
+/// A word at a time: in escaped JSON the two bytes are a few bytes apart, and a byte-by-byte
+/// loop spends most of its instructions on the bytes between them.
 #[inline]
 fn find_comma_or_backslash(text: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-    const fn zero_bytes(word: u64) -> u64 {
-        word.wrapping_sub(ONES) & !word & HIGH_BITS
-    }
     let mut index = from;
-    while let Some(chunk) = text.get(index..index + 8) {
-        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let word = u64::from_le_bytes(bytes);
-        let found =
-            zero_bytes(word ^ (ONES * b',' as u64)) | zero_bytes(word ^ (ONES * b'\\' as u64));
+    while let Some(word) = scan::word_at(text, index) {
+        let found = scan::flag_bytes(word, b',') | scan::flag_bytes(word, b'\\');
         if found != 0 {
-            return index + (found.trailing_zeros() / 8) as usize;
+            return index + scan::first_flagged(found);
         }
-        index += 8;
+        index += scan::WORD;
     }
     while index < text.len() && text[index] != b',' && text[index] != b'\\' {
         index += 1;
@@ -381,19 +371,38 @@ impl<'a> QuotedStr<'a> {
 
     /// Unescapes into `out`, exactly [`len`](Self::len) bytes long.
     fn unescape_to_slice(&self, out: &mut [u8]) {
-        let mut written = 0;
-        let mut after_backslash = false;
-        for &byte in self.escaped {
-            // The first `\` of a pair is dropped; the byte after it is kept whatever it is.
-            if byte == b'\\' && !after_backslash {
-                after_backslash = true;
-                continue;
+        let escaped = self.escaped;
+        let mut read = 0;
+        let mut written: usize = 0;
+        loop {
+            // A word at a time while both sides have room: the word is stored whole, and only
+            // its part before a `\\` counts (the rest is written again from the right place).
+            let slots = out.get_mut(written..written.saturating_add(scan::WORD));
+            if let (Some(word), Some(slots)) = (scan::word_at(escaped, read), slots) {
+                slots.copy_from_slice(&word.to_le_bytes());
+                let backslashes = scan::flag_bytes(word, b'\\');
+                if backslashes == 0 {
+                    read += scan::WORD;
+                    written += scan::WORD;
+                    continue;
+                }
+                let plain = scan::first_flagged(backslashes);
+                read += plain;
+                written += plain;
             }
-            after_backslash = false;
+            // One byte, or one pair: the first `\\` of a pair is dropped, the byte after it kept.
+            let Some(&byte) = escaped.get(read) else {
+                break;
+            };
+            let (byte, step) = match (byte, escaped.get(read + 1)) {
+                (b'\\', Some(&next)) => (next, 2),
+                _ => (byte, 1),
+            };
             if let Some(slot) = out.get_mut(written) {
                 *slot = byte;
             }
             written += 1;
+            read += step;
         }
     }
 

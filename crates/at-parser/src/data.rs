@@ -101,7 +101,7 @@ enum Step {
 }
 
 impl DataPhase {
-    fn new(len: usize, kind: DataKind) -> Self {
+    pub(crate) const fn new(len: usize, kind: DataKind) -> Self {
         Self {
             kind,
             len,
@@ -192,12 +192,13 @@ impl<const N: usize> Framer<N> {
     /// at once and makes a publish wait for its terminator only.
     pub fn begin_data(&mut self, len: usize, kind: DataKind) {
         self.data_outcome = None;
-        self.mode = Mode::Data(DataPhase::new(len, kind));
+        self.phase = DataPhase::new(len, kind);
+        self.mode = Mode::Data;
     }
 
     /// True while a data phase is open.
     pub fn in_data_mode(&self) -> bool {
-        matches!(self.mode, Mode::Data(_))
+        self.mode == Mode::Data
     }
 
     /// Advances the data phase over the buffered bytes, storing payload byte `i` at `out[i]`.
@@ -210,7 +211,8 @@ impl<const N: usize> Framer<N> {
         // A short read in mid-payload (down to one byte per read) is stored here without the
         // call and set-up of the general loop: no `+` or Ctrl+Z, no pattern in progress, and
         // the payload stays incomplete.
-        if let Mode::Data(phase) = &mut self.mode {
+        if self.mode == Mode::Data {
+            let phase = &mut self.phase;
             let unread = self.buffer.as_slice();
             let received = phase.received + unread.len();
             let plain = || !unread.iter().any(|byte| matches!(byte, b'+' | 0x1A));
@@ -229,11 +231,12 @@ impl<const N: usize> Framer<N> {
     /// [`poll_data`](Self::poll_data) past its fast path.
     #[inline(never)]
     fn poll_data_general(&mut self, out: &mut [u8]) -> DataStatus {
-        let Mode::Data(phase) = &mut self.mode else {
+        if self.mode != Mode::Data {
             return self
                 .data_outcome
                 .unwrap_or(DataStatus::NeedMore { received: 0 });
-        };
+        }
+        let phase = &mut self.phase;
         let unread = self.buffer.as_slice();
         let mut consumed = phase.copy_plain(unread, out);
         // The common case, a read in mid-payload: all of it was plain payload and more is due.
@@ -287,9 +290,10 @@ impl<const N: usize> Framer<N> {
     /// discarded through the next `\r\n` (or until [`finish_discard`](Self::finish_discard));
     /// otherwise line framing resumes at once. Does nothing when no data phase is open.
     pub fn abort_data(&mut self) {
-        let Mode::Data(phase) = self.mode else {
+        if self.mode != Mode::Data {
             return;
-        };
+        }
+        let phase = self.phase;
         let awaiting_terminator = phase.kind == DataKind::Publish && phase.received == phase.len;
         let next = if awaiting_terminator {
             Mode::Discard {

@@ -7,7 +7,7 @@
 //! command entered data mode ([`Framer::begin_data`]) or not ([`Framer::release_barrier`]).
 
 use crate::buffer::RxBuffer;
-use crate::data::{DataPhase, DataStatus};
+use crate::data::{DataKind, DataPhase, DataStatus};
 use crate::{MAX_LINE, RX_BUFFER};
 
 /// One framing event.
@@ -40,8 +40,8 @@ pub(crate) enum Mode {
     Discard { after_cr: bool },
     /// A data-mode command line was yielded; nothing is framed until the engine decides.
     Barrier,
-    /// The data phase is open (§7).
-    Data(DataPhase),
+    /// The data phase is open (§7); its state is [`Framer::phase`].
+    Data,
 }
 
 /// Receive-side framer: owns the unframed receive buffer of `N` bytes.
@@ -55,6 +55,9 @@ pub(crate) enum Mode {
 pub struct Framer<const N: usize = RX_BUFFER> {
     pub(crate) buffer: RxBuffer<N>,
     pub(crate) mode: Mode,
+    /// State of the data phase while `mode` is [`Mode::Data`]. Kept out of the mode so that the
+    /// mode is a one-byte tag, tested on every read.
+    pub(crate) phase: DataPhase,
     /// Final status of the last data phase, repeated by `poll_data` once the phase has ended.
     pub(crate) data_outcome: Option<DataStatus>,
 }
@@ -71,6 +74,7 @@ impl<const N: usize> Framer<N> {
         Self {
             buffer: RxBuffer::new(),
             mode: Mode::Lines,
+            phase: DataPhase::new(0, DataKind::Publish),
             data_outcome: None,
         }
     }
@@ -105,7 +109,7 @@ impl<const N: usize> Framer<N> {
         // Most reads end inside a line or a payload: decided here, on every read, without the
         // call and set-up of a full search.
         match self.mode {
-            Mode::Barrier | Mode::Data(_) => return None,
+            Mode::Barrier | Mode::Data => return None,
             Mode::Lines if self.buffer.searched() && self.buffer.len() < MAX_LINE.min(N) => {
                 return None
             }
@@ -119,7 +123,7 @@ impl<const N: usize> Framer<N> {
     fn frame_next(&mut self) -> Option<Framed> {
         loop {
             match self.mode {
-                Mode::Barrier | Mode::Data(_) => return None,
+                Mode::Barrier | Mode::Data => return None,
                 Mode::Overlong => {
                     if !self.discard_through_terminator() {
                         return None;

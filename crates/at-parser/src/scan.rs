@@ -38,6 +38,34 @@ pub(crate) fn copy(destination: &mut [u8], source: &[u8]) {
     }
 }
 
+/// Bytes per word in the word-at-a-time scans of escaped text.
+pub(crate) const WORD: usize = 8;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The [`WORD`] bytes at `index` as a little-endian word (first byte lowest), if there are
+/// that many.
+#[inline]
+pub(crate) fn word_at(bytes: &[u8], index: usize) -> Option<u64> {
+    let chunk = bytes.get(index..index.checked_add(WORD)?)?;
+    <[u8; WORD]>::try_from(chunk).ok().map(u64::from_le_bytes)
+}
+
+/// Flags (high bit) the bytes of `word` equal to `byte`. The lowest flag is exact; flags above
+/// it may be false (a borrow from a match spills into the next byte), so use only the lowest.
+#[inline]
+pub(crate) fn flag_bytes(word: u64, byte: u8) -> u64 {
+    let zeroed = word ^ (ONES * u64::from(byte));
+    zeroed.wrapping_sub(ONES) & !zeroed & HIGH_BITS
+}
+
+/// Index of the byte of the lowest flag (`flags` must not be zero).
+#[inline]
+pub(crate) fn first_flagged(flags: u64) -> usize {
+    (flags.trailing_zeros() / 8) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +81,27 @@ mod tests {
             assert_eq!(find(b'\n', part), expected, "{length}");
             let either = part.iter().position(|byte| *byte == b'\n' || *byte == b'+');
             assert_eq!(find_either(b'\n', b'+', part), either, "{length}");
+        }
+    }
+
+    #[test]
+    fn the_lowest_flag_is_the_first_match() {
+        let bytes = b"ab\\\\,c,\\d";
+        let word = word_at(bytes, 0).unwrap();
+        assert_eq!(first_flagged(flag_bytes(word, b'\\')), 2);
+        assert_eq!(first_flagged(flag_bytes(word, b',')), 4);
+        assert_eq!(flag_bytes(word, b'z'), 0);
+        assert_eq!(word_at(bytes, 3), None);
+        assert_eq!(word_at(bytes, usize::MAX), None);
+        // Every position and byte value, against a plain search.
+        for byte in 0..=255u8 {
+            let mut window = [b'x'; WORD];
+            for position in 0..WORD {
+                window[position] = byte;
+                let flags = flag_bytes(word_at(&window, 0).unwrap(), byte);
+                let expected = window.iter().position(|candidate| *candidate == byte);
+                assert_eq!((flags != 0).then(|| first_flagged(flags)), expected);
+            }
         }
     }
 
