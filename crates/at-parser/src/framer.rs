@@ -27,7 +27,10 @@ pub enum Framed {
 }
 
 /// What the framer does with the bytes at the read cursor.
+// An explicit tag byte: checked on every read, it should be one compare, not the decoding of a
+// niche in `Discard`'s flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Mode {
     /// Ordinary line framing.
     Lines,
