@@ -142,3 +142,65 @@ impl<'a> Params<'a> {
         matches!(self.tokens.get(index), Some(Token::Omitted))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(text: &[u8]) -> Params<'_> {
+        Params::new(Args::new(text))
+    }
+
+    #[test]
+    fn text_into_unescapes_into_the_callers_buffer() {
+        let mut out = heapless::Vec::<u8, 16>::new();
+        assert_eq!(
+            params(b"1,\"a\\\"b\\,c\"").text_into(1, 1, 16, &mut out),
+            Ok(())
+        );
+        assert_eq!(out.as_slice(), b"a\"b,c");
+    }
+
+    #[test]
+    fn text_into_refuses_out_of_bounds_lengths_and_leaves_the_buffer_empty() {
+        let mut out = heapless::Vec::<u8, 16>::new();
+        out.extend_from_slice(b"stale").unwrap();
+        assert_eq!(
+            params(b"\"abcdef\"").text_into(0, 1, 5, &mut out),
+            Err(ParamError::Range)
+        );
+        assert!(out.is_empty());
+        assert_eq!(
+            params(b"\"\"").text_into(0, 1, 5, &mut out),
+            Err(ParamError::Range)
+        );
+        // A `max` above the buffer's capacity is still bounded by the capacity.
+        let mut small = heapless::Vec::<u8, 2>::new();
+        assert_eq!(
+            params(b"\"abc\"").text_into(0, 1, 16, &mut small),
+            Err(ParamError::Range)
+        );
+    }
+
+    #[test]
+    fn text_into_reports_the_class_of_a_wrong_token() {
+        let mut out = heapless::Vec::<u8, 16>::new();
+        assert_eq!(
+            params(b"7").text_into(0, 0, 16, &mut out),
+            Err(ParamError::Type)
+        );
+        assert_eq!(
+            params(b"\"a\"").text_into(1, 0, 16, &mut out),
+            Err(ParamError::Count)
+        );
+    }
+
+    #[test]
+    fn parameters_past_the_recorded_spans_are_read_correctly() {
+        let many = params(b"0,1,2,3,4,5,6,7,8,\"nine\"");
+        assert_eq!(many.count(), 10);
+        assert_eq!(many.int(8), Ok(8));
+        assert_eq!(many.text::<8>(9, 1, 8).as_deref(), Ok(&b"nine"[..]));
+        assert!(many.expect_count(1, 6).is_err());
+    }
+}
