@@ -3,7 +3,8 @@
 //!
 //! Invariants checked: no panic; a yielded line is at most `MAX_LINE` bytes, ends with `\r\n`
 //! and contains no earlier `\r\n`; `feed` never accepts more than it was given; token counts
-//! agree between `len`, `iter` and `get`; a String's `len` equals its unescaped byte count.
+//! agree between `len`, `iter`, `get` and the split-once `tokens`; a String's `len` equals its
+//! unescaped byte count, and every way of unescaping it gives the same bytes.
 
 #![no_main]
 
@@ -86,14 +87,21 @@ fn check_parse(line: &[u8]) -> Option<usize> {
     assert!(count >= 1);
     assert_eq!(args.iter().count(), count);
     assert!(args.get(count).is_none());
+    let tokens = args.tokens();
+    assert_eq!(tokens.len(), count);
+    assert!(tokens.get(count).is_none());
     let mut last = None;
     for (index, token) in args.iter().enumerate() {
         assert_eq!(args.get(index), Some(token));
+        assert_eq!(tokens.get(index), Some(token));
         last = match token {
             Token::String(text) => {
                 assert_eq!(text.bytes().count(), text.len());
                 if let Some(copy) = text.to_vec::<MAX_LINE>() {
                     assert!(text.eq_bytes(&copy));
+                    let mut buffer = [0u8; MAX_LINE];
+                    assert_eq!(text.unescape_to(&mut buffer), Some(copy.len()));
+                    assert_eq!(&buffer[..copy.len()], copy.as_slice());
                 }
                 None
             }

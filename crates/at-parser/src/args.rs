@@ -1,14 +1,19 @@
 //! Parameter splitting and token classes (`at-engine.md` §4).
 //!
-//! Nothing is copied: [`Args`] keeps the escaped text after `=`, tokens are found by scanning it
-//! on demand, and a [`QuotedStr`] unescapes lazily. A handler usually reads each token once, so
-//! rescanning a line of at most 256 bytes is cheaper than storing split positions.
+//! Nothing is copied: [`Args`] keeps the escaped text after `=`, and a [`QuotedStr`] unescapes
+//! only when asked, in one pass straight into the caller's buffer. A handler reads tokens by
+//! index, several of them, each once or twice; rescanning from the first token on every access
+//! scanned a 250-byte publish line about five times. So [`Args::tokens`] splits the text once
+//! into [`Tokens`] (see `tokens.rs`); any later access is a lookup.
 //!
 //! One left-to-right scan decides everything: a `\` and the byte after it form a pair whose
 //! second byte is escaped. Splitting and the String test use that same scan, so a token never
 //! ends inside a pair (except at the end of the text, where a lone `\` has nothing to escape).
 
 use core::fmt;
+
+use crate::scan;
+use crate::tokens::Tokens;
 
 /// The parameter text after `=`, still escaped and unsplit.
 ///
@@ -49,6 +54,11 @@ impl<'a> Args<'a> {
     /// The tokens in order.
     pub fn iter(&self) -> impl Iterator<Item = Token<'a>> + 'a {
         self.raw_tokens().map(Token::classify)
+    }
+
+    /// Splits the text once; every later access to a token is a lookup.
+    pub fn tokens(&self) -> Tokens<'a> {
+        Tokens::split(self.text)
     }
 
     /// The tokens' escaped bytes, split at unescaped commas.
@@ -102,29 +112,43 @@ pub enum Token<'a> {
 
 impl<'a> Token<'a> {
     fn classify(raw: &'a [u8]) -> Self {
+        match quoted_inner(raw) {
+            Some(string) => Token::String(string),
+            None => Self::classify_unquoted(raw),
+        }
+    }
+
+    /// Classifies a token known not to be a String.
+    pub(crate) fn classify_unquoted(raw: &'a [u8]) -> Self {
         if raw.is_empty() {
             return Token::Omitted;
-        }
-        if let Some(inner) = quoted_inner(raw) {
-            return Token::String(QuotedStr { escaped: inner });
         }
         parse_integer(raw).map_or(Token::Bad, Token::Integer)
     }
 }
 
-/// The bytes between the outer quotes if `raw` is a String token: it starts with `"`, and the
-/// escape scan from its second byte ends with its last byte as an unescaped `"`.
-fn quoted_inner(raw: &[u8]) -> Option<&[u8]> {
+/// The String if `raw` is a String token: it starts with `"`, and the escape scan from its
+/// second byte ends with its last byte as an unescaped `"`.
+fn quoted_inner(raw: &[u8]) -> Option<QuotedStr<'_>> {
     if raw.len() < 2 || raw[0] != b'"' {
         return None;
     }
     let last = raw.len() - 1;
     let mut index = 1;
+    let mut pairs = 0;
     while index < last {
-        index += if raw[index] == b'\\' { 2 } else { 1 };
+        if raw[index] == b'\\' {
+            pairs += 1;
+            index += 2;
+        } else {
+            index += 1;
+        }
     }
     // `index == last` means the last byte starts a pair of its own (it is not escaped).
-    (index == last && raw[last] == b'"').then(|| &raw[1..last])
+    (index == last && raw[last] == b'"').then(|| QuotedStr {
+        escaped: &raw[1..last],
+        len: last - 1 - pairs,
+    })
 }
 
 /// `-?[0-9]+` fitting `i32`, accumulated negatively so `i32::MIN` fits too.
@@ -157,7 +181,9 @@ fn parse_integer(raw: &[u8]) -> Option<i32> {
 #[derive(Clone, Copy)]
 pub struct QuotedStr<'a> {
     /// The bytes between the outer quotes, escapes not yet removed.
-    escaped: &'a [u8],
+    pub(crate) escaped: &'a [u8],
+    /// Unescaped length, counted by the scan that recognised the String.
+    pub(crate) len: usize,
 }
 
 impl<'a> QuotedStr<'a> {
@@ -168,7 +194,7 @@ impl<'a> QuotedStr<'a> {
 
     /// Unescaped length in bytes.
     pub fn len(&self) -> usize {
-        self.bytes().count()
+        self.len
     }
 
     /// Whether the unescaped string is empty (`""`).
@@ -184,10 +210,65 @@ impl<'a> QuotedStr<'a> {
     /// The unescaped bytes in a vector of capacity `M`, or `None` if they do not fit.
     pub fn to_vec<const M: usize>(&self) -> Option<heapless::Vec<u8, M>> {
         let mut vector = heapless::Vec::new();
-        for byte in self.bytes() {
-            vector.push(byte).ok()?;
+        self.unescape_into(&mut vector).then_some(vector)
+    }
+
+    /// Replaces the contents of `out` with the unescaped bytes, in one pass over the escaped
+    /// ones. Returns false, leaving `out` empty, if they do not fit its capacity.
+    pub fn unescape_into<const M: usize>(&self, out: &mut heapless::Vec<u8, M>) -> bool {
+        out.clear();
+        if self.len > M {
+            return false;
         }
-        Some(vector)
+        // Fits: checked just above.
+        let _ = out.resize(self.len, 0);
+        self.unescape_to_slice(out);
+        true
+    }
+
+    /// Writes the unescaped bytes to the start of `out` and returns how many, or `None` (with
+    /// `out` unchanged) if `out` is shorter than [`len`](Self::len).
+    pub fn unescape_to(&self, out: &mut [u8]) -> Option<usize> {
+        let out = out.get_mut(..self.len)?;
+        self.unescape_to_slice(out);
+        Some(self.len)
+    }
+
+    /// Unescapes into `out`, exactly [`len`](Self::len) bytes long.
+    fn unescape_to_slice(&self, out: &mut [u8]) {
+        let escaped = self.escaped;
+        let mut read = 0;
+        let mut written: usize = 0;
+        loop {
+            // A word at a time while both sides have room: the word is stored whole, and only
+            // its part before a `\\` counts (the rest is written again from the right place).
+            let slots = out.get_mut(written..written.saturating_add(scan::WORD));
+            if let (Some(word), Some(slots)) = (scan::word_at(escaped, read), slots) {
+                slots.copy_from_slice(&word.to_le_bytes());
+                let backslashes = scan::flag_bytes(word, b'\\');
+                if backslashes == 0 {
+                    read += scan::WORD;
+                    written += scan::WORD;
+                    continue;
+                }
+                let plain = scan::first_flagged(backslashes);
+                read += plain;
+                written += plain;
+            }
+            // One byte, or one pair: the first `\\` of a pair is dropped, the byte after it kept.
+            let Some(&byte) = escaped.get(read) else {
+                break;
+            };
+            let (byte, step) = match (byte, escaped.get(read + 1)) {
+                (b'\\', Some(&next)) => (next, 2),
+                _ => (byte, 1),
+            };
+            if let Some(slot) = out.get_mut(written) {
+                *slot = byte;
+            }
+            written += 1;
+            read += step;
+        }
     }
 
     /// Whether the unescaped bytes equal `other`.

@@ -4,6 +4,11 @@
 //! unread bytes are moved to the front only when a `feed` would not fit otherwise, so every byte
 //! is copied at most once per pass through the buffer.
 //!
+//! Finding a line's end must not rescan what an earlier search already covered: with 1-byte
+//! reads a 250-byte line would otherwise be scanned 250 times. The buffer keeps a search
+//! cursor, `scanned`, and resumes there, looking for the LF with `memchr`; unread bytes never change
+//! once pushed, so what was searched stays searched until it is consumed.
+//!
 //! Bytes that do not fit are dropped (`at-engine.md` §3.5). The buffer remembers *where* they
 //! were dropped (a "gap") so the framer can answer the line that lost them with `[E:04]`, and so a
 //! CR before a gap and an LF after it are never mistaken for a terminator: bytes were lost between
@@ -24,6 +29,9 @@ pub(crate) struct RxBuffer<const N: usize> {
     end: usize,
     /// Absolute indices (into `bytes`) in ascending order: bytes were lost just before each one.
     gaps: heapless::Vec<usize, GAP_SLOTS>,
+    /// Absolute index: no LF in `start + 1..scanned` ends a terminator. Kept in
+    /// `start..=end`.
+    scanned: usize,
 }
 
 impl<const N: usize> RxBuffer<N> {
@@ -33,15 +41,18 @@ impl<const N: usize> RxBuffer<N> {
             start: 0,
             end: 0,
             gaps: heapless::Vec::new(),
+            scanned: 0,
         }
     }
 
     /// Number of unread bytes.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.end - self.start
     }
 
     /// The unread bytes.
+    #[inline]
     pub(crate) fn as_slice(&self) -> &[u8] {
         &self.bytes[self.start..self.end]
     }
@@ -50,15 +61,31 @@ impl<const N: usize> RxBuffer<N> {
     ///
     /// When all gap slots are taken, the bytes after the last gap are discarded too, which merges
     /// the new loss into that gap: the lines involved are answered `[E:04]` either way.
+    #[inline]
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
-        if data.is_empty() {
-            return 0;
+        // The common case: the read fits behind the unread bytes as they are.
+        if data.len() <= N - self.end {
+            // A single byte that is not an LF cannot end a terminator: when everything before
+            // it was searched, it counts as searched too, and framing has nothing to look at.
+            if let [byte] = data {
+                if self.scanned == self.end && *byte != b'\n' {
+                    self.scanned += 1;
+                }
+            }
+            crate::scan::copy(&mut self.bytes[self.end..self.end + data.len()], data);
+            self.end += data.len();
+            return data.len();
         }
-        if self.end + data.len() > N && self.start > 0 {
+        self.push_compacting(data)
+    }
+
+    /// [`push`](Self::push) when the data does not fit behind the unread bytes.
+    fn push_compacting(&mut self, data: &[u8]) -> usize {
+        if self.start > 0 {
             self.compact();
         }
         let taken = data.len().min(N - self.end);
-        self.bytes[self.end..self.end + taken].copy_from_slice(&data[..taken]);
+        crate::scan::copy(&mut self.bytes[self.end..self.end + taken], &data[..taken]);
         self.end += taken;
         if taken < data.len() {
             self.record_gap();
@@ -73,6 +100,8 @@ impl<const N: usize> RxBuffer<N> {
         if self.gaps.push(self.end).is_err() {
             if let Some(&last) = self.gaps.last() {
                 self.end = last;
+                // The bytes given up may have been searched; their replacements are not.
+                self.scanned = self.scanned.min(self.end);
             }
         }
     }
@@ -80,9 +109,12 @@ impl<const N: usize> RxBuffer<N> {
     /// Moves the unread bytes to the front of the array.
     fn compact(&mut self) {
         let start = self.start;
-        self.bytes.copy_within(start..self.end, 0);
+        if self.end > start {
+            self.bytes.copy_within(start..self.end, 0);
+        }
         self.end -= start;
         self.start = 0;
+        self.scanned -= start;
         for gap in self.gaps.iter_mut() {
             *gap -= start;
         }
@@ -90,11 +122,22 @@ impl<const N: usize> RxBuffer<N> {
 
     /// Drops the first `count` unread bytes, and the gaps strictly inside them. A gap right after
     /// them is kept: its lost bytes belong to whatever follows.
+    #[inline]
     pub(crate) fn consume(&mut self, count: usize) {
         let count = count.min(self.len());
         self.start += count;
+        if self.start == self.end && self.gaps.is_empty() {
+            // Everything was read and nothing lost: start again at the front, nothing to move.
+            self.start = 0;
+            self.end = 0;
+            self.scanned = 0;
+            return;
+        }
         let start = self.start;
-        self.gaps.retain(|gap| *gap >= start);
+        self.scanned = self.scanned.max(start);
+        if !self.gaps.is_empty() {
+            self.gaps.retain(|gap| *gap >= start);
+        }
         if self.start == self.end {
             self.compact();
         }
@@ -111,22 +154,42 @@ impl<const N: usize> RxBuffer<N> {
         self.gaps.iter().any(|gap| *gap < self.start + index)
     }
 
+    /// Whether every unread byte was searched for a terminator already (none was found).
+    #[inline]
+    pub(crate) fn searched(&self) -> bool {
+        self.scanned == self.end
+    }
+
     /// Length of the first line (through its CR LF) if it ends within `limit` bytes. A CR and an
     /// LF separated by a gap are not a terminator.
-    pub(crate) fn find_terminator(&self, limit: usize) -> Option<usize> {
-        let unread = self.as_slice();
-        let searched = &unread[..unread.len().min(limit)];
-        searched
-            .windows(2)
-            .enumerate()
-            .find(|(index, pair)| pair == b"\r\n" && !self.gap_at(index + 1))
-            .map(|(index, _)| index + 2)
+    ///
+    /// Resumes where the previous search stopped, so over a line's life every byte is searched
+    /// once however many reads deliver it.
+    #[inline]
+    pub(crate) fn find_terminator(&mut self, limit: usize) -> Option<usize> {
+        let stop = self.end.min(self.start.saturating_add(limit));
+        // An LF at the read cursor has no CR before it in this line.
+        let mut from = self.scanned.max(self.start + 1);
+        while from < stop {
+            let Some(offset) = crate::scan::find(b'\n', &self.bytes[from..stop]) else {
+                break;
+            };
+            let line_feed = from + offset;
+            if self.bytes[line_feed - 1] == b'\r' && !self.gaps.contains(&line_feed) {
+                self.scanned = line_feed;
+                return Some(line_feed + 1 - self.start);
+            }
+            from = line_feed + 1;
+        }
+        self.scanned = self.scanned.max(stop);
+        None
     }
 
     /// Discards everything.
     pub(crate) fn clear(&mut self) {
         self.start = 0;
         self.end = 0;
+        self.scanned = 0;
         self.gaps.clear();
     }
 }
@@ -175,6 +238,28 @@ mod tests {
         buffer.push(b"\n");
         assert_eq!(buffer.as_slice(), b"\r\n");
         assert_eq!(buffer.find_terminator(usize::MAX), None);
+    }
+
+    #[test]
+    fn search_resumes_where_it_stopped_and_pairs_a_cr_searched_before() {
+        let mut buffer = RxBuffer::<16>::new();
+        buffer.push(b"\nab\r");
+        assert_eq!(buffer.find_terminator(usize::MAX), None);
+        assert_eq!(buffer.scanned, 4);
+        buffer.push(b"\n");
+        assert_eq!(buffer.find_terminator(usize::MAX), Some(5));
+        buffer.consume(5);
+        assert_eq!(buffer.scanned, 0);
+        buffer.push(b"\r\n");
+        assert_eq!(buffer.find_terminator(usize::MAX), Some(2));
+    }
+
+    #[test]
+    fn a_limited_search_resumes_past_its_limit_later() {
+        let mut buffer = RxBuffer::<16>::new();
+        buffer.push(b"abcdef\r\n");
+        assert_eq!(buffer.find_terminator(4), None);
+        assert_eq!(buffer.find_terminator(8), Some(8));
     }
 
     #[test]

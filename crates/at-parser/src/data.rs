@@ -6,6 +6,10 @@
 //! them (PUBL's escape neutralisation is the command's business). Timers belong to the caller:
 //! it restarts its 20 s inactivity timer on every fed byte, starts the 1 s terminator grace when
 //! [`DataStatus::NeedMore`] reports the whole payload, and calls [`Framer::abort_data`] on expiry.
+//!
+//! Only a `+` can start the cancel pattern (and only Ctrl+Z ends a certificate early), so the
+//! payload is copied in runs found with `memchr`; the byte-wise state machine runs only from a
+//! `+` until the pattern is ruled out again, and over the two terminator bytes.
 
 use core::fmt;
 
@@ -69,6 +73,9 @@ impl fmt::Display for DataAbort {
 
 impl core::error::Error for DataAbort {}
 
+/// Reads up to this long take [`Framer::poll_data`]'s inline path.
+const SHORT_READ: usize = 8;
+
 /// The pattern that cancels a data phase wherever it occurs (§7.6).
 const CANCEL: &[u8; 5] = b"+++\r\n";
 
@@ -94,7 +101,7 @@ enum Step {
 }
 
 impl DataPhase {
-    fn new(len: usize, kind: DataKind) -> Self {
+    pub(crate) const fn new(len: usize, kind: DataKind) -> Self {
         Self {
             kind,
             len,
@@ -144,6 +151,31 @@ impl DataPhase {
         }
     }
 
+    /// Copies the payload bytes at the start of `bytes` that cannot touch the cancel pattern
+    /// or end a certificate early (no `+`, no Ctrl+Z, no pattern in progress) into `out`, and
+    /// returns how many it took. Such bytes leave the pattern state at zero, exactly as
+    /// [`step`](Self::step) would.
+    #[inline]
+    fn copy_plain(&mut self, bytes: &[u8], out: &mut [u8]) -> usize {
+        if self.cancel != 0 || self.received >= self.len {
+            return 0;
+        }
+        let room = &bytes[..bytes.len().min(self.len - self.received)];
+        let plain = match self.kind {
+            DataKind::Publish => crate::scan::find(b'+', room),
+            DataKind::Certificate => crate::scan::find_either(b'+', 0x1A, room),
+        }
+        .unwrap_or(room.len());
+        // A caller buffer shorter than `len` loses the excess rather than panicking.
+        let stored = plain.min(out.len().saturating_sub(self.received));
+        if stored > 0 {
+            let slots = &mut out[self.received..self.received + stored];
+            crate::scan::copy(slots, &room[..stored]);
+        }
+        self.received += plain;
+        plain
+    }
+
     fn after_payload_byte(&self) -> Step {
         if self.received == self.len && self.kind == DataKind::Certificate {
             Step::Ended(DataStatus::Complete { len: self.len })
@@ -160,12 +192,13 @@ impl<const N: usize> Framer<N> {
     /// at once and makes a publish wait for its terminator only.
     pub fn begin_data(&mut self, len: usize, kind: DataKind) {
         self.data_outcome = None;
-        self.mode = Mode::Data(DataPhase::new(len, kind));
+        self.phase = DataPhase::new(len, kind);
+        self.mode = Mode::Data;
     }
 
     /// True while a data phase is open.
     pub fn in_data_mode(&self) -> bool {
-        matches!(self.mode, Mode::Data(_))
+        self.mode == Mode::Data
     }
 
     /// Advances the data phase over the buffered bytes, storing payload byte `i` at `out[i]`.
@@ -173,35 +206,68 @@ impl<const N: usize> Framer<N> {
     /// Pass the same buffer of at least `len` bytes on every call. Bytes after the end of the
     /// phase stay buffered for line framing. Once the phase has ended, this returns its final
     /// status again; before any phase it returns `NeedMore { received: 0 }`.
+    #[inline]
     pub fn poll_data(&mut self, out: &mut [u8]) -> DataStatus {
-        let Mode::Data(mut phase) = self.mode else {
+        // A short read in mid-payload (down to one byte per read) is stored here without the
+        // call and set-up of the general loop: no `+` or Ctrl+Z, no pattern in progress, and
+        // the payload stays incomplete.
+        if self.mode == Mode::Data {
+            let phase = &mut self.phase;
+            let unread = self.buffer.as_slice();
+            let received = phase.received + unread.len();
+            let plain = || !unread.iter().any(|byte| matches!(byte, b'+' | 0x1A));
+            if unread.len() <= SHORT_READ && phase.cancel == 0 && received < phase.len && plain() {
+                if let Some(slots) = out.get_mut(phase.received..received) {
+                    crate::scan::copy(slots, unread);
+                    phase.received = received;
+                    self.buffer.consume(unread.len());
+                    return DataStatus::NeedMore { received };
+                }
+            }
+        }
+        self.poll_data_general(out)
+    }
+
+    /// [`poll_data`](Self::poll_data) past its fast path.
+    #[inline(never)]
+    fn poll_data_general(&mut self, out: &mut [u8]) -> DataStatus {
+        if self.mode != Mode::Data {
             return self
                 .data_outcome
                 .unwrap_or(DataStatus::NeedMore { received: 0 });
-        };
-        if phase.kind == DataKind::Certificate && phase.len == 0 {
-            return self.end_data(0, DataStatus::Complete { len: 0 }, Mode::Lines);
         }
-        let mut step = Step::Continue;
-        let mut consumed = 0;
-        for &byte in self.buffer.as_slice() {
-            step = phase.step(byte, out);
-            match step {
-                Step::Continue => consumed += 1,
-                Step::Ended(_) => {
-                    consumed += 1;
-                    break;
-                }
-                Step::Rejected(_) => break,
+        let phase = &mut self.phase;
+        let unread = self.buffer.as_slice();
+        let mut consumed = phase.copy_plain(unread, out);
+        // The common case, a read in mid-payload: all of it was plain payload and more is due.
+        if consumed == unread.len() && phase.received < phase.len {
+            let received = phase.received;
+            self.buffer.consume(consumed);
+            return DataStatus::NeedMore { received };
+        }
+        let step = loop {
+            // A certificate is complete at `len` bytes (at once for `len == 0`).
+            if phase.kind == DataKind::Certificate && phase.received == phase.len {
+                break Step::Ended(DataStatus::Complete { len: phase.len });
             }
-        }
+            let Some(&byte) = unread.get(consumed) else {
+                break Step::Continue;
+            };
+            match phase.step(byte, out) {
+                Step::Continue => consumed += 1,
+                Step::Ended(status) => {
+                    consumed += 1;
+                    break Step::Ended(status);
+                }
+                rejected @ Step::Rejected(_) => break rejected,
+            }
+            consumed += phase.copy_plain(&unread[consumed..], out);
+        };
         match step {
             Step::Continue => {
+                let received = phase.received;
                 self.buffer.consume(consumed);
-                self.mode = Mode::Data(phase);
-                DataStatus::NeedMore {
-                    received: phase.received,
-                }
+                DataStatus::NeedMore { received }
             }
             Step::Ended(status) => self.end_data(consumed, status, Mode::Lines),
             Step::Rejected(status) => {
@@ -224,9 +290,10 @@ impl<const N: usize> Framer<N> {
     /// discarded through the next `\r\n` (or until [`finish_discard`](Self::finish_discard));
     /// otherwise line framing resumes at once. Does nothing when no data phase is open.
     pub fn abort_data(&mut self) {
-        let Mode::Data(phase) = self.mode else {
+        if self.mode != Mode::Data {
             return;
-        };
+        }
+        let phase = self.phase;
         let awaiting_terminator = phase.kind == DataKind::Publish && phase.received == phase.len;
         let next = if awaiting_terminator {
             Mode::Discard {

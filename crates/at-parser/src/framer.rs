@@ -7,7 +7,7 @@
 //! command entered data mode ([`Framer::begin_data`]) or not ([`Framer::release_barrier`]).
 
 use crate::buffer::RxBuffer;
-use crate::data::{DataPhase, DataStatus};
+use crate::data::{DataKind, DataPhase, DataStatus};
 use crate::{MAX_LINE, RX_BUFFER};
 
 /// One framing event.
@@ -27,7 +27,10 @@ pub enum Framed {
 }
 
 /// What the framer does with the bytes at the read cursor.
+// An explicit tag byte: checked on every read, it should be one compare, not the decoding of a
+// niche in `Discard`'s flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Mode {
     /// Ordinary line framing.
     Lines,
@@ -40,8 +43,8 @@ pub(crate) enum Mode {
     Discard { after_cr: bool },
     /// A data-mode command line was yielded; nothing is framed until the engine decides.
     Barrier,
-    /// The data phase is open (§7).
-    Data(DataPhase),
+    /// The data phase is open (§7); its state is [`Framer::phase`].
+    Data,
 }
 
 /// Receive-side framer: owns the unframed receive buffer of `N` bytes.
@@ -55,6 +58,9 @@ pub(crate) enum Mode {
 pub struct Framer<const N: usize = RX_BUFFER> {
     pub(crate) buffer: RxBuffer<N>,
     pub(crate) mode: Mode,
+    /// State of the data phase while `mode` is [`Mode::Data`]. Kept out of the mode so that the
+    /// mode is a one-byte tag, tested on every read.
+    pub(crate) phase: DataPhase,
     /// Final status of the last data phase, repeated by `poll_data` once the phase has ended.
     pub(crate) data_outcome: Option<DataStatus>,
 }
@@ -71,6 +77,7 @@ impl<const N: usize> Framer<N> {
         Self {
             buffer: RxBuffer::new(),
             mode: Mode::Lines,
+            phase: DataPhase::new(0, DataKind::Publish),
             data_outcome: None,
         }
     }
@@ -80,6 +87,7 @@ impl<const N: usize> Framer<N> {
     /// Bytes that do not fit in the `N`-byte buffer are dropped; the line they belong to is
     /// answered [`Framed::Rejected`] when its terminator arrives (§3.5). Nothing is framed here,
     /// so the caller may feed several reads before pulling events.
+    #[inline]
     pub fn feed(&mut self, bytes: &[u8]) -> usize {
         self.buffer.push(bytes)
     }
@@ -99,10 +107,26 @@ impl<const N: usize> Framer<N> {
     ///
     /// Yielding a line that starts with `AT+TCMQTTPUBL=`, `AT+TCMQTTPUBRAW=` or `AT+TCCERTADD=`
     /// whose byte after `=` is not `?` sets the [barrier](Self::barrier).
+    #[inline]
     pub fn next_line(&mut self) -> Option<Framed> {
+        // Most reads end inside a line or a payload: decided here, on every read, without the
+        // call and set-up of a full search.
+        match self.mode {
+            Mode::Barrier | Mode::Data => return None,
+            Mode::Lines if self.buffer.searched() && self.buffer.len() < MAX_LINE.min(N) => {
+                return None
+            }
+            _ => {}
+        }
+        self.frame_next()
+    }
+
+    /// [`next_line`](Self::next_line) past its fast path.
+    #[inline(never)]
+    fn frame_next(&mut self) -> Option<Framed> {
         loop {
             match self.mode {
-                Mode::Barrier | Mode::Data(_) => return None,
+                Mode::Barrier | Mode::Data => return None,
                 Mode::Overlong => {
                     if !self.discard_through_terminator() {
                         return None;

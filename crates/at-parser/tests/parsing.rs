@@ -273,3 +273,42 @@ fn parse_error_display_is_not_empty() {
     assert!(!ParseError::NotAt.to_string().is_empty());
     assert!(!ParseError::Unsupported.to_string().is_empty());
 }
+
+#[test]
+fn tokens_beyond_the_recorded_spans_are_still_found() {
+    let args = Args::new(b"0,1,2,3,4,5,6,7,8,\"nine\",10");
+    let tokens = args.tokens();
+    assert_eq!(tokens.len(), 11);
+    assert_eq!(tokens.get(7), Some(Token::Integer(7)));
+    assert_eq!(tokens.get(8), Some(Token::Integer(8)));
+    assert!(matches!(tokens.get(9), Some(Token::String(text)) if text.eq_bytes(b"nine")));
+    assert_eq!(tokens.get(10), Some(Token::Integer(10)));
+    assert_eq!(tokens.get(11), None);
+}
+
+#[test]
+fn split_tokens_classify_escaped_final_quotes_and_lone_backslashes() {
+    let args = Args::new(b"\"a\\\",\"b\\\\\",\"c\\");
+    let tokens = args.tokens();
+    // `"a\"` ends in an escaped quote, so it runs on past the comma: one Bad token, then `"c\`.
+    assert_eq!(tokens.len(), args.len());
+    for index in 0..=args.len() {
+        assert_eq!(tokens.get(index), args.get(index));
+    }
+}
+
+#[test]
+fn unescape_into_refuses_a_destination_too_small_and_leaves_it_empty() {
+    let args = Args::new(b"\"ab\\,c\"");
+    let Some(Token::String(text)) = args.tokens().get(0) else {
+        panic!("not a String");
+    };
+    assert_eq!(text.len(), 4);
+    let mut small = heapless::Vec::<u8, 3>::new();
+    small.extend_from_slice(b"xyz").unwrap();
+    assert!(!text.unescape_into(&mut small));
+    assert!(small.is_empty());
+    let mut exact = heapless::Vec::<u8, 4>::new();
+    assert!(text.unescape_into(&mut exact));
+    assert_eq!(exact.as_slice(), b"ab,c");
+}

@@ -222,6 +222,31 @@ proptest! {
     }
 
     #[test]
+    fn tokens_split_once_agree_with_args(text in prop::collection::vec(
+        prop_oneof![Just(b','), Just(b'\\'), Just(b'"'), Just(b'-'), b'0'..=b'9', any::<u8>()], 0..120)
+    ) {
+        let args = Args::new(&text);
+        let tokens = args.tokens();
+        prop_assert_eq!(tokens.len(), args.len());
+        for index in 0..=args.len() {
+            prop_assert_eq!(tokens.get(index), args.get(index));
+            if let Some(Token::String(string)) = tokens.get(index) {
+                let unescaped: Vec<u8> = string.bytes().collect();
+                prop_assert_eq!(string.len(), unescaped.len());
+                let mut vector = heapless::Vec::<u8, 128>::new();
+                prop_assert!(string.unescape_into(&mut vector));
+                prop_assert_eq!(vector.as_slice(), unescaped.as_slice());
+                let mut buffer = [0u8; 128];
+                prop_assert_eq!(string.unescape_to(&mut buffer), Some(unescaped.len()));
+                prop_assert_eq!(&buffer[..unescaped.len()], unescaped.as_slice());
+                if !unescaped.is_empty() {
+                    prop_assert_eq!(string.unescape_to(&mut buffer[..unescaped.len() - 1]), None);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn integers_round_trip(value in any::<i32>()) {
         let text = value.to_string();
         prop_assert_eq!(Args::new(text.as_bytes()).get(0), Some(Token::Integer(value)));

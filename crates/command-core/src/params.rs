@@ -4,8 +4,12 @@
 //! Handlers ask for the type they need at each position; the answer says which class of error
 //! (count, type, range) a bad token is, and the command decides how that class is printed:
 //! `CME(204)` for Tencent commands, `[E:06]`/`[E:05]`/`[E:07]` for basic ESP-AT commands.
+//!
+//! The parameter text is split once, when the handler gets it ([`at_parser::Tokens`]): a
+//! handler asks for the count and then for tokens by index, and each answer is a lookup rather
+//! than a scan of the line from its first token.
 
-use at_parser::{Args, Token};
+use at_parser::{Args, Token, Tokens};
 
 use crate::render::{EngineError, Reply};
 
@@ -39,18 +43,20 @@ impl ParamError {
 /// The parameters of a set command.
 #[derive(Clone)]
 pub struct Params<'a> {
-    args: Args<'a>,
+    tokens: Tokens<'a>,
 }
 
 impl<'a> Params<'a> {
-    /// Wraps the parser's argument list.
+    /// Splits the parser's argument list into its tokens.
     pub fn new(args: Args<'a>) -> Self {
-        Params { args }
+        Params {
+            tokens: args.tokens(),
+        }
     }
 
     /// Number of tokens.
     pub fn count(&self) -> usize {
-        self.args.len()
+        self.tokens.len()
     }
 
     /// Fails with [`ParamError::Count`] unless the count is in `min..=max`.
@@ -64,12 +70,12 @@ impl<'a> Params<'a> {
 
     /// Whether the token at `index` exists and is an Integer.
     pub fn is_int(&self, index: usize) -> bool {
-        matches!(self.args.get(index), Some(Token::Integer(_)))
+        matches!(self.tokens.get(index), Some(Token::Integer(_)))
     }
 
     /// The Integer at `index`.
     pub fn int(&self, index: usize) -> Result<i32, ParamError> {
-        match self.args.get(index) {
+        match self.tokens.get(index) {
             Some(Token::Integer(value)) => Ok(value),
             Some(_) => Err(ParamError::Type),
             None => Err(ParamError::Count),
@@ -91,20 +97,41 @@ impl<'a> Params<'a> {
     }
 
     /// The unescaped String at `index`, whose length must lie in `min..=max` (`max <= N`).
+    ///
+    /// For short values (names, topics); a payload goes through [`text_into`](Self::text_into)
+    /// so that it is written once, where it is used.
     pub fn text<const N: usize>(
         &self,
         index: usize,
         min: usize,
         max: usize,
     ) -> Result<heapless::Vec<u8, N>, ParamError> {
-        match self.args.get(index) {
-            Some(Token::String(text)) => {
-                let len = text.len();
-                if len < min || len > max {
-                    return Err(ParamError::Range);
+        let mut text = heapless::Vec::new();
+        self.text_into(index, min, max, &mut text)?;
+        Ok(text)
+    }
+
+    /// Unescapes the String at `index`, whose length must lie in `min..=max` (`max <= N`),
+    /// into `out` in one pass. On an error `out` is left empty.
+    pub fn text_into<const N: usize>(
+        &self,
+        index: usize,
+        min: usize,
+        max: usize,
+        out: &mut heapless::Vec<u8, N>,
+    ) -> Result<(), ParamError> {
+        out.clear();
+        match self.tokens.get(index) {
+            // The length is known from the split, so a value out of bounds is refused before
+            // any byte is copied.
+            Some(Token::String(text)) if (min..=max).contains(&text.len()) => {
+                if text.unescape_into(out) {
+                    Ok(())
+                } else {
+                    Err(ParamError::Range)
                 }
-                text.to_vec::<N>().ok_or(ParamError::Range)
             }
+            Some(Token::String(_)) => Err(ParamError::Range),
             Some(_) => Err(ParamError::Type),
             None => Err(ParamError::Count),
         }
@@ -112,6 +139,68 @@ impl<'a> Params<'a> {
 
     /// Whether the token at `index` is present and Omitted.
     pub fn is_omitted(&self, index: usize) -> bool {
-        matches!(self.args.get(index), Some(Token::Omitted))
+        matches!(self.tokens.get(index), Some(Token::Omitted))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(text: &[u8]) -> Params<'_> {
+        Params::new(Args::new(text))
+    }
+
+    #[test]
+    fn text_into_unescapes_into_the_callers_buffer() {
+        let mut out = heapless::Vec::<u8, 16>::new();
+        assert_eq!(
+            params(b"1,\"a\\\"b\\,c\"").text_into(1, 1, 16, &mut out),
+            Ok(())
+        );
+        assert_eq!(out.as_slice(), b"a\"b,c");
+    }
+
+    #[test]
+    fn text_into_refuses_out_of_bounds_lengths_and_leaves_the_buffer_empty() {
+        let mut out = heapless::Vec::<u8, 16>::new();
+        out.extend_from_slice(b"stale").unwrap();
+        assert_eq!(
+            params(b"\"abcdef\"").text_into(0, 1, 5, &mut out),
+            Err(ParamError::Range)
+        );
+        assert!(out.is_empty());
+        assert_eq!(
+            params(b"\"\"").text_into(0, 1, 5, &mut out),
+            Err(ParamError::Range)
+        );
+        // A `max` above the buffer's capacity is still bounded by the capacity.
+        let mut small = heapless::Vec::<u8, 2>::new();
+        assert_eq!(
+            params(b"\"abc\"").text_into(0, 1, 16, &mut small),
+            Err(ParamError::Range)
+        );
+    }
+
+    #[test]
+    fn text_into_reports_the_class_of_a_wrong_token() {
+        let mut out = heapless::Vec::<u8, 16>::new();
+        assert_eq!(
+            params(b"7").text_into(0, 0, 16, &mut out),
+            Err(ParamError::Type)
+        );
+        assert_eq!(
+            params(b"\"a\"").text_into(1, 0, 16, &mut out),
+            Err(ParamError::Count)
+        );
+    }
+
+    #[test]
+    fn parameters_past_the_recorded_spans_are_read_correctly() {
+        let many = params(b"0,1,2,3,4,5,6,7,8,\"nine\"");
+        assert_eq!(many.count(), 10);
+        assert_eq!(many.int(8), Ok(8));
+        assert_eq!(many.text::<8>(9, 1, 8).as_deref(), Ok(&b"nine"[..]));
+        assert!(many.expect_count(1, 6).is_err());
     }
 }

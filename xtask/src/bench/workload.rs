@@ -1,106 +1,272 @@
-//! The AT-parser workload: what an MCU typically sends, pushed through the whole receive path.
+//! The AT receive-path workload: what an MCU typically sends, pushed through the engine's path.
 //!
-//! A measurement is only useful if it exercises what the firmware does per received byte: the
-//! framer finding line ends in UART-sized chunks, `parse_line` recognising the form, and the
-//! handler walking every token (and unescaping every string). Publishing escaped JSON
-//! dominates a real session's bytes, so it dominates the mix too.
+//! A measurement is only useful if it exercises what the firmware does per received byte, in
+//! the order the engine does it (`command-core`'s receiver and executor): each UART read is fed
+//! to the framer, every complete line goes into the [`InputQueue`], the executor pops it, checks
+//! it for the data-mode barrier, parses it, and the handler reads its parameters through
+//! [`Params`] exactly as the real handler does. A `AT+TCMQTTPUBL` line opens the data phase,
+//! which is polled once per read (the receiver signals the executor after every read). What
+//! follows the parameter checks (topic validation, the MQTT request, the reply) is not the
+//! parser's and is left out.
+//!
+//! The mix is a device reporting telemetry: long escaped-JSON `AT+TCMQTTPUB` lines near the
+//! 254-byte limit dominate the bytes, with state polls between them, one `AT+TCMQTTPUBL` whose
+//! 638-byte payload goes through the data phase, and the occasional subscribe and connect.
 
 use std::hint::black_box;
 
-use at_parser::{parse_line, Form, Framed, Framer, Parsed, Token};
+use at_parser::{parse_line, DataKind, DataStatus, Form, Framed, Framer, Parsed};
+use command_core::mqtt::{PAYLOAD_MAX, PUBLISH_MAX};
+use command_core::params::Params;
+use command_core::queue::{Entry, InputQueue};
 
-/// How many bytes one UART read hands to the framer (a typical FIFO/DMA chunk).
-pub const CHUNK: usize = 64;
+/// Device identity used in the topics.
+const THING: &str = "CTQS08Y5LG/Dev01";
 
-/// One round of a device session, in the order an MCU would send it.
-const ROUND: [&str; 10] = [
-    "AT\r\n",
+/// A property report of 162 JSON bytes (251 on the command line, escaped).
+const PROPERTY: &str = r#"{"method":"report","clientToken":"a1b2c-17","timestamp":1700000017,"params":{"temperature":23.5,"humidity":41,"battery":87,"rssi":-61,"power_switch":1,"lux":320}}"#;
+/// An event of 159 JSON bytes (245 on the command line, escaped).
+const EVENT: &str = r#"{"method":"event_post","clientToken":"a1b2c-18","eventId":"status_report","type":"info","params":{"status":1,"code":4021,"message":"door opened by keypad #4"}}"#;
+/// A state report of 638 JSON bytes: too long for a command line, so sent with PUBL.
+const STATE: &str = r#"{"method":"report","clientToken":"a1b2c-19","timestamp":1700000019,"params":{"temperature":23.5,"humidity":41,"pressure":1013,"battery":87,"rssi":-61,"power_switch":1,"color":"warm_white","brightness":72,"firmware":"2.4.1","uptime":86400,"errors":[],"schedule":[{"on":"07:00","off":"08:30","days":[1,2,3,4,5]},{"on":"18:00","off":"23:00","days":[1,2,3,4,5,6,7]}],"sensors":{"pm25":12,"pm10":20,"co2":612,"voc":0.21,"noise":38},"network":{"ssid":"office-2g","channel":6,"ip":"192.168.31.57","gateway":"192.168.31.1"},"location":{"room":"meeting-3","floor":7,"building":"B"},"counters":{"opened":1284,"closed":1283,"alarms":2,"reboots":5}}}"#;
+
+/// Lines of one round that are not data phases.
+const POLLS: [&str; 4] = [
     "AT+TCMQTTSTATE?\r\n",
-    "AT+TCDEVINFOSET=1,\"CTQS08Y5LG\",\"Dev01\",\"k3Zq8cB1vP+Lx0T2mY9wRg==\",\"ap-guangzhou\"\r\n",
-    "AT+TCDEVINFOSET?\r\n",
-    "AT+TCMQTTSUB=\"$thing/down/property/CTQS08Y5LG/Dev01\",0\r\n",
-    "AT+TCMQTTPUB=\"$thing/up/property/CTQS08Y5LG/Dev01\",1,\"{\\\"method\\\":\\\"report\\\"\\,\\\"clientToken\\\":\\\"a1b2c-17\\\"\\,\\\"params\\\":{\\\"temperature\\\":23\\,\\\"humidity\\\":41}}\"\r\n",
-    "AT+TCMQTTSUB?\r\n",
-    "AT+TCMQTTPUB=\"$thing/up/event/CTQS08Y5LG/Dev01\",0,\"{\\\"method\\\":\\\"event_post\\\"\\,\\\"eventId\\\":\\\"status_report\\\"\\,\\\"type\\\":\\\"info\\\"\\,\\\"params\\\":{\\\"status\\\":1\\,\\\"message\\\":\\\"ok\\\"}}\"\r\n",
     "AT+CWJAP?\r\n",
+    "AT\r\n",
     "AT+TCMQTTCONN=1,5000,240,1,1\r\n",
 ];
+
+/// One round of the session, in the order the MCU sends it.
+pub fn round() -> Vec<u8> {
+    let property = format!("$thing/up/property/{THING}");
+    let event = format!("$thing/up/event/{THING}");
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(POLLS[0].as_bytes());
+    bytes.extend(publish_line(&property, 0, PROPERTY));
+    bytes.extend(publish_line(&event, 1, EVENT));
+    bytes.extend_from_slice(POLLS[0].as_bytes());
+    bytes.extend(
+        format!(
+            "AT+TCMQTTPUBL=\"{property}\",1,{}\r\n{STATE}\r\n",
+            STATE.len()
+        )
+        .bytes(),
+    );
+    bytes.extend(publish_line(&property, 0, PROPERTY));
+    bytes.extend_from_slice(POLLS[1].as_bytes());
+    bytes.extend(format!("AT+TCMQTTSUB=\"$thing/down/property/{THING}\",0\r\n").bytes());
+    bytes.extend(publish_line(&property, 1, PROPERTY));
+    bytes.extend_from_slice(POLLS[2].as_bytes());
+    bytes.extend_from_slice(POLLS[3].as_bytes());
+    bytes
+}
+
+/// Command lines in one round (the PUBL line counts once; its payload is not a line).
+pub const LINES_PER_ROUND: usize = 11;
+
+/// `AT+TCMQTTPUB="<topic>",<qos>,"<json>"` with `"` and `,` escaped as hosts do.
+fn publish_line(topic: &str, qos: u8, json: &str) -> Vec<u8> {
+    let mut line = format!("AT+TCMQTTPUB=\"{topic}\",{qos},\"").into_bytes();
+    for byte in json.bytes() {
+        if matches!(byte, b'"' | b',' | b'\\') {
+            line.push(b'\\');
+        }
+        line.push(byte);
+    }
+    line.extend_from_slice(b"\"\r\n");
+    line
+}
+
+/// Returns `rounds` copies of the session as one byte stream.
+pub fn stream(rounds: usize) -> Vec<u8> {
+    round().repeat(rounds)
+}
 
 /// What one pass over a stream saw; compared across runs so the optimiser cannot drop work.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
-    /// Lines framed and parsed as commands.
+    /// Lines executed.
     pub commands: usize,
-    /// Parameter tokens visited.
-    pub tokens: usize,
-    /// A fold over every integer and every unescaped string byte.
+    /// Publish requests the handlers would have made (PUB and completed PUBL).
+    pub publishes: usize,
+    /// Payload bytes handed to those requests.
+    pub payload_bytes: usize,
+    /// A fold over the values the handlers read.
     pub checksum: u64,
 }
 
-/// Returns `rounds` copies of the session mix as one byte stream.
-pub fn stream(rounds: usize) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for _ in 0..rounds {
-        for line in ROUND {
-            bytes.extend_from_slice(line.as_bytes());
-        }
-    }
-    bytes
+/// The engine's receive state: framer, input queue and the data-phase buffer.
+pub struct Session {
+    framer: Framer,
+    queue: InputQueue,
+    data: [u8; 4096],
+    /// Length of the open data phase.
+    data_len: Option<usize>,
+    summary: Summary,
 }
 
-/// Number of command lines in one round.
-pub const LINES_PER_ROUND: usize = ROUND.len();
+impl Session {
+    /// A session in line mode with nothing buffered.
+    pub fn new() -> Box<Self> {
+        Box::new(Session {
+            framer: Framer::new(),
+            queue: InputQueue::new(),
+            data: [0; 4096],
+            data_len: None,
+            summary: Summary::default(),
+        })
+    }
 
-/// Feeds `stream` to `framer` in [`CHUNK`]-byte reads and handles every line as the engine
-/// would before dispatch.
-///
-/// # Panics
-///
-/// Panics if a line is rejected or does not parse: the mix is valid by construction, so either
-/// means the parser changed behaviour and the figures would be meaningless.
-pub fn process<const N: usize>(framer: &mut Framer<N>, stream: &[u8]) -> Summary {
-    let mut summary = Summary::default();
-    for chunk in stream.chunks(CHUNK) {
-        let accepted = framer.feed(chunk);
-        assert_eq!(accepted, chunk.len(), "receive buffer overflowed");
-        while let Some(framed) = framer.next_line() {
+    /// Feeds `stream` in `chunk`-byte reads, as the receiver loop does, and returns what the
+    /// handlers saw.
+    ///
+    /// # Panics
+    ///
+    /// Panics if a line is rejected or refused, or does not parse: the mix is valid by
+    /// construction, so either means the parser changed behaviour and the figures would be
+    /// meaningless.
+    pub fn process(&mut self, stream: &[u8], chunk: usize) -> Summary {
+        self.summary = Summary::default();
+        for read in stream.chunks(chunk) {
+            let accepted = self.framer.feed(read);
+            assert_eq!(accepted, read.len(), "receive buffer overflowed");
+            // The executor wakes when a line was queued, or on every read during a data phase.
+            if self.frame() || self.data_len.is_some() {
+                self.execute();
+            }
+        }
+        black_box(self.summary)
+    }
+
+    /// The receiver's framing loop: complete lines into the input queue. Returns whether it
+    /// queued any (the receiver then signals the executor).
+    // Inline as in the receiver, where framing is part of the read loop.
+    #[inline(always)]
+    fn frame(&mut self) -> bool {
+        let mut queued = false;
+        while let Some(framed) = self.framer.next_line() {
             match framed {
-                Framed::Line(line) => handle(&line, &mut summary),
+                Framed::Line(line) => {
+                    let pushed = self.queue.push(Entry::Line(line));
+                    assert!(pushed.is_ok(), "the input queue refused a line");
+                    queued = true;
+                }
                 Framed::Empty => {}
                 Framed::Rejected => panic!("a benchmark line was rejected"),
             }
-            // None of the mix enters data mode; release in case a future line does.
-            framer.release_barrier();
         }
+        queued
     }
-    black_box(summary)
-}
 
-fn handle(line: &[u8], summary: &mut Summary) {
-    let parsed = parse_line(black_box(line)).expect("benchmark lines are valid commands");
-    summary.commands += 1;
-    let Parsed::Command { name, form } = parsed else {
-        return;
-    };
-    summary.checksum = fold(summary.checksum, name.len() as u64);
-    let Form::Set(arguments) = form else {
-        return;
-    };
-    for token in arguments.iter() {
-        summary.tokens += 1;
-        match token {
-            Token::Integer(value) => summary.checksum = fold(summary.checksum, value as u64),
-            Token::String(text) => {
-                for byte in text.bytes() {
-                    summary.checksum = fold(summary.checksum, u64::from(byte));
+    /// The executor: polls an open data phase, then runs queued lines until one opens a data
+    /// phase that needs more input.
+    fn execute(&mut self) {
+        loop {
+            if let Some(len) = self.data_len {
+                match self.framer.poll_data(&mut self.data[..len]) {
+                    DataStatus::NeedMore { .. } => return,
+                    DataStatus::Complete { len } => publish(&mut self.summary, &self.data[..len]),
+                    DataStatus::Aborted(abort) => panic!("the data phase aborted: {abort}"),
                 }
+                self.data_len = None;
+                // Bytes after the payload were left unframed when the phase ended.
+                self.frame();
             }
-            Token::Omitted | Token::Bad => summary.checksum = fold(summary.checksum, 1),
+            let Some(entry) = self.queue.pop() else {
+                return;
+            };
+            let Entry::Line(line) = entry else {
+                panic!("a benchmark line was rejected");
+            };
+            let barrier = at_parser::sets_barrier(&line);
+            self.summary.commands += 1;
+            match self.dispatch(&line) {
+                Some(len) => {
+                    self.framer.begin_data(len, DataKind::Publish);
+                    self.data_len = Some(len);
+                }
+                None if barrier => {
+                    self.framer.release_barrier();
+                    self.frame();
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Parses a line and reads its parameters as its handler does; returns the length of the
+    /// data phase a PUBL line opens.
+    fn dispatch(&mut self, line: &[u8]) -> Option<usize> {
+        let parsed = parse_line(black_box(line)).expect("benchmark lines are valid commands");
+        let Parsed::Command {
+            name,
+            form: Form::Set(arguments),
+        } = parsed
+        else {
+            return None;
+        };
+        let params = Params::new(arguments);
+        let checksum = &mut self.summary.checksum;
+        match name {
+            // tcmqttpub_set: count, topic_name, qos, payload.
+            b"TCMQTTPUB" => {
+                assert_eq!(params.count(), 3);
+                let topic = params.text::<128>(0, 1, 128).expect("topic");
+                let qos = params.int_in(1, 0..=1).expect("qos");
+                let mut payload = heapless::Vec::<u8, PUBLISH_MAX>::new();
+                params
+                    .text_into(2, 1, PAYLOAD_MAX, &mut payload)
+                    .expect("payload");
+                *checksum = fold(*checksum, topic.len() as u64 ^ qos as u64);
+                publish(&mut self.summary, &payload);
+                None
+            }
+            // publish_set: count, topic_name, qos, len.
+            b"TCMQTTPUBL" => {
+                assert_eq!(params.count(), 3);
+                let topic = params.text::<128>(0, 1, 128).expect("topic");
+                let qos = params.int_in(1, 0..=1).expect("qos");
+                let len = params.int_in(2, 1..=2048).expect("len") as usize;
+                *checksum = fold(*checksum, topic.len() as u64 ^ qos as u64);
+                Some(len)
+            }
+            // tcmqttsub_set: count, filter, qos.
+            b"TCMQTTSUB" => {
+                assert_eq!(params.count(), 2);
+                let filter = params.text::<128>(0, 1, 128).expect("filter");
+                let qos = params.int_in(1, 0..=1).expect("qos");
+                *checksum = fold(*checksum, filter.len() as u64 ^ qos as u64);
+                None
+            }
+            // tcmqttconn_set: is_int, count, five integers.
+            b"TCMQTTCONN" => {
+                assert!(params.is_int(0));
+                params.expect_count(5, 5).expect("count");
+                let mut value = params.int(0).expect("tls mode") as u64;
+                value ^= params.int_in(1, 1000..=20000).expect("timeout") as u64;
+                value ^= params.int_in(2, 60..=690).expect("keep-alive") as u64;
+                value ^= params.int_in(3, 0..=1).expect("clean") as u64;
+                value ^= params.int_in(4, 0..=1).expect("reconnect") as u64;
+                *checksum = fold(*checksum, value);
+                None
+            }
+            _ => panic!("the mix has no other set command"),
         }
     }
 }
 
-/// A cheap order-sensitive fold (FNV-1a step), so every visited byte influences the result.
+/// Counts the publish request a handler or data job would make with `payload`.
+fn publish(summary: &mut Summary, payload: &[u8]) {
+    let payload = black_box(payload);
+    summary.publishes += 1;
+    summary.payload_bytes += payload.len();
+    let last = payload.last().copied().map_or(0, u64::from);
+    summary.checksum = fold(summary.checksum, payload.len() as u64 ^ last << 32);
+}
+
+/// A cheap order-sensitive fold (FNV-1a step).
 fn fold(state: u64, value: u64) -> u64 {
     (state ^ value).wrapping_mul(0x0000_0100_0000_01b3)
 }
@@ -110,45 +276,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_line_of_the_mix_parses_and_every_token_is_visited() {
-        let mut framer = Framer::<4608>::new();
-        let summary = process(&mut framer, &stream(3));
-        assert_eq!(summary.commands, 3 * LINES_PER_ROUND);
-        // Set forms: DEVINFOSET 5, SUB 2, PUB 3, PUB 3, CONN 5 tokens per round.
-        assert_eq!(summary.tokens, 3 * 18);
-        assert_eq!(framer.buffered(), 0);
-    }
-
-    #[test]
-    fn escaped_json_is_a_single_string_token() {
-        let publish = ROUND[5].as_bytes();
-        let Ok(Parsed::Command {
-            form: Form::Set(arguments),
-            ..
-        }) = parse_line(publish)
-        else {
-            panic!("the publish line must be a set form");
-        };
-        assert_eq!(arguments.iter().count(), 3);
-        let Some(Token::String(payload)) = arguments.get(2) else {
-            panic!("the payload must be a string");
-        };
-        let unescaped: Vec<u8> = payload.bytes().collect();
-        assert!(unescaped.starts_with(b"{\"method\":\"report\","));
-    }
-
-    #[test]
-    fn repeated_passes_see_the_same_work() {
-        let bytes = stream(2);
-        let mut framer = Framer::<4608>::new();
-        let first = process(&mut framer, &bytes);
-        assert_eq!(process(&mut framer, &bytes), first);
-    }
-
-    #[test]
-    fn every_line_fits_the_parser_line_limit() {
-        for line in ROUND {
-            assert!(line.len() <= at_parser::MAX_LINE, "{line}");
+    fn every_line_runs_at_every_read_size() {
+        let bytes = stream(3);
+        for chunk in [1, 16, 64] {
+            let mut session = Session::new();
+            let summary = session.process(&bytes, chunk);
+            assert_eq!(summary.commands, 3 * LINES_PER_ROUND, "{chunk}");
+            assert_eq!(summary.publishes, 3 * 5, "{chunk}");
+            let payloads = 3 * PROPERTY.len() + EVENT.len() + STATE.len();
+            assert_eq!(summary.payload_bytes, 3 * payloads, "{chunk}");
+            assert_eq!(session.framer.buffered(), 0);
         }
+    }
+
+    #[test]
+    fn read_size_does_not_change_what_handlers_see() {
+        let bytes = stream(2);
+        let reference = Session::new().process(&bytes, 64);
+        assert_eq!(Session::new().process(&bytes, 1), reference);
+        assert_eq!(Session::new().process(&bytes, 7), reference);
+    }
+
+    #[test]
+    fn publish_lines_are_near_the_line_limit_and_unescape_to_the_json() {
+        let topic = format!("$thing/up/property/{THING}");
+        for json in [PROPERTY, EVENT] {
+            let line = publish_line(&topic, 1, json);
+            assert!(line.len() <= at_parser::MAX_LINE, "{}", line.len());
+            assert!(line.len() >= 240, "{}", line.len());
+            let Ok(Parsed::Command {
+                form: Form::Set(arguments),
+                ..
+            }) = parse_line(&line)
+            else {
+                panic!("the publish line must be a set form");
+            };
+            let payload = Params::new(arguments).text::<256>(2, 1, 256);
+            assert_eq!(payload.as_deref(), Ok(json.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn the_data_phase_payload_is_the_long_state_report() {
+        assert!(STATE.len() > 600 && STATE.len() <= 2048);
+        let round = round();
+        let prefix = format!("{}\r\n", STATE.len());
+        assert!(round
+            .windows(prefix.len())
+            .any(|window| window == prefix.as_bytes()));
     }
 }

@@ -126,7 +126,8 @@ pub fn tcmqttpub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
     let checked = (|| {
         let topic = topic_name(&params)?;
         let qos = qos(&params, 1)?;
-        let payload = params.text::<PUBLISH_MAX>(2, 1, PAYLOAD_MAX)?;
+        let mut payload = heapless::Vec::<u8, PUBLISH_MAX>::new();
+        params.text_into(2, 1, PAYLOAD_MAX, &mut payload)?;
         Ok::<_, ParamError>(Request::Publish {
             name: "TCMQTTPUB",
             topic,
