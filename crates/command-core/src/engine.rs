@@ -25,9 +25,6 @@ use core::cell::{Cell, RefCell};
 
 use at_parser::{parse_line, Form, Framer, ParseError, Parsed};
 use embassy_futures::select::{select4, Either4};
-use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::mutex::{Mutex, MutexGuard};
-use embassy_sync::signal::Signal;
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::NorFlash;
 use storage::Settings;
@@ -41,6 +38,7 @@ use crate::queue::{Entry, InputQueue};
 use crate::render::{EngineError, Reply};
 use crate::state::RamState;
 use crate::table;
+use crate::wake::{Contender, Flag, UartGuard, UartLock};
 use mqtt_session::session::SlotKind;
 use output::{drain_outbox, write_block, write_command_output, write_urcs};
 use receiver::{frame_one, receive, Framing};
@@ -82,9 +80,11 @@ struct Shared {
     framer: RefCell<Framer>,
     queue: RefCell<InputQueue>,
     echo: Cell<bool>,
-    line_ready: Signal<NoopRawMutex, ()>,
-    /// Raised whenever the receiver fed bytes: wakes a data phase or a discard.
-    input: Signal<NoopRawMutex, ()>,
+    /// Raised when a line was queued; awaited by the executor only.
+    line_ready: Flag,
+    /// Raised whenever the receiver fed bytes: wakes a data phase or a discard (the
+    /// executor, its only waiter).
+    input: Flag,
 }
 
 /// Boots the module and serves AT commands until a reboot is requested or the UART closes.
@@ -145,10 +145,10 @@ where
         framer: RefCell::new(Framer::new()),
         queue: RefCell::new(InputQueue::new()),
         echo: Cell::new(true),
-        line_ready: Signal::new(),
-        input: Signal::new(),
+        line_ready: Flag::new(),
+        input: Flag::new(),
     };
-    let output = Mutex::<NoopRawMutex, _>::new(tx);
+    let output = UartLock::new(tx);
     let mqtt = MqttShared::new(cloud.random);
     let mut executor = Executor {
         shared: &shared,
@@ -186,13 +186,13 @@ where
 
 struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi, C: Clock> {
     shared: &'s Shared,
-    output: &'s Mutex<NoopRawMutex, &'s mut T>,
+    output: &'s UartLock<&'s mut T>,
     mqtt: &'s MqttShared<'r>,
     module: Module<'m, F, W>,
     reply: Reply,
     /// The UART while a command's block is open (`at-engine.md` §9 rule 1): taken when a line
     /// is dispatched, kept until its synchronous block or its async acceptance is written.
-    held: Option<MutexGuard<'s, NoopRawMutex, &'s mut T>>,
+    held: Option<UartGuard<'s, &'s mut T>>,
     /// Data-phase timers.
     clock: &'s C,
     /// Whether the command being executed entered data mode.
@@ -308,7 +308,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
 
     /// Takes the UART for a command's block, after writing what was queued before it.
     async fn open_block(&mut self) -> Result<(), T::Error> {
-        let mut tx = self.output.lock().await;
+        let mut tx = self.output.lock(Contender::Executor).await;
         drain_outbox(self.mqtt, &mut **tx).await?;
         self.held = Some(tx);
         Ok(())

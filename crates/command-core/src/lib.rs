@@ -15,6 +15,7 @@ pub mod queue;
 pub mod render;
 pub mod state;
 pub mod table;
+mod wake;
 
 pub use board::{
     Association, BoardInfo, Certificates, ClientCertificate, Clock, ConnectError, IpInfo,

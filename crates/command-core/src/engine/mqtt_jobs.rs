@@ -21,9 +21,9 @@ const CERTIFICATE_UNUSABLE: i32 = -702;
 impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
     /// Hands one request to the MQTT service and waits until it ended.
     pub(super) async fn request(&mut self, request: Request) -> Outcome {
-        self.mqtt.done.reset();
-        self.mqtt.requests.send(request).await;
-        self.mqtt.done.wait().await
+        self.mqtt.done.clear();
+        self.mqtt.requests.put(request);
+        self.mqtt.done.take().await
     }
 
     /// AT+TCMQTTCONN after its `OK\r\n`.

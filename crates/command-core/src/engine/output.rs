@@ -4,21 +4,17 @@
 //! outbox is drained by whoever takes the mutex outside a command block, so URCs and async
 //! results come out in the order of their events and never inside a command's block.
 
-use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::mutex::{Mutex, MutexGuard};
 use embedded_io_async::Write;
 
 use super::Exit;
 use crate::mqtt::{MqttShared, URC_MAX};
+use crate::wake::{Contender, UartGuard, UartLock};
 
 /// The URC writer loop.
-pub(super) async fn write_urcs<T: Write>(
-    mqtt: &MqttShared<'_>,
-    output: &Mutex<NoopRawMutex, &mut T>,
-) -> Exit {
+pub(super) async fn write_urcs<T: Write>(mqtt: &MqttShared<'_>, output: &UartLock<&mut T>) -> Exit {
     loop {
         mqtt.urc_ready.wait().await;
-        let mut tx = output.lock().await;
+        let mut tx = output.lock(Contender::Service).await;
         if drain_outbox(mqtt, &mut **tx).await.is_err() {
             return Exit::UartClosed;
         }
@@ -43,9 +39,9 @@ pub(super) async fn drain_outbox<T: Write>(
 /// (anything queued meanwhile waits for the block's end); otherwise queued outbox entries go
 /// first, which is how an async command's result line comes out behind its events' URCs.
 pub(super) async fn write_command_output<'s, T: Write>(
-    output: &'s Mutex<NoopRawMutex, &'s mut T>,
+    output: &'s UartLock<&'s mut T>,
     mqtt: &MqttShared<'_>,
-    held: &mut Option<MutexGuard<'s, NoopRawMutex, &'s mut T>>,
+    held: &mut Option<UartGuard<'s, &'s mut T>>,
     bytes: &[u8],
 ) -> Result<(), T::Error> {
     if let Some(tx) = held.as_mut() {
@@ -54,7 +50,7 @@ pub(super) async fn write_command_output<'s, T: Write>(
         }
         return write_block(&mut ***tx, bytes).await;
     }
-    let mut tx = output.lock().await;
+    let mut tx = output.lock(Contender::Executor).await;
     drain_outbox(mqtt, &mut **tx).await?;
     if bytes.is_empty() {
         return Ok(());

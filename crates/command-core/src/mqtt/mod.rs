@@ -21,9 +21,6 @@ pub use service::{serve, TLS_READ_BUFFER, TLS_WRITE_BUFFER};
 
 use core::cell::RefCell;
 
-use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::channel::Channel;
-use embassy_sync::signal::Signal;
 use mqtt_session::codec::QoS;
 use mqtt_session::session::Entropy;
 use mqtt_session::tencent::Identity;
@@ -31,6 +28,7 @@ use mqtt_session::{DefaultSession, SessionConfig};
 
 use crate::board::Random;
 use crate::state::Gates;
+use crate::wake::{Flag, Mailbox};
 
 /// Longest broker host: an AT+TCMQTTSRV value or `<pid>.<region domain>`.
 pub const HOST_MAX: usize = 64;
@@ -134,16 +132,16 @@ impl core::fmt::Debug for ClientFiles {
 pub struct MqttShared<'a> {
     /// The host session.
     pub session: RefCell<HostSession<'a>>,
-    /// Executor → service.
-    pub requests: Channel<NoopRawMutex, Request, 1>,
+    /// Executor → service: one request at a time (the executor waits for its outcome).
+    pub(crate) requests: Mailbox<Request>,
     /// Service → executor.
-    pub done: Signal<NoopRawMutex, Outcome>,
+    pub(crate) done: Mailbox<Outcome>,
     /// The board's RNG, shared with the session: the TLS transport draws from it too.
     pub random: &'a dyn Random,
     /// URCs and result lines waiting for the UART.
     pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
-    /// Raised whenever the outbox gained an entry.
-    pub urc_ready: Signal<NoopRawMutex, ()>,
+    /// Raised whenever the outbox gained an entry; awaited by the URC writer only.
+    pub(crate) urc_ready: Flag,
     /// TLS mode 2 certificate and key: written by the executor before a connect request,
     /// read by the service whenever it opens the link.
     pub client_files: RefCell<ClientFiles>,
@@ -155,10 +153,10 @@ impl<'a> MqttShared<'a> {
         MqttShared {
             session: RefCell::new(HostSession::new(BoardEntropy(random))),
             random,
-            requests: Channel::new(),
-            done: Signal::new(),
+            requests: Mailbox::new(),
+            done: Mailbox::new(),
             outbox: RefCell::new(Outbox::new()),
-            urc_ready: Signal::new(),
+            urc_ready: Flag::new(),
             client_files: RefCell::new(ClientFiles::default()),
         }
     }

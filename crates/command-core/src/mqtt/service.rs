@@ -153,7 +153,7 @@ impl<'a> Service<'_, 'a> {
                     None => core::future::pending().await,
                 }
             };
-            match select3(read, shared.requests.receive(), wait).await {
+            match select3(read, shared.requests.take(), wait).await {
                 Either3::First(0) => {
                     link = None;
                     shared.session.borrow_mut().transport_closed(clock.now_ms());

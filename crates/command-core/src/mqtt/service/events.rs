@@ -93,7 +93,7 @@ impl Service<'_, '_> {
                 }
                 _ => {}
             }
-            shared.urc_ready.signal(());
+            shared.urc_ready.raise();
         }
         reconnect
     }
@@ -133,7 +133,7 @@ impl Service<'_, '_> {
             code.as_bytes(),
             b"\r\n",
         ]);
-        self.shared.urc_ready.signal(());
-        self.shared.done.signal(outcome);
+        self.shared.urc_ready.raise();
+        self.shared.done.put(outcome);
     }
 }

@@ -105,7 +105,7 @@ impl Service<'_, '_> {
                 let _ = select(teardown, clock.sleep_until(now + timeout)).await;
                 *link = None;
                 self.waiting = None;
-                self.shared.done.signal(Outcome::Succeeded);
+                self.shared.done.put(Outcome::Succeeded);
             }
         }
         None
