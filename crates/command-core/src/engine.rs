@@ -6,13 +6,15 @@
 //! - the **executor** takes one line at a time, parses it, looks the name up in the command
 //!   table, runs the handler and, if the handler asked for one, its IO job;
 //! - the **MQTT service** (`mqtt::serve`) owns the broker link and the session, serves the
-//!   executor's MQTT requests and queues URCs and async result lines in the outbox;
-//! - the **URC writer** writes queued outbox entries, one block each.
+//!   executor's MQTT requests, queues status URCs and async result lines in the outbox and
+//!   holds each received message in the session until it is written (back-pressure);
+//! - the **URC writer** writes queued outbox entries and streams held messages, one block
+//!   each.
 //!
-//! All write to the UART through one mutex, one whole block at a time (`at-engine.md` §9): a
+//! All write to the UART through one lock, one whole block at a time (`at-engine.md` §9): a
 //! synchronous command keeps the UART from its echo to its final result, so nothing can be
-//! written inside its block. Whoever takes the mutex first writes the outbox entries queued so
-//! far, so URCs and results come out in the order of their events.
+//! written inside its block. Whoever takes the lock first writes the outbox entries queued so
+//! far, so URCs and results come out in the order of their events (`output`).
 
 mod certificate_jobs;
 mod data;
@@ -38,9 +40,9 @@ use crate::queue::{Entry, InputQueue};
 use crate::render::{EngineError, Reply};
 use crate::state::RamState;
 use crate::table;
-use crate::wake::{Contender, Flag, UartGuard, UartLock};
+use crate::wake::{Flag, UartGuard, UartLock};
 use mqtt_session::session::SlotKind;
-use output::{drain_outbox, write_block, write_command_output, write_urcs};
+use output::{lock_drained, write_block, write_command_output, write_urcs};
 use receiver::{frame_one, receive, Framing};
 
 /// Why [`run`] returned.
@@ -165,22 +167,16 @@ where
     };
     let mut state = RamState::boot(settings);
     state.certificates = certificates;
-    let service = async {
-        crate::mqtt::serve(&mqtt, cloud.network, cloud.clock).await;
-        Exit::UartClosed
-    };
+    let service = crate::mqtt::serve(&mqtt, cloud.network, cloud.clock);
     match select4(
         receive(rx, &shared, &mqtt, &output),
         executor.serve(state),
         service,
-        write_urcs(&mqtt, &output),
+        write_urcs(&mqtt, &output, cloud.clock),
     )
     .await
     {
-        Either4::First(exit)
-        | Either4::Second(exit)
-        | Either4::Third(exit)
-        | Either4::Fourth(exit) => exit,
+        Either4::First(exit) | Either4::Second(exit) | Either4::Fourth(exit) => exit,
     }
 }
 
@@ -308,9 +304,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
 
     /// Takes the UART for a command's block, after writing what was queued before it.
     async fn open_block(&mut self) -> Result<(), T::Error> {
-        let mut tx = self.output.lock(Contender::Executor).await;
-        drain_outbox(self.mqtt, &mut **tx).await?;
-        self.held = Some(tx);
+        self.held = Some(lock_drained(self.output, self.mqtt).await?);
         Ok(())
     }
 
@@ -395,6 +389,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
             association: self.module.wifi.association(),
             gates,
             subscriptions: session.subscriptions(SlotKind::User),
+            diagnostics: self.mqtt.diagnostic_report(),
         };
         let step = spec.and_then(|spec| match form {
             Form::Test => spec.test.map(|handler| handler(&mut context, reply)),

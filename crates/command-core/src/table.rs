@@ -2,7 +2,8 @@
 //! A form without a handler answers `[E:09]`, and so does every name not in the table.
 
 use crate::handlers::{
-    basic, certificates, device, module, mqtt, mqtt_link, publish_data, wifi, Handler, SetHandler,
+    basic, certificates, device, diagnostics, module, mqtt, mqtt_link, publish_data, wifi, Handler,
+    SetHandler,
 };
 
 /// One AT command.
@@ -153,6 +154,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         query: Some(mqtt_link::tcmqttunsub_query),
         set: Some(mqtt_link::tcmqttunsub_set),
         ..row("TCMQTTUNSUB")
+    },
+    CommandSpec {
+        test: Some(diagnostics::tcdiag_test),
+        query: Some(diagnostics::tcdiag_query),
+        ..row("TCDIAG")
     },
     CommandSpec {
         test: Some(mqtt::tcmqttstate_test),

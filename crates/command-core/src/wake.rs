@@ -121,8 +121,8 @@ pub(crate) enum Contender {
     Executor = 0,
     /// `[BUSY]` replies that found no room in the status queue.
     Receiver = 1,
-    /// URCs and asynchronous results.
-    Service = 2,
+    /// The URC writer: URCs and asynchronous results.
+    Writer = 2,
 }
 
 const CONTENDERS: usize = 3;
@@ -267,10 +267,10 @@ mod tests {
     }
 
     #[test]
-    fn the_uart_goes_to_the_waiting_executor_before_the_service() {
+    fn the_uart_goes_to_the_waiting_executor_before_the_urc_writer() {
         let lock = UartLock::new(0u8);
         let wakes = Arc::new(AtomicUsize::new(0));
-        let held = lock.lock(Contender::Service);
+        let held = lock.lock(Contender::Writer);
         let mut first = core::pin::pin!(held);
         let Poll::Ready(guard) = poll_fresh(first.as_mut(), &wakes) else {
             panic!("a free lock is taken at once");
@@ -278,9 +278,9 @@ mod tests {
         let mut executor = core::pin::pin!(lock.lock(Contender::Executor));
         assert!(poll_fresh(executor.as_mut(), &wakes).is_pending());
         drop(guard);
-        let mut service = core::pin::pin!(lock.lock(Contender::Service));
+        let mut writer = core::pin::pin!(lock.lock(Contender::Writer));
         assert!(
-            poll_fresh(service.as_mut(), &wakes).is_pending(),
+            poll_fresh(writer.as_mut(), &wakes).is_pending(),
             "executor first"
         );
         assert!(poll_fresh(executor.as_mut(), &wakes).is_ready());

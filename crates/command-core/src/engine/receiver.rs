@@ -48,7 +48,7 @@ pub(super) async fn receive<R: Read, T: Write>(
             }
             reply.engine_error(EngineError::Busy);
             if mqtt.outbox.borrow_mut().push_message(&[reply.as_bytes()]) {
-                mqtt.urc_ready.raise();
+                mqtt.output_ready.raise();
             } else if write_block(*output.lock(Contender::Receiver).await, reply.as_bytes())
                 .await
                 .is_err()

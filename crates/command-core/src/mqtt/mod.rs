@@ -11,15 +11,18 @@
 //! it (`is_running()`, `is_usable()`) at dispatch time: the gates are never a second copy of
 //! the session's state. Nobody holds a borrow across an `await`.
 
+mod diagnostics;
 mod outbox;
 mod random;
 mod service;
 
+pub use diagnostics::{DiagnosticReport, Diagnostics, DisconnectCause};
 pub use outbox::{Outbox, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
 pub use random::TlsRandom;
-pub use service::{serve, TLS_READ_BUFFER, TLS_WRITE_BUFFER};
+pub(crate) use service::serve;
+pub use service::{TLS_READ_BUFFER, TLS_WRITE_BUFFER};
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use mqtt_session::codec::QoS;
 use mqtt_session::session::Entropy;
@@ -138,10 +141,21 @@ pub struct MqttShared<'a> {
     pub(crate) done: Mailbox<Outcome>,
     /// The board's RNG, shared with the session: the TLS transport draws from it too.
     pub random: &'a dyn Random,
-    /// URCs and result lines waiting for the UART.
+    /// Status URCs, result lines and `[BUSY]` replies waiting for the UART.
     pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
-    /// Raised whenever the outbox gained an entry; awaited by the URC writer only.
-    pub(crate) urc_ready: Flag,
+    /// While the session holds a message for the UART: how many outbox entries are older
+    /// and go out before it.
+    pub(crate) held_position: Cell<Option<usize>>,
+    /// Raised when there is something to write (a held message, queued lines); awaited by
+    /// the URC writer only.
+    pub(crate) output_ready: Flag,
+    /// Raised when the writer released the held message; awaited by the service only.
+    pub(crate) service_wake: Flag,
+    /// Raised when the held message was written (or went with its link); awaited by the
+    /// executor only, when its output is queued behind that message.
+    pub(crate) urc_written: Flag,
+    /// What AT+TCDIAG? reports besides the session's counters.
+    pub(crate) diagnostics: Cell<Diagnostics>,
     /// TLS mode 2 certificate and key: written by the executor before a connect request,
     /// read by the service whenever it opens the link.
     pub client_files: RefCell<ClientFiles>,
@@ -156,8 +170,32 @@ impl<'a> MqttShared<'a> {
             requests: Mailbox::new(),
             done: Mailbox::new(),
             outbox: RefCell::new(Outbox::new()),
-            urc_ready: Flag::new(),
+            held_position: Cell::new(None),
+            output_ready: Flag::new(),
+            service_wake: Flag::new(),
+            urc_written: Flag::new(),
+            diagnostics: Cell::new(Diagnostics::default()),
             client_files: RefCell::new(ClientFiles::default()),
+        }
+    }
+
+    /// Whether the URC writer has something to write: a held message or queued lines.
+    pub(crate) fn has_output(&self) -> bool {
+        self.held_position.get().is_some() || !self.outbox.borrow().is_empty()
+    }
+
+    /// Updates the service's diagnostics.
+    pub(crate) fn diagnose(&self, update: impl FnOnce(&mut Diagnostics)) {
+        let mut diagnostics = self.diagnostics.get();
+        update(&mut diagnostics);
+        self.diagnostics.set(diagnostics);
+    }
+
+    /// What AT+TCDIAG? prints, now.
+    pub fn diagnostic_report(&self) -> DiagnosticReport {
+        DiagnosticReport {
+            session: self.session.borrow().statistics(),
+            service: self.diagnostics.get(),
         }
     }
 

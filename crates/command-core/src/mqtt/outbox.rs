@@ -22,6 +22,7 @@ const PREFIX: usize = 2;
 /// A bounded FIFO of output lines.
 pub struct Outbox<const N: usize> {
     bytes: Deque<u8, N>,
+    entries: usize,
 }
 
 impl<const N: usize> Default for Outbox<N> {
@@ -35,6 +36,7 @@ impl<const N: usize> Outbox<N> {
     pub const fn new() -> Self {
         Outbox {
             bytes: Deque::new(),
+            entries: 0,
         }
     }
 
@@ -64,18 +66,43 @@ impl<const N: usize> Outbox<N> {
                 let _ = self.bytes.push_back(*byte);
             }
         }
+        self.entries += 1;
         true
     }
 
     /// Moves the oldest entry into `buffer` (at least [`URC_MAX`] bytes) and returns its length.
     pub fn pop_into(&mut self, buffer: &mut [u8]) -> Option<usize> {
         let high = self.bytes.pop_front()?;
+        self.entries -= 1;
         let low = self.bytes.pop_front().unwrap_or(0);
         let length = usize::from(u16::from_be_bytes([high, low]));
         for slot in buffer.iter_mut().take(length) {
             *slot = self.bytes.pop_front().unwrap_or(0);
         }
         Some(length.min(buffer.len()))
+    }
+
+    /// Starts taking the oldest entry out: returns its length; its bytes follow through
+    /// [`Outbox::take`], so an entry is written in pieces without a buffer of its size.
+    pub fn pop_length(&mut self) -> Option<usize> {
+        let high = self.bytes.pop_front()?;
+        let low = self.bytes.pop_front().unwrap_or(0);
+        self.entries -= 1;
+        Some(usize::from(u16::from_be_bytes([high, low])))
+    }
+
+    /// Moves the next bytes of the entry that [`Outbox::pop_length`] started into `buffer`
+    /// (the caller asks for at most what is left of it); returns how many.
+    pub fn take(&mut self, buffer: &mut [u8]) -> usize {
+        let mut count = 0;
+        for slot in buffer.iter_mut() {
+            let Some(byte) = self.bytes.pop_front() else {
+                break;
+            };
+            *slot = byte;
+            count += 1;
+        }
+        count
     }
 
     /// Moves every entry of `self`, in order, behind those of `other` (held messages released
@@ -90,6 +117,12 @@ impl<const N: usize> Outbox<N> {
     /// Forgets every entry.
     pub fn clear(&mut self) {
         self.bytes.clear();
+        self.entries = 0;
+    }
+
+    /// How many entries are queued.
+    pub fn entries(&self) -> usize {
+        self.entries
     }
 
     /// Whether nothing is queued.

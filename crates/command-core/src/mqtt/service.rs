@@ -16,7 +16,7 @@ mod events;
 mod link;
 mod requests;
 
-use embassy_futures::select::{select, select3, Either, Either3};
+use embassy_futures::select::{select, select4, Either, Either4};
 use embedded_io_async::{Read, Write};
 use mqtt_session::codec::PacketId;
 use mqtt_session::tencent::Identity;
@@ -79,8 +79,12 @@ struct Service<'s, 'a> {
     held: super::Outbox<{ super::OUTBOX_BYTES }>,
 }
 
-/// Runs the MQTT service forever.
-pub async fn serve<N: Network, C: Clock>(shared: &MqttShared<'_>, network: &mut N, clock: &C) {
+/// Runs the MQTT service until the UART fails.
+pub(crate) async fn serve<N: Network, C: Clock>(
+    shared: &MqttShared<'_>,
+    network: &mut N,
+    clock: &C,
+) -> ! {
     let mut read_buffer = [0u8; TLS_READ_BUFFER];
     let mut write_buffer = [0u8; TLS_WRITE_BUFFER];
     let mut service = Service {
@@ -110,6 +114,12 @@ pub async fn serve<N: Network, C: Clock>(shared: &MqttShared<'_>, network: &mut 
 impl<'a> Service<'_, 'a> {
     /// Serves requests and the session over `link` (or without one) until a transport must
     /// be opened.
+    ///
+    /// Back-pressure (`docs/decisions.md`, "Nothing lost"): a received message stays held in
+    /// the session until the URC writer streamed it to the UART, and the session decodes
+    /// nothing more meanwhile; the read buffer is offered again each turn, and the link is
+    /// read only once the session took all of it, so a full receive buffer stops the reading
+    /// and TCP pushes back to the broker. Timers and requests are served all along.
     async fn run<N: Network, C: Clock>(
         &mut self,
         mut link: Option<BoardLink<'_, 'a, N>>,
@@ -139,6 +149,11 @@ impl<'a> Service<'_, 'a> {
             if !self.transmit(&mut link, clock).await {
                 continue;
             }
+            // The events may have made room for the rest of the last read: offer it before
+            // waiting (the read branch stays off until the session took all of it).
+            if start < end && shared.session.borrow().can_take_input() {
+                continue;
+            }
             let deadline = self.deadline();
             let read = async {
                 match (&mut link, start < end) {
@@ -153,18 +168,29 @@ impl<'a> Service<'_, 'a> {
                     None => core::future::pending().await,
                 }
             };
-            match select3(read, shared.requests.take(), wait).await {
-                Either3::First(0) => {
+            match select4(
+                read,
+                shared.requests.take(),
+                wait,
+                shared.service_wake.wait(),
+            )
+            .await
+            {
+                Either4::First(0) => {
                     link = None;
                     shared.session.borrow_mut().transport_closed(clock.now_ms());
                 }
-                Either3::First(count) => (start, end) = (0, count),
-                Either3::Second(request) => {
+                Either4::First(count) => {
+                    (start, end) = (0, count);
+                    shared.diagnose(|diagnostics| diagnostics.bytes_in += count as u64);
+                }
+                Either4::Second(request) => {
                     if let Some(opening) = self.handle_request(request, &mut link, clock).await {
                         return opening;
                     }
                 }
-                Either3::Third(()) => {}
+                // A deadline, or the writer released the held message: go round.
+                Either4::Third(()) | Either4::Fourth(()) => {}
             }
         }
     }
@@ -212,6 +238,8 @@ impl<'a> Service<'_, 'a> {
                 return false;
             }
             self.shared.session.borrow_mut().mark_transmitted(count);
+            self.shared
+                .diagnose(|diagnostics| diagnostics.bytes_out += count as u64);
         }
         if let Some(Waiting::Written { name }) = self.waiting {
             self.finish(name, Ok(()));

@@ -92,7 +92,11 @@ impl Service<'_, '_> {
             }
             Request::Disconnect => {
                 let timeout = self.command_timeout_ms;
-                let _ = self.shared.session.borrow_mut().disconnect();
+                if self.shared.session.borrow_mut().disconnect().is_ok() {
+                    self.shared.diagnose(|diagnostics| {
+                        diagnostics.last_disconnect = crate::mqtt::DisconnectCause::Requested
+                    });
+                }
                 self.held.clear();
                 // Teardown is forced: the DISCONNECT (and TLS close_notify) gets a bounded
                 // chance to leave.
