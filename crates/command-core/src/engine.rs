@@ -16,8 +16,11 @@
 //! written inside its block. Whoever takes the lock first writes the outbox entries queued so
 //! far, so URCs and results come out in the order of their events (`output`).
 
+#[cfg(feature = "certificates")]
 mod certificate_jobs;
 mod data;
+
+pub(crate) use data::DATA_MAX;
 mod jobs;
 mod mqtt_jobs;
 mod output;
@@ -161,8 +164,9 @@ where
         held: None,
         clock: cloud.clock,
         entered_data: false,
-        data: [0; data::DATA_MAX],
+        #[cfg(feature = "certificates")]
         pair: [0; storage::CERTIFICATE_SIZE_MAX],
+        #[cfg(feature = "certificates")]
         certificates: cloud.certificates,
     };
     let mut state = RamState::boot(settings);
@@ -193,12 +197,11 @@ struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi, C: Clock> {
     clock: &'s C,
     /// Whether the command being executed entered data mode.
     entered_data: bool,
-    /// The payload of the current data phase; also the first file of AT+TCCERTCHECK and
-    /// AT+TCMQTTCONN mode 2.
-    data: [u8; data::DATA_MAX],
     /// The second file of a certificate pair.
+    #[cfg(feature = "certificates")]
     pair: [u8; storage::CERTIFICATE_SIZE_MAX],
     /// The board's certificate parser.
+    #[cfg(feature = "certificates")]
     certificates: &'s dyn Certificates,
 }
 

@@ -17,6 +17,9 @@ pub mod state;
 pub mod table;
 mod wake;
 
+#[cfg(test)]
+mod footprint;
+
 pub use board::{
     Association, BoardInfo, Certificates, ClientCertificate, Clock, ConnectError, IpInfo,
     JoinError, Network, Offline, Profile, Random, Wifi,

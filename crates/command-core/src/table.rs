@@ -1,9 +1,10 @@
 //! The command table: one row per command naming the forms it implements (ESP-AT style).
 //! A form without a handler answers `[E:09]`, and so does every name not in the table.
 
+#[cfg(feature = "certificates")]
+use crate::handlers::certificates;
 use crate::handlers::{
-    basic, certificates, device, diagnostics, module, mqtt, mqtt_link, publish_data, wifi, Handler,
-    SetHandler,
+    basic, device, diagnostics, module, mqtt, mqtt_link, publish_data, wifi, Handler, SetHandler,
 };
 
 /// One AT command.
@@ -165,6 +166,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         query: Some(mqtt::tcmqttstate_query),
         ..row("TCMQTTSTATE")
     },
+    #[cfg(feature = "certificates")]
     CommandSpec {
         test: Some(certificates::tccertadd_test),
         query: Some(certificates::tccertadd_query),
@@ -172,6 +174,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         capability: true,
         ..row("TCCERTADD")
     },
+    #[cfg(feature = "certificates")]
     CommandSpec {
         test: Some(certificates::tccertcheck_test),
         query: Some(certificates::tccertcheck_query),
@@ -179,6 +182,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         capability: true,
         ..row("TCCERTCHECK")
     },
+    #[cfg(feature = "certificates")]
     CommandSpec {
         test: Some(certificates::tccertdel_test),
         query: Some(certificates::tccertdel_query),

@@ -99,8 +99,10 @@ pub enum Job {
     /// AT+TCMQTTDISCONN: end the session, then `[OK]`.
     MqttDisconnect,
     /// AT+TCCERTCHECK=: parse the file (and its pair) through the board.
+    #[cfg(feature = "certificates")]
     CheckCertificate(certificates::FileName),
     /// AT+TCCERTDEL=: delete the file.
+    #[cfg(feature = "certificates")]
     DeleteCertificate(certificates::FileName),
 }
 

@@ -6,7 +6,7 @@ use mqtt_session::topic;
 
 use super::{Context, Job, Step};
 use crate::board::Profile;
-use crate::mqtt::{Request, PAYLOAD_MAX, PUBLISH_MAX, TOPIC_MAX};
+use crate::mqtt::{Payload, Request, PAYLOAD_MAX, TOPIC_MAX};
 use crate::params::{ParamError, Params};
 use crate::render::{EngineError, Reply};
 use crate::state::MqttParameters;
@@ -126,11 +126,11 @@ pub fn tcmqttpub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
     let checked = (|| {
         let topic = topic_name(&params)?;
         let qos = qos(&params, 1)?;
-        let payload = params.text::<PUBLISH_MAX>(2, 1, PAYLOAD_MAX)?;
+        let payload = params.text::<PAYLOAD_MAX>(2, 1, PAYLOAD_MAX)?;
         Ok::<_, ParamError>(Request::Publish {
             name: "TCMQTTPUB",
             topic,
-            payload,
+            payload: Payload::Line(payload),
             qos,
         })
     })();

@@ -68,8 +68,8 @@ pub struct ConnectRequest {
 }
 
 /// What the executor asks the service to do; one at a time.
-// A publish carries its payload inline: there is no heap to box into, and the one-slot
-// channel holds a single request.
+// AT+TCMQTTPUB's payload (at most 256 bytes) rides inline; a data phase's stays in the
+// shared data buffer.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Request {
@@ -81,8 +81,8 @@ pub enum Request {
         name: &'static str,
         /// Topic name (valid UTF-8, no wildcards: checked by the handler).
         topic: heapless::String<TOPIC_MAX>,
-        /// Payload bytes, unescaped (PUB) or neutralised (PUBL).
-        payload: heapless::Vec<u8, PUBLISH_MAX>,
+        /// Where the payload is.
+        payload: Payload,
         /// QoS 0 or 1.
         qos: QoS,
     },
@@ -102,6 +102,19 @@ pub enum Request {
     Disconnect,
 }
 
+/// The payload of a publish request.
+// A line's payload rides inline (at most 256 bytes, moved once); there is no heap to box into.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Payload {
+    /// AT+TCMQTTPUB's unescaped payload, from its line.
+    Line(heapless::Vec<u8, PAYLOAD_MAX>),
+    /// The first `n` bytes of the data phase's buffer ([`MqttShared`]'s `data`), neutralised
+    /// (AT+TCMQTTPUBL) or raw (AT+TCMQTTPUBRAW): not copied again before the session encodes
+    /// them into the PUBLISH.
+    Data(usize),
+}
+
 /// How a request ended; its result line, if any, is already in the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -111,6 +124,7 @@ pub enum Outcome {
     Failed,
 }
 
+#[cfg(feature = "certificates")]
 /// The certificate and key of the last TLS mode 2 connect, kept for reconnects (the files
 /// cannot change meanwhile: `commands.md` §2 refuses them with `CME(208)` while RUN).
 #[derive(Default)]
@@ -121,6 +135,7 @@ pub struct ClientFiles {
     pub key: heapless::Vec<u8, { storage::CERTIFICATE_SIZE_MAX }>,
 }
 
+#[cfg(feature = "certificates")]
 impl core::fmt::Debug for ClientFiles {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         formatter
@@ -156,6 +171,12 @@ pub struct MqttShared<'a> {
     pub(crate) urc_written: Flag,
     /// What AT+TCDIAG? reports besides the session's counters.
     pub(crate) diagnostics: Cell<Diagnostics>,
+    /// The payload of the current data phase (AT+TCMQTTPUBL/PUBRAW, AT+TCCERTADD), also the
+    /// certificate of AT+TCCERTCHECK and of a mode-2 connect: written by the executor,
+    /// read by the service for a [`Payload::Data`] publish. Never borrowed by both at once:
+    /// the executor waits while the service serves its request.
+    pub(crate) data: RefCell<[u8; crate::engine::DATA_MAX]>,
+    #[cfg(feature = "certificates")]
     /// TLS mode 2 certificate and key: written by the executor before a connect request,
     /// read by the service whenever it opens the link.
     pub client_files: RefCell<ClientFiles>,
@@ -175,6 +196,8 @@ impl<'a> MqttShared<'a> {
             service_wake: Flag::new(),
             urc_written: Flag::new(),
             diagnostics: Cell::new(Diagnostics::default()),
+            data: RefCell::new([0; crate::engine::DATA_MAX]),
+            #[cfg(feature = "certificates")]
             client_files: RefCell::new(ClientFiles::default()),
         }
     }

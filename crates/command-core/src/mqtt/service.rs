@@ -285,16 +285,22 @@ impl<'a> Service<'_, 'a> {
         };
         // A shared borrow across the handshake: the executor writes the files only before a
         // connect request, never while a link is being opened.
+        #[cfg(feature = "certificates")]
         let files = self.shared.client_files.borrow();
+        #[cfg(feature = "certificates")]
+        let client = Some(crate::board::ClientCertificate {
+            certificate: &files.certificate,
+            key: &files.key,
+        });
+        // Without certificates a mode-2 link fails with -702, as on a board without them.
+        #[cfg(not(feature = "certificates"))]
+        let client = None;
         let destination = Destination {
             host: &self.host,
             port: self.port,
             tls_mode: self.tls_mode,
             identity: self.identity.as_ref(),
-            client: Some(crate::board::ClientCertificate {
-                certificate: &files.certificate,
-                key: &files.key,
-            }),
+            client,
             random: TlsRandom(self.shared.random),
         };
         let attempt = link::open(network, destination, read_buffer, write_buffer);
@@ -302,6 +308,7 @@ impl<'a> Service<'_, 'a> {
             Either::First(result) => result,
             Either::Second(()) => Err(202),
         };
+        #[cfg(feature = "certificates")]
         drop(files);
         let now = clock.now_ms();
         let Some(connect) = connect else {

@@ -9,7 +9,7 @@ use rand_core::{CryptoRng, RngCore};
 use super::link::Link;
 use super::{Opening, Service, Waiting, LINK_LOST};
 use crate::board::Clock;
-use crate::mqtt::{Outcome, Request};
+use crate::mqtt::{Outcome, Payload, Request};
 
 impl Service<'_, '_> {
     /// Serves one request over `link`; a connect returns the transport it needs instead.
@@ -33,11 +33,17 @@ impl Service<'_, '_> {
                 payload,
                 qos,
             } => {
+                let data = self.shared.data.borrow();
+                let payload = match &payload {
+                    Payload::Line(line) => &line[..],
+                    Payload::Data(length) => data.get(..*length).unwrap_or_default(),
+                };
                 let result = self
                     .shared
                     .session
                     .borrow_mut()
-                    .publish(&topic, &payload, qos, now);
+                    .publish(&topic, payload, qos, now);
+                drop(data);
                 match result {
                     Ok(Some(packet_id)) => {
                         self.waiting = Some(Waiting::Acknowledgement { name, packet_id })
