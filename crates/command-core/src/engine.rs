@@ -40,7 +40,7 @@ use crate::handlers::{Context, Step};
 use crate::mqtt::MqttShared;
 use crate::params::Params;
 use crate::queue::{Entry, InputQueue};
-use crate::render::{EngineError, Reply};
+use crate::render::{EngineError, Reply, BUSY_REPLY};
 use crate::state::RamState;
 use crate::table;
 use crate::wake::{Flag, UartGuard, UartLock};
@@ -265,9 +265,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 Framing::Idle => return Next::Continue,
                 Framing::Queued => continue,
                 Framing::Refused(_) => {
-                    let mut reply = Reply::new();
-                    reply.engine_error(EngineError::Busy);
-                    if self.write(reply.as_bytes()).await.is_err() {
+                    if self.write(BUSY_REPLY).await.is_err() {
                         return Next::Exit(Exit::UartClosed);
                     }
                 }

@@ -15,10 +15,10 @@ use crate::engine::{run_with, Cloud, Module};
 
 /// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB.
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 66 * 1024;
+const ENGINE_GATE: usize = 60 * 1024;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile).
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 81 * 1024;
+const ENGINE_GATE: usize = 75 * 1024;
 
 struct Pending;
 
@@ -100,9 +100,14 @@ fn engine_ram_of_the_esp8266_profile_stays_under_its_gate() {
             size_of::<crate::mqtt::HostSession<'static>>(),
         ),
         (
-            "    Outbox",
+            "    Outbox (status lines)",
             size_of::<crate::mqtt::Outbox<{ crate::mqtt::OUTBOX_BYTES }>>(),
         ),
+        (
+            "    hold queue (reconnect window)",
+            size_of::<crate::mqtt::Outbox<{ crate::mqtt::HOLD_BYTES }>>(),
+        ),
+        ("    data phase buffer", crate::engine::DATA_MAX),
         ("  Request", size_of::<crate::mqtt::Request>()),
         ("  Job", size_of::<crate::handlers::Job>()),
         ("  Step", size_of::<crate::handlers::Step>()),

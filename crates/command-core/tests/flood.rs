@@ -7,7 +7,7 @@ mod support;
 use core::future::Future;
 use core::pin::Pin;
 
-use support::{connect, publish, with_engine, Bench, TOPIC};
+use support::{connect, connect_with, publish, with_engine, Bench, TOPIC};
 
 /// Runs the engine with a UART that takes `chunk` bytes per wake-up until nothing moves;
 /// after every step checks that no PUBACK left before its URC was complete.
@@ -240,5 +240,34 @@ fn large_messages_back_to_back_come_out_without_waiting_for_a_timer() {
             let payload = String::from_utf8(vec![b'a' + index; 2000]).unwrap();
             assert!(output.contains(&format!(",2000,\"{payload}\"\r\n")));
         }
+    });
+}
+
+#[test]
+fn messages_of_a_reconnect_window_follow_reconnected_in_order() {
+    with_engine(|bench, mut engine| {
+        connect_with(bench, engine.as_mut(), 60, true);
+        let subscribe = format!("AT+TCMQTTSUB=\"{TOPIC}\",1\r\n");
+        assert_eq!(
+            bench.exchange(engine.as_mut(), subscribe.as_bytes()),
+            "OK\r\n+TCMQTTSUB:OK\r\n"
+        );
+        // After the reconnect's CONNACK, two messages arrive before the re-subscription's
+        // SUBACK: they are held until +TCMQTTRECONNECTED.
+        let mut window = publish(1, TOPIC.as_bytes(), b"first", 21);
+        window.extend(publish(1, TOPIC.as_bytes(), b"second", 22));
+        *bench.broker.before_suback.borrow_mut() = window;
+        bench.broker.close();
+        let now = bench.clock.now();
+        bench.run_until(engine.as_mut(), now + 10_000, 1_000);
+        assert_eq!(
+            bench.uart.output_text(),
+            format!(
+                "+TCMQTTDISCON,-103\r\n+TCMQTTRECONNECTING\r\n+TCMQTTRECONNECTED\r\n\
+                 +TCMQTTRCVPUB:\"{TOPIC}\",5,\"first\"\r\n+TCMQTTRCVPUB:\"{TOPIC}\",6,\"second\"\r\n"
+            )
+        );
+        assert_eq!(*bench.broker.acknowledged.borrow(), vec![21, 22]);
+        assert_eq!(bench.broker.connects.get(), 2);
     });
 }

@@ -17,7 +17,9 @@ use embedded_io_async::Write;
 
 use super::Exit;
 use crate::board::Clock;
-use crate::mqtt::MqttShared;
+use core::cell::RefCell;
+
+use crate::mqtt::{MqttShared, Outbox};
 use crate::wake::{Contender, UartGuard, UartLock};
 
 /// Bytes of one outbox entry or held message copied per UART write.
@@ -52,6 +54,7 @@ async fn write_output<T: Write, C: Clock>(
     if mqtt.held_position.get() == Some(0) {
         write_held(mqtt, tx).await?;
         mqtt.held_position.set(None);
+        mqtt.release_after_live.set(false);
         mqtt.session.borrow_mut().release_held(clock.now_ms());
         mqtt.service_wake.raise();
         mqtt.urc_written.raise();
@@ -114,35 +117,54 @@ fn copy_from(parts: &[&[u8]], mut offset: usize, destination: &mut [u8]) -> usiz
     written
 }
 
-/// Writes the outbox entries queued before the held message (all of them without one); true
-/// if entries are left behind a held message.
+/// Writes the outbox entries queued before the held message (all of them without one), with
+/// a released hold queue at its place among them; true if output is left behind a held
+/// message.
 async fn write_ahead_of_held<T: Write>(
     mqtt: &MqttShared<'_>,
     tx: &mut T,
 ) -> Result<bool, T::Error> {
-    let mut chunk = [0u8; CHUNK];
     loop {
-        let position = mqtt.held_position.get();
-        if position == Some(0) {
-            return Ok(!mqtt.outbox.borrow().is_empty());
-        }
-        let Some(mut left) = mqtt.outbox.borrow_mut().pop_length() else {
-            return Ok(false);
-        };
-        if let Some(position) = position {
-            mqtt.held_position.set(Some(position - 1));
-        }
-        // Nothing else takes from the outbox until the entry is out: its writer holds the UART.
-        while left > 0 {
-            let count = mqtt.outbox.borrow_mut().take(&mut chunk[..left.min(CHUNK)]);
-            if count == 0 {
-                break;
+        let held = mqtt.held_position.get();
+        let live_first = held == Some(0) && mqtt.release_after_live.get();
+        if mqtt.release_position.get() == Some(0) && !live_first {
+            if !write_entry(&mqtt.hold, tx).await? {
+                mqtt.release_position.set(None);
             }
-            tx.write_all(&chunk[..count]).await?;
-            left -= count;
+            continue;
         }
-        tx.flush().await?;
+        if held == Some(0) {
+            return Ok(!mqtt.outbox.borrow().is_empty() || mqtt.release_position.get().is_some());
+        }
+        if !write_entry(&mqtt.outbox, tx).await? {
+            return Ok(false);
+        }
+        for position in [&mqtt.held_position, &mqtt.release_position] {
+            position.set(position.get().map(|entries| entries.saturating_sub(1)));
+        }
     }
+}
+
+/// Writes the oldest entry of `queue` as one block, in pieces; false if it was empty.
+async fn write_entry<const N: usize, T: Write>(
+    queue: &RefCell<Outbox<N>>,
+    tx: &mut T,
+) -> Result<bool, T::Error> {
+    let mut chunk = [0u8; CHUNK];
+    let Some(mut left) = queue.borrow_mut().pop_length() else {
+        return Ok(false);
+    };
+    // Nothing else takes from the queue until the entry is out: its writer holds the UART.
+    while left > 0 {
+        let count = queue.borrow_mut().take(&mut chunk[..left.min(CHUNK)]);
+        if count == 0 {
+            break;
+        }
+        tx.write_all(&chunk[..count]).await?;
+        left -= count;
+    }
+    tx.flush().await?;
+    Ok(true)
 }
 
 /// Takes the UART for the executor with every line queued before its output written.

@@ -10,11 +10,10 @@
 use at_parser::Framed;
 use embedded_io_async::{Read, Write};
 
-use super::output::write_block;
 use super::{Exit, Shared};
 use crate::mqtt::MqttShared;
 use crate::queue::Entry;
-use crate::render::{EngineError, Reply};
+use crate::render::BUSY_REPLY;
 use crate::wake::{Contender, UartLock};
 
 /// The receiver loop.
@@ -40,20 +39,24 @@ pub(super) async fn receive<R: Read, T: Write>(
                 Framing::Queued => continue,
                 Framing::Refused(entry) => entry,
             };
-            let mut reply = Reply::new();
-            if let Entry::Line(line) = &refused {
-                if shared.echo.get() {
-                    reply.echo(line);
-                }
-            }
-            reply.engine_error(EngineError::Busy);
-            if mqtt.outbox.borrow_mut().push_message(&[reply.as_bytes()]) {
+            // Echo and reply as parts: no block buffer is held across the write.
+            let echo = match &refused {
+                Entry::Line(line) if shared.echo.get() => &line[..],
+                _ => &[],
+            };
+            let parts = [echo, BUSY_REPLY];
+            if mqtt.outbox.borrow_mut().push_message(&parts) {
                 mqtt.output_ready.raise();
-            } else if write_block(*output.lock(Contender::Receiver).await, reply.as_bytes())
-                .await
-                .is_err()
-            {
-                return Exit::UartClosed;
+            } else {
+                let mut tx = output.lock(Contender::Receiver).await;
+                for part in parts {
+                    if tx.write_all(part).await.is_err() {
+                        return Exit::UartClosed;
+                    }
+                }
+                if tx.flush().await.is_err() {
+                    return Exit::UartClosed;
+                }
             }
         }
     }

@@ -75,8 +75,6 @@ struct Service<'s, 'a> {
     identity: Option<Identity>,
     /// cmdtimeout of the last connect: bounds the teardown of AT+TCMQTTDISCONN.
     command_timeout_ms: u64,
-    /// Messages received after a reconnect's CONNACK, until `+TCMQTTRECONNECTED`.
-    held: super::Outbox<{ super::OUTBOX_BYTES }>,
 }
 
 /// Runs the MQTT service until the UART fails.
@@ -95,7 +93,6 @@ pub(crate) async fn serve<N: Network, C: Clock>(
         tls_mode: 0,
         identity: None,
         command_timeout_ms: 5_000,
-        held: super::Outbox::new(),
     };
     let mut opening = None;
     loop {

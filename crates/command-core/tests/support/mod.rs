@@ -259,11 +259,21 @@ pub struct Broker {
     /// Bytes of the inbound stream the module read so far.
     pub read_total: Cell<usize>,
     pub connects: Cell<usize>,
+    /// While set, the module's reads see the end of the stream.
+    closed: Cell<bool>,
+    /// Delivered right before the next SUBACK (a message in a reconnect window).
+    pub before_suback: RefCell<Vec<u8>>,
 }
 
 impl Broker {
     pub fn deliver(&self, bytes: &[u8]) {
         self.inbound.borrow_mut().extend(bytes);
+        self.read_interrupt.fire();
+    }
+
+    /// Closes the module's connection (its next read returns 0).
+    pub fn close(&self) {
+        self.closed.set(true);
         self.read_interrupt.fire();
     }
 
@@ -311,7 +321,11 @@ impl Broker {
                     .acknowledged
                     .borrow_mut()
                     .push(u16::from_be_bytes([body[0], body[1]])),
-                8 => self.deliver(&[0x90, 0x03, body[0], body[1], 0x00]),
+                8 => {
+                    let injected = core::mem::take(&mut *self.before_suback.borrow_mut());
+                    self.deliver(&injected);
+                    self.deliver(&[0x90, 0x03, body[0], body[1], 0x00]);
+                }
                 12 => self.deliver(&[0xd0, 0x00]),
                 _ => {}
             }
@@ -368,6 +382,9 @@ impl Read for BrokerStream {
     async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, Infallible> {
         let broker = &self.0;
         poll_fn(|context| {
+            if broker.closed.get() {
+                return Poll::Ready(Ok(0));
+            }
             let mut inbound = broker.inbound.borrow_mut();
             if inbound.is_empty() {
                 broker.read_interrupt.register(context.waker());
@@ -403,6 +420,9 @@ impl Network for BrokerNetwork {
 
     async fn connect(&mut self, _host: &[u8], _port: u16) -> Result<BrokerStream, ConnectError> {
         self.0.connects.set(self.0.connects.get() + 1);
+        self.0.closed.set(false);
+        self.0.inbound.borrow_mut().clear();
+        self.0.outbound.borrow_mut().clear();
         Ok(BrokerStream(self.0.clone()))
     }
 }
@@ -526,7 +546,17 @@ pub fn with_engine(script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = comm
 }
 
 /// Stores the device and connects over plain MQTT with keep-alive `keep_alive_s`, echo off.
-pub fn connect<F: Future + ?Sized>(bench: &Bench, mut engine: Pin<&mut F>, keep_alive_s: u32) {
+pub fn connect<F: Future + ?Sized>(bench: &Bench, engine: Pin<&mut F>, keep_alive_s: u32) {
+    connect_with(bench, engine, keep_alive_s, false);
+}
+
+/// [`connect`] with automatic reconnect on or off.
+pub fn connect_with<F: Future + ?Sized>(
+    bench: &Bench,
+    mut engine: Pin<&mut F>,
+    keep_alive_s: u32,
+    reconnect: bool,
+) {
     bench.settle(engine.as_mut(), 10_000);
     let stored = bench.exchange(
         engine.as_mut(),
@@ -537,7 +567,10 @@ pub fn connect<F: Future + ?Sized>(bench: &Bench, mut engine: Pin<&mut F>, keep_
         bench.exchange(engine.as_mut(), b"ATE0\r\n"),
         "ATE0\r\n\r\nOK\r\n"
     );
-    let line = format!("AT+TCMQTTCONN=0,5000,{keep_alive_s},1,0\r\n");
+    let line = format!(
+        "AT+TCMQTTCONN=0,5000,{keep_alive_s},1,{}\r\n",
+        u8::from(reconnect)
+    );
     let connected = bench.exchange(engine.as_mut(), line.as_bytes());
     assert_eq!(connected, "OK\r\n+TCMQTTCONN:OK\r\n");
 }

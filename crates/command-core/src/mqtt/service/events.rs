@@ -80,7 +80,11 @@ impl Service<'_, '_> {
                         message.payload,
                         b"\"\r\n",
                     ];
-                    if !self.held.push_message(&parts) {
+                    // A window's messages queue behind a released one still being written
+                    // only after it: until then they count as a full queue.
+                    let queued = shared.release_position.get().is_none()
+                        && shared.hold.borrow_mut().push_status(&parts);
+                    if !queued {
                         shared.diagnose(|diagnostics| diagnostics.hold_full += 1);
                     }
                 }
@@ -97,12 +101,19 @@ impl Service<'_, '_> {
                 }
                 Event::ReconnectAttemptFailed { .. } => {
                     *link = None;
-                    self.held.clear();
+                    shared.discard_window();
                 }
                 Event::Reconnected => {
                     shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
                     status(b"+TCMQTTRECONNECTED\r\n");
-                    self.held.move_into(&mut shared.outbox.borrow_mut());
+                    if !shared.hold.borrow().is_empty() {
+                        shared
+                            .release_after_live
+                            .set(shared.held_position.get().is_some());
+                        shared
+                            .release_position
+                            .set(Some(shared.outbox.borrow().entries()));
+                    }
                 }
                 Event::GaveUp => {
                     *link = None;

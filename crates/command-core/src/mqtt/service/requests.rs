@@ -103,7 +103,7 @@ impl Service<'_, '_> {
                         diagnostics.last_disconnect = crate::mqtt::DisconnectCause::Requested
                     });
                 }
-                self.held.clear();
+                self.shared.discard_window();
                 // Teardown is forced: the DISCONNECT (and TLS close_notify) gets a bounded
                 // chance to leave.
                 let teardown = async {
