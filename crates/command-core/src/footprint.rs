@@ -13,12 +13,13 @@ use core::mem::size_of;
 use crate::board::{Association, BoardInfo, JoinError, Offline, Profile, Wifi};
 use crate::engine::{run_with, Cloud, Module};
 
-/// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB.
+/// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB, the measured
+/// size rounded up to 256 bytes. Lower it with every saving.
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 60 * 1024;
+const ENGINE_GATE: usize = 59_904;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile).
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 75 * 1024;
+const ENGINE_GATE: usize = 75_264;
 
 struct Pending;
 
