@@ -6,16 +6,21 @@
 //! - the **executor** takes one line at a time, parses it, looks the name up in the command
 //!   table, runs the handler and, if the handler asked for one, its IO job;
 //! - the **MQTT service** (`mqtt::serve`) owns the broker link and the session, serves the
-//!   executor's MQTT requests and queues URCs and async result lines in the outbox;
-//! - the **URC writer** writes queued outbox entries, one block each.
+//!   executor's MQTT requests, queues status URCs and async result lines in the outbox and
+//!   holds each received message in the session until it is written (back-pressure);
+//! - the **URC writer** writes queued outbox entries and streams held messages, one block
+//!   each.
 //!
-//! All write to the UART through one mutex, one whole block at a time (`at-engine.md` §9): a
+//! All write to the UART through one lock, one whole block at a time (`at-engine.md` §9): a
 //! synchronous command keeps the UART from its echo to its final result, so nothing can be
-//! written inside its block. Whoever takes the mutex first writes the outbox entries queued so
-//! far, so URCs and results come out in the order of their events.
+//! written inside its block. Whoever takes the lock first writes the outbox entries queued so
+//! far, so URCs and results come out in the order of their events (`output`).
 
+#[cfg(feature = "certificates")]
 mod certificate_jobs;
 mod data;
+
+pub(crate) use data::DATA_MAX;
 mod jobs;
 mod mqtt_jobs;
 mod output;
@@ -25,9 +30,6 @@ use core::cell::{Cell, RefCell};
 
 use at_parser::{parse_line, Form, Framer, ParseError, Parsed};
 use embassy_futures::select::{select4, Either4};
-use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::mutex::{Mutex, MutexGuard};
-use embassy_sync::signal::Signal;
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::NorFlash;
 use storage::Settings;
@@ -38,11 +40,12 @@ use crate::handlers::{Context, Step};
 use crate::mqtt::MqttShared;
 use crate::params::Params;
 use crate::queue::{Entry, InputQueue};
-use crate::render::{EngineError, Reply};
+use crate::render::{EngineError, Reply, BUSY_REPLY};
 use crate::state::RamState;
 use crate::table;
+use crate::wake::{Flag, UartGuard, UartLock};
 use mqtt_session::session::SlotKind;
-use output::{drain_outbox, write_block, write_command_output, write_urcs};
+use output::{lock_drained, write_block, write_command_output, write_urcs};
 use receiver::{frame_one, receive, Framing};
 
 /// Why [`run`] returned.
@@ -82,9 +85,11 @@ struct Shared {
     framer: RefCell<Framer>,
     queue: RefCell<InputQueue>,
     echo: Cell<bool>,
-    line_ready: Signal<NoopRawMutex, ()>,
-    /// Raised whenever the receiver fed bytes: wakes a data phase or a discard.
-    input: Signal<NoopRawMutex, ()>,
+    /// Raised when a line was queued; awaited by the executor only.
+    line_ready: Flag,
+    /// Raised whenever the receiver fed bytes: wakes a data phase or a discard (the
+    /// executor, its only waiter).
+    input: Flag,
 }
 
 /// Boots the module and serves AT commands until a reboot is requested or the UART closes.
@@ -145,10 +150,10 @@ where
         framer: RefCell::new(Framer::new()),
         queue: RefCell::new(InputQueue::new()),
         echo: Cell::new(true),
-        line_ready: Signal::new(),
-        input: Signal::new(),
+        line_ready: Flag::new(),
+        input: Flag::new(),
     };
-    let output = Mutex::<NoopRawMutex, _>::new(tx);
+    let output = UartLock::new(tx);
     let mqtt = MqttShared::new(cloud.random);
     let mut executor = Executor {
         shared: &shared,
@@ -159,50 +164,44 @@ where
         held: None,
         clock: cloud.clock,
         entered_data: false,
-        data: [0; data::DATA_MAX],
+        #[cfg(feature = "certificates")]
         pair: [0; storage::CERTIFICATE_SIZE_MAX],
+        #[cfg(feature = "certificates")]
         certificates: cloud.certificates,
     };
     let mut state = RamState::boot(settings);
     state.certificates = certificates;
-    let service = async {
-        crate::mqtt::serve(&mqtt, cloud.network, cloud.clock).await;
-        Exit::UartClosed
-    };
+    let service = crate::mqtt::serve(&mqtt, cloud.network, cloud.clock);
     match select4(
         receive(rx, &shared, &mqtt, &output),
         executor.serve(state),
         service,
-        write_urcs(&mqtt, &output),
+        write_urcs(&mqtt, &output, cloud.clock),
     )
     .await
     {
-        Either4::First(exit)
-        | Either4::Second(exit)
-        | Either4::Third(exit)
-        | Either4::Fourth(exit) => exit,
+        Either4::First(exit) | Either4::Second(exit) | Either4::Fourth(exit) => exit,
     }
 }
 
 struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi, C: Clock> {
     shared: &'s Shared,
-    output: &'s Mutex<NoopRawMutex, &'s mut T>,
+    output: &'s UartLock<&'s mut T>,
     mqtt: &'s MqttShared<'r>,
     module: Module<'m, F, W>,
     reply: Reply,
     /// The UART while a command's block is open (`at-engine.md` §9 rule 1): taken when a line
     /// is dispatched, kept until its synchronous block or its async acceptance is written.
-    held: Option<MutexGuard<'s, NoopRawMutex, &'s mut T>>,
+    held: Option<UartGuard<'s, &'s mut T>>,
     /// Data-phase timers.
     clock: &'s C,
     /// Whether the command being executed entered data mode.
     entered_data: bool,
-    /// The payload of the current data phase; also the first file of AT+TCCERTCHECK and
-    /// AT+TCMQTTCONN mode 2.
-    data: [u8; data::DATA_MAX],
     /// The second file of a certificate pair.
+    #[cfg(feature = "certificates")]
     pair: [u8; storage::CERTIFICATE_SIZE_MAX],
     /// The board's certificate parser.
+    #[cfg(feature = "certificates")]
     certificates: &'s dyn Certificates,
 }
 
@@ -266,9 +265,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 Framing::Idle => return Next::Continue,
                 Framing::Queued => continue,
                 Framing::Refused(_) => {
-                    let mut reply = Reply::new();
-                    reply.engine_error(EngineError::Busy);
-                    if self.write(reply.as_bytes()).await.is_err() {
+                    if self.write(BUSY_REPLY).await.is_err() {
                         return Next::Exit(Exit::UartClosed);
                     }
                 }
@@ -308,9 +305,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
 
     /// Takes the UART for a command's block, after writing what was queued before it.
     async fn open_block(&mut self) -> Result<(), T::Error> {
-        let mut tx = self.output.lock().await;
-        drain_outbox(self.mqtt, &mut **tx).await?;
-        self.held = Some(tx);
+        self.held = Some(lock_drained(self.output, self.mqtt).await?);
         Ok(())
     }
 
@@ -395,6 +390,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
             association: self.module.wifi.association(),
             gates,
             subscriptions: session.subscriptions(SlotKind::User),
+            diagnostics: self.mqtt.diagnostic_report(),
         };
         let step = spec.and_then(|spec| match form {
             Form::Test => spec.test.map(|handler| handler(&mut context, reply)),

@@ -15,6 +15,10 @@ pub mod queue;
 pub mod render;
 pub mod state;
 pub mod table;
+mod wake;
+
+#[cfg(test)]
+mod footprint;
 
 pub use board::{
     Association, BoardInfo, Certificates, ClientCertificate, Clock, ConnectError, IpInfo,

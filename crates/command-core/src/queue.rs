@@ -29,18 +29,31 @@ impl Entry {
     }
 }
 
-/// FIFO of lines waiting for the engine.
-#[derive(Default)]
+/// Length prefix of a rejected entry (a line is at most [`MAX_LINE`] bytes).
+const REJECTED: u16 = u16::MAX;
+/// Bytes of the ring: the line budget plus a two-byte length prefix per entry.
+const RING_BYTES: usize = QUEUE_BYTES + 2 * QUEUE_LINES;
+
+/// FIFO of lines waiting for the engine: one byte ring with length prefixes, so queued lines
+/// take the bytes they have, not a maximum-size slot each.
 pub struct InputQueue {
-    entries: Deque<Entry, QUEUE_LINES>,
+    ring: Deque<u8, RING_BYTES>,
+    entries: usize,
     bytes: usize,
+}
+
+impl Default for InputQueue {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl InputQueue {
     /// An empty queue.
     pub const fn new() -> Self {
         InputQueue {
-            entries: Deque::new(),
+            ring: Deque::new(),
+            entries: 0,
             bytes: 0,
         }
     }
@@ -49,30 +62,50 @@ impl InputQueue {
     // Returning the refused line by value lets the caller echo it without a copy or a heap.
     #[allow(clippy::result_large_err)]
     pub fn push(&mut self, entry: Entry) -> Result<(), Entry> {
-        if self.bytes + entry.cost() > QUEUE_BYTES {
+        if self.entries == QUEUE_LINES || self.bytes + entry.cost() > QUEUE_BYTES {
             return Err(entry);
         }
-        let cost = entry.cost();
-        self.entries.push_back(entry)?;
-        self.bytes += cost;
+        let (prefix, line): (u16, &[u8]) = match &entry {
+            // A line is at most MAX_LINE (256) bytes.
+            Entry::Line(line) => (line.len() as u16, line),
+            Entry::Rejected => (REJECTED, &[]),
+        };
+        // Fits: the budget above leaves room for the bytes and every entry's prefix.
+        for byte in prefix.to_be_bytes().iter().chain(line) {
+            let _ = self.ring.push_back(*byte);
+        }
+        self.entries += 1;
+        self.bytes += entry.cost();
         Ok(())
     }
 
     /// Takes the oldest entry.
     pub fn pop(&mut self) -> Option<Entry> {
-        let entry = self.entries.pop_front()?;
-        self.bytes -= entry.cost();
-        Some(entry)
+        let high = self.ring.pop_front()?;
+        let low = self.ring.pop_front().unwrap_or(0);
+        self.entries -= 1;
+        let prefix = u16::from_be_bytes([high, low]);
+        if prefix == REJECTED {
+            return Some(Entry::Rejected);
+        }
+        let mut line = heapless::Vec::new();
+        for _ in 0..prefix {
+            // Both hold: the prefix counts bytes that were pushed, at most MAX_LINE.
+            let byte = self.ring.pop_front().unwrap_or(0);
+            let _ = line.push(byte);
+        }
+        self.bytes -= line.len();
+        Some(Entry::Line(line))
     }
 
     /// Number of queued entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries == 0
     }
 }
 
@@ -105,6 +138,12 @@ mod tests {
         assert!(queue.push(line(2)).is_err());
         queue.pop();
         queue.push(line(256)).unwrap();
+    }
+
+    #[test]
+    fn the_queue_takes_the_bytes_of_its_lines_not_slots() {
+        // 8 lines and 1 KiB of line bytes: about 1 KiB instead of eight 256-byte slots.
+        assert!(core::mem::size_of::<InputQueue>() < QUEUE_BYTES + 64);
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum EngineError {
     Busy = 0x0b,
 }
 
+/// The reply to a line the input queue had no room for (after its echo).
+pub const BUSY_REPLY: &[u8] = b"ERR CODE:0x010b0000\r\n\r\nbusy p...\r\n";
+
 /// One output block under construction.
 #[derive(Default)]
 pub struct Reply {
@@ -99,12 +102,12 @@ impl Reply {
         self.push(b"\r\nERROR\r\n");
     }
 
-    /// `ERR CODE:0x01SS0000\r\n\r\nERROR\r\n`, or the busy reply for [`EngineError::Busy`].
+    /// `ERR CODE:0x01SS0000\r\n\r\nERROR\r\n`, or [`BUSY_REPLY`] for [`EngineError::Busy`].
     pub fn engine_error(&mut self, error: EngineError) {
-        let _ = write!(Writer(self), "ERR CODE:0x01{:02x}0000\r\n", error as u8);
         if error == EngineError::Busy {
-            self.push(b"\r\nbusy p...\r\n");
+            self.push(BUSY_REPLY);
         } else {
+            let _ = write!(Writer(self), "ERR CODE:0x01{:02x}0000\r\n", error as u8);
             self.error();
         }
     }

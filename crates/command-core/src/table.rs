@@ -1,8 +1,10 @@
 //! The command table: one row per command naming the forms it implements (ESP-AT style).
 //! A form without a handler answers `[E:09]`, and so does every name not in the table.
 
+#[cfg(feature = "certificates")]
+use crate::handlers::certificates;
 use crate::handlers::{
-    basic, certificates, device, module, mqtt, mqtt_link, publish_data, wifi, Handler, SetHandler,
+    basic, device, diagnostics, module, mqtt, mqtt_link, publish_data, wifi, Handler, SetHandler,
 };
 
 /// One AT command.
@@ -155,10 +157,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         ..row("TCMQTTUNSUB")
     },
     CommandSpec {
+        test: Some(diagnostics::tcdiag_test),
+        query: Some(diagnostics::tcdiag_query),
+        ..row("TCDIAG")
+    },
+    CommandSpec {
         test: Some(mqtt::tcmqttstate_test),
         query: Some(mqtt::tcmqttstate_query),
         ..row("TCMQTTSTATE")
     },
+    #[cfg(feature = "certificates")]
     CommandSpec {
         test: Some(certificates::tccertadd_test),
         query: Some(certificates::tccertadd_query),
@@ -166,6 +174,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         capability: true,
         ..row("TCCERTADD")
     },
+    #[cfg(feature = "certificates")]
     CommandSpec {
         test: Some(certificates::tccertcheck_test),
         query: Some(certificates::tccertcheck_query),
@@ -173,6 +182,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         capability: true,
         ..row("TCCERTCHECK")
     },
+    #[cfg(feature = "certificates")]
     CommandSpec {
         test: Some(certificates::tccertdel_test),
         query: Some(certificates::tccertdel_query),

@@ -66,6 +66,7 @@ pub fn session_input(data: &[u8]) {
         reconnect: true,
     };
     let mut now = 0u64;
+    let mut holding = false;
     let mut rest = data;
     while let [control, length, tail @ ..] = rest {
         let (input, next) = tail.split_at(usize::from(*length).min(tail.len()));
@@ -90,12 +91,45 @@ pub fn session_input(data: &[u8]) {
                 let _ = session.disconnect();
             }
             6 => feed(&mut session, &[0x20, 0x02, 0x00, 0x00], now),
+            // Back-pressure: release a held message (the runner wrote it).
+            7 if holding => {
+                assert!(session.held_message().is_some(), "a held message stays");
+                session.release_held(now);
+                holding = false;
+            }
             _ => {}
         }
         feed(&mut session, input, now);
         now += u64::from(*control) * 97;
-        drain(&mut session, now);
+        // Odd controls hold the next delivered message instead of passing it on.
+        holding = drain_holding(&mut session, now, holding || control % 2 == 1);
     }
+}
+
+/// Polls until idle; with `hold`, holds the first message delivered (or keeps holding) and
+/// checks that nothing else is delivered meanwhile. Returns whether a message is held.
+fn drain_holding<R: crate::session::Entropy>(
+    session: &mut Session<R, 2304, 2560>,
+    now: u64,
+    hold: bool,
+) -> bool {
+    let was_holding = session.is_holding();
+    while let Some(event) = session.poll(now) {
+        if let crate::session::Event::Message(message) = event {
+            assert!(!was_holding, "no message is delivered while one is held");
+            if hold {
+                let (topic, length) = (message.topic.len(), message.payload.len());
+                session.hold_message(now);
+                let held = session.held_message().expect("the message just delivered");
+                assert_eq!((held.topic.len(), held.payload.len()), (topic, length));
+                break;
+            }
+        }
+    }
+    check_output(session.transmit());
+    let pending = session.transmit().len();
+    session.mark_transmitted(pending);
+    session.is_holding()
 }
 
 fn feed<R: crate::session::Entropy>(
@@ -106,6 +140,15 @@ fn feed<R: crate::session::Entropy>(
     while !input.is_empty() {
         let taken = session.handle_input(input);
         input = &input[taken..];
+        if session.is_holding() {
+            // A held message blocks decoding: what does not fit waits (the runner stops
+            // reading), as `can_take_input` says.
+            if taken == 0 {
+                assert!(!session.can_take_input());
+                return;
+            }
+            continue;
+        }
         drain(session, now);
         if taken == 0 && session.handle_input(input) == 0 {
             // Still no room after the session worked: the rest is not accepted.

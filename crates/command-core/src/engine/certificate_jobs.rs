@@ -7,7 +7,7 @@ use embedded_storage_async::nor_flash::NorFlash;
 use storage::CertificateError;
 
 use super::Executor;
-use crate::board::{ClientCertificate, Clock, Wifi};
+use crate::board::{Clock, Wifi};
 use crate::fmt::warning;
 use crate::handlers::certificates::partner;
 use crate::state::RamState;
@@ -19,6 +19,8 @@ const FLASH_ERROR: i32 = 207;
 
 impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
     /// AT+TCCERTADD after its data phase: stores the first `len` payload bytes as `name`.
+    // See `check_pair` for why the data buffer may stay borrowed across the flash write.
+    #[allow(clippy::await_holding_refcell_ref)]
     pub(super) async fn store_certificate(
         &mut self,
         state: &mut RamState,
@@ -26,7 +28,10 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         len: usize,
     ) {
         let settings = &mut *self.module.settings;
-        match settings.store_certificate(name, &self.data[..len]).await {
+        let data = self.mqtt.data.borrow();
+        let stored = settings.store_certificate(name, &data[..len]).await;
+        drop(data);
+        match stored {
             Ok(()) => {
                 self.refresh_table(state).await;
                 self.reply.result_ok("TCCERTADD");
@@ -58,12 +63,16 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         }
     }
 
+    // The data buffer stays borrowed across the flash reads: the service only reads it for a
+    // publish request, and the executor sends none while it runs this job.
+    #[allow(clippy::await_holding_refcell_ref)]
     async fn check_pair(&mut self, state: &RamState, name: &[u8]) -> bool {
         let Some(other) = partner(name) else {
             return false;
         };
         let settings = &mut *self.module.settings;
-        let Ok(size) = settings.read_certificate(name, &mut self.data).await else {
+        let mut data = self.mqtt.data.borrow_mut();
+        let Ok(size) = settings.read_certificate(name, &mut *data).await else {
             return false;
         };
         let other_size = if state.certificates.contains(&other) {
@@ -75,7 +84,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         } else {
             None
         };
-        let file = Some(&self.data[..size]);
+        let file = Some(&data[..size]);
         let other = other_size.map(|size| &self.pair[..size]);
         if name.ends_with(b".crt") {
             self.certificates.check(file, other)
@@ -84,23 +93,34 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         }
     }
 
-    /// Reads the certificate `name` and its key `<base>.key` for TLS mode 2 into the
-    /// executor's buffers; `None` when either cannot be read (`-702`).
-    pub(super) async fn read_identity_files(
-        &mut self,
-        name: &[u8],
-    ) -> Option<ClientCertificate<'_>> {
-        let key_name = partner(name)?;
+    /// Reads the certificate `name` and its key `<base>.key` for TLS mode 2 straight into the
+    /// service's client files (kept for reconnects); false when either cannot be read
+    /// (`-702`).
+    // The files stay borrowed across the flash reads: only the service reads them, and only
+    // while it opens a link, which cannot happen while a connect may start (RUN is false).
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub(super) async fn load_client_files(&mut self, name: &[u8]) -> bool {
+        let Some(key_name) = partner(name) else {
+            return false;
+        };
+        let Ok(mut files) = self.mqtt.client_files.try_borrow_mut() else {
+            return false;
+        };
+        let files = &mut *files;
         let settings = &mut *self.module.settings;
-        let certificate = settings.read_certificate(name, &mut self.data).await.ok()?;
-        let key = settings
-            .read_certificate(&key_name, &mut self.pair)
-            .await
-            .ok()?;
-        Some(ClientCertificate {
-            certificate: &self.data[..certificate],
-            key: &self.pair[..key],
-        })
+        for (file, vector) in [(name, &mut files.certificate), (&key_name, &mut files.key)] {
+            vector.clear();
+            // Capacity is CERTIFICATE_SIZE_MAX, the largest stored file.
+            let _ = vector.resize(vector.capacity(), 0);
+            match settings.read_certificate(file, vector).await {
+                Ok(size) => vector.truncate(size),
+                Err(_) => {
+                    vector.clear();
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Mirrors the flash's file table after a write.

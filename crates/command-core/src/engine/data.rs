@@ -18,11 +18,16 @@ use super::{Executor, Next};
 use crate::board::{Clock, Wifi};
 use crate::handlers::publish_data::neutralise;
 use crate::handlers::DataJob;
-use crate::mqtt::Request;
+use crate::mqtt::{Payload, Request};
 use crate::state::RamState;
 
-/// Largest payload of a data phase: AT+TCCERTADD's 4096 bytes (publishes take up to 2048).
-pub(super) const DATA_MAX: usize = storage::CERTIFICATE_SIZE_MAX;
+/// Largest payload of a data phase: AT+TCCERTADD's 4096 bytes with certificates, otherwise a
+/// publish's 2048.
+#[cfg(feature = "certificates")]
+pub(crate) const DATA_MAX: usize = storage::CERTIFICATE_SIZE_MAX;
+/// Largest payload of a data phase: a publish's 2048 bytes (no certificates on this board).
+#[cfg(not(feature = "certificates"))]
+pub(crate) const DATA_MAX: usize = crate::handlers::publish_data::DATA_PUBLISH_MAX;
 /// Inactivity timeout of a data phase, restarted by every received payload byte (§7.4).
 const INACTIVITY_MS: u64 = 20_000;
 /// Time allowed for the `\r\n` after a publish payload (§7.5).
@@ -83,7 +88,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 .shared
                 .framer
                 .borrow_mut()
-                .poll_data(&mut self.data[..len]);
+                .poll_data(&mut self.mqtt.data.borrow_mut()[..len]);
             match status {
                 DataStatus::Complete { len } => return Ok(len),
                 DataStatus::Aborted(abort) => return Err(abort),
@@ -114,6 +119,8 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         }
     }
 
+    // `state` is only needed by AT+TCCERTADD.
+    #[cfg_attr(not(feature = "certificates"), allow(unused_variables))]
     async fn run_data_job(&mut self, state: &mut RamState, job: DataJob, len: usize) -> Next {
         match job {
             DataJob::Publish {
@@ -122,20 +129,18 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 qos,
                 neutralise: rewrite,
             } => {
-                let payload = &mut self.data[..len];
                 if rewrite {
-                    neutralise(payload);
+                    neutralise(&mut self.mqtt.data.borrow_mut()[..len]);
                 }
-                // Fits: the handler allows at most the capacity of a publish payload.
-                let payload = heapless::Vec::from_slice(payload).unwrap_or_default();
                 self.request(Request::Publish {
                     name,
                     topic,
-                    payload,
+                    payload: Payload::Data(len),
                     qos,
                 })
                 .await;
             }
+            #[cfg(feature = "certificates")]
             DataJob::Certificate { name } => self.store_certificate(state, &name, len).await,
         }
         // The result line is in the outbox, behind the URCs held during the phase.

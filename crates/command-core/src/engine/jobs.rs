@@ -117,7 +117,9 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 self.request(crate::mqtt::Request::Disconnect).await;
                 self.reply.ok();
             }
+            #[cfg(feature = "certificates")]
             Job::CheckCertificate(name) => self.check_certificate(state, &name).await,
+            #[cfg(feature = "certificates")]
             Job::DeleteCertificate(name) => self.delete_certificate(state, &name).await,
             Job::RestoreCloud => {
                 // The command's final output (`OK\r\n`) is already written; a flash error

@@ -21,9 +21,9 @@ const CERTIFICATE_UNUSABLE: i32 = -702;
 impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
     /// Hands one request to the MQTT service and waits until it ended.
     pub(super) async fn request(&mut self, request: Request) -> Outcome {
-        self.mqtt.done.reset();
-        self.mqtt.requests.send(request).await;
-        self.mqtt.done.wait().await
+        self.mqtt.done.clear();
+        self.mqtt.requests.put(request);
+        self.mqtt.done.take().await
     }
 
     /// AT+TCMQTTCONN after its `OK\r\n`.
@@ -98,25 +98,9 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         }
     }
 
-    /// Copies the certificate `name` and its key into the service's client files; false when
-    /// either cannot be read.
-    async fn load_client_files(&mut self, name: &[u8]) -> bool {
-        let shared = self.mqtt;
-        let Some(client) = self.read_identity_files(name).await else {
-            return false;
-        };
-        // Only the service borrows the files, and only while it opens a link; no link is
-        // being opened while a connect may start (RUN is false).
-        let Ok(mut files) = shared.client_files.try_borrow_mut() else {
-            return false;
-        };
-        files.certificate.clear();
-        files.key.clear();
-        // Both fit: a stored file is at most CERTIFICATE_SIZE_MAX bytes.
-        files
-            .certificate
-            .extend_from_slice(client.certificate)
-            .is_ok()
-            && files.key.extend_from_slice(client.key).is_ok()
+    /// Without certificates there are no client files: TLS mode 2 is `-702`.
+    #[cfg(not(feature = "certificates"))]
+    async fn load_client_files(&mut self, _name: &[u8]) -> bool {
+        false
     }
 }

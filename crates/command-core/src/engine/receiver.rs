@@ -8,22 +8,20 @@
 //! left outside its status reserve does it wait and write the reply itself.
 
 use at_parser::Framed;
-use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::mutex::Mutex;
 use embedded_io_async::{Read, Write};
 
-use super::output::write_block;
 use super::{Exit, Shared};
 use crate::mqtt::MqttShared;
 use crate::queue::Entry;
-use crate::render::{EngineError, Reply};
+use crate::render::BUSY_REPLY;
+use crate::wake::{Contender, UartLock};
 
 /// The receiver loop.
 pub(super) async fn receive<R: Read, T: Write>(
     rx: &mut R,
     shared: &Shared,
     mqtt: &MqttShared<'_>,
-    output: &Mutex<NoopRawMutex, &mut T>,
+    output: &UartLock<&mut T>,
 ) -> Exit {
     let mut buffer = [0u8; 256];
     loop {
@@ -32,7 +30,7 @@ pub(super) async fn receive<R: Read, T: Write>(
             Ok(count) => count,
         };
         shared.framer.borrow_mut().feed(&buffer[..count]);
-        shared.input.signal(());
+        shared.input.raise();
         loop {
             // Frame one line at a time so that a [BUSY] reply can be written without holding
             // the framer across an await.
@@ -41,20 +39,24 @@ pub(super) async fn receive<R: Read, T: Write>(
                 Framing::Queued => continue,
                 Framing::Refused(entry) => entry,
             };
-            let mut reply = Reply::new();
-            if let Entry::Line(line) = &refused {
-                if shared.echo.get() {
-                    reply.echo(line);
+            // Echo and reply as parts: no block buffer is held across the write.
+            let echo = match &refused {
+                Entry::Line(line) if shared.echo.get() => &line[..],
+                _ => &[],
+            };
+            let parts = [echo, BUSY_REPLY];
+            if mqtt.outbox.borrow_mut().push_message(&parts) {
+                mqtt.output_ready.raise();
+            } else {
+                let mut tx = output.lock(Contender::Receiver).await;
+                for part in parts {
+                    if tx.write_all(part).await.is_err() {
+                        return Exit::UartClosed;
+                    }
                 }
-            }
-            reply.engine_error(EngineError::Busy);
-            if mqtt.outbox.borrow_mut().push_message(&[reply.as_bytes()]) {
-                mqtt.urc_ready.signal(());
-            } else if write_block(*output.lock().await, reply.as_bytes())
-                .await
-                .is_err()
-            {
-                return Exit::UartClosed;
+                if tx.flush().await.is_err() {
+                    return Exit::UartClosed;
+                }
             }
         }
     }
@@ -78,7 +80,7 @@ pub(super) fn frame_one(shared: &Shared) -> Framing {
     };
     match shared.queue.borrow_mut().push(entry) {
         Ok(()) => {
-            shared.line_ready.signal(());
+            shared.line_ready.raise();
             Framing::Queued
         }
         Err(entry) => {

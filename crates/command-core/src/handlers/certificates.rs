@@ -1,5 +1,5 @@
 //! Certificate files for TLS mode 2 (`commands.md` §2, Cap): AT+TCCERTADD, AT+TCCERTCHECK and
-//! AT+TCCERTDEL.
+//! AT+TCCERTDEL, compiled with the `certificates` feature (boards with the capability).
 //!
 //! The handlers check against the RAM copy of the file table ([`RamState::certificates`]) and
 //! leave every flash access to the engine: AT+TCCERTADD's contents arrive in a data phase
@@ -8,10 +8,15 @@
 //!
 //! [`RamState::certificates`]: crate::state::RamState::certificates
 
-use storage::{is_certificate_name, CERTIFICATE_NAME_MAX, CERTIFICATE_SIZE_MAX};
+use storage::CERTIFICATE_NAME_MAX;
+#[cfg(feature = "certificates")]
+use storage::{is_certificate_name, CERTIFICATE_SIZE_MAX};
 
+#[cfg(feature = "certificates")]
 use super::{Context, DataJob, Job, Step};
+#[cfg(feature = "certificates")]
 use crate::params::{ParamError, Params};
+#[cfg(feature = "certificates")]
 use crate::render::Reply;
 
 /// A certificate file name as the handlers pass it on.
@@ -30,6 +35,7 @@ pub fn partner(name: &[u8]) -> Option<FileName> {
     Some(partner)
 }
 
+#[cfg(feature = "certificates")]
 /// Whether `name` belongs to the active identity (`commands.md` §2): a session exists (RUN),
 /// the device record uses TLS mode 2, and `name` is its certificate `<base>.crt` or its key
 /// `<base>.key`. A session of a mode-2 record always runs in mode 2 (AT+TCMQTTCONN refuses
@@ -43,6 +49,7 @@ fn belongs_to_active_identity(context: &Context<'_>, name: &[u8]) -> bool {
         && (device.secret == name || partner(&device.secret).is_some_and(|key| key == name))
 }
 
+#[cfg(feature = "certificates")]
 /// The file name at parameter 0: a String that is a valid name.
 fn file_name(params: &Params<'_>) -> Result<FileName, ParamError> {
     let name: FileName = params.text(0, 1, CERTIFICATE_NAME_MAX)?;
@@ -53,6 +60,7 @@ fn file_name(params: &Params<'_>) -> Result<FileName, ParamError> {
     }
 }
 
+#[cfg(feature = "certificates")]
 /// Prints `+<command>:"<name>"` (and `,<size>` when asked) per stored file, then `[OK]`.
 fn list(context: &Context<'_>, reply: &mut Reply, command: &str, sizes: bool) -> Step {
     for entry in context.state.certificates.entries() {
@@ -72,6 +80,7 @@ fn list(context: &Context<'_>, reply: &mut Reply, command: &str, sizes: bool) ->
     Step::Done
 }
 
+#[cfg(feature = "certificates")]
 /// AT+TCCERTADD=?
 pub fn tccertadd_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     reply.text_line("+TCCERTADD:\"CERT_NAME\",CERT_SIZE(1-4096)");
@@ -79,11 +88,13 @@ pub fn tccertadd_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
+#[cfg(feature = "certificates")]
 /// AT+TCCERTADD?
 pub fn tccertadd_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
     list(context, reply, "TCCERTADD", true)
 }
 
+#[cfg(feature = "certificates")]
 /// AT+TCCERTADD="<name>",<size>
 pub fn tccertadd_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     if context.gates.download {
@@ -116,6 +127,7 @@ pub fn tccertadd_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
     }
 }
 
+#[cfg(feature = "certificates")]
 /// AT+TCCERTCHECK=?
 pub fn tccertcheck_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     reply.text_line("+TCCERTCHECK:\"CERT_NAME\"");
@@ -123,11 +135,13 @@ pub fn tccertcheck_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
+#[cfg(feature = "certificates")]
 /// AT+TCCERTCHECK?
 pub fn tccertcheck_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
     list(context, reply, "TCCERTCHECK", false)
 }
 
+#[cfg(feature = "certificates")]
 /// AT+TCCERTCHECK="<name>"
 pub fn tccertcheck_set(_: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     let checked = params.expect_count(1, 1).and_then(|()| file_name(&params));
@@ -143,6 +157,7 @@ pub fn tccertcheck_set(_: &mut Context<'_>, reply: &mut Reply, params: Params<'_
     }
 }
 
+#[cfg(feature = "certificates")]
 /// AT+TCCERTDEL=?
 pub fn tccertdel_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     reply.text_line("+TCCERTDEL:\"CERT_NAME\"");
@@ -150,11 +165,13 @@ pub fn tccertdel_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
+#[cfg(feature = "certificates")]
 /// AT+TCCERTDEL?
 pub fn tccertdel_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
     list(context, reply, "TCCERTDEL", false)
 }
 
+#[cfg(feature = "certificates")]
 /// AT+TCCERTDEL="<name>"
 pub fn tccertdel_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     // The spec checks ownership before the name; a name of the identity is valid anyway.
@@ -175,7 +192,7 @@ pub fn tccertdel_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "certificates"))]
 mod tests {
     use super::*;
     use crate::board::Profile;

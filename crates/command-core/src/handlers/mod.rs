@@ -7,6 +7,7 @@
 pub mod basic;
 pub mod certificates;
 pub mod device;
+pub mod diagnostics;
 pub mod module;
 pub mod mqtt;
 pub mod mqtt_link;
@@ -18,7 +19,7 @@ pub use publish_data::DataJob;
 use storage::{DeviceInfo, ModuleInfo, ProductInfo, WifiMode, WifiStation};
 
 use crate::board::{Association, BoardInfo};
-use crate::mqtt::Request;
+use crate::mqtt::{DiagnosticReport, Request};
 use crate::render::Reply;
 use crate::state::{Gates, MqttParameters, RamState};
 use mqtt_session::session::Slot;
@@ -35,6 +36,8 @@ pub struct Context<'a> {
     pub gates: Gates,
     /// The host session's user subscriptions, oldest first (AT+TCMQTTSUB?).
     pub subscriptions: &'a [Slot],
+    /// Drop counters and link history at dispatch time (AT+TCDIAG?).
+    pub diagnostics: DiagnosticReport,
 }
 
 /// How a command continues after its handler returned.
@@ -96,8 +99,10 @@ pub enum Job {
     /// AT+TCMQTTDISCONN: end the session, then `[OK]`.
     MqttDisconnect,
     /// AT+TCCERTCHECK=: parse the file (and its pair) through the board.
+    #[cfg(feature = "certificates")]
     CheckCertificate(certificates::FileName),
     /// AT+TCCERTDEL=: delete the file.
+    #[cfg(feature = "certificates")]
     DeleteCertificate(certificates::FileName),
 }
 
@@ -141,6 +146,7 @@ pub(crate) mod testing {
             association: None,
             gates,
             subscriptions: &[],
+            diagnostics: DiagnosticReport::default(),
         };
         let mut reply = Reply::new();
         let step = match form {

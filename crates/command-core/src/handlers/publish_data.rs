@@ -30,6 +30,7 @@ pub enum DataJob {
         neutralise: bool,
     },
     /// AT+TCCERTADD: store the payload as the file `name` (replacing one of that name).
+    #[cfg(feature = "certificates")]
     Certificate {
         /// A valid file name.
         name: super::certificates::FileName,

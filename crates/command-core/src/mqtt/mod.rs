@@ -11,19 +11,19 @@
 //! it (`is_running()`, `is_usable()`) at dispatch time: the gates are never a second copy of
 //! the session's state. Nobody holds a borrow across an `await`.
 
+mod diagnostics;
 mod outbox;
 mod random;
 mod service;
 
-pub use outbox::{Outbox, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
+pub use diagnostics::{DiagnosticReport, Diagnostics, DisconnectCause};
+pub use outbox::{Outbox, HOLD_BYTES, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
 pub use random::TlsRandom;
-pub use service::{serve, TLS_READ_BUFFER, TLS_WRITE_BUFFER};
+pub(crate) use service::serve;
+pub use service::{TLS_READ_BUFFER, TLS_WRITE_BUFFER};
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
-use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::channel::Channel;
-use embassy_sync::signal::Signal;
 use mqtt_session::codec::QoS;
 use mqtt_session::session::Entropy;
 use mqtt_session::tencent::Identity;
@@ -31,6 +31,7 @@ use mqtt_session::{DefaultSession, SessionConfig};
 
 use crate::board::Random;
 use crate::state::Gates;
+use crate::wake::{Flag, Mailbox};
 
 /// Longest broker host: an AT+TCMQTTSRV value or `<pid>.<region domain>`.
 pub const HOST_MAX: usize = 64;
@@ -67,8 +68,8 @@ pub struct ConnectRequest {
 }
 
 /// What the executor asks the service to do; one at a time.
-// A publish carries its payload inline: there is no heap to box into, and the one-slot
-// channel holds a single request.
+// AT+TCMQTTPUB's payload (at most 256 bytes) rides inline; a data phase's stays in the
+// shared data buffer.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Request {
@@ -80,8 +81,8 @@ pub enum Request {
         name: &'static str,
         /// Topic name (valid UTF-8, no wildcards: checked by the handler).
         topic: heapless::String<TOPIC_MAX>,
-        /// Payload bytes, unescaped (PUB) or neutralised (PUBL).
-        payload: heapless::Vec<u8, PUBLISH_MAX>,
+        /// Where the payload is.
+        payload: Payload,
         /// QoS 0 or 1.
         qos: QoS,
     },
@@ -101,6 +102,19 @@ pub enum Request {
     Disconnect,
 }
 
+/// The payload of a publish request.
+// A line's payload rides inline (at most 256 bytes, moved once); there is no heap to box into.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Payload {
+    /// AT+TCMQTTPUB's unescaped payload, from its line.
+    Line(heapless::Vec<u8, PAYLOAD_MAX>),
+    /// The first `n` bytes of the data phase's buffer ([`MqttShared`]'s `data`), neutralised
+    /// (AT+TCMQTTPUBL) or raw (AT+TCMQTTPUBRAW): not copied again before the session encodes
+    /// them into the PUBLISH.
+    Data(usize),
+}
+
 /// How a request ended; its result line, if any, is already in the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -110,6 +124,7 @@ pub enum Outcome {
     Failed,
 }
 
+#[cfg(feature = "certificates")]
 /// The certificate and key of the last TLS mode 2 connect, kept for reconnects (the files
 /// cannot change meanwhile: `commands.md` §2 refuses them with `CME(208)` while RUN).
 #[derive(Default)]
@@ -120,6 +135,7 @@ pub struct ClientFiles {
     pub key: heapless::Vec<u8, { storage::CERTIFICATE_SIZE_MAX }>,
 }
 
+#[cfg(feature = "certificates")]
 impl core::fmt::Debug for ClientFiles {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         formatter
@@ -134,16 +150,40 @@ impl core::fmt::Debug for ClientFiles {
 pub struct MqttShared<'a> {
     /// The host session.
     pub session: RefCell<HostSession<'a>>,
-    /// Executor → service.
-    pub requests: Channel<NoopRawMutex, Request, 1>,
+    /// Executor → service: one request at a time (the executor waits for its outcome).
+    pub(crate) requests: Mailbox<Request>,
     /// Service → executor.
-    pub done: Signal<NoopRawMutex, Outcome>,
+    pub(crate) done: Mailbox<Outcome>,
     /// The board's RNG, shared with the session: the TLS transport draws from it too.
     pub random: &'a dyn Random,
-    /// URCs and result lines waiting for the UART.
+    /// Status URCs, result lines and `[BUSY]` replies waiting for the UART.
     pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
-    /// Raised whenever the outbox gained an entry.
-    pub urc_ready: Signal<NoopRawMutex, ()>,
+    /// While the session holds a message for the UART: how many outbox entries are older
+    /// and go out before it.
+    pub(crate) held_position: Cell<Option<usize>>,
+    /// Messages of a reconnect window, copied until `+TCMQTTRECONNECTED` (their SUBACKs are
+    /// behind them in the stream, so they cannot wait in the session).
+    pub(crate) hold: RefCell<Outbox<HOLD_BYTES>>,
+    /// Once released: how many outbox entries go out before the hold queue's.
+    pub(crate) release_position: Cell<Option<usize>>,
+    /// The held live message is older than the released hold queue (it survived the drop).
+    pub(crate) release_after_live: Cell<bool>,
+    /// Raised when there is something to write (a held message, queued lines); awaited by
+    /// the URC writer only.
+    pub(crate) output_ready: Flag,
+    /// Raised when the writer released the held message; awaited by the service only.
+    pub(crate) service_wake: Flag,
+    /// Raised when the held message was written (or went with its link); awaited by the
+    /// executor only, when its output is queued behind that message.
+    pub(crate) urc_written: Flag,
+    /// What AT+TCDIAG? reports besides the session's counters.
+    pub(crate) diagnostics: Cell<Diagnostics>,
+    /// The payload of the current data phase (AT+TCMQTTPUBL/PUBRAW, AT+TCCERTADD), also the
+    /// certificate of AT+TCCERTCHECK and of a mode-2 connect: written by the executor,
+    /// read by the service for a [`Payload::Data`] publish. Never borrowed by both at once:
+    /// the executor waits while the service serves its request.
+    pub(crate) data: RefCell<[u8; crate::engine::DATA_MAX]>,
+    #[cfg(feature = "certificates")]
     /// TLS mode 2 certificate and key: written by the executor before a connect request,
     /// read by the service whenever it opens the link.
     pub client_files: RefCell<ClientFiles>,
@@ -155,11 +195,50 @@ impl<'a> MqttShared<'a> {
         MqttShared {
             session: RefCell::new(HostSession::new(BoardEntropy(random))),
             random,
-            requests: Channel::new(),
-            done: Signal::new(),
+            requests: Mailbox::new(),
+            done: Mailbox::new(),
             outbox: RefCell::new(Outbox::new()),
-            urc_ready: Signal::new(),
+            held_position: Cell::new(None),
+            hold: RefCell::new(Outbox::new()),
+            release_position: Cell::new(None),
+            release_after_live: Cell::new(false),
+            output_ready: Flag::new(),
+            service_wake: Flag::new(),
+            urc_written: Flag::new(),
+            diagnostics: Cell::new(Diagnostics::default()),
+            data: RefCell::new([0; crate::engine::DATA_MAX]),
+            #[cfg(feature = "certificates")]
             client_files: RefCell::new(ClientFiles::default()),
+        }
+    }
+
+    /// Whether the URC writer has something to write: a held message or queued lines.
+    pub(crate) fn has_output(&self) -> bool {
+        self.held_position.get().is_some()
+            || self.release_position.get().is_some()
+            || !self.outbox.borrow().is_empty()
+    }
+
+    /// Updates the service's diagnostics.
+    pub(crate) fn diagnose(&self, update: impl FnOnce(&mut Diagnostics)) {
+        let mut diagnostics = self.diagnostics.get();
+        update(&mut diagnostics);
+        self.diagnostics.set(diagnostics);
+    }
+
+    /// Forgets the messages of a failed reconnect window; a released queue still waiting for
+    /// the UART holds none of them and stays.
+    pub(crate) fn discard_window(&self) {
+        if self.release_position.get().is_none() {
+            self.hold.borrow_mut().clear();
+        }
+    }
+
+    /// What AT+TCDIAG? prints, now.
+    pub fn diagnostic_report(&self) -> DiagnosticReport {
+        DiagnosticReport {
+            session: self.session.borrow().statistics(),
+            service: self.diagnostics.get(),
         }
     }
 

@@ -10,9 +10,13 @@
 
 use heapless::Deque;
 
-/// Bytes of the ring: two maximum-size `+TCMQTTRCVPUB` lines plus the status reserve.
-pub const OUTBOX_BYTES: usize = 2 * (URC_MAX + PREFIX) + STATUS_RESERVE;
-/// Bytes only status lines may use.
+/// Bytes of the outbox: status URCs, result lines and `[BUSY]` replies (received messages wait
+/// in the session instead, `engine::output`).
+pub const OUTBOX_BYTES: usize = 512;
+/// Bytes of the reconnect window's hold queue: two maximum-size `+TCMQTTRCVPUB` lines
+/// (`at-engine.md` §9 rule 2).
+pub const HOLD_BYTES: usize = 2 * (URC_MAX + PREFIX);
+/// Bytes of the outbox only status lines may use (not `[BUSY]` replies).
 pub const STATUS_RESERVE: usize = 256;
 /// Longest entry: `+TCMQTTRCVPUB:"` + 255-byte topic + `",2048,"` + 2048 bytes + `"\r\n`.
 pub const URC_MAX: usize = 15 + 255 + 8 + 2048 + 3;
@@ -22,6 +26,7 @@ const PREFIX: usize = 2;
 /// A bounded FIFO of output lines.
 pub struct Outbox<const N: usize> {
     bytes: Deque<u8, N>,
+    entries: usize,
 }
 
 impl<const N: usize> Default for Outbox<N> {
@@ -35,6 +40,7 @@ impl<const N: usize> Outbox<N> {
     pub const fn new() -> Self {
         Outbox {
             bytes: Deque::new(),
+            entries: 0,
         }
     }
 
@@ -64,32 +70,42 @@ impl<const N: usize> Outbox<N> {
                 let _ = self.bytes.push_back(*byte);
             }
         }
+        self.entries += 1;
         true
     }
 
-    /// Moves the oldest entry into `buffer` (at least [`URC_MAX`] bytes) and returns its length.
-    pub fn pop_into(&mut self, buffer: &mut [u8]) -> Option<usize> {
+    /// Starts taking the oldest entry out: returns its length; its bytes follow through
+    /// [`Outbox::take`], so an entry is written in pieces without a buffer of its size.
+    pub fn pop_length(&mut self) -> Option<usize> {
         let high = self.bytes.pop_front()?;
         let low = self.bytes.pop_front().unwrap_or(0);
-        let length = usize::from(u16::from_be_bytes([high, low]));
-        for slot in buffer.iter_mut().take(length) {
-            *slot = self.bytes.pop_front().unwrap_or(0);
-        }
-        Some(length.min(buffer.len()))
+        self.entries -= 1;
+        Some(usize::from(u16::from_be_bytes([high, low])))
     }
 
-    /// Moves every entry of `self`, in order, behind those of `other` (held messages released
-    /// after `+TCMQTTRECONNECTED`); entries that do not fit are dropped.
-    pub fn move_into<const M: usize>(&mut self, other: &mut Outbox<M>) {
-        let mut buffer = [0u8; URC_MAX];
-        while let Some(length) = self.pop_into(&mut buffer) {
-            other.push_message(&[&buffer[..length]]);
+    /// Moves the next bytes of the entry that [`Outbox::pop_length`] started into `buffer`
+    /// (the caller asks for at most what is left of it); returns how many.
+    pub fn take(&mut self, buffer: &mut [u8]) -> usize {
+        let mut count = 0;
+        for slot in buffer.iter_mut() {
+            let Some(byte) = self.bytes.pop_front() else {
+                break;
+            };
+            *slot = byte;
+            count += 1;
         }
+        count
     }
 
     /// Forgets every entry.
     pub fn clear(&mut self) {
         self.bytes.clear();
+        self.entries = 0;
+    }
+
+    /// How many entries are queued.
+    pub fn entries(&self) -> usize {
+        self.entries
     }
 
     /// Whether nothing is queued.
@@ -102,42 +118,46 @@ impl<const N: usize> Outbox<N> {
 mod tests {
     use super::*;
 
-    fn pop(outbox: &mut Outbox<OUTBOX_BYTES>) -> Option<std::vec::Vec<u8>> {
-        let mut buffer = [0u8; URC_MAX];
-        outbox
-            .pop_into(&mut buffer)
-            .map(|length| buffer[..length].to_vec())
+    fn pop<const N: usize>(outbox: &mut Outbox<N>) -> Option<std::vec::Vec<u8>> {
+        let mut left = outbox.pop_length()?;
+        let mut entry = std::vec::Vec::new();
+        let mut chunk = [0u8; 7];
+        while left > 0 {
+            let count = outbox.take(&mut chunk[..left.min(7)]);
+            entry.extend_from_slice(&chunk[..count]);
+            left -= count;
+        }
+        Some(entry)
     }
 
     #[test]
-    fn entries_come_out_whole_and_in_order() {
+    fn entries_come_out_whole_and_in_order_in_pieces() {
         let mut outbox = Outbox::<OUTBOX_BYTES>::new();
         assert!(outbox.push_status(&[b"+TCMQTTDISCON,", b"-103", b"\r\n"]));
         assert!(outbox.push_message(&[b"a\r\n\0\"b"]));
+        assert_eq!(outbox.entries(), 2);
         assert_eq!(pop(&mut outbox).unwrap(), b"+TCMQTTDISCON,-103\r\n");
         assert_eq!(pop(&mut outbox).unwrap(), b"a\r\n\0\"b");
         assert_eq!(pop(&mut outbox), None);
+        assert_eq!(outbox.entries(), 0);
     }
 
     #[test]
-    fn two_maximum_messages_fit_and_status_lines_still_fit_after_them() {
+    fn busy_replies_leave_the_status_reserve_free() {
         let mut outbox = Outbox::<OUTBOX_BYTES>::new();
-        let big = [b'x'; URC_MAX];
-        assert!(outbox.push_message(&[&big]));
-        assert!(outbox.push_message(&[&big]));
-        assert!(!outbox.push_message(&[b"small"]));
+        let busy = [b'x'; 200];
+        assert!(outbox.push_message(&[&busy]));
+        assert!(!outbox.push_message(&[&busy]));
         assert!(outbox.push_status(&[b"+TCMQTTDISCON,-103\r\n"]));
     }
 
     #[test]
-    fn held_entries_move_behind_queued_ones() {
-        let mut outbox = Outbox::<OUTBOX_BYTES>::new();
-        let mut held = Outbox::<OUTBOX_BYTES>::new();
-        held.push_message(&[b"held"]);
-        outbox.push_status(&[b"+TCMQTTRECONNECTED\r\n"]);
-        held.move_into(&mut outbox);
-        assert!(held.is_empty());
-        assert_eq!(pop(&mut outbox).unwrap(), b"+TCMQTTRECONNECTED\r\n");
-        assert_eq!(pop(&mut outbox).unwrap(), b"held");
+    fn the_hold_queue_keeps_two_maximum_size_messages() {
+        let mut hold = Outbox::<HOLD_BYTES>::new();
+        let big = [b'x'; URC_MAX];
+        assert!(hold.push_status(&[&big]));
+        assert!(hold.push_status(&[&big]));
+        assert!(!hold.push_status(&[b"small"]));
+        assert_eq!(pop(&mut hold).unwrap().len(), URC_MAX);
     }
 }

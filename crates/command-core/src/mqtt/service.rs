@@ -16,7 +16,7 @@ mod events;
 mod link;
 mod requests;
 
-use embassy_futures::select::{select, select3, Either, Either3};
+use embassy_futures::select::{select, select4, Either, Either4};
 use embedded_io_async::{Read, Write};
 use mqtt_session::codec::PacketId;
 use mqtt_session::tencent::Identity;
@@ -75,12 +75,14 @@ struct Service<'s, 'a> {
     identity: Option<Identity>,
     /// cmdtimeout of the last connect: bounds the teardown of AT+TCMQTTDISCONN.
     command_timeout_ms: u64,
-    /// Messages received after a reconnect's CONNACK, until `+TCMQTTRECONNECTED`.
-    held: super::Outbox<{ super::OUTBOX_BYTES }>,
 }
 
-/// Runs the MQTT service forever.
-pub async fn serve<N: Network, C: Clock>(shared: &MqttShared<'_>, network: &mut N, clock: &C) {
+/// Runs the MQTT service until the UART fails.
+pub(crate) async fn serve<N: Network, C: Clock>(
+    shared: &MqttShared<'_>,
+    network: &mut N,
+    clock: &C,
+) -> ! {
     let mut read_buffer = [0u8; TLS_READ_BUFFER];
     let mut write_buffer = [0u8; TLS_WRITE_BUFFER];
     let mut service = Service {
@@ -91,7 +93,6 @@ pub async fn serve<N: Network, C: Clock>(shared: &MqttShared<'_>, network: &mut 
         tls_mode: 0,
         identity: None,
         command_timeout_ms: 5_000,
-        held: super::Outbox::new(),
     };
     let mut opening = None;
     loop {
@@ -110,6 +111,12 @@ pub async fn serve<N: Network, C: Clock>(shared: &MqttShared<'_>, network: &mut 
 impl<'a> Service<'_, 'a> {
     /// Serves requests and the session over `link` (or without one) until a transport must
     /// be opened.
+    ///
+    /// Back-pressure (`docs/decisions.md`, "Nothing lost"): a received message stays held in
+    /// the session until the URC writer streamed it to the UART, and the session decodes
+    /// nothing more meanwhile; the read buffer is offered again each turn, and the link is
+    /// read only once the session took all of it, so a full receive buffer stops the reading
+    /// and TCP pushes back to the broker. Timers and requests are served all along.
     async fn run<N: Network, C: Clock>(
         &mut self,
         mut link: Option<BoardLink<'_, 'a, N>>,
@@ -139,6 +146,11 @@ impl<'a> Service<'_, 'a> {
             if !self.transmit(&mut link, clock).await {
                 continue;
             }
+            // The events may have made room for the rest of the last read: offer it before
+            // waiting (the read branch stays off until the session took all of it).
+            if start < end && shared.session.borrow().can_take_input() {
+                continue;
+            }
             let deadline = self.deadline();
             let read = async {
                 match (&mut link, start < end) {
@@ -153,18 +165,29 @@ impl<'a> Service<'_, 'a> {
                     None => core::future::pending().await,
                 }
             };
-            match select3(read, shared.requests.receive(), wait).await {
-                Either3::First(0) => {
+            match select4(
+                read,
+                shared.requests.take(),
+                wait,
+                shared.service_wake.wait(),
+            )
+            .await
+            {
+                Either4::First(0) => {
                     link = None;
                     shared.session.borrow_mut().transport_closed(clock.now_ms());
                 }
-                Either3::First(count) => (start, end) = (0, count),
-                Either3::Second(request) => {
+                Either4::First(count) => {
+                    (start, end) = (0, count);
+                    shared.diagnose(|diagnostics| diagnostics.bytes_in += count as u64);
+                }
+                Either4::Second(request) => {
                     if let Some(opening) = self.handle_request(request, &mut link, clock).await {
                         return opening;
                     }
                 }
-                Either3::Third(()) => {}
+                // A deadline, or the writer released the held message: go round.
+                Either4::Third(()) | Either4::Fourth(()) => {}
             }
         }
     }
@@ -212,6 +235,8 @@ impl<'a> Service<'_, 'a> {
                 return false;
             }
             self.shared.session.borrow_mut().mark_transmitted(count);
+            self.shared
+                .diagnose(|diagnostics| diagnostics.bytes_out += count as u64);
         }
         if let Some(Waiting::Written { name }) = self.waiting {
             self.finish(name, Ok(()));
@@ -257,16 +282,22 @@ impl<'a> Service<'_, 'a> {
         };
         // A shared borrow across the handshake: the executor writes the files only before a
         // connect request, never while a link is being opened.
+        #[cfg(feature = "certificates")]
         let files = self.shared.client_files.borrow();
+        #[cfg(feature = "certificates")]
+        let client = Some(crate::board::ClientCertificate {
+            certificate: &files.certificate,
+            key: &files.key,
+        });
+        // Without certificates a mode-2 link fails with -702, as on a board without them.
+        #[cfg(not(feature = "certificates"))]
+        let client = None;
         let destination = Destination {
             host: &self.host,
             port: self.port,
             tls_mode: self.tls_mode,
             identity: self.identity.as_ref(),
-            client: Some(crate::board::ClientCertificate {
-                certificate: &files.certificate,
-                key: &files.key,
-            }),
+            client,
             random: TlsRandom(self.shared.random),
         };
         let attempt = link::open(network, destination, read_buffer, write_buffer);
@@ -274,6 +305,7 @@ impl<'a> Service<'_, 'a> {
             Either::First(result) => result,
             Either::Second(()) => Err(202),
         };
+        #[cfg(feature = "certificates")]
         drop(files);
         let now = clock.now_ms();
         let Some(connect) = connect else {

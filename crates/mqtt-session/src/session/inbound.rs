@@ -278,6 +278,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.release = Some(Release {
             length,
             acknowledgement,
+            topic: (publish.topic.start, publish.topic.end),
+            payload: (publish.payload.start, publish.payload.end),
+            qos: publish.qos,
+            retain: publish.retain,
+            for_user,
+            for_internal,
         });
         Some(Delivery {
             publish,

@@ -182,10 +182,21 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     pub(super) fn reset_link(&mut self) {
         self.pending.clear();
         self.transmit_length = 0;
-        self.receive_length = 0;
         self.discard = 0;
-        self.release = None;
         self.ping = Ping::Idle;
+        // A held message may be half-way to the UART: it stays until released, but the link
+        // its acknowledgement belonged to is gone (a QoS 1 message comes again).
+        match (self.held_since, self.release.as_mut()) {
+            (Some(_), Some(release)) => {
+                release.acknowledgement = None;
+                self.receive_length = release.length;
+            }
+            _ => {
+                self.receive_length = 0;
+                self.release = None;
+                self.held_since = None;
+            }
+        }
     }
 
     /// Forgets the whole session (RUN becomes false).

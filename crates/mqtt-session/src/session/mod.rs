@@ -17,6 +17,7 @@
 mod backoff;
 mod commands;
 mod event;
+mod hold;
 mod inbound;
 mod link;
 mod subscriptions;
@@ -149,6 +150,13 @@ struct Pending {
 struct Release {
     length: usize,
     acknowledgement: Option<Acknowledgement>,
+    /// Where the message lies in the receive buffer, for [`Session::held_message`].
+    topic: (usize, usize),
+    payload: (usize, usize),
+    qos: QoS,
+    retain: bool,
+    for_user: bool,
+    for_internal: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +193,8 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     receive_length: usize,
     discard: usize,
     release: Option<Release>,
+    /// Since when the runner holds the delivered message (`Session::hold_message`).
+    held_since: Option<u64>,
     recent_qos1: Deque<PacketId, RECENT_IDS>,
     awaiting_release: Deque<PacketId, RECENT_IDS>,
     statistics: Statistics,
@@ -215,6 +225,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             receive_length: 0,
             discard: 0,
             release: None,
+            held_since: None,
             recent_qos1: Deque::new(),
             awaiting_release: Deque::new(),
             statistics: Statistics::default(),
@@ -294,6 +305,18 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Call until it returns `None`. A [`Event::Message`] borrows the receive buffer; its
     /// PUBACK/PUBREC is queued on the next call, i.e. after the runner handled the message.
     pub fn poll(&mut self, now: u64) -> Option<Event<'_>> {
+        if self.held_since.is_some() {
+            // The runner still holds the delivered message: nothing is decoded; on a live
+            // link only the keep-alive runs, otherwise the reconnect timers do.
+            if self.events.is_empty() {
+                if matches!(self.phase, Phase::Up | Phase::Resubscribing { .. }) {
+                    self.run_held_keep_alive(now);
+                } else {
+                    self.run_timers(now);
+                }
+            }
+            return self.events.pop_front();
+        }
         if !self.finish_release() {
             return self.events.pop_front();
         }
@@ -313,6 +336,11 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
 
     /// The earliest time [`Session::poll`] has timer work to do.
     pub fn next_deadline(&self) -> Option<u64> {
+        if self.held_since.is_some()
+            && matches!(self.phase, Phase::Up | Phase::Resubscribing { .. })
+        {
+            return self.held_ping_deadline();
+        }
         let phase = match self.phase {
             Phase::Idle => return None,
             Phase::Connecting { deadline } | Phase::Attempting { deadline, .. } => Some(deadline),

@@ -1,6 +1,12 @@
 //! Session events into URCs and command results: what the service does after feeding the
 //! session input or time. Results are queued in the outbox behind the URCs of the same
 //! events, so they keep the order of `urc.md` §7.
+//!
+//! A message for the host stops the polling: the session holds it (no acknowledgement, no
+//! further decoding) until the service wrote it to the UART (`engine::write_output`). Only in
+//! the reconnect window, before `+TCMQTTRECONNECTED`, is a message copied into the hold queue
+//! (the SUBACKs of the re-subscription are behind it in the stream); a message that finds the
+//! queue full is dropped and counted (`at-engine.md` §9 rule 2).
 
 use mqtt_session::codec::PacketId;
 use mqtt_session::session::{ConnectFailure, Event};
@@ -15,6 +21,7 @@ impl Service<'_, '_> {
         let shared = self.shared;
         let mut session = shared.session.borrow_mut();
         let mut reconnect = false;
+        let mut hold = false;
         loop {
             let usable = session.is_usable();
             let Some(event) = session.poll(now) else {
@@ -22,8 +29,14 @@ impl Service<'_, '_> {
             };
             let status = |line: &[u8]| shared.outbox.borrow_mut().push_status(&[line]);
             match event {
-                Event::Connected { .. } => self.complete_connack(Ok(())),
+                Event::Connected { .. } => {
+                    shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
+                    self.complete_connack(Ok(()));
+                }
                 Event::ConnectRefused(refusal) => {
+                    shared.diagnose(|diagnostics| {
+                        diagnostics.last_connack = Some(refusal.return_code)
+                    });
                     *link = None;
                     self.complete_connack(Err(refusal.sdk_code()));
                 }
@@ -50,6 +63,10 @@ impl Service<'_, '_> {
                 Event::LinkLost { packet_id, .. } => {
                     self.complete_operation(packet_id, Err(LINK_LOST))
                 }
+                Event::Message(message) if message.for_user && usable => {
+                    hold = true;
+                    break;
+                }
                 Event::Message(message) if message.for_user => {
                     let mut length = heapless::String::<8>::new();
                     let _ =
@@ -63,29 +80,40 @@ impl Service<'_, '_> {
                         message.payload,
                         b"\"\r\n",
                     ];
-                    // Full queues drop the message; the session acknowledges it anyway.
-                    if usable {
-                        shared.outbox.borrow_mut().push_message(&parts);
-                    } else {
-                        self.held.push_message(&parts);
+                    // A window's messages queue behind a released one still being written
+                    // only after it: until then they count as a full queue.
+                    let queued = shared.release_position.get().is_none()
+                        && shared.hold.borrow_mut().push_status(&parts);
+                    if !queued {
+                        shared.diagnose(|diagnostics| diagnostics.hold_full += 1);
                     }
                 }
                 Event::Message(_) => {}
-                Event::Dropped { .. } => {
+                Event::Dropped { reason, .. } => {
+                    shared.diagnose(|diagnostics| diagnostics.last_disconnect = reason.into());
                     *link = None;
                     status(b"+TCMQTTDISCON,-103\r\n");
                 }
                 Event::Reconnecting { .. } => {
+                    shared.diagnose(|diagnostics| diagnostics.reconnect_attempts += 1);
                     status(b"+TCMQTTRECONNECTING\r\n");
                     reconnect = true;
                 }
                 Event::ReconnectAttemptFailed { .. } => {
                     *link = None;
-                    self.held.clear();
+                    shared.discard_window();
                 }
                 Event::Reconnected => {
+                    shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
                     status(b"+TCMQTTRECONNECTED\r\n");
-                    self.held.move_into(&mut shared.outbox.borrow_mut());
+                    if !shared.hold.borrow().is_empty() {
+                        shared
+                            .release_after_live
+                            .set(shared.held_position.get().is_some());
+                        shared
+                            .release_position
+                            .set(Some(shared.outbox.borrow().entries()));
+                    }
                 }
                 Event::GaveUp => {
                     *link = None;
@@ -93,7 +121,19 @@ impl Service<'_, '_> {
                 }
                 _ => {}
             }
-            shared.urc_ready.signal(());
+        }
+        if hold {
+            session.hold_message(now);
+            shared
+                .held_position
+                .set(Some(shared.outbox.borrow().entries()));
+        } else if shared.held_position.get().is_some() && !session.is_holding() {
+            // The link went down with the held message (a QoS 1 one comes again, unacknowledged).
+            shared.held_position.set(None);
+            shared.urc_written.raise();
+        }
+        if shared.has_output() {
+            shared.output_ready.raise();
         }
         reconnect
     }
@@ -133,7 +173,7 @@ impl Service<'_, '_> {
             code.as_bytes(),
             b"\r\n",
         ]);
-        self.shared.urc_ready.signal(());
-        self.shared.done.signal(outcome);
+        self.shared.output_ready.raise();
+        self.shared.done.put(outcome);
     }
 }

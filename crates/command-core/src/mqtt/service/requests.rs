@@ -9,7 +9,7 @@ use rand_core::{CryptoRng, RngCore};
 use super::link::Link;
 use super::{Opening, Service, Waiting, LINK_LOST};
 use crate::board::Clock;
-use crate::mqtt::{Outcome, Request};
+use crate::mqtt::{Outcome, Payload, Request};
 
 impl Service<'_, '_> {
     /// Serves one request over `link`; a connect returns the transport it needs instead.
@@ -33,11 +33,17 @@ impl Service<'_, '_> {
                 payload,
                 qos,
             } => {
+                let data = self.shared.data.borrow();
+                let payload = match &payload {
+                    Payload::Line(line) => &line[..],
+                    Payload::Data(length) => data.get(..*length).unwrap_or_default(),
+                };
                 let result = self
                     .shared
                     .session
                     .borrow_mut()
-                    .publish(&topic, &payload, qos, now);
+                    .publish(&topic, payload, qos, now);
+                drop(data);
                 match result {
                     Ok(Some(packet_id)) => {
                         self.waiting = Some(Waiting::Acknowledgement { name, packet_id })
@@ -92,8 +98,12 @@ impl Service<'_, '_> {
             }
             Request::Disconnect => {
                 let timeout = self.command_timeout_ms;
-                let _ = self.shared.session.borrow_mut().disconnect();
-                self.held.clear();
+                if self.shared.session.borrow_mut().disconnect().is_ok() {
+                    self.shared.diagnose(|diagnostics| {
+                        diagnostics.last_disconnect = crate::mqtt::DisconnectCause::Requested
+                    });
+                }
+                self.shared.discard_window();
                 // Teardown is forced: the DISCONNECT (and TLS close_notify) gets a bounded
                 // chance to leave.
                 let teardown = async {
@@ -105,7 +115,7 @@ impl Service<'_, '_> {
                 let _ = select(teardown, clock.sleep_until(now + timeout)).await;
                 *link = None;
                 self.waiting = None;
-                self.shared.done.signal(Outcome::Succeeded);
+                self.shared.done.put(Outcome::Succeeded);
             }
         }
         None
