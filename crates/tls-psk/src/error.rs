@@ -99,13 +99,14 @@ pub enum HandshakeError {
     BadFinished,
     /// A record failed decryption or MAC checks.
     BadRecordMac,
-    /// A message could not be parsed, or a handshake message spanned records (unsupported).
+    /// A message could not be parsed (including a `HelloRequest` with a body).
     Decode,
     /// The server chose a cipher suite, compression or extension value we never offered.
     UnsupportedSuite,
     /// The server chose a protocol version other than TLS 1.2.
     UnsupportedVersion,
-    /// A record was larger than the receive buffer (or than TLS allows).
+    /// A record, or a handshake message spanning records, was larger than the receive buffer
+    /// (or than TLS allows).
     RecordOverflow,
     /// The write buffer cannot hold the `ClientHello` or `ClientKeyExchange`.
     BufferTooSmall,
