@@ -104,7 +104,10 @@ impl Server {
         let (client_state, server_state) = self.states.as_mut().unwrap();
         let (_, start, end) = records[0];
         self.transcript.update(&client[base + start..base + end]);
-        assert_eq!(records[1].0, 20, "ChangeCipherSpec follows ClientKeyExchange");
+        assert_eq!(
+            records[1].0, 20,
+            "ChangeCipherSpec follows ClientKeyExchange"
+        );
         let (_, start, end) = records[2];
         let mut fragment = client[base + start..base + end].to_vec();
         let range = client_state
