@@ -13,7 +13,7 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::connection::{ReceiveFailure, SessionState, TlsConnection, LEVEL_FATAL};
+use crate::connection::{ReceiveFailure, SessionState, TlsConnection, LEVEL_FATAL, LEVEL_WARNING};
 use crate::error::{alert, Error, HandshakeError};
 use crate::handshake::{
     parse_handshake, parse_server_hello, parse_server_key_exchange, write_client_hello,
@@ -158,12 +158,11 @@ where
             .await
             .map_err(|error| HandshakeError::Io(embedded_io::Error::kind(&error)))?;
 
-        let (content_type, range) = self.read_record().await.map_err(handshake_receive_error)?;
+        let (content_type, range) = self.read_handshake_record(0).await?;
         match content_type {
-            ContentType::ChangeCipherSpec if self.read_buffer[range.clone()] == [1] => {
+            ContentType::ChangeCipherSpec if self.read_buffer[range] == [1] => {
                 self.decrypter = Some(server_state);
             }
-            ContentType::Alert => return Err(self.alert_error(range)),
             _ => return Err(HandshakeError::UnexpectedMessage),
         }
         let expected = verify_data(
@@ -237,10 +236,7 @@ where
             }
         }
         self.read_buffer.copy_within(self.plaintext.clone(), 0);
-        let (content_type, range) = self
-            .read_record_at(kept)
-            .await
-            .map_err(handshake_receive_error)?;
+        let (content_type, range) = self.read_handshake_record(kept).await?;
         match content_type {
             // RFC 5246 §6.2.1 forbids empty handshake fragments.
             ContentType::Handshake if !range.is_empty() => {
@@ -249,8 +245,30 @@ where
                 self.plaintext = 0..end;
                 Ok(())
             }
-            ContentType::Alert => Err(self.alert_error(range)),
             _ => Err(HandshakeError::UnexpectedMessage),
+        }
+    }
+
+    /// Reads the next record after the first `base` bytes of the receive buffer, skipping
+    /// warning alerts: RFC 5246 §7.2 lets the handshake go on after one (a server may warn
+    /// `unrecognized_name` about the SNI), and mbedTLS 2.x clients ignore them too. A fatal
+    /// alert or `close_notify` ends the handshake.
+    async fn read_handshake_record(
+        &mut self,
+        base: usize,
+    ) -> Result<(ContentType, Range<usize>), HandshakeError> {
+        loop {
+            let (content_type, range) = self
+                .read_record_at(base)
+                .await
+                .map_err(handshake_receive_error)?;
+            if content_type != ContentType::Alert {
+                return Ok((content_type, range));
+            }
+            match self.read_buffer[range.clone()] {
+                [LEVEL_WARNING, description] if description != alert::CLOSE_NOTIFY => {}
+                _ => return Err(self.alert_error(range)),
+            }
         }
     }
 

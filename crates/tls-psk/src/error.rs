@@ -91,7 +91,8 @@ pub enum HandshakeError {
     /// The transport closed before the handshake finished.
     ConnectionClosed,
     /// The server sent a fatal alert with this description (see [`alert`]); e.g.
-    /// `115` unknown identity, `20`/`51` wrong key, `40` no common suite.
+    /// `115` unknown identity, `20`/`51` wrong key, `40` no common suite. Warning alerts
+    /// other than `close_notify` are skipped during the handshake.
     Alert(u8),
     /// A message or record arrived out of order.
     UnexpectedMessage,

@@ -1,7 +1,8 @@
 //! A server that cuts its handshake messages across records. RFC 5246 §6.2.1 allows any cut
 //! (even through a message header); OpenSSL never cuts a PSK flight this small, other stacks
 //! may. The server here is in memory, built from the crate's own PRF and record layer, so the
-//! flight can be cut at every size, including the encrypted `Finished`.
+//! flight can be cut at every size, including the encrypted `Finished`, and warning alerts
+//! can be slipped between the records (RFC 5246 §7.2 lets the handshake go on after them).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -28,6 +29,8 @@ struct Server {
     fragment: usize,
     /// `psk_identity_hint` of the `ServerKeyExchange`.
     hint: Vec<u8>,
+    /// An alert (`[level, description]`) sent before every handshake record.
+    interleaved_alert: Option<[u8; 2]>,
     transcript: Sha256,
     master: [u8; 48],
     /// The client's (writing) and the server's (writing) record states.
@@ -43,6 +46,7 @@ impl Server {
             cipher,
             fragment,
             hint,
+            interleaved_alert: None,
             transcript: Sha256::new(),
             master: [0; 48],
             states: None,
@@ -93,10 +97,14 @@ impl Server {
         messages.extend(handshake_message(14, &[]));
         self.transcript.update(&messages);
         self.flights_sent = 1;
-        messages
-            .chunks(self.fragment)
-            .flat_map(|chunk| plain_record(ContentType::Handshake, chunk))
-            .collect()
+        let mut flight = Vec::new();
+        for chunk in messages.chunks(self.fragment) {
+            if let Some(alert) = self.interleaved_alert {
+                flight.extend(plain_record(ContentType::Alert, &alert));
+            }
+            flight.extend(plain_record(ContentType::Handshake, chunk));
+        }
+        flight
     }
 
     fn second_flight(&mut self, client: &[u8], records: &[(u8, usize, usize)]) -> Vec<u8> {
@@ -129,6 +137,9 @@ impl Server {
         );
         let mut flight = plain_record(ContentType::ChangeCipherSpec, &[1]);
         for chunk in handshake_message(20, &verify).chunks(self.fragment) {
+            if let Some(alert) = self.interleaved_alert {
+                flight.extend(seal(server_state, ContentType::Alert, &alert));
+            }
             flight.extend(seal(server_state, ContentType::Handshake, chunk));
         }
         flight.extend(seal(server_state, ContentType::ApplicationData, GREETING));
@@ -299,6 +310,39 @@ fn every_cut_size_completes_the_handshake() {
             "cut at {fragment}"
         );
     }
+}
+
+/// Runs a handshake against a server sending `alert` before each of its handshake records.
+fn handshake_with_interleaved_alert(alert: [u8; 2]) -> Result<(), HandshakeError> {
+    let (mut read_buffer, mut write_buffer) = ([0; 1024], [0; 512]);
+    let mut transport = pipe(BulkCipher::Aes256, 7, b"");
+    transport.server.interleaved_alert = Some(alert);
+    run(TlsConnection::connect(
+        transport,
+        &CONFIG,
+        OsRng,
+        &mut read_buffer,
+        &mut write_buffer,
+    ))
+    .map(drop)
+}
+
+#[test]
+fn warning_alerts_between_handshake_records_are_skipped() {
+    // unrecognized_name (112), as a server may warn about the SNI, plain and encrypted.
+    assert_eq!(handshake_with_interleaved_alert([1, 112]), Ok(()));
+}
+
+#[test]
+fn fatal_alerts_and_close_notify_end_the_handshake() {
+    assert_eq!(
+        handshake_with_interleaved_alert([2, 115]),
+        Err(HandshakeError::Alert(115))
+    );
+    assert_eq!(
+        handshake_with_interleaved_alert([1, 0]),
+        Err(HandshakeError::ConnectionClosed)
+    );
 }
 
 #[test]
