@@ -16,7 +16,8 @@
 //!   before anything refusable (never a byte from a forged or altered record), all of it when
 //!   the whole script was correct, with the end the server chose; what the client writes
 //!   arrives decrypted unchanged;
-//! - the client's output stays proportional to its input (no unbounded alert loops).
+//! - besides the application data it was asked to write, the client's output stays
+//!   proportional to the records it received (no unbounded alert loops).
 
 #![no_main]
 
@@ -256,7 +257,8 @@ fn check(scenario: Scenario) {
         client.records_after_fatal, 0,
         "the client wrote after a fatal alert"
     );
-    let bound = 1024 + 64 * server.records_sent + 2 * client.application.len();
+    // Besides what it was asked to write: its flights, and at most one alert per record in.
+    let bound = 1024 + 64 * server.records_sent + client.application_wire;
     assert!(
         link.from_client.len() <= bound,
         "client output out of proportion"
@@ -302,6 +304,26 @@ fn check_session(server: &Server, session: &Session, perfect: bool) {
             server.client.application, session.written,
             "written data changed"
         );
+    }
+    match session.ending {
+        Some(Err(Error::SessionEnded)) => panic!("the first failing read said SessionEnded"),
+        Some(Err(Error::Alert(description))) => assert!(
+            server.alerts.contains(&description) || server.forged,
+            "alert {description} never sent"
+        ),
+        Some(Err(Error::Io(_))) => assert!(server.stream_ended, "Io error on a working link"),
+        // Locally detected: the client tells the server with a fatal alert, last thing sent.
+        Some(Err(error)) => {
+            assert_eq!(
+                server.client.last_type,
+                Some(21),
+                "{error:?} without an alert"
+            );
+            if let Some(last) = server.client.alerts.last() {
+                assert_eq!(last[0], 2, "{error:?} ended with a warning");
+            }
+        }
+        _ => {}
     }
     if !perfect || server.tainted {
         return;

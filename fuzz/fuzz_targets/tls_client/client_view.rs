@@ -20,8 +20,9 @@ pub struct ClientView {
     /// The client encrypts with keys the model does not have (a different key).
     pub unreadable: bool,
     pub records: usize,
-    /// Application data the client sent, decrypted.
+    /// Application data the client sent, decrypted, and the bytes of its records.
     pub application: Vec<u8>,
+    pub application_wire: usize,
     /// Readable alerts, `[level, description]`, and alert records of any content.
     pub alerts: Vec<[u8; 2]>,
     pub alert_records: usize,
@@ -98,6 +99,7 @@ impl ClientView {
                     }
                 }
                 ContentType::ApplicationData => {
+                    self.application_wire += end;
                     if let Some(data) = plaintext {
                         self.application.extend_from_slice(&data);
                     }
