@@ -1,21 +1,31 @@
 //! The receive path from broker bytes to `+TCMQTTRCVPUB` lines: a connected, subscribed
-//! `mqtt_session::Session` is fed arbitrary broker bytes in arbitrary chunks; every message
-//! event is rendered as the `urc.md` §2 line, queued in `command-core`'s real `Outbox` and read
-//! back out, as the module's MQTT service does.
+//! `mqtt_session::Session` is fed broker bytes in arbitrary reads; every message event is
+//! rendered as the `urc.md` §2 line, queued in `command-core`'s real `Outbox` and read back out,
+//! as the module's MQTT service does.
 //!
-//! Input: byte 0 picks the user filter and the clock step, then segments `[control, bytes…]`
-//! where `control & 0x7F` is the segment length and the top bit advances the clock by one
-//! keep-alive period (so PINGREQ and the keep-alive timeout are reached).
+//! Input: byte 0 picks the user filter, then segments led by a control byte `c`. `c & 0x80`
+//! advances the clock by one keep-alive period. `c & 0x40` is a PUBLISH built from fields
+//! `[flags, topic, id high, id low, split]` and `c & 0x3F` payload bytes (flags: bit 0 QoS 1,
+//! bit 1 DUP, bit 2 retain, bits 3–7 add 80 filler bytes each, so payloads cross 2048); it is
+//! appended to the bytes not yet read and, unless `split & 0x80`, everything is read in reads
+//! of `split` bytes, so packets arrive split and several to a read. Otherwise the segment is
+//! `c & 0x3F` raw bytes, read at once.
+//!
 //! Invariants checked: no panic; the session writes only valid client MQTT; a message reaches
 //! the user exactly when its topic matches the user filter, with a payload of at most 2048
 //! bytes; every such message becomes exactly one outbox entry (the outbox is drained after each
-//! event, so it is never full), and that entry is byte for byte the `urc.md` §2 line, which a
-//! host framing by `<len>` parses back to the same payload.
+//! event, so it is never full), byte for byte the `urc.md` §2 line, which a host framing by
+//! `<len>` parses back to the same payload. Nothing lost: while only built PUBLISHes arrived and
+//! the link is up, the lines are exactly the messages `urc.md` §2 says are forwarded (matching
+//! topic, payload at most 2048 bytes, not a DUP repeat of one of the last 10 QoS 1 ids), in
+//! order, whatever the read boundaries.
 //!
 //! The line is rendered here, from the spec, because `command-core` renders it inside its
 //! private event handler; when it exposes that function, call it instead.
 
 #![no_main]
+
+use std::collections::VecDeque;
 
 use command_core::mqtt::{Outbox, OUTBOX_BYTES, URC_MAX};
 use libfuzzer_sys::fuzz_target;
@@ -32,10 +42,66 @@ const FILTERS: [&str; 4] = [
     "#",
     "$sys/operation/result/CTQS08Y5LG/#",
 ];
+/// Topics of built PUBLISHes: each filter matches some and not others.
+const TOPICS: [&str; 8] = [
+    "CTQS08Y5LG/Dev01/data",
+    "CTQS08Y5LG/Dev02/data",
+    "CTQS08Y5LG/Dev01/control",
+    "CTQS08Y5LG/Dev01/data/more",
+    "$sys/operation/result/CTQS08Y5LG/Dev01",
+    "$ota/update/CTQS08Y5LG/Dev01",
+    "a\",1,\"b",
+    "x",
+];
 const KEEP_ALIVE_S: u16 = 60;
+/// QoS 1 ids the module remembers to recognise a DUP repeat (`urc.md` §2).
+const RECENT_IDS: usize = 10;
 
 fn fixed_random() -> u32 {
     0x2545_F491
+}
+
+/// The session, the outbox, and the messages that came out as lines.
+struct Module {
+    session: Broker,
+    outbox: Outbox<OUTBOX_BYTES>,
+    filter: &'static str,
+    now: u64,
+    lines: Vec<(String, Vec<u8>)>,
+}
+
+/// The messages `urc.md` §2 says must be forwarded, for the built PUBLISHes.
+#[derive(Default)]
+struct Expected {
+    recent_qos1: VecDeque<u16>,
+    messages: Vec<(String, Vec<u8>)>,
+}
+
+impl Expected {
+    fn publish(
+        &mut self,
+        filter: &str,
+        topic: &str,
+        qos1: bool,
+        dup: bool,
+        id: u16,
+        payload: &[u8],
+    ) {
+        let mut duplicate = false;
+        if qos1 {
+            let seen = self.recent_qos1.contains(&id);
+            duplicate = seen && dup;
+            if !seen {
+                if self.recent_qos1.len() == RECENT_IDS {
+                    self.recent_qos1.pop_front();
+                }
+                self.recent_qos1.push_back(id);
+            }
+        }
+        if !duplicate && payload.len() <= MAX_INBOUND_PAYLOAD && matches(filter, topic) {
+            self.messages.push((topic.to_owned(), payload.to_vec()));
+        }
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -43,32 +109,109 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let filter = FILTERS[usize::from(choice) % FILTERS.len()];
-    let Some(mut session) = connected_session(filter) else {
+    let Some(session) = connected_session(filter) else {
         panic!("the scripted CONNACK and SUBACK did not connect and subscribe");
     };
-    let mut outbox = Outbox::<OUTBOX_BYTES>::new();
-    let mut now = 1_000u64;
+    let mut module = Module {
+        session,
+        outbox: Outbox::new(),
+        filter,
+        now: 1_000,
+        lines: Vec::new(),
+    };
+    let mut expected = Expected::default();
+    let mut only_built = true;
+    let mut unread = Vec::new();
     while let Some((&control, tail)) = rest.split_first() {
-        let (segment, next) = tail.split_at(usize::from(control & 0x7F).min(tail.len()));
-        rest = next;
+        rest = tail;
         if control & 0x80 != 0 {
-            now += u64::from(KEEP_ALIVE_S) * 1000;
+            module.now += u64::from(KEEP_ALIVE_S) * 1000;
         }
-        let mut input = segment;
-        while !input.is_empty() && session.is_usable() {
-            let taken = session.handle_input(input);
-            input = &input[taken..];
-            deliver(&mut session, &mut outbox, filter, now);
-            if taken == 0 && session.handle_input(input) == 0 {
+        let length = usize::from(control & 0x3F);
+        if control & 0x40 != 0 {
+            let Some((&[flags, topic, id_high, id_low, split], tail)) = rest.split_first_chunk()
+            else {
                 break;
+            };
+            let (payload, tail) = tail.split_at(length.min(tail.len()));
+            rest = tail;
+            let mut payload = payload.to_vec();
+            payload.resize(payload.len() + usize::from(flags >> 3) * 80, b'"');
+            let topic = TOPICS[usize::from(topic) % TOPICS.len()];
+            let (qos1, retain) = (flags & 1 != 0, flags & 4 != 0);
+            let dup = qos1 && flags & 2 != 0;
+            let id = u16::from_be_bytes([id_high, id_low]).max(1);
+            expected.publish(filter, topic, qos1, dup, id, &payload);
+            unread.extend(publish_packet(topic, qos1, dup, retain, id, &payload));
+            if split & 0x80 == 0 {
+                module.read(&std::mem::take(&mut unread), usize::from(split).max(1));
             }
+        } else {
+            let (segment, tail) = rest.split_at(length.min(rest.len()));
+            rest = tail;
+            only_built &= segment.is_empty();
+            unread.extend_from_slice(segment);
+            module.read(&std::mem::take(&mut unread), usize::MAX);
         }
-        deliver(&mut session, &mut outbox, filter, now);
-        if !session.is_usable() {
+        if !module.session.is_usable() {
             return;
         }
     }
+    module.read(&unread, usize::MAX);
+    if only_built && module.session.is_usable() {
+        assert_eq!(
+            module.lines, expected.messages,
+            "messages lost, repeated or reordered"
+        );
+    }
 });
+
+impl Module {
+    /// Offers `bytes` to the session in reads of at most `size` bytes, handling events as a
+    /// read is taken in (so a full receive buffer makes room).
+    fn read(&mut self, bytes: &[u8], size: usize) {
+        for mut input in bytes.chunks(size) {
+            while !input.is_empty() && self.session.is_usable() {
+                let taken = self.session.handle_input(input);
+                input = &input[taken..];
+                self.deliver();
+                if taken == 0 && self.session.handle_input(input) == 0 {
+                    return;
+                }
+            }
+        }
+        self.deliver();
+    }
+}
+
+/// A PUBLISH as a broker encodes it.
+fn publish_packet(
+    topic: &str,
+    qos1: bool,
+    dup: bool,
+    retain: bool,
+    id: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let flags = u8::from(dup) << 3 | u8::from(qos1) << 1 | u8::from(retain);
+    let mut remaining = 2 + topic.len() + if qos1 { 2 } else { 0 } + payload.len();
+    let mut packet = vec![0x30 | flags];
+    loop {
+        let digit = (remaining % 128) as u8;
+        remaining /= 128;
+        packet.push(if remaining > 0 { digit | 0x80 } else { digit });
+        if remaining == 0 {
+            break;
+        }
+    }
+    packet.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+    packet.extend_from_slice(topic.as_bytes());
+    if qos1 {
+        packet.extend_from_slice(&id.to_be_bytes());
+    }
+    packet.extend_from_slice(payload);
+    packet
+}
 
 /// A session past CONNACK with one user subscription to `filter`.
 fn connected_session(filter: &str) -> Option<Broker> {
@@ -115,50 +258,57 @@ fn drain(session: &mut Broker, now: u64, wanted: fn(&Event<'_>) -> bool) -> Opti
     seen
 }
 
-/// Renders every message event into the outbox and checks the line that comes out.
-fn deliver(session: &mut Broker, outbox: &mut Outbox<OUTBOX_BYTES>, filter: &str, now: u64) {
-    while let Some(event) = session.poll(now) {
-        let Event::Message(message) = event else {
-            continue;
-        };
-        assert!(
-            is_valid_topic_name(message.topic),
-            "invalid topic delivered"
-        );
-        assert!(
-            message.payload.len() <= MAX_INBOUND_PAYLOAD,
-            "oversize payload delivered"
-        );
-        assert_eq!(
-            message.for_user,
-            matches(filter, message.topic),
-            "user delivery disagrees with the filter"
-        );
-        if !message.for_user {
-            continue;
+impl Module {
+    /// Renders every message event into the outbox and checks the line that comes out.
+    fn deliver(&mut self) {
+        while let Some(event) = self.session.poll(self.now) {
+            let Event::Message(message) = event else {
+                continue;
+            };
+            assert!(
+                is_valid_topic_name(message.topic),
+                "invalid topic delivered"
+            );
+            assert!(
+                message.payload.len() <= MAX_INBOUND_PAYLOAD,
+                "oversize payload delivered"
+            );
+            assert_eq!(
+                message.for_user,
+                matches(self.filter, message.topic),
+                "user delivery disagrees with the filter"
+            );
+            if !message.for_user {
+                continue;
+            }
+            let length = message.payload.len().to_string();
+            let parts: [&[u8]; 7] = [
+                b"+TCMQTTRCVPUB:\"",
+                message.topic.as_bytes(),
+                b"\",",
+                length.as_bytes(),
+                b",\"",
+                message.payload,
+                b"\"\r\n",
+            ];
+            assert!(
+                self.outbox.push_message(&parts),
+                "a drained outbox refused a message"
+            );
+            let mut line = vec![0u8; URC_MAX];
+            let size = self
+                .outbox
+                .pop_into(&mut line)
+                .expect("the entry just queued");
+            line.truncate(size);
+            assert_eq!(line, parts.concat(), "the outbox changed the line");
+            assert_eq!(parse_payload(&line, message.topic), message.payload);
+            assert!(self.outbox.is_empty(), "one entry per message");
+            self.lines
+                .push((message.topic.to_owned(), message.payload.to_vec()));
         }
-        let length = message.payload.len().to_string();
-        let parts: [&[u8]; 7] = [
-            b"+TCMQTTRCVPUB:\"",
-            message.topic.as_bytes(),
-            b"\",",
-            length.as_bytes(),
-            b",\"",
-            message.payload,
-            b"\"\r\n",
-        ];
-        assert!(
-            outbox.push_message(&parts),
-            "a drained outbox refused a message"
-        );
-        let mut line = vec![0u8; URC_MAX];
-        let size = outbox.pop_into(&mut line).expect("the entry just queued");
-        line.truncate(size);
-        assert_eq!(line, parts.concat(), "the outbox changed the line");
-        assert_eq!(parse_payload(&line, message.topic), message.payload);
-        assert!(outbox.is_empty(), "one entry per message");
+        transmit(&mut self.session);
     }
-    transmit(session);
 }
 
 /// Parses a `+TCMQTTRCVPUB` line for a message on `topic` as `urc.md` §2 tells hosts to: by
