@@ -27,6 +27,8 @@ mod client_view;
 mod script;
 #[path = "tls_client/server.rs"]
 mod server;
+#[path = "tls_client/wire.rs"]
+mod wire;
 
 use std::collections::VecDeque;
 use std::future::Future;

@@ -8,13 +8,12 @@
 //! the application data a correct client hands out.
 
 use sha2::{Digest, Sha256};
-use tls_psk::prf::{master_secret, prf, psk_premaster_secret, verify_data, MAX_PSK_LENGTH};
-use tls_psk::record::{
-    BulkCipher, CipherState, ContentType, MAX_PLAINTEXT_LENGTH, PLAINTEXT_OFFSET,
-};
+use tls_psk::prf::{master_secret, psk_premaster_secret, verify_data, MAX_PSK_LENGTH};
+use tls_psk::record::{CipherState, ContentType, MAX_PLAINTEXT_LENGTH, PLAINTEXT_OFFSET};
 
 use crate::client_view::{ClientMessage, ClientView};
 use crate::script::{Action, Finished, Hello};
+use crate::wire::{cipher_states, message};
 
 /// Where the handshake stands, as the server has played it so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,47 +274,8 @@ impl Server {
     }
 
     fn server_hello(&mut self, hello: &Hello) {
-        let mut body = hello
-            .version_other_than_tls12
-            .unwrap_or(0x0303)
-            .to_be_bytes()
-            .to_vec();
-        body.extend_from_slice(&hello.random);
-        let session_id = &hello.session_id[..hello.session_id.len().min(255)];
-        body.push(session_id.len() as u8);
-        body.extend_from_slice(session_id);
-        body.extend_from_slice(&hello.suite.value().to_be_bytes());
-        body.push(hello.compression);
-        let mut extensions = Vec::new();
-        let mut renegotiation_correct = true;
-        if let Some(data) = &hello.renegotiation {
-            extension(&mut extensions, 0xFF01, data);
-            renegotiation_correct &= data == &[0];
-        }
-        if let Some((extension_type, data)) = &hello.unknown_extension {
-            extension(&mut extensions, *extension_type, data);
-            renegotiation_correct &= *extension_type != 0xFF01 || data == &[0];
-        }
-        let trailing = !extensions.is_empty() && !hello.trailing.is_empty();
-        if !extensions.is_empty() {
-            body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
-            body.extend_from_slice(&extensions);
-            body.extend_from_slice(&hello.trailing);
-        }
-        let cipher = match hello.suite.value() {
-            0x008C => Some(BulkCipher::Aes128),
-            0x008D => Some(BulkCipher::Aes256),
-            _ => None,
-        };
-        let correct = self.stage == Stage::Start
-            && hello
-                .version_other_than_tls12
-                .is_none_or(|version| version == 0x0303)
-            && hello.session_id.len() <= 32
-            && cipher.is_some()
-            && hello.compression == 0
-            && renegotiation_correct
-            && !trailing;
+        let (body, cipher) = (hello.encode(), hello.cipher());
+        let correct = self.stage == Stage::Start && hello.is_acceptable();
         self.queue(2, &body, correct.then_some(Stage::Hello));
         if let (true, Some(cipher), Some(client_random)) = (correct, cipher, self.client_random) {
             let mut premaster = [0; 4 + 2 * MAX_PSK_LENGTH];
@@ -443,40 +403,4 @@ impl Server {
         }
         wire.extend_from_slice(&record);
     }
-}
-
-fn message(message_type: u8, body: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![message_type];
-    bytes.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-fn extension(block: &mut Vec<u8>, extension_type: u16, data: &[u8]) {
-    let data = &data[..data.len().min(1024)];
-    block.extend_from_slice(&extension_type.to_be_bytes());
-    block.extend_from_slice(&(data.len() as u16).to_be_bytes());
-    block.extend_from_slice(data);
-}
-
-/// The key block of RFC 5246 §6.3: the client's and the server's writing states.
-fn cipher_states(
-    master: &[u8; 48],
-    cipher: BulkCipher,
-    client_random: &[u8; 32],
-    server_random: &[u8; 32],
-) -> (CipherState, CipherState) {
-    let key_length = cipher.key_length();
-    let mut block = vec![0; 40 + 2 * key_length];
-    prf(
-        master,
-        b"key expansion",
-        &[server_random, client_random],
-        &mut block,
-    );
-    let (macs, keys) = block.split_at(40);
-    (
-        CipherState::new(cipher, &keys[..key_length], &macs[..20]),
-        CipherState::new(cipher, &keys[key_length..], &macs[20..]),
-    )
 }
