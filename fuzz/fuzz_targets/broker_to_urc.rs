@@ -6,7 +6,8 @@
 //! Input: byte 0 picks the user filter, then segments led by a control byte `c`. `c & 0x80`
 //! advances the clock by one keep-alive period. `c & 0x40` is a PUBLISH built from fields
 //! `[flags, topic, id high, id low, split]` and `c & 0x3F` payload bytes (flags: bit 0 QoS 1,
-//! bit 1 DUP, bit 2 retain, bits 3–7 add 80 filler bytes each, so payloads cross 2048); it is
+//! bit 1 DUP, bit 2 retain, bits 3–7 add 68 filler bytes each, so payloads cross 2048 while the
+//! packet still fits the session's receive buffer); it is
 //! appended to the bytes not yet read and, unless `split & 0x80`, everything is read in reads
 //! of `split` bytes, so packets arrive split and several to a read. Otherwise the segment is
 //! `c & 0x3F` raw bytes, read at once.
@@ -18,7 +19,7 @@
 //! `<len>` parses back to the same payload. Nothing lost: while only built PUBLISHes arrived and
 //! the link is up, the lines are exactly the messages `urc.md` §2 says are forwarded (matching
 //! topic, payload at most 2048 bytes, not a DUP repeat of one of the last 10 QoS 1 ids), in
-//! order, whatever the read boundaries.
+//! order, whatever the read boundaries, and every QoS 1 PUBLISH got one PUBACK, in order.
 //!
 //! The line is rendered here, from the spec, because `command-core` renders it inside its
 //! private event handler; when it exposes that function, call it instead.
@@ -68,6 +69,8 @@ struct Module {
     filter: &'static str,
     now: u64,
     lines: Vec<(String, Vec<u8>)>,
+    /// Packet ids of the PUBACKs the session wrote, in order.
+    acknowledged: Vec<u16>,
 }
 
 /// The messages `urc.md` §2 says must be forwarded, for the built PUBLISHes.
@@ -75,6 +78,8 @@ struct Module {
 struct Expected {
     recent_qos1: VecDeque<u16>,
     messages: Vec<(String, Vec<u8>)>,
+    /// Every QoS 1 PUBLISH is acknowledged, forwarded or dropped (`urc.md` §2).
+    acknowledgements: Vec<u16>,
 }
 
 impl Expected {
@@ -89,6 +94,7 @@ impl Expected {
     ) {
         let mut duplicate = false;
         if qos1 {
+            self.acknowledgements.push(id);
             let seen = self.recent_qos1.contains(&id);
             duplicate = seen && dup;
             if !seen {
@@ -118,6 +124,7 @@ fuzz_target!(|data: &[u8]| {
         filter,
         now: 1_000,
         lines: Vec::new(),
+        acknowledged: Vec::new(),
     };
     let mut expected = Expected::default();
     let mut only_built = true;
@@ -136,7 +143,7 @@ fuzz_target!(|data: &[u8]| {
             let (payload, tail) = tail.split_at(length.min(tail.len()));
             rest = tail;
             let mut payload = payload.to_vec();
-            payload.resize(payload.len() + usize::from(flags >> 3) * 80, b'"');
+            payload.resize(payload.len() + usize::from(flags >> 3) * 68, b'"');
             let topic = TOPICS[usize::from(topic) % TOPICS.len()];
             let (qos1, retain) = (flags & 1 != 0, flags & 4 != 0);
             let dup = qos1 && flags & 2 != 0;
@@ -162,6 +169,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(
             module.lines, expected.messages,
             "messages lost, repeated or reordered"
+        );
+        assert_eq!(
+            module.acknowledged, expected.acknowledgements,
+            "every QoS 1 PUBLISH is acknowledged once, in order"
         );
     }
 });
@@ -254,7 +265,7 @@ fn drain(session: &mut Broker, now: u64, wanted: fn(&Event<'_>) -> bool) -> Opti
             seen = Some(());
         }
     }
-    transmit(session);
+    let _acknowledged = transmit(session);
     seen
 }
 
@@ -307,7 +318,8 @@ impl Module {
             self.lines
                 .push((message.topic.to_owned(), message.payload.to_vec()));
         }
-        transmit(&mut self.session);
+        let acknowledged = transmit(&mut self.session);
+        self.acknowledged.extend(acknowledged);
     }
 }
 
@@ -338,7 +350,9 @@ fn parse_payload<'a>(line: &'a [u8], topic: &str) -> &'a [u8] {
 }
 
 /// Checks and empties the session's transmit buffer: only client packets, all well formed.
-fn transmit(session: &mut Broker) {
+/// Returns the packet ids of the PUBACKs in it.
+fn transmit(session: &mut Broker) -> Vec<u16> {
+    let mut acknowledged = Vec::new();
     let mut bytes = session.transmit();
     while !bytes.is_empty() {
         match decode(bytes) {
@@ -350,6 +364,9 @@ fn transmit(session: &mut Broker) {
                     ),
                     "a client never sends server packets"
                 );
+                if let Packet::PubAck(packet_id) = packet {
+                    acknowledged.push(packet_id.get());
+                }
                 bytes = &bytes[used..];
             }
             other => panic!("session wrote invalid MQTT: {other:?}"),
@@ -357,4 +374,5 @@ fn transmit(session: &mut Broker) {
     }
     let written = session.transmit().len();
     session.mark_transmitted(written);
+    acknowledged
 }
