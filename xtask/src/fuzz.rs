@@ -6,9 +6,12 @@
 //! ships the AddressSanitizer runtime, so the default sanitizer works. Targets are discovered
 //! with `cargo fuzz list`, so a new target in `fuzz/` joins CI without touching the xtask.
 //! Each target runs for a bounded time, which makes the run a smoke test in CI and a quick
-//! local check; long campaigns use `cargo fuzz run` directly.
+//! local check; long campaigns use `cargo fuzz run` directly. libFuzzer's output is passed
+//! through, and its final figures (executions, speed, coverage) are collected into one table at
+//! the end, in the form `docs/fuzzing.md` records them.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use crate::process::{self, Failure, Outcome};
 
@@ -44,21 +47,113 @@ pub fn fuzz(arguments: &[String]) -> Outcome {
     if options.build_only {
         return Ok(());
     }
+    let mut summaries = Vec::new();
     for target in &targets {
         let mut command = cargo_fuzz();
         command.args(["run", "--fuzz-dir", "fuzz", target, "--"]);
         command.arg(format!("-max_total_time={}", options.seconds));
+        command.arg("-print_final_stats=1");
         if let Some(dictionary) = dictionary_for(target) {
             command.arg(format!("-dict={dictionary}"));
         }
-        process::run(&mut command)?;
+        summaries.push((target.as_str(), run_and_summarise(&mut command)?));
     }
     eprintln!(
         "fuzz: {} target(s) ran {} s each without a failure",
         targets.len(),
         options.seconds
     );
+    eprintln!("{}", summary_table(&summaries));
     Ok(())
+}
+
+/// What libFuzzer reported at the end of one run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Summary {
+    runs: Option<u64>,
+    executions_per_second: Option<u64>,
+    coverage: Option<u64>,
+    features: Option<u64>,
+    corpus: Option<String>,
+    peak_rss_mb: Option<u64>,
+}
+
+impl Summary {
+    /// Takes what a line of libFuzzer's output says; later lines overwrite earlier ones,
+    /// so the figures are those of the end of the run.
+    fn read_line(&mut self, line: &str) {
+        if let Some((name, value)) = line
+            .strip_prefix("stat::")
+            .and_then(|stat| stat.split_once(':'))
+        {
+            let value = value.trim().parse().ok();
+            match name {
+                "number_of_executed_units" => self.runs = value,
+                "average_exec_per_sec" => self.executions_per_second = value,
+                "peak_rss_mb" => self.peak_rss_mb = value,
+                _ => {}
+            }
+            return;
+        }
+        // Status lines: `#1234 pulse  cov: 57 ft: 80 corp: 12/345b lim: 4 exec/s: ...`.
+        if !line.starts_with('#') {
+            return;
+        }
+        let mut words = line.split_whitespace();
+        while let Some(word) = words.next() {
+            match word {
+                "cov:" => self.coverage = words.next().and_then(|value| value.parse().ok()),
+                "ft:" => self.features = words.next().and_then(|value| value.parse().ok()),
+                "corp:" => self.corpus = words.next().map(str::to_owned),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs `command`, passing its standard error through while reading libFuzzer's figures.
+fn run_and_summarise(command: &mut Command) -> Outcome<Summary> {
+    eprintln!("$ {}", process::describe(command));
+    let mut child = command.stderr(Stdio::piped()).spawn()?;
+    let mut summary = Summary::default();
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines() {
+            let line = line?;
+            eprintln!("{line}");
+            summary.read_line(&line);
+        }
+    }
+    let exit = child.wait()?;
+    if exit.success() {
+        Ok(summary)
+    } else {
+        Err(Failure::new(format!(
+            "`{}` failed ({exit})",
+            process::describe(command)
+        )))
+    }
+}
+
+/// The figures of every target as a Markdown table.
+fn summary_table(summaries: &[(&str, Summary)]) -> String {
+    let figure =
+        |value: Option<u64>| value.map_or_else(|| "?".to_owned(), |value| value.to_string());
+    let mut table = String::from(
+        "| target | runs | execs/s | coverage (cov) | features (ft) | corpus (inputs/bytes) | peak RSS MB |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (target, summary) in summaries {
+        table.push_str(&format!(
+            "| {target} | {} | {} | {} | {} | {} | {} |\n",
+            figure(summary.runs),
+            figure(summary.executions_per_second),
+            figure(summary.coverage),
+            figure(summary.features),
+            summary.corpus.as_deref().unwrap_or("?"),
+            figure(summary.peak_rss_mb),
+        ));
+    }
+    table
 }
 
 fn parse_options(arguments: &[String]) -> Outcome<Options> {
@@ -203,6 +298,35 @@ mod tests {
         assert!(parse_options(&arguments(&["--seconds", "0"])).is_err());
         assert!(parse_options(&arguments(&["--seconds", "ten"])).is_err());
         assert!(parse_options(&arguments(&["--minutes", "1"])).is_err());
+    }
+
+    #[test]
+    fn summary_keeps_the_last_status_line_and_the_final_stats() {
+        let mut summary = Summary::default();
+        for line in [
+            "INFO: Seed: 1234",
+            "#2\tINITED cov: 10 ft: 11 corp: 1/1b exec/s: 0 rss: 30Mb",
+            "#65536\tpulse  cov: 57 ft: 80 corp: 12/345b lim: 4 exec/s: 6553 rss: 40Mb",
+            "#70000\tDONE   cov: 60 ft: 90 corp: 14/400b lim: 4 exec/s: 7000 rss: 41Mb",
+            "stat::number_of_executed_units: 70000",
+            "stat::average_exec_per_sec:     7000",
+            "stat::peak_rss_mb:              41",
+        ] {
+            summary.read_line(line);
+        }
+        assert_eq!(
+            summary,
+            Summary {
+                runs: Some(70_000),
+                executions_per_second: Some(7_000),
+                coverage: Some(60),
+                features: Some(90),
+                corpus: Some("14/400b".to_owned()),
+                peak_rss_mb: Some(41),
+            }
+        );
+        let table = summary_table(&[("tls_client", summary)]);
+        assert!(table.ends_with("| tls_client | 70000 | 7000 | 60 | 90 | 14/400b | 41 |\n"));
     }
 
     #[test]

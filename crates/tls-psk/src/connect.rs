@@ -13,14 +13,14 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::connection::{ReceiveFailure, SessionState, TlsConnection, LEVEL_FATAL};
+use crate::connection::{ReceiveFailure, SessionState, TlsConnection, LEVEL_FATAL, LEVEL_WARNING};
 use crate::error::{alert, Error, HandshakeError};
 use crate::handshake::{
     parse_handshake, parse_server_hello, parse_server_key_exchange, write_client_hello,
     write_client_key_exchange, write_finished, HandshakeType, HANDSHAKE_HEADER_LENGTH,
 };
 use crate::prf::{master_secret, prf, psk_premaster_secret, verify_data, MAX_PSK_LENGTH};
-use crate::record::{BulkCipher, CipherState, ContentType, MAC_LENGTH};
+use crate::record::{BulkCipher, CipherState, ContentType, HEADER_LENGTH, MAC_LENGTH};
 
 /// What the client authenticates with.
 #[derive(Debug, Clone, Copy)]
@@ -158,12 +158,11 @@ where
             .await
             .map_err(|error| HandshakeError::Io(embedded_io::Error::kind(&error)))?;
 
-        let (content_type, range) = self.read_record().await.map_err(handshake_receive_error)?;
+        let (content_type, range) = self.read_handshake_record(0).await?;
         match content_type {
-            ContentType::ChangeCipherSpec if self.read_buffer[range.clone()] == [1] => {
+            ContentType::ChangeCipherSpec if self.read_buffer[range] == [1] => {
                 self.decrypter = Some(server_state);
             }
-            ContentType::Alert => return Err(self.alert_error(range)),
             _ => return Err(HandshakeError::UnexpectedMessage),
         }
         let expected = verify_data(
@@ -191,30 +190,27 @@ where
     /// Returns the next handshake message (type and body range in the receive buffer),
     /// reading records as needed, and adds it to `transcript`. `HelloRequest`s are skipped
     /// and, as RFC 5246 §7.4.1.1 requires, left out of the transcript.
+    ///
+    /// A message may span records (RFC 5246 §6.2.1): its start is moved to the front of the
+    /// receive buffer, the next record is read behind it and its plaintext moved down to join
+    /// it, so the message is whole in the buffer without a reassembly buffer of its own.
     async fn next_handshake_message(
         &mut self,
         transcript: &mut Sha256,
     ) -> Result<(HandshakeType, Range<usize>), HandshakeError> {
         loop {
-            if self.plaintext.is_empty() {
-                let (content_type, range) =
-                    self.read_record().await.map_err(handshake_receive_error)?;
-                match content_type {
-                    ContentType::Handshake if !range.is_empty() => self.plaintext = range,
-                    ContentType::Alert => return Err(self.alert_error(range)),
-                    _ => return Err(HandshakeError::UnexpectedMessage),
-                }
-            }
             let start = self.plaintext.start;
-            // A message split across records would need a reassembly buffer; PSK handshake
-            // messages are small enough that servers never split them in practice.
-            let (message_type, consumed) =
-                match parse_handshake(&self.read_buffer[self.plaintext.clone()])? {
-                    Some((message, consumed)) => (message.message_type, consumed),
-                    None => return Err(HandshakeError::Decode),
-                };
+            let pending = &self.read_buffer[self.plaintext.clone()];
+            let Some((message, consumed)) = parse_handshake(pending)? else {
+                self.read_handshake_fragment().await?;
+                continue;
+            };
+            let (message_type, empty) = (message.message_type, message.body.is_empty());
             self.plaintext.start += consumed;
             if message_type == HandshakeType::HelloRequest {
+                if !empty {
+                    return Err(HandshakeError::Decode);
+                }
                 continue;
             }
             transcript.update(&self.read_buffer[start..start + consumed]);
@@ -222,6 +218,57 @@ where
                 message_type,
                 start + HANDSHAKE_HEADER_LENGTH..start + consumed,
             ));
+        }
+    }
+
+    /// Appends the plaintext of the next handshake record to the unparsed handshake bytes,
+    /// which are first moved to the front of the receive buffer.
+    async fn read_handshake_fragment(&mut self) -> Result<(), HandshakeError> {
+        let kept = self.plaintext.len();
+        if let Some(header) =
+            self.read_buffer[self.plaintext.clone()].get(..HANDSHAKE_HEADER_LENGTH)
+        {
+            // The whole message and the header of its last record must fit in the buffer.
+            let length =
+                usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
+            if HANDSHAKE_HEADER_LENGTH + length + HEADER_LENGTH > self.read_buffer.len() {
+                return Err(HandshakeError::RecordOverflow);
+            }
+        }
+        self.read_buffer.copy_within(self.plaintext.clone(), 0);
+        let (content_type, range) = self.read_handshake_record(kept).await?;
+        match content_type {
+            // RFC 5246 §6.2.1 forbids empty handshake fragments.
+            ContentType::Handshake if !range.is_empty() => {
+                let end = kept + range.len();
+                self.read_buffer.copy_within(range, kept);
+                self.plaintext = 0..end;
+                Ok(())
+            }
+            _ => Err(HandshakeError::UnexpectedMessage),
+        }
+    }
+
+    /// Reads the next record after the first `base` bytes of the receive buffer, skipping
+    /// warning alerts: RFC 5246 §7.2 lets the handshake go on after one (a server may warn
+    /// `unrecognized_name` about the SNI), and mbedTLS 2.x clients ignore them too. A fatal
+    /// alert or `close_notify` ends the handshake.
+    async fn read_handshake_record(
+        &mut self,
+        base: usize,
+    ) -> Result<(ContentType, Range<usize>), HandshakeError> {
+        loop {
+            let (content_type, range) = self
+                .read_record_at(base)
+                .await
+                .map_err(handshake_receive_error)?;
+            if content_type != ContentType::Alert {
+                return Ok((content_type, range));
+            }
+            match self.read_buffer[range.clone()] {
+                [LEVEL_WARNING, description] if description != alert::CLOSE_NOTIFY => {}
+                _ => return Err(self.alert_error(range)),
+            }
         }
     }
 

@@ -61,7 +61,8 @@ pub struct TlsConnection<'buf, T, R> {
     pub(crate) write_buffer: &'buf mut [u8],
     pub(crate) encrypter: Option<CipherState>,
     pub(crate) decrypter: Option<CipherState>,
-    /// Bytes of the record being received that are already in `read_buffer`.
+    /// Bytes of the record being received that are already in `read_buffer` (after the
+    /// partial handshake message kept in front of it, if any).
     pub(crate) received: usize,
     /// Decrypted bytes in `read_buffer` not yet handed out.
     pub(crate) plaintext: Range<usize>,
@@ -196,34 +197,50 @@ where
     pub(crate) async fn read_record(
         &mut self,
     ) -> Result<(ContentType, Range<usize>), ReceiveFailure> {
+        self.read_record_at(0).await
+    }
+
+    /// [`Self::read_record`] with the record placed after the first `base` bytes of the
+    /// receive buffer, which stay untouched: the handshake keeps the start of a message that
+    /// spans records there.
+    pub(crate) async fn read_record_at(
+        &mut self,
+        base: usize,
+    ) -> Result<(ContentType, Range<usize>), ReceiveFailure> {
         self.plaintext = 0..0;
-        self.fill(HEADER_LENGTH).await?;
-        let header = parse_record_header(&self.read_buffer[..HEADER_LENGTH])?;
-        let total = HEADER_LENGTH + header.length;
+        let header_end = base + HEADER_LENGTH;
+        if header_end > self.read_buffer.len() {
+            return Err(RecordError::Overflow.into());
+        }
+        self.fill(base, header_end).await?;
+        let header = parse_record_header(&self.read_buffer[base..header_end])?;
+        let total = header_end + header.length;
         if total > self.read_buffer.len() {
             return Err(RecordError::Overflow.into());
         }
-        self.fill(total).await?;
+        self.fill(base, total).await?;
         self.received = 0;
-        let fragment = &mut self.read_buffer[HEADER_LENGTH..total];
+        let fragment = &mut self.read_buffer[header_end..total];
         let range = match &mut self.decrypter {
             Some(state) => {
                 let inner = state.open(header.content_type, fragment)?;
-                inner.start + HEADER_LENGTH..inner.end + HEADER_LENGTH
+                inner.start + header_end..inner.end + header_end
             }
             None if header.length > MAX_PLAINTEXT_LENGTH => {
                 return Err(RecordError::Overflow.into())
             }
-            None => HEADER_LENGTH..total,
+            None => header_end..total,
         };
         Ok((header.content_type, range))
     }
 
-    async fn fill(&mut self, target: usize) -> Result<(), ReceiveFailure> {
-        while self.received < target {
+    /// Reads until `read_buffer[base..target]` is filled; `received` counts the bytes of the
+    /// record already there, so a cancelled read resumes where it stopped.
+    async fn fill(&mut self, base: usize, target: usize) -> Result<(), ReceiveFailure> {
+        while base + self.received < target {
             let count = self
                 .transport
-                .read(&mut self.read_buffer[self.received..target])
+                .read(&mut self.read_buffer[base + self.received..target])
                 .await
                 .map_err(|error| ReceiveFailure::Io(embedded_io::Error::kind(&error)))?;
             if count == 0 {

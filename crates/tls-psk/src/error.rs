@@ -91,7 +91,8 @@ pub enum HandshakeError {
     /// The transport closed before the handshake finished.
     ConnectionClosed,
     /// The server sent a fatal alert with this description (see [`alert`]); e.g.
-    /// `115` unknown identity, `20`/`51` wrong key, `40` no common suite.
+    /// `115` unknown identity, `20`/`51` wrong key, `40` no common suite. Warning alerts
+    /// other than `close_notify` are skipped during the handshake.
     Alert(u8),
     /// A message or record arrived out of order.
     UnexpectedMessage,
@@ -99,13 +100,14 @@ pub enum HandshakeError {
     BadFinished,
     /// A record failed decryption or MAC checks.
     BadRecordMac,
-    /// A message could not be parsed, or a handshake message spanned records (unsupported).
+    /// A message could not be parsed (including a `HelloRequest` with a body).
     Decode,
     /// The server chose a cipher suite, compression or extension value we never offered.
     UnsupportedSuite,
     /// The server chose a protocol version other than TLS 1.2.
     UnsupportedVersion,
-    /// A record was larger than the receive buffer (or than TLS allows).
+    /// A record, or a handshake message spanning records, was larger than the receive buffer
+    /// (or than TLS allows).
     RecordOverflow,
     /// The write buffer cannot hold the `ClientHello` or `ClientKeyExchange`.
     BufferTooSmall,

@@ -1,0 +1,378 @@
+//! The receive path from broker bytes to `+TCMQTTRCVPUB` lines: a connected, subscribed
+//! `mqtt_session::Session` is fed broker bytes in arbitrary reads; every message event is
+//! rendered as the `urc.md` §2 line, queued in `command-core`'s real `Outbox` and read back out,
+//! as the module's MQTT service does.
+//!
+//! Input: byte 0 picks the user filter, then segments led by a control byte `c`. `c & 0x80`
+//! advances the clock by one keep-alive period. `c & 0x40` is a PUBLISH built from fields
+//! `[flags, topic, id high, id low, split]` and `c & 0x3F` payload bytes (flags: bit 0 QoS 1,
+//! bit 1 DUP, bit 2 retain, bits 3–7 add 68 filler bytes each, so payloads cross 2048 while the
+//! packet still fits the session's receive buffer); it is
+//! appended to the bytes not yet read and, unless `split & 0x80`, everything is read in reads
+//! of `split` bytes, so packets arrive split and several to a read. Otherwise the segment is
+//! `c & 0x3F` raw bytes, read at once.
+//!
+//! Invariants checked: no panic; the session writes only valid client MQTT; a message reaches
+//! the user exactly when its topic matches the user filter, with a payload of at most 2048
+//! bytes; every such message becomes exactly one outbox entry (the outbox is drained after each
+//! event, so it is never full), byte for byte the `urc.md` §2 line, which a host framing by
+//! `<len>` parses back to the same payload. Nothing lost: while only built PUBLISHes arrived and
+//! the link is up, the lines are exactly the messages `urc.md` §2 says are forwarded (matching
+//! topic, payload at most 2048 bytes, not a DUP repeat of one of the last 10 QoS 1 ids), in
+//! order, whatever the read boundaries, and every QoS 1 PUBLISH got one PUBACK, in order.
+//!
+//! The line is rendered here, from the spec, because `command-core` renders it inside its
+//! private event handler; when it exposes that function, call it instead.
+
+#![no_main]
+
+use std::collections::VecDeque;
+
+use command_core::mqtt::{Outbox, OUTBOX_BYTES, URC_MAX};
+use libfuzzer_sys::fuzz_target;
+use mqtt_session::codec::{decode, Packet, QoS};
+use mqtt_session::session::{Event, Session, SessionConfig, SlotKind, MAX_INBOUND_PAYLOAD};
+use mqtt_session::tencent::{Authentication, Identity};
+use mqtt_session::topic::{is_valid_topic_name, matches};
+
+type Broker = Session<fn() -> u32, 2304, 2560>;
+
+const FILTERS: [&str; 4] = [
+    "CTQS08Y5LG/Dev01/data",
+    "CTQS08Y5LG/+/data",
+    "#",
+    "$sys/operation/result/CTQS08Y5LG/#",
+];
+/// Topics of built PUBLISHes: each filter matches some and not others.
+const TOPICS: [&str; 8] = [
+    "CTQS08Y5LG/Dev01/data",
+    "CTQS08Y5LG/Dev02/data",
+    "CTQS08Y5LG/Dev01/control",
+    "CTQS08Y5LG/Dev01/data/more",
+    "$sys/operation/result/CTQS08Y5LG/Dev01",
+    "$ota/update/CTQS08Y5LG/Dev01",
+    "a\",1,\"b",
+    "x",
+];
+const KEEP_ALIVE_S: u16 = 60;
+/// QoS 1 ids the module remembers to recognise a DUP repeat (`urc.md` §2).
+const RECENT_IDS: usize = 10;
+
+fn fixed_random() -> u32 {
+    0x2545_F491
+}
+
+/// The session, the outbox, and the messages that came out as lines.
+struct Module {
+    session: Broker,
+    outbox: Outbox<OUTBOX_BYTES>,
+    filter: &'static str,
+    now: u64,
+    lines: Vec<(String, Vec<u8>)>,
+    /// Packet ids of the PUBACKs the session wrote, in order.
+    acknowledged: Vec<u16>,
+}
+
+/// The messages `urc.md` §2 says must be forwarded, for the built PUBLISHes.
+#[derive(Default)]
+struct Expected {
+    recent_qos1: VecDeque<u16>,
+    messages: Vec<(String, Vec<u8>)>,
+    /// Every QoS 1 PUBLISH is acknowledged, forwarded or dropped (`urc.md` §2).
+    acknowledgements: Vec<u16>,
+}
+
+impl Expected {
+    fn publish(
+        &mut self,
+        filter: &str,
+        topic: &str,
+        qos1: bool,
+        dup: bool,
+        id: u16,
+        payload: &[u8],
+    ) {
+        let mut duplicate = false;
+        if qos1 {
+            self.acknowledgements.push(id);
+            let seen = self.recent_qos1.contains(&id);
+            duplicate = seen && dup;
+            if !seen {
+                if self.recent_qos1.len() == RECENT_IDS {
+                    self.recent_qos1.pop_front();
+                }
+                self.recent_qos1.push_back(id);
+            }
+        }
+        if !duplicate && payload.len() <= MAX_INBOUND_PAYLOAD && matches(filter, topic) {
+            self.messages.push((topic.to_owned(), payload.to_vec()));
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&choice, mut rest)) = data.split_first() else {
+        return;
+    };
+    let filter = FILTERS[usize::from(choice) % FILTERS.len()];
+    let Some(session) = connected_session(filter) else {
+        panic!("the scripted CONNACK and SUBACK did not connect and subscribe");
+    };
+    let mut module = Module {
+        session,
+        outbox: Outbox::new(),
+        filter,
+        now: 1_000,
+        lines: Vec::new(),
+        acknowledged: Vec::new(),
+    };
+    let mut expected = Expected::default();
+    let mut only_built = true;
+    let mut unread = Vec::new();
+    while let Some((&control, tail)) = rest.split_first() {
+        rest = tail;
+        if control & 0x80 != 0 {
+            module.now += u64::from(KEEP_ALIVE_S) * 1000;
+        }
+        let length = usize::from(control & 0x3F);
+        if control & 0x40 != 0 {
+            let Some((&[flags, topic, id_high, id_low, split], tail)) = rest.split_first_chunk()
+            else {
+                break;
+            };
+            let (payload, tail) = tail.split_at(length.min(tail.len()));
+            rest = tail;
+            let mut payload = payload.to_vec();
+            payload.resize(payload.len() + usize::from(flags >> 3) * 68, b'"');
+            let topic = TOPICS[usize::from(topic) % TOPICS.len()];
+            let (qos1, retain) = (flags & 1 != 0, flags & 4 != 0);
+            let dup = qos1 && flags & 2 != 0;
+            let id = u16::from_be_bytes([id_high, id_low]).max(1);
+            expected.publish(filter, topic, qos1, dup, id, &payload);
+            unread.extend(publish_packet(topic, qos1, dup, retain, id, &payload));
+            if split & 0x80 == 0 {
+                module.read(&std::mem::take(&mut unread), usize::from(split).max(1));
+            }
+        } else {
+            let (segment, tail) = rest.split_at(length.min(rest.len()));
+            rest = tail;
+            only_built &= segment.is_empty();
+            unread.extend_from_slice(segment);
+            module.read(&std::mem::take(&mut unread), usize::MAX);
+        }
+        if !module.session.is_usable() {
+            return;
+        }
+    }
+    module.read(&unread, usize::MAX);
+    if only_built && module.session.is_usable() {
+        assert_eq!(
+            module.lines, expected.messages,
+            "messages lost, repeated or reordered"
+        );
+        assert_eq!(
+            module.acknowledged, expected.acknowledgements,
+            "every QoS 1 PUBLISH is acknowledged once, in order"
+        );
+    }
+});
+
+impl Module {
+    /// Offers `bytes` to the session in reads of at most `size` bytes, handling events as a
+    /// read is taken in (so a full receive buffer makes room).
+    fn read(&mut self, bytes: &[u8], size: usize) {
+        for mut input in bytes.chunks(size) {
+            while !input.is_empty() && self.session.is_usable() {
+                let taken = self.session.handle_input(input);
+                input = &input[taken..];
+                self.deliver();
+                if taken == 0 && self.session.handle_input(input) == 0 {
+                    return;
+                }
+            }
+        }
+        self.deliver();
+    }
+}
+
+/// A PUBLISH as a broker encodes it.
+fn publish_packet(
+    topic: &str,
+    qos1: bool,
+    dup: bool,
+    retain: bool,
+    id: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let flags = u8::from(dup) << 3 | u8::from(qos1) << 1 | u8::from(retain);
+    let mut remaining = 2 + topic.len() + if qos1 { 2 } else { 0 } + payload.len();
+    let mut packet = vec![0x30 | flags];
+    loop {
+        let digit = (remaining % 128) as u8;
+        remaining /= 128;
+        packet.push(if remaining > 0 { digit | 0x80 } else { digit });
+        if remaining == 0 {
+            break;
+        }
+    }
+    packet.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+    packet.extend_from_slice(topic.as_bytes());
+    if qos1 {
+        packet.extend_from_slice(&id.to_be_bytes());
+    }
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// A session past CONNACK with one user subscription to `filter`.
+fn connected_session(filter: &str) -> Option<Broker> {
+    let mut session: Broker = Session::new(fixed_random as fn() -> u32);
+    let identity = Identity::new(
+        "CTQS08Y5LG",
+        "Dev01",
+        "ZHNkIGRzZCA=",
+        Authentication::HmacSha1,
+    )
+    .ok()?;
+    let config = SessionConfig {
+        command_timeout_ms: 5000,
+        keep_alive_s: KEEP_ALIVE_S,
+        clean_session: true,
+        reconnect: false,
+    };
+    session.connect(config, identity, 0).ok()?;
+    session.handle_input(&[0x20, 0x02, 0x00, 0x00]);
+    drain(&mut session, 0, |event| {
+        matches!(event, Event::Connected { .. })
+    })?;
+    let packet_id = session
+        .subscribe(SlotKind::User, filter, QoS::AtLeastOnce, 0)
+        .ok()?
+        .get()
+        .to_be_bytes();
+    session.handle_input(&[0x90, 0x03, packet_id[0], packet_id[1], 0x01]);
+    drain(&mut session, 0, |event| {
+        matches!(event, Event::Subscribed { .. })
+    })?;
+    Some(session)
+}
+
+/// Polls every event and writes out the transmit buffer; `Some` if one event passed `wanted`.
+fn drain(session: &mut Broker, now: u64, wanted: fn(&Event<'_>) -> bool) -> Option<()> {
+    let mut seen = None;
+    while let Some(event) = session.poll(now) {
+        if wanted(&event) {
+            seen = Some(());
+        }
+    }
+    let _acknowledged = transmit(session);
+    seen
+}
+
+impl Module {
+    /// Renders every message event into the outbox and checks the line that comes out.
+    fn deliver(&mut self) {
+        while let Some(event) = self.session.poll(self.now) {
+            let Event::Message(message) = event else {
+                continue;
+            };
+            assert!(
+                is_valid_topic_name(message.topic),
+                "invalid topic delivered"
+            );
+            assert!(
+                message.payload.len() <= MAX_INBOUND_PAYLOAD,
+                "oversize payload delivered"
+            );
+            assert_eq!(
+                message.for_user,
+                matches(self.filter, message.topic),
+                "user delivery disagrees with the filter"
+            );
+            if !message.for_user {
+                continue;
+            }
+            let length = message.payload.len().to_string();
+            let parts: [&[u8]; 7] = [
+                b"+TCMQTTRCVPUB:\"",
+                message.topic.as_bytes(),
+                b"\",",
+                length.as_bytes(),
+                b",\"",
+                message.payload,
+                b"\"\r\n",
+            ];
+            assert!(
+                self.outbox.push_message(&parts),
+                "a drained outbox refused a message"
+            );
+            let mut line = vec![0u8; URC_MAX];
+            let size = self
+                .outbox
+                .pop_into(&mut line)
+                .expect("the entry just queued");
+            line.truncate(size);
+            assert_eq!(line, parts.concat(), "the outbox changed the line");
+            assert_eq!(parse_payload(&line, message.topic), message.payload);
+            assert!(self.outbox.is_empty(), "one entry per message");
+            self.lines
+                .push((message.topic.to_owned(), message.payload.to_vec()));
+        }
+        let acknowledged = transmit(&mut self.session);
+        self.acknowledged.extend(acknowledged);
+    }
+}
+
+/// Parses a `+TCMQTTRCVPUB` line for a message on `topic` as `urc.md` §2 tells hosts to: by
+/// `<len>`, not by quotes (topic and payload may hold both). Returns the payload.
+fn parse_payload<'a>(line: &'a [u8], topic: &str) -> &'a [u8] {
+    let rest = line
+        .strip_prefix(b"+TCMQTTRCVPUB:\"")
+        .and_then(|rest| rest.strip_prefix(topic.as_bytes()))
+        .and_then(|rest| rest.strip_prefix(b"\","))
+        .expect("heading and topic");
+    let digits = rest.iter().take_while(|byte| byte.is_ascii_digit()).count();
+    let length_text = std::str::from_utf8(&rest[..digits]).expect("ASCII digits");
+    assert!(
+        length_text == "0" || !length_text.starts_with('0'),
+        "<len> is empty or has a leading zero"
+    );
+    let length: usize = length_text.parse().expect("decimal length");
+    let payload = rest[digits..]
+        .strip_prefix(b",\"")
+        .expect("payload opening quote");
+    assert_eq!(
+        &payload[length..],
+        b"\"\r\n",
+        "the line ends right after <len> bytes"
+    );
+    &payload[..length]
+}
+
+/// Checks and empties the session's transmit buffer: only client packets, all well formed.
+/// Returns the packet ids of the PUBACKs in it.
+fn transmit(session: &mut Broker) -> Vec<u16> {
+    let mut acknowledged = Vec::new();
+    let mut bytes = session.transmit();
+    while !bytes.is_empty() {
+        match decode(bytes) {
+            Ok(Some((packet, used))) => {
+                assert!(
+                    !matches!(
+                        packet,
+                        Packet::ConnAck(_) | Packet::SubAck(_) | Packet::PingResp
+                    ),
+                    "a client never sends server packets"
+                );
+                if let Packet::PubAck(packet_id) = packet {
+                    acknowledged.push(packet_id.get());
+                }
+                bytes = &bytes[used..];
+            }
+            other => panic!("session wrote invalid MQTT: {other:?}"),
+        }
+    }
+    let written = session.transmit().len();
+    session.mark_transmitted(written);
+    acknowledged
+}
