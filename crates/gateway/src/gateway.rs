@@ -1,0 +1,591 @@
+//! The gateway state machine (`commands.md` §10, `cloud.md` §9.2–§9.7).
+//!
+//! Sans-IO like `mqtt-session`: the runner (the engine's MQTT task) starts a
+//! command with [`Gateway::begin`], then calls [`Gateway::poll`] with the
+//! current time and acts on each [`Action`]: subscribe an internal filter
+//! and report the SUBACK with [`Gateway::subscribed`], publish the payload
+//! [`Gateway::write_payload`] writes into its transmit buffer, or print the
+//! result line. Messages on the two reply topics go to
+//! [`Gateway::handle_message`]; a drop to [`Gateway::link_lost`]. Time is an
+//! argument, so cmdtimeout and the 2000 ms time wait are plain integers in
+//! tests.
+//!
+//! Only one request is in flight (commands run one at a time), so the state
+//! is the online list plus one job: about 1.1 KiB in all.
+
+use crate::fmt::debug;
+use crate::json;
+use crate::request::{self, BindFields, BufferTooSmall, Channel, Operation, TIME_REQUEST};
+use crate::subdevice::{OnlineList, SubDevice, MAXIMUM_SECRET};
+
+/// Wait for the cloud time reply (`cloud.md` §9.3).
+pub const TIME_REPLY_TIMEOUT_MS: u64 = 2_000;
+/// Replies longer than this are ignored (`cloud.md` §9.8).
+pub const MAXIMUM_REPLY_LENGTH: usize = 1024;
+
+/// Result codes of `commands.md` §10 that do not come from the cloud.
+pub mod code {
+    /// No SUBACK or no reply within cmdtimeout.
+    pub const TIMEOUT: i32 = 202;
+    /// The link dropped during a wait.
+    pub const LINK_LOST: i32 = -103;
+    /// The result subscription was refused.
+    pub const SUBSCRIBE_REFUSED: i32 = -108;
+    /// Online: the list already holds 16 sub-devices.
+    pub const LIST_FULL: i32 = -221;
+    /// Offline: the sub-device is not in the online list.
+    pub const NOT_ONLINE: i32 = -222;
+    /// Online: the sub-device is already in the online list.
+    pub const ALREADY_ONLINE: i32 = -224;
+    /// Bind: the cloud time query failed.
+    pub const TIME_QUERY_FAILED: i32 = -1001;
+    /// Bind: already bound to this gateway (answered `OK`).
+    pub const ALREADY_BOUND: i32 = 809;
+}
+
+/// A sub-device secret (1..=44 bytes), kept only until the bind request is
+/// signed and wiped when the job ends. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret {
+    bytes: [u8; MAXIMUM_SECRET],
+    length: u8,
+}
+
+impl core::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str("Secret(..)")
+    }
+}
+
+impl Secret {
+    /// 1..=44 bytes, else `None`.
+    #[must_use]
+    pub fn from_bytes(source: impl Iterator<Item = u8>) -> Option<Self> {
+        let mut secret = Self {
+            bytes: [0; MAXIMUM_SECRET],
+            length: 0,
+        };
+        for byte in source {
+            *secret.bytes.get_mut(usize::from(secret.length))? = byte;
+            secret.length += 1;
+        }
+        (secret.length > 0).then_some(secret)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.length)]
+    }
+
+    fn wipe(&mut self) {
+        self.bytes = [0; MAXIMUM_SECRET];
+        self.length = 0;
+    }
+}
+
+/// A checked gateway command (from [`crate::check_bind`] / [`crate::check_online`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `AT+TCGWBIND=0,…`; `random` is drawn by the runner for `<r>`.
+    Bind {
+        /// The sub-device.
+        subdevice: SubDevice,
+        /// Its secret text.
+        secret: Secret,
+        /// Any 32 random bits; mapped to 1..=2147483647.
+        random: u32,
+    },
+    /// `AT+TCGWBIND=1,…`.
+    Unbind {
+        /// The sub-device.
+        subdevice: SubDevice,
+    },
+    /// `AT+TCGWONLINE=0,…`.
+    Online {
+        /// The sub-device.
+        subdevice: SubDevice,
+    },
+    /// `AT+TCGWONLINE=1,…`.
+    Offline {
+        /// The sub-device.
+        subdevice: SubDevice,
+    },
+}
+
+impl Request {
+    /// The operation requested.
+    #[must_use]
+    pub fn operation(&self) -> Operation {
+        match self {
+            Self::Bind { .. } => Operation::Bind,
+            Self::Unbind { .. } => Operation::Unbind,
+            Self::Online { .. } => Operation::Online,
+            Self::Offline { .. } => Operation::Offline,
+        }
+    }
+}
+
+/// How a command ended: `OK` or `FAIL,<code>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Outcome {
+    /// `+TC…:OK`.
+    Ok,
+    /// `+TC…:FAIL,<code>`.
+    Fail(i32),
+}
+
+/// What the runner reports for an internal SUBSCRIBE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Subscription {
+    /// SUBACK granted.
+    Granted,
+    /// SUBACK 0x80.
+    Refused,
+    /// No SUBACK within cmdtimeout.
+    TimedOut,
+}
+
+/// What the runner must do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Action {
+    /// SUBSCRIBE the internal filter of this channel at [`Channel::qos`],
+    /// then report with [`Gateway::subscribed`].
+    Subscribe(Channel),
+    /// PUBLISH QoS0 on this channel the bytes of [`Gateway::write_payload`];
+    /// the reply wait has started.
+    Publish(Channel),
+    /// The command ended: print its result line ([`crate::write_result`]).
+    Finished(Operation, Outcome),
+    /// Re-onlining after a reconnect is done: re-subscribe the user slots,
+    /// then `+TCMQTTRECONNECTED`.
+    ReonlineFinished,
+}
+
+/// Another gateway job is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct Busy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Subscribe(Channel),
+    AwaitSubscription(Channel),
+    PublishTime,
+    AwaitTime { deadline: u64 },
+    PublishRequest,
+    AwaitReply { deadline: u64 },
+    Finish(Outcome),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Command(Operation),
+    /// Re-onlining list entry `index` (oldest first).
+    Reonline {
+        index: u8,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Job {
+    kind: Kind,
+    step: Step,
+    subdevice: SubDevice,
+    secret: Secret,
+    random: u32,
+    timestamp: u64,
+    timeout_ms: u32,
+}
+
+/// The gateway side of one MQTT session.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Gateway {
+    online: OnlineList,
+    result_subscribed: bool,
+    time_subscribed: bool,
+    job: Option<Job>,
+}
+
+impl Gateway {
+    /// No sub-device online, no internal slot, nothing running.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            online: OnlineList::new(),
+            result_subscribed: false,
+            time_subscribed: false,
+            job: None,
+        }
+    }
+
+    /// The online list (`AT+TCGWONLINE?`).
+    #[must_use]
+    pub fn online(&self) -> &OnlineList {
+        &self.online
+    }
+
+    /// Whether the internal slot of `channel` is subscribed in this session
+    /// (the runner re-subscribes it after a reconnect).
+    #[must_use]
+    pub fn is_subscribed(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Result => self.result_subscribed,
+            Channel::TimeResult => self.time_subscribed,
+            Channel::Request | Channel::TimeRequest => false,
+        }
+    }
+
+    /// Whether a command or the re-online is running.
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Starts a checked command after its `OK`; `command_timeout_ms` bounds
+    /// each wait.
+    ///
+    /// # Errors
+    /// [`Busy`] while another job runs.
+    pub fn begin(&mut self, request: Request, command_timeout_ms: u32) -> Result<(), Busy> {
+        if self.job.is_some() {
+            return Err(Busy);
+        }
+        let operation = request.operation();
+        let (subdevice, secret, random) = match request {
+            Request::Bind {
+                subdevice,
+                secret,
+                random,
+            } => (subdevice, secret, random % 2_147_483_647 + 1),
+            Request::Unbind { subdevice }
+            | Request::Online { subdevice }
+            | Request::Offline { subdevice } => (subdevice, Secret::empty(), 0),
+        };
+        debug!("gateway: {} {:?}", operation.name(), subdevice);
+        let step = if self.result_subscribed {
+            self.after_preparation(operation, &subdevice)
+        } else {
+            Step::Subscribe(Channel::Result)
+        };
+        self.job = Some(Job {
+            kind: Kind::Command(operation),
+            step,
+            subdevice,
+            secret,
+            random,
+            timestamp: 0,
+            timeout_ms: command_timeout_ms,
+        });
+        Ok(())
+    }
+
+    /// After an automatic reconnect and the internal re-subscriptions: send
+    /// the online request of every listed sub-device, oldest first
+    /// (`cloud.md` §9.7). Ends with [`Action::ReonlineFinished`].
+    ///
+    /// # Errors
+    /// [`Busy`] while another job runs.
+    pub fn begin_reonline(&mut self, command_timeout_ms: u32) -> Result<(), Busy> {
+        if self.job.is_some() {
+            return Err(Busy);
+        }
+        self.job = Some(Job {
+            kind: Kind::Reonline { index: 0 },
+            step: Step::PublishRequest,
+            subdevice: SubDevice::placeholder(),
+            secret: Secret::empty(),
+            random: 0,
+            timestamp: 0,
+            timeout_ms: command_timeout_ms,
+        });
+        Ok(())
+    }
+
+    /// The next action, or `None` while waiting (until [`Gateway::next_deadline`]
+    /// or an input).
+    pub fn poll(&mut self, now: u64) -> Option<Action> {
+        let job = self.job.as_mut()?;
+        if let Kind::Reonline { index } = job.kind {
+            if job.step == Step::PublishRequest {
+                match self.online.get(usize::from(index)) {
+                    Some(subdevice) => job.subdevice = *subdevice,
+                    None => {
+                        self.job = None;
+                        return Some(Action::ReonlineFinished);
+                    }
+                }
+            }
+        }
+        let timeout = u64::from(job.timeout_ms);
+        match job.step {
+            Step::Subscribe(channel) => {
+                job.step = Step::AwaitSubscription(channel);
+                Some(Action::Subscribe(channel))
+            }
+            Step::PublishTime => {
+                job.step = Step::AwaitTime {
+                    deadline: now.saturating_add(TIME_REPLY_TIMEOUT_MS),
+                };
+                Some(Action::Publish(Channel::TimeRequest))
+            }
+            Step::PublishRequest => {
+                job.step = Step::AwaitReply {
+                    deadline: now.saturating_add(timeout),
+                };
+                Some(Action::Publish(Channel::Request))
+            }
+            Step::AwaitTime { deadline } if now >= deadline => {
+                debug!("gateway: no cloud time");
+                self.finish(Outcome::Fail(code::TIME_QUERY_FAILED))
+            }
+            Step::AwaitReply { deadline } if now >= deadline => {
+                debug!("gateway: no reply");
+                // A command ends here; a re-online moves on to the next entry.
+                self.conclude(None).or_else(|| self.poll(now))
+            }
+            Step::Finish(outcome) => self.finish(outcome),
+            Step::AwaitSubscription(_) | Step::AwaitTime { .. } | Step::AwaitReply { .. } => None,
+        }
+    }
+
+    /// When [`Gateway::poll`] must be called again without any input.
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<u64> {
+        match self.job.as_ref()?.step {
+            Step::AwaitTime { deadline } | Step::AwaitReply { deadline } => Some(deadline),
+            Step::AwaitSubscription(_) => None,
+            // Something to do at once.
+            Step::Subscribe(_) | Step::PublishTime | Step::PublishRequest | Step::Finish(_) => {
+                Some(0)
+            }
+        }
+    }
+
+    /// The SUBACK (or its absence) of an [`Action::Subscribe`].
+    pub fn subscribed(&mut self, channel: Channel, outcome: Subscription) {
+        let Some(job) = self.job.as_ref() else {
+            return;
+        };
+        let Kind::Command(operation) = job.kind else {
+            return;
+        };
+        if job.step != Step::AwaitSubscription(channel) {
+            return;
+        }
+        let subdevice = job.subdevice;
+        let step = match (channel, outcome) {
+            (Channel::Result, Subscription::Granted) => {
+                self.result_subscribed = true;
+                self.after_preparation(operation, &subdevice)
+            }
+            (Channel::Result, Subscription::Refused) => {
+                Step::Finish(Outcome::Fail(code::SUBSCRIBE_REFUSED))
+            }
+            (Channel::Result, Subscription::TimedOut) => Step::Finish(Outcome::Fail(code::TIMEOUT)),
+            (Channel::TimeResult, Subscription::Granted) => {
+                self.time_subscribed = true;
+                Step::PublishTime
+            }
+            (Channel::TimeResult, Subscription::Refused | Subscription::TimedOut) => {
+                Step::Finish(Outcome::Fail(code::TIME_QUERY_FAILED))
+            }
+            // Never awaited: these channels are only published on.
+            (Channel::Request | Channel::TimeRequest, _) => return,
+        };
+        if let Some(job) = self.job.as_mut() {
+            job.step = step;
+        }
+    }
+
+    /// An internal re-subscription after a reconnect failed: the next
+    /// command subscribes again.
+    pub fn forget_subscription(&mut self, channel: Channel) {
+        match channel {
+            Channel::Result => self.result_subscribed = false,
+            Channel::TimeResult => self.time_subscribed = false,
+            Channel::Request | Channel::TimeRequest => {}
+        }
+    }
+
+    /// A message on `channel` (see [`Channel::of_topic`]); returns whether it
+    /// answered the waiting job. Unmatched messages are ignored here (the
+    /// runner still forwards them if the host subscribed the topic).
+    pub fn handle_message(&mut self, channel: Channel, payload: &[u8]) -> bool {
+        let Some(job) = self.job.as_mut() else {
+            return false;
+        };
+        if payload.len() > MAXIMUM_REPLY_LENGTH {
+            return false;
+        }
+        match (channel, job.step) {
+            (Channel::TimeResult, Step::AwaitTime { .. }) => {
+                let Some(time) = json::time_reply(payload) else {
+                    return false;
+                };
+                job.timestamp = time;
+                job.step = Step::PublishRequest;
+                true
+            }
+            (Channel::Result, Step::AwaitReply { .. }) => {
+                let Some(reply) = json::gateway_reply(payload) else {
+                    return false;
+                };
+                let operation = match job.kind {
+                    Kind::Command(operation) => operation,
+                    Kind::Reonline { .. } => Operation::Online,
+                };
+                if !reply.kind.equals(operation.name().as_bytes())
+                    || !reply.product_id.equals(job.subdevice.product_id())
+                    || !reply.device_name.equals(job.subdevice.device_name())
+                {
+                    return false;
+                }
+                let result = reply.result;
+                self.conclude(Some(result));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The link dropped: a waiting command fails `-103`; a re-online stops
+    /// (the list is kept for the next reconnect).
+    pub fn link_lost(&mut self) {
+        let Some(job) = self.job.as_mut() else {
+            return;
+        };
+        match job.kind {
+            Kind::Command(_) if !matches!(job.step, Step::Finish(_)) => {
+                job.secret.wipe();
+                job.step = Step::Finish(Outcome::Fail(code::LINK_LOST));
+            }
+            Kind::Command(_) => {}
+            Kind::Reonline { .. } => self.job = None,
+        }
+    }
+
+    /// The session ended (`AT+TCMQTTDISCONN`, a drop without reconnect,
+    /// `-106`): list and internal slots cleared, nothing sent (`cloud.md`
+    /// §9.7). A waiting command still reports `-103` at the next poll.
+    pub fn end_session(&mut self) {
+        self.link_lost();
+        self.online.clear();
+        self.result_subscribed = false;
+        self.time_subscribed = false;
+    }
+
+    /// Writes the payload of the last [`Action::Publish`]; returns its length.
+    ///
+    /// # Errors
+    /// [`BufferTooSmall`] (at most [`request::MAXIMUM_REQUEST_LENGTH`] is needed).
+    pub fn write_payload(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        let Some(job) = self.job.as_ref() else {
+            return Ok(0);
+        };
+        if matches!(job.step, Step::AwaitTime { .. }) {
+            let mut writer = request::Writer::new(out);
+            writer.put(TIME_REQUEST)?;
+            return Ok(writer.length);
+        }
+        let operation = match job.kind {
+            Kind::Command(operation) => operation,
+            Kind::Reonline { .. } => Operation::Online,
+        };
+        let bind = (operation == Operation::Bind).then(|| BindFields {
+            signature: request::bind_signature(
+                &job.subdevice,
+                job.secret.as_bytes(),
+                job.random,
+                job.timestamp,
+            ),
+            random: job.random,
+            timestamp: job.timestamp,
+        });
+        request::write_request(operation, &job.subdevice, bind.as_ref(), out)
+    }
+
+    /// The step after a granted result subscription: the list checks of
+    /// `AT+TCGWONLINE` (step 9, nothing sent on failure), the time query of
+    /// a bind, or the request.
+    fn after_preparation(&self, operation: Operation, subdevice: &SubDevice) -> Step {
+        let listed = self.online.contains(subdevice);
+        match operation {
+            Operation::Online if listed => Step::Finish(Outcome::Fail(code::ALREADY_ONLINE)),
+            Operation::Online if self.online.is_full() => {
+                Step::Finish(Outcome::Fail(code::LIST_FULL))
+            }
+            Operation::Offline if !listed => Step::Finish(Outcome::Fail(code::NOT_ONLINE)),
+            Operation::Bind if self.time_subscribed => Step::PublishTime,
+            Operation::Bind => Step::Subscribe(Channel::TimeResult),
+            Operation::Online | Operation::Offline | Operation::Unbind => Step::PublishRequest,
+        }
+    }
+
+    /// Applies a reply's `result` (or `None`: no reply in time).
+    fn conclude(&mut self, result: Option<i32>) -> Option<Action> {
+        let job = self.job.as_mut()?;
+        let subdevice = job.subdevice;
+        match job.kind {
+            Kind::Reonline { index } => {
+                if result == Some(0) {
+                    job.kind = Kind::Reonline { index: index + 1 };
+                } else {
+                    debug!("gateway: re-online of {:?} failed", subdevice);
+                    self.online.remove(&subdevice);
+                }
+                job.step = Step::PublishRequest;
+                None
+            }
+            Kind::Command(operation) => {
+                let outcome = match result {
+                    None => Outcome::Fail(code::TIMEOUT),
+                    Some(0) => Outcome::Ok,
+                    Some(code::ALREADY_BOUND) if operation == Operation::Bind => Outcome::Ok,
+                    Some(other) => Outcome::Fail(other),
+                };
+                if outcome == Outcome::Ok {
+                    match operation {
+                        // The list was checked before sending, so it has room.
+                        Operation::Online => {
+                            let _ = self.online.insert(subdevice);
+                        }
+                        Operation::Offline | Operation::Unbind => {
+                            self.online.remove(&subdevice);
+                        }
+                        Operation::Bind => {}
+                    }
+                }
+                job.step = Step::Finish(outcome);
+                // Reported by the next poll, so a reply and a timeout end alike.
+                if result.is_none() {
+                    return self.finish(outcome);
+                }
+                None
+            }
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) -> Option<Action> {
+        let mut job = self.job.take()?;
+        job.secret.wipe();
+        match job.kind {
+            Kind::Command(operation) => {
+                debug!("gateway: {} ended {:?}", operation.name(), outcome);
+                Some(Action::Finished(operation, outcome))
+            }
+            Kind::Reonline { .. } => Some(Action::ReonlineFinished),
+        }
+    }
+}
+
+impl Secret {
+    const fn empty() -> Self {
+        Self {
+            bytes: [0; MAXIMUM_SECRET],
+            length: 0,
+        }
+    }
+}
