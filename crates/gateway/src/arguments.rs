@@ -6,7 +6,7 @@
 //! the [`Request`] the engine starts with [`crate::Gateway::begin`] after
 //! printing `OK`.
 
-use crate::gateway::{Request, Secret};
+use crate::command::{Request, Secret};
 use crate::subdevice::{SubDevice, MAXIMUM_DEVICE_NAME, MAXIMUM_PRODUCT_ID, MAXIMUM_SECRET};
 use at_parser::{Args, QuotedStr, Token};
 

@@ -5,6 +5,7 @@
 extern crate std;
 
 mod arguments;
+mod command;
 mod fmt;
 mod gateway;
 mod json;
@@ -16,10 +17,11 @@ mod subdevice;
 mod tests;
 
 pub use arguments::{check_bind, check_online, ArgumentError};
-pub use gateway::{
-    code, Action, Busy, Gateway, Outcome, Request, Secret, Subscription, MAXIMUM_REPLY_LENGTH,
+pub use command::{
+    code, Action, Busy, Outcome, Request, Secret, Subscription, MAXIMUM_REPLY_LENGTH,
     TIME_REPLY_TIMEOUT_MS,
 };
+pub use gateway::Gateway;
 pub use render::{
     write_online_entry, write_result, BIND_TEST_RESPONSE, MAXIMUM_ONLINE_ENTRY,
     MAXIMUM_RESULT_LINE, ONLINE_TEST_RESPONSE,

@@ -4,7 +4,7 @@
 //! are the lines only the gateway commands have, written into the caller's
 //! buffer.
 
-use crate::gateway::Outcome;
+use crate::command::Outcome;
 use crate::request::{decimal, BufferTooSmall, Operation, Writer};
 use crate::subdevice::{SubDevice, MAXIMUM_DEVICE_NAME, MAXIMUM_PRODUCT_ID};
 

@@ -5,4 +5,6 @@ mod arguments;
 mod flows;
 mod json;
 mod list;
+mod online;
+mod support;
 mod vectors;

@@ -113,6 +113,16 @@ mod tests {
     }
 
     #[test]
+    fn shipped_gateway_example_registry_loads() {
+        let mut registry = Registry::default();
+        registry
+            .load_json(include_str!("../../registry.gateway.example.json"))
+            .unwrap();
+        assert_eq!(registry.products["GWTEST0001"].subproducts, ["S3EUVBRJLB"]);
+        assert_eq!(registry.devices.len(), 2);
+    }
+
+    #[test]
     fn gateway_topics_belong_to_gateway_products_only() {
         let mut registry = Registry::default();
         registry
