@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod module;
+
 use crate::common::{credentials, Hub, RawClient, Received};
 use gateway::{bind_signature, write_request, BindFields, Operation, SubDevice};
 use mqtt_session::codec::{Packet, QoS};
