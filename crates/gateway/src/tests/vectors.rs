@@ -1,22 +1,28 @@
-//! Every `gateway_*` vector (copied to `tests/data`, so no path outside the
-//! repository is needed).
+//! Every `gateway_*` vector of the workspace's copy of Tencent's vectors
+//! (`tests/vectors/tencent-cloud.json`).
 
 use crate::{bind_signature, write_request, BindFields, Channel, Operation, SubDevice};
 use serde_json::Value;
 use std::string::String;
+use std::vec::Vec;
 
-fn vectors() -> Value {
-    serde_json::from_str(include_str!("../../tests/data/gateway_vectors.json")).unwrap()
-}
-
-fn vector(id: &str) -> Value {
-    vectors()["vectors"]
+fn gateway_vectors() -> Vec<Value> {
+    let all: Value =
+        serde_json::from_str(include_str!("../../../../tests/vectors/tencent-cloud.json")).unwrap();
+    all["vectors"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|vector| vector["category"] == "gateway")
+        .cloned()
+        .collect()
+}
+
+fn vector(id: &str) -> Value {
+    gateway_vectors()
+        .into_iter()
         .find(|vector| vector["id"] == id)
         .unwrap_or_else(|| panic!("vector {id}"))
-        .clone()
 }
 
 fn text(value: &Value) -> &str {
@@ -33,9 +39,7 @@ fn subdevice(inputs: &Value) -> SubDevice {
 
 #[test]
 fn every_gateway_vector_is_checked() {
-    let ids: std::vec::Vec<String> = vectors()["vectors"]
-        .as_array()
-        .unwrap()
+    let ids: Vec<String> = gateway_vectors()
         .iter()
         .map(|vector| text(&vector["id"]).into())
         .collect();
