@@ -33,6 +33,10 @@ fn bind_online_traffic_offline_unbind_as_the_test_tool_runs_them() {
         reply("online", SUB_PID, SUB_DN, 0)
     );
     assert_eq!(view(&hub)["online"], sub_list(SUB_PID, SUB_DN));
+    let (_, device) = hub.admin("GET", &format!("/devices/{SUB_PID}/{SUB_DN}"), None);
+    assert_eq!(device["bound_gateway"], "GWTEST0001/Gateway01");
+    assert_eq!(device["online_via"], "GWTEST0001Gateway01");
+    assert!(!device.to_string().contains(SUB_SECRET));
     assert_eq!(client.subscribe(SUB_DATA, QoS::AtLeastOnce), 1);
     // `data` loop-back at QoS1: PUBACK, then the message back.
     let packet_id = client

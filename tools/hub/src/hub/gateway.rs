@@ -5,7 +5,7 @@
 //! both. The list is cleared whenever C's connection ends or is replaced, which takes the
 //! sub-devices offline exactly when the hub spec says.
 
-use super::{lock, Hub, Session};
+use super::{lock, Hub, Session, State};
 use crate::acl::{self, Right};
 use crate::registry::Device;
 
@@ -120,16 +120,7 @@ impl Hub {
 
     /// Client id of the gateway through which `pid`/`dn` is online (`online_via`).
     pub fn online_via(&self, pid: &str, dn: &str) -> Option<String> {
-        lock(&self.state)
-            .sessions
-            .iter()
-            .find(|(_, session)| {
-                session
-                    .subdevices
-                    .iter()
-                    .any(|online| online.pid == pid && online.dn == dn)
-            })
-            .map(|(client_id, _)| client_id.clone())
+        online_via(&lock(&self.state), pid, dn)
     }
 
     /// Where an admin `publish` addressed to `pid`/`dn` goes: the gateway connection while
@@ -138,4 +129,18 @@ impl Hub {
         self.online_via(pid, dn)
             .unwrap_or_else(|| format!("{pid}{dn}"))
     }
+}
+
+/// [`Hub::online_via`] for a caller that already holds the state lock.
+pub(super) fn online_via(state: &State, pid: &str, dn: &str) -> Option<String> {
+    state
+        .sessions
+        .iter()
+        .find(|(_, session)| {
+            session
+                .subdevices
+                .iter()
+                .any(|online| online.pid == pid && online.dn == dn)
+        })
+        .map(|(client_id, _)| client_id.clone())
 }
