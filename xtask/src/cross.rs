@@ -17,12 +17,13 @@ use crate::process::{self, Failure, Outcome};
 pub const TARGET: &str = "riscv32imc-unknown-none-elf";
 
 /// The core crates that must stay `no_std` and heap-free.
-pub const CORE_CRATES: [&str; 5] = [
+pub const CORE_CRATES: [&str; 6] = [
     "at-parser",
     "storage",
     "command-core",
     "mqtt-session",
     "tls-psk",
+    "gateway",
 ];
 
 /// The private Debian toolchain: where it lives and the environment its `env.sh` sets.

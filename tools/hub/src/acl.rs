@@ -5,7 +5,7 @@
 //! questions: may the device publish this topic, may it subscribe this filter, and may a
 //! message on this topic be delivered to it through a wildcard filter it holds.
 
-use crate::registry::{Product, TopicRights};
+use crate::registry::{NodeType, Product, TopicRights};
 use mqtt_session::topic;
 
 /// Longest filter the hub grants (platform limit).
@@ -67,6 +67,18 @@ pub fn rights(product: &Product, dn: &str) -> Vec<Right> {
                 true,
             ));
         }
+    }
+    if product.node_type == NodeType::Gateway {
+        rights.push(Right::new(
+            format!("$gateway/operation/{pid}/{dn}"),
+            true,
+            false,
+        ));
+        rights.push(Right::new(
+            format!("$gateway/operation/result/{pid}/{dn}"),
+            false,
+            true,
+        ));
     }
     for custom in &product.custom_topics {
         let pattern = custom.topic.replace("${deviceName}", dn);

@@ -141,6 +141,9 @@ fn bad_request(message: &str) -> Response {
 
 /// Routes one request.
 pub async fn handle(hub: &Hub, request: &Request) -> Response {
+    if let Some(response) = crate::gateway::admin::handle(hub, request) {
+        return response;
+    }
     if let Some(response) = crate::ota::admin::handle(hub, request) {
         return response;
     }
@@ -218,6 +221,7 @@ fn put_device(hub: &Hub, pid: &str, dn: &str, body: &Value) -> Response {
         secret: secret.to_owned(),
         enabled: body["enabled"].as_bool().unwrap_or(true),
         cert_pem,
+        bound_gateway: body["bound_gateway"].as_str().map(str::to_owned),
     };
     hub.update_registry(|registry| registry.add_device(device));
     (200, json!({"ok": true}))
@@ -249,7 +253,8 @@ fn publish(hub: &Hub, pid: &str, dn: &str, body: &Value) -> Response {
         payload,
         qos,
     };
-    let delivered = hub.route(&message, None, Some(&format!("{pid}{dn}")), force);
+    let target = hub.delivery_target(pid, dn);
+    let delivered = hub.route(&message, None, Some(&target), force);
     (200, json!({"delivered": delivered}))
 }
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod connection;
 pub mod events;
+pub mod gateway;
 pub mod hub;
 pub mod ota;
 pub mod registry;

@@ -28,6 +28,17 @@ pub enum TopicRights {
     Pubsub,
 }
 
+/// Whether a product's devices are plain devices or gateways (`hub.md` §3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeType {
+    /// A plain device.
+    #[default]
+    Device,
+    /// A gateway: may use `$gateway/…` and bind devices of its `subproducts`.
+    Gateway,
+}
+
 /// A console-defined topic of a product; `${deviceName}` stands for the device name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomTopic {
@@ -73,6 +84,12 @@ pub struct Product {
     /// Extra topics with their rights.
     #[serde(default)]
     pub custom_topics: Vec<CustomTopic>,
+    /// `device` or `gateway` (`hub.md` §3).
+    #[serde(default)]
+    pub node_type: NodeType,
+    /// Gateway products: the pids whose devices may be bound to its devices.
+    #[serde(default)]
+    pub subproducts: Vec<String>,
     /// Other fields (e.g. `dynreg`), kept verbatim.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -89,6 +106,8 @@ impl Product {
             loopback_data: true,
             thing_topics: true,
             custom_topics: Vec::new(),
+            node_type: NodeType::Device,
+            subproducts: Vec::new(),
             other: BTreeMap::new(),
         }
     }
@@ -111,6 +130,9 @@ pub struct Device {
     /// client certificate only if it is this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_pem: Option<String>,
+    /// `"<pid>/<dn>"` of the gateway this sub-device is bound to (`hub.md` §3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_gateway: Option<String>,
 }
 
 impl fmt::Debug for Device {
@@ -184,6 +206,7 @@ impl Registry {
             secret: DEMO_DEVICE_SECRET.to_owned(),
             enabled: true,
             cert_pem: None,
+            bound_gateway: None,
         });
         registry
     }
@@ -227,6 +250,7 @@ impl Registry {
             secret: secret.to_owned(),
             enabled: true,
             cert_pem: None,
+            bound_gateway: None,
         });
         Ok(())
     }

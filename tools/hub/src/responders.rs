@@ -13,6 +13,9 @@ pub fn respond(hub: &Hub, client_id: &str, topic: &str, payload: &[u8]) {
     if let Some(device_path) = topic.strip_prefix("$ota/report/") {
         return crate::ota::responder::respond(hub, client_id, device_path, payload);
     }
+    if let Some(device_path) = topic.strip_prefix("$gateway/operation/") {
+        return crate::gateway::responder::respond(hub, client_id, device_path, payload);
+    }
     let Some((channel, device_path)) = split_topic(topic) else {
         return;
     };

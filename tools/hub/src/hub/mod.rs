@@ -18,7 +18,10 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+mod gateway;
 mod view;
+
+pub use gateway::OnlineSubDevice;
 
 /// Offline QoS1 messages kept per persistent session (`hub.md` §4.3).
 pub const OFFLINE_QUEUE_LIMIT: usize = 150;
@@ -70,6 +73,8 @@ struct Session {
     link: Option<Link>,
     persistent: bool,
     queue: VecDeque<(Instant, Message)>,
+    /// Sub-devices online through this connection (`hub.md` §4.6).
+    subdevices: Vec<OnlineSubDevice>,
 }
 
 /// What the hub observed about a device (`GET /devices/{pid}/{dn}`).
@@ -112,6 +117,8 @@ pub struct Hub {
     pub events: EventLog,
     /// OTA files, faults, tasks and switches.
     pub ota: crate::ota::Ota,
+    /// Gateway faults and switches.
+    pub gateway: crate::gateway::Faults,
     clock_offset: AtomicI64,
     next_connection: AtomicU64,
 }
@@ -128,6 +135,7 @@ impl Hub {
             state: Mutex::default(),
             events: EventLog::default(),
             ota: crate::ota::Ota::default(),
+            gateway: crate::gateway::Faults::default(),
             clock_offset: AtomicI64::new(0),
             next_connection: AtomicU64::new(1),
         }
@@ -203,8 +211,11 @@ impl Hub {
             link: None,
             persistent: false,
             queue: VecDeque::new(),
+            subdevices: Vec::new(),
         });
         session.rights = acl::rights(&product, &device.dn);
+        // A new connection starts with no sub-device online.
+        session.subdevices.clear();
         session.loopback = product.loopback_data;
         session.persistent = !clean_session;
         session.link = Some(Link { connection, sender });
@@ -239,6 +250,7 @@ impl Hub {
             return;
         }
         session.link = None;
+        session.subdevices.clear();
         if !session.persistent {
             state.sessions.remove(client_id);
         }
@@ -249,7 +261,7 @@ impl Hub {
         lock(&self.state)
             .sessions
             .get(client_id)
-            .map(|session| session.rights.clone())
+            .map(Session::all_rights)
             .unwrap_or_default()
     }
 
@@ -259,7 +271,7 @@ impl Hub {
         let Some(session) = state.sessions.get_mut(client_id) else {
             return mqtt_session::codec::SUBACK_FAILURE;
         };
-        if !acl::may_subscribe(&session.rights, &session.pid, &session.dn, filter) {
+        if !session.may_subscribe(filter) {
             return mqtt_session::codec::SUBACK_FAILURE;
         }
         let qos = requested.min(QoS::AtLeastOnce);
@@ -299,7 +311,7 @@ impl Hub {
             if only.is_some_and(|only| only != client_id) {
                 continue;
             }
-            if publisher == Some(client_id.as_str()) && !session.loopback {
+            if publisher == Some(client_id.as_str()) && !session.loops_back(&message.topic) {
                 continue;
             }
             let granted = session
@@ -308,7 +320,7 @@ impl Hub {
                 .filter(|subscription| topic::matches(&subscription.filter, &message.topic))
                 .map(|subscription| subscription.qos)
                 .max()
-                .filter(|_| only.is_some() || acl::may_receive(&session.rights, &message.topic));
+                .filter(|_| only.is_some() || session.may_receive(&message.topic));
             let qos = match (granted, force) {
                 (Some(granted), _) => granted.min(message.qos),
                 (None, true) => message.qos,
@@ -377,6 +389,7 @@ impl Hub {
         *state = State::default();
         drop(state);
         self.ota.reset();
+        self.gateway.reset();
         self.events.clear();
     }
 }

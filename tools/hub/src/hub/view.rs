@@ -36,6 +36,8 @@ impl Hub {
             "pending_control": observed.pending_control,
             "bound_tokens": observed.bound_tokens,
             "mcu_version": observed.mcu_version,
+            "bound_gateway": device.bound_gateway,
+            "online_via": super::gateway::online_via(&state, pid, dn),
         }))
     }
 }
