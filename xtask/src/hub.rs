@@ -9,9 +9,9 @@ use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-use crate::artifact;
 use crate::process::{self, Failure, Outcome};
 use crate::signals;
+use crate::{artifact, tools};
 
 /// The hub's built-in demo device: product id, device name and Base64 secret.
 pub const DEMO_DEVICE: (&str, &str, &str) = ("DEMO000001", "demo", "ZGVtb19zZWNyZXRfMTIzNA==");
@@ -74,6 +74,7 @@ pub struct Running {
 
 /// Builds the hub and returns its executable.
 pub fn build() -> Outcome<PathBuf> {
+    tools::ensure(tools::HUB_BUILD)?;
     artifact::build_executable("tc-at-hub", "tc-at-hub", false)
 }
 

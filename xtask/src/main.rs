@@ -11,6 +11,7 @@ mod process;
 mod run;
 mod signals;
 mod test;
+mod tools;
 
 use std::process::ExitCode;
 

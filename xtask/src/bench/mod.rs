@@ -20,8 +20,8 @@ use std::time::Instant;
 
 use at_parser::Framer;
 
-use crate::artifact;
 use crate::process::{self, Failure, Outcome};
+use crate::{artifact, tools};
 
 /// Rounds of the session mix in the timed stream (about 0.6 MB).
 const WALL_ROUNDS: usize = 1024;
@@ -34,6 +34,7 @@ const CALLGRIND_ROUNDS: usize = 64;
 /// `openssl s_client` (`crates/tls-psk/benches/interop.rs`) and MQTT through the virtual module
 /// against a raw client on the same hub (`boards/linux/benches/mqtt.rs`).
 pub fn bench() -> Outcome {
+    tools::ensure(tools::BENCH)?;
     let executable = artifact::build_executable("xtask", "xtask", true)?;
     process::run(Command::new(&executable).arg("bench-wall"))?;
     instructions_per_byte(&executable)?;
