@@ -10,6 +10,7 @@ mod preset;
 mod process;
 mod run;
 mod signals;
+mod terminal;
 mod test;
 mod tools;
 
