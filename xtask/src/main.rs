@@ -30,7 +30,8 @@ commands:
   cross                          build the no_std core crates for riscv32imc-unknown-none-elf
   fuzz [--seconds N] [--build-only]
                                  build and run every fuzz target (default 20 s each)
-  bench                          AT parser throughput and instructions per byte
+  bench [fleet N]                parser, TLS, MQTT through the module vs raw clients, idle CPU;
+                                 fleet N: one hub and N modules over TLS-PSK
   ci                             format, clippy, test, cross and a fuzz smoke run, as CI does";
 
 fn main() -> ExitCode {
@@ -55,7 +56,7 @@ fn dispatch(command: &str, rest: &[String]) -> Outcome {
         "hub" => hub::hub(rest),
         "cross" => no_arguments(command, rest).and_then(|()| cross::cross()),
         "fuzz" => fuzz::fuzz(rest),
-        "bench" => no_arguments(command, rest).and_then(|()| bench::bench()),
+        "bench" => bench::bench(rest),
         "ci" => no_arguments(command, rest).and_then(|()| ci::ci()),
         // Hidden: what `bench` runs in its release build of this binary.
         "bench-wall" => bench::wall(),

@@ -70,7 +70,8 @@ pub const TEST: &[Requirement] = &[
     program("kill", "procps"),
 ];
 
-/// What `cargo xtask bench` needs on top of a hub build: callgrind and `openssl s_client`.
+/// What `cargo xtask bench` needs on top of a hub build: callgrind, `openssl s_client` and
+/// mosquitto (the second broker of the MQTT comparison).
 pub const BENCH: &[Requirement] = &[
     program("pkg-config", "pkg-config"),
     Requirement {
@@ -80,6 +81,7 @@ pub const BENCH: &[Requirement] = &[
     },
     program("valgrind", "valgrind"),
     program("openssl", "openssl"),
+    program("mosquitto", "mosquitto"),
 ];
 
 /// Directories Debian installs system programs into, off a normal user's `PATH`.

@@ -12,6 +12,7 @@
 //! are excluded by counting one run with one pass over the input and one with three passes, and
 //! dividing the difference by the bytes of two passes.
 
+mod fleet;
 mod workload;
 
 use std::path::Path;
@@ -31,9 +32,28 @@ const WALL_REPETITIONS: usize = 15;
 const CALLGRIND_ROUNDS: usize = 64;
 
 /// Builds the release xtask and reports both parser figures, then the TLS comparison against
-/// `openssl s_client` (`crates/tls-psk/benches/interop.rs`) and MQTT through the virtual module
-/// against a raw client on the same hub (`boards/linux/benches/mqtt.rs`).
-pub fn bench() -> Outcome {
+/// `openssl s_client` (`crates/tls-psk/benches/interop.rs`), MQTT through the virtual module
+/// against a raw client on the same hub and on mosquitto (`boards/linux/benches/mqtt.rs`), and
+/// the idle module's CPU and wake-ups (`boards/linux/benches/idle.rs`).
+pub fn bench(arguments: &[String]) -> Outcome {
+    match arguments {
+        [] => all(),
+        [fleet_word, count] if fleet_word == "fleet" => {
+            tools::ensure(tools::HUB_BUILD)?;
+            let count = count
+                .parse()
+                .ok()
+                .filter(|count| *count > 0)
+                .ok_or_else(|| {
+                    Failure::new(format!("`bench fleet` needs a module count, got `{count}`"))
+                })?;
+            fleet::fleet(count)
+        }
+        _ => Err(Failure::new("usage: cargo xtask bench [fleet N]")),
+    }
+}
+
+fn all() -> Outcome {
     tools::ensure(tools::BENCH)?;
     let executable = artifact::build_executable("xtask", "xtask", true)?;
     process::run(Command::new(&executable).arg("bench-wall"))?;
@@ -47,18 +67,21 @@ pub fn bench() -> Outcome {
         "interop",
     ]))?;
     let hub = artifact::build_executable("tc-at-hub", "tc-at-hub", true)?;
-    process::run(
-        process::cargo()
-            .args([
-                "bench",
-                "--locked",
-                "--package",
-                "tc-at-linux",
-                "--bench",
-                "mqtt",
-            ])
-            .env("TCAT_HUB_BIN", hub),
-    )
+    for bench in ["mqtt", "idle"] {
+        process::run(
+            process::cargo()
+                .args([
+                    "bench",
+                    "--locked",
+                    "--package",
+                    "tc-at-linux",
+                    "--bench",
+                    bench,
+                ])
+                .env("TCAT_HUB_BIN", &hub),
+        )?;
+    }
+    Ok(())
 }
 
 /// Hidden subcommand `bench-wall`: times the workload in this (release) process.
