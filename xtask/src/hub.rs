@@ -86,7 +86,16 @@ pub fn start(
     children: &signals::Children,
 ) -> Outcome<Option<Running>> {
     let mut command = Command::new(executable);
-    command.args(arguments).stdout(Stdio::piped());
+    command.args(arguments);
+    start_command(command, children)
+}
+
+/// [`start`] with a command the caller prepared (environment, arguments).
+pub fn start_command(
+    mut command: Command,
+    children: &signals::Children,
+) -> Outcome<Option<Running>> {
+    command.stdout(Stdio::piped());
     eprintln!("$ {}", process::describe(&command));
     let mut child = command.spawn()?;
     children.add(child.id());

@@ -70,8 +70,8 @@ pub const TEST: &[Requirement] = &[
     program("kill", "procps"),
 ];
 
-/// What `cargo xtask bench` needs on top of a hub build: callgrind, `openssl s_client` and
-/// mosquitto (the second broker of the MQTT comparison).
+/// What `cargo xtask bench` needs on top of a hub build: callgrind, `openssl s_client`,
+/// mosquitto (the second broker of the MQTT comparison) and strace (the idle module's polls).
 pub const BENCH: &[Requirement] = &[
     program("pkg-config", "pkg-config"),
     Requirement {
@@ -82,6 +82,7 @@ pub const BENCH: &[Requirement] = &[
     program("valgrind", "valgrind"),
     program("openssl", "openssl"),
     program("mosquitto", "mosquitto"),
+    program("strace", "strace"),
 ];
 
 /// Directories Debian installs system programs into, off a normal user's `PATH`.

@@ -64,7 +64,10 @@ pub fn fleet(count: usize) -> Outcome {
     .map(|text| (*text).to_owned())
     .chain([registry.display().to_string()])
     .collect();
-    let Some(mut running) = hub::start(&hub_binary, &arguments, &children)? else {
+    let mut command = Command::new(&hub_binary);
+    // One log line per connection would measure the terminal, not the hub.
+    command.args(&arguments).env("RUST_LOG", "warn");
+    let Some(mut running) = hub::start_command(command, &children)? else {
         return Err(Failure::new("tc-at-hub stopped before it was ready"));
     };
     signals::end_children_on_stop(&children)?;
