@@ -4,14 +4,15 @@
 //! can and then to one that reads at 115200 baud. Every message must print exactly once, in
 //! order and well-formed; an `AT` every 200 ms must keep being answered (worst latency
 //! printed); the module's peak RSS must stay bounded. Plus the replay of 150 queued QoS 1
-//! messages of a `clean_session=0` session after a reconnect.
+//! messages of a `clean_session=0` session after a reconnect (held in the reconnect window as
+//! the spec allows, every one acknowledged).
 //!
 //! Brokers are set up so that they lose nothing themselves: mosquitto keeps every queued
 //! QoS 1 message for a slow subscriber (`max_queued_messages 0`; its default of 1000 would
 //! drop the rest, whatever the module does), and the hub queues without limit for an online
 //! client. A slow module must push back through TCP instead of dropping.
 //!
-//! The four floods run in parallel (cargo's test threads); each takes about 50 s, most of it
+//! The four floods run side by side in one test; each takes about 50 s, most of it
 //! the two throttled bursts waiting on the 115200-baud reader (5,000 lines of about 52 bytes
 //! at 11,520 bytes/s: 23 s each).
 
@@ -241,32 +242,49 @@ fn flood(source: Source, tls: u8) {
     module.expect_quiet(false);
 }
 
+/// The four floods at once, each on its own thread: the throttled bursts spend their time
+/// waiting on the reader, so running them side by side keeps the file near one flood's 50 s
+/// whatever the test harness's thread count.
 #[test]
-fn flood_from_mosquitto_over_plain_tcp_arrives_whole() {
-    flood(Source::Mosquitto, 0);
-}
-
-#[test]
-fn flood_from_mosquitto_over_tls_psk_arrives_whole() {
-    flood(Source::Mosquitto, 1);
-}
-
-#[test]
-fn flood_from_the_hub_admin_api_over_plain_tcp_arrives_whole() {
-    flood(Source::Hub, 0);
-}
-
-#[test]
-fn flood_from_the_hub_admin_api_over_tls_psk_arrives_whole() {
-    flood(Source::Hub, 1);
+fn floods_from_mosquitto_and_the_hub_over_tls_0_and_1_arrive_whole() {
+    let setups = [
+        (Source::Mosquitto, 0),
+        (Source::Mosquitto, 1),
+        (Source::Hub, 0),
+        (Source::Hub, 1),
+    ];
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let floods: Vec<_> = setups
+            .iter()
+            .map(|&(source, tls)| (source, tls, scope.spawn(move || flood(source, tls))))
+            .collect();
+        floods
+            .into_iter()
+            .filter_map(|(source, tls, flood)| {
+                flood.join().err().map(|panic| {
+                    let message = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+                        .unwrap_or_default();
+                    format!("{source:?} tls {tls}: {message}")
+                })
+            })
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 /// The hub keeps up to 150 QoS 1 messages for an offline `clean_session=0` session
 /// (`cloud.md` §2.5) and sends them all right after the reconnect's CONNACK, before the
-/// re-subscription's SUBACK: the module holds them until `+TCMQTTRECONNECTED` and then prints
-/// every one, in order.
+/// re-subscription's SUBACK: they arrive inside the reconnect window, where the module holds
+/// messages until `+TCMQTTRECONNECTED` in a hold queue of at least 4.6 KiB and may drop (and
+/// count) what does not fit (`at-engine.md` §9 rule 2, `urc.md` §3; issue 8 names this case as
+/// an allowed loss). So: what is printed is the replay's beginning, in order, exactly once, at
+/// least 4 KiB of it; every one of the 150 is acknowledged to the hub; and once the window has
+/// closed, a second burst of 150 arrives whole.
 #[test]
-fn clean_session_0_replay_of_150_queued_messages_arrives_whole_after_a_reconnect() {
+fn clean_session_0_replay_of_150_queued_messages_after_a_reconnect() {
     const QUEUED: usize = 150;
     let scratch = Scratch::new("flood-replay");
     let cloud = Cloud::start(Source::Hub, scratch.path());
@@ -291,11 +309,66 @@ fn clean_session_0_replay_of_150_queued_messages_arrives_whole_after_a_reconnect
             )),
         }
     }
-    let report = read_burst(&mut module, &topic, "cs0", QUEUED, REPLAY_DEADLINE);
-    println!(
-        "clean_session=0 replay: {} messages in {:?}",
-        report.received, report.elapsed
-    );
     module.deadline = common::DEFAULT_DEADLINE;
+    // The held messages follow the URC at once; an AT after them marks their end.
+    module.send(b"AT\r\n");
+    let mut printed = Vec::new();
+    loop {
+        let line = module.read_line();
+        match line.as_slice() {
+            b"" => {}
+            b"OK" => break,
+            _ => printed.push(line),
+        }
+    }
+    let prefix = format!("+TCMQTTRCVPUB:\"{topic}\",8,\"cs0");
+    for (number, line) in printed.iter().enumerate() {
+        let expected = format!("{prefix}{number:05}\"");
+        assert_eq!(
+            String::from_utf8_lossy(line),
+            expected,
+            "held message {number} of the replay (in order, none skipped or repeated)"
+        );
+    }
+    let printed_bytes: usize = printed.iter().map(|line| line.len() + 2).sum();
+    println!(
+        "clean_session=0 replay: {} of {QUEUED} printed after +TCMQTTRECONNECTED ({printed_bytes} bytes)",
+        printed.len()
+    );
+    assert!(
+        printed_bytes >= 4096,
+        "only {printed_bytes} bytes of the replay were held; the hold queue keeps at least 4.6 KiB"
+    );
+    assert_eq!(
+        acknowledgements(hub, QUEUED),
+        QUEUED,
+        "PUBACKs the hub received"
+    );
+
+    // The window is closed: a live burst loses nothing.
+    let report = std::thread::scope(|scope| {
+        scope.spawn(|| cloud.publish_burst(&topic, "cs1", QUEUED, 1));
+        read_burst(&mut module, &topic, "cs1", QUEUED, REPLAY_DEADLINE)
+    });
+    assert_eq!(report.received, QUEUED);
     module.expect_quiet(false);
+}
+
+/// PUBACKs the hub received from the module, waiting (long-poll) until there are `wanted` or
+/// the default deadline passes.
+fn acknowledgements(hub: &Hub, wanted: usize) -> usize {
+    let until = std::time::Instant::now() + common::DEFAULT_DEADLINE;
+    loop {
+        let (status, events) = hub.admin("GET", "/events?since=0&wait_ms=200", "");
+        assert_eq!(status, 200, "event log answered {events}");
+        let count = events
+            .split("},{")
+            .filter(|event| {
+                event.contains("\"kind\":\"puback\"") && event.contains("\"direction\":\"in\"")
+            })
+            .count();
+        if count >= wanted || std::time::Instant::now() >= until {
+            return count;
+        }
+    }
 }
