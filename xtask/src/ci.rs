@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use crate::process::{self, Outcome};
-use crate::{cross, fuzz, test};
+use crate::{cross, fuzz, test, tools};
 
 /// Seconds per fuzz target in CI: a smoke run, long enough to catch shallow panics.
 const SMOKE_FUZZ_SECONDS: &str = "10";
@@ -15,6 +15,8 @@ const SMOKE_FUZZ_SECONDS: &str = "10";
 /// Runs format check, clippy, tests, the riscv32 build and a fuzz smoke run.
 pub fn ci() -> Outcome {
     let started = Instant::now();
+    // Clippy already builds the hub, which links the system OpenSSL.
+    step("system tools", || tools::ensure(tools::TEST))?;
     step("format", || {
         process::run(process::cargo().args(["fmt", "--all", "--check"]))
     })?;

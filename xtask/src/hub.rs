@@ -9,9 +9,9 @@ use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-use crate::artifact;
 use crate::process::{self, Failure, Outcome};
 use crate::signals;
+use crate::{artifact, tools};
 
 /// The hub's built-in demo device: product id, device name and Base64 secret.
 pub const DEMO_DEVICE: (&str, &str, &str) = ("DEMO000001", "demo", "ZGVtb19zZWNyZXRfMTIzNA==");
@@ -74,6 +74,7 @@ pub struct Running {
 
 /// Builds the hub and returns its executable.
 pub fn build() -> Outcome<PathBuf> {
+    tools::ensure(tools::HUB_BUILD)?;
     artifact::build_executable("tc-at-hub", "tc-at-hub", false)
 }
 
@@ -85,7 +86,16 @@ pub fn start(
     children: &signals::Children,
 ) -> Outcome<Option<Running>> {
     let mut command = Command::new(executable);
-    command.args(arguments).stdout(Stdio::piped());
+    command.args(arguments);
+    start_command(command, children)
+}
+
+/// [`start`] with a command the caller prepared (environment, arguments).
+pub fn start_command(
+    mut command: Command,
+    children: &signals::Children,
+) -> Outcome<Option<Running>> {
+    command.stdout(Stdio::piped());
     eprintln!("$ {}", process::describe(&command));
     let mut child = command.spawn()?;
     children.add(child.id());

@@ -10,7 +10,9 @@ mod preset;
 mod process;
 mod run;
 mod signals;
+mod terminal;
 mod test;
+mod tools;
 
 use std::process::ExitCode;
 
@@ -28,8 +30,8 @@ commands:
   cross                          build the no_std core crates for riscv32imc-unknown-none-elf
   fuzz [--seconds N] [--build-only]
                                  build and run every fuzz target (default 20 s each)
-  bench [parser]                 AT receive path instructions per byte and throughput, TLS
-                                 and MQTT figures (parser: the receive path only)
+  bench [parser | fleet N]       parser, TLS, MQTT through the module vs raw clients, idle CPU;
+                                 parser: the receive path only; fleet N: one hub and N modules
   ci                             format, clippy, test, cross and a fuzz smoke run, as CI does";
 
 fn main() -> ExitCode {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::process::{self, Failure, Outcome};
-use crate::{artifact, hub, preset, signals};
+use crate::{artifact, hub, preset, signals, terminal};
 
 /// The simulated access point every fresh session can join.
 const DEMO_ACCESS_POINT: &str = "tc-at-demo:password123";
@@ -259,9 +259,8 @@ fn print_connection_help(pty: &str, link: &Path, hub: Option<&hub::Ready>) {
     println!(
         "\n\
          The virtual module is listening on {pty}.\n\
-         Connect a terminal to it (115200 8N1; the module wants CR LF line ends):\n\
-         \n    picocom -b 115200 --omap crlf --echo {link}\n\
-         or\n    screen {link} 115200\n\
+         Connect a terminal to it (Enter sends CR LF; the module echoes what you type):\n\
+         \n    {terminal}\n\
          \n\
          Example session (type the AT lines; a new flash image already holds the demo device):\n\
          \n    AT\n    OK\n\
@@ -269,7 +268,8 @@ fn print_connection_help(pty: &str, link: &Path, hub: Option<&hub::Ready>) {
          \n    AT+CWJAP=\"tc-at-demo\",\"password123\"\n    WIFI CONNECTED\n    WIFI GOT IP\n    OK\n{}\
          \n\
          Credentials persist in the flash image across runs and AT+RST. Stop with Ctrl-C.\n",
-        hub.map_or_else(String::new, hub_session)
+        hub.map_or_else(String::new, hub_session),
+        terminal = terminal::command_line(&link),
     );
 }
 

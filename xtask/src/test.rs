@@ -10,26 +10,23 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use crate::process::{self, Outcome};
+use crate::tools;
 
 /// Where Debian installs the broker: outside a normal user's `PATH`.
 const SYSTEM_BINARIES: &str = "/usr/sbin";
 
-/// Runs every test of the workspace with the committed lock file.
+/// Runs every test of the workspace with the committed lock file, after making sure the
+/// system tools the tests shell out to are installed (`tools.rs`).
 pub fn test(extra_arguments: &[String]) -> Outcome {
+    tools::ensure(tools::TEST)?;
     build_hub(extra_arguments)?;
     let mut command = process::cargo();
     // `--no-fail-fast`: one failing test binary must not hide the results of the others.
     command.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
     command.args(extra_arguments);
-    if !process::on_path("mosquitto") {
-        if Path::new(SYSTEM_BINARIES).join("mosquitto").is_file() {
-            // The tests find the broker by name, so give them Debian's location too.
-            command.env("PATH", path_with(SYSTEM_BINARIES));
-        } else {
-            eprintln!(
-                "note: `mosquitto` is not installed; tests that need a local broker cannot use one"
-            );
-        }
+    if !process::on_path("mosquitto") && Path::new(SYSTEM_BINARIES).join("mosquitto").is_file() {
+        // The tests find the broker by name, so give them Debian's location too.
+        command.env("PATH", path_with(SYSTEM_BINARIES));
     }
     process::run(&mut command)
 }

@@ -99,7 +99,7 @@ async fn serve(options: Options, flash: FileFlash) -> std::io::Result<()> {
             Ok(())
         }
         UartChoice::Stdio => {
-            let (rx, tx) = uart::stdio();
+            let (rx, tx) = uart::stdio()?;
             board_state.session(rx, tx).await;
             Ok(())
         }

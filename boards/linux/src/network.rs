@@ -128,6 +128,8 @@ impl Clock for HostClock {
         self.origin.elapsed().as_millis() as u64
     }
 
+    /// tokio's `Sleep` lives inside the returned future: no heap allocation per call, only an
+    /// entry in the runtime's timer wheel while the future is pending.
     async fn sleep_until(&self, deadline_ms: u64) {
         tokio::time::sleep_until(self.origin + Duration::from_millis(deadline_ms)).await
     }

@@ -1,29 +1,131 @@
 //! The AT port of the virtual module: a pseudo-terminal, stdio, or a TCP socket, seen by the
 //! engine as `embedded-io-async` `Read` and `Write` halves.
 //!
-//! A reader thread per port pushes received chunks into a channel, so the async side never
-//! blocks on the OS. The PTY keeps its own slave descriptor open: a host that closes and
-//! reopens the path reconnects to the same module, and the path survives simulated reboots.
+//! Both halves work on the descriptor itself, made non-blocking and registered with the tokio
+//! runtime (`AsyncFd`): a read waits for readiness and copies straight from the kernel into the
+//! engine's buffer, and a write to a host that does not read waits instead of blocking the
+//! whole runtime. No thread, no channel and no copy per chunk sit in between, so an idle port
+//! costs nothing. The PTY keeps its own slave descriptor open: a host that closes and reopens
+//! the path reconnects to the same module, and the path survives simulated reboots.
 
-use std::fs::File;
 use std::io;
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
+use std::net::TcpListener;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use embedded_io_async::{ErrorType, Read, Write};
-use tokio::sync::mpsc;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use tokio::io::unix::AsyncFd;
+
+/// One descriptor of the AT port, non-blocking while the module runs.
+struct Port {
+    readiness: Readiness,
+    /// The descriptor's status flags before this port made it non-blocking; restored on drop,
+    /// because stdin and stdout share their open file with the shell that started us.
+    original_flags: Option<OFlag>,
+}
+
+enum Readiness {
+    /// Pipes, terminals and sockets: woken by the runtime's epoll.
+    Polled(AsyncFd<OwnedFd>),
+    /// Regular files and `/dev/null` (epoll refuses them): always ready, reads never wait.
+    Always(OwnedFd),
+}
+
+impl Port {
+    fn new(descriptor: OwnedFd) -> io::Result<Port> {
+        let flags = OFlag::from_bits_truncate(fcntl(&descriptor, FcntlArg::F_GETFL)?);
+        fcntl(&descriptor, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+        let original_flags = (!flags.contains(OFlag::O_NONBLOCK)).then_some(flags);
+        let readiness = match register(descriptor) {
+            Ok(polled) => Readiness::Polled(polled),
+            Err(refused) => {
+                let (descriptor, error) = refused.into_parts();
+                if error.raw_os_error() != Some(nix::libc::EPERM) {
+                    return Err(error);
+                }
+                Readiness::Always(descriptor)
+            }
+        };
+        Ok(Port {
+            readiness,
+            original_flags,
+        })
+    }
+
+    fn descriptor(&self) -> std::os::fd::BorrowedFd<'_> {
+        match &self.readiness {
+            Readiness::Polled(polled) => polled.get_ref().as_fd(),
+            Readiness::Always(descriptor) => descriptor.as_fd(),
+        }
+    }
+
+    /// Reads what is there without waiting (`WouldBlock` when nothing is).
+    fn try_read(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        nix::unistd::read(self.descriptor(), buffer).map_err(io::Error::from)
+    }
+
+    async fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        let Readiness::Polled(polled) = &self.readiness else {
+            return self.try_read(buffer);
+        };
+        loop {
+            let mut guard = polled.readable().await?;
+            match guard.try_io(|descriptor| {
+                nix::unistd::read(descriptor.get_ref(), buffer).map_err(io::Error::from)
+            }) {
+                Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    async fn write(&self, bytes: &[u8]) -> io::Result<usize> {
+        let Readiness::Polled(polled) = &self.readiness else {
+            return nix::unistd::write(self.descriptor(), bytes).map_err(io::Error::from);
+        };
+        loop {
+            let mut guard = polled.writable().await?;
+            match guard.try_io(|descriptor| {
+                nix::unistd::write(descriptor.get_ref(), bytes).map_err(io::Error::from)
+            }) {
+                Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+/// Registers `descriptor` with the runtime's reactor, handing it back when epoll refuses it.
+#[allow(unsafe_code)]
+fn register(
+    descriptor: OwnedFd,
+) -> Result<AsyncFd<OwnedFd>, tokio::io::unix::AsyncFdRegisterError<OwnedFd>> {
+    // SAFETY: tokio needs the raw descriptor to stay open and mean the same file while the
+    // `AsyncFd` lives. An `OwnedFd` closes its descriptor only when dropped, which the
+    // `AsyncFd` that owns it does last, and `as_raw_fd` always returns that one descriptor.
+    unsafe { AsyncFd::register(descriptor) }
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        if let Some(flags) = self.original_flags {
+            let _ = fcntl(self.descriptor(), FcntlArg::F_SETFL(flags));
+        }
+    }
+}
 
 /// Receive half.
 pub struct UartRx {
-    chunks: mpsc::UnboundedReceiver<Vec<u8>>,
-    pending: Vec<u8>,
-    position: usize,
+    port: Rc<Port>,
 }
 
 /// Transmit half.
 pub struct UartTx {
-    sink: Box<dyn io::Write + Send>,
+    port: Rc<Port>,
 }
 
 impl ErrorType for UartRx {
@@ -32,20 +134,7 @@ impl ErrorType for UartRx {
 
 impl Read for UartRx {
     async fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        if self.position == self.pending.len() {
-            match self.chunks.recv().await {
-                Some(chunk) => {
-                    self.pending = chunk;
-                    self.position = 0;
-                }
-                None => return Ok(0),
-            }
-        }
-        let available = &self.pending[self.position..];
-        let count = available.len().min(buffer.len());
-        buffer[..count].copy_from_slice(&available[..count]);
-        self.position += count;
-        Ok(count)
+        self.port.read(buffer).await
     }
 }
 
@@ -53,9 +142,8 @@ impl UartRx {
     /// Drops everything received so far: input that arrives before the boot banner is never
     /// answered (`at-engine.md` §2).
     pub fn discard_pending(&mut self) {
-        self.pending.clear();
-        self.position = 0;
-        while self.chunks.try_recv().is_ok() {}
+        let mut scratch = [0u8; 256];
+        while matches!(self.port.try_read(&mut scratch), Ok(count) if count > 0) {}
     }
 }
 
@@ -65,36 +153,24 @@ impl ErrorType for UartTx {
 
 impl Write for UartTx {
     async fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.sink.write(bytes)
+        self.port.write(bytes).await
     }
 
     async fn flush(&mut self) -> io::Result<()> {
-        self.sink.flush()
+        // Nothing is buffered on our side: every write went to the kernel.
+        Ok(())
     }
 }
 
-fn spawn_reader(mut source: impl io::Read + Send + 'static) -> UartRx {
-    let (sender, chunks) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 1024];
-        loop {
-            match source.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(count) => {
-                    if sender.send(buffer[..count].to_vec()).is_err() {
-                        break;
-                    }
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-    });
-    UartRx {
-        chunks,
-        pending: Vec::new(),
-        position: 0,
-    }
+/// Both halves on one descriptor (the PTY master, a TCP socket).
+fn halves(descriptor: OwnedFd) -> io::Result<(UartRx, UartTx)> {
+    let port = Rc::new(Port::new(descriptor)?);
+    Ok((
+        UartRx {
+            port: Rc::clone(&port),
+        },
+        UartTx { port },
+    ))
 }
 
 /// A pseudo-terminal in raw mode.
@@ -114,39 +190,34 @@ pub fn open_pty() -> io::Result<(Pty, UartRx, UartTx)> {
     termios::tcsetattr(&pair.slave, termios::SetArg::TCSANOW, &settings)
         .map_err(io::Error::from)?;
     let path = nix::unistd::ttyname(&pair.slave).map_err(io::Error::from)?;
-    let master = File::from(pair.master);
-    let reader = master.try_clone()?;
+    let (rx, tx) = halves(pair.master)?;
     Ok((
         Pty {
             path,
             _slave: pair.slave,
         },
-        spawn_reader(reader),
-        UartTx {
-            sink: Box::new(master),
-        },
+        rx,
+        tx,
     ))
 }
 
 /// The process's stdin and stdout.
-pub fn stdio() -> (UartRx, UartTx) {
-    (
-        spawn_reader(io::stdin()),
-        UartTx {
-            sink: Box::new(io::stdout()),
+pub fn stdio() -> io::Result<(UartRx, UartTx)> {
+    let input = io::stdin().as_fd().try_clone_to_owned()?;
+    let output = io::stdout().as_fd().try_clone_to_owned()?;
+    Ok((
+        UartRx {
+            port: Rc::new(Port::new(input)?),
         },
-    )
+        UartTx {
+            port: Rc::new(Port::new(output)?),
+        },
+    ))
 }
 
 /// Waits for the next TCP client and serves it.
 pub fn accept_tcp(listener: &TcpListener) -> io::Result<(UartRx, UartTx)> {
     let (stream, _) = listener.accept()?;
     stream.set_nodelay(true)?;
-    let reader: TcpStream = stream.try_clone()?;
-    Ok((
-        spawn_reader(reader),
-        UartTx {
-            sink: Box::new(stream),
-        },
-    ))
+    halves(OwnedFd::from(stream))
 }

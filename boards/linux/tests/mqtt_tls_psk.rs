@@ -227,7 +227,7 @@ fn reconnect_after_broker_restart_repeats_the_tls_handshake() {
 
     drop(broker);
     module.expect(b"+TCMQTTDISCON,-103\r\n");
-    module.expect_within(b"+TCMQTTRECONNECTING\r\n", Duration::from_secs(5));
+    module.expect_within(b"+TCMQTTRECONNECTING\r\n", Duration::from_secs(7));
     let broker = Broker::start_on(scratch.path(), psk_port, plain_port);
     let until = Instant::now() + Duration::from_secs(30);
     loop {

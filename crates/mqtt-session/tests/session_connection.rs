@@ -6,6 +6,7 @@ mod session_support;
 use mqtt_session::codec::{decode, ConnAck, Packet, QoS};
 use mqtt_session::session::{
     ConnectFailure, ConnectRefusal, DisconnectError, DropReason, Event, Operation, SlotKind,
+    STABLE_LINK_MS,
 };
 use session_support::{config, id, identity, other, Harness, Seen};
 
@@ -186,6 +187,8 @@ fn fail_every_attempt(base_random: u32) -> Vec<u64> {
     let mut harness = Harness::connected(true);
     harness.push_random(&[base_random]);
     harness.subscribe_granted(SlotKind::User, "a/b", QoS::AtMostOnce);
+    // A link that served for a minute: the schedule starts from its first step.
+    harness.now += STABLE_LINK_MS;
     let dropped_at = harness.now;
     harness.session.transport_closed(dropped_at);
     assert_eq!(
@@ -236,6 +239,7 @@ fn reconnect_with_1990ms_base_makes_five_attempts() {
 fn reconnect_attempt_is_bounded_by_max_of_cmdtimeout_and_5s() {
     let mut harness = Harness::connected(true);
     harness.push_random(&[0, 7]);
+    harness.now += STABLE_LINK_MS;
     harness.session.transport_closed(harness.now);
     harness.events();
     let start = harness.now + 1_000;

@@ -9,6 +9,10 @@ use mqtt_session::codec::QoS;
 use serde_json::{json, Map, Value};
 
 /// Answers a device publish on `topic` (already allowed by the ACL) if a row matches.
+///
+/// Every payload leaves one trace: a reply (logged as the hub's outgoing publish), a
+/// `handled` event for the rows whose answer is "nothing" (`control_reply`, `action_reply`),
+/// or an `unanswered` event when it is not a JSON object or matches no row.
 pub fn respond(hub: &Hub, client_id: &str, topic: &str, payload: &[u8]) {
     if let Some(device_path) = topic.strip_prefix("$ota/report/") {
         return crate::ota::responder::respond(hub, client_id, device_path, payload);
@@ -22,15 +26,17 @@ pub fn respond(hub: &Hub, client_id: &str, topic: &str, payload: &[u8]) {
     let request = serde_json::from_slice::<Value>(payload)
         .ok()
         .filter(Value::is_object);
-    let reply = request.as_ref().and_then(|request| match channel {
-        Channel::SysOperation => sys_operation(hub, request),
-        Channel::ThingProperty => thing_property(hub, client_id, request),
-        Channel::ThingEvent => thing_event(request),
-        Channel::ThingAction => None,
-        Channel::ThingService => thing_service(hub, client_id, request),
-    });
-    match reply {
-        Some((reply_prefix, body)) => {
+    let answer = request
+        .as_ref()
+        .map_or(Answer::Unmatched, |request| match channel {
+            Channel::SysOperation => sys_operation(hub, request).into(),
+            Channel::ThingProperty => thing_property(hub, client_id, request),
+            Channel::ThingEvent => thing_event(request).into(),
+            Channel::ThingAction => thing_action(request),
+            Channel::ThingService => thing_service(hub, client_id, request).into(),
+        });
+    match answer {
+        Answer::Reply((reply_prefix, body)) => {
             let message = Message {
                 topic: format!("{reply_prefix}/{device_path}"),
                 payload: body.into_bytes(),
@@ -38,11 +44,33 @@ pub fn respond(hub: &Hub, client_id: &str, topic: &str, payload: &[u8]) {
             };
             hub.route(&message, None, Some(client_id), false);
         }
-        None => hub.events.record(
+        Answer::Handled(method) => hub.events.record(
+            "handled",
+            json!({"client_id": client_id, "topic": topic, "method": method,
+                   "payload": payload_base64(payload)}),
+        ),
+        Answer::Unmatched => hub.events.record(
             "unanswered",
             json!({"client_id": client_id, "topic": topic, "payload": payload_base64(payload),
                    "json": request.is_some()}),
         ),
+    }
+}
+
+/// What a matching row does with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    /// Publish this reply.
+    Reply(Reply),
+    /// A row matched whose answer is nothing (`method` named in the event log).
+    Handled(&'static str),
+    /// No row matched.
+    Unmatched,
+}
+
+impl From<Option<Reply>> for Answer {
+    fn from(reply: Option<Reply>) -> Self {
+        reply.map_or(Answer::Unmatched, Answer::Reply)
     }
 }
 
@@ -105,10 +133,12 @@ fn success_reply(method: &str, request: &Value) -> String {
     )
 }
 
-fn thing_property(hub: &Hub, client_id: &str, request: &Value) -> Option<Reply> {
-    let method = member(request, "method")?;
+fn thing_property(hub: &Hub, client_id: &str, request: &Value) -> Answer {
+    let Some(method) = member(request, "method") else {
+        return Answer::Unmatched;
+    };
     const DOWN: &str = "$thing/down/property";
-    match method {
+    let reply = match method {
         "report" => {
             if let Some(Value::Object(params)) = request.get("params") {
                 hub.with_device_state(client_id, |state| state.reported.extend(params.clone()));
@@ -139,9 +169,17 @@ fn thing_property(hub: &Hub, client_id: &str, request: &Value) -> Option<Reply> 
         }
         "control_reply" => {
             hub.with_device_state(client_id, |state| state.pending_control = None);
-            None
+            return Answer::Handled("control_reply");
         }
         _ => None,
+    };
+    reply.into()
+}
+
+fn thing_action(request: &Value) -> Answer {
+    match member(request, "method") {
+        Some("action_reply") => Answer::Handled("action_reply"),
+        _ => Answer::Unmatched,
     }
 }
 
@@ -248,6 +286,46 @@ mod tests {
         )
         .is_empty());
         hub.with_device_state(CLIENT_ID, |state| assert!(state.pending_control.is_none()));
+    }
+
+    #[test]
+    fn rows_answered_with_nothing_are_logged_as_handled_not_unanswered() {
+        let hub = Hub::new(Registry::demo());
+        let control = r#"{"method":"control_reply","clientToken":"t3","code":0}"#;
+        let action = r#"{"method":"action_reply","clientToken":"a1","code":0}"#;
+        assert!(replies(&hub, "$thing/up/property/DEMO000001/demo", control).is_empty());
+        assert!(replies(&hub, "$thing/up/action/DEMO000001/demo", action).is_empty());
+        assert!(replies(
+            &hub,
+            "$thing/up/action/DEMO000001/demo",
+            r#"{"method":"x"}"#
+        )
+        .is_empty());
+        let events = hub.events.since(0);
+        let handled: Vec<_> = events
+            .iter()
+            .filter(|event| event["kind"] == "handled")
+            .map(|event| (event["method"].clone(), event["topic"].clone()))
+            .collect();
+        assert_eq!(
+            handled,
+            [
+                (
+                    json!("control_reply"),
+                    json!("$thing/up/property/DEMO000001/demo")
+                ),
+                (
+                    json!("action_reply"),
+                    json!("$thing/up/action/DEMO000001/demo")
+                ),
+            ]
+        );
+        let unanswered: Vec<_> = events
+            .iter()
+            .filter(|event| event["kind"] == "unanswered")
+            .map(|event| event["topic"].clone())
+            .collect();
+        assert_eq!(unanswered, [json!("$thing/up/action/DEMO000001/demo")]);
     }
 
     #[test]

@@ -8,25 +8,44 @@
 //! release xtask is built, so CI can afford it, and it fails when a figure regresses past its
 //! ceiling.
 
+mod fleet;
 mod parser;
 mod workload;
 
 pub use parser::{wall, workload_passes};
 
-use crate::artifact;
 use crate::process::{self, Failure, Outcome};
+use crate::{artifact, tools};
 
-/// `bench` (everything) or `bench parser` (the receive path only).
+/// `bench` (everything), `bench parser` (the receive path only) or `bench fleet N`.
 pub fn bench(arguments: &[String]) -> Outcome {
-    let parser_only = match arguments {
-        [] => false,
-        [only] if only == "parser" => true,
-        _ => {
-            return Err(Failure::new(
-                "usage: cargo xtask bench [parser] (parser: the AT receive path only)",
-            ))
+    match arguments {
+        [] => all(false),
+        [only] if only == "parser" => all(true),
+        [fleet_word, count] if fleet_word == "fleet" => {
+            tools::ensure(tools::HUB_BUILD)?;
+            let count = count
+                .parse()
+                .ok()
+                .filter(|count| *count > 0)
+                .ok_or_else(|| {
+                    Failure::new(format!("`bench fleet` needs a module count, got `{count}`"))
+                })?;
+            fleet::fleet(count)
         }
-    };
+        _ => Err(Failure::new(
+            "usage: cargo xtask bench [parser | fleet N] (parser: the AT receive path only)",
+        )),
+    }
+}
+
+/// Builds the release xtask and reports both parser figures, then (unless `parser_only`) the
+/// TLS comparison against `openssl s_client` (`crates/tls-psk/benches/interop.rs`), MQTT
+/// through the virtual module against a raw client on the same hub and on mosquitto
+/// (`boards/linux/benches/mqtt.rs`), and the idle module's CPU and wake-ups
+/// (`boards/linux/benches/idle.rs`).
+fn all(parser_only: bool) -> Outcome {
+    tools::ensure(tools::BENCH)?;
     let executable = artifact::build_executable("xtask", "xtask", true)?;
     parser::figures(&executable)?;
     if parser_only {
@@ -41,16 +60,19 @@ pub fn bench(arguments: &[String]) -> Outcome {
         "interop",
     ]))?;
     let hub = artifact::build_executable("tc-at-hub", "tc-at-hub", true)?;
-    process::run(
-        process::cargo()
-            .args([
-                "bench",
-                "--locked",
-                "--package",
-                "tc-at-linux",
-                "--bench",
-                "mqtt",
-            ])
-            .env("TCAT_HUB_BIN", hub),
-    )
+    for bench in ["mqtt", "idle"] {
+        process::run(
+            process::cargo()
+                .args([
+                    "bench",
+                    "--locked",
+                    "--package",
+                    "tc-at-linux",
+                    "--bench",
+                    bench,
+                ])
+                .env("TCAT_HUB_BIN", &hub),
+        )?;
+    }
+    Ok(())
 }

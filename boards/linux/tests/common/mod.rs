@@ -8,15 +8,17 @@
 #![allow(dead_code)] // each test crate uses a different part of the harness
 
 pub mod escape;
+pub mod flood;
 pub mod hub;
 pub mod mosquitto;
 pub mod transcript;
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -63,6 +65,9 @@ pub struct Options {
     pub environment: Vec<(String, String)>,
     /// Extra command-line arguments.
     pub extra_arguments: Vec<String>,
+    /// Capacity of the stdout pipe (stdio transport); `None` keeps the kernel's 64 KiB. A
+    /// small pipe makes the harness behave like a UART with a small receive FIFO.
+    pub output_pipe_bytes: Option<usize>,
 }
 
 impl Default for Options {
@@ -73,6 +78,7 @@ impl Default for Options {
             flash_flag: true,
             environment: Vec::new(),
             extra_arguments: Vec::new(),
+            output_pipe_bytes: None,
         }
     }
 }
@@ -121,12 +127,37 @@ enum Chunk {
     Closed,
 }
 
-fn spawn_reader(mut source: impl Read + Send + 'static) -> Receiver<Chunk> {
+/// Reads `source` into a channel; while `rate` is non-zero, no faster than `rate` bytes per
+/// second (a host reading a UART at that speed: small reads, no credit for idle time).
+fn spawn_reader(mut source: impl Read + Send + 'static, rate: Arc<AtomicU64>) -> Receiver<Chunk> {
     let (sender, receiver) = mpsc::channel();
     thread::spawn(move || {
         let mut buffer = [0u8; 4096];
+        let mut paced_since = Instant::now();
+        let mut paced_bytes = 0u64;
         loop {
-            match source.read(&mut buffer) {
+            let bytes_per_second = rate.load(Ordering::Relaxed);
+            let limit = if bytes_per_second == 0 {
+                buffer.len()
+            } else {
+                64
+            };
+            let result = source.read(&mut buffer[..limit]);
+            if let (Ok(count), true) = (&result, bytes_per_second != 0) {
+                let now = Instant::now();
+                let due = paced_since
+                    + Duration::from_secs_f64(paced_bytes as f64 / bytes_per_second as f64);
+                if due < now {
+                    paced_since = now;
+                    paced_bytes = 0;
+                }
+                paced_bytes += *count as u64;
+                let due = paced_since
+                    + Duration::from_secs_f64(paced_bytes as f64 / bytes_per_second as f64);
+                // Pacing a reader's throughput, not synchronising with the module.
+                thread::sleep(due.saturating_duration_since(now));
+            }
+            match result {
                 Ok(0) | Err(_) => {
                     let _ = sender.send(Chunk::Closed);
                     return;
@@ -182,6 +213,8 @@ pub struct Module {
     pub deadline: Duration,
     /// Prefix of failure messages (e.g. the transcript line being checked).
     pub context: String,
+    /// Reading speed in bytes per second; 0 reads as fast as the module writes.
+    read_rate: Arc<AtomicU64>,
 }
 
 impl Module {
@@ -199,13 +232,25 @@ impl Module {
         let stderr = spawn_collector(child.stderr.take().unwrap());
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
+        let read_rate = Arc::new(AtomicU64::new(0));
+        let rate = Arc::clone(&read_rate);
         let (port, incoming, pty_path) = match uart {
-            Uart::Stdio => (Port::Stdio(stdin), spawn_reader(stdout), None),
+            Uart::Stdio => {
+                if let Some(bytes) = options.output_pipe_bytes {
+                    nix::fcntl::fcntl(&stdout, nix::fcntl::FcntlArg::F_SETPIPE_SZ(bytes as i32))
+                        .expect("resize the stdout pipe");
+                }
+                (Port::Stdio(stdin), spawn_reader(stdout, rate), None)
+            }
             Uart::Pty => {
                 let path = read_uart_line(stdout, &stderr);
                 let file = open_raw_pty(&path);
                 let reader = file.try_clone().expect("clone pty descriptor");
-                (Port::Pty(file, stdin), spawn_reader(reader), Some(path))
+                (
+                    Port::Pty(file, stdin),
+                    spawn_reader(reader, rate),
+                    Some(path),
+                )
             }
         };
         Module {
@@ -220,7 +265,41 @@ impl Module {
             flash: flash.to_path_buf(),
             deadline: DEFAULT_DEADLINE,
             context: String::new(),
+            read_rate,
         }
+    }
+
+    /// Reads the AT port no faster than `bytes_per_second` from now on (0: unthrottled).
+    pub fn set_read_rate(&self, bytes_per_second: u64) {
+        self.read_rate.store(bytes_per_second, Ordering::Relaxed);
+    }
+
+    /// The module's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A second handle on the AT port's input, for a writer on another thread.
+    pub fn input(&self) -> File {
+        let descriptor = match &self.port {
+            Port::Pty(file, _) => file.as_fd().try_clone_to_owned(),
+            Port::Stdio(stdin) => stdin.as_fd().try_clone_to_owned(),
+        };
+        File::from(descriptor.expect("duplicate the AT port descriptor"))
+    }
+
+    /// Takes the next received chunk (waiting at most until `until`) into the pending bytes;
+    /// false on timeout or close.
+    pub fn receive_more(&mut self, until: Instant) -> bool {
+        self.receive_until(until)
+    }
+
+    /// Takes one complete line (without `\r\n`) from the bytes already received.
+    pub fn take_line(&mut self) -> Option<Vec<u8>> {
+        let position = find(&self.pending, b"\r\n")?;
+        let line = self.pending[..position].to_vec();
+        self.pending.drain(..position + 2);
+        Some(line)
     }
 
     /// Starts the binary and waits for the first `\r\nready\r\n`.

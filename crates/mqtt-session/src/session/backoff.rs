@@ -3,9 +3,21 @@
 //!
 //! Kept apart from the session so the schedule can be checked on its own: with 1000 ms it
 //! allows 6 attempts (waits 1, 2, 4, 8, 16, 32 s), with 1990 ms only 5.
+//!
+//! Two rules keep a broken server from turning the schedule into a CONNECT storm
+//! (`cloud.md` §2.5 allows one CONNECT per 5 s per device):
+//! * the schedule restarts from its first step only after a link stayed usable for
+//!   [`STABLE_LINK_MS`]; a link that drops sooner (a server answering CONNACK and then
+//!   garbage) counts as one more failed attempt, so the delay keeps doubling and the module
+//!   eventually gives up;
+//! * an attempt never starts less than [`MIN_CONNECT_INTERVAL_MS`] after the previous CONNECT.
 
 /// Longest wait before an attempt.
 pub const MAX_DELAY_MS: u32 = 60_000;
+/// How long a link must stay up after its CONNACK before a drop restarts the schedule.
+pub const STABLE_LINK_MS: u64 = 60_000;
+/// Shortest time between two CONNECT packets of one reconnect loop (`cloud.md` §2.5).
+pub const MIN_CONNECT_INTERVAL_MS: u64 = 5_000;
 
 /// Position in the reconnect schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +48,51 @@ impl Backoff {
     }
 }
 
+/// What the schedule remembers across links: when the last CONNECT left, and since when the
+/// current link is up with which step of the schedule it was reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct ReconnectHistory {
+    last_connect: Option<u64>,
+    /// CONNACK time of the current link and the step that reached it (`None`: the host's
+    /// AT+TCMQTTCONN, the start of the schedule).
+    link: Option<(u64, Option<Backoff>)>,
+}
+
+impl ReconnectHistory {
+    /// A CONNECT was written at `now`.
+    pub(super) fn connect_sent(&mut self, now: u64) {
+        self.last_connect = Some(now);
+    }
+
+    /// A CONNACK accepted the link at `now`, reached with `step` (`None` for the first connect).
+    pub(super) fn link_up(&mut self, now: u64, step: Option<Backoff>) {
+        self.link = Some((now, step));
+    }
+
+    /// The step after the usable link dropped at `now`: the first one (from `random`) when
+    /// the link was stable or came from the host's connect, else the one after the step that
+    /// reached it (`None`: give up).
+    pub(super) fn step_after_drop(
+        &mut self,
+        now: u64,
+        random: impl FnOnce() -> u32,
+    ) -> Option<Backoff> {
+        match self.link.take() {
+            Some((since, Some(step))) if now.saturating_sub(since) < STABLE_LINK_MS => step.next(),
+            _ => Some(Backoff::first(random())),
+        }
+    }
+
+    /// When an attempt after waiting `step` from `now` may start.
+    pub(super) fn attempt_time(&self, now: u64, step: Backoff) -> u64 {
+        let waited = now + u64::from(step.delay_ms);
+        match self.last_connect {
+            Some(sent) => waited.max(sent + MIN_CONNECT_INTERVAL_MS),
+            None => waited,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +113,49 @@ mod tests {
     fn schedule_gives_six_or_five_attempts_at_the_extremes() {
         assert_eq!(attempts(Backoff::first(0)), 6);
         assert_eq!(attempts(Backoff::first(99)), 5);
+    }
+
+    #[test]
+    fn short_lived_link_continues_the_schedule_and_a_stable_one_restarts_it() {
+        let mut history = ReconnectHistory::default();
+        let third = Backoff {
+            attempt: 3,
+            delay_ms: 4_000,
+        };
+        history.link_up(10_000, Some(third));
+        assert_eq!(
+            history.step_after_drop(10_000 + STABLE_LINK_MS - 1, || 0),
+            Some(Backoff {
+                attempt: 4,
+                delay_ms: 8_000
+            })
+        );
+        history.link_up(100_000, Some(third));
+        assert_eq!(
+            history.step_after_drop(100_000 + STABLE_LINK_MS, || 57),
+            Some(Backoff::first(57))
+        );
+        let last = Backoff {
+            attempt: 6,
+            delay_ms: 32_000,
+        };
+        history.link_up(200_000, Some(last));
+        assert_eq!(history.step_after_drop(200_001, || 0), None);
+        // The host's own connect starts the schedule however short the link was.
+        history.link_up(300_000, None);
+        assert_eq!(
+            history.step_after_drop(300_001, || 0),
+            Some(Backoff::first(0))
+        );
+    }
+
+    #[test]
+    fn attempt_waits_for_both_the_delay_and_5s_after_the_last_connect() {
+        let mut history = ReconnectHistory::default();
+        let step = Backoff::first(0);
+        assert_eq!(history.attempt_time(1_000, step), 2_000);
+        history.connect_sent(1_000);
+        assert_eq!(history.attempt_time(1_200, step), 6_000);
+        assert_eq!(history.attempt_time(9_000, step), 10_000);
     }
 }

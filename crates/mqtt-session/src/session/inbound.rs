@@ -336,6 +336,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                 Phase::Connecting { .. },
             ) => {
                 if return_code == 0 {
+                    self.history.link_up(now, None);
                     self.phase = Phase::Up;
                     self.push_event(Event::Connected { session_present });
                 } else {
@@ -345,6 +346,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             }
             (Summary::ConnAck { return_code, .. }, Phase::Attempting { backoff, .. }) => {
                 if return_code == 0 {
+                    self.history.link_up(now, Some(backoff));
                     self.start_resubscribe(now);
                 } else {
                     self.attempt_failed(backoff, now);

@@ -21,6 +21,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         let written =
             Packet::Connect(connect).encode(&mut self.transmit[self.transmit_length..])?;
         self.transmit_length += written;
+        self.history.connect_sent(now);
         self.last_ping_or_connect = now;
         self.ping = Ping::Idle;
         Ok(())
@@ -127,7 +128,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             }
             Phase::Attempting { backoff, .. } => self.attempt_failed(backoff, now),
             Phase::Up | Phase::Resubscribing { .. } => {
-                let reconnecting = self.config.reconnect;
+                let random = &mut self.random;
+                let step = self
+                    .config
+                    .reconnect
+                    .then(|| self.history.step_after_drop(now, || random.next_u32()));
+                let reconnecting = matches!(step, Some(Some(_)));
                 self.push_event(Event::Dropped {
                     reason,
                     reconnecting,
@@ -146,14 +152,19 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                     });
                 }
                 self.reset_link();
-                if reconnecting {
-                    let backoff = Backoff::first(self.random.next_u32());
-                    self.phase = Phase::BackingOff {
-                        backoff,
-                        until: now + u64::from(backoff.delay_ms),
-                    };
-                } else {
-                    self.end_session();
+                match step {
+                    Some(Some(backoff)) => {
+                        self.phase = Phase::BackingOff {
+                            backoff,
+                            until: self.history.attempt_time(now, backoff),
+                        };
+                    }
+                    // A short-lived link after the last step of the schedule: give up.
+                    Some(None) => {
+                        self.end_session();
+                        self.push_event(Event::GaveUp);
+                    }
+                    None => self.end_session(),
                 }
             }
         }
@@ -168,7 +179,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             Some(next) => {
                 self.phase = Phase::BackingOff {
                     backoff: next,
-                    until: now + u64::from(next.delay_ms),
+                    until: self.history.attempt_time(now, next),
                 }
             }
             None => {

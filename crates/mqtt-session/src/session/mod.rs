@@ -22,7 +22,9 @@ mod inbound;
 mod link;
 mod subscriptions;
 
-pub use backoff::{Backoff, MAX_DELAY_MS};
+pub use backoff::{Backoff, MAX_DELAY_MS, MIN_CONNECT_INTERVAL_MS, STABLE_LINK_MS};
+
+use backoff::ReconnectHistory;
 pub use event::{
     ConnectError, ConnectFailure, ConnectRefusal, DisconnectError, DropReason, Event, Message,
     Operation, PublishError, SubscribeError, UnsubscribeError,
@@ -183,6 +185,7 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     phase: Phase,
     ping: Ping,
     last_ping_or_connect: u64,
+    history: ReconnectHistory,
     next_packet_id: PacketId,
     pending: Vec<Pending, MAX_IN_FLIGHT>,
     subscriptions: SubscriptionTable,
@@ -215,6 +218,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             phase: Phase::Idle,
             ping: Ping::Idle,
             last_ping_or_connect: 0,
+            history: ReconnectHistory::default(),
             next_packet_id: PacketId::new(1).unwrap_or_else(|| unreachable!()),
             pending: Vec::new(),
             subscriptions: SubscriptionTable::default(),
