@@ -1,6 +1,8 @@
 //! Unit tests; the clock is a plain integer everywhere.
 
 mod dynreg;
+mod harness;
+mod session;
 
 use serde_json::Value;
 

@@ -1,0 +1,619 @@
+//! Events in: start, stop, radio, datagrams, Wi-Fi, registration, MQTT, and
+//! the timers that `poll` runs before handing out work.
+
+use super::{
+    Identity, LogAp, Mode, MqttEvent, Outcome, Peer, Pending, Phase, Provisioning, Received,
+    Record, Replies, Server, ServerState, Session, Simple, WifiEvent, BUDGET_AFTER_DISCONNECT_MS,
+    BUDGET_MS, EXTRA_ROUNDS, LOG_AP_DELAY_MS, LOG_AP_LIFETIME_MS, LOG_REPEAT_MS, PUBACK_WAIT_MS,
+    PUBLISH_WRITES, REPLY_COUNT, REPLY_INTERVAL_MS, SERVER_LIFETIME_MS, SUBSCRIBE_WAIT_MS,
+    TOKEN_WAIT_MS,
+};
+use crate::app::{self, AppCommand, DEFAULT_REGION};
+use crate::errors::{kind, sub, Failure};
+use crate::logbook::LogEvent;
+
+impl Provisioning {
+    /// AT+TCSAP / AT+TCSTARTSMART after their `OK` (`cloud.md` §6.1): a
+    /// running session is stopped silently, the log softAP closes, current
+    /// records are cleared; without a device or product record the start
+    /// fails with type 27, else [`Action::StartRadio`] follows.
+    pub fn start(&mut self, mode: Mode, record: Record, now_ms: u64) {
+        self.end_session(None);
+        self.close_log_ap();
+        self.errors.start_session();
+        self.log.add(now_ms, LogEvent::Started(mode));
+        if record == Record::Missing {
+            self.start_failed(mode, kind::DEVICE_INFO, now_ms);
+            return;
+        }
+        self.session = Some(Session {
+            mode,
+            phase: Phase::Starting,
+            budget_deadline_ms: now_ms + BUDGET_MS,
+            next_toggle_ms: None,
+            led: false,
+            wifi_up: false,
+            radio_on: false,
+            mqtt_open: false,
+            server: ServerState::Closed,
+            replies: None,
+            token: heapless::Vec::new(),
+            registered: record == Record::Device,
+            region_matches: false,
+            rounds_left: EXTRA_ROUNDS,
+            client_token_ms: 0,
+        });
+        self.act(Simple::StartRadio(mode));
+    }
+
+    /// The outcome of [`Action::StartRadio`]: `Err(type)` with the start
+    /// error types of `commands.md` §6 (softAP 7, 8, 4; SmartConfig 6, 8,
+    /// 13, 4).
+    pub fn radio_started(&mut self, result: Result<(), u8>, now_ms: u64) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if session.phase != Phase::Starting {
+            return;
+        }
+        let mode = session.mode;
+        match result {
+            Ok(()) => {
+                session.radio_on = true;
+                session.next_toggle_ms = Some(now_ms + mode.period_ms());
+                session.phase = match mode {
+                    Mode::SoftAp => {
+                        session.server = ServerState::Open {
+                            until_ms: now_ms + SERVER_LIFETIME_MS,
+                        };
+                        Phase::WaitingCommand
+                    }
+                    Mode::SmartConfig => Phase::WaitingIp,
+                };
+                self.push(Pending::Urc(mode, Outcome::Started));
+                if mode == Mode::SoftAp {
+                    self.act(Simple::OpenServer(Server::Provisioning));
+                }
+            }
+            Err(failure_kind) => {
+                self.session = None;
+                self.start_failed(mode, failure_kind, now_ms);
+            }
+        }
+    }
+
+    fn start_failed(&mut self, mode: Mode, failure_kind: u8, now_ms: u64) {
+        let failure = Failure::new(failure_kind, 0);
+        self.errors.record(failure);
+        self.log.add(now_ms, LogEvent::Failed(failure));
+        if self.errors.end_session() {
+            self.act(Simple::SaveErrors);
+        }
+        self.push(Pending::Urc(mode, Outcome::StartFailed(failure_kind)));
+        self.log_ap.open_at_ms = Some(now_ms + LOG_AP_DELAY_MS);
+    }
+
+    /// AT+TCSTOPSAP / AT+TCSTOPSMART (`commands.md` §6 stop rule): any
+    /// session ends without a URC, recording (3, 102); the LED goes off in
+    /// every case. Returns whether a session ran.
+    pub fn stop(&mut self, now_ms: u64) -> bool {
+        let running = self.session.is_some();
+        if running {
+            let failure = Failure::new(kind::BOARDING_STOP, sub::STOPPED_BY_COMMAND);
+            self.errors.record(failure);
+            self.log.add(now_ms, LogEvent::Failed(failure));
+            self.end_session(None);
+        } else {
+            self.act(Simple::Led(false));
+        }
+        running
+    }
+
+    /// A station join started elsewhere (AT+CWJAP) ends the log softAP.
+    pub fn close_log_ap(&mut self) {
+        self.log_ap.open_at_ms = None;
+        self.log_ap.repeat = None;
+        if self.log_ap.close_at_ms.take().is_some() {
+            self.act(Simple::CloseServer(Server::Log));
+            self.act(Simple::CloseLogAp);
+        }
+    }
+
+    /// A datagram arrived on `server` from `from`. The datagram stays in the
+    /// caller's buffer; what must outlive the call (token, region check,
+    /// sender) is taken now.
+    pub fn datagram<'a>(
+        &mut self,
+        identity: &Identity<'_>,
+        server: Server,
+        datagram: &'a [u8],
+        from: Peer,
+        now_ms: u64,
+    ) -> Received<'a> {
+        match server {
+            Server::Log => {
+                if self.log_ap.close_at_ms.is_some() && app::is_log_query(datagram) {
+                    self.push(Pending::LogDump(Server::Log, from));
+                    self.log_ap.repeat = Some((from, now_ms + LOG_REPEAT_MS));
+                }
+                Received::Nothing
+            }
+            Server::Provisioning => self.command(identity, datagram, from, now_ms),
+        }
+    }
+
+    fn command<'a>(
+        &mut self,
+        identity: &Identity<'_>,
+        datagram: &'a [u8],
+        from: Peer,
+        now_ms: u64,
+    ) -> Received<'a> {
+        let Some(session) = self.session.as_mut() else {
+            return Received::Nothing;
+        };
+        if !matches!(session.server, ServerState::Open { .. }) {
+            return Received::Nothing;
+        }
+        let mode = session.mode;
+        if !self.errors.previous().is_empty() {
+            self.push(Pending::PreviousRecords(from));
+        }
+        let parsed = app::parse_command(datagram).and_then(|command| match command {
+            AppCommand::Bind {
+                command_type: 0, ..
+            } if mode == Mode::SoftAp => Err(sub::INFO_MISSING),
+            command => Ok(command),
+        });
+        let (command_type, ssid, password, token, region) = match parsed {
+            Ok(AppCommand::LogQuery) => {
+                self.push(Pending::LogDump(Server::Provisioning, from));
+                return Received::Nothing;
+            }
+            Ok(AppCommand::Bind {
+                command_type,
+                ssid,
+                password,
+                token,
+                region,
+            }) => (command_type, ssid, password, token, region),
+            Err(sub_code) => {
+                // Sent at once, so it is no unsent record to keep.
+                let failure = Failure::new(kind::APP_COMMAND, sub_code);
+                self.log.add(now_ms, LogEvent::Failed(failure));
+                self.push(Pending::CurrentRecord(from, sub_code as u16));
+                self.fail(Failure::new(kind::TASK, sub::SERVER_ENDED), now_ms);
+                return Received::Nothing;
+            }
+        };
+        self.log.add(now_ms, LogEvent::Command(command_type));
+        let region_matches = match region {
+            Some(region) => region.equals(identity.region),
+            None => identity.region == DEFAULT_REGION,
+        };
+        let Some(session) = self.session.as_mut() else {
+            return Received::Nothing;
+        };
+        session.token.clear();
+        for byte in token.bytes().take(session.token.capacity()) {
+            let _ = session.token.push(byte);
+        }
+        session.region_matches = region_matches;
+        session.server = ServerState::Finished;
+        session.replies = Some(Replies {
+            to: from,
+            left: REPLY_COUNT,
+            next_ms: now_ms,
+        });
+        if session.phase == Phase::WaitingCommand {
+            session.phase = Phase::Joining { join_at_ms: None };
+        }
+        if let Phase::WaitingToken { .. } = session.phase {
+            self.token_ready(now_ms);
+        }
+        match (mode, ssid, password) {
+            (Mode::SoftAp, Some(ssid), Some(password)) => Received::Router { ssid, password },
+            _ => Received::Nothing,
+        }
+    }
+
+    /// A Wi-Fi event.
+    pub fn wifi(&mut self, event: WifiEvent, now_ms: u64) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        match event {
+            WifiEvent::Disconnected => {
+                session.wifi_up = false;
+                session.budget_deadline_ms = now_ms + BUDGET_AFTER_DISCONNECT_MS;
+            }
+            WifiEvent::SmartConfigEnded => {
+                if session.phase == Phase::WaitingIp {
+                    let failure = Failure::new(kind::BOARDING_STOP, sub::STOPPED_BY_APP);
+                    self.fail(failure, now_ms);
+                }
+            }
+            WifiEvent::GotIp => {
+                session.wifi_up = true;
+                match session.phase {
+                    Phase::WaitingIp => {
+                        session.server = ServerState::Open {
+                            until_ms: now_ms + SERVER_LIFETIME_MS,
+                        };
+                        self.log.add(now_ms, LogEvent::GotIp);
+                        self.act(Simple::OpenServer(Server::Provisioning));
+                        self.begin_binding(now_ms);
+                    }
+                    Phase::Joining { join_at_ms: None } if session.replies.is_none() => {
+                        self.log.add(now_ms, LogEvent::GotIp);
+                        self.begin_binding(now_ms);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn begin_binding(&mut self, now_ms: u64) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if session.registered {
+            session.phase = Phase::Connecting {
+                retry_at_ms: None,
+                retried: false,
+            };
+            session.mqtt_open = true;
+            self.act(Simple::MqttConnect);
+        } else {
+            session.phase = Phase::Registering;
+            self.act(Simple::Register);
+        }
+        let _ = now_ms;
+    }
+
+    /// The outcome of [`Action::Register`]: `Err(code)` with the
+    /// `+TCDEVREG` failure code, which ends the session with
+    /// `FAILED,1,<code>`.
+    pub fn registered(&mut self, result: Result<(), i32>, now_ms: u64) {
+        if self.session.as_ref().map(|session| session.phase) != Some(Phase::Registering) {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                if let Some(session) = self.session.as_mut() {
+                    session.registered = true;
+                }
+                self.log.add(now_ms, LogEvent::Registered);
+                self.begin_binding(now_ms);
+            }
+            Err(code) => self.fail(Failure::new(kind::MQTT_CONNECT, code), now_ms),
+        }
+    }
+
+    /// The internal MQTT session reports.
+    pub fn mqtt(&mut self, identity: &Identity<'_>, event: MqttEvent<'_>, now_ms: u64) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        match (event, session.phase) {
+            (MqttEvent::Connected, Phase::Connecting { .. }) => {
+                self.log.add(now_ms, LogEvent::Connected);
+                session.phase = Phase::Subscribing {
+                    deadline_ms: now_ms + SUBSCRIBE_WAIT_MS,
+                };
+                self.push(Pending::Subscribe);
+            }
+            (MqttEvent::ConnectFailed(code), Phase::Connecting { retried, .. }) => {
+                if retried {
+                    self.fail(Failure::new(kind::MQTT_CONNECT, code), now_ms);
+                } else {
+                    let delay = if session.wifi_up { 1_000 } else { 2_000 };
+                    session.phase = Phase::Connecting {
+                        retry_at_ms: Some(now_ms + delay),
+                        retried: true,
+                    };
+                }
+            }
+            (MqttEvent::Subscribed | MqttEvent::SubscribeFailed, Phase::Subscribing { .. }) => {
+                self.wait_for_token(now_ms);
+            }
+            (MqttEvent::PublishWritten, Phase::Publishing { .. }) => {
+                session.phase = Phase::WaitingPuback {
+                    deadline_ms: now_ms + PUBACK_WAIT_MS,
+                };
+            }
+            (MqttEvent::PublishWriteFailed, Phase::Publishing { writes }) => {
+                if writes < PUBLISH_WRITES {
+                    session.phase = Phase::Publishing { writes: writes + 1 };
+                    self.push(Pending::Publish);
+                } else {
+                    session.phase = Phase::WaitingPuback {
+                        deadline_ms: now_ms + PUBACK_WAIT_MS,
+                    };
+                }
+            }
+            (MqttEvent::Puback, Phase::WaitingPuback { .. }) => {
+                self.log.add(now_ms, LogEvent::TokenSent);
+                session.phase = Phase::WaitingReply {
+                    deadline_ms: now_ms + PUBACK_WAIT_MS,
+                };
+            }
+            (MqttEvent::Message { topic, payload }, _) => {
+                self.bind_reply(identity, topic, payload, now_ms);
+            }
+            _ => {}
+        }
+    }
+
+    /// Step 4: the token is there (softAP, or SmartConfig already received
+    /// it) or is waited for.
+    fn wait_for_token(&mut self, now_ms: u64) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if session.token.is_empty() {
+            session.phase = Phase::WaitingToken {
+                deadline_ms: now_ms + TOKEN_WAIT_MS,
+            };
+        } else {
+            self.token_ready(now_ms);
+        }
+    }
+
+    /// Steps 5 and 6: the region check, then the token PUBLISH.
+    fn token_ready(&mut self, now_ms: u64) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if !session.region_matches {
+            self.fail(
+                Failure::new(kind::MQTT_CONNECT, i32::from(kind::REGION)),
+                now_ms,
+            );
+            return;
+        }
+        session.client_token_ms = now_ms;
+        session.phase = Phase::Publishing { writes: 1 };
+        self.push(Pending::Publish);
+    }
+
+    /// An error 25 or -104: another round of steps 4–6, or the end.
+    fn round_failed(&mut self, sub_code: i32, now_ms: u64) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if session.rounds_left == 0 {
+            self.fail(Failure::new(kind::MQTT_CONNECT, sub_code), now_ms);
+            return;
+        }
+        session.rounds_left -= 1;
+        self.wait_for_token(now_ms);
+    }
+
+    fn bind_reply(&mut self, identity: &Identity<'_>, topic: &[u8], payload: &[u8], now_ms: u64) {
+        let Some(session) = self.session.as_ref() else {
+            return;
+        };
+        let Some(code) =
+            super::render::bind_reply_code(identity, session.client_token_ms, topic, payload)
+        else {
+            return;
+        };
+        self.log.add(now_ms, LogEvent::BindReply(code));
+        if code != 0 {
+            self.errors.record(Failure::new(kind::TOKEN_REPLY, code));
+        }
+        if let Phase::WaitingReply { .. } = session.phase {
+            self.succeed(now_ms);
+        }
+    }
+
+    fn succeed(&mut self, now_ms: u64) {
+        let Some(mode) = self.session.as_ref().map(|session| session.mode) else {
+            return;
+        };
+        self.log.add(now_ms, LogEvent::Succeeded);
+        self.end_session(Some(Outcome::Success));
+        self.act(Simple::Led(true));
+        self.push(Pending::Urc(mode, Outcome::Success));
+    }
+
+    fn fail(&mut self, failure: Failure, now_ms: u64) {
+        let Some(mode) = self.session.as_ref().map(|session| session.mode) else {
+            return;
+        };
+        self.errors.record(failure);
+        self.log.add(now_ms, LogEvent::Failed(failure));
+        self.end_session(Some(Outcome::Failed));
+        self.outcome = failure;
+        self.push(Pending::Urc(mode, Outcome::Failed));
+        self.log_ap.open_at_ms = Some(now_ms + LOG_AP_DELAY_MS);
+    }
+
+    /// Tears the session down: queued session work is dropped (record
+    /// datagrams already queued still go out), the server, MQTT and radio
+    /// are closed, the LED goes off unless the session succeeded, unsent
+    /// records are kept for the next session.
+    fn end_session(&mut self, outcome: Option<Outcome>) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        for _ in 0..self.queue.len() {
+            if let Some(pending) = self.queue.pop_front() {
+                if !matches!(
+                    pending,
+                    Pending::Reply(_) | Pending::Subscribe | Pending::Publish
+                ) {
+                    let _ = self.queue.push_back(pending);
+                }
+            }
+        }
+        if matches!(session.server, ServerState::Open { .. })
+            || (session.server == ServerState::Finished && session.replies.is_some())
+        {
+            self.act(Simple::CloseServer(Server::Provisioning));
+        }
+        if session.mqtt_open {
+            self.act(Simple::MqttDisconnect);
+        }
+        if session.radio_on {
+            self.act(Simple::StopRadio);
+        }
+        if outcome != Some(Outcome::Success) {
+            self.act(Simple::Led(false));
+        }
+        if self.errors.end_session() {
+            self.act(Simple::SaveErrors);
+        }
+    }
+
+    /// Runs every timer due at `now_ms`.
+    pub(super) fn advance(&mut self, now_ms: u64) {
+        self.advance_log_ap(now_ms);
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if let Some(toggle) = session.next_toggle_ms.filter(|&at| at <= now_ms) {
+            session.led = !session.led;
+            let period = session.mode.period_ms();
+            // Polled late: the blink restarts from now rather than catching up.
+            let next = if toggle + period > now_ms {
+                toggle + period
+            } else {
+                now_ms + period
+            };
+            session.next_toggle_ms = Some(next);
+            let led = session.led;
+            self.act(Simple::Led(led));
+        }
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if now_ms >= session.budget_deadline_ms {
+            self.fail(Failure::new(kind::BOARDING_STOP, sub::TIMEOUT), now_ms);
+            return;
+        }
+        if let ServerState::Open { until_ms } = session.server {
+            if now_ms >= until_ms {
+                self.fail(Failure::new(kind::TASK, sub::SERVER_ENDED), now_ms);
+                return;
+            }
+        }
+        if let Some(replies) = session
+            .replies
+            .as_mut()
+            .filter(|replies| replies.next_ms <= now_ms)
+        {
+            let to = replies.to;
+            replies.left -= 1;
+            replies.next_ms += REPLY_INTERVAL_MS;
+            if replies.left == 0 {
+                session.replies = None;
+                if let Phase::Joining { .. } = session.phase {
+                    session.phase = Phase::Joining {
+                        join_at_ms: Some(now_ms + REPLY_INTERVAL_MS),
+                    };
+                }
+                self.push(Pending::Reply(to));
+                self.act(Simple::CloseServer(Server::Provisioning));
+            } else {
+                self.push(Pending::Reply(to));
+            }
+            return;
+        }
+        self.advance_phase(now_ms);
+    }
+
+    fn advance_phase(&mut self, now_ms: u64) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        match session.phase {
+            Phase::Joining {
+                join_at_ms: Some(at),
+            } if at <= now_ms => {
+                session.phase = Phase::Joining { join_at_ms: None };
+                session.radio_on = false;
+                self.act(Simple::JoinRouter);
+            }
+            Phase::Connecting {
+                retry_at_ms: Some(at),
+                retried,
+            } if at <= now_ms => {
+                session.phase = Phase::Connecting {
+                    retry_at_ms: None,
+                    retried,
+                };
+                self.act(Simple::MqttConnect);
+            }
+            Phase::Subscribing { deadline_ms } if deadline_ms <= now_ms => {
+                self.wait_for_token(now_ms);
+            }
+            Phase::WaitingToken { deadline_ms } if deadline_ms <= now_ms => {
+                self.round_failed(i32::from(kind::TOKEN_TIMEOUT), now_ms);
+            }
+            Phase::WaitingPuback { deadline_ms } if deadline_ms <= now_ms => {
+                self.round_failed(sub::NO_PUBACK, now_ms);
+            }
+            Phase::WaitingReply { deadline_ms } if deadline_ms <= now_ms => self.succeed(now_ms),
+            _ => {}
+        }
+    }
+
+    fn advance_log_ap(&mut self, now_ms: u64) {
+        let LogAp {
+            open_at_ms,
+            close_at_ms,
+            repeat,
+        } = self.log_ap;
+        if open_at_ms.is_some_and(|at| at <= now_ms) {
+            self.log_ap.open_at_ms = None;
+            self.log_ap.close_at_ms = Some(now_ms + LOG_AP_LIFETIME_MS);
+            self.act(Simple::OpenLogAp);
+            self.act(Simple::OpenServer(Server::Log));
+        } else if close_at_ms.is_some_and(|at| at <= now_ms) {
+            self.close_log_ap();
+        } else if let Some((to, _)) = repeat.filter(|&(_, at)| at <= now_ms) {
+            self.log_ap.repeat = None;
+            self.push(Pending::LogDump(Server::Log, to));
+        }
+    }
+
+    /// When `poll` next has something to do, if ever.
+    #[must_use]
+    pub fn next_wake_ms(&self) -> Option<u64> {
+        if !self.queue.is_empty() {
+            return Some(0);
+        }
+        let log_ap = [
+            self.log_ap.open_at_ms,
+            self.log_ap.close_at_ms,
+            self.log_ap.repeat.map(|(_, at)| at),
+        ];
+        let session = self.session.as_ref().map_or([None; 6], |session| {
+            let phase = match session.phase {
+                Phase::Joining { join_at_ms } => join_at_ms,
+                Phase::Connecting { retry_at_ms, .. } => retry_at_ms,
+                Phase::Subscribing { deadline_ms }
+                | Phase::WaitingToken { deadline_ms }
+                | Phase::WaitingPuback { deadline_ms }
+                | Phase::WaitingReply { deadline_ms } => Some(deadline_ms),
+                _ => None,
+            };
+            let server = match session.server {
+                ServerState::Open { until_ms } => Some(until_ms),
+                _ => None,
+            };
+            [
+                Some(session.budget_deadline_ms),
+                session.next_toggle_ms,
+                session.replies.map(|replies| replies.next_ms),
+                phase,
+                server,
+                None,
+            ]
+        });
+        log_ap.into_iter().chain(session).flatten().min()
+    }
+}
