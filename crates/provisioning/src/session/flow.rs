@@ -1,12 +1,10 @@
-//! Events in: start, stop, radio, datagrams, Wi-Fi, registration, MQTT, and
-//! the timers that `poll` runs before handing out work.
+//! Events in: start, stop, the radio, datagrams and Wi-Fi; the end of a
+//! session.
 
 use super::{
-    Identity, LogAp, Mode, MqttEvent, Outcome, Peer, Pending, Phase, Provisioning, Received,
-    Record, Replies, Server, ServerState, Session, Simple, WifiEvent, BUDGET_AFTER_DISCONNECT_MS,
-    BUDGET_MS, EXTRA_ROUNDS, LOG_AP_DELAY_MS, LOG_AP_LIFETIME_MS, LOG_REPEAT_MS, PUBACK_WAIT_MS,
-    PUBLISH_WRITES, REPLY_COUNT, REPLY_INTERVAL_MS, SERVER_LIFETIME_MS, SUBSCRIBE_WAIT_MS,
-    TOKEN_WAIT_MS,
+    Identity, Mode, Outcome, Peer, Pending, Phase, Provisioning, Received, Record, Replies, Server,
+    ServerState, Session, Simple, WifiEvent, BUDGET_AFTER_DISCONNECT_MS, BUDGET_MS, EXTRA_ROUNDS,
+    LOG_AP_DELAY_MS, LOG_REPEAT_MS, REPLY_COUNT, SERVER_LIFETIME_MS,
 };
 use crate::app::{self, AppCommand, DEFAULT_REGION};
 use crate::errors::{kind, sub, Failure};
@@ -16,7 +14,7 @@ impl Provisioning {
     /// AT+TCSAP / AT+TCSTARTSMART after their `OK` (`cloud.md` §6.1): a
     /// running session is stopped silently, the log softAP closes, current
     /// records are cleared; without a device or product record the start
-    /// fails with type 27, else [`Action::StartRadio`] follows.
+    /// fails with type 27, else [`crate::Action::StartRadio`] follows.
     pub fn start(&mut self, mode: Mode, record: Record, now_ms: u64) {
         self.end_session(None);
         self.close_log_ap();
@@ -46,7 +44,7 @@ impl Provisioning {
         self.act(Simple::StartRadio(mode));
     }
 
-    /// The outcome of [`Action::StartRadio`]: `Err(type)` with the start
+    /// The outcome of [`crate::Action::StartRadio`]: `Err(type)` with the start
     /// error types of `commands.md` §6 (softAP 7, 8, 4; SmartConfig 6, 8,
     /// 13, 4).
     pub fn radio_started(&mut self, result: Result<(), u8>, now_ms: u64) {
@@ -254,162 +252,7 @@ impl Provisioning {
         }
     }
 
-    fn begin_binding(&mut self, now_ms: u64) {
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        if session.registered {
-            session.phase = Phase::Connecting {
-                retry_at_ms: None,
-                retried: false,
-            };
-            session.mqtt_open = true;
-            self.act(Simple::MqttConnect);
-        } else {
-            session.phase = Phase::Registering;
-            self.act(Simple::Register);
-        }
-        let _ = now_ms;
-    }
-
-    /// The outcome of [`Action::Register`]: `Err(code)` with the
-    /// `+TCDEVREG` failure code, which ends the session with
-    /// `FAILED,1,<code>`.
-    pub fn registered(&mut self, result: Result<(), i32>, now_ms: u64) {
-        if self.session.as_ref().map(|session| session.phase) != Some(Phase::Registering) {
-            return;
-        }
-        match result {
-            Ok(()) => {
-                if let Some(session) = self.session.as_mut() {
-                    session.registered = true;
-                }
-                self.log.add(now_ms, LogEvent::Registered);
-                self.begin_binding(now_ms);
-            }
-            Err(code) => self.fail(Failure::new(kind::MQTT_CONNECT, code), now_ms),
-        }
-    }
-
-    /// The internal MQTT session reports.
-    pub fn mqtt(&mut self, identity: &Identity<'_>, event: MqttEvent<'_>, now_ms: u64) {
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        match (event, session.phase) {
-            (MqttEvent::Connected, Phase::Connecting { .. }) => {
-                self.log.add(now_ms, LogEvent::Connected);
-                session.phase = Phase::Subscribing {
-                    deadline_ms: now_ms + SUBSCRIBE_WAIT_MS,
-                };
-                self.push(Pending::Subscribe);
-            }
-            (MqttEvent::ConnectFailed(code), Phase::Connecting { retried, .. }) => {
-                if retried {
-                    self.fail(Failure::new(kind::MQTT_CONNECT, code), now_ms);
-                } else {
-                    let delay = if session.wifi_up { 1_000 } else { 2_000 };
-                    session.phase = Phase::Connecting {
-                        retry_at_ms: Some(now_ms + delay),
-                        retried: true,
-                    };
-                }
-            }
-            (MqttEvent::Subscribed | MqttEvent::SubscribeFailed, Phase::Subscribing { .. }) => {
-                self.wait_for_token(now_ms);
-            }
-            (MqttEvent::PublishWritten, Phase::Publishing { .. }) => {
-                session.phase = Phase::WaitingPuback {
-                    deadline_ms: now_ms + PUBACK_WAIT_MS,
-                };
-            }
-            (MqttEvent::PublishWriteFailed, Phase::Publishing { writes }) => {
-                if writes < PUBLISH_WRITES {
-                    session.phase = Phase::Publishing { writes: writes + 1 };
-                    self.push(Pending::Publish);
-                } else {
-                    session.phase = Phase::WaitingPuback {
-                        deadline_ms: now_ms + PUBACK_WAIT_MS,
-                    };
-                }
-            }
-            (MqttEvent::Puback, Phase::WaitingPuback { .. }) => {
-                self.log.add(now_ms, LogEvent::TokenSent);
-                session.phase = Phase::WaitingReply {
-                    deadline_ms: now_ms + PUBACK_WAIT_MS,
-                };
-            }
-            (MqttEvent::Message { topic, payload }, _) => {
-                self.bind_reply(identity, topic, payload, now_ms);
-            }
-            _ => {}
-        }
-    }
-
-    /// Step 4: the token is there (softAP, or SmartConfig already received
-    /// it) or is waited for.
-    fn wait_for_token(&mut self, now_ms: u64) {
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        if session.token.is_empty() {
-            session.phase = Phase::WaitingToken {
-                deadline_ms: now_ms + TOKEN_WAIT_MS,
-            };
-        } else {
-            self.token_ready(now_ms);
-        }
-    }
-
-    /// Steps 5 and 6: the region check, then the token PUBLISH.
-    fn token_ready(&mut self, now_ms: u64) {
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        if !session.region_matches {
-            self.fail(
-                Failure::new(kind::MQTT_CONNECT, i32::from(kind::REGION)),
-                now_ms,
-            );
-            return;
-        }
-        session.client_token_ms = now_ms;
-        session.phase = Phase::Publishing { writes: 1 };
-        self.push(Pending::Publish);
-    }
-
-    /// An error 25 or -104: another round of steps 4–6, or the end.
-    fn round_failed(&mut self, sub_code: i32, now_ms: u64) {
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        if session.rounds_left == 0 {
-            self.fail(Failure::new(kind::MQTT_CONNECT, sub_code), now_ms);
-            return;
-        }
-        session.rounds_left -= 1;
-        self.wait_for_token(now_ms);
-    }
-
-    fn bind_reply(&mut self, identity: &Identity<'_>, topic: &[u8], payload: &[u8], now_ms: u64) {
-        let Some(session) = self.session.as_ref() else {
-            return;
-        };
-        let Some(code) =
-            super::render::bind_reply_code(identity, session.client_token_ms, topic, payload)
-        else {
-            return;
-        };
-        self.log.add(now_ms, LogEvent::BindReply(code));
-        if code != 0 {
-            self.errors.record(Failure::new(kind::TOKEN_REPLY, code));
-        }
-        if let Phase::WaitingReply { .. } = session.phase {
-            self.succeed(now_ms);
-        }
-    }
-
-    fn succeed(&mut self, now_ms: u64) {
+    pub(super) fn succeed(&mut self, now_ms: u64) {
         let Some(mode) = self.session.as_ref().map(|session| session.mode) else {
             return;
         };
@@ -419,7 +262,7 @@ impl Provisioning {
         self.push(Pending::Urc(mode, Outcome::Success));
     }
 
-    fn fail(&mut self, failure: Failure, now_ms: u64) {
+    pub(super) fn fail(&mut self, failure: Failure, now_ms: u64) {
         let Some(mode) = self.session.as_ref().map(|session| session.mode) else {
             return;
         };
@@ -435,7 +278,7 @@ impl Provisioning {
     /// datagrams already queued still go out), the server, MQTT and radio
     /// are closed, the LED goes off unless the session succeeded, unsent
     /// records are kept for the next session.
-    fn end_session(&mut self, outcome: Option<Outcome>) {
+    pub(super) fn end_session(&mut self, outcome: Option<Outcome>) {
         let Some(session) = self.session.take() else {
             return;
         };
@@ -466,154 +309,5 @@ impl Provisioning {
         if self.errors.end_session() {
             self.act(Simple::SaveErrors);
         }
-    }
-
-    /// Runs every timer due at `now_ms`.
-    pub(super) fn advance(&mut self, now_ms: u64) {
-        self.advance_log_ap(now_ms);
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        if let Some(toggle) = session.next_toggle_ms.filter(|&at| at <= now_ms) {
-            session.led = !session.led;
-            let period = session.mode.period_ms();
-            // Polled late: the blink restarts from now rather than catching up.
-            let next = if toggle + period > now_ms {
-                toggle + period
-            } else {
-                now_ms + period
-            };
-            session.next_toggle_ms = Some(next);
-            let led = session.led;
-            self.act(Simple::Led(led));
-        }
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        if now_ms >= session.budget_deadline_ms {
-            self.fail(Failure::new(kind::BOARDING_STOP, sub::TIMEOUT), now_ms);
-            return;
-        }
-        if let ServerState::Open { until_ms } = session.server {
-            if now_ms >= until_ms {
-                self.fail(Failure::new(kind::TASK, sub::SERVER_ENDED), now_ms);
-                return;
-            }
-        }
-        if let Some(replies) = session
-            .replies
-            .as_mut()
-            .filter(|replies| replies.next_ms <= now_ms)
-        {
-            let to = replies.to;
-            replies.left -= 1;
-            replies.next_ms += REPLY_INTERVAL_MS;
-            if replies.left == 0 {
-                session.replies = None;
-                if let Phase::Joining { .. } = session.phase {
-                    session.phase = Phase::Joining {
-                        join_at_ms: Some(now_ms + REPLY_INTERVAL_MS),
-                    };
-                }
-                self.push(Pending::Reply(to));
-                self.act(Simple::CloseServer(Server::Provisioning));
-            } else {
-                self.push(Pending::Reply(to));
-            }
-            return;
-        }
-        self.advance_phase(now_ms);
-    }
-
-    fn advance_phase(&mut self, now_ms: u64) {
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        match session.phase {
-            Phase::Joining {
-                join_at_ms: Some(at),
-            } if at <= now_ms => {
-                session.phase = Phase::Joining { join_at_ms: None };
-                session.radio_on = false;
-                self.act(Simple::JoinRouter);
-            }
-            Phase::Connecting {
-                retry_at_ms: Some(at),
-                retried,
-            } if at <= now_ms => {
-                session.phase = Phase::Connecting {
-                    retry_at_ms: None,
-                    retried,
-                };
-                self.act(Simple::MqttConnect);
-            }
-            Phase::Subscribing { deadline_ms } if deadline_ms <= now_ms => {
-                self.wait_for_token(now_ms);
-            }
-            Phase::WaitingToken { deadline_ms } if deadline_ms <= now_ms => {
-                self.round_failed(i32::from(kind::TOKEN_TIMEOUT), now_ms);
-            }
-            Phase::WaitingPuback { deadline_ms } if deadline_ms <= now_ms => {
-                self.round_failed(sub::NO_PUBACK, now_ms);
-            }
-            Phase::WaitingReply { deadline_ms } if deadline_ms <= now_ms => self.succeed(now_ms),
-            _ => {}
-        }
-    }
-
-    fn advance_log_ap(&mut self, now_ms: u64) {
-        let LogAp {
-            open_at_ms,
-            close_at_ms,
-            repeat,
-        } = self.log_ap;
-        if open_at_ms.is_some_and(|at| at <= now_ms) {
-            self.log_ap.open_at_ms = None;
-            self.log_ap.close_at_ms = Some(now_ms + LOG_AP_LIFETIME_MS);
-            self.act(Simple::OpenLogAp);
-            self.act(Simple::OpenServer(Server::Log));
-        } else if close_at_ms.is_some_and(|at| at <= now_ms) {
-            self.close_log_ap();
-        } else if let Some((to, _)) = repeat.filter(|&(_, at)| at <= now_ms) {
-            self.log_ap.repeat = None;
-            self.push(Pending::LogDump(Server::Log, to));
-        }
-    }
-
-    /// When `poll` next has something to do, if ever.
-    #[must_use]
-    pub fn next_wake_ms(&self) -> Option<u64> {
-        if !self.queue.is_empty() {
-            return Some(0);
-        }
-        let log_ap = [
-            self.log_ap.open_at_ms,
-            self.log_ap.close_at_ms,
-            self.log_ap.repeat.map(|(_, at)| at),
-        ];
-        let session = self.session.as_ref().map_or([None; 6], |session| {
-            let phase = match session.phase {
-                Phase::Joining { join_at_ms } => join_at_ms,
-                Phase::Connecting { retry_at_ms, .. } => retry_at_ms,
-                Phase::Subscribing { deadline_ms }
-                | Phase::WaitingToken { deadline_ms }
-                | Phase::WaitingPuback { deadline_ms }
-                | Phase::WaitingReply { deadline_ms } => Some(deadline_ms),
-                _ => None,
-            };
-            let server = match session.server {
-                ServerState::Open { until_ms } => Some(until_ms),
-                _ => None,
-            };
-            [
-                Some(session.budget_deadline_ms),
-                session.next_toggle_ms,
-                session.replies.map(|replies| replies.next_ms),
-                phase,
-                server,
-                None,
-            ]
-        });
-        log_ap.into_iter().chain(session).flatten().min()
     }
 }

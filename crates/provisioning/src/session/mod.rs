@@ -9,8 +9,10 @@
 //! turned into bytes in [`Provisioning::poll`], in the caller's buffer, so
 //! nothing here holds a datagram, a topic or a URC.
 
+mod binding;
 mod flow;
 mod render;
+mod timers;
 mod types;
 
 use heapless::{Deque, Vec};

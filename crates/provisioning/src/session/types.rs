@@ -182,7 +182,7 @@ pub enum Received<'a> {
     /// Nothing for the caller to do now.
     Nothing,
     /// softAP: the router credentials. Store them as the station
-    /// configuration now; [`Action::JoinRouter`] follows.
+    /// configuration now; [`crate::Action::JoinRouter`] follows.
     Router {
         /// Router SSID.
         ssid: ota::Text<'a>,

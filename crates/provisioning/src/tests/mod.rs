@@ -1,5 +1,6 @@
 //! Unit tests; the clock is a plain integer everywhere.
 
+mod binding;
 mod dynreg;
 mod harness;
 mod session;
