@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod connection;
+pub mod dynreg;
 pub mod events;
 pub mod hub;
 pub mod ota;

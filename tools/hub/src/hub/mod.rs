@@ -112,6 +112,8 @@ pub struct Hub {
     pub events: EventLog,
     /// OTA files, faults, tasks and switches.
     pub ota: crate::ota::Ota,
+    /// Dynamic registration faults and counters.
+    pub dynreg: crate::dynreg::Dynreg,
     clock_offset: AtomicI64,
     next_connection: AtomicU64,
 }
@@ -128,6 +130,7 @@ impl Hub {
             state: Mutex::default(),
             events: EventLog::default(),
             ota: crate::ota::Ota::default(),
+            dynreg: crate::dynreg::Dynreg::default(),
             clock_offset: AtomicI64::new(0),
             next_connection: AtomicU64::new(1),
         }
@@ -377,6 +380,7 @@ impl Hub {
         *state = State::default();
         drop(state);
         self.ota.reset();
+        self.dynreg.reset();
         self.events.clear();
     }
 }
