@@ -9,6 +9,7 @@ pub mod dynreg;
 pub mod events;
 pub mod hub;
 pub mod ota;
+pub mod peer;
 pub mod registry;
 pub mod responders;
 pub mod tls;

@@ -102,12 +102,12 @@ impl Provisioning {
     }
 
     /// Step 4: the token is there (softAP, or SmartConfig already received
-    /// it) or is waited for.
+    /// it and sent its three replies) or is waited for.
     pub(super) fn wait_for_token(&mut self, now_ms: u64) {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        if session.token.is_empty() {
+        if session.token.is_empty() || session.replies.is_some() {
             session.phase = Phase::WaitingToken {
                 deadline_ms: now_ms + TOKEN_WAIT_MS,
             };

@@ -206,9 +206,6 @@ impl Provisioning {
         if session.phase == Phase::WaitingCommand {
             session.phase = Phase::Joining { join_at_ms: None };
         }
-        if let Phase::WaitingToken { .. } = session.phase {
-            self.token_ready(now_ms);
-        }
         match (mode, ssid, password) {
             (Mode::SoftAp, Some(ssid), Some(password)) => Received::Router { ssid, password },
             _ => Received::Nothing,
@@ -274,20 +271,17 @@ impl Provisioning {
         self.log_ap.open_at_ms = Some(now_ms + LOG_AP_DELAY_MS);
     }
 
-    /// Tears the session down: queued session work is dropped (record
-    /// datagrams already queued still go out), the server, MQTT and radio
-    /// are closed, the LED goes off unless the session succeeded, unsent
-    /// records are kept for the next session.
+    /// Tears the session down: queued MQTT work is dropped (datagrams
+    /// already queued still go out, later replies do not), the server,
+    /// MQTT and radio are closed, the LED goes off unless the session
+    /// succeeded, unsent records are kept for the next session.
     pub(super) fn end_session(&mut self, outcome: Option<Outcome>) {
         let Some(session) = self.session.take() else {
             return;
         };
         for _ in 0..self.queue.len() {
             if let Some(pending) = self.queue.pop_front() {
-                if !matches!(
-                    pending,
-                    Pending::Reply(_) | Pending::Subscribe | Pending::Publish
-                ) {
+                if !matches!(pending, Pending::Subscribe | Pending::Publish) {
                     let _ = self.queue.push_back(pending);
                 }
             }

@@ -57,6 +57,15 @@ impl Provisioning {
                 }
                 self.push(Pending::Reply(to));
                 self.act(Simple::CloseServer(Server::Provisioning));
+                // The token reaches the binding once the replies are out, as from the
+                // original's UDP task: a region fault still gets its three replies.
+                if let Phase::WaitingToken { .. } = self
+                    .session
+                    .as_ref()
+                    .map_or(Phase::Starting, |session| session.phase)
+                {
+                    self.token_ready(now_ms);
+                }
             } else {
                 self.push(Pending::Reply(to));
             }

@@ -59,9 +59,9 @@ pub(super) fn softap(start: u64) -> Harness {
 }
 
 /// A SmartConfig session on the router with its IP, MQTT connected and
-/// subscribed at `T0`.
+/// subscribed at `T0` - 2 s, so that a token sent then is published at `T0`.
 pub(super) fn smartconfig_subscribed() -> Harness {
-    let mut harness = Harness::new(T0 - 5_000);
+    let mut harness = Harness::new(T0 - 7_000);
     harness
         .provisioning
         .start(Mode::SmartConfig, Record::Device, harness.now);
@@ -73,7 +73,7 @@ pub(super) fn smartconfig_subscribed() -> Harness {
             urc("+TCSTARTSMART:OK\r\n")
         ]
     );
-    harness.run_quiet(T0 - 1_000);
+    harness.run_quiet(T0 - 3_000);
     harness.provisioning.wifi(WifiEvent::GotIp, harness.now);
     assert_eq!(
         harness.quiet(),
@@ -82,17 +82,40 @@ pub(super) fn smartconfig_subscribed() -> Harness {
             other(Action::MqttConnect)
         ]
     );
-    harness.run_quiet(T0 - 500);
+    harness.run_quiet(T0 - 2_500);
     harness
         .provisioning
         .mqtt(&IDENTITY, MqttEvent::Connected, harness.now);
     assert_eq!(harness.quiet(), [Step::Subscribe(DOWN.into())]);
-    harness.run_quiet(T0);
+    harness.run_quiet(T0 - 2_000);
     harness
         .provisioning
-        .mqtt(&IDENTITY, MqttEvent::Subscribed, T0);
+        .mqtt(&IDENTITY, MqttEvent::Subscribed, T0 - 2_000);
     assert_eq!(harness.quiet(), []);
     harness
+}
+
+/// Sends the app's token datagram now and runs its three replies; the
+/// token reaches the binding with the last one, 2 s later. Returns what
+/// happened then after the last reply and the server close.
+pub(super) fn send_token(harness: &mut Harness, command: &str) -> Vec<Step> {
+    let at = harness.now;
+    let received =
+        harness
+            .provisioning
+            .datagram(&IDENTITY, Server::Provisioning, command.as_bytes(), APP, at);
+    assert_eq!(received, Received::Nothing);
+    assert_eq!(harness.quiet(), [reply_step()]);
+    assert_eq!(harness.run_quiet(at + 1_999), [reply_step()]);
+    let steps = harness.run_quiet(at + 2_000);
+    assert_eq!(
+        steps[..2],
+        [
+            reply_step(),
+            other(Action::CloseServer(Server::Provisioning))
+        ]
+    );
+    steps[2..].to_vec()
 }
 
 /// Completes a bind from the PUBLISH at `at`: written, PUBACK, reply.
@@ -179,31 +202,15 @@ fn softap_success_is_the_vector_exchange() {
 fn smartconfig_success_is_the_vector_exchange_and_the_token_may_come_late() {
     let mut harness = smartconfig_subscribed();
     // Subscribed before the token: step 4 waits for it.
-    harness.run_quiet(T0 + 3_000);
-    let command = udp("prov_smartconfig_ok", 0);
-    let received = harness.provisioning.datagram(
-        &IDENTITY,
-        Server::Provisioning,
-        command.as_bytes(),
-        APP,
-        harness.now,
-    );
-    assert_eq!(received, Received::Nothing);
-    let at = harness.now;
-    assert_eq!(harness.quiet(), [publish_step(at), reply_step()]);
+    assert_eq!(harness.run_quiet(T0 + 1_000), []);
     assert_eq!(
         udp("prov_smartconfig_ok", 1),
         udp("prov_softap_ok", 1),
         "same reply in both modes"
     );
-    assert_eq!(
-        harness.run_quiet(at + 2_000),
-        [
-            reply_step(),
-            reply_step(),
-            other(Action::CloseServer(Server::Provisioning))
-        ]
-    );
+    let at = harness.now + 2_000;
+    let steps = send_token(&mut harness, &udp("prov_smartconfig_ok", 0));
+    assert_eq!(steps, [publish_step(at)]);
     finish_bind(&mut harness, at, Mode::SmartConfig);
 }
 
@@ -555,11 +562,7 @@ fn bad_commands_get_their_sub_code() {
 fn tokens_are_cut_to_32_bytes_and_the_log_never_holds_a_secret() {
     let mut harness = smartconfig_subscribed();
     let command = std::format!(r#"{{"cmdType":0,"token":"{TOKEN}EXTRA"}}"#);
-    harness
-        .provisioning
-        .datagram(&IDENTITY, Server::Provisioning, command.as_bytes(), APP, T0);
-    assert_eq!(harness.quiet()[0], publish_step(T0));
-    harness.run_quiet(T0 + 2_500);
+    assert_eq!(send_token(&mut harness, &command), [publish_step(T0)]);
     finish_bind(&mut harness, T0, Mode::SmartConfig);
     let mut harness = softap(0);
     let command = udp("prov_softap_ok", 0);
