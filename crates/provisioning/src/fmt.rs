@@ -2,7 +2,7 @@
 //!
 //! Only record keys and outcomes are logged, never record contents, so no
 //! secret can reach a log.
-#![allow(unused_macros, unused_imports)]
+#![allow(unused_macros)]
 
 #[cfg(all(feature = "log", feature = "defmt"))]
 compile_error!("features `log` and `defmt` are mutually exclusive");

@@ -16,6 +16,7 @@ impl Provisioning {
     /// records are cleared; without a device or product record the start
     /// fails with type 27, else [`crate::Action::StartRadio`] follows.
     pub fn start(&mut self, mode: Mode, record: Record, now_ms: u64) {
+        crate::fmt::debug!("provisioning start: {:?}, {:?}", mode, record);
         self.end_session(None);
         self.close_log_ap();
         self.errors.start_session();
