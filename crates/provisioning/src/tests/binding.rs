@@ -238,3 +238,43 @@ fn a_product_record_registers_first_and_a_registration_failure_ends_the_session(
         assert_eq!(harness.quiet(), expected);
     }
 }
+
+#[test]
+fn reports_out_of_their_phase_change_nothing() {
+    let mut harness = softap(0);
+    let before = harness.provisioning.next_wake_ms();
+    let reply = bind_reply(0, 0);
+    for event in [
+        MqttEvent::Connected,
+        MqttEvent::ConnectFailed(-603),
+        MqttEvent::Subscribed,
+        MqttEvent::SubscribeFailed,
+        MqttEvent::PublishWritten,
+        MqttEvent::PublishWriteFailed,
+        MqttEvent::Puback,
+        MqttEvent::Message {
+            topic: DOWN.as_bytes(),
+            payload: reply.as_bytes(),
+        },
+    ] {
+        harness.provisioning.mqtt(&IDENTITY, event, 10);
+    }
+    harness.provisioning.registered(Ok(()), 10);
+    harness.provisioning.registered(Err(1004), 10);
+    harness.provisioning.radio_started(Err(8), 10);
+    // Waiting for the app's command: an IP or SmartConfig's end mean nothing yet.
+    harness.provisioning.wifi(WifiEvent::GotIp, 10);
+    harness.provisioning.wifi(WifiEvent::SmartConfigEnded, 10);
+    assert_eq!(harness.quiet(), []);
+    assert!(harness.provisioning.is_running());
+    assert_eq!(harness.provisioning.next_wake_ms(), before);
+    assert!(harness.provisioning.errors().current().is_empty());
+    // Without a session nothing reacts at all.
+    let mut idle = Harness::new(0);
+    idle.provisioning.mqtt(&IDENTITY, MqttEvent::Connected, 0);
+    idle.provisioning.wifi(WifiEvent::GotIp, 0);
+    idle.provisioning.registered(Ok(()), 0);
+    idle.provisioning.radio_started(Ok(()), 0);
+    assert_eq!(idle.drain(), []);
+    assert_eq!(idle.provisioning.next_wake_ms(), None);
+}
