@@ -55,11 +55,52 @@ impl LogEvent {
     }
 }
 
+/// An event packed into 12 bytes (a [`LogEvent`] takes 12 on its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
     /// Uptime modulo 2^32 ms (49.7 days): enough to order ten entries.
     uptime_ms: u32,
-    event: LogEvent,
+    tag: u8,
+    small: u8,
+    number: i32,
+}
+
+impl Entry {
+    fn new(uptime_ms: u64, event: LogEvent) -> Self {
+        let (tag, small, number) = match event {
+            LogEvent::Started(Mode::SoftAp) => (0, 0, 0),
+            LogEvent::Started(Mode::SmartConfig) => (0, 1, 0),
+            LogEvent::Command(kind) => (1, kind, 0),
+            LogEvent::GotIp => (2, 0, 0),
+            LogEvent::Registered => (3, 0, 0),
+            LogEvent::Connected => (4, 0, 0),
+            LogEvent::TokenSent => (5, 0, 0),
+            LogEvent::BindReply(code) => (6, 0, code),
+            LogEvent::Failed(failure) => (7, failure.kind, failure.sub),
+            LogEvent::Succeeded => (8, 0, 0),
+        };
+        Self {
+            uptime_ms: uptime_ms as u32,
+            tag,
+            small,
+            number,
+        }
+    }
+
+    fn event(self) -> LogEvent {
+        match (self.tag, self.small) {
+            (0, 0) => LogEvent::Started(Mode::SoftAp),
+            (0, _) => LogEvent::Started(Mode::SmartConfig),
+            (1, kind) => LogEvent::Command(kind),
+            (2, _) => LogEvent::GotIp,
+            (3, _) => LogEvent::Registered,
+            (4, _) => LogEvent::Connected,
+            (5, _) => LogEvent::TokenSent,
+            (6, _) => LogEvent::BindReply(self.number),
+            (7, kind) => LogEvent::Failed(Failure::new(kind, self.number)),
+            _ => LogEvent::Succeeded,
+        }
+    }
 }
 
 /// The last [`LOG_CAPACITY`] events, oldest first.
@@ -82,10 +123,7 @@ impl LogBook {
         if self.entries.is_full() {
             self.entries.pop_front();
         }
-        let _ = self.entries.push_back(Entry {
-            uptime_ms: uptime_ms as u32,
-            event,
-        });
+        let _ = self.entries.push_back(Entry::new(uptime_ms, event));
     }
 
     /// Number of entries.
@@ -110,7 +148,8 @@ impl LogBook {
     pub fn write_dump(&self, out: &mut [u8]) -> Result<usize, Overflow> {
         let mut out = Out::new(out);
         for entry in self.entries.iter() {
-            let (function, line, text, number) = entry.event.parts();
+            let event = entry.event();
+            let (function, line, text, number) = event.parts();
             out.integer(i64::from(entry.uptime_ms))?;
             out.put(b"|")?;
             out.put(function.as_bytes())?;
@@ -121,7 +160,7 @@ impl LogBook {
             if let Some(number) = number {
                 out.integer(number)?;
             }
-            if let LogEvent::Failed(failure) = entry.event {
+            if let LogEvent::Failed(failure) = event {
                 out.put(b" (")?;
                 out.integer(i64::from(failure.kind))?;
                 out.put(b", ")?;
