@@ -107,6 +107,7 @@ fn a_registered_secret_connects_and_an_activated_device_gets_1021() {
     assert_eq!(secret.len(), 24, "16 random bytes in Base64");
     let (status, device) = hub.admin("GET", &format!("/devices/{PID}/Dev01"), None);
     assert_eq!((status, &device["activated"]), (200, &json!(false)));
+    assert_eq!(device["registrations"], 1);
     // Not yet activated: registering again issues a new secret, the old one stops working.
     let second = register(&hub, PID, "Dev01", SECRET).unwrap();
     assert_ne!(second, secret);
