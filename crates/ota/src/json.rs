@@ -11,7 +11,7 @@
 
 /// The payload is not one well-formed JSON object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Malformed;
+pub struct Malformed;
 
 /// Deepest nesting accepted inside the top-level object; deeper is treated
 /// as malformed so that skipping cannot exhaust the stack.
@@ -19,7 +19,7 @@ const MAXIMUM_DEPTH: u8 = 16;
 
 /// One member value, as found in the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Value<'a> {
+pub enum Value<'a> {
     /// A string: the raw bytes between the quotes, escapes still in place
     /// (and known to be valid).
     String(Text<'a>),
@@ -149,7 +149,7 @@ fn hex_value(digit: u8) -> Option<u32> {
 
 /// Walks the members of the object in `payload`, calling `visit` with each
 /// raw key and value in order.
-pub(crate) fn for_each_member<'a>(
+pub fn for_each_member<'a>(
     payload: &'a [u8],
     mut visit: impl FnMut(&'a [u8], Value<'a>),
 ) -> Result<(), Malformed> {

@@ -8,7 +8,7 @@ mod digest;
 mod event;
 mod fmt;
 pub mod http;
-mod json;
+pub mod json;
 mod message;
 mod report;
 mod update;

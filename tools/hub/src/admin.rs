@@ -147,6 +147,9 @@ pub async fn handle(hub: &Hub, request: &Request) -> Response {
     if let Some(response) = crate::ota::admin::handle(hub, request) {
         return response;
     }
+    if let Some(response) = crate::dynreg::admin::handle(hub, request) {
+        return response;
+    }
     let body: Value = if request.body.is_empty() {
         json!({})
     } else {

@@ -12,6 +12,9 @@ async fn main() -> std::process::ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .target(env_logger::Target::Stderr)
         .init();
+    if std::env::args().nth(1).as_deref() == Some("app") {
+        return tc_at_hub::peer::cli::main(std::env::args().skip(2));
+    }
     let options = match config::parse(std::env::args().skip(1), |path| {
         std::fs::read_to_string(path)
     }) {

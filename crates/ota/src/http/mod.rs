@@ -4,8 +4,9 @@
 //! [`RangeDownload`] adds the OTA rules of `cloud.md` §4.5 on top: the
 //! status check, skipping the prefix a server that ignored `Range` sends
 //! again, the end at the file size and the 20 s stall. Requests are written
-//! by [`write_range_request`]; dynamic registration will add its POST next
-//! to it and reuse [`Response`].
+//! by [`write_range_request`]; the POST of dynamic registration
+//! (`cloud.md` §5) by [`write_post_head`], and its response is read with the
+//! same [`Response`].
 
 mod chunked;
 mod download;
@@ -15,7 +16,7 @@ mod response;
 use core::fmt;
 
 pub use download::{Chunk, RangeDownload, STALL_TIMEOUT_MS};
-pub use request::{write_range_request, Url, UrlError, REQUEST_OVERHEAD};
+pub use request::{write_post_head, write_range_request, Url, UrlError, REQUEST_OVERHEAD};
 pub use response::{Head, Piece, Response};
 
 /// Why an HTTP exchange failed.

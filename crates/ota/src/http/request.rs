@@ -186,3 +186,47 @@ fn decimal(mut value: u32, digits: &mut [u8; 10]) -> &[u8] {
         }
     }
 }
+
+/// Writes the head of a POST of a `body_length`-byte body to the front of
+/// `out` (`cloud.md` §5: dynamic registration); returns its length. The
+/// caller appends the body. Headers, in this order: `Host` (with the port
+/// when it is not the scheme's default), `Accept`, `Content-Length`,
+/// `Content-Type`.
+///
+/// # Errors
+///
+/// [`BufferTooSmall`] when `out` is shorter than the head.
+pub fn write_post_head(
+    url: &Url<'_>,
+    accept: &[u8],
+    content_type: &[u8],
+    body_length: u32,
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
+    let mut length = 0;
+    let mut put = |bytes: &[u8]| -> Result<(), BufferTooSmall> {
+        let end = length + bytes.len();
+        out.get_mut(length..end)
+            .ok_or(BufferTooSmall)?
+            .copy_from_slice(bytes);
+        length = end;
+        Ok(())
+    };
+    let mut digits = [0u8; 10];
+    put(b"POST ")?;
+    put(url.target)?;
+    put(b" HTTP/1.1\r\nHost: ")?;
+    put(url.host)?;
+    if !url.has_default_port() {
+        put(b":")?;
+        put(decimal(u32::from(url.port), &mut digits))?;
+    }
+    put(b"\r\nAccept: ")?;
+    put(accept)?;
+    put(b"\r\nContent-Length: ")?;
+    put(decimal(body_length, &mut digits))?;
+    put(b"\r\nContent-Type: ")?;
+    put(content_type)?;
+    put(b"\r\n\r\n")?;
+    Ok(length)
+}

@@ -6,7 +6,8 @@ use std::vec::Vec;
 
 use super::vector_image;
 use crate::http::{
-    write_range_request, HttpError, Piece, RangeDownload, Response, Url, UrlError, STALL_TIMEOUT_MS,
+    write_post_head, write_range_request, HttpError, Piece, RangeDownload, Response, Url, UrlError,
+    STALL_TIMEOUT_MS,
 };
 
 const VECTOR_URL: &[u8] = b"https://ota-1255858890.cos.ap-guangzhou.myqcloud.com/100008768029_CTQS08Y5LG_1.0.1?sign=q-sign-algorithm%3Dsha1%26q-ak%3DAKIDexample%26q-sign-time%3D1700000000%3B1700086400";
@@ -404,4 +405,24 @@ proptest! {
         prefixed.extend_from_slice(&input);
         let _ = download(&prefixed, 0, 100, &splits);
     }
+}
+
+#[test]
+fn post_head_matches_the_registration_vector_and_names_a_non_default_port() {
+    let url = Url::parse(b"https://gateway.tencentdevices.com/register/dev").unwrap();
+    let mut out = [0u8; 256];
+    let accept = b"text/xml,application/json;*/*";
+    let content_type = b"application/x-www-form-urlencoded";
+    let length = write_post_head(&url, accept, content_type, 159, &mut out).unwrap();
+    assert_eq!(
+        &out[..length],
+        b"POST /register/dev HTTP/1.1\r\nHost: gateway.tencentdevices.com\r\nAccept: text/xml,application/json;*/*\r\nContent-Length: 159\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n"
+    );
+    let url = Url::parse(b"http://127.0.0.1:18080/register/dev").unwrap();
+    let length = write_post_head(&url, accept, content_type, 7, &mut out).unwrap();
+    assert!(out[..length].starts_with(b"POST /register/dev HTTP/1.1\r\nHost: 127.0.0.1:18080\r\n"));
+    assert_eq!(
+        write_post_head(&url, accept, content_type, 7, &mut out[..length - 1]),
+        Err(crate::BufferTooSmall)
+    );
 }

@@ -119,6 +119,8 @@ pub struct Hub {
     pub ota: crate::ota::Ota,
     /// Gateway faults and switches.
     pub gateway: crate::gateway::Faults,
+    /// Dynamic registration faults and counters.
+    pub dynreg: crate::dynreg::Dynreg,
     clock_offset: AtomicI64,
     next_connection: AtomicU64,
 }
@@ -136,6 +138,7 @@ impl Hub {
             events: EventLog::default(),
             ota: crate::ota::Ota::default(),
             gateway: crate::gateway::Faults::default(),
+            dynreg: crate::dynreg::Dynreg::default(),
             clock_offset: AtomicI64::new(0),
             next_connection: AtomicU64::new(1),
         }
@@ -390,6 +393,7 @@ impl Hub {
         drop(state);
         self.ota.reset();
         self.gateway.reset();
+        self.dynreg.reset();
         self.events.clear();
     }
 }

@@ -30,6 +30,7 @@ impl Hub {
             "dn": device.dn,
             "enabled": device.enabled,
             "activated": observed.activated,
+            "registrations": self.dynreg.registrations(&client_id),
             "online": session.is_some_and(|session| session.link.is_some()),
             "session": session.map(|session| session_json(&client_id, session)),
             "reported": observed.reported,

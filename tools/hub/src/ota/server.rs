@@ -104,7 +104,7 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     secure: bool,
 ) {
     let number = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
-    let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
+    let (head, rest) = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(Some(head))) => head,
         _ => return,
     };
@@ -131,7 +131,14 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
                 .then(|| value.trim().to_owned())
         }),
     };
-    let (status, sent) = match answer(&hub, &mut stream, &request).await {
+    let registration =
+        request.method == "POST" && request.target.split('?').next() == Some(crate::dynreg::PATH);
+    let outcome = if registration {
+        crate::dynreg::server::answer(&hub, &mut stream, &headers, rest).await
+    } else {
+        answer(&hub, &mut stream, &request).await
+    };
+    let (status, sent) = match outcome {
         Ok(outcome) => outcome,
         Err(error) => {
             log::debug!("HTTP request {number}: {error}");
@@ -145,12 +152,16 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     );
 }
 
-async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Option<Vec<u8>>> {
+/// The head without its final empty line, and the bytes read after it (a request body).
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
     let mut buffer = Vec::new();
     loop {
         if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+            let rest = buffer.split_off(end + 4);
             buffer.truncate(end);
-            return Ok(Some(buffer));
+            return Ok(Some((buffer, rest)));
         }
         if buffer.len() > MAX_HEAD {
             return Ok(None);

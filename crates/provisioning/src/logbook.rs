@@ -1,0 +1,174 @@
+//! The provisioning log the log softAP hands out (`cloud.md` §6.7).
+//!
+//! Entries are events with numbers, not text: the line
+//! `<uptime ms>|<function>(<line>): <text>\r\n` is built only when the app
+//! asks for it. That keeps ten entries in a couple of hundred bytes, and no
+//! entry can ever contain a secret, because no event carries caller text.
+
+use crate::errors::{self, Failure};
+use crate::write::{Out, Overflow};
+use crate::Mode;
+
+/// Entries kept: the last ten (`cloud.md` §6.7).
+pub const LOG_CAPACITY: usize = 10;
+
+/// What happened.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LogEvent {
+    /// A session started.
+    Started(Mode),
+    /// The UDP server received a command datagram of this `cmdType`.
+    Command(u8),
+    /// The module obtained an IP on the router.
+    GotIp,
+    /// Dynamic registration stored a device record.
+    Registered,
+    /// The binding MQTT session is connected.
+    Connected,
+    /// The token was published and acknowledged.
+    TokenSent,
+    /// The cloud answered the bind with this code.
+    BindReply(i32),
+    /// A failure was recorded.
+    Failed(Failure),
+    /// The session succeeded.
+    Succeeded,
+}
+
+impl LogEvent {
+    /// `function`, `line` and text of the line, with an optional number.
+    fn parts(self) -> (&'static str, u16, &'static str, Option<i64>) {
+        match self {
+            Self::Started(Mode::SoftAp) => ("start_session", 1, "start softAP", None),
+            Self::Started(Mode::SmartConfig) => ("start_session", 1, "start SmartConfig", None),
+            Self::Command(kind) => ("udp_server", 2, "command cmdType ", Some(i64::from(kind))),
+            Self::GotIp => ("wifi_event", 3, "got IP", None),
+            Self::Registered => ("register", 4, "device registered", None),
+            Self::Connected => ("bind_session", 5, "MQTT connected", None),
+            Self::TokenSent => ("bind_session", 6, "token sent", None),
+            Self::BindReply(code) => ("bind_session", 7, "bind reply code ", Some(i64::from(code))),
+            Self::Failed(failure) => ("session", 8, errors::text(failure.kind), None),
+            Self::Succeeded => ("session", 9, "provisioning success", None),
+        }
+    }
+}
+
+/// An event packed into 12 bytes (a [`LogEvent`] takes 12 on its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    /// Uptime modulo 2^32 ms (49.7 days): enough to order ten entries.
+    uptime_ms: u32,
+    tag: u8,
+    small: u8,
+    number: i32,
+}
+
+impl Entry {
+    fn new(uptime_ms: u64, event: LogEvent) -> Self {
+        let (tag, small, number) = match event {
+            LogEvent::Started(Mode::SoftAp) => (0, 0, 0),
+            LogEvent::Started(Mode::SmartConfig) => (0, 1, 0),
+            LogEvent::Command(kind) => (1, kind, 0),
+            LogEvent::GotIp => (2, 0, 0),
+            LogEvent::Registered => (3, 0, 0),
+            LogEvent::Connected => (4, 0, 0),
+            LogEvent::TokenSent => (5, 0, 0),
+            LogEvent::BindReply(code) => (6, 0, code),
+            LogEvent::Failed(failure) => (7, failure.kind, failure.sub),
+            LogEvent::Succeeded => (8, 0, 0),
+        };
+        Self {
+            uptime_ms: uptime_ms as u32,
+            tag,
+            small,
+            number,
+        }
+    }
+
+    fn event(self) -> LogEvent {
+        match (self.tag, self.small) {
+            (0, 0) => LogEvent::Started(Mode::SoftAp),
+            (0, _) => LogEvent::Started(Mode::SmartConfig),
+            (1, kind) => LogEvent::Command(kind),
+            (2, _) => LogEvent::GotIp,
+            (3, _) => LogEvent::Registered,
+            (4, _) => LogEvent::Connected,
+            (5, _) => LogEvent::TokenSent,
+            (6, _) => LogEvent::BindReply(self.number),
+            (7, kind) => LogEvent::Failed(Failure::new(kind, self.number)),
+            _ => LogEvent::Succeeded,
+        }
+    }
+}
+
+/// The last [`LOG_CAPACITY`] events, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogBook {
+    entries: heapless::Deque<Entry, LOG_CAPACITY>,
+}
+
+impl LogBook {
+    /// An empty log.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            entries: heapless::Deque::new(),
+        }
+    }
+
+    /// Appends an event; the oldest goes when ten are kept.
+    pub fn add(&mut self, uptime_ms: u64, event: LogEvent) {
+        if self.entries.is_full() {
+            self.entries.pop_front();
+        }
+        let _ = self.entries.push_back(Entry::new(uptime_ms, event));
+    }
+
+    /// Number of entries.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the log is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Writes every entry, oldest first, each
+    /// `<uptime ms>|<function>(<line>): <text>\r\n`, to the front of `out`;
+    /// returns the length (at most about 80 bytes per entry).
+    ///
+    /// # Errors
+    ///
+    /// [`Overflow`] when `out` is too short.
+    pub fn write_dump(&self, out: &mut [u8]) -> Result<usize, Overflow> {
+        let mut out = Out::new(out);
+        for entry in self.entries.iter() {
+            let event = entry.event();
+            let (function, line, text, number) = event.parts();
+            out.integer(i64::from(entry.uptime_ms))?;
+            out.put(b"|")?;
+            out.put(function.as_bytes())?;
+            out.put(b"(")?;
+            out.integer(i64::from(line))?;
+            out.put(b"): ")?;
+            out.put(text.as_bytes())?;
+            if let Some(number) = number {
+                out.integer(number)?;
+            }
+            if let LogEvent::Failed(failure) = event {
+                out.put(b" (")?;
+                out.integer(i64::from(failure.kind))?;
+                out.put(b", ")?;
+                out.integer(i64::from(failure.sub))?;
+                out.put(b")")?;
+            }
+            out.put(b"\r\n")?;
+        }
+        Ok(out.len())
+    }
+}
