@@ -6,6 +6,7 @@ mod ci;
 mod cross;
 mod fuzz;
 mod hub;
+mod image;
 mod preset;
 mod process;
 mod run;
@@ -26,6 +27,9 @@ commands:
                                  PTY, routed to the hub (--no-hub: the module alone)
   hub [tc-at-hub arguments]      build and run the local IoT Hub stand-in (demo device)
   cross                          build the no_std core crates for riscv32imc-unknown-none-elf
+  build-image [esp32c3] [esp32c2]
+                                 build the ESP32-C3/C2 firmware and its merged flash image
+                                 (target/images/), printing the section sizes
   fuzz [--seconds N] [--build-only]
                                  build and run every fuzz target (default 20 s each)
   bench                          AT parser throughput and instructions per byte
@@ -52,6 +56,7 @@ fn dispatch(command: &str, rest: &[String]) -> Outcome {
         "run" => run::run(rest),
         "hub" => hub::hub(rest),
         "cross" => no_arguments(command, rest).and_then(|()| cross::cross()),
+        "build-image" => image::build_image(rest),
         "fuzz" => fuzz::fuzz(rest),
         "bench" => no_arguments(command, rest).and_then(|()| bench::bench()),
         "ci" => no_arguments(command, rest).and_then(|()| ci::ci()),
