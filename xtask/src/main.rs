@@ -2,11 +2,13 @@
 
 mod artifact;
 mod bench;
+mod chips;
 mod ci;
 mod cross;
 mod fuzz;
 mod hub;
 mod image;
+mod lx106;
 mod preset;
 mod process;
 mod run;
@@ -30,6 +32,9 @@ commands:
   build-image [esp32c3] [esp32c2]
                                  build the ESP32-C3/C2 firmware and its merged flash image
                                  (target/images/), printing the section sizes
+  lx106 [--ram-gate]             build the ESP8266 board for the lx106 CPU and print its RAM
+                                 map against the SDK's budget (--ram-gate: fail if over)
+  chips                          build-image for both RISC-V chips, then lx106 (CI's step)
   fuzz [--seconds N] [--build-only]
                                  build and run every fuzz target (default 20 s each)
   bench                          AT parser throughput and instructions per byte
@@ -57,6 +62,8 @@ fn dispatch(command: &str, rest: &[String]) -> Outcome {
         "hub" => hub::hub(rest),
         "cross" => no_arguments(command, rest).and_then(|()| cross::cross()),
         "build-image" => image::build_image(rest),
+        "lx106" => lx106::lx106(rest),
+        "chips" => no_arguments(command, rest).and_then(|()| chips::chips()),
         "fuzz" => fuzz::fuzz(rest),
         "bench" => no_arguments(command, rest).and_then(|()| bench::bench()),
         "ci" => no_arguments(command, rest).and_then(|()| ci::ci()),
