@@ -113,9 +113,12 @@ impl Toolchain {
         command
     }
 
-    /// The LLVM tool `name` (`llvm-size`, ...) that comes with this toolchain.
-    pub fn llvm_tool(&self, name: &str) -> PathBuf {
-        self.prefix.join("usr/lib/llvm-22/bin").join(name)
+    /// The LLVM tool `name` (`llvm-size`, ...) that comes with this toolchain, with the
+    /// library path its shared LLVM needs.
+    pub fn llvm_tool(&self, name: &str) -> Command {
+        let mut command = Command::new(self.prefix.join("usr/lib/llvm-22/bin").join(name));
+        command.env("LD_LIBRARY_PATH", &self.library_path);
+        command
     }
 }
 

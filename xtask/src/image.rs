@@ -86,7 +86,8 @@ pub fn image(toolchain: &Toolchain, espflash: &Path, chip: Chip) -> Outcome<Path
     let elf = target_directory
         .join(cross::TARGET)
         .join("release/tc-at-esp32c3");
-    let sizes = Command::new(toolchain.llvm_tool("llvm-size"))
+    let sizes = toolchain
+        .llvm_tool("llvm-size")
         .arg("-A")
         .arg(&elf)
         .output()?;
