@@ -62,7 +62,107 @@ pub fn lx106(arguments: &[String]) -> Outcome {
     };
     let toolchain = cross::prepare_toolchain()?;
     let usage = ram_gate(&toolchain)?;
+    match std::env::var_os("ESP8266_NONOS_SDK").filter(|value| !value.is_empty()) {
+        Some(sdk) => sdk_link(Path::new(&sdk), usage.fits() || enforce)?,
+        None => eprintln!(
+            "lx106: ESP8266_NONOS_SDK is not set, so the application link with the SDK is skipped.\n\
+             lx106: set ESP8266_NONOS_SDK=<checkout of Espressif's ESP8266_NONOS_SDK> (its lib/ and ld/)\n\
+             lx106: to link the firmware; without it the library, the lx106 objects and the RAM gate build."
+        ),
+    }
     judge(usage, enforce)
+}
+
+/// Links the assembled board into an SDK application with the SDK's own 2 MB linker script,
+/// our code placed in flash. Its failure fails the command only when `required` (the RAM gate
+/// already reports an engine that does not fit, which is the failure expected until it does).
+fn sdk_link(sdk: &Path, required: bool) -> Outcome {
+    let target_directory = cross::target_directory().join("esp8266-board");
+    let objects = target_directory.join("lx106-objects");
+    let library = target_directory.join("libtcat.a");
+    let _ = std::fs::remove_file(&library);
+    let mut archive = Command::new("xtensa-lx106-elf-ar");
+    archive.arg("rcs").arg(&library);
+    for entry in std::fs::read_dir(&objects)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|extension| extension == "o") {
+            archive.arg(path);
+        }
+    }
+    process::run(&mut archive)?;
+    let original =
+        std::fs::read_to_string(sdk.join("ld/eagle.app.v6.new.2048.ld")).map_err(|error| {
+            Failure::new(format!(
+                "ESP8266_NONOS_SDK={}: no ld/eagle.app.v6.new.2048.ld: {error}",
+                sdk.display()
+            ))
+        })?;
+    let script = application_script(&original, &sdk.join("ld/eagle.rom.addr.v6.ld"))?;
+    let script_path = target_directory.join("tc-at-esp8266-app.ld");
+    std::fs::write(&script_path, script)?;
+    // The SDK's lib/libc.a is a large blob that snapshots often lack: picolibc stands in.
+    let elf = target_directory.join("tc-at-esp8266.elf");
+    let status = process::status(
+        Command::new("xtensa-lx106-elf-gcc")
+            .args([
+                "-nostdlib",
+                "-Wl,--gc-sections",
+                "-Wl,-static",
+                "-u",
+                "user_pre_init",
+                "-T",
+            ])
+            .arg(&script_path)
+            .arg("-L")
+            .arg(sdk.join("lib"))
+            .arg("-L")
+            .arg(&target_directory)
+            .args(["-L", "/usr/lib/xtensa-lx106-elf/lib/release", "-o"])
+            .arg(&elf)
+            .args([
+                "-Wl,--start-group",
+                "-lmain",
+                "-lnet80211",
+                "-lwpa",
+                "-llwip",
+                "-lpp",
+                "-lphy",
+            ])
+            .args(["-lcrypto", "-ldriver", "-ltcat", "-lgcc", "-lc", "-Wl,--end-group"]),
+    )?;
+    if status.success() {
+        eprintln!("lx106: SDK application linked: {}", elf.display());
+        Ok(())
+    } else if required {
+        Err(Failure::new(
+            "lx106: the SDK application link failed (see the linker's messages above)",
+        ))
+    } else {
+        eprintln!("lx106: the SDK application link failed as the RAM gate predicts (see above)");
+        Ok(())
+    }
+}
+
+/// The SDK's 2 MB application script with our library's code placed in flash (irom0) and its
+/// ROM symbol file included by absolute path.
+pub fn application_script(original: &str, rom_symbols: &Path) -> Outcome<String> {
+    const ANCHOR: &str = "*libmbedtls.a:(.literal.* .text.*)";
+    const ROM_INCLUDE: &str = "INCLUDE \"../ld/eagle.rom.addr.v6.ld\"";
+    if !original.contains(ANCHOR) || !original.contains(ROM_INCLUDE) {
+        return Err(Failure::new(
+            "eagle.app.v6.new.2048.ld has changed: its libmbedtls line or ROM include is missing",
+        ));
+    }
+    Ok(original
+        .replacen(
+            ANCHOR,
+            &format!("{ANCHOR}\n    *libtcat.a:(.literal .text .literal.* .text.*)"),
+            1,
+        )
+        .replace(
+            ROM_INCLUDE,
+            &format!("INCLUDE \"{}\"", rom_symbols.display()),
+        ))
 }
 
 /// Prints the verdict; fails only when `enforce` is set and the board does not fit.
@@ -309,6 +409,16 @@ mod tests {
         );
         assert!(!usage.fits());
         assert!(report(usage).contains("DOES NOT FIT"));
+    }
+
+    #[test]
+    fn the_application_script_places_our_code_in_flash() {
+        let original = "    *libmbedtls.a:(.literal.* .text.*)\n    *(.irom0.literal)\n}\nINCLUDE \"../ld/eagle.rom.addr.v6.ld\"\n";
+        let script =
+            application_script(original, Path::new("/sdk/ld/eagle.rom.addr.v6.ld")).unwrap();
+        assert!(script.contains("*libmbedtls.a:(.literal.* .text.*)\n    *libtcat.a:(.literal .text .literal.* .text.*)\n"));
+        assert!(script.contains("INCLUDE \"/sdk/ld/eagle.rom.addr.v6.ld\""));
+        assert!(application_script("SECTIONS {}", Path::new("/x")).is_err());
     }
 
     #[test]

@@ -12,10 +12,30 @@ use embedded_storage_async::nor_flash::{
 
 use crate::sdk;
 
-/// Settings log: 8 sectors below the SDK's parameter area of a 2 MB module (docs/hardware.md).
+/// Settings log: 8 sectors between the `user2` slot and the SDK's RF/PHY/parameter sectors
+/// of a 2 MB module (docs/hardware.md has the whole layout).
 pub const SETTINGS_RANGE: Range<u32> = 0x1F_3000..0x1F_B000;
 /// Certificate files: 10 sectors below the settings.
 pub const CERTIFICATE_RANGE: Range<u32> = 0x1E_9000..0x1F_3000;
+
+/// The layout the SDK is told at boot (ESP-WROOM-02D, 2 MB, `2MB-c1`): boot, the two
+/// application slots, RF calibration, PHY init data and the SDK's own parameters.
+pub static PARTITIONS: [sdk::PartitionItem; 6] = [
+    partition(sdk::PARTITION_BOOTLOADER, 0x00_0000, 0x1000),
+    partition(sdk::PARTITION_OTA_1, 0x00_1000, 0xE_0000),
+    partition(sdk::PARTITION_OTA_2, 0x10_1000, 0xE_0000),
+    partition(sdk::PARTITION_RF_CAL, 0x1F_B000, 0x1000),
+    partition(sdk::PARTITION_PHY_DATA, 0x1F_C000, 0x1000),
+    partition(sdk::PARTITION_SYSTEM_PARAMETER, 0x1F_D000, 0x3000),
+];
+
+const fn partition(kind: u32, address: u32, size: u32) -> sdk::PartitionItem {
+    sdk::PartitionItem {
+        kind,
+        address,
+        size,
+    }
+}
 /// The flash size of the ESP-WROOM-02D.
 const FLASH_SIZE: usize = 2 * 1024 * 1024;
 /// Words moved per SDK call.

@@ -98,6 +98,24 @@ fn engine() -> Engine {
     }
 }
 
+/// Called by the SDK before anything else: SDK 3.x needs the flash layout registered here.
+#[no_mangle]
+pub extern "C" fn user_pre_init() {
+    // SAFETY: a static table that outlives the SDK's use of it.
+    let registered = unsafe {
+        sdk::system_partition_table_regist(
+            flash::PARTITIONS.as_ptr(),
+            flash::PARTITIONS.len() as u32,
+            sdk::FLASH_MAP_2MB_C1,
+        )
+    };
+    if !registered {
+        // The SDK cannot run with a layout it rejected; restart rather than corrupt flash.
+        // SAFETY: plain SDK call.
+        unsafe { sdk::system_restart() };
+    }
+}
+
 /// The SDK's application entry: starts the UART, the engine task and the first poll.
 #[no_mangle]
 pub extern "C" fn user_init() {

@@ -47,6 +47,24 @@ pub struct IpInfo {
     pub gateway: [u8; 4],
 }
 
+/// `partition_item_t`: one entry of the flash layout the SDK must be told in `user_pre_init`.
+#[repr(C)]
+pub struct PartitionItem {
+    pub kind: u32,
+    pub address: u32,
+    pub size: u32,
+}
+
+/// `partition_type_t` values.
+pub const PARTITION_BOOTLOADER: u32 = 1;
+pub const PARTITION_OTA_1: u32 = 2;
+pub const PARTITION_OTA_2: u32 = 3;
+pub const PARTITION_RF_CAL: u32 = 4;
+pub const PARTITION_PHY_DATA: u32 = 5;
+pub const PARTITION_SYSTEM_PARAMETER: u32 = 6;
+/// `FLASH_SIZE_16M_MAP_1024_1024`: 2 MB flash, two 1 MB application slots ("2MB-c1").
+pub const FLASH_MAP_2MB_C1: u32 = 5;
+
 /// `SpiFlashOpResult::SPI_FLASH_RESULT_OK`.
 pub const SPI_FLASH_RESULT_OK: i32 = 0;
 /// `wifi_station_get_connect_status` values.
@@ -74,6 +92,8 @@ extern "C" {
     pub fn system_os_post(priority: u8, signal: u32, parameter: u32) -> bool;
     pub fn system_get_time() -> u32;
     pub fn system_restart();
+    pub fn system_partition_table_regist(table: *const PartitionItem, count: u32, map: u32)
+        -> bool;
     pub fn system_get_free_heap_size() -> u32;
     pub fn ets_timer_setfn(
         timer: *mut EtsTimer,
