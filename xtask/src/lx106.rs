@@ -128,7 +128,14 @@ fn sdk_link(sdk: &Path, required: bool) -> Outcome {
                 "-lpp",
                 "-lphy",
             ])
-            .args(["-lcrypto", "-ldriver", "-ltcat", "-lgcc", "-lc", "-Wl,--end-group"]),
+            .args([
+                "-lcrypto",
+                "-ldriver",
+                "-ltcat",
+                "-lgcc",
+                "-lc",
+                "-Wl,--end-group",
+            ]),
     )?;
     if status.success() {
         eprintln!("lx106: SDK application linked: {}", elf.display());

@@ -5,6 +5,7 @@ mod bench;
 mod chips;
 mod ci;
 mod cross;
+mod flash;
 mod fuzz;
 mod hub;
 mod image;
@@ -35,6 +36,8 @@ commands:
   lx106 [--ram-gate]             build the ESP8266 board for the lx106 CPU and print its RAM
                                  map against the SDK's budget (--ram-gate: fail if over)
   chips                          build-image for both RISC-V chips, then lx106 (CI's step)
+  flash --board esp32c3|esp32c2|esp8266 --port <tty>
+                                 write a module (espflash; esptool for the ESP8266)
   fuzz [--seconds N] [--build-only]
                                  build and run every fuzz target (default 20 s each)
   bench                          AT parser throughput and instructions per byte
@@ -64,6 +67,7 @@ fn dispatch(command: &str, rest: &[String]) -> Outcome {
         "build-image" => image::build_image(rest),
         "lx106" => lx106::lx106(rest),
         "chips" => no_arguments(command, rest).and_then(|()| chips::chips()),
+        "flash" => flash::flash(rest),
         "fuzz" => fuzz::fuzz(rest),
         "bench" => no_arguments(command, rest).and_then(|()| bench::bench()),
         "ci" => no_arguments(command, rest).and_then(|()| ci::ci()),
