@@ -1,5 +1,5 @@
-//! The real-chip step of `cargo xtask ci`: the ESP32-C3 and ESP32-C2 images and the ESP8266
-//! (lx106) build with its RAM gate.
+//! The real-chip step of `cargo xtask ci`: the ESP32-C3 and ESP32-C2 images, the ESP8266
+//! (lx106) build with its RAM gate, and the transcripts on riscv32 QEMU.
 //!
 //! Whether CI enforces the ESP8266 RAM gate is one constant, [`RAM_GATE_ENFORCED`]: the gate
 //! always runs and prints the true RAM map; it fails CI only once the engine fits (the
@@ -7,12 +7,13 @@
 
 use crate::image::{self, Chip};
 use crate::process::Outcome;
-use crate::{cross, lx106};
+use crate::{cross, lx106, qemu};
 
 /// Whether an ESP8266 build that does not fit the data RAM fails CI.
 pub const RAM_GATE_ENFORCED: bool = false;
 
-/// Builds both RISC-V images (printing their sections) and runs the ESP8266 RAM gate.
+/// Builds both RISC-V images (printing their sections), runs the ESP8266 RAM gate, then the
+/// transcripts on riscv32 QEMU.
 pub fn chips() -> Outcome {
     let toolchain = cross::prepare_toolchain()?;
     let espflash = image::prepare_espflash()?;
@@ -21,5 +22,6 @@ pub fn chips() -> Outcome {
         eprintln!("chips: {} image {}", chip.name(), path.display());
     }
     let usage = lx106::ram_gate(&toolchain)?;
-    lx106::judge(usage, RAM_GATE_ENFORCED)
+    lx106::judge(usage, RAM_GATE_ENFORCED)?;
+    qemu::qemu()
 }

@@ -12,6 +12,7 @@ mod image;
 mod lx106;
 mod preset;
 mod process;
+mod qemu;
 mod run;
 mod signals;
 mod test;
@@ -35,7 +36,9 @@ commands:
                                  (target/images/), printing the section sizes
   lx106 [--ram-gate]             build the ESP8266 board for the lx106 CPU and print its RAM
                                  map against the SDK's budget (--ram-gate: fail if over)
-  chips                          build-image for both RISC-V chips, then lx106 (CI's step)
+  qemu                           replay the Linux board's transcripts against the engine on
+                                 QEMU's riscv32 `virt` machine
+  chips                          build-image for both RISC-V chips, lx106, qemu (CI's step)
   flash --board esp32c3|esp32c2|esp8266 --port <tty>
                                  write a module (espflash; esptool for the ESP8266)
   fuzz [--seconds N] [--build-only]
@@ -66,6 +69,7 @@ fn dispatch(command: &str, rest: &[String]) -> Outcome {
         "cross" => no_arguments(command, rest).and_then(|()| cross::cross()),
         "build-image" => image::build_image(rest),
         "lx106" => lx106::lx106(rest),
+        "qemu" => no_arguments(command, rest).and_then(|()| qemu::qemu()),
         "chips" => no_arguments(command, rest).and_then(|()| chips::chips()),
         "flash" => flash::flash(rest),
         "fuzz" => fuzz::fuzz(rest),
