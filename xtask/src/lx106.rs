@@ -213,22 +213,58 @@ pub fn ram_gate(toolchain: &Toolchain) -> Outcome<RamUse> {
     require_tools()?;
     let target_directory = cross::target_directory().join("esp8266-board");
     let board = board_directory();
+    process::run(&mut build(toolchain, &board, &target_directory))?;
+    let object_files = assemble(&target_directory)?;
+    let elf = target_directory.join("tc-at-esp8266-ram-gate.elf");
     process::run(
-        toolchain
-            .cargo(&board)
-            .env("CARGO_TARGET_DIR", &target_directory)
-            .env("RUSTFLAGS", "-C codegen-units=1 --emit=asm,link")
-            .args([
-                "build",
-                "--locked",
-                "--release",
-                "-Zbuild-std=core",
-                "-Zbuild-std-features=compiler-builtins-mem",
-                "-Zjson-target-spec",
-                "--target",
-            ])
-            .arg(board.join("lx106.json")),
+        Command::new("xtensa-lx106-elf-gcc")
+            .current_dir(&board)
+            .args(["-nostdlib", "-Wl,--gc-sections", "-Wl,-T,ram-gate.ld", "-o"])
+            .arg(&elf)
+            .args(&object_files)
+            .arg("-lgcc"),
     )?;
+    let symbols = Command::new("xtensa-lx106-elf-nm").arg(&elf).output()?;
+    if !symbols.status.success() {
+        return Err(Failure::new(format!(
+            "xtensa-lx106-elf-nm failed on {}",
+            elf.display()
+        )));
+    }
+    ram_use(&String::from_utf8_lossy(&symbols.stdout))
+}
+
+/// The target JSON of the lx106 builds.
+pub fn target_json() -> PathBuf {
+    board_directory().join("lx106.json")
+}
+
+/// The cargo arguments and environment of an lx106 build with LLVM assembly output, run in
+/// `directory` into `target_directory`.
+pub fn build(toolchain: &Toolchain, directory: &Path, target_directory: &Path) -> Command {
+    let mut command = toolchain.cargo(directory);
+    command
+        .env("CARGO_TARGET_DIR", target_directory)
+        .env("RUSTFLAGS", "-C codegen-units=1 --emit=asm,link")
+        // Debug information brings CFI directives, which GNU as rejects for this target.
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "0")
+        .args([
+            "build",
+            "--locked",
+            "--release",
+            "--lib",
+            "-Zbuild-std=core",
+            "-Zbuild-std-features=compiler-builtins-mem",
+            "-Zjson-target-spec",
+            "--target",
+        ])
+        .arg(target_json());
+    command
+}
+
+/// Fixes and assembles the newest assembly file of every crate built into `target_directory`;
+/// returns the objects (in `<target_directory>/lx106-objects`).
+pub fn assemble(target_directory: &Path) -> Outcome<Vec<PathBuf>> {
     let objects = target_directory.join("lx106-objects");
     if objects.exists() {
         std::fs::remove_dir_all(&objects)?;
@@ -249,27 +285,11 @@ pub fn ram_gate(toolchain: &Toolchain) -> Outcome<RamUse> {
         )?;
         object_files.push(object);
     }
-    let elf = target_directory.join("tc-at-esp8266-ram-gate.elf");
-    process::run(
-        Command::new("xtensa-lx106-elf-gcc")
-            .current_dir(&board)
-            .args(["-nostdlib", "-Wl,--gc-sections", "-Wl,-T,ram-gate.ld", "-o"])
-            .arg(&elf)
-            .args(&object_files)
-            .arg("-lgcc"),
-    )?;
-    let symbols = Command::new("xtensa-lx106-elf-nm").arg(&elf).output()?;
-    if !symbols.status.success() {
-        return Err(Failure::new(format!(
-            "xtensa-lx106-elf-nm failed on {}",
-            elf.display()
-        )));
-    }
-    ram_use(&String::from_utf8_lossy(&symbols.stdout))
+    Ok(object_files)
 }
 
 /// Fails with what to install when Debian's lx106 tools are missing.
-fn require_tools() -> Outcome {
+pub fn require_tools() -> Outcome {
     for tool in [
         "xtensa-lx106-elf-as",
         "xtensa-lx106-elf-gcc",

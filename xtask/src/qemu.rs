@@ -1,9 +1,12 @@
-//! `cargo xtask qemu`: the Linux board's transcripts against the engine on a 32-bit RISC-V CPU.
+//! `cargo xtask qemu`: the Linux board's transcripts against the engine on a 32-bit RISC-V CPU
+//! and on the ESP8266's Xtensa lx106 CPU.
 //!
 //! `boards/qemu` is the unchanged engine on QEMU's riscv32 `virt` machine (16550 UART on
-//! stdio, RAM-backed NOR flash that survives the engine's simulated reboots). This module
-//! builds it with the Debian toolchain, starts `qemu-system-riscv32` once per transcript, and
-//! replays the transcript byte for byte as `boards/linux/tests/transcripts.rs` does over a PTY.
+//! stdio) and on its Xtensa `sim` machine with the lx106 core (semihosting console), with a
+//! RAM-backed NOR flash that survives the engine's simulated reboots. This module builds it
+//! with the Debian toolchain (the lx106 build as `lx106` does), starts QEMU once per
+//! transcript, and replays the transcript byte for byte as `boards/linux/tests/transcripts.rs`
+//! does over a PTY.
 //! Debian's `qemu-system-misc` is unpacked privately (`scripts/setup-qemu.sh`), because it may
 //! conflict with an installed QEMU.
 
@@ -14,6 +17,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::cross::{self, Toolchain};
+use crate::lx106;
 use crate::process::{self, Failure, Outcome};
 
 /// The transcripts that need neither a network, an X.509 parser nor the Linux board's identity
@@ -32,46 +36,89 @@ pub const TRANSCRIPTS: [&str; 7] = [
 /// How long one expectation may wait for the emulated module, unless the transcript says.
 const EXPECT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Builds the harness and replays [`TRANSCRIPTS`] on riscv32.
+/// A CPU the harness runs on: its QEMU program and machine arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    /// `qemu-system-riscv32 -M virt`: 16550 UART on stdio.
+    Riscv32,
+    /// `qemu-system-xtensa -M sim -cpu lx106`: the ESP8266's CPU, console by semihosting.
+    Lx106,
+}
+
+impl Machine {
+    fn name(self) -> &'static str {
+        match self {
+            Machine::Riscv32 => "riscv32",
+            Machine::Lx106 => "lx106",
+        }
+    }
+
+    fn program(self) -> &'static str {
+        match self {
+            Machine::Riscv32 => "qemu-system-riscv32",
+            Machine::Lx106 => "qemu-system-xtensa",
+        }
+    }
+
+    fn arguments(self) -> &'static [&'static str] {
+        match self {
+            Machine::Riscv32 => &["-M", "virt", "-m", "64M", "-bios", "none"],
+            Machine::Lx106 => &["-M", "sim", "-cpu", "lx106", "-semihosting"],
+        }
+    }
+}
+
+/// Builds the harness for both CPUs and replays [`TRANSCRIPTS`] on each.
 pub fn qemu() -> Outcome {
     let toolchain = cross::prepare_toolchain()?;
-    let emulator = prepare_qemu()?;
-    let elf = build(&toolchain)?;
-    let mut passed = 0;
+    lx106::require_tools()?;
+    let prefix = prepare_qemu()?;
     let mut failed = Vec::new();
-    for name in TRANSCRIPTS {
-        let path = process::workspace_root()
-            .join("boards/linux/tests/transcripts")
-            .join(format!("{name}.txt"));
-        let text = std::fs::read_to_string(&path)?;
-        match run(&emulator, &elf, &text) {
-            Ok(()) => {
-                eprintln!("qemu riscv32: {name} ok");
-                passed += 1;
-            }
-            Err(failure) => {
-                eprintln!("qemu riscv32: {name} FAILED: {failure}");
-                failed.push(name);
+    let mut passed = 0;
+    for machine in [Machine::Riscv32, Machine::Lx106] {
+        let elf = match machine {
+            Machine::Riscv32 => build_riscv32(&toolchain)?,
+            Machine::Lx106 => build_lx106(&toolchain)?,
+        };
+        let emulator = prefix.join("usr/bin").join(machine.program());
+        for name in TRANSCRIPTS {
+            let path = process::workspace_root()
+                .join("boards/linux/tests/transcripts")
+                .join(format!("{name}.txt"));
+            let text = std::fs::read_to_string(&path)?;
+            match run(machine, &emulator, &elf, &text) {
+                Ok(()) => {
+                    eprintln!("qemu {}: {name} ok", machine.name());
+                    passed += 1;
+                }
+                Err(failure) => {
+                    eprintln!("qemu {}: {name} FAILED: {failure}", machine.name());
+                    failed.push(format!("{}/{name}", machine.name()));
+                }
             }
         }
     }
-    println!("qemu riscv32: {passed} passed, {} failed", failed.len());
+    println!("qemu: {passed} passed, {} failed", failed.len());
     if failed.is_empty() {
         Ok(())
     } else {
         Err(Failure::new(format!(
-            "qemu riscv32: failed transcripts: {}",
+            "qemu: failed transcripts: {}",
             failed.join(", ")
         )))
     }
 }
 
-/// Builds `boards/qemu` and returns its ELF.
-fn build(toolchain: &Toolchain) -> Outcome<PathBuf> {
+fn board_directory() -> PathBuf {
+    process::workspace_root().join("boards/qemu")
+}
+
+/// Builds `boards/qemu` for riscv32 and returns its ELF.
+fn build_riscv32(toolchain: &Toolchain) -> Outcome<PathBuf> {
     let target_directory = cross::target_directory().join("qemu-board");
     process::run(
         toolchain
-            .cargo(&process::workspace_root().join("boards/qemu"))
+            .cargo(&board_directory())
             .env("CARGO_TARGET_DIR", &target_directory)
             .args(["build", "--locked", "--release"]),
     )?;
@@ -80,23 +127,54 @@ fn build(toolchain: &Toolchain) -> Outcome<PathBuf> {
         .join("release/tc-at-qemu"))
 }
 
-/// Finds `qemu-system-riscv32`: `$TCAT_QEMU`, the private unpack, or `PATH`.
+/// Builds `boards/qemu` for lx106 the way `lx106` builds the ESP8266 board (LLVM assembly,
+/// literal fix-up, GNU as), then links it with its start file; returns the ELF.
+fn build_lx106(toolchain: &Toolchain) -> Outcome<PathBuf> {
+    let target_directory = cross::target_directory().join("qemu-board-lx106");
+    let board = board_directory();
+    process::run(&mut lx106::build(toolchain, &board, &target_directory))?;
+    let objects = lx106::assemble(&target_directory)?;
+    let start = target_directory.join("lx106-start.o");
+    process::run(
+        Command::new("xtensa-lx106-elf-as")
+            .arg("--text-section-literals")
+            .arg("-o")
+            .arg(&start)
+            .arg(board.join("lx106-start.S")),
+    )?;
+    let elf = target_directory.join("tc-at-qemu-lx106.elf");
+    process::run(
+        Command::new("xtensa-lx106-elf-gcc")
+            .current_dir(&board)
+            .args([
+                "-nostdlib",
+                "-Wl,--gc-sections",
+                "-Wl,-T,qemu-lx106.ld",
+                "-o",
+            ])
+            .arg(&elf)
+            .arg(&start)
+            .args(&objects)
+            .arg("-lgcc"),
+    )?;
+    Ok(elf)
+}
+
+/// Returns the prefix of Debian's QEMU, unpacked privately by `scripts/setup-qemu.sh`
+/// (`$TCAT_QEMU_PREFIX` overrides where).
 fn prepare_qemu() -> Outcome<PathBuf> {
-    if let Some(path) = std::env::var_os("TCAT_QEMU").filter(|value| !value.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    let private = qemu_prefix()?.join("usr/bin/qemu-system-riscv32");
-    if !private.is_file() {
-        if let Some(found) = process::find_on_path("qemu-system-riscv32") {
-            return Ok(found);
-        }
+    let prefix = match std::env::var_os("TCAT_QEMU_PREFIX").filter(|value| !value.is_empty()) {
+        Some(prefix) => PathBuf::from(prefix),
+        None => qemu_prefix()?,
+    };
+    if !prefix.join("usr/bin/qemu-system-xtensa").is_file() {
         process::run(
             Command::new("bash")
                 .arg(process::workspace_root().join("scripts/setup-qemu.sh"))
-                .env("PREFIX", qemu_prefix()?),
+                .env("PREFIX", &prefix),
         )?;
     }
-    Ok(private)
+    Ok(prefix)
 }
 
 /// The private QEMU prefix, beside the Debian Rust toolchain.
@@ -211,12 +289,11 @@ struct Emulator {
 }
 
 impl Emulator {
-    fn start(emulator: &PathBuf, elf: &PathBuf) -> Outcome<Emulator> {
+    fn start(machine: Machine, emulator: &PathBuf, elf: &PathBuf) -> Outcome<Emulator> {
         let mut child = Command::new(emulator)
-            .args([
-                "-M", "virt", "-m", "64M", "-bios", "none", "-display", "none",
-            ])
-            .args(["-monitor", "none", "-serial", "stdio", "-kernel"])
+            .args(machine.arguments())
+            .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+            .arg("-kernel")
             .arg(elf)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -291,9 +368,9 @@ impl Drop for Emulator {
 }
 
 /// Boots the harness and replays `text`.
-fn run(emulator: &PathBuf, elf: &PathBuf, text: &str) -> Outcome {
+fn run(machine: Machine, emulator: &PathBuf, elf: &PathBuf, text: &str) -> Outcome {
     let transcript = parse(text)?;
-    let mut module = Emulator::start(emulator, elf)?;
+    let mut module = Emulator::start(machine, emulator, elf)?;
     module.expect(b"\r\nready\r\n", 0)?;
     let mut previous_was_send = false;
     let mut sent = Vec::new();
