@@ -7,12 +7,12 @@
 use std::time::Instant;
 
 use crate::process::{self, Outcome};
-use crate::{cross, fuzz, test};
+use crate::{chips, cross, fuzz, test};
 
 /// Seconds per fuzz target in CI: a smoke run, long enough to catch shallow panics.
 const SMOKE_FUZZ_SECONDS: &str = "10";
 
-/// Runs format check, clippy, tests, the riscv32 build and a fuzz smoke run.
+/// Runs format check, clippy, tests, the riscv32 build, the chip builds and a fuzz smoke run.
 pub fn ci() -> Outcome {
     let started = Instant::now();
     step("format", || {
@@ -31,6 +31,9 @@ pub fn ci() -> Outcome {
     })?;
     step("test", || test::test(&[]))?;
     step("cross", cross::cross)?;
+    // ESP32-C3/C2 images, the ESP8266 RAM gate (printed; enforced per chips::RAM_GATE_ENFORCED)
+    // and the transcripts on riscv32 and lx106 QEMU.
+    step("chips", chips::chips)?;
     step("fuzz", || {
         fuzz::fuzz(&["--seconds".to_owned(), SMOKE_FUZZ_SECONDS.to_owned()])
     })?;
