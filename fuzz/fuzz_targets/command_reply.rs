@@ -66,7 +66,7 @@ impl Wifi for NoAccessPoint {
         Err(JoinError::NotFound)
     }
 
-    fn leave(&mut self) -> bool {
+    async fn leave(&mut self) -> bool {
         false
     }
 

@@ -83,7 +83,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 }
             }
             Job::Leave => {
-                let was_joined = self.module.wifi.leave();
+                let was_joined = self.module.wifi.leave().await;
                 reply.ok();
                 if let Next::Exit(exit) = self.flush_reply().await {
                     return Next::Exit(exit);
