@@ -301,7 +301,10 @@ impl Module {
             let earlier = transmit(&mut self.session);
             self.acknowledged.extend(earlier);
             self.session.hold_message(self.now);
-            let held = self.session.held_message().expect("a delivered message holds");
+            let held = self
+                .session
+                .held_message()
+                .expect("a delivered message holds");
             assert_eq!(held.topic, delivered.0, "the held topic changed");
             assert_eq!(held.payload, &delivered.1[..], "the held payload changed");
             let line = render(held.topic, held.payload);
