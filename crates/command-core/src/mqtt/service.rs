@@ -24,6 +24,7 @@ use mqtt_session::tencent::Identity;
 use super::{ConnectRequest, MqttShared, TlsRandom, HOST_MAX};
 use crate::board::{Clock, Network};
 use link::{Destination, Link};
+use requests::Handled;
 
 /// Port of TLS mode 0 (plain TCP).
 pub const PLAIN_PORT: u16 = 1883;
@@ -182,8 +183,12 @@ impl<'a> Service<'_, 'a> {
                     shared.diagnose(|diagnostics| diagnostics.bytes_in += count as u64);
                 }
                 Either4::Second(request) => {
-                    if let Some(opening) = self.handle_request(request, &mut link, clock).await {
-                        return opening;
+                    match self.handle_request(request, &mut link, clock.now_ms()) {
+                        Handled::Served => {}
+                        Handled::Open(opening) => return opening,
+                        Handled::TearDown { deadline } => {
+                            self.tear_down(&mut link, clock, deadline).await
+                        }
                     }
                 }
                 // A deadline, or the writer released the held message: go round.
