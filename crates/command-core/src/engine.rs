@@ -44,7 +44,6 @@ use crate::render::{EngineError, Reply, BUSY_REPLY};
 use crate::state::RamState;
 use crate::table;
 use crate::wake::{Flag, UartGuard, UartLock};
-use mqtt_session::session::SlotKind;
 use output::{lock_drained, write_block, write_command_output, write_urcs};
 use receiver::{frame_one, receive, Framing};
 
@@ -137,11 +136,21 @@ where
     N: Network,
     C: Clock,
 {
-    let certificates = module.settings.certificates().await.unwrap_or_else(|_| {
+    let mut state = boot(module.settings).await;
+    // The receiver starts only after the banner: earlier input is never answered.
+    if write_block(tx, b"\r\nready\r\n").await.is_err() {
+        return Exit::UartClosed;
+    }
+    serve(rx, tx, module, cloud, &mut state).await
+}
+
+/// Reads the settings and the certificate table from flash.
+async fn boot<F: NorFlash>(settings: &mut Settings<F>) -> RamState {
+    let certificates = settings.certificates().await.unwrap_or_else(|_| {
         warning!("certificate table unreadable; no certificate files");
         storage::CertificateTable::default()
     });
-    let settings = match module.settings.load().await {
+    let loaded = match settings.load().await {
         Ok(settings) => settings,
         Err(_) => {
             // A partition that cannot be read at all boots with factory settings rather than
@@ -150,10 +159,30 @@ where
             storage::Snapshot::default()
         }
     };
-    // The receiver starts only after the banner: earlier input is never answered.
-    if write_block(tx, b"\r\nready\r\n").await.is_err() {
-        return Exit::UartClosed;
-    }
+    let mut state = RamState::boot(loaded);
+    state.certificates = certificates;
+    state
+}
+
+/// The four loops, after the banner.
+///
+/// A function of its own so that its state (every buffer of the engine) overlaps the boot's
+/// futures instead of being laid out beside them.
+async fn serve<R, T, F, W, N, C>(
+    rx: &mut R,
+    tx: &mut T,
+    module: Module<'_, F, W>,
+    cloud: Cloud<'_, N, C>,
+    state: &mut RamState,
+) -> Exit
+where
+    R: Read,
+    T: Write,
+    F: NorFlash,
+    W: Wifi,
+    N: Network,
+    C: Clock,
+{
     let shared = Shared {
         framer: RefCell::new(Framer::new()),
         queue: RefCell::new(InputQueue::new()),
@@ -178,12 +207,10 @@ where
         #[cfg(feature = "certificates")]
         certificates: cloud.certificates,
     };
-    let mut state = RamState::boot(settings);
-    state.certificates = certificates;
     let service = crate::mqtt::serve(&mqtt, cloud.network, cloud.clock);
     match select4(
         receive(rx, &shared, &mqtt, &output),
-        executor.serve(&mut state),
+        executor.serve(state),
         service,
         write_urcs(&mqtt, &output, cloud.clock),
     )
@@ -400,7 +427,6 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         };
         let board = self.module.board;
         let gates = self.mqtt.gates();
-        let session = self.mqtt.session.borrow();
         let spec = table::lookup(name)
             .filter(|spec| !spec.capability || board.profile == crate::board::Profile::Full);
         let mut context = Context {
@@ -408,7 +434,6 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
             board,
             association: self.module.wifi.association(),
             gates,
-            subscriptions: session.subscriptions(SlotKind::User),
             diagnostics: self.mqtt.diagnostic_report(),
         };
         let step = spec.and_then(|spec| match form {

@@ -8,8 +8,10 @@ use super::{Executor, Exit, Next};
 use crate::board::{Clock, Wifi};
 use crate::fmt::warning;
 use crate::handlers::certificates::partner;
+use crate::handlers::mqtt_link::subscription_line;
 use crate::handlers::Job;
 use crate::state::RamState;
+use mqtt_session::session::SlotKind;
 
 impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
     /// Runs a handler's IO job and completes its output.
@@ -121,6 +123,18 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 }
                 self.outcome().await;
             }
+            Job::ListSubscriptions => {
+                // One line per write, inside the command's block (the UART stays held): the
+                // list may be larger than a reply block.
+                let mut index = 0;
+                while self.subscription_into_reply(index) {
+                    if let Next::Exit(exit) = self.flush_reply().await {
+                        return Next::Exit(exit);
+                    }
+                    index += 1;
+                }
+                self.reply.ok();
+            }
             Job::MqttDisconnect => {
                 self.send(crate::mqtt::Request::Disconnect);
                 self.outcome().await;
@@ -142,6 +156,20 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
             }
         }
         self.flush_reply().await
+    }
+}
+
+impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
+    /// Renders the `index`th user subscription's line into the reply; false past the last.
+    fn subscription_into_reply(&mut self, index: usize) -> bool {
+        let session = self.mqtt.session.borrow();
+        match session.subscriptions(SlotKind::User).get(index) {
+            Some(slot) => {
+                subscription_line(&mut self.reply, slot);
+                true
+            }
+            None => false,
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! subscribe, unsubscribe. Handlers only check; the engine hands the work to the MQTT service.
 
 use mqtt_session::codec::QoS;
+use mqtt_session::session::Slot;
 use mqtt_session::topic;
 
 use super::{Context, Job, Step};
@@ -146,18 +147,23 @@ pub fn tcmqttsub_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
 }
 
 /// AT+TCMQTTSUB?: the user subscriptions, oldest first (kept while reconnecting).
-pub fn tcmqttsub_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
-    for slot in context.subscriptions {
-        reply
-            .line()
-            .text("+TCMQTTSUB:")
-            .quoted(slot.filter.as_bytes())
-            .text(",")
-            .int(slot.qos as u8)
-            .end();
-    }
-    reply.ok();
-    Step::Done
+///
+/// Ten 128-byte filters are about 1.5 KiB, more than a reply block holds: the engine writes
+/// the list one line at a time inside the command's block ([`Job::ListSubscriptions`],
+/// [`subscription_line`]).
+pub fn tcmqttsub_query(_: &mut Context<'_>, _: &mut Reply) -> Step {
+    Step::Sync(Job::ListSubscriptions)
+}
+
+/// One line of AT+TCMQTTSUB?'s list.
+pub fn subscription_line(reply: &mut Reply, slot: &Slot) {
+    reply
+        .line()
+        .text("+TCMQTTSUB:")
+        .quoted(slot.filter.as_bytes())
+        .text(",")
+        .int(slot.qos as u8)
+        .end();
 }
 
 /// AT+TCMQTTSUB="<filter>",<qos>

@@ -17,7 +17,7 @@ mod link;
 mod requests;
 
 use embassy_futures::select::{select, select4, Either, Either4};
-use embedded_io_async::{Read, Write};
+use embedded_io_async::Write;
 use mqtt_session::codec::PacketId;
 use mqtt_session::tencent::Identity;
 
@@ -97,7 +97,8 @@ pub(crate) async fn serve<N: Network, C: Clock>(
     };
     let mut opening = None;
     loop {
-        let link = match opening.take() {
+        // The link lives here and is lent to `run`: moved, it would be stored twice.
+        let mut link = match opening.take() {
             Some(opening) => {
                 service
                     .open(opening, network, clock, &mut read_buffer, &mut write_buffer)
@@ -105,7 +106,7 @@ pub(crate) async fn serve<N: Network, C: Clock>(
             }
             None => None,
         };
-        opening = Some(service.run::<N, C>(link, clock).await);
+        opening = Some(service.run::<N, C>(&mut link, clock).await);
     }
 }
 
@@ -120,23 +121,27 @@ impl<'a> Service<'_, 'a> {
     /// and TCP pushes back to the broker. Timers and requests are served all along.
     async fn run<N: Network, C: Clock>(
         &mut self,
-        mut link: Option<BoardLink<'_, 'a, N>>,
+        link: &mut Option<BoardLink<'_, 'a, N>>,
         clock: &C,
     ) -> Opening {
         let shared = self.shared;
-        let mut input = [0u8; 512];
-        let (mut start, mut end) = (0usize, 0usize);
         loop {
             let now = clock.now_ms();
-            if start < end {
-                start += shared.session.borrow_mut().handle_input(&input[start..end]);
+            // Received bytes are parsed where the link keeps them (the TLS plaintext, or the
+            // idle TLS receive buffer in plain TCP): the service has no read buffer.
+            if let Some(open) = link.as_mut() {
+                let received = open.received();
+                if !received.is_empty() {
+                    let taken = shared.session.borrow_mut().handle_input(received);
+                    open.consume(taken);
+                }
             }
-            let reconnect = self.handle_events(now, &mut link);
+            let reconnect = self.handle_events(now, link);
             if let Some(Waiting::Connack { deadline }) = self.waiting {
                 if now >= deadline {
                     // The budget of AT+TCMQTTCONN ran out: cancel the attempt entirely.
                     let _ = shared.session.borrow_mut().disconnect();
-                    link = None;
+                    *link = None;
                     self.finish("TCMQTTCONN", Err(202));
                     continue;
                 }
@@ -144,18 +149,21 @@ impl<'a> Service<'_, 'a> {
             if reconnect {
                 return Opening::Reconnect;
             }
-            if !self.transmit(&mut link, clock).await {
+            if !self.transmit(link, clock).await {
                 continue;
             }
             // The events may have made room for the rest of the last read: offer it before
             // waiting (the read branch stays off until the session took all of it).
-            if start < end && shared.session.borrow().can_take_input() {
+            let unparsed = link
+                .as_ref()
+                .is_some_and(|open| !open.received().is_empty());
+            if unparsed && shared.session.borrow().can_take_input() {
                 continue;
             }
             let deadline = self.deadline();
             let read = async {
-                match (&mut link, start < end) {
-                    (Some(link), false) => link.read(&mut input).await.unwrap_or(0),
+                match (&mut *link, unparsed) {
+                    (Some(link), false) => link.fill().await.unwrap_or(0),
                     // Nothing to read from, or the session must make room first.
                     _ => core::future::pending().await,
                 }
@@ -166,33 +174,36 @@ impl<'a> Service<'_, 'a> {
                     None => core::future::pending().await,
                 }
             };
-            match select4(
+            let event = select4(
                 read,
                 shared.requests.take(),
                 wait,
                 shared.service_wake.wait(),
             )
-            .await
-            {
+            .await;
+            // Decided before any await: the request (432 bytes) is not kept during one.
+            let teardown = match event {
                 Either4::First(0) => {
-                    link = None;
+                    *link = None;
                     shared.session.borrow_mut().transport_closed(clock.now_ms());
+                    None
                 }
                 Either4::First(count) => {
-                    (start, end) = (0, count);
                     shared.diagnose(|diagnostics| diagnostics.bytes_in += count as u64);
+                    None
                 }
                 Either4::Second(request) => {
-                    match self.handle_request(request, &mut link, clock.now_ms()) {
-                        Handled::Served => {}
+                    match self.handle_request(request, link, clock.now_ms()) {
+                        Handled::Served => None,
                         Handled::Open(opening) => return opening,
-                        Handled::TearDown { deadline } => {
-                            self.tear_down(&mut link, clock, deadline).await
-                        }
+                        Handled::TearDown { deadline } => Some(deadline),
                     }
                 }
                 // A deadline, or the writer released the held message: go round.
-                Either4::Third(()) | Either4::Fourth(()) => {}
+                Either4::Third(()) | Either4::Fourth(()) => None,
+            };
+            if let Some(deadline) = teardown {
+                self.tear_down(link, clock, deadline).await;
             }
         }
     }
@@ -211,11 +222,7 @@ impl<'a> Service<'_, 'a> {
     }
 
     /// Writes the session's pending bytes; false if the link failed (the loop goes round).
-    async fn transmit<L: Read + Write, C: Clock>(
-        &mut self,
-        link: &mut Option<L>,
-        clock: &C,
-    ) -> bool {
+    async fn transmit<L: Write, C: Clock>(&mut self, link: &mut Option<L>, clock: &C) -> bool {
         let Some(stream) = link else {
             return true;
         };

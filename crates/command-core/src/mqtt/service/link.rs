@@ -7,6 +7,8 @@
 //! plain one; its failures carry their own codes (`-702` certificate, `-703` handshake), and
 //! a board without it fails with `-702` before any connection.
 
+use core::ops::Range;
+
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use mqtt_session::tencent::Identity;
 use rand_core::{CryptoRng, RngCore};
@@ -23,10 +25,15 @@ pub(super) const CERTIFICATE_UNUSABLE: i32 = -702;
 // One link exists at a time and there is no heap to box the TLS state into.
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Link<'buffer, S, R> {
-    /// TLS mode 0.
-    Plain(S),
-    /// TLS mode 1: the record buffers are the service's. (Mode 2 is a `Plain` board stream:
-    /// the board's TLS stack owns its own buffers.)
+    /// TLS mode 0, and mode 2 (a board stream: the board's TLS stack owns its own buffers).
+    /// The idle TLS receive buffer holds what was read and not yet taken by the session.
+    Plain {
+        stream: S,
+        buffer: &'buffer mut [u8],
+        received: Range<usize>,
+    },
+    /// TLS mode 1: the record buffers are the service's; received bytes stay where they
+    /// were decrypted.
     Tls(TlsConnection<'buffer, S, R>),
 }
 
@@ -39,33 +46,74 @@ impl<S: Read + Write, R: RngCore + CryptoRng> ErrorType for Link<'_, S, R> {
     type Error = ErrorKind;
 }
 
-impl<S: Read + Write, R: RngCore + CryptoRng> Read for Link<'_, S, R> {
-    async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, ErrorKind> {
-        // Both reads are cancel-safe: TCP by the `Network` contract, TLS by `tls-psk`'s.
-        match self {
-            Link::Plain(stream) => stream.read(buffer).await.map_err(link_error),
-            Link::Tls(connection) => connection.read(buffer).await.map_err(link_error),
-        }
-    }
-}
-
 impl<S: Read + Write, R: RngCore + CryptoRng> Write for Link<'_, S, R> {
     async fn write(&mut self, bytes: &[u8]) -> Result<usize, ErrorKind> {
         match self {
-            Link::Plain(stream) => stream.write(bytes).await.map_err(link_error),
+            Link::Plain { stream, .. } => stream.write(bytes).await.map_err(link_error),
             Link::Tls(connection) => connection.write(bytes).await.map_err(link_error),
         }
     }
 
     async fn flush(&mut self) -> Result<(), ErrorKind> {
         match self {
-            Link::Plain(stream) => stream.flush().await.map_err(link_error),
+            Link::Plain { stream, .. } => stream.flush().await.map_err(link_error),
             Link::Tls(connection) => connection.flush().await.map_err(link_error),
         }
     }
 }
 
-impl<S: Read + Write, R: RngCore + CryptoRng> Link<'_, S, R> {
+impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
+    fn plain(stream: S, buffer: &'buffer mut [u8]) -> Self {
+        Link::Plain {
+            stream,
+            buffer,
+            received: 0..0,
+        }
+    }
+
+    /// Waits until received bytes are available and returns how many; 0 when the peer
+    /// closed. The bytes stay in the link's buffer ([`received`](Self::received)) until
+    /// [`consume`](Self::consume)d: the session parses them there, no copy in between.
+    ///
+    /// Cancel-safe: TCP by the `Network` contract, TLS by `tls-psk`'s; nothing is marked
+    /// received before a read completed.
+    pub(super) async fn fill(&mut self) -> Result<usize, ErrorKind> {
+        match self {
+            Link::Plain {
+                stream,
+                buffer,
+                received,
+            } => {
+                if Range::is_empty(received) {
+                    let count = stream.read(buffer).await.map_err(link_error)?;
+                    *received = 0..count;
+                }
+                Ok(received.len())
+            }
+            Link::Tls(connection) => connection.fill_plaintext().await.map_err(link_error),
+        }
+    }
+
+    /// The received bytes not yet consumed.
+    pub(super) fn received(&self) -> &[u8] {
+        match self {
+            Link::Plain {
+                buffer, received, ..
+            } => &buffer[received.clone()],
+            Link::Tls(connection) => connection.plaintext(),
+        }
+    }
+
+    /// Gives up the first `count` received bytes.
+    pub(super) fn consume(&mut self, count: usize) {
+        match self {
+            Link::Plain { received, .. } => {
+                received.start += count.min(received.len());
+            }
+            Link::Tls(connection) => connection.consume(count),
+        }
+    }
+
     /// Ends the link politely: TLS sends `close_notify`; TCP just closes on drop.
     pub(super) async fn close(self) {
         if let Link::Tls(connection) = self {
@@ -121,7 +169,7 @@ where
             return network
                 .connect_certificate(destination.host, destination.port, client)
                 .await
-                .map(Link::Plain)
+                .map(|stream| Link::plain(stream, read_buffer))
                 .map_err(|error| error.code());
         }
         _ => return Err(CERTIFICATE_UNUSABLE),
@@ -131,7 +179,7 @@ where
         .await
         .map_err(|error| error.code())?;
     let Some(identity) = psk else {
-        return Ok(Link::Plain(stream));
+        return Ok(Link::plain(stream, read_buffer));
     };
     let config = PskConfig {
         identity: identity.client_id().as_bytes(),
