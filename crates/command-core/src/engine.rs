@@ -82,7 +82,7 @@ pub struct Cloud<'a, N: Network, C: Clock> {
 /// The framer's receive buffer: one line (`at-engine.md` §3.2), since the receiver applies
 /// back-pressure instead of buffering what a data-mode barrier holds back
 /// (`docs/decisions.md`, "Framer back-pressure").
-const FRAMER_BYTES: usize = at_parser::MAX_LINE;
+pub(crate) const FRAMER_BYTES: usize = at_parser::MAX_LINE;
 
 /// State shared by the receiver and the executor.
 struct Shared {
@@ -144,8 +144,9 @@ where
     serve(rx, tx, module, cloud, &mut state).await
 }
 
-/// Reads the settings and the certificate table from flash.
+/// Reads the settings and (with `certificates`) the certificate table from flash.
 async fn boot<F: NorFlash>(settings: &mut Settings<F>) -> RamState {
+    #[cfg(feature = "certificates")]
     let certificates = settings.certificates().await.unwrap_or_else(|_| {
         warning!("certificate table unreadable; no certificate files");
         storage::CertificateTable::default()
@@ -159,8 +160,12 @@ async fn boot<F: NorFlash>(settings: &mut Settings<F>) -> RamState {
             storage::Snapshot::default()
         }
     };
+    #[cfg_attr(not(feature = "certificates"), allow(unused_mut))]
     let mut state = RamState::boot(loaded);
-    state.certificates = certificates;
+    #[cfg(feature = "certificates")]
+    {
+        state.certificates = certificates;
+    }
     state
 }
 

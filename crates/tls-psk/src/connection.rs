@@ -213,11 +213,18 @@ where
     /// Sends `close_notify` (best effort) and returns the transport, which the caller then
     /// shuts down or drops.
     pub async fn close(mut self) -> T {
+        self.close_notify().await;
+        self.transport
+    }
+
+    /// Sends `close_notify` (best effort) and ends the session in place: the borrowing form
+    /// of [`close`](Self::close), for a caller that drops the connection afterwards and
+    /// should not move it (a moved connection is stored again in the caller's future).
+    pub async fn close_notify(&mut self) {
         if self.state == SessionState::Open {
             self.send_alert(LEVEL_WARNING, alert::CLOSE_NOTIFY).await;
         }
         self.state = SessionState::Ended;
-        self.transport
     }
 
     /// Reads one whole record into the receive buffer, decrypting it when a cipher is

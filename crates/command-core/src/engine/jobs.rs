@@ -25,7 +25,9 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         match job {
             Job::StoreDevice(device) => {
                 // Step 8: a mode-2 record names a stored `<base>.crt` with its `<base>.key`.
-                if device.tls_mode == 2 && !identity_files_exist(state, &device.secret) {
+                if device.tls_mode == 2
+                    && !identity_files_exist(settings, state, &device.secret).await
+                {
                     reply.result_fail("TCDEVINFOSET", 203);
                 } else if state.settings.device.as_ref() == Some(&*device)
                     || settings.store_device(device).await.is_ok()
@@ -173,10 +175,33 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
     }
 }
 
+/// AT+TCDEVINFOSET step 8 with the table kept in RAM.
+#[cfg(feature = "certificates")]
+async fn identity_files_exist<F: NorFlash>(
+    _: &mut storage::Settings<F>,
+    state: &RamState,
+    name: &[u8],
+) -> bool {
+    identity_files_in(&state.certificates, name)
+}
+
+/// AT+TCDEVINFOSET step 8 with the table read from flash (not kept in RAM without
+/// `certificates`); an unreadable table has no files.
+#[cfg(not(feature = "certificates"))]
+async fn identity_files_exist<F: NorFlash>(
+    settings: &mut storage::Settings<F>,
+    _: &RamState,
+    name: &[u8],
+) -> bool {
+    match settings.certificates().await {
+        Ok(table) => identity_files_in(&table, name),
+        Err(_) => false,
+    }
+}
+
 /// AT+TCDEVINFOSET step 8 (`commands.md` §1): the certificate `name` ends in `.crt` and is
 /// stored, and so is its key `<base>.key`.
-fn identity_files_exist(state: &RamState, name: &[u8]) -> bool {
-    let table = &state.certificates;
+fn identity_files_in(table: &storage::CertificateTable, name: &[u8]) -> bool {
     name.ends_with(b".crt")
         && table.contains(name)
         && partner(name).is_some_and(|key| table.contains(&key))

@@ -53,7 +53,8 @@ enum Waiting {
 }
 
 /// Why [`Service::run`] gave up its link: a transport must be opened first.
-// Passed by value once per connect; there is no heap to box the request into.
+// Kept in `serve` and lent to `open` (never moved into a future); there is no heap to box the
+// request into.
 #[allow(clippy::large_enum_variant)]
 enum Opening {
     /// AT+TCMQTTCONN: its cmdtimeout bounds the transport and then the CONNACK.
@@ -98,7 +99,7 @@ pub(crate) async fn serve<N: Network, C: Clock>(
     let mut opening = None;
     loop {
         // The link lives here and is lent to `run`: moved, it would be stored twice.
-        let mut link = match opening.take() {
+        let mut link = match &opening {
             Some(opening) => {
                 service
                     .open(opening, network, clock, &mut read_buffer, &mut write_buffer)
@@ -263,7 +264,7 @@ impl<'a> Service<'_, 'a> {
     #[allow(clippy::await_holding_refcell_ref)]
     async fn open<'buffer, N: Network, C: Clock>(
         &mut self,
-        opening: Opening,
+        opening: &Opening,
         network: &mut N,
         clock: &C,
         read_buffer: &'buffer mut [u8],
@@ -344,7 +345,7 @@ impl<'a> Service<'_, 'a> {
             self.shared
                 .session
                 .borrow_mut()
-                .connect(connect.config, connect.identity, now);
+                .connect(connect.config, connect.identity.clone(), now);
         match started {
             Ok(()) => {
                 self.waiting = Some(Waiting::Connack { deadline });

@@ -114,10 +114,11 @@ impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
         }
     }
 
-    /// Ends the link politely: TLS sends `close_notify`; TCP just closes on drop.
-    pub(super) async fn close(self) {
+    /// Ends the link politely: TLS sends `close_notify`; TCP just closes on drop. The
+    /// caller drops the link afterwards (borrowed, not moved: no second copy of it).
+    pub(super) async fn close(&mut self) {
         if let Link::Tls(connection) = self {
-            let _ = connection.close().await;
+            connection.close_notify().await;
         }
     }
 }

@@ -141,7 +141,7 @@ impl Service<'_, '_> {
     {
         let teardown = async {
             self.transmit(link, clock).await;
-            if let Some(open) = link.take() {
+            if let Some(open) = link.as_mut() {
                 open.close().await;
             }
         };
