@@ -33,8 +33,17 @@ pub const TLS_PORT: u16 = 8883;
 /// TLS receive buffer: one whole server record with minimal CBC padding (5 header + 16 IV +
 /// 16 384 data + 20 MAC + 12 padding, `tls-psk` README).
 pub const TLS_READ_BUFFER: usize = 16_437;
-/// TLS transmit buffer: holds the session's largest packet (2 183 bytes) in one record.
-pub const TLS_WRITE_BUFFER: usize = 2_229;
+/// Bytes of the session's transmit buffer copied per link write (the session is never
+/// borrowed across the write); with TLS each is one record.
+const TRANSMIT_CHUNK: usize = 256;
+/// TLS transmit buffer: one record of one transmit chunk, sealed in place (5 header + 16 IV +
+/// the chunk + 20 MAC + CBC padding to 16-byte blocks; `tls-psk` README: a buffer of `W`
+/// bytes carries `⌊(W − 21) / 16⌋ · 16 − 21`). The records on the wire are the ones a
+/// larger buffer would produce: the chunk, not the buffer, sets their size. It also holds
+/// the handshake's ClientHello with a 64-byte server name (≥ 129 bytes).
+pub const TLS_WRITE_BUFFER: usize = 21 + (TRANSMIT_CHUNK + 21).div_ceil(16) * 16;
+const _: () = assert!((TLS_WRITE_BUFFER - 21) / 16 * 16 - 21 >= TRANSMIT_CHUNK);
+const _: () = assert!(TLS_WRITE_BUFFER >= 65 + super::HOST_MAX);
 /// The link was lost while a command waited on it.
 const LINK_LOST: i32 = -103;
 
@@ -227,7 +236,7 @@ impl<'a> Service<'_, 'a> {
         let Some(stream) = link else {
             return true;
         };
-        let mut chunk = [0u8; 256];
+        let mut chunk = [0u8; TRANSMIT_CHUNK];
         loop {
             let count = {
                 let session = self.shared.session.borrow();
