@@ -434,12 +434,14 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         let gates = self.mqtt.gates();
         let spec = table::lookup(name)
             .filter(|spec| !spec.capability || board.profile == crate::board::Profile::Full);
+        let mut data = self.mqtt.data.borrow_mut();
         let mut context = Context {
             state,
             board,
             association: self.module.wifi.association(),
             gates,
             diagnostics: self.mqtt.diagnostic_report(),
+            payload: &mut data[..],
         };
         let step = spec.and_then(|spec| match form {
             Form::Test => spec.test.map(|handler| handler(&mut context, reply)),

@@ -18,7 +18,7 @@ use super::{Executor, Next};
 use crate::board::{Clock, Wifi};
 use crate::handlers::publish_data::neutralise;
 use crate::handlers::DataJob;
-use crate::mqtt::{Payload, Request};
+use crate::mqtt::Request;
 use crate::state::RamState;
 
 /// Largest payload of a data phase: AT+TCCERTADD's 4096 bytes with certificates, otherwise a
@@ -138,7 +138,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 self.send(Request::Publish {
                     name,
                     topic: topic.clone(),
-                    payload: Payload::Data(len),
+                    length: len,
                     qos: *qos,
                 });
                 self.outcome().await;

@@ -35,6 +35,9 @@ pub struct Context<'a> {
     pub gates: Gates,
     /// Drop counters and link history at dispatch time (AT+TCDIAG?).
     pub diagnostics: DiagnosticReport,
+    /// The shared data buffer (idle while a line is dispatched): AT+TCMQTTPUB unescapes its
+    /// payload into it.
+    pub payload: &'a mut [u8],
 }
 
 /// How a command continues after its handler returned.
@@ -145,6 +148,7 @@ pub(crate) mod testing {
             association: None,
             gates,
             diagnostics: DiagnosticReport::default(),
+            payload: &mut [0; crate::mqtt::PAYLOAD_MAX],
         };
         let mut reply = Reply::new();
         let step = match form {

@@ -7,7 +7,7 @@ use mqtt_session::topic;
 
 use super::{Context, Job, Step};
 use crate::board::Profile;
-use crate::mqtt::{Payload, Request, PAYLOAD_MAX, TOPIC_MAX};
+use crate::mqtt::{Request, PAYLOAD_MAX, TOPIC_MAX};
 use crate::params::{ParamError, Params};
 use crate::render::{EngineError, Reply};
 use crate::state::MqttParameters;
@@ -127,12 +127,12 @@ pub fn tcmqttpub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
     let checked = (|| {
         let topic = topic_name(&params)?;
         let qos = qos(&params, 1)?;
-        let mut payload = heapless::Vec::<u8, PAYLOAD_MAX>::new();
-        params.text_into(2, 1, PAYLOAD_MAX, &mut payload)?;
+        // Unescaped straight into the shared data buffer, where the service encodes it from.
+        let length = params.text_to(2, 1, PAYLOAD_MAX, context.payload)?;
         Ok::<_, ParamError>(Request::Publish {
             name: "TCMQTTPUB",
             topic,
-            payload: Payload::Line(payload),
+            length,
             qos,
         })
     })();

@@ -9,7 +9,7 @@ use rand_core::{CryptoRng, RngCore};
 use super::link::Link;
 use super::{Opening, Service, Waiting, LINK_LOST};
 use crate::board::Clock;
-use crate::mqtt::{Outcome, Payload, Request};
+use crate::mqtt::{Outcome, Request};
 
 /// What serving a request left to do.
 // A connect's request rides to the opening of its transport; there is no heap to box into.
@@ -43,14 +43,11 @@ impl Service<'_, '_> {
             Request::Publish {
                 name,
                 topic,
-                payload,
+                length,
                 qos,
             } => {
                 let data = self.shared.data.borrow();
-                let payload = match &payload {
-                    Payload::Line(line) => &line[..],
-                    Payload::Data(length) => data.get(..*length).unwrap_or_default(),
-                };
+                let payload = data.get(..length).unwrap_or_default();
                 let result = self
                     .shared
                     .session
