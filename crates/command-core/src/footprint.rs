@@ -16,10 +16,10 @@ use crate::engine::{run_with, Cloud, Module};
 /// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB, the measured
 /// size rounded up to 256 bytes. Lower it with every saving.
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 42_496;
+const ENGINE_GATE: usize = 42_240;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile).
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 60_160;
+const ENGINE_GATE: usize = 59_648;
 
 struct Pending;
 

@@ -9,8 +9,10 @@
 //! Transports ([`link`]): TLS mode 0 is plain TCP to port 1883, mode 1 TLS-PSK to 8883, mode 2
 //! the board's certificate TLS to 8883 (`-702` on boards without it). The TLS record buffers belong to [`serve`]'s
 //! future (a static task on a device, so no heap and no stack spike) and are lent to one link
-//! at a time: [`Service::run`] consumes a link and returns when the next one must be opened,
-//! which ends the previous link's borrow of the buffers before [`Service::open`] lends them again.
+//! at a time: the link lives in [`serve`]'s loop, [`Service::open`] fills it (the TLS handshake
+//! runs where the connection lies) and [`Service::run`] serves it until the next one must be
+//! opened; the link is dropped at the end of the turn, which ends its borrow of the buffers
+//! before they are lent again.
 
 mod events;
 mod link;
@@ -107,15 +109,15 @@ pub(crate) async fn serve<N: Network, C: Clock>(
     };
     let mut opening = None;
     loop {
-        // The link lives here and is lent to `run`: moved, it would be stored twice.
-        let mut link = match &opening {
-            Some(opening) => {
-                service
-                    .open(opening, network, clock, &mut read_buffer, &mut write_buffer)
-                    .await
-            }
-            None => None,
-        };
+        // The link lives here and is lent to `open` and `run`: moved, it would be stored
+        // twice.
+        let mut link = None;
+        if let Some(opening) = &opening {
+            let buffers = (&mut read_buffer[..], &mut write_buffer[..]);
+            service
+                .open(opening, network, clock, buffers, &mut link)
+                .await;
+        }
         opening = Some(service.run::<N, C>(&mut link, clock).await);
     }
 }
@@ -266,7 +268,8 @@ impl<'a> Service<'_, 'a> {
         true
     }
 
-    /// Opens the transport `opening` needs, within its deadline, and tells the session.
+    /// Opens the transport `opening` needs into `link`, within its deadline, and tells the
+    /// session; `link` stays `None` when it failed.
     // The client files stay borrowed (shared) across the handshake so that mode 2 needs no
     // second 8 KiB copy; the executor only writes them with `try_borrow_mut` before a connect
     // request, when no link is being opened, and fails the connect with -702 otherwise.
@@ -276,9 +279,9 @@ impl<'a> Service<'_, 'a> {
         opening: &Opening,
         network: &mut N,
         clock: &C,
-        read_buffer: &'buffer mut [u8],
-        write_buffer: &'buffer mut [u8],
-    ) -> Option<BoardLink<'buffer, 'a, N>> {
+        (read_buffer, write_buffer): (&'buffer mut [u8], &'buffer mut [u8]),
+        link: &mut Option<BoardLink<'buffer, 'a, N>>,
+    ) {
         let now = clock.now_ms();
         let connect = match opening {
             Opening::Connect(connect) => {
@@ -322,47 +325,40 @@ impl<'a> Service<'_, 'a> {
             client,
             random: TlsRandom(self.shared.random),
         };
-        let attempt = link::open(network, destination, read_buffer, write_buffer);
+        let attempt = link::open(network, destination, read_buffer, write_buffer, link);
         let opened = match select(attempt, clock.sleep_until(deadline)).await {
             Either::First(result) => result,
             Either::Second(()) => Err(202),
         };
+        if opened.is_err() {
+            // A timed-out attempt may have left a half-open link.
+            *link = None;
+        }
         #[cfg(feature = "certificates")]
         drop(files);
         let now = clock.now_ms();
         let Some(connect) = connect else {
             let mut session = self.shared.session.borrow_mut();
-            return match opened {
-                Ok(link) => {
-                    session.transport_opened(now);
-                    Some(link)
-                }
-                Err(_) => {
-                    session.transport_closed(now);
-                    None
-                }
-            };
-        };
-        let link = match opened {
-            Ok(link) => link,
-            Err(code) => {
-                self.finish("TCMQTTCONN", Err(code));
-                return None;
+            match opened {
+                Ok(()) => session.transport_opened(now),
+                Err(_) => session.transport_closed(now),
             }
+            return;
         };
+        if let Err(code) = opened {
+            self.finish("TCMQTTCONN", Err(code));
+            return;
+        }
         let started =
             self.shared
                 .session
                 .borrow_mut()
                 .connect(connect.config, connect.identity.clone(), now);
         match started {
-            Ok(()) => {
-                self.waiting = Some(Waiting::Connack { deadline });
-                Some(link)
-            }
+            Ok(()) => self.waiting = Some(Waiting::Connack { deadline }),
             Err(_) => {
+                *link = None;
                 self.finish("TCMQTTCONN", Err(-112));
-                None
             }
         }
     }

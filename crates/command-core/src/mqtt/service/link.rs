@@ -146,7 +146,10 @@ fn server_name(host: &[u8]) -> Option<&str> {
     (!literal && !name.is_empty()).then_some(name)
 }
 
-/// Opens the link: TCP, then for mode 1 the TLS-PSK handshake into the lent buffers.
+/// Opens the link into `slot`: TCP, then for mode 1 the TLS-PSK handshake into the lent
+/// buffers, run where the connection lies in `slot` (not moved out of a future afterwards).
+/// `slot` is `None` unless the link opened; a cancelled opening may leave a half-open link
+/// there, which the caller drops.
 ///
 /// # Errors
 /// The SDK code of the first failing stage: `-602`, `-603`, `-703`, or `-702` for mode 2.
@@ -155,7 +158,8 @@ pub(super) async fn open<'buffer, N, R>(
     destination: Destination<'_, R>,
     read_buffer: &'buffer mut [u8],
     write_buffer: &'buffer mut [u8],
-) -> Result<Link<'buffer, N::Stream, R>, i32>
+    slot: &mut Option<Link<'buffer, N::Stream, R>>,
+) -> Result<(), i32>
 where
     N: Network,
     R: RngCore + CryptoRng,
@@ -167,11 +171,12 @@ where
         (1, None) => return Err(TLS_FAILED),
         (2, _) => {
             let client = destination.client.ok_or(CERTIFICATE_UNUSABLE)?;
-            return network
+            let stream = network
                 .connect_certificate(destination.host, destination.port, client)
                 .await
-                .map(|stream| Link::plain(stream, read_buffer))
-                .map_err(|error| error.code());
+                .map_err(|error| error.code())?;
+            *slot = Some(Link::plain(stream, read_buffer));
+            return Ok(());
         }
         _ => return Err(CERTIFICATE_UNUSABLE),
     };
@@ -180,7 +185,8 @@ where
         .await
         .map_err(|error| error.code())?;
     let Some(identity) = psk else {
-        return Ok(Link::plain(stream, read_buffer));
+        *slot = Some(Link::plain(stream, read_buffer));
+        return Ok(());
     };
     let config = PskConfig {
         identity: identity.client_id().as_bytes(),
@@ -189,16 +195,15 @@ where
     };
     // Every handshake failure is -703, a transport error in the middle of it included: the
     // TCP stage already succeeded, and a server that rejects the PSK may simply close.
-    TlsConnection::connect(
-        stream,
-        &config,
-        destination.random,
-        read_buffer,
-        write_buffer,
-    )
-    .await
-    .map(Link::Tls)
-    .map_err(|_| TLS_FAILED)
+    let connection = TlsConnection::new(stream, destination.random, read_buffer, write_buffer);
+    let Link::Tls(connection) = slot.insert(Link::Tls(connection)) else {
+        unreachable!("the slot was just filled with a TLS link");
+    };
+    if connection.establish(&config).await.is_err() {
+        *slot = None;
+        return Err(TLS_FAILED);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -230,9 +235,10 @@ mod tests {
             }),
             random: TlsRandom(&Offline),
         };
-        let opened = open(&mut network, destination, &mut read, &mut write);
+        let mut slot = None;
+        let opened = open(&mut network, destination, &mut read, &mut write, &mut slot);
         match embassy_futures::block_on(opened) {
-            Ok(_) => panic!("an offline board cannot connect"),
+            Ok(()) => panic!("an offline board cannot connect"),
             Err(code) => code,
         }
     }
