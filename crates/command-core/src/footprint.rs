@@ -16,10 +16,10 @@ use crate::engine::{run_with, Cloud, Module};
 /// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB, the measured
 /// size rounded up to 256 bytes. Lower it with every saving.
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 59_904;
+const ENGINE_GATE: usize = 42_240;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile).
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 75_264;
+const ENGINE_GATE: usize = 59_648;
 
 struct Pending;
 
@@ -114,7 +114,10 @@ fn engine_ram_of_the_esp8266_profile_stays_under_its_gate() {
         ("  Step", size_of::<crate::handlers::Step>()),
         ("  Reply", size_of::<crate::render::Reply>()),
         ("  InputQueue", size_of::<crate::queue::InputQueue>()),
-        ("  Framer", size_of::<at_parser::Framer>()),
+        (
+            "  Framer",
+            size_of::<at_parser::Framer<{ crate::engine::FRAMER_BYTES }>>(),
+        ),
         ("  RamState", size_of::<crate::state::RamState>()),
         ("  TLS read buffer", crate::mqtt::TLS_READ_BUFFER),
         ("  TLS write buffer", crate::mqtt::TLS_WRITE_BUFFER),
