@@ -50,7 +50,7 @@ impl Wifi for NoRadio {
         Err(JoinError::NotFound)
     }
 
-    fn leave(&mut self) -> bool {
+    async fn leave(&mut self) -> bool {
         false
     }
 
