@@ -17,9 +17,10 @@ use crate::engine::{run_with, Cloud, Module};
 /// size rounded up to 256 bytes. Lower it with every saving.
 #[cfg(not(feature = "certificates"))]
 const ENGINE_GATE: usize = 42_240;
-/// The gate of the full build (`certificates`, the Linux board's `full` profile).
+/// The gate of the full build (`certificates`, the Linux board's `full` profile). Raised once,
+/// by 256 bytes, when `Wifi::leave` became async (its future lives in the executor's state).
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 59_648;
+const ENGINE_GATE: usize = 59_904;
 
 struct Pending;
 
