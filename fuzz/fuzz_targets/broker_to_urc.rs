@@ -22,13 +22,14 @@
 //! topic, payload at most 2048 bytes, not a DUP repeat of one of the last 10 QoS 1 ids), in
 //! order, whatever the read boundaries, and every QoS 1 PUBLISH got one PUBACK, in order.
 //!
-//! The line is rendered here, from the spec, because `command-core` streams it to the UART from
-//! private code; when it exposes that function, call it instead.
+//! The line is assembled by `command_core::render::received_message_parts`, the function the
+//! module's URC writer streams to the UART.
 
 #![no_main]
 
 use std::collections::VecDeque;
 
+use command_core::render::{received_message_parts, MessageLength};
 use libfuzzer_sys::fuzz_target;
 use mqtt_session::codec::{decode, Packet, QoS};
 use mqtt_session::session::{Event, Session, SessionConfig, SlotKind, MAX_INBOUND_PAYLOAD};
@@ -322,19 +323,10 @@ impl Module {
     }
 }
 
-/// The `urc.md` §2 line of a message.
+/// The `urc.md` §2 line of a message, as command-core's URC writer assembles it.
 fn render(topic: &str, payload: &[u8]) -> Vec<u8> {
-    let length = payload.len().to_string();
-    [
-        &b"+TCMQTTRCVPUB:\""[..],
-        topic.as_bytes(),
-        b"\",",
-        length.as_bytes(),
-        b",\"",
-        payload,
-        b"\"\r\n",
-    ]
-    .concat()
+    let mut length = MessageLength::new();
+    received_message_parts(topic.as_bytes(), payload, &mut length).concat()
 }
 
 /// Parses a `+TCMQTTRCVPUB` line for a message on `topic` as `urc.md` §2 tells hosts to: by

@@ -200,6 +200,31 @@ impl Line<'_> {
     }
 }
 
+/// The decimal `<len>` of a `+TCMQTTRCVPUB` line: at most 4 digits (payloads of ≤ 2048 bytes),
+/// 8 leave room for any `usize` the session could report.
+pub type MessageLength = heapless::String<8>;
+
+/// The parts of a received message's `+TCMQTTRCVPUB:"<topic>",<len>,"<payload>"` line
+/// (`urc.md` §2), written as they lie: the topic and payload stay in the session's receive
+/// buffer and `length` receives the decimal `<len>`.
+pub fn received_message_parts<'a>(
+    topic: &'a [u8],
+    payload: &'a [u8],
+    length: &'a mut MessageLength,
+) -> [&'a [u8]; 7] {
+    length.clear();
+    let _ = core::fmt::write(length, format_args!("{}", payload.len()));
+    [
+        b"+TCMQTTRCVPUB:\"",
+        topic,
+        b"\",",
+        length.as_bytes(),
+        b",\"",
+        payload,
+        b"\"\r\n",
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

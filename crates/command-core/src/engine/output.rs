@@ -74,17 +74,12 @@ async fn write_held<T: Write>(mqtt: &MqttShared<'_>, tx: &mut T) -> Result<(), T
             let Some(message) = session.held_message() else {
                 break;
             };
-            let mut length = heapless::String::<8>::new();
-            let _ = core::fmt::write(&mut length, format_args!("{}", message.payload.len()));
-            let parts: [&[u8]; 7] = [
-                b"+TCMQTTRCVPUB:\"",
+            let mut length = crate::render::MessageLength::new();
+            let parts = crate::render::received_message_parts(
                 message.topic.as_bytes(),
-                b"\",",
-                length.as_bytes(),
-                b",\"",
                 message.payload,
-                b"\"\r\n",
-            ];
+                &mut length,
+            );
             copy_from(&parts, offset, &mut chunk)
         };
         if count == 0 {

@@ -68,18 +68,12 @@ impl Service<'_, '_> {
                     break;
                 }
                 Event::Message(message) if message.for_user => {
-                    let mut length = heapless::String::<8>::new();
-                    let _ =
-                        core::fmt::write(&mut length, format_args!("{}", message.payload.len()));
-                    let parts: [&[u8]; 7] = [
-                        b"+TCMQTTRCVPUB:\"",
+                    let mut length = crate::render::MessageLength::new();
+                    let parts = crate::render::received_message_parts(
                         message.topic.as_bytes(),
-                        b"\",",
-                        length.as_bytes(),
-                        b",\"",
                         message.payload,
-                        b"\"\r\n",
-                    ];
+                        &mut length,
+                    );
                     // A window's messages queue behind a released one still being written
                     // only after it: until then they count as a full queue.
                     let queued = shared.release_position.get().is_none()
