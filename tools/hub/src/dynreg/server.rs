@@ -163,16 +163,17 @@ fn register(hub: &Hub, body: &[u8]) -> Result<serde_json::Value, Refusal> {
             message: "internal error",
         })?;
     hub.update_registry(|registry| {
-        let enabled = registry
-            .devices
-            .get(&client_id)
-            .is_none_or(|device| device.enabled);
+        let existing = registry.devices.get(&client_id);
+        let enabled = existing.is_none_or(|device| device.enabled);
+        // A new secret changes nothing about the device's gateway binding.
+        let bound_gateway = existing.and_then(|device| device.bound_gateway.clone());
         registry.add_device(Device {
             pid: request.product_id.clone(),
             dn: request.device_name.clone(),
             secret,
             enabled,
             cert_pem: None,
+            bound_gateway,
         });
     });
     hub.with_device_state(&client_id, |state| state.activated = false);
