@@ -19,10 +19,12 @@
 #[cfg(feature = "certificates")]
 mod certificate_jobs;
 mod data;
+mod ota_commands;
 
 pub(crate) use data::DATA_MAX;
 mod jobs;
 mod mqtt_jobs;
+mod ota_jobs;
 mod output;
 mod receiver;
 
@@ -31,7 +33,7 @@ use core::cell::{Cell, RefCell};
 use at_parser::{parse_line, Form, Framer, ParseError, Parsed};
 use embassy_futures::select::{select4, Either4};
 use embedded_io_async::{Read, Write};
-use embedded_storage_async::nor_flash::NorFlash;
+use embedded_storage_async::nor_flash::MultiwriteNorFlash;
 use storage::Settings;
 
 use crate::board::{BoardInfo, Certificates, Clock, Network, Offline, Random, Wifi};
@@ -59,7 +61,7 @@ pub enum Exit {
 }
 
 /// What the engine drives besides the UART.
-pub struct Module<'a, F: NorFlash, W: Wifi> {
+pub struct Module<'a, F: MultiwriteNorFlash, W: Wifi> {
     /// Persisted settings.
     pub settings: &'a mut Settings<F>,
     /// The station interface.
@@ -102,7 +104,7 @@ pub async fn run<R, T, F, W>(rx: &mut R, tx: &mut T, module: Module<'_, F, W>) -
 where
     R: Read,
     T: Write,
-    F: NorFlash,
+    F: MultiwriteNorFlash,
     W: Wifi,
 {
     let cloud = Cloud {
@@ -124,7 +126,7 @@ pub async fn run_with<R, T, F, W, N, C>(
 where
     R: Read,
     T: Write,
-    F: NorFlash,
+    F: MultiwriteNorFlash,
     W: Wifi,
     N: Network,
     C: Clock,
@@ -155,6 +157,8 @@ where
     };
     let output = UartLock::new(tx);
     let mqtt = MqttShared::new(cloud.random);
+    ota_jobs::boot(&mqtt.ota, &mut *module.settings, &settings).await;
+    let network = RefCell::new(&mut *cloud.network);
     let mut executor = Executor {
         shared: &shared,
         output: &output,
@@ -163,6 +167,8 @@ where
         reply: Reply::new(),
         held: None,
         clock: cloud.clock,
+        network: &network,
+        download: None,
         entered_data: false,
         #[cfg(feature = "certificates")]
         pair: [0; storage::CERTIFICATE_SIZE_MAX],
@@ -171,7 +177,7 @@ where
     };
     let mut state = RamState::boot(settings);
     state.certificates = certificates;
-    let service = crate::mqtt::serve(&mqtt, cloud.network, cloud.clock);
+    let service = crate::mqtt::serve(&mqtt, &network, cloud.clock);
     match select4(
         receive(rx, &shared, &mqtt, &output),
         executor.serve(state),
@@ -184,7 +190,7 @@ where
     }
 }
 
-struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi, C: Clock> {
+struct Executor<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network> {
     shared: &'s Shared,
     output: &'s UartLock<&'s mut T>,
     mqtt: &'s MqttShared<'r>,
@@ -195,6 +201,10 @@ struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi, C: Clock> {
     held: Option<UartGuard<'s, &'s mut T>>,
     /// Data-phase timers.
     clock: &'s C,
+    /// The board's network, shared with the MQTT service: the OTA download's connections.
+    network: &'s RefCell<&'s mut N>,
+    /// The running OTA transfer (`ota_jobs`).
+    download: Option<ota_jobs::Download<N::Stream>>,
     /// Whether the command being executed entered data mode.
     entered_data: bool,
     /// The second file of a certificate pair.
@@ -211,13 +221,15 @@ enum Next {
     Exit(Exit),
 }
 
-impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
     async fn serve(&mut self, mut state: RamState) -> Exit {
         if let Next::Exit(exit) = self.auto_join(&state).await {
             return exit;
         }
         loop {
-            let entry = match self.next_entry().await {
+            let entry = match self.next_entry(&state).await {
                 Ok(entry) => entry,
                 Err(exit) => return exit,
             };
@@ -243,7 +255,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         }
     }
 
-    async fn next_entry(&mut self) -> Result<Entry, Exit> {
+    async fn next_entry(&mut self, state: &RamState) -> Result<Entry, Exit> {
         loop {
             if let Some(entry) = self.shared.queue.borrow_mut().pop() {
                 return Ok(entry);
@@ -253,7 +265,8 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                     return Err(exit);
                 }
             } else {
-                self.shared.line_ready.wait().await;
+                // Idle: the OTA download runs until a line arrives.
+                self.wait_line(state).await;
             }
         }
     }

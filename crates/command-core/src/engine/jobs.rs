@@ -2,16 +2,18 @@
 //! station joins, reboots, MQTT requests), and the rest of the command's output.
 
 use embedded_io_async::Write;
-use embedded_storage_async::nor_flash::NorFlash;
+use embedded_storage_async::nor_flash::MultiwriteNorFlash;
 
 use super::{Executor, Exit, Next};
-use crate::board::{Clock, Wifi};
+use crate::board::{Clock, Network, Wifi};
 use crate::fmt::warning;
 use crate::handlers::certificates::partner;
 use crate::handlers::Job;
 use crate::state::RamState;
 
-impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
     /// Runs a handler's IO job and completes its output.
     pub(super) async fn run_job(&mut self, state: &mut RamState, job: Job) -> Next {
         let settings = &mut *self.module.settings;
@@ -113,6 +115,10 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
             Job::Mqtt(request) => {
                 self.request(request).await;
             }
+            Job::OtaSet { enable, version } => self.ota_set(state, enable, version).await,
+            Job::OtaQuery => self.ota_query(),
+            Job::FirmwareInfo => self.firmware_info(state),
+            Job::ReadFirmware(length) => return self.read_firmware(length).await,
             Job::MqttDisconnect => {
                 self.request(crate::mqtt::Request::Disconnect).await;
                 self.reply.ok();

@@ -1,0 +1,269 @@
+//! OTA end to end (`commands.md` §5, `cloud.md` §4): the module against `tc-at-hub`'s MQTT
+//! broker, `$ota/report` responder, update tasks and HTTP file server, over real TCP.
+//!
+//! The MCU side is this test: `AT+TCOTASET=1,"1.0.0"`, then `+TCOTASTATUS:ENTERUPDATE` and
+//! `UPDATESUCCESS`, `AT+TCFWINFO?` and an `AT+TCREADFWDATA` loop whose bytes must equal the
+//! pushed file (and hash to its MD5). Failures go through the hub's fault switches. Every wait
+//! is bound to the module's output with a deadline; nothing sleeps to synchronise.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::hub::{json_number, Hub, DEMO_DEVICE, DEMO_PRODUCT, DEMO_SECRET};
+use common::{Module, Options, Scratch, Uart, START_DEADLINE};
+
+/// The module-info maximum (`commands.md` §5).
+const MAX_SIZE: usize = 909_312;
+/// Room for a 900 KB download, its verification and a retry on a loaded machine.
+const DOWNLOAD_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A hub and a module connected to it (TLS mode 0, echo off).
+fn connected(label: &str) -> (Scratch, Hub, Module) {
+    let scratch = Scratch::new(label);
+    let hub = Hub::start();
+    let options = Options {
+        environment: vec![
+            (
+                "TCAT_RESOLVE".into(),
+                "*.tencentdevices.com=127.0.0.1".into(),
+            ),
+            ("TCAT_PORT_MAP".into(), format!("1883={}", hub.mqtt)),
+        ],
+        ..Options::default()
+    };
+    let mut module = Module::start(Uart::Stdio, &scratch.flash(), &options);
+    module.send(b"ATE0\r\n");
+    module.expect(b"ATE0\r\n\r\nOK\r\n");
+    module.send(
+        format!("AT+TCDEVINFOSET=0,\"{DEMO_PRODUCT}\",\"{DEMO_DEVICE}\",\"{DEMO_SECRET}\"\r\n")
+            .as_bytes(),
+    );
+    module.expect(b"OK\r\n+TCDEVINFOSET:OK\r\n");
+    module.send(b"AT+TCMQTTCONN=0,5000,240,1,1\r\n");
+    module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    (scratch, hub, module)
+}
+
+/// Uploads `image` to the hub's file server; returns its id and MD5.
+fn upload(hub: &Hub, image: &[u8]) -> (u64, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", hub.admin)).expect("connect admin");
+    stream
+        .set_read_timeout(Some(START_DEADLINE))
+        .expect("admin read timeout");
+    write!(
+        stream,
+        "POST /files HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        image.len()
+    )
+    .expect("send head");
+    stream.write_all(image).expect("send file");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read answer");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "upload answered {answer}"
+    );
+    let id = json_number(&answer, "id").unwrap_or_else(|| panic!("no id in {answer}"));
+    let md5 = answer
+        .split("\"md5\":\"")
+        .nth(1)
+        .and_then(|rest| rest.get(..32))
+        .unwrap_or_else(|| panic!("no md5 in {answer}"))
+        .to_owned();
+    assert_eq!(md5, hex(&md5_of(image)), "the hub's MD5 of the upload");
+    (id, md5)
+}
+
+/// Creates the demo device's MCU update task to `version` with file `id`.
+fn create_task(hub: &Hub, id: u64, version: &str) {
+    let (status, body) = hub.admin(
+        "POST",
+        &format!("/devices/{DEMO_PRODUCT}/{DEMO_DEVICE}/ota"),
+        &format!("{{\"file_id\":{id},\"version\":\"{version}\"}}"),
+    );
+    assert_eq!(status, 200, "task creation answered {body}");
+}
+
+fn set_faults(hub: &Hub, id: u64, faults: &str) {
+    let (status, body) = hub.admin("PUT", &format!("/files/{id}/faults"), faults);
+    assert_eq!(status, 200, "faults answered {body}");
+}
+
+/// `AT+TCOTASET=1,"1.0.0"`: the result and the first `ENTERUPDATE`, in either order (the hub
+/// pushes the update in answer to the version report, before or after its PUBACK).
+fn enable_and_enter(module: &mut Module) {
+    module.send(b"AT+TCOTASET=1,\"1.0.0\"\r\n");
+    module.expect(b"OK\r\n");
+    let lines = [module.read_line(), module.read_line()];
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [
+            b"+TCOTASET:OK".to_vec(),
+            b"+TCOTASTATUS:ENTERUPDATE".to_vec()
+        ],
+        "got {:?}",
+        lines.map(|line| String::from_utf8_lossy(&line).into_owned())
+    );
+}
+
+/// Reads the image back with `AT+TCFWINFO?` and an `AT+TCREADFWDATA=<chunk>` loop.
+fn read_back(module: &mut Module, version: &str, size: usize, md5: &str, chunk: usize) -> Vec<u8> {
+    module.send(b"AT+TCFWINFO?\r\n");
+    module.expect(
+        format!("OK\r\n+TCFWINFO:\"{version}\",{size},\"{md5}\",{MAX_SIZE}\r\n").as_bytes(),
+    );
+    let mut image = Vec::with_capacity(size);
+    while image.len() < size {
+        let expected = chunk.min(size - image.len());
+        module.send(format!("AT+TCREADFWDATA={chunk}\r\n").as_bytes());
+        module.expect(format!("OK\r\n+TCREADFWDATA:{expected},").as_bytes());
+        image.extend(module.read_bytes(expected));
+        module.expect(b"\r\n");
+    }
+    // The offset reached the size: the next read is refused until AT+TCFWINFO? rewinds.
+    module.send(format!("AT+TCREADFWDATA={chunk}\r\n").as_bytes());
+    module.expect(b"+CME ERROR:208\r\n");
+    image
+}
+
+/// A 900,000-byte image holding every byte value and many `\r\n` pairs.
+fn large_image() -> Vec<u8> {
+    let mut image: Vec<u8> = (0..900_000u32)
+        .map(|index| (index.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for start in (0..image.len() - 1).step_by(997) {
+        image[start] = b'\r';
+        image[start + 1] = b'\n';
+    }
+    image
+}
+
+fn md5_of(bytes: &[u8]) -> [u8; 16] {
+    let mut digest = ota::ImageDigest::new();
+    digest.update(bytes);
+    digest.finish()
+}
+
+fn hex(digest: &[u8; 16]) -> String {
+    String::from_utf8(ota::to_hex(digest).to_vec()).expect("hex")
+}
+
+#[test]
+fn a_pushed_image_is_downloaded_verified_and_read_back_byte_exact() {
+    let (_scratch, hub, mut module) = connected("ota-full");
+    module.deadline = DOWNLOAD_DEADLINE;
+    // Nothing cached yet.
+    assert_eq!(module.transact(b"AT+TCFWINFO?\r\n"), b"+CME ERROR:207\r\n");
+    assert_eq!(
+        module.transact(b"AT+TCREADFWDATA=0\r\n"),
+        b"+CME ERROR:207\r\n"
+    );
+    assert_eq!(
+        module.transact(b"AT+TCOTASET?\r\n"),
+        b"+TCOTASET:0,\"\"\r\n\r\nOK\r\n"
+    );
+
+    let small: Vec<u8> = (0..5_000u32).map(|index| (index * 7 + 3) as u8).collect();
+    let (id, md5) = upload(&hub, &small);
+    create_task(&hub, id, "1.0.1");
+    enable_and_enter(&mut module);
+    module.expect(b"+TCOTASTATUS:UPDATESUCCESS\r\n");
+    // Listening ended with the update.
+    assert_eq!(
+        module.transact(b"AT+TCOTASET?\r\n"),
+        b"+TCOTASET:0,\"1.0.0\"\r\n\r\nOK\r\n"
+    );
+    let read = read_back(&mut module, "1.0.1", small.len(), &md5, 1_000);
+    assert_eq!(read, small);
+    assert_eq!(hex(&md5_of(&read)), md5);
+
+    // The bad-input rows of the three commands, with a valid image cached.
+    for (line, answer) in [
+        (&b"AT+TCREADFWDATA=0\r\n"[..], &b"+CME ERROR:208\r\n"[..]),
+        (b"AT+TCFWINFO=?\r\n", b"+TCFWINFO:\"FW_VERSION\",\"FW_SIZE\",\"FW_MD5\",\"FW_MAX_SIZE_OF_MODULE\"\r\n\r\nOK\r\n"),
+        (b"AT+TCREADFWDATA=?\r\n", b"+TCREADFWDATA:\"LEN_FOR_READ\"\r\n\r\nOK\r\n"),
+        (b"AT+TCOTASET=2,\"1.0.0\"\r\n", b"+CME ERROR:204\r\n"),
+        (b"AT+TCOTASET=1\r\n", b"+CME ERROR:204\r\n"),
+        (b"AT+TCOTASET=1,\"\"\r\n", b"+CME ERROR:204\r\n"),
+        (b"AT+TCOTASET=1,\"123456789012345678901234567890123\"\r\n", b"+CME ERROR:204\r\n"),
+        (b"AT+TCOTASET=\"1\",\"1.0.0\"\r\n", b"+CME ERROR:204\r\n"),
+    ] {
+        assert_eq!(
+            String::from_utf8_lossy(&module.transact(line)),
+            String::from_utf8_lossy(answer),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    module.send(b"AT+TCFWINFO?\r\n");
+    module.expect(format!("OK\r\n+TCFWINFO:\"1.0.1\",5000,\"{md5}\",{MAX_SIZE}\r\n").as_bytes());
+    for line in [
+        &b"AT+TCREADFWDATA=0\r\n"[..],
+        b"AT+TCREADFWDATA=4097\r\n",
+        b"AT+TCREADFWDATA=\"10\"\r\n",
+        b"AT+TCREADFWDATA=10,10\r\n",
+        b"AT+TCREADFWDATA=-5\r\n",
+    ] {
+        assert_eq!(
+            module.transact(line),
+            b"+CME ERROR:204\r\n",
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    // A refused read moved nothing: the whole image is still there.
+    module.send(b"AT+TCREADFWDATA=4096\r\n");
+    module.expect(b"OK\r\n+TCREADFWDATA:4096,");
+    assert_eq!(module.read_bytes(4096), small[..4096]);
+    module.expect(b"\r\n");
+
+    // A 900,000-byte image with every byte value and `\r\n` pairs, read in 4096-byte blocks.
+    let large = large_image();
+    let (id, md5) = upload(&hub, &large);
+    create_task(&hub, id, "2.0.0");
+    enable_and_enter(&mut module);
+    module.expect(b"+TCOTASTATUS:UPDATESUCCESS\r\n");
+    let read = read_back(&mut module, "2.0.0", large.len(), &md5, 4_096);
+    assert!(read == large, "the 900,000-byte image read back differs");
+    assert_eq!(hex(&md5_of(&read)), md5);
+}
+
+#[test]
+fn a_flipped_byte_fails_the_md5_at_once_and_clears_the_record() {
+    let (_scratch, hub, mut module) = connected("ota-md5");
+    module.deadline = DOWNLOAD_DEADLINE;
+    let image: Vec<u8> = (0..20_000u32).map(|index| (index % 251) as u8).collect();
+    let (id, _) = upload(&hub, &image);
+    set_faults(&hub, id, "{\"flip_offset\":1234}");
+    create_task(&hub, id, "1.0.1");
+    enable_and_enter(&mut module);
+    module.expect(b"+TCOTASTATUS:UPDATEFAIL,205\r\n");
+    assert_eq!(module.transact(b"AT+TCFWINFO?\r\n"), b"+CME ERROR:207\r\n");
+    assert_eq!(
+        module.transact(b"AT+TCOTASET?\r\n"),
+        b"+TCOTASET:0,\"1.0.0\"\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn a_missing_file_is_retried_three_times_then_fails_with_213() {
+    let (_scratch, hub, mut module) = connected("ota-404");
+    module.deadline = DOWNLOAD_DEADLINE;
+    let image = vec![0x5a; 3_000];
+    let (id, _) = upload(&hub, &image);
+    set_faults(&hub, id, "{\"status\":404}");
+    create_task(&hub, id, "1.0.1");
+    enable_and_enter(&mut module);
+    // Three silent retries, each re-reporting the version, which makes the hub push again.
+    for _ in 0..3 {
+        module.expect(b"+TCOTASTATUS:ENTERUPDATE\r\n");
+    }
+    module.expect(b"+TCOTASTATUS:UPDATEFAIL,213\r\n");
+    // A partial image is never readable.
+    assert_eq!(module.transact(b"AT+TCFWINFO?\r\n"), b"+CME ERROR:208\r\n");
+}
