@@ -10,7 +10,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
 
 use common::hub::{json_number, Hub, DEMO_DEVICE, DEMO_PRODUCT, DEMO_SECRET};
 use common::{Module, Options, Scratch, Uart, START_DEADLINE};
@@ -143,6 +145,59 @@ fn large_image() -> Vec<u8> {
     image
 }
 
+/// Waits (long-polling the hub's event log) until an event text contains every one of
+/// `needles`; returns the whole log read so far.
+fn wait_for_event(hub: &Hub, needles: &[&str]) -> String {
+    let mut log = String::new();
+    let mut since = 0;
+    let until = Instant::now() + DOWNLOAD_DEADLINE;
+    while Instant::now() < until {
+        let (status, body) = hub.admin("GET", &format!("/events?since={since}&wait_ms=2000"), "");
+        assert_eq!(status, 200, "events answered {body}");
+        for event in body.split("},{") {
+            if needles.iter().all(|needle| event.contains(needle)) {
+                log.push_str(&body);
+                return log;
+            }
+        }
+        since = body
+            .split("\"seq\":")
+            .skip(1)
+            .filter_map(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(since);
+        log.push_str(&body);
+    }
+    panic!("no hub event with {needles:?}; log: {log}");
+}
+
+/// The `Range: bytes=<start>-<end>` of every GET in `log`, in order.
+fn ranges(log: &str) -> Vec<(u64, u64)> {
+    let pattern = Regex::new(r"Range: bytes=(\d+)-(\d+)").expect("pattern");
+    pattern
+        .captures_iter(log)
+        .map(|captures| (captures[1].parse().unwrap(), captures[2].parse().unwrap()))
+        .collect()
+}
+
+/// Reads non-empty lines until `count` of them arrived; returns them sorted.
+fn lines_in_any_order(module: &mut Module, count: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    while lines.len() < count {
+        let line = module.read_line();
+        if !line.is_empty() {
+            lines.push(String::from_utf8_lossy(&line).into_owned());
+        }
+    }
+    lines.sort();
+    lines
+}
+
 fn md5_of(bytes: &[u8]) -> [u8; 16] {
     let mut digest = ota::ImageDigest::new();
     digest.update(bytes);
@@ -243,6 +298,14 @@ fn a_flipped_byte_fails_the_md5_at_once_and_clears_the_record() {
     create_task(&hub, id, "1.0.1");
     enable_and_enter(&mut module);
     module.expect(b"+TCOTASTATUS:UPDATEFAIL,205\r\n");
+    wait_for_event(
+        &hub,
+        &[
+            "\"state\":\"fail\"",
+            "\"result_code\":\"-4\"",
+            "\"result_msg\":\"MD5_not_match\"",
+        ],
+    );
     assert_eq!(module.transact(b"AT+TCFWINFO?\r\n"), b"+CME ERROR:207\r\n");
     assert_eq!(
         module.transact(b"AT+TCOTASET?\r\n"),
@@ -264,6 +327,101 @@ fn a_missing_file_is_retried_three_times_then_fails_with_213() {
         module.expect(b"+TCOTASTATUS:ENTERUPDATE\r\n");
     }
     module.expect(b"+TCOTASTATUS:UPDATEFAIL,213\r\n");
+    // One fail report, with the 404's code; four GETs.
+    let log = wait_for_event(&hub, &["\"state\":\"fail\"", "\"result_code\":\"-2\""]);
+    assert_eq!(ranges(&log), vec![(0, 3_000); 4]);
+    let (_, task) = hub.admin(
+        "GET",
+        &format!("/devices/{DEMO_PRODUCT}/{DEMO_DEVICE}/ota"),
+        "",
+    );
+    assert!(task.contains("\"failures\":[\"-2\"]"), "{task}");
     // A partial image is never readable.
     assert_eq!(module.transact(b"AT+TCFWINFO?\r\n"), b"+CME ERROR:208\r\n");
+}
+
+#[test]
+fn during_a_download_the_dl_gates_hold_and_an_abort_keeps_the_bytes_for_resume() {
+    let (_scratch, hub, mut module) = connected("ota-gates");
+    module.deadline = DOWNLOAD_DEADLINE;
+    let image: Vec<u8> = (0..300_000u32).map(|index| (index % 253) as u8).collect();
+    let (id, md5) = upload(&hub, &image);
+    // About 15 s for the whole image: the download is still running while the commands run.
+    set_faults(&hub, id, "{\"throttle_bps\":20000}");
+    create_task(&hub, id, "1.0.1");
+    enable_and_enter(&mut module);
+    for (line, answer) in [
+        (&b"AT+TCFWINFO?\r\n"[..], &b"+CME ERROR:200\r\n"[..]),
+        (b"AT+TCREADFWDATA=10\r\n", b"+CME ERROR:200\r\n"),
+        (b"AT+TCREADFWDATA=0\r\n", b"+CME ERROR:200\r\n"),
+        (b"AT+TCOTASET=1,\"1.0.0\"\r\n", b"+CME ERROR:200\r\n"),
+        (
+            b"AT+TCMQTTSUB=\"DEMO000001/demo/data\",0\r\n",
+            b"+CME ERROR:200\r\n",
+        ),
+        (
+            b"AT+TCMQTTUNSUB=\"DEMO000001/demo/data\"\r\n",
+            b"+CME ERROR:200\r\n",
+        ),
+        (
+            b"AT+TCMQTTPUBL=\"DEMO000001/demo/event\",0,5\r\n",
+            b"+CME ERROR:200\r\n",
+        ),
+        (
+            b"AT+TCMQTTPUBRAW=\"DEMO000001/demo/event\",0,5\r\n",
+            b"+CME ERROR:200\r\n",
+        ),
+        // RUN is checked first: 208.
+        (b"AT+TCMQTTCONN=0,5000,240,1,1\r\n", b"+CME ERROR:208\r\n"),
+        (b"AT+TCRESTORE\r\n", b"+CME ERROR:208\r\n"),
+        // Allowed.
+        (
+            b"AT+TCMQTTPUB=\"DEMO000001/demo/event\",0,\"x\"\r\n",
+            b"OK\r\n+TCMQTTPUB:OK\r\n",
+        ),
+        (b"AT+TCOTASET?\r\n", b"+TCOTASET:1,\"1.0.0\"\r\n\r\nOK\r\n"),
+    ] {
+        assert_eq!(
+            String::from_utf8_lossy(&module.transact(line)),
+            String::from_utf8_lossy(answer),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    // AT+TCOTASET=0 aborts: the URC before the result, a fail report (-5).
+    module.send(b"AT+TCOTASET=0,\"1.0.0\"\r\n");
+    module.expect(b"OK\r\n+TCOTASTATUS:UPDATEFAIL,208\r\n+TCOTASET:OK\r\n");
+    wait_for_event(&hub, &["\"state\":\"fail\"", "\"result_code\":\"-5\""]);
+    // The partial image is not readable.
+    assert_eq!(module.transact(b"AT+TCFWINFO?\r\n"), b"+CME ERROR:208\r\n");
+
+    // Enabled again: the hub pushes the same task and the download resumes where it stopped.
+    set_faults(&hub, id, "{}");
+    enable_and_enter(&mut module);
+    module.expect(b"+TCOTASTATUS:UPDATESUCCESS\r\n");
+    let log = wait_for_event(&hub, &["\"state\":\"done\""]);
+    let ranges = ranges(&log);
+    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    assert_eq!(ranges[0], (0, 300_000));
+    assert!(
+        ranges[1].0 > 0 && ranges[1].0 < 300_000 && ranges[1].1 == 300_000,
+        "the second GET resumes: {ranges:?}"
+    );
+    let read = read_back(&mut module, "1.0.1", image.len(), &md5, 4_096);
+    assert!(read == image, "the resumed image differs");
+
+    // AT+TCMQTTDISCONN during a download: 208, no report.
+    let (id, _) = upload(&hub, &image);
+    set_faults(&hub, id, "{\"throttle_bps\":20000}");
+    create_task(&hub, id, "1.0.2");
+    enable_and_enter(&mut module);
+    module.send(b"AT+TCMQTTDISCONN\r\n");
+    assert_eq!(
+        lines_in_any_order(&mut module, 2),
+        ["+TCOTASTATUS:UPDATEFAIL,208", "OK"]
+    );
+    assert_eq!(
+        module.transact(b"AT+TCOTASET?\r\n"),
+        b"+TCOTASET:0,\"1.0.0\"\r\n\r\nOK\r\n"
+    );
 }
