@@ -26,27 +26,48 @@ const DOWNLOAD_DEADLINE: Duration = Duration::from_secs(60);
 fn connected(label: &str) -> (Scratch, Hub, Module) {
     let scratch = Scratch::new(label);
     let hub = Hub::start();
-    let options = Options {
-        environment: vec![
-            (
-                "TCAT_RESOLVE".into(),
-                "*.tencentdevices.com=127.0.0.1".into(),
-            ),
-            ("TCAT_PORT_MAP".into(), format!("1883={}", hub.mqtt)),
-        ],
-        ..Options::default()
+    let module = start_connected(&scratch, &hub, Options::default());
+    (scratch, hub, module)
+}
+
+/// Starts a module with `options` (plus the routing to `hub`), stores the demo device and
+/// connects, echo off: TLS mode 0, or TLS-PSK (mode 1) on the `esp8266` profile, which has
+/// no other.
+fn start_connected(scratch: &Scratch, hub: &Hub, mut options: Options) -> Module {
+    let mode = if options.profile == Some("esp8266") {
+        1
+    } else {
+        0
     };
+    options.environment.push((
+        "TCAT_RESOLVE".into(),
+        "*.tencentdevices.com=127.0.0.1".into(),
+    ));
+    let port_map = options
+        .environment
+        .iter()
+        .position(|(name, _)| name == "TCAT_PORT_MAP");
+    let mqtt = format!("1883={},8883={}", hub.mqtt, hub.mqtts);
+    match port_map {
+        Some(index) => {
+            let value = &mut options.environment[index].1;
+            *value = format!("{value},{mqtt}");
+        }
+        None => options.environment.push(("TCAT_PORT_MAP".into(), mqtt)),
+    }
     let mut module = Module::start(Uart::Stdio, &scratch.flash(), &options);
     module.send(b"ATE0\r\n");
     module.expect(b"ATE0\r\n\r\nOK\r\n");
     module.send(
-        format!("AT+TCDEVINFOSET=0,\"{DEMO_PRODUCT}\",\"{DEMO_DEVICE}\",\"{DEMO_SECRET}\"\r\n")
-            .as_bytes(),
+        format!(
+            "AT+TCDEVINFOSET={mode},\"{DEMO_PRODUCT}\",\"{DEMO_DEVICE}\",\"{DEMO_SECRET}\"\r\n"
+        )
+        .as_bytes(),
     );
     module.expect(b"OK\r\n+TCDEVINFOSET:OK\r\n");
-    module.send(b"AT+TCMQTTCONN=0,5000,240,1,1\r\n");
+    module.send(format!("AT+TCMQTTCONN={mode},5000,240,1,1\r\n").as_bytes());
     module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
-    (scratch, hub, module)
+    module
 }
 
 /// Uploads `image` to the hub's file server; returns its id and MD5.
@@ -81,10 +102,15 @@ fn upload(hub: &Hub, image: &[u8]) -> (u64, String) {
 
 /// Creates the demo device's MCU update task to `version` with file `id`.
 fn create_task(hub: &Hub, id: u64, version: &str) {
+    create_task_with(hub, id, version, "");
+}
+
+/// [`create_task`] with more JSON members (`,"scheme":"https"`).
+fn create_task_with(hub: &Hub, id: u64, version: &str, extra: &str) {
     let (status, body) = hub.admin(
         "POST",
         &format!("/devices/{DEMO_PRODUCT}/{DEMO_DEVICE}/ota"),
-        &format!("{{\"file_id\":{id},\"version\":\"{version}\"}}"),
+        &format!("{{\"file_id\":{id},\"version\":\"{version}\"{extra}}}"),
     );
     assert_eq!(status, 200, "task creation answered {body}");
 }
@@ -424,4 +450,53 @@ fn during_a_download_the_dl_gates_hold_and_an_abort_keeps_the_bytes_for_resume()
         module.transact(b"AT+TCOTASET?\r\n"),
         b"+TCOTASET:0,\"1.0.0\"\r\n\r\nOK\r\n"
     );
+}
+
+#[test]
+fn https_urls_use_certificate_tls_on_full_and_plain_http_on_port_80_on_esp8266() {
+    let scratch = Scratch::new("ota-https");
+    let ca = scratch.path().join("hub-ca.pem");
+    let hub = Hub::start_with(&["--ca-out", &ca.display().to_string()]);
+    let image: Vec<u8> = (0..70_000u32).map(|index| (index % 241) as u8).collect();
+    let (id, md5) = upload(&hub, &image);
+
+    // full: TLS to the hub's HTTPS port, verified against the hub's CA (TCAT_CA_FILE).
+    let options = Options {
+        environment: vec![("TCAT_CA_FILE".into(), ca.display().to_string())],
+        ..Options::default()
+    };
+    let mut module = start_connected(&scratch, &hub, options);
+    module.deadline = DOWNLOAD_DEADLINE;
+    create_task_with(&hub, id, "1.0.1", ",\"scheme\":\"https\"");
+    enable_and_enter(&mut module);
+    module.expect(b"+TCOTASTATUS:UPDATESUCCESS\r\n");
+    let log = wait_for_event(&hub, &["\"kind\":\"http_request\"", "\"tls\":true"]);
+    assert_eq!(ranges(&log), vec![(0, 70_000)]);
+    let read = read_back(&mut module, "1.0.1", image.len(), &md5, 4_096);
+    assert!(read == image, "the image read back differs");
+    module.kill();
+
+    // esp8266: the same https URL is fetched as http on port 80 (mapped to the hub's HTTP
+    // port here), same host and path.
+    let scratch = Scratch::new("ota-https-esp8266");
+    let options = Options {
+        profile: Some("esp8266"),
+        environment: vec![("TCAT_PORT_MAP".into(), format!("80={}", hub.http))],
+        ..Options::default()
+    };
+    let mut module = start_connected(&scratch, &hub, options);
+    module.deadline = DOWNLOAD_DEADLINE;
+    create_task_with(&hub, id, "1.0.2", ",\"scheme\":\"https\"");
+    enable_and_enter(&mut module);
+    module.expect(b"+TCOTASTATUS:UPDATESUCCESS\r\n");
+    wait_for_event(
+        &hub,
+        &[
+            "\"kind\":\"http_request\"",
+            "\"tls\":false",
+            "Host: 127.0.0.1\"",
+        ],
+    );
+    let read = read_back(&mut module, "1.0.2", image.len(), &md5, 4_096);
+    assert!(read == image, "the image read back differs");
 }

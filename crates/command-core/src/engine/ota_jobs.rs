@@ -24,7 +24,7 @@ use ota::{Event, Failure, ImageDigest, Report, Status};
 use storage::{FirmwareWriter, Settings, Snapshot};
 
 use super::Executor;
-use crate::board::{Clock, Network, Wifi};
+use crate::board::{Clock, Network, Profile, Wifi};
 use crate::fmt::warning;
 use crate::mqtt::TOPIC_MAX;
 use crate::ota_state::{topic, OtaShared, REPORT_TOPIC, UPDATE_TOPIC};
@@ -315,8 +315,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 
     /// Opens the connection to the kept URL and sends the GET for `offset..size`.
     ///
-    /// `https://` URLs are fetched as `http://` on port 80 on every profile
-    /// (`docs/decisions.md`, "OTA over plain HTTP"); the MD5 protects the image.
+    /// `https://` URLs go over the board's server-authenticated TLS on the `full` profile;
+    /// boards without it fetch them as `http://` on port 80 (`cloud.md` §4.5; the MD5
+    /// protects the image).
     // The URL stays borrowed across the connect: the service writes it only while the
     // machine listens, and it is downloading now. The network is shared with the service,
     // which opens links only across a drop (`mqtt::service`).
@@ -325,14 +326,20 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         let mqtt = self.mqtt;
         let clock = self.clock;
         let url_copy = mqtt.ota.url.borrow();
-        let url = Url::parse(&url_copy)
-            .map_err(|_| Failure::Connection)?
-            .downgraded();
+        let url = Url::parse(&url_copy).map_err(|_| Failure::Connection)?;
+        let secure = url.secure && self.module.board.profile == Profile::Full;
+        let url = if secure { url } else { url.downgraded() };
         let mut stream = {
             let Ok(mut network) = self.network.try_borrow_mut() else {
                 return Err(Failure::Connection);
             };
-            let connect = network.connect(url.host, url.port);
+            let connect = async {
+                if secure {
+                    network.connect_tls(url.host, url.port).await
+                } else {
+                    network.connect(url.host, url.port).await
+                }
+            };
             match select(connect, clock.sleep_until(now + STALL_TIMEOUT_MS)).await {
                 Either::First(Ok(stream)) => stream,
                 _ => return Err(Failure::Connection),
