@@ -273,6 +273,11 @@ fn a_pushed_image_is_downloaded_verified_and_read_back_byte_exact() {
         (b"AT+TCOTASET=1,\"\"\r\n", b"+CME ERROR:204\r\n"),
         (b"AT+TCOTASET=1,\"123456789012345678901234567890123\"\r\n", b"+CME ERROR:204\r\n"),
         (b"AT+TCOTASET=\"1\",\"1.0.0\"\r\n", b"+CME ERROR:204\r\n"),
+        (b"AT+TCOTASET=abc,\"1.0.0\"\r\n", b"+CME ERROR:204\r\n"),
+        (b"AT+TCOTASET=1,\"1.0.0\",\"x\"\r\n", b"+CME ERROR:204\r\n"),
+        // Forms the commands do not have.
+        (b"AT+TCFWINFO\r\n", b"ERR CODE:0x01090000\r\n\r\nERROR\r\n"),
+        (b"AT+TCREADFWDATA?\r\n", b"ERR CODE:0x01090000\r\n\r\nERROR\r\n"),
     ] {
         assert_eq!(
             String::from_utf8_lossy(&module.transact(line)),
@@ -289,6 +294,9 @@ fn a_pushed_image_is_downloaded_verified_and_read_back_byte_exact() {
         b"AT+TCREADFWDATA=\"10\"\r\n",
         b"AT+TCREADFWDATA=10,10\r\n",
         b"AT+TCREADFWDATA=-5\r\n",
+        b"AT+TCREADFWDATA=abc\r\n",
+        b"AT+TCREADFWDATA=1.5\r\n",
+        b"AT+TCREADFWDATA=\r\n",
     ] {
         assert_eq!(
             module.transact(line),
