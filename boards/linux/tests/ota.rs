@@ -10,7 +10,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use regex::Regex;
 
@@ -507,4 +507,86 @@ fn https_urls_use_certificate_tls_on_full_and_plain_http_on_port_80_on_esp8266()
     );
     let read = read_back(&mut module, "1.0.2", image.len(), &md5, 4_096);
     assert!(read == image, "the image read back differs");
+}
+
+/// Deterministic pseudo-random numbers (xorshift) from a printed seed, so a failing run can be
+/// replayed by setting `TCAT_E2E_SEED`.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+#[test]
+fn a_download_killed_at_random_points_resumes_and_never_goes_back() {
+    let seed = std::env::var("TCAT_E2E_SEED")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("OTA kill loop seed: {seed} (replay with TCAT_E2E_SEED={seed})");
+    let mut random = Random(seed);
+    let scratch = Scratch::new("ota-resume");
+    let hub = Hub::start();
+    const SIZE: usize = 900_000;
+    let image: Vec<u8> = (0..SIZE as u32)
+        .map(|index| (index * 13 % 256) as u8)
+        .collect();
+    let (id, md5) = upload(&hub, &image);
+    // 8 KB every 100 ms: a checkpoint (64 KiB) about every 0.8 s, the whole image in 11 s;
+    // twenty kills at most 1.5 s after ENTERUPDATE cross a few checkpoints each time and
+    // rarely add up to the whole image (if they do, the loop ends early).
+    set_faults(&hub, id, "{\"throttle_bps\":80000}");
+    create_task(&hub, id, "1.0.1");
+    let task_path = format!("/devices/{DEMO_PRODUCT}/{DEMO_DEVICE}/ota");
+    let completed = || {
+        hub.admin("GET", &task_path, "")
+            .1
+            .contains("\"completed\":true")
+    };
+    let mut kills = 0;
+    while kills < 20 && !completed() {
+        let mut module = start_connected(&scratch, &hub, Options::default());
+        module.context = format!("kill {kills} (seed {seed})");
+        enable_and_enter(&mut module);
+        let delay = random.below(1_500_000);
+        std::thread::sleep(Duration::from_micros(delay)); // fault injection, not synchronisation
+        module.kill();
+        kills += 1;
+    }
+    set_faults(&hub, id, "{}");
+    let mut module = start_connected(&scratch, &hub, Options::default());
+    module.deadline = DOWNLOAD_DEADLINE;
+    module.context = format!("after {kills} kills (seed {seed})");
+    if !completed() {
+        enable_and_enter(&mut module);
+        module.expect(b"+TCOTASTATUS:UPDATESUCCESS\r\n");
+    }
+    let log = wait_for_event(&hub, &["\"state\":\"done\""]);
+    let ranges = ranges(&log);
+    assert!(
+        ranges.iter().all(|&(_, end)| end == SIZE as u64),
+        "{ranges:?}"
+    );
+    // Never back: each GET starts where the stored bytes end, at or after the one before.
+    assert!(
+        ranges.windows(2).all(|pair| pair[0].0 <= pair[1].0),
+        "a GET started before an earlier one: {ranges:?} (seed {seed})"
+    );
+    assert!(
+        ranges.iter().any(|&(start, _)| start > 0),
+        "no GET resumed: {ranges:?} (seed {seed})"
+    );
+    let read = read_back(&mut module, "1.0.1", SIZE, &md5, 4_096);
+    assert!(read == image, "the resumed image differs (seed {seed})");
 }
