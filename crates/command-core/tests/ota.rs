@@ -72,6 +72,34 @@ fn otaset_needs_the_link_and_uses_an_internal_slot() {
 }
 
 #[test]
+fn ota_listens_beside_ten_user_subscriptions() {
+    with_engine(|bench, mut engine| {
+        connect(bench, engine.as_mut(), 60);
+        for index in 0..10 {
+            let line = format!("AT+TCMQTTSUB=\"PID0000001/dev1/t{index}\",0\r\n");
+            assert_eq!(
+                bench.exchange(engine.as_mut(), line.as_bytes()),
+                "OK\r\n+TCMQTTSUB:OK\r\n"
+            );
+        }
+        assert_eq!(
+            bench.exchange(
+                engine.as_mut(),
+                b"AT+TCMQTTSUB=\"PID0000001/dev1/t10\",0\r\n"
+            ),
+            "OK\r\n+TCMQTTSUB:FAIL,-107\r\n"
+        );
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.0\"\r\n"),
+            "OK\r\n+TCOTASET:OK\r\n"
+        );
+        let listed = bench.exchange(engine.as_mut(), b"AT+TCMQTTSUB?\r\n");
+        assert_eq!(listed.matches("+TCMQTTSUB:").count(), 10, "{listed}");
+        assert!(!listed.contains("$ota"), "{listed}");
+    });
+}
+
+#[test]
 fn updates_that_fail_before_a_download_emit_enterupdate_then_their_code() {
     with_engine(|bench, mut engine| {
         connect(bench, engine.as_mut(), 60);
