@@ -1,7 +1,8 @@
 //! The receive path from broker bytes to `+TCMQTTRCVPUB` lines: a connected, subscribed
 //! `mqtt_session::Session` is fed broker bytes in arbitrary reads; every message event is
-//! rendered as the `urc.md` §2 line, queued in `command-core`'s real `Outbox` and read back out,
-//! as the module's MQTT service does.
+//! held in the session where it was decoded (back-pressure: `Session::hold_message`), rendered
+//! from the held bytes as the `urc.md` §2 line and then released, as the module's URC writer
+//! does.
 //!
 //! Input: byte 0 picks the user filter, then segments led by a control byte `c`. `c & 0x80`
 //! advances the clock by one keep-alive period. `c & 0x40` is a PUBLISH built from fields
@@ -14,21 +15,20 @@
 //!
 //! Invariants checked: no panic; the session writes only valid client MQTT; a message reaches
 //! the user exactly when its topic matches the user filter, with a payload of at most 2048
-//! bytes; every such message becomes exactly one outbox entry (the outbox is drained after each
-//! event, so it is never full), byte for byte the `urc.md` §2 line, which a host framing by
-//! `<len>` parses back to the same payload. Nothing lost: while only built PUBLISHes arrived and
+//! bytes; every such message is held unchanged, gets no acknowledgement while held, and becomes
+//! exactly one line, byte for byte the `urc.md` §2 line, which a host framing by `<len>` parses
+//! back to the same payload. Nothing lost: while only built PUBLISHes arrived and
 //! the link is up, the lines are exactly the messages `urc.md` §2 says are forwarded (matching
 //! topic, payload at most 2048 bytes, not a DUP repeat of one of the last 10 QoS 1 ids), in
 //! order, whatever the read boundaries, and every QoS 1 PUBLISH got one PUBACK, in order.
 //!
-//! The line is rendered here, from the spec, because `command-core` renders it inside its
-//! private event handler; when it exposes that function, call it instead.
+//! The line is rendered here, from the spec, because `command-core` streams it to the UART from
+//! private code; when it exposes that function, call it instead.
 
 #![no_main]
 
 use std::collections::VecDeque;
 
-use command_core::mqtt::{Outbox, OUTBOX_BYTES, URC_MAX};
 use libfuzzer_sys::fuzz_target;
 use mqtt_session::codec::{decode, Packet, QoS};
 use mqtt_session::session::{Event, Session, SessionConfig, SlotKind, MAX_INBOUND_PAYLOAD};
@@ -62,10 +62,9 @@ fn fixed_random() -> u32 {
     0x2545_F491
 }
 
-/// The session, the outbox, and the messages that came out as lines.
+/// The session and the messages that came out as lines.
 struct Module {
     session: Broker,
-    outbox: Outbox<OUTBOX_BYTES>,
     filter: &'static str,
     now: u64,
     lines: Vec<(String, Vec<u8>)>,
@@ -120,7 +119,6 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut module = Module {
         session,
-        outbox: Outbox::new(),
         filter,
         now: 1_000,
         lines: Vec::new(),
@@ -270,57 +268,73 @@ fn drain(session: &mut Broker, now: u64, wanted: fn(&Event<'_>) -> bool) -> Opti
 }
 
 impl Module {
-    /// Renders every message event into the outbox and checks the line that comes out.
+    /// Holds every message event, checks the line rendered from the held bytes, then releases
+    /// it: the acknowledgement may leave only after that.
     fn deliver(&mut self) {
-        while let Some(event) = self.session.poll(self.now) {
-            let Event::Message(message) = event else {
-                continue;
+        loop {
+            let delivered = {
+                let Some(event) = self.session.poll(self.now) else {
+                    break;
+                };
+                let Event::Message(message) = event else {
+                    continue;
+                };
+                assert!(
+                    is_valid_topic_name(message.topic),
+                    "invalid topic delivered"
+                );
+                assert!(
+                    message.payload.len() <= MAX_INBOUND_PAYLOAD,
+                    "oversize payload delivered"
+                );
+                assert_eq!(
+                    message.for_user,
+                    matches(self.filter, message.topic),
+                    "user delivery disagrees with the filter"
+                );
+                if !message.for_user {
+                    continue;
+                }
+                (message.topic.to_owned(), message.payload.to_vec())
             };
+            // Acknowledgements of earlier messages may already be queued: they leave first.
+            let earlier = transmit(&mut self.session);
+            self.acknowledged.extend(earlier);
+            self.session.hold_message(self.now);
+            let held = self
+                .session
+                .held_message()
+                .expect("a delivered message holds");
+            assert_eq!(held.topic, delivered.0, "the held topic changed");
+            assert_eq!(held.payload, &delivered.1[..], "the held payload changed");
+            let line = render(held.topic, held.payload);
+            assert_eq!(parse_payload(&line, held.topic), held.payload);
+            let early = transmit(&mut self.session);
             assert!(
-                is_valid_topic_name(message.topic),
-                "invalid topic delivered"
+                early.is_empty(),
+                "acknowledged {early:?} while a message was held"
             );
-            assert!(
-                message.payload.len() <= MAX_INBOUND_PAYLOAD,
-                "oversize payload delivered"
-            );
-            assert_eq!(
-                message.for_user,
-                matches(self.filter, message.topic),
-                "user delivery disagrees with the filter"
-            );
-            if !message.for_user {
-                continue;
-            }
-            let length = message.payload.len().to_string();
-            let parts: [&[u8]; 7] = [
-                b"+TCMQTTRCVPUB:\"",
-                message.topic.as_bytes(),
-                b"\",",
-                length.as_bytes(),
-                b",\"",
-                message.payload,
-                b"\"\r\n",
-            ];
-            assert!(
-                self.outbox.push_message(&parts),
-                "a drained outbox refused a message"
-            );
-            let mut line = vec![0u8; URC_MAX];
-            let size = self
-                .outbox
-                .pop_into(&mut line)
-                .expect("the entry just queued");
-            line.truncate(size);
-            assert_eq!(line, parts.concat(), "the outbox changed the line");
-            assert_eq!(parse_payload(&line, message.topic), message.payload);
-            assert!(self.outbox.is_empty(), "one entry per message");
-            self.lines
-                .push((message.topic.to_owned(), message.payload.to_vec()));
+            self.session.release_held(self.now);
+            self.lines.push(delivered);
         }
         let acknowledged = transmit(&mut self.session);
         self.acknowledged.extend(acknowledged);
     }
+}
+
+/// The `urc.md` §2 line of a message.
+fn render(topic: &str, payload: &[u8]) -> Vec<u8> {
+    let length = payload.len().to_string();
+    [
+        &b"+TCMQTTRCVPUB:\""[..],
+        topic.as_bytes(),
+        b"\",",
+        length.as_bytes(),
+        b",\"",
+        payload,
+        b"\"\r\n",
+    ]
+    .concat()
 }
 
 /// Parses a `+TCMQTTRCVPUB` line for a message on `topic` as `urc.md` §2 tells hosts to: by

@@ -66,7 +66,7 @@ impl Wifi for NoAccessPoint {
         Err(JoinError::NotFound)
     }
 
-    fn leave(&mut self) -> bool {
+    async fn leave(&mut self) -> bool {
         false
     }
 
@@ -99,7 +99,9 @@ fn run_until_idle<F: Future>(future: F) -> Option<F::Output> {
 
 fuzz_target!(|data: &[u8]| {
     // The first byte chooses the read size, so the same lines arrive in different splits.
-    let Some((&split, input)) = data.split_first() else { return };
+    let Some((&split, input)) = data.split_first() else {
+        return;
+    };
     let size = usize::from(split % 64) + 1;
     let mut rx = Chunks(input.chunks(size).map(<[u8]>::to_vec).collect());
     let mut settings = Settings::new(MockFlash::new(64 * 1024), 0..64 * 1024);
@@ -110,13 +112,21 @@ fuzz_target!(|data: &[u8]| {
         build_time: "Sep  3 2020 11:43:26",
         vendor: "Tencent Technology Co. Ltd.",
         mac: [2, 0, 0, 0, 0, 1],
-        profile: if split & 0x80 == 0 { Profile::Full } else { Profile::Esp8266 },
+        profile: if split & 0x80 == 0 {
+            Profile::Full
+        } else {
+            Profile::Esp8266
+        },
         free_ram: || (1, 1),
     };
     // A few boots at most: AT+RST and friends restart the engine on the same input stream.
     for _ in 0..4 {
         let mut tx = Blocks::default();
-        let module = Module { settings: &mut settings, wifi: &mut NoAccessPoint, board: &board };
+        let module = Module {
+            settings: &mut settings,
+            wifi: &mut NoAccessPoint,
+            board: &board,
+        };
         let exit = run_until_idle(command_core::run(&mut rx, &mut tx, module));
         assert_eq!(tx.0.first().map(Vec::as_slice), Some(&b"\r\nready\r\n"[..]));
         for block in &tx.0 {

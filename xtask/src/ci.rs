@@ -7,12 +7,12 @@
 use std::time::Instant;
 
 use crate::process::{self, Outcome};
-use crate::{cross, fuzz, test, tools};
+use crate::{chips, cross, fuzz, test, tools};
 
 /// Seconds per fuzz target in CI: a smoke run, long enough to catch shallow panics.
 const SMOKE_FUZZ_SECONDS: &str = "10";
 
-/// Runs format check, clippy, tests, the riscv32 build and a fuzz smoke run.
+/// Runs format check, clippy, tests, the riscv32 build, the chip builds and a fuzz smoke run.
 pub fn ci() -> Outcome {
     let started = Instant::now();
     // Clippy already builds the hub, which links the system OpenSSL.
@@ -32,7 +32,23 @@ pub fn ci() -> Outcome {
         ]))
     })?;
     step("test", || test::test(&[]))?;
+    // The workspace tests build command-core with its default `certificates` feature, so they
+    // check the full build's RAM gate; the esp8266 build's gate needs its own run.
+    step("esp8266 engine RAM gate", || {
+        process::run(process::cargo().args([
+            "test",
+            "--locked",
+            "--package",
+            "command-core",
+            "--no-default-features",
+            "--lib",
+            "footprint",
+        ]))
+    })?;
     step("cross", cross::cross)?;
+    // ESP32-C3/C2 images, the ESP8266 RAM gate (printed; enforced per chips::RAM_GATE_ENFORCED)
+    // and the transcripts on riscv32 and lx106 QEMU.
+    step("chips", chips::chips)?;
     step("fuzz", || {
         fuzz::fuzz(&["--seconds".to_owned(), SMOKE_FUZZ_SECONDS.to_owned()])
     })?;

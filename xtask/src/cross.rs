@@ -17,17 +17,19 @@ use crate::process::{self, Failure, Outcome};
 pub const TARGET: &str = "riscv32imc-unknown-none-elf";
 
 /// The core crates that must stay `no_std` and heap-free.
-pub const CORE_CRATES: [&str; 6] = [
+pub const CORE_CRATES: [&str; 8] = [
     "at-parser",
     "storage",
     "command-core",
     "mqtt-session",
     "tls-psk",
     "gateway",
+    "ota",
+    "provisioning",
 ];
 
 /// The private Debian toolchain: where it lives and the environment its `env.sh` sets.
-struct Toolchain {
+pub struct Toolchain {
     prefix: PathBuf,
     path: String,
     library_path: String,
@@ -73,9 +75,28 @@ pub fn cross() -> Outcome {
 impl Toolchain {
     /// Returns the cargo command that builds `packages` for the target with this toolchain.
     fn build(&self, packages: &[&str]) -> Command {
+        let mut command = self.cargo(&process::workspace_root());
+        command
+            .env("CARGO_TARGET_DIR", target_directory().join("riscv"))
+            .args([
+                "build",
+                "--locked",
+                "--release",
+                "-Zbuild-std=core",
+                "--target",
+                TARGET,
+            ]);
+        for package in packages {
+            command.args(["--package", package]);
+        }
+        command
+    }
+
+    /// Returns this toolchain's `cargo`, run in `directory`, with only its own environment.
+    pub fn cargo(&self, directory: &Path) -> Command {
         let binaries = self.prefix.join("usr/bin");
         let mut command = Command::new(binaries.join("cargo"));
-        command.current_dir(process::workspace_root());
+        command.current_dir(directory);
         // The variables rustup and the outer cargo set would pull in the host toolchain.
         for inherited in [
             "RUSTUP_TOOLCHAIN",
@@ -91,25 +112,21 @@ impl Toolchain {
             .env("PATH", &self.path)
             .env("LD_LIBRARY_PATH", &self.library_path)
             .env("RUSTC", binaries.join("rustc"))
-            .env("RUSTC_BOOTSTRAP", "1")
-            .env("CARGO_TARGET_DIR", target_directory().join("riscv"))
-            .args([
-                "build",
-                "--locked",
-                "--release",
-                "-Zbuild-std=core",
-                "--target",
-                TARGET,
-            ]);
-        for package in packages {
-            command.args(["--package", package]);
-        }
+            .env("RUSTC_BOOTSTRAP", "1");
+        command
+    }
+
+    /// The LLVM tool `name` (`llvm-size`, ...) that comes with this toolchain, with the
+    /// library path its shared LLVM needs.
+    pub fn llvm_tool(&self, name: &str) -> Command {
+        let mut command = Command::new(self.prefix.join("usr/lib/llvm-22/bin").join(name));
+        command.env("LD_LIBRARY_PATH", &self.library_path);
         command
     }
 }
 
 /// Finds the private toolchain, installing it with `scripts/setup-riscv.sh` if absent.
-fn prepare_toolchain() -> Outcome<Toolchain> {
+pub fn prepare_toolchain() -> Outcome<Toolchain> {
     let prefix = toolchain_prefix()?;
     let environment_script = prefix.join("env.sh");
     if !prefix.join("usr/bin/rustc").is_file() || !environment_script.is_file() {

@@ -2,12 +2,17 @@
 
 mod artifact;
 mod bench;
+mod chips;
 mod ci;
 mod cross;
+mod flash;
 mod fuzz;
 mod hub;
+mod image;
+mod lx106;
 mod preset;
 mod process;
+mod qemu;
 mod run;
 mod signals;
 mod terminal;
@@ -28,6 +33,16 @@ commands:
                                  PTY, routed to the hub (--no-hub: the module alone)
   hub [tc-at-hub arguments]      build and run the local IoT Hub stand-in (demo device)
   cross                          build the no_std core crates for riscv32imc-unknown-none-elf
+  build-image [esp32c3] [esp32c2]
+                                 build the ESP32-C3/C2 firmware and its merged flash image
+                                 (target/images/), printing the section sizes
+  lx106 [--ram-gate]             build the ESP8266 board for the lx106 CPU and print its RAM
+                                 map against the SDK's budget (--ram-gate: fail if over)
+  qemu                           replay the Linux board's transcripts against the engine on
+                                 QEMU's riscv32 `virt` machine
+  chips                          build-image for both RISC-V chips, lx106, qemu (CI's step)
+  flash --board esp32c3|esp32c2|esp8266 --port <tty>
+                                 write a module (espflash; esptool for the ESP8266)
   fuzz [--seconds N] [--build-only]
                                  build and run every fuzz target (default 20 s each)
   bench [parser | fleet N]       parser, TLS, MQTT through the module vs raw clients, idle CPU;
@@ -55,6 +70,11 @@ fn dispatch(command: &str, rest: &[String]) -> Outcome {
         "run" => run::run(rest),
         "hub" => hub::hub(rest),
         "cross" => no_arguments(command, rest).and_then(|()| cross::cross()),
+        "build-image" => image::build_image(rest),
+        "lx106" => lx106::lx106(rest),
+        "qemu" => no_arguments(command, rest).and_then(|()| qemu::qemu()),
+        "chips" => no_arguments(command, rest).and_then(|()| chips::chips()),
+        "flash" => flash::flash(rest),
         "fuzz" => fuzz::fuzz(rest),
         "bench" => bench::bench(rest),
         "ci" => no_arguments(command, rest).and_then(|()| ci::ci()),

@@ -67,7 +67,7 @@ impl Wifi for SimulatedWifi {
         Ok(())
     }
 
-    fn leave(&mut self) -> bool {
+    async fn leave(&mut self) -> bool {
         self.joined.take().is_some()
     }
 
@@ -178,7 +178,7 @@ mod tests {
         );
         wifi.join(b"lab", b"secret123", None).await.unwrap();
         assert_eq!(wifi.association().unwrap().ip.ip, [192, 168, 1, 100]);
-        assert!(wifi.leave());
-        assert!(!wifi.leave());
+        assert!(wifi.leave().await);
+        assert!(!wifi.leave().await);
     }
 }

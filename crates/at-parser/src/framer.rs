@@ -97,6 +97,15 @@ impl<const N: usize> Framer<N> {
         self.buffer.len()
     }
 
+    /// How many bytes [`feed`](Self::feed) accepts now without dropping any.
+    ///
+    /// A caller that applies back-pressure (stops reading its input while this is 0 and feeds
+    /// at most this much) never loses a byte, whatever `N`: the buffer then needs to hold one
+    /// line, not the bytes kept raw behind a data-mode barrier.
+    pub fn room(&self) -> usize {
+        N - self.buffer.len()
+    }
+
     /// Returns the next framing event, or `None` when more input is needed, while the data-mode
     /// barrier is set, or while a data phase is open.
     ///

@@ -62,8 +62,9 @@ pub trait Wifi {
         password: &[u8],
         bssid: Option<[u8; 6]>,
     ) -> impl Future<Output = Result<(), JoinError>>;
-    /// Leaves the current AP; returns whether the station was joined.
-    fn leave(&mut self) -> bool;
+    /// Leaves the current AP; returns whether the station was joined. Asynchronous because a
+    /// radio driver waits for the disassociation to complete (esp-radio's `disconnect_async`).
+    fn leave(&mut self) -> impl Future<Output = bool>;
     /// The current association, if joined and an address was obtained.
     fn association(&self) -> Option<Association>;
 }

@@ -33,7 +33,7 @@ use core::cell::{Cell, RefCell};
 use at_parser::{parse_line, Form, Framer, ParseError, Parsed};
 use embassy_futures::select::{select4, Either4};
 use embedded_io_async::{Read, Write};
-use embedded_storage_async::nor_flash::MultiwriteNorFlash;
+use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
 use storage::Settings;
 
 use crate::board::{BoardInfo, Certificates, Clock, Network, Offline, Random, Wifi};
@@ -46,7 +46,6 @@ use crate::render::{EngineError, Reply, BUSY_REPLY};
 use crate::state::RamState;
 use crate::table;
 use crate::wake::{Flag, UartGuard, UartLock};
-use mqtt_session::session::SlotKind;
 use output::{lock_drained, write_block, write_command_output, write_urcs};
 use receiver::{frame_one, receive, Framing};
 
@@ -82,9 +81,14 @@ pub struct Cloud<'a, N: Network, C: Clock> {
     pub certificates: &'a dyn Certificates,
 }
 
+/// The framer's receive buffer: one line (`at-engine.md` §3.2), since the receiver applies
+/// back-pressure instead of buffering what a data-mode barrier holds back
+/// (`docs/decisions.md`, "Framer back-pressure").
+pub(crate) const FRAMER_BYTES: usize = at_parser::MAX_LINE;
+
 /// State shared by the receiver and the executor.
 struct Shared {
-    framer: RefCell<Framer>,
+    framer: RefCell<Framer<FRAMER_BYTES>>,
     queue: RefCell<InputQueue>,
     echo: Cell<bool>,
     /// Raised when a line was queued; awaited by the executor only.
@@ -92,6 +96,9 @@ struct Shared {
     /// Raised whenever the receiver fed bytes: wakes a data phase or a discard (the
     /// executor, its only waiter).
     input: Flag,
+    /// Raised whenever the executor took bytes from the framer (a data phase, framing after
+    /// a released barrier): wakes the receiver, its only waiter, when the framer was full.
+    room: Flag,
 }
 
 /// Boots the module and serves AT commands until a reboot is requested or the UART closes.
@@ -131,11 +138,22 @@ where
     N: Network,
     C: Clock,
 {
-    let certificates = module.settings.certificates().await.unwrap_or_else(|_| {
+    let mut state = boot(module.settings).await;
+    // The receiver starts only after the banner: earlier input is never answered.
+    if write_block(tx, b"\r\nready\r\n").await.is_err() {
+        return Exit::UartClosed;
+    }
+    serve(rx, tx, module, cloud, &mut state).await
+}
+
+/// Reads the settings and (with `certificates`) the certificate table from flash.
+async fn boot<F: NorFlash>(settings: &mut Settings<F>) -> RamState {
+    #[cfg(feature = "certificates")]
+    let certificates = settings.certificates().await.unwrap_or_else(|_| {
         warning!("certificate table unreadable; no certificate files");
         storage::CertificateTable::default()
     });
-    let settings = match module.settings.load().await {
+    let loaded = match settings.load().await {
         Ok(settings) => settings,
         Err(_) => {
             // A partition that cannot be read at all boots with factory settings rather than
@@ -144,20 +162,45 @@ where
             storage::Snapshot::default()
         }
     };
-    // The receiver starts only after the banner: earlier input is never answered.
-    if write_block(tx, b"\r\nready\r\n").await.is_err() {
-        return Exit::UartClosed;
+    #[cfg_attr(not(feature = "certificates"), allow(unused_mut))]
+    let mut state = RamState::boot(loaded);
+    #[cfg(feature = "certificates")]
+    {
+        state.certificates = certificates;
     }
+    state
+}
+
+/// The four loops, after the banner.
+///
+/// A function of its own so that its state (every buffer of the engine) overlaps the boot's
+/// futures instead of being laid out beside them.
+async fn serve<R, T, F, W, N, C>(
+    rx: &mut R,
+    tx: &mut T,
+    module: Module<'_, F, W>,
+    cloud: Cloud<'_, N, C>,
+    state: &mut RamState,
+) -> Exit
+where
+    R: Read,
+    T: Write,
+    F: MultiwriteNorFlash,
+    W: Wifi,
+    N: Network,
+    C: Clock,
+{
     let shared = Shared {
         framer: RefCell::new(Framer::new()),
         queue: RefCell::new(InputQueue::new()),
         echo: Cell::new(true),
         line_ready: Flag::new(),
         input: Flag::new(),
+        room: Flag::new(),
     };
     let output = UartLock::new(tx);
     let mqtt = MqttShared::new(cloud.random);
-    ota_jobs::boot(&mqtt.ota, &mut *module.settings, &settings).await;
+    ota_jobs::boot(&mqtt.ota, &mut *module.settings, &state.settings).await;
     let network = RefCell::new(&mut *cloud.network);
     let mut executor = Executor {
         shared: &shared,
@@ -175,8 +218,6 @@ where
         #[cfg(feature = "certificates")]
         certificates: cloud.certificates,
     };
-    let mut state = RamState::boot(settings);
-    state.certificates = certificates;
     let service = crate::mqtt::serve(&mqtt, &network, cloud.clock);
     match select4(
         receive(rx, &shared, &mqtt, &output),
@@ -224,18 +265,20 @@ enum Next {
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
-    async fn serve(&mut self, mut state: RamState) -> Exit {
-        if let Next::Exit(exit) = self.auto_join(&state).await {
+    // The state is lent, not moved: an async fn's argument is stored twice in its future (as
+    // argument and as local), and this one is 1.3 KB.
+    async fn serve(&mut self, state: &mut RamState) -> Exit {
+        if let Next::Exit(exit) = self.auto_join(state).await {
             return exit;
         }
         loop {
-            let entry = match self.next_entry(&state).await {
+            let entry = match self.next_entry(state).await {
                 Ok(entry) => entry,
                 Err(exit) => return exit,
             };
             let barrier_line = matches!(&entry, Entry::Line(line) if at_parser::sets_barrier(line));
             self.entered_data = false;
-            let next = self.execute(&mut state, entry).await;
+            let next = self.execute(state, &entry).await;
             if barrier_line {
                 // A command that ended without entering data mode leaves its barrier set:
                 // the bytes held back are ordinary lines again. One that entered data mode
@@ -275,7 +318,11 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     async fn reframe(&mut self) -> Next {
         loop {
             match frame_one(self.shared) {
-                Framing::Idle => return Next::Continue,
+                Framing::Idle => {
+                    // The receiver may be waiting for the room these lines took.
+                    self.shared.room.raise();
+                    return Next::Continue;
+                }
                 Framing::Queued => continue,
                 Framing::Refused(_) => {
                     if self.write(BUSY_REPLY).await.is_err() {
@@ -322,7 +369,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         Ok(())
     }
 
-    async fn execute(&mut self, state: &mut RamState, entry: Entry) -> Next {
+    // The entry is lent for the same reason as the state in `serve`: moved, each frame on the
+    // way down would keep its own copy of the line.
+    async fn execute(&mut self, state: &mut RamState, entry: &Entry) -> Next {
         if self.open_block().await.is_err() {
             return Next::Exit(Exit::UartClosed);
         }
@@ -333,20 +382,22 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     }
 
     /// Runs one line with the UART held; an async command releases it after its acceptance.
-    async fn execute_in_block(&mut self, state: &mut RamState, entry: Entry) -> Next {
+    async fn execute_in_block(&mut self, state: &mut RamState, entry: &Entry) -> Next {
         self.reply.clear();
         let line = match entry {
             Entry::Rejected => {
                 self.reply.engine_error(EngineError::TooLong);
                 return self.flush_reply().await;
             }
-            Entry::Line(line) => line,
+            Entry::Line(line) => &line[..],
         };
         if self.shared.echo.get() {
-            self.reply.echo(&line);
+            self.reply.echo(line);
         }
-        let step = self.dispatch(state, &line);
-        match step {
+        // The step stays here and is lent to the job: moved, every frame below would keep
+        // a copy of it.
+        let mut step = self.dispatch(state, line);
+        match &mut step {
             Step::Done => self.flush_reply().await,
             Step::Sync(job) => {
                 // The echo goes out when the command is dispatched, before its job runs.
@@ -364,7 +415,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     exit => exit,
                 }
             }
-            Step::Data { len, kind, then } => self.run_data_phase(state, len, kind, then).await,
+            Step::Data { len, kind, then } => self.run_data_phase(state, *len, *kind, then).await,
         }
     }
 
@@ -394,16 +445,16 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         };
         let board = self.module.board;
         let gates = self.mqtt.gates();
-        let session = self.mqtt.session.borrow();
         let spec = table::lookup(name)
             .filter(|spec| !spec.capability || board.profile == crate::board::Profile::Full);
+        let mut data = self.mqtt.data.borrow_mut();
         let mut context = Context {
             state,
             board,
             association: self.module.wifi.association(),
             gates,
-            subscriptions: session.subscriptions(SlotKind::User),
             diagnostics: self.mqtt.diagnostic_report(),
+            payload: &mut data[..],
         };
         let step = spec.and_then(|spec| match form {
             Form::Test => spec.test.map(|handler| handler(&mut context, reply)),

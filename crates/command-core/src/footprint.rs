@@ -17,10 +17,12 @@ use crate::engine::{run_with, Cloud, Module};
 /// size rounded up to 256 bytes. Lower it with every saving. (Raised by 2,048 for OTA: the
 /// machine, the URL copy and the record mirror in `OtaShared`, and the transfer's state.)
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 61_952;
-/// The gate of the full build (`certificates`, the Linux board's `full` profile).
+const ENGINE_GATE: usize = 44_288;
+/// The gate of the full build (`certificates`, the Linux board's `full` profile). Raised by
+/// 256 bytes when `Wifi::leave` became async (its future lives in the executor's state), and
+/// by 1,280 for OTA.
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 76_544;
+const ENGINE_GATE: usize = 61_184;
 
 struct Pending;
 
@@ -51,7 +53,7 @@ impl Wifi for NoRadio {
         Err(JoinError::NotFound)
     }
 
-    fn leave(&mut self) -> bool {
+    async fn leave(&mut self) -> bool {
         false
     }
 
@@ -119,7 +121,10 @@ fn engine_ram_of_the_esp8266_profile_stays_under_its_gate() {
         ("  Step", size_of::<crate::handlers::Step>()),
         ("  Reply", size_of::<crate::render::Reply>()),
         ("  InputQueue", size_of::<crate::queue::InputQueue>()),
-        ("  Framer", size_of::<at_parser::Framer>()),
+        (
+            "  Framer",
+            size_of::<at_parser::Framer<{ crate::engine::FRAMER_BYTES }>>(),
+        ),
         ("  RamState", size_of::<crate::state::RamState>()),
         ("  TLS read buffer", crate::mqtt::TLS_READ_BUFFER),
         ("  TLS write buffer", crate::mqtt::TLS_WRITE_BUFFER),

@@ -98,7 +98,7 @@ impl<'a> Params<'a> {
 
     /// The unescaped String at `index`, whose length must lie in `min..=max` (`max <= N`).
     ///
-    /// For short values (names, topics); a payload goes through [`text_into`](Self::text_into)
+    /// For short values (names, topics); a payload goes through [`text_to`](Self::text_to)
     /// so that it is written once, where it is used.
     pub fn text<const N: usize>(
         &self,
@@ -109,6 +109,26 @@ impl<'a> Params<'a> {
         let mut text = heapless::Vec::new();
         self.text_into(index, min, max, &mut text)?;
         Ok(text)
+    }
+
+    /// Unescapes the String at `index`, whose length must lie in `min..=max` (`max` at most
+    /// `out`'s length), to the start of `out` in one pass, and returns its length. On an
+    /// error `out` is unchanged.
+    pub fn text_to(
+        &self,
+        index: usize,
+        min: usize,
+        max: usize,
+        out: &mut [u8],
+    ) -> Result<usize, ParamError> {
+        match self.tokens.get(index) {
+            Some(Token::String(text)) if (min..=max).contains(&text.len()) => {
+                text.unescape_to(out).ok_or(ParamError::Range)
+            }
+            Some(Token::String(_)) => Err(ParamError::Range),
+            Some(_) => Err(ParamError::Type),
+            None => Err(ParamError::Count),
+        }
     }
 
     /// Unescapes the String at `index`, whose length must lie in `min..=max` (`max <= N`),

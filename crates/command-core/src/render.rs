@@ -6,8 +6,14 @@
 
 use core::fmt::{self, Write as _};
 
-/// Capacity of one output block. The longest synchronous answer (AT+TCMQTTSUB? with ten
-/// 128-byte filters) needs about 1.5 KiB.
+/// Capacity of one output block: a 256-byte echo and the longest answer written in one piece.
+/// AT+TCMQTTSUB?'s list (up to 1.5 KiB) is written one line at a time; the other answers are
+/// a few short lines (the longest, AT+TCDIAG?, about 200 bytes).
+#[cfg(not(feature = "certificates"))]
+pub const BLOCK_CAPACITY: usize = 768;
+/// Capacity of one output block: AT+TCCERTADD? / AT+TCCERTCHECK? list every stored file in
+/// one piece.
+#[cfg(feature = "certificates")]
 pub const BLOCK_CAPACITY: usize = 2048;
 
 /// Engine-level error codes, printed as `ERR CODE:0x01SS0000` (`at-engine.md` §8).

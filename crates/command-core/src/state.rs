@@ -3,7 +3,9 @@
 //! Persisted records are mirrored here after every successful write, so queries never touch
 //! flash and a failed write leaves the RAM copy equal to the flash.
 
-use storage::{CertificateTable, ModuleInfo, Snapshot};
+#[cfg(feature = "certificates")]
+use storage::CertificateTable;
+use storage::{ModuleInfo, Snapshot};
 
 /// Longest AT+TCMQTTSRV value.
 pub const MQTT_SERVER_MAX: usize = 63;
@@ -24,7 +26,10 @@ pub struct RamState {
     /// Module info in effect since boot (AT+TCMODINFOSET takes effect at the next boot).
     pub boot_module: ModuleInfo,
     /// Mirror of the certificate file table (names and sizes for the `?` forms and the
-    /// mode-2 checks of AT+TCDEVINFOSET); empty until the engine reads it at boot.
+    /// mode-2 checks of AT+TCDEVINFOSET); empty until the engine reads it at boot. Without
+    /// `certificates` no command lists the files and AT+TCDEVINFOSET reads the table from
+    /// flash when it needs it (648 bytes less RAM).
+    #[cfg(feature = "certificates")]
     pub certificates: CertificateTable,
 }
 
@@ -39,6 +44,7 @@ impl RamState {
             log_level: 1,
             settings,
             boot_module,
+            #[cfg(feature = "certificates")]
             certificates: CertificateTable::default(),
         }
     }

@@ -93,7 +93,7 @@ impl Wifi for HeldJoin {
         Ok(())
     }
 
-    fn leave(&mut self) -> bool {
+    async fn leave(&mut self) -> bool {
         self.joined.replace(false)
     }
 

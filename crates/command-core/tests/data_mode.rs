@@ -280,7 +280,7 @@ impl Wifi for NoStation {
         Err(JoinError::NotFound)
     }
 
-    fn leave(&mut self) -> bool {
+    async fn leave(&mut self) -> bool {
         false
     }
 

@@ -95,7 +95,7 @@ impl Wifi for OneAccessPoint {
         Ok(())
     }
 
-    fn leave(&mut self) -> bool {
+    async fn leave(&mut self) -> bool {
         core::mem::take(&mut self.joined)
     }
 
@@ -411,7 +411,7 @@ impl Wifi for JoinWhileMessageArrives {
         Ok(())
     }
 
-    fn leave(&mut self) -> bool {
+    async fn leave(&mut self) -> bool {
         core::mem::take(&mut self.joined)
     }
 

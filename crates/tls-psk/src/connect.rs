@@ -59,7 +59,23 @@ where
         read_buffer: &'buf mut [u8],
         write_buffer: &'buf mut [u8],
     ) -> Result<Self, HandshakeError> {
-        let mut connection = Self {
+        let mut connection = Self::new(transport, rng, read_buffer, write_buffer);
+        connection.establish(config).await?;
+        Ok(connection)
+    }
+
+    /// A connection whose handshake has not run yet: [`establish`](Self::establish) runs it
+    /// where the connection already lies. The in-place form of [`connect`](Self::connect),
+    /// for a caller that keeps the connection in a slot of its own (moved out of `connect`'s
+    /// future, it is stored twice while the handshake runs). Nothing else may be called
+    /// before `establish` succeeded.
+    pub fn new(
+        transport: T,
+        rng: R,
+        read_buffer: &'buf mut [u8],
+        write_buffer: &'buf mut [u8],
+    ) -> Self {
+        Self {
             transport,
             rng,
             read_buffer,
@@ -69,13 +85,28 @@ where
             received: 0,
             plaintext: 0..0,
             state: SessionState::Open,
-        };
-        match connection.handshake(config).await {
-            Ok(()) => Ok(connection),
+        }
+    }
+
+    /// Runs the handshake of a connection made by [`new`](Self::new), as
+    /// [`connect`](Self::connect) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect); the session is then ended (every later call fails with
+    /// [`Error::SessionEnded`](crate::Error::SessionEnded)).
+    ///
+    /// # Cancellation Safety
+    ///
+    /// Not cancel-safe; drop the connection.
+    pub async fn establish(&mut self, config: &PskConfig<'_>) -> Result<(), HandshakeError> {
+        match self.handshake(config).await {
+            Ok(()) => Ok(()),
             Err(error) => {
                 if let Some(description) = error.alert() {
-                    connection.send_alert(LEVEL_FATAL, description).await;
+                    self.send_alert(LEVEL_FATAL, description).await;
                 }
+                self.state = SessionState::Ended;
                 Err(error)
             }
         }

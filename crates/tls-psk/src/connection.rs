@@ -89,13 +89,29 @@ where
         if buffer.is_empty() {
             return Ok(0);
         }
+        let count = buffer.len().min(self.fill_plaintext().await?);
+        buffer[..count].copy_from_slice(&self.plaintext()[..count]);
+        self.consume(count);
+        Ok(count)
+    }
+
+    /// Waits until decrypted application data is available where it was decrypted, in the
+    /// receive buffer, and returns how many bytes: [`plaintext`](Self::plaintext) shows them
+    /// and [`consume`](Self::consume) gives them up. The zero-copy form of
+    /// [`read`](Self::read): a caller that parses the bytes where they lie needs no buffer
+    /// of its own. `Ok(0)` means the peer closed the session.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    ///
+    /// # Cancellation Safety
+    ///
+    /// Cancel-safe, as [`read`](Self::read).
+    pub async fn fill_plaintext(&mut self) -> Result<usize, Error> {
         loop {
             if !self.plaintext.is_empty() {
-                let count = buffer.len().min(self.plaintext.len());
-                let start = self.plaintext.start;
-                buffer[..count].copy_from_slice(&self.read_buffer[start..start + count]);
-                self.plaintext.start += count;
-                return Ok(count);
+                return Ok(self.plaintext.len());
             }
             match self.state {
                 SessionState::Open => {}
@@ -129,6 +145,18 @@ where
                 }
             }
         }
+    }
+
+    /// The decrypted application data not yet consumed (empty until
+    /// [`fill_plaintext`](Self::fill_plaintext) completed).
+    pub fn plaintext(&self) -> &[u8] {
+        &self.read_buffer[self.plaintext.clone()]
+    }
+
+    /// Gives up the first `count` bytes of [`plaintext`](Self::plaintext) (all of them if
+    /// `count` is larger).
+    pub fn consume(&mut self, count: usize) {
+        self.plaintext.start += count.min(self.plaintext.len());
     }
 
     /// Encrypts and sends up to one record of `data` and returns how many bytes were taken:
@@ -185,11 +213,18 @@ where
     /// Sends `close_notify` (best effort) and returns the transport, which the caller then
     /// shuts down or drops.
     pub async fn close(mut self) -> T {
+        self.close_notify().await;
+        self.transport
+    }
+
+    /// Sends `close_notify` (best effort) and ends the session in place: the borrowing form
+    /// of [`close`](Self::close), for a caller that drops the connection afterwards and
+    /// should not move it (a moved connection is stored again in the caller's future).
+    pub async fn close_notify(&mut self) {
         if self.state == SessionState::Open {
             self.send_alert(LEVEL_WARNING, alert::CLOSE_NOTIFY).await;
         }
         self.state = SessionState::Ended;
-        self.transport
     }
 
     /// Reads one whole record into the receive buffer, decrypting it when a cipher is

@@ -51,7 +51,8 @@ pub struct Server {
     /// Handshake bytes waiting for a `Flush`, and the offsets where a record must end.
     pending: Vec<u8>,
     must_end: Vec<usize>,
-    /// Offset in `pending` where the established session's messages start.
+    /// Offset in `pending` where the established session's messages start (0 once the
+    /// correct `Finished` has been sent: everything queued since belongs to the session).
     after_finished: Option<usize>,
     /// Offset in `pending` of the first message a correct client refuses: the record that
     /// carries it taints the run, not its queueing (a correct `Finished` may go before it).
@@ -356,6 +357,9 @@ impl Server {
                 self.established = true;
             }
             start = end;
+        }
+        if after_finished.is_some() {
+            self.after_finished = Some(0);
         }
     }
 

@@ -18,7 +18,7 @@ use super::{Executor, Next};
 use crate::board::{Clock, Network, Wifi};
 use crate::handlers::publish_data::neutralise;
 use crate::handlers::DataJob;
-use crate::mqtt::{Payload, Request};
+use crate::mqtt::Request;
 use crate::state::RamState;
 
 /// Largest payload of a data phase: AT+TCCERTADD's 4096 bytes with certificates, otherwise a
@@ -46,7 +46,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         state: &mut RamState,
         len: usize,
         kind: DataKind,
-        job: DataJob,
+        job: &DataJob,
     ) -> Next {
         // Data mode starts before the prompt is written (§7.1): bytes already buffered behind
         // the barrier are the start of the payload.
@@ -91,6 +91,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 .framer
                 .borrow_mut()
                 .poll_data(&mut self.mqtt.data.borrow_mut()[..len]);
+            // The payload taken made room in the framer for the receiver's next bytes.
+            self.shared.room.raise();
             match status {
                 DataStatus::Complete { len } => return Ok(len),
                 DataStatus::Aborted(abort) => return Err(abort),
@@ -123,7 +125,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 
     // `state` is only needed by AT+TCCERTADD.
     #[cfg_attr(not(feature = "certificates"), allow(unused_variables))]
-    async fn run_data_job(&mut self, state: &mut RamState, job: DataJob, len: usize) -> Next {
+    // The job is lent: moved, it would be stored twice in this future.
+    async fn run_data_job(&mut self, state: &mut RamState, job: &DataJob, len: usize) -> Next {
         match job {
             DataJob::Publish {
                 name,
@@ -131,19 +134,19 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 qos,
                 neutralise: rewrite,
             } => {
-                if rewrite {
+                if *rewrite {
                     neutralise(&mut self.mqtt.data.borrow_mut()[..len]);
                 }
-                self.request(Request::Publish {
+                self.send(Request::Publish {
                     name,
-                    topic,
-                    payload: Payload::Data(len),
-                    qos,
-                })
-                .await;
+                    topic: topic.clone(),
+                    length: len,
+                    qos: *qos,
+                });
+                self.outcome().await;
             }
             #[cfg(feature = "certificates")]
-            DataJob::Certificate { name } => self.store_certificate(state, &name, len).await,
+            DataJob::Certificate { name } => self.store_certificate(state, name, len).await,
         }
         // The result line is in the outbox, behind the URCs held during the phase.
         self.flush_reply().await

@@ -2,57 +2,66 @@
 //! station joins, reboots, MQTT requests), and the rest of the command's output.
 
 use embedded_io_async::Write;
-use embedded_storage_async::nor_flash::MultiwriteNorFlash;
+use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
 
 use super::{Executor, Exit, Next};
 use crate::board::{Clock, Network, Wifi};
 use crate::fmt::warning;
 use crate::handlers::certificates::partner;
+use crate::handlers::mqtt_link::subscription_line;
 use crate::handlers::Job;
 use crate::state::RamState;
+use mqtt_session::session::SlotKind;
 
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
     /// Runs a handler's IO job and completes its output.
-    pub(super) async fn run_job(&mut self, state: &mut RamState, job: Job) -> Next {
+    ///
+    /// The job is lent, not moved: an async fn's argument is stored twice in its future.
+    /// Records are cloned into the state after their write (the clone is not held across an
+    /// await); a request is moved out into the mailbox.
+    pub(super) async fn run_job(&mut self, state: &mut RamState, job: &mut Job) -> Next {
         let settings = &mut *self.module.settings;
         let reply = &mut self.reply;
         match job {
             Job::StoreDevice(device) => {
                 // Step 8: a mode-2 record names a stored `<base>.crt` with its `<base>.key`.
-                if device.tls_mode == 2 && !identity_files_exist(state, &device.secret) {
-                    reply.result_fail("TCDEVINFOSET", 203);
-                } else if state.settings.device.as_ref() == Some(&device)
-                    || settings.store_device(&device).await.is_ok()
+                if device.tls_mode == 2
+                    && !identity_files_exist(settings, state, &device.secret).await
                 {
-                    state.settings.device = Some(device);
+                    reply.result_fail("TCDEVINFOSET", 203);
+                } else if state.settings.device.as_ref() == Some(&*device)
+                    || settings.store_device(device).await.is_ok()
+                {
+                    state.settings.device = Some(device.clone());
                     reply.result_ok("TCDEVINFOSET");
                 } else {
                     reply.result_fail("TCDEVINFOSET", 207);
                 }
             }
             Job::StoreProduct(product) => {
-                if state.settings.product.as_ref() == Some(&product)
-                    || settings.store_product(&product).await.is_ok()
+                if state.settings.product.as_ref() == Some(&*product)
+                    || settings.store_product(product).await.is_ok()
                 {
-                    state.settings.product = Some(product);
+                    state.settings.product = Some(product.clone());
                     reply.result_ok("TCPRDINFOSET");
                 } else {
                     reply.result_fail("TCPRDINFOSET", 207);
                 }
             }
             Job::StoreModule(info) => {
-                if state.settings.module.as_ref() == Some(&info)
-                    || settings.store_module(&info).await.is_ok()
+                if state.settings.module.as_ref() == Some(&*info)
+                    || settings.store_module(info).await.is_ok()
                 {
-                    state.settings.module = Some(info);
+                    state.settings.module = Some(info.clone());
                     reply.result_ok("TCMODINFOSET");
                 } else {
                     reply.result_fail("TCMODINFOSET", 207);
                 }
             }
             Job::StoreWifiMode(mode) => {
+                let mode = *mode;
                 if state.settings.wifi_mode == Some(mode)
                     || settings.store_wifi_mode(mode).await.is_ok()
                 {
@@ -67,14 +76,14 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 if wifi.association().is_some() {
                     reply.text_line("WIFI DISCONNECT");
                 }
-                match wifi.join(&station.ssid, &station.password, bssid).await {
+                match wifi.join(&station.ssid, &station.password, *bssid).await {
                     Ok(()) => {
                         reply.text_line("WIFI CONNECTED");
                         reply.text_line("WIFI GOT IP");
-                        if state.settings.station.as_ref() != Some(&station)
-                            && settings.store_station(&station).await.is_ok()
+                        if state.settings.station.as_ref() != Some(&*station)
+                            && settings.store_station(station).await.is_ok()
                         {
-                            state.settings.station = Some(station);
+                            state.settings.station = Some(station.clone());
                         }
                         reply.ok();
                     }
@@ -85,7 +94,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
             }
             Job::Leave => {
-                let was_joined = self.module.wifi.leave();
+                let was_joined = self.module.wifi.leave().await;
                 reply.ok();
                 if let Next::Exit(exit) = self.flush_reply().await {
                     return Next::Exit(exit);
@@ -111,22 +120,40 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     exit => exit,
                 };
             }
-            Job::MqttConnect(parameters) => self.connect(state, parameters).await,
-            Job::Mqtt(request) => {
-                self.request(request).await;
+            Job::MqttConnect(parameters) => self.connect(state, *parameters).await,
+            Job::Mqtt(_) => {
+                if let Job::Mqtt(request) = core::mem::replace(job, Job::MqttDisconnect) {
+                    self.send(request);
+                }
+                self.outcome().await;
             }
-            Job::OtaSet { enable, version } => self.ota_set(state, enable, version).await,
+            Job::ListSubscriptions => {
+                // One line per write, inside the command's block (the UART stays held): the
+                // list may be larger than a reply block.
+                let mut index = 0;
+                while self.subscription_into_reply(index) {
+                    if let Next::Exit(exit) = self.flush_reply().await {
+                        return Next::Exit(exit);
+                    }
+                    index += 1;
+                }
+                self.reply.ok();
+            }
+            Job::OtaSet { enable, version } => {
+                self.ota_set(state, *enable, core::mem::take(version)).await
+            }
             Job::OtaQuery => self.ota_query(),
             Job::FirmwareInfo => self.firmware_info(state),
-            Job::ReadFirmware(length) => return self.read_firmware(length).await,
+            Job::ReadFirmware(length) => return self.read_firmware(*length).await,
             Job::MqttDisconnect => {
-                self.request(crate::mqtt::Request::Disconnect).await;
+                self.send(crate::mqtt::Request::Disconnect);
+                self.outcome().await;
                 self.reply.ok();
             }
             #[cfg(feature = "certificates")]
-            Job::CheckCertificate(name) => self.check_certificate(state, &name).await,
+            Job::CheckCertificate(name) => self.check_certificate(state, name).await,
             #[cfg(feature = "certificates")]
-            Job::DeleteCertificate(name) => self.delete_certificate(state, &name).await,
+            Job::DeleteCertificate(name) => self.delete_certificate(state, name).await,
             Job::RestoreCloud => {
                 // The command's final output (`OK\r\n`) is already written; a flash error
                 // cannot be reported any more, and the reboot shows what survived.
@@ -142,10 +169,49 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     }
 }
 
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
+    /// Renders the `index`th user subscription's line into the reply; false past the last.
+    fn subscription_into_reply(&mut self, index: usize) -> bool {
+        let session = self.mqtt.session.borrow();
+        match session.subscriptions(SlotKind::User).get(index) {
+            Some(slot) => {
+                subscription_line(&mut self.reply, slot);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// AT+TCDEVINFOSET step 8 with the table kept in RAM.
+#[cfg(feature = "certificates")]
+async fn identity_files_exist<F: NorFlash>(
+    _: &mut storage::Settings<F>,
+    state: &RamState,
+    name: &[u8],
+) -> bool {
+    identity_files_in(&state.certificates, name)
+}
+
+/// AT+TCDEVINFOSET step 8 with the table read from flash (not kept in RAM without
+/// `certificates`); an unreadable table has no files.
+#[cfg(not(feature = "certificates"))]
+async fn identity_files_exist<F: NorFlash>(
+    settings: &mut storage::Settings<F>,
+    _: &RamState,
+    name: &[u8],
+) -> bool {
+    match settings.certificates().await {
+        Ok(table) => identity_files_in(&table, name),
+        Err(_) => false,
+    }
+}
+
 /// AT+TCDEVINFOSET step 8 (`commands.md` §1): the certificate `name` ends in `.crt` and is
 /// stored, and so is its key `<base>.key`.
-fn identity_files_exist(state: &RamState, name: &[u8]) -> bool {
-    let table = &state.certificates;
+fn identity_files_in(table: &storage::CertificateTable, name: &[u8]) -> bool {
     name.ends_with(b".crt")
         && table.contains(name)
         && partner(name).is_some_and(|key| table.contains(&key))

@@ -21,10 +21,16 @@ const CERTIFICATE_UNUSABLE: i32 = -702;
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
-    /// Hands one request to the MQTT service and waits until it ended.
-    pub(super) async fn request(&mut self, request: Request) -> Outcome {
+    /// Hands one request to the MQTT service; [`outcome`](Self::outcome) waits until it
+    /// ended. Two steps so that no future keeps a copy of the request (432 bytes) after it
+    /// went into the mailbox.
+    pub(super) fn send(&self, request: Request) {
         self.mqtt.done.clear();
         self.mqtt.requests.put(request);
+    }
+
+    /// Waits until the request handed over by [`send`](Self::send) ended.
+    pub(super) async fn outcome(&self) -> Outcome {
         self.mqtt.done.take().await
     }
 
@@ -95,7 +101,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             },
             identity,
         };
-        if self.request(Request::Connect(request)).await == Outcome::Succeeded {
+        self.send(Request::Connect(request));
+        if self.outcome().await == Outcome::Succeeded {
             state.mqtt_parameters = parameters;
         }
     }

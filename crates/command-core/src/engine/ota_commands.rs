@@ -17,7 +17,7 @@ use super::ota_jobs::device_topic;
 use super::{Executor, Next};
 use crate::board::{Clock, Network, Wifi};
 use crate::fmt::warning;
-use crate::mqtt::{Outcome, Payload, Request, PAYLOAD_MAX};
+use crate::mqtt::{Outcome, Request};
 use crate::ota_state::{REPORT_TOPIC, UPDATE_TOPIC};
 use crate::state::RamState;
 
@@ -127,7 +127,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 qos: QoS::AtLeastOnce,
                 kind: SlotKind::Internal,
             };
-            if self.request(subscribe).await == Outcome::Failed {
+            self.send(subscribe);
+            if self.outcome().await == Outcome::Failed {
                 self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
                 return;
             }
@@ -135,17 +136,18 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         // Listening starts before the version report leaves: the cloud may answer it with
         // `update_firmware` in the same breath as the PUBACK.
         let _ = ota.machine.borrow_mut().enable(&version);
-        let mut payload = heapless::Vec::<u8, PAYLOAD_MAX>::new();
-        let _ = payload.resize_default(PAYLOAD_MAX);
-        let length = ota::write_report(Report::Version, &version, &mut payload).unwrap_or(0);
-        payload.truncate(length);
-        let publish = Request::Publish {
+        // The report goes where every publish payload waits: the shared data buffer.
+        let length = {
+            let mut data = self.mqtt.data.borrow_mut();
+            ota::write_report(Report::Version, &version, &mut data[..]).unwrap_or(0)
+        };
+        self.send(Request::Publish {
             name: "",
             topic: report,
-            payload: Payload::Line(payload),
+            length,
             qos: QoS::AtLeastOnce,
-        };
-        if self.request(publish).await == Outcome::Failed {
+        });
+        if self.outcome().await == Outcome::Failed {
             ota.machine.borrow_mut().disable();
             self.drain_ota(state).await;
             self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);

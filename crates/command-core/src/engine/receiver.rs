@@ -29,34 +29,57 @@ pub(super) async fn receive<R: Read, T: Write>(
             Ok(0) | Err(_) => return Exit::UartClosed,
             Ok(count) => count,
         };
-        shared.framer.borrow_mut().feed(&buffer[..count]);
-        shared.input.raise();
-        loop {
-            // Frame one line at a time so that a [BUSY] reply can be written without holding
-            // the framer across an await.
-            let refused = match frame_one(shared) {
-                Framing::Idle => break,
-                Framing::Queued => continue,
-                Framing::Refused(entry) => entry,
-            };
-            // Echo and reply as parts: no block buffer is held across the write.
-            let echo = match &refused {
-                Entry::Line(line) if shared.echo.get() => &line[..],
-                _ => &[],
-            };
-            let parts = [echo, BUSY_REPLY];
-            if mqtt.outbox.borrow_mut().push_message(&parts) {
-                mqtt.output_ready.raise();
-            } else {
-                let mut tx = output.lock(Contender::Receiver).await;
-                for part in parts {
-                    if tx.write_all(part).await.is_err() {
-                        return Exit::UartClosed;
-                    }
+        let mut fed = 0;
+        while fed < count {
+            let room = shared.framer.borrow().room();
+            if room == 0 {
+                // Back-pressure: the framer is full of bytes only the executor can take (a
+                // barrier or a data phase); the UART is not read until it took some.
+                shared.room.wait().await;
+                continue;
+            }
+            let piece = &buffer[fed..count.min(fed + room)];
+            fed += shared.framer.borrow_mut().feed(piece);
+            shared.input.raise();
+            if let Some(exit) = frame_lines(shared, mqtt, output).await {
+                return exit;
+            }
+        }
+    }
+}
+
+/// Moves every complete line from the framer to the queue, answering `[BUSY]` for those that
+/// find it full; `Some` if the UART failed.
+async fn frame_lines<T: Write>(
+    shared: &Shared,
+    mqtt: &MqttShared<'_>,
+    output: &UartLock<&mut T>,
+) -> Option<Exit> {
+    loop {
+        // Frame one line at a time so that a [BUSY] reply can be written without holding
+        // the framer across an await.
+        let refused = match frame_one(shared) {
+            Framing::Idle => return None,
+            Framing::Queued => continue,
+            Framing::Refused(entry) => entry,
+        };
+        // Echo and reply as parts: no block buffer is held across the write.
+        let echo = match &refused {
+            Entry::Line(line) if shared.echo.get() => &line[..],
+            _ => &[],
+        };
+        let parts = [echo, BUSY_REPLY];
+        if mqtt.outbox.borrow_mut().push_message(&parts) {
+            mqtt.output_ready.raise();
+        } else {
+            let mut tx = output.lock(Contender::Receiver).await;
+            for part in parts {
+                if tx.write_all(part).await.is_err() {
+                    return Some(Exit::UartClosed);
                 }
-                if tx.flush().await.is_err() {
-                    return Exit::UartClosed;
-                }
+            }
+            if tx.flush().await.is_err() {
+                return Some(Exit::UartClosed);
             }
         }
     }

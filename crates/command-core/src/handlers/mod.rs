@@ -23,7 +23,6 @@ use crate::board::{Association, BoardInfo};
 use crate::mqtt::{DiagnosticReport, Request};
 use crate::render::Reply;
 use crate::state::{Gates, MqttParameters, RamState};
-use mqtt_session::session::Slot;
 
 /// What a handler sees.
 pub struct Context<'a> {
@@ -35,10 +34,11 @@ pub struct Context<'a> {
     pub association: Option<Association>,
     /// RUN / CONN / DL / PROV at dispatch time.
     pub gates: Gates,
-    /// The host session's user subscriptions, oldest first (AT+TCMQTTSUB?).
-    pub subscriptions: &'a [Slot],
     /// Drop counters and link history at dispatch time (AT+TCDIAG?).
     pub diagnostics: DiagnosticReport,
+    /// The shared data buffer (idle while a line is dispatched): AT+TCMQTTPUB unescapes its
+    /// payload into it.
+    pub payload: &'a mut [u8],
 }
 
 /// How a command continues after its handler returned.
@@ -113,6 +113,8 @@ pub enum Job {
     /// AT+TCREADFWDATA=: the next block of the cached image; `None` when `<len>` is not one
     /// Integer in 1..=4096 (checked after the record, `commands.md` §5).
     ReadFirmware(Option<u16>),
+    /// AT+TCMQTTSUB?: list the user subscriptions, one line per write.
+    ListSubscriptions,
     /// AT+TCCERTCHECK=: parse the file (and its pair) through the board.
     #[cfg(feature = "certificates")]
     CheckCertificate(certificates::FileName),
@@ -160,8 +162,8 @@ pub(crate) mod testing {
             board: &board,
             association: None,
             gates,
-            subscriptions: &[],
             diagnostics: DiagnosticReport::default(),
+            payload: &mut [0; crate::mqtt::PAYLOAD_MAX],
         };
         let mut reply = Reply::new();
         let step = match form {
@@ -185,6 +187,41 @@ pub(crate) mod testing {
             mac: [0x02, 0x11, 0x22, 0x33, 0x44, 0x55],
             profile,
             free_ram: || (40000, 30000),
+        }
+    }
+}
+
+#[cfg(test)]
+mod block_size {
+    use super::testing::run;
+    use crate::board::Profile;
+    use crate::render::BLOCK_CAPACITY;
+    use crate::state::RamState;
+
+    /// The reply block holds a command's echo (up to a whole line) and its answer; only
+    /// AT+TCMQTTSUB? writes its list piecewise. Every answer of the forms without
+    /// parameters fits beside a full-length echo.
+    #[test]
+    fn every_test_query_and_execute_answer_fits_a_block_beside_a_full_echo() {
+        for spec in crate::table::COMMANDS {
+            let forms = [
+                (spec.test.is_some(), "=?"),
+                (spec.query.is_some(), "?"),
+                (spec.exec.is_some(), ""),
+            ];
+            for (present, suffix) in forms {
+                if !present {
+                    continue;
+                }
+                let line = std::format!("AT+{}{suffix}", spec.name);
+                let mut state = RamState::boot(storage::Snapshot::default());
+                let (reply, _) = run(&mut state, Profile::Full, line.as_bytes());
+                assert!(
+                    reply.len() + at_parser::MAX_LINE <= BLOCK_CAPACITY,
+                    "{line}: {} bytes",
+                    reply.len()
+                );
+            }
         }
     }
 }

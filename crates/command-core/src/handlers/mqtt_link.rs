@@ -2,11 +2,12 @@
 //! subscribe, unsubscribe. Handlers only check; the engine hands the work to the MQTT service.
 
 use mqtt_session::codec::QoS;
+use mqtt_session::session::Slot;
 use mqtt_session::topic;
 
 use super::{Context, Job, Step};
 use crate::board::Profile;
-use crate::mqtt::{Payload, Request, PAYLOAD_MAX, TOPIC_MAX};
+use crate::mqtt::{Request, PAYLOAD_MAX, TOPIC_MAX};
 use crate::params::{ParamError, Params};
 use crate::render::{EngineError, Reply};
 use crate::state::MqttParameters;
@@ -126,12 +127,12 @@ pub fn tcmqttpub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
     let checked = (|| {
         let topic = topic_name(&params)?;
         let qos = qos(&params, 1)?;
-        let mut payload = heapless::Vec::<u8, PAYLOAD_MAX>::new();
-        params.text_into(2, 1, PAYLOAD_MAX, &mut payload)?;
+        // Unescaped straight into the shared data buffer, where the service encodes it from.
+        let length = params.text_to(2, 1, PAYLOAD_MAX, context.payload)?;
         Ok::<_, ParamError>(Request::Publish {
             name: "TCMQTTPUB",
             topic,
-            payload: Payload::Line(payload),
+            length,
             qos,
         })
     })();
@@ -146,18 +147,23 @@ pub fn tcmqttsub_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
 }
 
 /// AT+TCMQTTSUB?: the user subscriptions, oldest first (kept while reconnecting).
-pub fn tcmqttsub_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
-    for slot in context.subscriptions {
-        reply
-            .line()
-            .text("+TCMQTTSUB:")
-            .quoted(slot.filter.as_bytes())
-            .text(",")
-            .int(slot.qos as u8)
-            .end();
-    }
-    reply.ok();
-    Step::Done
+///
+/// Ten 128-byte filters are about 1.5 KiB, more than a reply block holds: the engine writes
+/// the list one line at a time inside the command's block ([`Job::ListSubscriptions`],
+/// [`subscription_line`]).
+pub fn tcmqttsub_query(_: &mut Context<'_>, _: &mut Reply) -> Step {
+    Step::Sync(Job::ListSubscriptions)
+}
+
+/// One line of AT+TCMQTTSUB?'s list.
+pub fn subscription_line(reply: &mut Reply, slot: &Slot) {
+    reply
+        .line()
+        .text("+TCMQTTSUB:")
+        .quoted(slot.filter.as_bytes())
+        .text(",")
+        .int(slot.qos as u8)
+        .end();
 }
 
 /// AT+TCMQTTSUB="<filter>",<qos>

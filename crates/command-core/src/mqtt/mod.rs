@@ -68,8 +68,7 @@ pub struct ConnectRequest {
 }
 
 /// What the executor asks the service to do; one at a time.
-// AT+TCMQTTPUB's payload (at most 256 bytes) rides inline; a data phase's stays in the
-// shared data buffer.
+// A connect request rides inline; there is no heap to box into.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Request {
@@ -81,8 +80,11 @@ pub enum Request {
         name: &'static str,
         /// Topic name (valid UTF-8, no wildcards: checked by the handler).
         topic: heapless::String<TOPIC_MAX>,
-        /// Where the payload is.
-        payload: Payload,
+        /// The payload is the first `length` bytes of the shared data buffer
+        /// ([`MqttShared`]'s `data`): AT+TCMQTTPUB's unescaped from its line, AT+TCMQTTPUBL's
+        /// neutralised or AT+TCMQTTPUBRAW's raw from the data phase. Not copied again before
+        /// the session encodes it into the PUBLISH.
+        length: usize,
         /// QoS 0 or 1.
         qos: QoS,
     },
@@ -103,19 +105,6 @@ pub enum Request {
     },
     /// AT+TCMQTTDISCONN.
     Disconnect,
-}
-
-/// The payload of a publish request.
-// A line's payload rides inline (at most 256 bytes, moved once); there is no heap to box into.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum Payload {
-    /// AT+TCMQTTPUB's unescaped payload, from its line.
-    Line(heapless::Vec<u8, PAYLOAD_MAX>),
-    /// The first `n` bytes of the data phase's buffer ([`MqttShared`]'s `data`), neutralised
-    /// (AT+TCMQTTPUBL) or raw (AT+TCMQTTPUBRAW): not copied again before the session encodes
-    /// them into the PUBLISH.
-    Data(usize),
 }
 
 /// How a request ended; its result line, if any, is already in the outbox.
@@ -181,7 +170,8 @@ pub struct MqttShared<'a> {
     pub(crate) urc_written: Flag,
     /// What AT+TCDIAG? reports besides the session's counters.
     pub(crate) diagnostics: Cell<Diagnostics>,
-    /// The payload of the current data phase (AT+TCMQTTPUBL/PUBRAW, AT+TCCERTADD), also the
+    /// The payload of AT+TCMQTTPUB (unescaped from its line) and of the current data phase
+    /// (AT+TCMQTTPUBL/PUBRAW, AT+TCCERTADD), also the
     /// certificate of AT+TCCERTCHECK and of a mode-2 connect: written by the executor,
     /// read by the service for a [`Payload::Data`] publish. Never borrowed by both at once:
     /// the executor waits while the service serves its request.

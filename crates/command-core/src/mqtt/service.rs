@@ -9,8 +9,10 @@
 //! Transports ([`link`]): TLS mode 0 is plain TCP to port 1883, mode 1 TLS-PSK to 8883, mode 2
 //! the board's certificate TLS to 8883 (`-702` on boards without it). The TLS record buffers belong to [`serve`]'s
 //! future (a static task on a device, so no heap and no stack spike) and are lent to one link
-//! at a time: [`Service::run`] consumes a link and returns when the next one must be opened,
-//! which ends the previous link's borrow of the buffers before [`Service::open`] lends them again.
+//! at a time: the link lives in [`serve`]'s loop, [`Service::open`] fills it (the TLS handshake
+//! runs where the connection lies) and [`Service::run`] serves it until the next one must be
+//! opened; the link is dropped at the end of the turn, which ends its borrow of the buffers
+//! before they are lent again.
 
 mod events;
 mod link;
@@ -19,13 +21,14 @@ mod requests;
 use core::cell::RefCell;
 
 use embassy_futures::select::{select, select4, Either, Either4};
-use embedded_io_async::{Read, Write};
+use embedded_io_async::Write;
 use mqtt_session::codec::PacketId;
 use mqtt_session::tencent::Identity;
 
 use super::{ConnectRequest, MqttShared, TlsRandom, HOST_MAX};
 use crate::board::{Clock, Network};
 use link::{Destination, Link};
+use requests::Handled;
 
 /// Port of TLS mode 0 (plain TCP).
 pub const PLAIN_PORT: u16 = 1883;
@@ -34,8 +37,17 @@ pub const TLS_PORT: u16 = 8883;
 /// TLS receive buffer: one whole server record with minimal CBC padding (5 header + 16 IV +
 /// 16 384 data + 20 MAC + 12 padding, `tls-psk` README).
 pub const TLS_READ_BUFFER: usize = 16_437;
-/// TLS transmit buffer: holds the session's largest packet (2 183 bytes) in one record.
-pub const TLS_WRITE_BUFFER: usize = 2_229;
+/// Bytes of the session's transmit buffer copied per link write (the session is never
+/// borrowed across the write); with TLS each is one record.
+const TRANSMIT_CHUNK: usize = 256;
+/// TLS transmit buffer: one record of one transmit chunk, sealed in place (5 header + 16 IV +
+/// the chunk + 20 MAC + CBC padding to 16-byte blocks; `tls-psk` README: a buffer of `W`
+/// bytes carries `⌊(W − 21) / 16⌋ · 16 − 21`). The records on the wire are the ones a
+/// larger buffer would produce: the chunk, not the buffer, sets their size. It also holds
+/// the handshake's ClientHello with a 64-byte server name (≥ 129 bytes).
+pub const TLS_WRITE_BUFFER: usize = 21 + (TRANSMIT_CHUNK + 21).div_ceil(16) * 16;
+const _: () = assert!((TLS_WRITE_BUFFER - 21) / 16 * 16 - 21 >= TRANSMIT_CHUNK);
+const _: () = assert!(TLS_WRITE_BUFFER >= 65 + super::HOST_MAX);
 /// The link was lost while a command waited on it.
 const LINK_LOST: i32 = -103;
 
@@ -54,7 +66,8 @@ enum Waiting {
 }
 
 /// Why [`Service::run`] gave up its link: a transport must be opened first.
-// Passed by value once per connect; there is no heap to box the request into.
+// Kept in `serve` and lent to `open` (never moved into a future); there is no heap to box the
+// request into.
 #[allow(clippy::large_enum_variant)]
 enum Opening {
     /// AT+TCMQTTCONN: its cmdtimeout bounds the transport and then the CONNACK.
@@ -98,15 +111,16 @@ pub(crate) async fn serve<N: Network, C: Clock>(
     };
     let mut opening = None;
     loop {
-        let link = match opening.take() {
-            Some(opening) => {
-                service
-                    .open(opening, network, clock, &mut read_buffer, &mut write_buffer)
-                    .await
-            }
-            None => None,
-        };
-        opening = Some(service.run::<N, C>(link, clock).await);
+        // The link lives here and is lent to `open` and `run`: moved, it would be stored
+        // twice.
+        let mut link = None;
+        if let Some(opening) = &opening {
+            let buffers = (&mut read_buffer[..], &mut write_buffer[..]);
+            service
+                .open(opening, network, clock, buffers, &mut link)
+                .await;
+        }
+        opening = Some(service.run::<N, C>(&mut link, clock).await);
     }
 }
 
@@ -121,23 +135,27 @@ impl<'a> Service<'_, 'a> {
     /// and TCP pushes back to the broker. Timers and requests are served all along.
     async fn run<N: Network, C: Clock>(
         &mut self,
-        mut link: Option<BoardLink<'_, 'a, N>>,
+        link: &mut Option<BoardLink<'_, 'a, N>>,
         clock: &C,
     ) -> Opening {
         let shared = self.shared;
-        let mut input = [0u8; 512];
-        let (mut start, mut end) = (0usize, 0usize);
         loop {
             let now = clock.now_ms();
-            if start < end {
-                start += shared.session.borrow_mut().handle_input(&input[start..end]);
+            // Received bytes are parsed where the link keeps them (the TLS plaintext, or the
+            // idle TLS receive buffer in plain TCP): the service has no read buffer.
+            if let Some(open) = link.as_mut() {
+                let received = open.received();
+                if !received.is_empty() {
+                    let taken = shared.session.borrow_mut().handle_input(received);
+                    open.consume(taken);
+                }
             }
-            let reconnect = self.handle_events(now, &mut link);
+            let reconnect = self.handle_events(now, link);
             if let Some(Waiting::Connack { deadline }) = self.waiting {
                 if now >= deadline {
                     // The budget of AT+TCMQTTCONN ran out: cancel the attempt entirely.
                     let _ = shared.session.borrow_mut().disconnect();
-                    link = None;
+                    *link = None;
                     self.finish("TCMQTTCONN", Err(202));
                     continue;
                 }
@@ -145,18 +163,21 @@ impl<'a> Service<'_, 'a> {
             if reconnect {
                 return Opening::Reconnect;
             }
-            if !self.transmit(&mut link, clock).await {
+            if !self.transmit(link, clock).await {
                 continue;
             }
             // The events may have made room for the rest of the last read: offer it before
             // waiting (the read branch stays off until the session took all of it).
-            if start < end && shared.session.borrow().can_take_input() {
+            let unparsed = link
+                .as_ref()
+                .is_some_and(|open| !open.received().is_empty());
+            if unparsed && shared.session.borrow().can_take_input() {
                 continue;
             }
             let deadline = self.deadline();
             let read = async {
-                match (&mut link, start < end) {
-                    (Some(link), false) => link.read(&mut input).await.unwrap_or(0),
+                match (&mut *link, unparsed) {
+                    (Some(link), false) => link.fill().await.unwrap_or(0),
                     // Nothing to read from, or the session must make room first.
                     _ => core::future::pending().await,
                 }
@@ -167,29 +188,36 @@ impl<'a> Service<'_, 'a> {
                     None => core::future::pending().await,
                 }
             };
-            match select4(
+            let event = select4(
                 read,
                 shared.requests.take(),
                 wait,
                 shared.service_wake.wait(),
             )
-            .await
-            {
+            .await;
+            // Decided before any await: the request (432 bytes) is not kept during one.
+            let teardown = match event {
                 Either4::First(0) => {
-                    link = None;
+                    *link = None;
                     shared.session.borrow_mut().transport_closed(clock.now_ms());
+                    None
                 }
                 Either4::First(count) => {
-                    (start, end) = (0, count);
                     shared.diagnose(|diagnostics| diagnostics.bytes_in += count as u64);
+                    None
                 }
                 Either4::Second(request) => {
-                    if let Some(opening) = self.handle_request(request, &mut link, clock).await {
-                        return opening;
+                    match self.handle_request(request, link, clock.now_ms()) {
+                        Handled::Served => None,
+                        Handled::Open(opening) => return opening,
+                        Handled::TearDown { deadline } => Some(deadline),
                     }
                 }
                 // A deadline, or the writer released the held message: go round.
-                Either4::Third(()) | Either4::Fourth(()) => {}
+                Either4::Third(()) | Either4::Fourth(()) => None,
+            };
+            if let Some(deadline) = teardown {
+                self.tear_down(link, clock, deadline).await;
             }
         }
     }
@@ -208,15 +236,11 @@ impl<'a> Service<'_, 'a> {
     }
 
     /// Writes the session's pending bytes; false if the link failed (the loop goes round).
-    async fn transmit<L: Read + Write, C: Clock>(
-        &mut self,
-        link: &mut Option<L>,
-        clock: &C,
-    ) -> bool {
+    async fn transmit<L: Write, C: Clock>(&mut self, link: &mut Option<L>, clock: &C) -> bool {
         let Some(stream) = link else {
             return true;
         };
-        let mut chunk = [0u8; 256];
+        let mut chunk = [0u8; TRANSMIT_CHUNK];
         loop {
             let count = {
                 let session = self.shared.session.borrow();
@@ -246,19 +270,20 @@ impl<'a> Service<'_, 'a> {
         true
     }
 
-    /// Opens the transport `opening` needs, within its deadline, and tells the session.
+    /// Opens the transport `opening` needs into `link`, within its deadline, and tells the
+    /// session; `link` stays `None` when it failed.
     // The client files stay borrowed (shared) across the handshake so that mode 2 needs no
     // second 8 KiB copy; the executor only writes them with `try_borrow_mut` before a connect
     // request, when no link is being opened, and fails the connect with -702 otherwise.
     #[allow(clippy::await_holding_refcell_ref)]
     async fn open<'buffer, N: Network, C: Clock>(
         &mut self,
-        opening: Opening,
+        opening: &Opening,
         network: &RefCell<&mut N>,
         clock: &C,
-        read_buffer: &'buffer mut [u8],
-        write_buffer: &'buffer mut [u8],
-    ) -> Option<BoardLink<'buffer, 'a, N>> {
+        (read_buffer, write_buffer): (&'buffer mut [u8], &'buffer mut [u8]),
+        link: &mut Option<BoardLink<'buffer, 'a, N>>,
+    ) {
         let now = clock.now_ms();
         let connect = match opening {
             Opening::Connect(connect) => {
@@ -307,7 +332,8 @@ impl<'a> Service<'_, 'a> {
         // then fails like a refused TCP connection.
         let opened = match network.try_borrow_mut() {
             Ok(mut network) => {
-                let attempt = link::open(&mut **network, destination, read_buffer, write_buffer);
+                let attempt =
+                    link::open(&mut **network, destination, read_buffer, write_buffer, link);
                 match select(attempt, clock.sleep_until(deadline)).await {
                     Either::First(result) => result,
                     Either::Second(()) => Err(202),
@@ -315,42 +341,35 @@ impl<'a> Service<'_, 'a> {
             }
             Err(_) => Err(-603),
         };
+        if opened.is_err() {
+            // A timed-out attempt may have left a half-open link.
+            *link = None;
+        }
         #[cfg(feature = "certificates")]
         drop(files);
         let now = clock.now_ms();
         let Some(connect) = connect else {
             let mut session = self.shared.session.borrow_mut();
-            return match opened {
-                Ok(link) => {
-                    session.transport_opened(now);
-                    Some(link)
-                }
-                Err(_) => {
-                    session.transport_closed(now);
-                    None
-                }
-            };
-        };
-        let link = match opened {
-            Ok(link) => link,
-            Err(code) => {
-                self.finish("TCMQTTCONN", Err(code));
-                return None;
+            match opened {
+                Ok(()) => session.transport_opened(now),
+                Err(_) => session.transport_closed(now),
             }
+            return;
         };
+        if let Err(code) = opened {
+            self.finish("TCMQTTCONN", Err(code));
+            return;
+        }
         let started =
             self.shared
                 .session
                 .borrow_mut()
-                .connect(connect.config, connect.identity, now);
+                .connect(connect.config, connect.identity.clone(), now);
         match started {
-            Ok(()) => {
-                self.waiting = Some(Waiting::Connack { deadline });
-                Some(link)
-            }
+            Ok(()) => self.waiting = Some(Waiting::Connack { deadline }),
             Err(_) => {
+                *link = None;
                 self.finish("TCMQTTCONN", Err(-112));
-                None
             }
         }
     }

@@ -7,6 +7,8 @@
 //! plain one; its failures carry their own codes (`-702` certificate, `-703` handshake), and
 //! a board without it fails with `-702` before any connection.
 
+use core::ops::Range;
+
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use mqtt_session::tencent::Identity;
 use rand_core::{CryptoRng, RngCore};
@@ -23,10 +25,15 @@ pub(super) const CERTIFICATE_UNUSABLE: i32 = -702;
 // One link exists at a time and there is no heap to box the TLS state into.
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Link<'buffer, S, R> {
-    /// TLS mode 0.
-    Plain(S),
-    /// TLS mode 1: the record buffers are the service's. (Mode 2 is a `Plain` board stream:
-    /// the board's TLS stack owns its own buffers.)
+    /// TLS mode 0, and mode 2 (a board stream: the board's TLS stack owns its own buffers).
+    /// The idle TLS receive buffer holds what was read and not yet taken by the session.
+    Plain {
+        stream: S,
+        buffer: &'buffer mut [u8],
+        received: Range<usize>,
+    },
+    /// TLS mode 1: the record buffers are the service's; received bytes stay where they
+    /// were decrypted.
     Tls(TlsConnection<'buffer, S, R>),
 }
 
@@ -39,37 +46,79 @@ impl<S: Read + Write, R: RngCore + CryptoRng> ErrorType for Link<'_, S, R> {
     type Error = ErrorKind;
 }
 
-impl<S: Read + Write, R: RngCore + CryptoRng> Read for Link<'_, S, R> {
-    async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, ErrorKind> {
-        // Both reads are cancel-safe: TCP by the `Network` contract, TLS by `tls-psk`'s.
-        match self {
-            Link::Plain(stream) => stream.read(buffer).await.map_err(link_error),
-            Link::Tls(connection) => connection.read(buffer).await.map_err(link_error),
-        }
-    }
-}
-
 impl<S: Read + Write, R: RngCore + CryptoRng> Write for Link<'_, S, R> {
     async fn write(&mut self, bytes: &[u8]) -> Result<usize, ErrorKind> {
         match self {
-            Link::Plain(stream) => stream.write(bytes).await.map_err(link_error),
+            Link::Plain { stream, .. } => stream.write(bytes).await.map_err(link_error),
             Link::Tls(connection) => connection.write(bytes).await.map_err(link_error),
         }
     }
 
     async fn flush(&mut self) -> Result<(), ErrorKind> {
         match self {
-            Link::Plain(stream) => stream.flush().await.map_err(link_error),
+            Link::Plain { stream, .. } => stream.flush().await.map_err(link_error),
             Link::Tls(connection) => connection.flush().await.map_err(link_error),
         }
     }
 }
 
-impl<S: Read + Write, R: RngCore + CryptoRng> Link<'_, S, R> {
-    /// Ends the link politely: TLS sends `close_notify`; TCP just closes on drop.
-    pub(super) async fn close(self) {
+impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
+    fn plain(stream: S, buffer: &'buffer mut [u8]) -> Self {
+        Link::Plain {
+            stream,
+            buffer,
+            received: 0..0,
+        }
+    }
+
+    /// Waits until received bytes are available and returns how many; 0 when the peer
+    /// closed. The bytes stay in the link's buffer ([`received`](Self::received)) until
+    /// [`consume`](Self::consume)d: the session parses them there, no copy in between.
+    ///
+    /// Cancel-safe: TCP by the `Network` contract, TLS by `tls-psk`'s; nothing is marked
+    /// received before a read completed.
+    pub(super) async fn fill(&mut self) -> Result<usize, ErrorKind> {
+        match self {
+            Link::Plain {
+                stream,
+                buffer,
+                received,
+            } => {
+                if Range::is_empty(received) {
+                    let count = stream.read(buffer).await.map_err(link_error)?;
+                    *received = 0..count;
+                }
+                Ok(received.len())
+            }
+            Link::Tls(connection) => connection.fill_plaintext().await.map_err(link_error),
+        }
+    }
+
+    /// The received bytes not yet consumed.
+    pub(super) fn received(&self) -> &[u8] {
+        match self {
+            Link::Plain {
+                buffer, received, ..
+            } => &buffer[received.clone()],
+            Link::Tls(connection) => connection.plaintext(),
+        }
+    }
+
+    /// Gives up the first `count` received bytes.
+    pub(super) fn consume(&mut self, count: usize) {
+        match self {
+            Link::Plain { received, .. } => {
+                received.start += count.min(received.len());
+            }
+            Link::Tls(connection) => connection.consume(count),
+        }
+    }
+
+    /// Ends the link politely: TLS sends `close_notify`; TCP just closes on drop. The
+    /// caller drops the link afterwards (borrowed, not moved: no second copy of it).
+    pub(super) async fn close(&mut self) {
         if let Link::Tls(connection) = self {
-            let _ = connection.close().await;
+            connection.close_notify().await;
         }
     }
 }
@@ -97,7 +146,10 @@ fn server_name(host: &[u8]) -> Option<&str> {
     (!literal && !name.is_empty()).then_some(name)
 }
 
-/// Opens the link: TCP, then for mode 1 the TLS-PSK handshake into the lent buffers.
+/// Opens the link into `slot`: TCP, then for mode 1 the TLS-PSK handshake into the lent
+/// buffers, run where the connection lies in `slot` (not moved out of a future afterwards).
+/// `slot` is `None` unless the link opened; a cancelled opening may leave a half-open link
+/// there, which the caller drops.
 ///
 /// # Errors
 /// The SDK code of the first failing stage: `-602`, `-603`, `-703`, or `-702` for mode 2.
@@ -106,7 +158,8 @@ pub(super) async fn open<'buffer, N, R>(
     destination: Destination<'_, R>,
     read_buffer: &'buffer mut [u8],
     write_buffer: &'buffer mut [u8],
-) -> Result<Link<'buffer, N::Stream, R>, i32>
+    slot: &mut Option<Link<'buffer, N::Stream, R>>,
+) -> Result<(), i32>
 where
     N: Network,
     R: RngCore + CryptoRng,
@@ -118,11 +171,12 @@ where
         (1, None) => return Err(TLS_FAILED),
         (2, _) => {
             let client = destination.client.ok_or(CERTIFICATE_UNUSABLE)?;
-            return network
+            let stream = network
                 .connect_certificate(destination.host, destination.port, client)
                 .await
-                .map(Link::Plain)
-                .map_err(|error| error.code());
+                .map_err(|error| error.code())?;
+            *slot = Some(Link::plain(stream, read_buffer));
+            return Ok(());
         }
         _ => return Err(CERTIFICATE_UNUSABLE),
     };
@@ -131,7 +185,8 @@ where
         .await
         .map_err(|error| error.code())?;
     let Some(identity) = psk else {
-        return Ok(Link::Plain(stream));
+        *slot = Some(Link::plain(stream, read_buffer));
+        return Ok(());
     };
     let config = PskConfig {
         identity: identity.client_id().as_bytes(),
@@ -140,16 +195,15 @@ where
     };
     // Every handshake failure is -703, a transport error in the middle of it included: the
     // TCP stage already succeeded, and a server that rejects the PSK may simply close.
-    TlsConnection::connect(
-        stream,
-        &config,
-        destination.random,
-        read_buffer,
-        write_buffer,
-    )
-    .await
-    .map(Link::Tls)
-    .map_err(|_| TLS_FAILED)
+    let connection = TlsConnection::new(stream, destination.random, read_buffer, write_buffer);
+    let Link::Tls(connection) = slot.insert(Link::Tls(connection)) else {
+        unreachable!("the slot was just filled with a TLS link");
+    };
+    if connection.establish(&config).await.is_err() {
+        *slot = None;
+        return Err(TLS_FAILED);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -181,9 +235,10 @@ mod tests {
             }),
             random: TlsRandom(&Offline),
         };
-        let opened = open(&mut network, destination, &mut read, &mut write);
+        let mut slot = None;
+        let opened = open(&mut network, destination, &mut read, &mut write, &mut slot);
         match embassy_futures::block_on(opened) {
-            Ok(_) => panic!("an offline board cannot connect"),
+            Ok(()) => panic!("an offline board cannot connect"),
             Err(code) => code,
         }
     }

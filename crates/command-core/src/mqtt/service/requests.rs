@@ -9,35 +9,45 @@ use rand_core::{CryptoRng, RngCore};
 use super::link::Link;
 use super::{Opening, Service, Waiting, LINK_LOST};
 use crate::board::Clock;
-use crate::mqtt::{Outcome, Payload, Request};
+use crate::mqtt::{Outcome, Request};
+
+/// What serving a request left to do.
+// A connect's request rides to the opening of its transport; there is no heap to box into.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Handled {
+    /// Nothing: the request is with the session, or already answered.
+    Served,
+    /// The request needs a transport first.
+    Open(Opening),
+    /// AT+TCMQTTDISCONN: the link gets until `deadline` to send the DISCONNECT and close.
+    TearDown { deadline: u64 },
+}
 
 impl Service<'_, '_> {
     /// Serves one request over `link`; a connect returns the transport it needs instead.
-    pub(super) async fn handle_request<S, R, C>(
+    ///
+    /// Not async: the request (432 bytes) is consumed here and never stored in a future; the
+    /// one request that waits for IO (a disconnect's teardown) returns what remains to do.
+    pub(super) fn handle_request<S, R>(
         &mut self,
         request: Request,
         link: &mut Option<Link<'_, S, R>>,
-        clock: &C,
-    ) -> Option<Opening>
+        now: u64,
+    ) -> Handled
     where
         S: embedded_io_async::Read + embedded_io_async::Write,
         R: RngCore + CryptoRng,
-        C: Clock,
     {
-        let now = clock.now_ms();
         match request {
-            Request::Connect(connect) => return Some(Opening::Connect(connect)),
+            Request::Connect(connect) => return Handled::Open(Opening::Connect(connect)),
             Request::Publish {
                 name,
                 topic,
-                payload,
+                length,
                 qos,
             } => {
                 let data = self.shared.data.borrow();
-                let payload = match &payload {
-                    Payload::Line(line) => &line[..],
-                    Payload::Data(length) => data.get(..*length).unwrap_or_default(),
-                };
+                let payload = data.get(..length).unwrap_or_default();
                 let result = self
                     .shared
                     .session
@@ -99,27 +109,49 @@ impl Service<'_, '_> {
                 }
             }
             Request::Disconnect => {
-                let timeout = self.command_timeout_ms;
                 if self.shared.session.borrow_mut().disconnect().is_ok() {
                     self.shared.diagnose(|diagnostics| {
                         diagnostics.last_disconnect = crate::mqtt::DisconnectCause::Requested
                     });
                 }
                 self.shared.discard_window();
-                // Teardown is forced: the DISCONNECT (and TLS close_notify) gets a bounded
-                // chance to leave.
-                let teardown = async {
-                    self.transmit(link, clock).await;
-                    if let Some(open) = link.take() {
-                        open.close().await;
-                    }
-                };
-                let _ = select(teardown, clock.sleep_until(now + timeout)).await;
-                *link = None;
-                self.waiting = None;
-                self.shared.done.put(Outcome::Succeeded);
+                if link.is_some() {
+                    return Handled::TearDown {
+                        deadline: now + self.command_timeout_ms,
+                    };
+                }
+                self.disconnected();
             }
         }
-        None
+        Handled::Served
+    }
+
+    /// Ends AT+TCMQTTDISCONN: teardown is forced, the DISCONNECT (and TLS close_notify) get
+    /// until `deadline` to leave.
+    pub(super) async fn tear_down<S, R, C>(
+        &mut self,
+        link: &mut Option<Link<'_, S, R>>,
+        clock: &C,
+        deadline: u64,
+    ) where
+        S: embedded_io_async::Read + embedded_io_async::Write,
+        R: RngCore + CryptoRng,
+        C: Clock,
+    {
+        let teardown = async {
+            self.transmit(link, clock).await;
+            if let Some(open) = link.as_mut() {
+                open.close().await;
+            }
+        };
+        let _ = select(teardown, clock.sleep_until(deadline)).await;
+        *link = None;
+        self.disconnected();
+    }
+
+    /// The disconnect is done: its command gets its outcome.
+    fn disconnected(&mut self) {
+        self.waiting = None;
+        self.shared.done.put(Outcome::Succeeded);
     }
 }

@@ -1,0 +1,125 @@
+//! Our own declarations of the ESP8266_NONOS_SDK functions this board calls (checked against
+//! the SDK's `include/` headers; docs/hardware.md names the commit). Nothing of the SDK is
+//! vendored: the application link finds the SDK through `ESP8266_NONOS_SDK`, and the RAM gate
+//! link gives every symbol below a placeholder address (`ram-gate.ld`).
+
+#![allow(non_camel_case_types)]
+
+use core::ffi::c_void;
+
+/// `ETSTimer` of `ets_sys.h`: the SDK links armed timers through `timer_next`.
+#[repr(C)]
+pub struct EtsTimer {
+    pub next: *mut EtsTimer,
+    pub expire: u32,
+    pub period: u32,
+    pub function: Option<unsafe extern "C" fn(*mut c_void)>,
+    pub argument: *mut c_void,
+}
+
+/// `ETSEvent`: one queued task message.
+#[repr(C)]
+pub struct EtsEvent {
+    pub signal: u32,
+    pub parameter: u32,
+}
+
+/// `struct station_config` of `user_interface.h` (SDK 3.0).
+#[repr(C)]
+pub struct StationConfig {
+    pub ssid: [u8; 32],
+    pub password: [u8; 64],
+    pub channel: u8,
+    pub bssid_set: u8,
+    pub bssid: [u8; 6],
+    /// `wifi_fast_scan_threshold_t`: RSSI floor, then the weakest accepted `AUTH_MODE`.
+    pub threshold_rssi: i8,
+    pub threshold_authmode: u32,
+    pub open_and_wep_mode_disable: bool,
+    pub all_channel_scan: bool,
+}
+
+/// `struct ip_info`: address, netmask, gateway in network byte order.
+#[repr(C)]
+pub struct IpInfo {
+    pub ip: [u8; 4],
+    pub netmask: [u8; 4],
+    pub gateway: [u8; 4],
+}
+
+/// `partition_item_t`: one entry of the flash layout the SDK must be told in `user_pre_init`.
+#[repr(C)]
+pub struct PartitionItem {
+    pub kind: u32,
+    pub address: u32,
+    pub size: u32,
+}
+
+/// `partition_type_t` values.
+pub const PARTITION_BOOTLOADER: u32 = 1;
+pub const PARTITION_OTA_1: u32 = 2;
+pub const PARTITION_OTA_2: u32 = 3;
+pub const PARTITION_RF_CAL: u32 = 4;
+pub const PARTITION_PHY_DATA: u32 = 5;
+pub const PARTITION_SYSTEM_PARAMETER: u32 = 6;
+/// `FLASH_SIZE_16M_MAP_1024_1024`: 2 MB flash, two 1 MB application slots ("2MB-c1").
+pub const FLASH_MAP_2MB_C1: u32 = 5;
+
+/// `SpiFlashOpResult::SPI_FLASH_RESULT_OK`.
+pub const SPI_FLASH_RESULT_OK: i32 = 0;
+/// `wifi_station_get_connect_status` values.
+pub const STATION_IDLE: u8 = 0;
+pub const STATION_CONNECTING: u8 = 1;
+pub const STATION_WRONG_PASSWORD: u8 = 2;
+pub const STATION_NO_AP_FOUND: u8 = 3;
+pub const STATION_GOT_IP: u8 = 5;
+/// `STATION_IF` for `wifi_get_ip_info` and `wifi_get_macaddr`.
+pub const STATION_IF: u8 = 0;
+/// `STATION_MODE` for `wifi_set_opmode_current`.
+pub const STATION_MODE: u8 = 1;
+/// `ETS_UART_INUM`.
+pub const UART_INTERRUPT: i32 = 5;
+/// `USER_TASK_PRIO_0`: the engine's task.
+pub const ENGINE_PRIORITY: u8 = 0;
+
+extern "C" {
+    pub fn system_os_task(
+        task: unsafe extern "C" fn(*mut EtsEvent),
+        priority: u8,
+        queue: *mut EtsEvent,
+        length: u8,
+    ) -> bool;
+    pub fn system_os_post(priority: u8, signal: u32, parameter: u32) -> bool;
+    pub fn system_get_time() -> u32;
+    pub fn system_restart();
+    pub fn system_partition_table_regist(table: *const PartitionItem, count: u32, map: u32)
+        -> bool;
+    pub fn system_get_free_heap_size() -> u32;
+    pub fn ets_timer_setfn(
+        timer: *mut EtsTimer,
+        function: unsafe extern "C" fn(*mut c_void),
+        argument: *mut c_void,
+    );
+    pub fn ets_timer_arm_new(timer: *mut EtsTimer, time: u32, repeat: bool, milliseconds: bool);
+    pub fn ets_timer_disarm(timer: *mut EtsTimer);
+    pub fn ets_intr_lock();
+    pub fn ets_intr_unlock();
+    pub fn ets_isr_attach(
+        number: i32,
+        handler: unsafe extern "C" fn(*mut c_void),
+        argument: *mut c_void,
+    );
+    pub fn ets_isr_unmask(mask: u32);
+    pub fn spi_flash_read(source: u32, destination: *mut u32, size: u32) -> i32;
+    pub fn spi_flash_write(destination: u32, source: *const u32, size: u32) -> i32;
+    pub fn spi_flash_erase_sector(sector: u16) -> i32;
+    pub fn wifi_set_opmode_current(mode: u8) -> bool;
+    pub fn wifi_station_set_config_current(config: *mut StationConfig) -> bool;
+    pub fn wifi_station_connect() -> bool;
+    pub fn wifi_station_disconnect() -> bool;
+    pub fn wifi_station_get_connect_status() -> u8;
+    pub fn wifi_station_get_rssi() -> i8;
+    pub fn wifi_get_channel() -> u8;
+    pub fn wifi_get_ip_info(interface: u8, info: *mut IpInfo) -> bool;
+    pub fn wifi_get_macaddr(interface: u8, mac: *mut u8) -> bool;
+}

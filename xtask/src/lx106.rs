@@ -1,0 +1,487 @@
+//! `cargo xtask lx106 [--ram-gate]`: the ESP8266 board built for the Xtensa lx106 CPU, and
+//! the RAM gate that says whether it fits next to the NONOS SDK.
+//!
+//! rustc has no lx106 target and LLVM's Xtensa objects do not link with GNU ld
+//! (`l32r: misaligned literal target`), so the path is: a target JSON
+//! (`boards/esp8266/lx106.json`), `-Zbuild-std=core` with the Debian rustc-web toolchain,
+//! `--emit=asm` for every crate, a text fix-up of LLVM's literal pools ([`fix_literals`]),
+//! Debian's `xtensa-lx106-elf-as --text-section-literals`, then a link with
+//! `xtensa-lx106-elf-gcc` against `ram-gate.ld` (the chip's memory map, with the SDK's
+//! 28 KB static use and 20 KB heap reserved). The gate prints `.data`, `.rodata` and `.bss`
+//! and, with `--ram-gate`, fails when their sum exceeds [`RAM_BUDGET`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::cross::{self, Toolchain};
+use crate::process::{self, Failure, Outcome};
+
+/// The ESP8266's data RAM.
+pub const DATA_RAM: u64 = 80 * 1024;
+/// What the NONOS SDK's own `.data`/`.rodata`/`.bss` take (measured, docs/hardware.md).
+pub const SDK_STATIC: u64 = 28 * 1024;
+/// The heap the SDK's Wi-Fi and lwIP need at run time.
+pub const SDK_HEAP: u64 = 20 * 1024;
+/// What is left for tc-at's `.data + .rodata + .bss`.
+pub const RAM_BUDGET: u64 = DATA_RAM - SDK_STATIC - SDK_HEAP;
+
+/// What the gate measured, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RamUse {
+    /// Initialised data.
+    pub data: u64,
+    /// Constants, kept in RAM because flash reads must be whole aligned words.
+    pub rodata: u64,
+    /// Zeroed data: the engine's state.
+    pub bss: u64,
+}
+
+impl RamUse {
+    /// Everything our code keeps in data RAM.
+    pub fn total(self) -> u64 {
+        self.data + self.rodata + self.bss
+    }
+
+    /// Whether it fits in [`RAM_BUDGET`].
+    pub fn fits(self) -> bool {
+        self.total() <= RAM_BUDGET
+    }
+}
+
+/// `cargo xtask lx106 [--ram-gate]`.
+pub fn lx106(arguments: &[String]) -> Outcome {
+    let enforce = match arguments {
+        [] => false,
+        [flag] if flag == "--ram-gate" => true,
+        [other, ..] => {
+            return Err(Failure::new(format!(
+                "`lx106` takes only --ram-gate (got `{other}`)"
+            )))
+        }
+    };
+    let toolchain = cross::prepare_toolchain()?;
+    let usage = ram_gate(&toolchain)?;
+    match std::env::var_os("ESP8266_NONOS_SDK").filter(|value| !value.is_empty()) {
+        Some(sdk) => sdk_link(Path::new(&sdk), usage.fits() || enforce)?,
+        None => eprintln!(
+            "lx106: ESP8266_NONOS_SDK is not set, so the application link with the SDK is skipped.\n\
+             lx106: set ESP8266_NONOS_SDK=<checkout of Espressif's ESP8266_NONOS_SDK> (its lib/ and ld/)\n\
+             lx106: to link the firmware; without it the library, the lx106 objects and the RAM gate build."
+        ),
+    }
+    judge(usage, enforce)
+}
+
+/// Links the assembled board into an SDK application with the SDK's own 2 MB linker script,
+/// our code placed in flash. Its failure fails the command only when `required` (the RAM gate
+/// already reports an engine that does not fit, which is the failure expected until it does).
+fn sdk_link(sdk: &Path, required: bool) -> Outcome {
+    let target_directory = cross::target_directory().join("esp8266-board");
+    let objects = target_directory.join("lx106-objects");
+    let library = target_directory.join("libtcat.a");
+    let _ = std::fs::remove_file(&library);
+    let mut archive = Command::new("xtensa-lx106-elf-ar");
+    archive.arg("rcs").arg(&library);
+    for entry in std::fs::read_dir(&objects)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|extension| extension == "o") {
+            archive.arg(path);
+        }
+    }
+    process::run(&mut archive)?;
+    let original =
+        std::fs::read_to_string(sdk.join("ld/eagle.app.v6.new.2048.ld")).map_err(|error| {
+            Failure::new(format!(
+                "ESP8266_NONOS_SDK={}: no ld/eagle.app.v6.new.2048.ld: {error}",
+                sdk.display()
+            ))
+        })?;
+    let script = application_script(&original, &sdk.join("ld/eagle.rom.addr.v6.ld"))?;
+    let script_path = target_directory.join("tc-at-esp8266-app.ld");
+    std::fs::write(&script_path, script)?;
+    // The SDK's lib/libc.a is a large blob that snapshots often lack: picolibc stands in.
+    let elf = target_directory.join("tc-at-esp8266.elf");
+    let status = process::status(
+        Command::new("xtensa-lx106-elf-gcc")
+            .args([
+                "-nostdlib",
+                "-Wl,--gc-sections",
+                "-Wl,-static",
+                "-u",
+                "user_pre_init",
+                "-T",
+            ])
+            .arg(&script_path)
+            .arg("-L")
+            .arg(sdk.join("lib"))
+            .arg("-L")
+            .arg(&target_directory)
+            .args(["-L", "/usr/lib/xtensa-lx106-elf/lib/release", "-o"])
+            .arg(&elf)
+            .args([
+                "-Wl,--start-group",
+                "-lmain",
+                "-lnet80211",
+                "-lwpa",
+                "-llwip",
+                "-lpp",
+                "-lphy",
+            ])
+            .args([
+                "-lcrypto",
+                "-ldriver",
+                "-ltcat",
+                "-lgcc",
+                "-lc",
+                "-Wl,--end-group",
+            ]),
+    )?;
+    if status.success() {
+        eprintln!("lx106: SDK application linked: {}", elf.display());
+        Ok(())
+    } else if required {
+        Err(Failure::new(
+            "lx106: the SDK application link failed (see the linker's messages above)",
+        ))
+    } else {
+        eprintln!("lx106: the SDK application link failed as the RAM gate predicts (see above)");
+        Ok(())
+    }
+}
+
+/// The SDK's 2 MB application script with our library's code placed in flash (irom0) and its
+/// ROM symbol file included by absolute path.
+pub fn application_script(original: &str, rom_symbols: &Path) -> Outcome<String> {
+    const ANCHOR: &str = "*libmbedtls.a:(.literal.* .text.*)";
+    const ROM_INCLUDE: &str = "INCLUDE \"../ld/eagle.rom.addr.v6.ld\"";
+    if !original.contains(ANCHOR) || !original.contains(ROM_INCLUDE) {
+        return Err(Failure::new(
+            "eagle.app.v6.new.2048.ld has changed: its libmbedtls line or ROM include is missing",
+        ));
+    }
+    Ok(original
+        .replacen(
+            ANCHOR,
+            &format!("{ANCHOR}\n    *libtcat.a:(.literal .text .literal.* .text.*)"),
+            1,
+        )
+        .replace(
+            ROM_INCLUDE,
+            &format!("INCLUDE \"{}\"", rom_symbols.display()),
+        ))
+}
+
+/// Prints the verdict; fails only when `enforce` is set and the board does not fit.
+pub fn judge(usage: RamUse, enforce: bool) -> Outcome {
+    eprintln!("{}", report(usage));
+    match (usage.fits(), enforce) {
+        (true, _) => Ok(()),
+        (false, true) => Err(Failure::new(format!(
+            "lx106: the ESP8266 RAM gate fails: {} bytes over the {RAM_BUDGET}-byte budget",
+            usage.total() - RAM_BUDGET
+        ))),
+        (false, false) => {
+            eprintln!(
+                "lx106: RAM gate not enforced (run `cargo xtask lx106 --ram-gate` to enforce)"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The RAM map as printed by the gate.
+pub fn report(usage: RamUse) -> String {
+    format!(
+        "lx106: ESP8266 data RAM {DATA_RAM} B = SDK static {SDK_STATIC} + SDK heap {SDK_HEAP} + ours {RAM_BUDGET}\n\
+         lx106: ours: .data {} + .rodata {} + .bss {} = {} B of {RAM_BUDGET} B: {}",
+        usage.data,
+        usage.rodata,
+        usage.bss,
+        usage.total(),
+        if usage.fits() { "fits" } else { "DOES NOT FIT" }
+    )
+}
+
+/// The board crate's directory.
+fn board_directory() -> PathBuf {
+    process::workspace_root().join("boards/esp8266")
+}
+
+/// Builds, assembles and links the board; returns what it takes of the data RAM.
+pub fn ram_gate(toolchain: &Toolchain) -> Outcome<RamUse> {
+    require_tools()?;
+    let target_directory = cross::target_directory().join("esp8266-board");
+    let board = board_directory();
+    process::run(&mut build(toolchain, &board, &target_directory))?;
+    let object_files = assemble(&target_directory)?;
+    let elf = target_directory.join("tc-at-esp8266-ram-gate.elf");
+    process::run(
+        Command::new("xtensa-lx106-elf-gcc")
+            .current_dir(&board)
+            .args(["-nostdlib", "-Wl,--gc-sections", "-Wl,-T,ram-gate.ld", "-o"])
+            .arg(&elf)
+            .args(&object_files)
+            .arg("-lgcc"),
+    )?;
+    let symbols = Command::new("xtensa-lx106-elf-nm").arg(&elf).output()?;
+    if !symbols.status.success() {
+        return Err(Failure::new(format!(
+            "xtensa-lx106-elf-nm failed on {}",
+            elf.display()
+        )));
+    }
+    ram_use(&String::from_utf8_lossy(&symbols.stdout))
+}
+
+/// The target JSON of the lx106 builds.
+pub fn target_json() -> PathBuf {
+    board_directory().join("lx106.json")
+}
+
+/// The cargo arguments and environment of an lx106 build with LLVM assembly output, run in
+/// `directory` into `target_directory`.
+pub fn build(toolchain: &Toolchain, directory: &Path, target_directory: &Path) -> Command {
+    let mut command = toolchain.cargo(directory);
+    command
+        .env("CARGO_TARGET_DIR", target_directory)
+        .env("RUSTFLAGS", "-C codegen-units=1 --emit=asm,link")
+        // Debug information brings CFI directives, which GNU as rejects for this target.
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "0")
+        .args([
+            "build",
+            "--locked",
+            "--release",
+            "--lib",
+            "-Zbuild-std=core",
+            "-Zbuild-std-features=compiler-builtins-mem",
+            "-Zjson-target-spec",
+            "--target",
+        ])
+        .arg(target_json());
+    command
+}
+
+/// Fixes and assembles the newest assembly file of every crate built into `target_directory`;
+/// returns the objects (in `<target_directory>/lx106-objects`).
+pub fn assemble(target_directory: &Path) -> Outcome<Vec<PathBuf>> {
+    let objects = target_directory.join("lx106-objects");
+    if objects.exists() {
+        std::fs::remove_dir_all(&objects)?;
+    }
+    std::fs::create_dir_all(&objects)?;
+    let assembly = newest_per_crate(&target_directory.join("lx106/release/deps"))?;
+    let mut object_files = Vec::new();
+    for (name, source) in assembly {
+        let fixed = objects.join(format!("{name}.s"));
+        std::fs::write(&fixed, fix_literals(&std::fs::read_to_string(&source)?))?;
+        let object = objects.join(format!("{name}.o"));
+        process::run(
+            Command::new("xtensa-lx106-elf-as")
+                .arg("--text-section-literals")
+                .arg("-o")
+                .arg(&object)
+                .arg(&fixed),
+        )?;
+        object_files.push(object);
+    }
+    Ok(object_files)
+}
+
+/// Fails with what to install when Debian's lx106 tools are missing.
+pub fn require_tools() -> Outcome {
+    for tool in [
+        "xtensa-lx106-elf-as",
+        "xtensa-lx106-elf-gcc",
+        "xtensa-lx106-elf-nm",
+    ] {
+        if !process::on_path(tool) {
+            eprintln!("lx106: {tool} missing; installing Debian's lx106 tools");
+            process::run(
+                Command::new("bash")
+                    .arg(process::workspace_root().join("scripts/setup-esp-tools.sh")),
+            )?;
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The newest `<crate>-<hash>.s` of each crate in `directory` (older builds leave theirs).
+fn newest_per_crate(directory: &Path) -> Outcome<Vec<(String, PathBuf)>> {
+    let mut newest: HashMap<String, (std::time::SystemTime, PathBuf)> = HashMap::new();
+    for entry in std::fs::read_dir(directory)? {
+        let path = entry?.path();
+        let Some(stem) = path
+            .extension()
+            .filter(|extension| *extension == "s")
+            .and_then(|_| path.file_stem())
+            .and_then(|stem| stem.to_str())
+        else {
+            continue;
+        };
+        let name = stem
+            .rsplit_once('-')
+            .map_or(stem, |(name, _)| name)
+            .to_owned();
+        let modified = std::fs::metadata(&path)?.modified()?;
+        if newest.get(&name).is_none_or(|(time, _)| modified > *time) {
+            newest.insert(name, (modified, path));
+        }
+    }
+    let mut files: Vec<_> = newest
+        .into_iter()
+        .map(|(name, (_, path))| (name, path))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Moves each literal pool that LLVM prints before a section switch to after it.
+///
+/// LLVM's Xtensa assembly announces a function's literals (`.literal_position` and its
+/// `.literal` lines) and only then switches to the function's section (`.text` or
+/// `.section .text.<name>`), so GNU as files the literals under the previous section and the
+/// `l32r` that loads them ends up out of range. Placing the pool right after the switch puts
+/// it in the function's own section, where `--text-section-literals` expects it.
+pub fn fix_literals(assembly: &str) -> String {
+    let mut output = String::with_capacity(assembly.len());
+    let mut pool: Vec<&str> = Vec::new();
+    for line in assembly.lines() {
+        let directive = line.trim();
+        let is_literal = directive == ".literal_position" || directive.starts_with(".literal ");
+        let switches_section = directive == ".text" || directive.starts_with(".section");
+        if is_literal {
+            pool.push(line);
+            continue;
+        }
+        // A pool waits for its function's section switch; anything else releases it.
+        if !switches_section || pool.is_empty() {
+            for held in pool.drain(..) {
+                output.push_str(held);
+                output.push('\n');
+            }
+        }
+        output.push_str(line);
+        output.push('\n');
+    }
+    for held in pool {
+        output.push_str(held);
+        output.push('\n');
+    }
+    output
+}
+
+/// Reads the gate's section boundaries from `nm` output.
+pub fn ram_use(symbols: &str) -> Outcome<RamUse> {
+    let mut addresses = HashMap::new();
+    for line in symbols.lines() {
+        let mut fields = line.split_whitespace();
+        if let (Some(address), Some(_kind), Some(name)) =
+            (fields.next(), fields.next(), fields.next())
+        {
+            if let Ok(address) = u64::from_str_radix(address, 16) {
+                addresses.insert(name.to_owned(), address);
+            }
+        }
+    }
+    let symbol = |name: &str| {
+        addresses
+            .get(name)
+            .copied()
+            .ok_or_else(|| Failure::new(format!("lx106: {name} missing from the gate link")))
+    };
+    let start = symbol("_gate_ram_start")?;
+    let data_end = symbol("_gate_data_end")?;
+    let rodata_end = symbol("_gate_rodata_end")?;
+    let end = symbol("_gate_ram_end")?;
+    Ok(RamUse {
+        data: data_end - start,
+        rodata: rodata_end - data_end,
+        bss: end - rodata_end,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_literal_pool_moves_after_the_section_switch_that_follows_it() {
+        let assembly = "\t.literal_position\n\t.literal .LCPI0_0, f\n\t.text\n\t.section\t.text.g,\"ax\",@progbits\ng:\n\tl32r a2, .LCPI0_0\n";
+        let fixed = fix_literals(assembly);
+        assert_eq!(
+            fixed,
+            "\t.text\n\t.section\t.text.g,\"ax\",@progbits\n\t.literal_position\n\t.literal .LCPI0_0, f\ng:\n\tl32r a2, .LCPI0_0\n"
+        );
+    }
+
+    #[test]
+    fn assembly_without_pools_is_unchanged() {
+        let assembly = "\t.section\t.rodata.x,\"a\",@progbits\nx:\n\t.byte 1\n";
+        assert_eq!(fix_literals(assembly), assembly);
+    }
+
+    #[test]
+    fn the_ram_use_comes_from_the_gate_symbols() {
+        let symbols = "3ffef000 D _gate_ram_start\n3ffef010 D _gate_data_end\n3fff45c4 D _gate_rodata_end\n4000c594 D _gate_ram_end\n";
+        let usage = ram_use(symbols).unwrap();
+        assert_eq!(
+            usage,
+            RamUse {
+                data: 0x10,
+                rodata: 0x55B4,
+                bss: 0x17FD0
+            }
+        );
+        assert!(!usage.fits());
+        assert!(report(usage).contains("DOES NOT FIT"));
+    }
+
+    #[test]
+    fn the_application_script_places_our_code_in_flash() {
+        let original = "    *libmbedtls.a:(.literal.* .text.*)\n    *(.irom0.literal)\n}\nINCLUDE \"../ld/eagle.rom.addr.v6.ld\"\n";
+        let script =
+            application_script(original, Path::new("/sdk/ld/eagle.rom.addr.v6.ld")).unwrap();
+        assert!(script.contains("*libmbedtls.a:(.literal.* .text.*)\n    *libtcat.a:(.literal .text .literal.* .text.*)\n"));
+        assert!(script.contains("INCLUDE \"/sdk/ld/eagle.rom.addr.v6.ld\""));
+        assert!(application_script("SECTIONS {}", Path::new("/x")).is_err());
+    }
+
+    #[test]
+    fn the_budget_is_what_the_sdk_leaves() {
+        assert_eq!(RAM_BUDGET, 32 * 1024);
+        let small = RamUse {
+            data: 100,
+            rodata: 1000,
+            bss: RAM_BUDGET - 1100,
+        };
+        assert!(small.fits());
+        assert!(judge(small, true).is_ok());
+        let large = RamUse {
+            bss: RAM_BUDGET - 1099,
+            ..small
+        };
+        assert!(judge(large, true).is_err());
+        assert!(judge(large, false).is_ok());
+    }
+
+    #[test]
+    fn every_sdk_function_the_board_declares_has_a_gate_placeholder() {
+        let declarations = std::fs::read_to_string(board_directory().join("src/sdk.rs")).unwrap();
+        let placeholders =
+            std::fs::read_to_string(board_directory().join("sdk-symbols.ld")).unwrap();
+        let mut checked = 0;
+        for line in declarations.lines() {
+            if let Some(rest) = line.trim().strip_prefix("pub fn ") {
+                let name = rest.split('(').next().unwrap();
+                assert!(
+                    placeholders.contains(&format!("PROVIDE({name} = ")),
+                    "{name}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "{checked}");
+    }
+}

@@ -1,0 +1,482 @@
+//! `cargo xtask qemu`: the Linux board's transcripts against the engine on a 32-bit RISC-V CPU
+//! and on the ESP8266's Xtensa lx106 CPU.
+//!
+//! `boards/qemu` is the unchanged engine on QEMU's riscv32 `virt` machine (16550 UART on
+//! stdio) and on its Xtensa `sim` machine with the lx106 core (semihosting console), with a
+//! RAM-backed NOR flash that survives the engine's simulated reboots. This module builds it
+//! with the Debian toolchain (the lx106 build as `lx106` does), starts QEMU once per
+//! transcript, and replays the transcript byte for byte as `boards/linux/tests/transcripts.rs`
+//! does over a PTY.
+//! Debian's `qemu-system-misc` is unpacked privately (`scripts/setup-qemu.sh`), because it may
+//! conflict with an installed QEMU.
+
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use crate::cross::{self, Toolchain};
+use crate::lx106;
+use crate::process::{self, Failure, Outcome};
+
+/// The transcripts that need neither a network, an X.509 parser nor the Linux board's identity
+/// (the others' `<~` lines name `LINUX`): framing, errors, every form of the device and product
+/// commands, logging, Wi-Fi against the same simulated APs, and persistence across reboots.
+pub const TRANSCRIPTS: [&str; 7] = [
+    "framing",
+    "device_info",
+    "product_info",
+    "restore",
+    "unsupported",
+    "log",
+    "wifi",
+];
+
+/// How long one expectation may wait for the emulated module, unless the transcript says.
+const EXPECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A CPU the harness runs on: its QEMU program and machine arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    /// `qemu-system-riscv32 -M virt`: 16550 UART on stdio.
+    Riscv32,
+    /// `qemu-system-xtensa -M sim -cpu lx106`: the ESP8266's CPU, console by semihosting.
+    Lx106,
+}
+
+impl Machine {
+    fn name(self) -> &'static str {
+        match self {
+            Machine::Riscv32 => "riscv32",
+            Machine::Lx106 => "lx106",
+        }
+    }
+
+    fn program(self) -> &'static str {
+        match self {
+            Machine::Riscv32 => "qemu-system-riscv32",
+            Machine::Lx106 => "qemu-system-xtensa",
+        }
+    }
+
+    fn arguments(self) -> &'static [&'static str] {
+        match self {
+            Machine::Riscv32 => &["-M", "virt", "-m", "64M", "-bios", "none"],
+            Machine::Lx106 => &["-M", "sim", "-cpu", "lx106", "-semihosting"],
+        }
+    }
+}
+
+/// Builds the harness for both CPUs and replays [`TRANSCRIPTS`] on each.
+pub fn qemu() -> Outcome {
+    let toolchain = cross::prepare_toolchain()?;
+    lx106::require_tools()?;
+    let prefix = prepare_qemu()?;
+    let mut failed = Vec::new();
+    let mut passed = 0;
+    for machine in [Machine::Riscv32, Machine::Lx106] {
+        let elf = match machine {
+            Machine::Riscv32 => build_riscv32(&toolchain)?,
+            Machine::Lx106 => build_lx106(&toolchain)?,
+        };
+        let emulator = prefix.join("usr/bin").join(machine.program());
+        for name in TRANSCRIPTS {
+            let path = process::workspace_root()
+                .join("boards/linux/tests/transcripts")
+                .join(format!("{name}.txt"));
+            let text = std::fs::read_to_string(&path)?;
+            match run(machine, &emulator, &elf, &text) {
+                Ok(()) => {
+                    eprintln!("qemu {}: {name} ok", machine.name());
+                    passed += 1;
+                }
+                Err(failure) => {
+                    eprintln!("qemu {}: {name} FAILED: {failure}", machine.name());
+                    failed.push(format!("{}/{name}", machine.name()));
+                }
+            }
+        }
+    }
+    println!("qemu: {passed} passed, {} failed", failed.len());
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "qemu: failed transcripts: {}",
+            failed.join(", ")
+        )))
+    }
+}
+
+fn board_directory() -> PathBuf {
+    process::workspace_root().join("boards/qemu")
+}
+
+/// Builds `boards/qemu` for riscv32 and returns its ELF.
+fn build_riscv32(toolchain: &Toolchain) -> Outcome<PathBuf> {
+    let target_directory = cross::target_directory().join("qemu-board");
+    process::run(
+        toolchain
+            .cargo(&board_directory())
+            .env("CARGO_TARGET_DIR", &target_directory)
+            .args(["build", "--locked", "--release"]),
+    )?;
+    Ok(target_directory
+        .join(cross::TARGET)
+        .join("release/tc-at-qemu"))
+}
+
+/// Builds `boards/qemu` for lx106 the way `lx106` builds the ESP8266 board (LLVM assembly,
+/// literal fix-up, GNU as), then links it with its start file; returns the ELF.
+fn build_lx106(toolchain: &Toolchain) -> Outcome<PathBuf> {
+    let target_directory = cross::target_directory().join("qemu-board-lx106");
+    let board = board_directory();
+    process::run(&mut lx106::build(toolchain, &board, &target_directory))?;
+    let objects = lx106::assemble(&target_directory)?;
+    let start = target_directory.join("lx106-start.o");
+    process::run(
+        Command::new("xtensa-lx106-elf-as")
+            .arg("--text-section-literals")
+            .arg("-o")
+            .arg(&start)
+            .arg(board.join("lx106-start.S")),
+    )?;
+    let elf = target_directory.join("tc-at-qemu-lx106.elf");
+    process::run(
+        Command::new("xtensa-lx106-elf-gcc")
+            .current_dir(&board)
+            .args([
+                "-nostdlib",
+                "-Wl,--gc-sections",
+                "-Wl,-T,qemu-lx106.ld",
+                "-o",
+            ])
+            .arg(&elf)
+            .arg(&start)
+            .args(&objects)
+            .arg("-lgcc"),
+    )?;
+    Ok(elf)
+}
+
+/// Returns the prefix of Debian's QEMU, unpacked privately by `scripts/setup-qemu.sh`
+/// (`$TCAT_QEMU_PREFIX` overrides where).
+fn prepare_qemu() -> Outcome<PathBuf> {
+    let prefix = match std::env::var_os("TCAT_QEMU_PREFIX").filter(|value| !value.is_empty()) {
+        Some(prefix) => PathBuf::from(prefix),
+        None => qemu_prefix()?,
+    };
+    if !prefix.join("usr/bin/qemu-system-xtensa").is_file() {
+        process::run(
+            Command::new("bash")
+                .arg(process::workspace_root().join("scripts/setup-qemu.sh"))
+                .env("PREFIX", &prefix),
+        )?;
+    }
+    Ok(prefix)
+}
+
+/// The private QEMU prefix, beside the Debian Rust toolchain.
+fn qemu_prefix() -> Outcome<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .ok_or_else(|| Failure::new("HOME is not set"))?;
+    Ok(PathBuf::from(home).join(".cache/tc-at/qemu-7.2"))
+}
+
+/// One step of a transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Bytes the host sends (`>`), or sends one at a time (`>>`, `bytewise`).
+    Send {
+        bytes: Vec<u8>,
+        bytewise: bool,
+        line: usize,
+    },
+    /// Bytes the module must answer next, exactly (`<`).
+    Expect { bytes: Vec<u8>, line: usize },
+    /// How long later expectations may wait (`! timeout <seconds>`).
+    Timeout(Duration),
+}
+
+/// A parsed transcript: its steps and the secrets that must never appear outside an echo.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    /// In file order.
+    pub steps: Vec<Step>,
+    /// `! secret` values.
+    pub secrets: Vec<Vec<u8>>,
+}
+
+/// Parses the subset of the transcript format this harness supports.
+pub fn parse(text: &str) -> Outcome<Transcript> {
+    let mut transcript = Transcript::default();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        if raw.trim().is_empty() || raw.starts_with('#') {
+            continue;
+        }
+        let (marker, rest) = raw.split_once(' ').unwrap_or((raw, ""));
+        match marker {
+            ">" | ">>" => transcript.steps.push(Step::Send {
+                bytes: unescape(rest, line)?,
+                bytewise: marker == ">>",
+                line,
+            }),
+            "<" => transcript.steps.push(Step::Expect {
+                bytes: unescape(rest, line)?,
+                line,
+            }),
+            "!" if rest.starts_with("secret ") => transcript
+                .secrets
+                .push(unescape(&rest["secret ".len()..], line)?),
+            "!" if rest.starts_with("timeout ") => {
+                let seconds = rest["timeout ".len()..]
+                    .parse()
+                    .map_err(|_| Failure::new(format!("line {line}: bad timeout")))?;
+                transcript
+                    .steps
+                    .push(Step::Timeout(Duration::from_secs(seconds)));
+            }
+            _ => {
+                return Err(Failure::new(format!(
+                    "line {line}: `{marker}` is not supported by the QEMU harness"
+                )))
+            }
+        }
+    }
+    Ok(transcript)
+}
+
+/// Decodes the transcript escapes `\r`, `\n`, `\t`, `\\` and `\xNN`.
+pub fn unescape(text: &str, line: usize) -> Outcome<Vec<u8>> {
+    let bad = || Failure::new(format!("line {line}: bad escape in {text:?}"));
+    let bytes = text.as_bytes();
+    let mut output = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] != b'\\' {
+            output.push(bytes[index]);
+            index += 1;
+            continue;
+        }
+        let (byte, width) = match bytes.get(index + 1) {
+            Some(b'r') => (b'\r', 2),
+            Some(b'n') => (b'\n', 2),
+            Some(b't') => (b'\t', 2),
+            Some(b'\\') => (b'\\', 2),
+            Some(b'x') => {
+                let hex = text.get(index + 2..index + 4).ok_or_else(bad)?;
+                (u8::from_str_radix(hex, 16).map_err(|_| bad())?, 4)
+            }
+            _ => return Err(bad()),
+        };
+        output.push(byte);
+        index += width;
+    }
+    Ok(output)
+}
+
+/// QEMU running the harness, with its UART's output arriving on a channel.
+struct Emulator {
+    child: Child,
+    input: ChildStdin,
+    output: Receiver<Vec<u8>>,
+    pending: Vec<u8>,
+    received: Vec<u8>,
+    timeout: Duration,
+}
+
+impl Emulator {
+    fn start(machine: Machine, emulator: &PathBuf, elf: &PathBuf) -> Outcome<Emulator> {
+        let mut child = Command::new(emulator)
+            .args(machine.arguments())
+            .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+            .arg("-kernel")
+            .arg(elf)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let input = child
+            .stdin
+            .take()
+            .ok_or_else(|| Failure::new("no QEMU stdin"))?;
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Failure::new("no QEMU stdout"))?;
+        let (sender, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(count) = stdout.read(&mut buffer) {
+                if count == 0 || sender.send(buffer[..count].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Emulator {
+            child,
+            input,
+            output,
+            pending: Vec::new(),
+            received: Vec::new(),
+            timeout: EXPECT_TIMEOUT,
+        })
+    }
+
+    /// Waits until `expected` arrived next, byte for byte.
+    fn expect(&mut self, expected: &[u8], line: usize) -> Outcome {
+        let deadline = Instant::now() + self.timeout;
+        while self.pending.len() < expected.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(chunk) => self.take(chunk),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if self.pending.starts_with(expected) {
+            self.pending.drain(..expected.len());
+            return Ok(());
+        }
+        Err(Failure::new(format!(
+            "line {line}: expected {:?}, received {:?}",
+            String::from_utf8_lossy(expected),
+            String::from_utf8_lossy(&self.pending)
+        )))
+    }
+
+    /// Whatever arrived that nobody expected yet.
+    fn unexpected(&mut self) -> Vec<u8> {
+        while let Ok(chunk) = self.output.try_recv() {
+            self.take(chunk);
+        }
+        std::mem::take(&mut self.pending)
+    }
+
+    fn take(&mut self, chunk: Vec<u8>) {
+        self.received.extend_from_slice(&chunk);
+        self.pending.extend_from_slice(&chunk);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Boots the harness and replays `text`.
+fn run(machine: Machine, emulator: &PathBuf, elf: &PathBuf, text: &str) -> Outcome {
+    let transcript = parse(text)?;
+    let mut module = Emulator::start(machine, emulator, elf)?;
+    module.expect(b"\r\nready\r\n", 0)?;
+    let mut previous_was_send = false;
+    let mut sent = Vec::new();
+    for step in &transcript.steps {
+        match step {
+            Step::Send {
+                bytes,
+                bytewise,
+                line,
+            } => {
+                if !previous_was_send {
+                    let unexpected = module.unexpected();
+                    if !unexpected.is_empty() {
+                        return Err(Failure::new(format!(
+                            "line {line}: unexpected output before this send: {:?}",
+                            String::from_utf8_lossy(&unexpected)
+                        )));
+                    }
+                }
+                let chunk = if *bytewise { 1 } else { bytes.len().max(1) };
+                for piece in bytes.chunks(chunk) {
+                    module.input.write_all(piece)?;
+                    module.input.flush()?;
+                }
+                sent.push(bytes.clone());
+                previous_was_send = true;
+            }
+            Step::Expect { bytes, line } => {
+                module.expect(bytes, *line)?;
+                previous_was_send = false;
+            }
+            Step::Timeout(timeout) => module.timeout = *timeout,
+        }
+    }
+    let mut output = module.received.clone();
+    for bytes in &sent {
+        if let Some(position) = find(&output, bytes) {
+            output.drain(position..position + bytes.len());
+        }
+    }
+    if transcript
+        .secrets
+        .iter()
+        .any(|secret| find(&output, secret).is_some())
+    {
+        return Err(Failure::new("a secret was printed outside an echo"));
+    }
+    Ok(())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sends_expectations_and_secrets_are_parsed_with_their_escapes() {
+        let text = "# comment\n! secret abc\n\n> AT\\r\\n\n< AT\\r\\n\\r\\nOK\\r\\n\n>> \\x00\n! timeout 5\n";
+        let transcript = parse(text).unwrap();
+        assert_eq!(transcript.secrets, [b"abc".to_vec()]);
+        assert_eq!(
+            transcript.steps,
+            [
+                Step::Send {
+                    bytes: b"AT\r\n".to_vec(),
+                    bytewise: false,
+                    line: 4
+                },
+                Step::Expect {
+                    bytes: b"AT\r\n\r\nOK\r\n".to_vec(),
+                    line: 5
+                },
+                Step::Send {
+                    bytes: vec![0],
+                    bytewise: true,
+                    line: 6
+                },
+                Step::Timeout(Duration::from_secs(5)),
+            ]
+        );
+    }
+
+    #[test]
+    fn regex_lines_and_profiles_are_refused_rather_than_skipped() {
+        assert!(parse("<~ AT version:.*\n").is_err());
+        assert!(parse("! profile esp8266\n").is_err());
+        assert!(unescape("\\q", 1).is_err());
+        assert!(unescape("\\x4", 1).is_err());
+    }
+
+    #[test]
+    fn every_chosen_transcript_parses() {
+        for name in TRANSCRIPTS {
+            let path = process::workspace_root()
+                .join("boards/linux/tests/transcripts")
+                .join(format!("{name}.txt"));
+            let text = std::fs::read_to_string(path).unwrap();
+            assert!(!parse(&text).unwrap().steps.is_empty(), "{name}");
+        }
+    }
+}
