@@ -7,7 +7,7 @@
 use core::ops::Range;
 
 use embedded_storage_async::nor_flash::{
-    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+    ErrorType, MultiwriteNorFlash, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
 
 use crate::sdk;
@@ -114,3 +114,8 @@ impl NorFlash for SdkFlash {
         Ok(())
     }
 }
+
+/// SPI NOR programming only clears bits: programming a word again with the value it holds
+/// changes nothing, which the OTA image writer relies on when it resumes inside a sector
+/// (`storage::FirmwareWriter`).
+impl MultiwriteNorFlash for SdkFlash {}

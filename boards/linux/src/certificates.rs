@@ -84,8 +84,13 @@ pub struct TrustAnchors {
 }
 
 impl TrustAnchors {
-    fn store(&self) -> RootCertStore {
+    /// The Tencent root and `TCAT_CA_FILE`; with `public`, also the public web roots (HTTPS
+    /// of OTA downloads, `cloud.md` §4.5: images live on public servers such as COS).
+    fn store(&self, public: bool) -> RootCertStore {
         let mut roots = RootCertStore::empty();
+        if public {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
         for certificate in CertificateDer::pem_slice_iter(TENCENT_ROOT).flatten() {
             // The built-in root is a valid certificate (tested).
             let _ = roots.add(certificate);
@@ -103,13 +108,24 @@ impl TrustAnchors {
         roots
     }
 
-    /// The client configuration for one connect: these anchors and `client`'s certificate.
+    /// The client configuration for one connect: these anchors and `client`'s certificate,
+    /// or, without one, the public roots too and no client authentication (HTTPS).
     ///
     /// # Errors
     ///
     /// [`ConnectError::Certificate`] when the certificate or key does not parse or the key
     /// does not belong to the certificate.
-    fn client_config(&self, client: ClientCertificate<'_>) -> Result<ClientConfig, ConnectError> {
+    fn client_config(
+        &self,
+        client: Option<ClientCertificate<'_>>,
+    ) -> Result<ClientConfig, ConnectError> {
+        let Some(client) = client else {
+            return Ok(ClientConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .map_err(|_| ConnectError::Certificate)?
+                .with_root_certificates(self.store(true))
+                .with_no_client_auth());
+        };
         let chain = certificate_chain(client.certificate).ok_or(ConnectError::Certificate)?;
         let key = private_key(client.key).ok_or(ConnectError::Certificate)?;
         certified_key(client.certificate, client.key).ok_or(ConnectError::Certificate)?;
@@ -119,12 +135,13 @@ impl TrustAnchors {
             // certificate would surface as a closed link (-608) instead of -703.
             .with_protocol_versions(&[&rustls::version::TLS12])
             .map_err(|_| ConnectError::Certificate)?
-            .with_root_certificates(self.store())
+            .with_root_certificates(self.store(false))
             .with_client_auth_cert(chain, key)
             .map_err(|_| ConnectError::Certificate)
     }
 
-    /// The TLS handshake over `tcp` for `host` (a name or an IP literal).
+    /// The TLS handshake over `tcp` for `host` (a name or an IP literal), presenting
+    /// `client` if given.
     ///
     /// # Errors
     ///
@@ -134,7 +151,7 @@ impl TrustAnchors {
         &self,
         tcp: TcpStream,
         host: &str,
-        client: ClientCertificate<'_>,
+        client: Option<ClientCertificate<'_>>,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ConnectError> {
         let config = self.client_config(client)?;
         // rustls sends no SNI for an IP address and matches it against IP SANs.
@@ -171,7 +188,8 @@ mod tests {
     fn the_built_in_root_is_the_tencent_iothub_ca() {
         let chain = certificate_chain(TENCENT_ROOT).expect("the root parses");
         assert_eq!(chain.len(), 1);
-        assert_eq!(TrustAnchors::default().store().len(), 1);
+        assert_eq!(TrustAnchors::default().store(false).len(), 1);
+        assert!(TrustAnchors::default().store(true).len() > 100);
     }
 
     #[test]

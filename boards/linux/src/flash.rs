@@ -18,6 +18,10 @@ pub const FLASH_SIZE: u32 = 2 * 1024 * 1024;
 pub const SECTOR_SIZE: u32 = 4096;
 /// The settings partition: the last 32 KiB (`docs/decisions.md`, flash layout).
 pub const SETTINGS_RANGE: core::ops::Range<u32> = 0x1F_8000..0x20_0000;
+/// The MCU image cache of OTA (`cloud.md` §4.6): the module-info defaults, base `0x110000`
+/// (1,114,112) and 909,312 bytes. A module-info record with a smaller maximum limits the
+/// images accepted; the area itself stays where the defaults put it.
+pub const FIRMWARE_RANGE: core::ops::Range<u32> = 0x11_0000..0x1E_E000;
 /// The certificate file area (TLS mode 2): the 40 KiB between the MCU-image cache
 /// (`0x110000..0x1EE000`) and the settings, ten 4 KiB slots for eight files.
 pub const CERTIFICATE_RANGE: core::ops::Range<u32> = 0x1E_E000..0x1F_8000;

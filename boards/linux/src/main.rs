@@ -18,7 +18,7 @@ use command_core::{BoardInfo, Cloud, Exit, Module};
 use storage::Settings;
 
 use crate::certificates::{HostCertificates, TrustAnchors};
-use crate::flash::{FileFlash, CERTIFICATE_RANGE, SETTINGS_RANGE};
+use crate::flash::{FileFlash, CERTIFICATE_RANGE, FIRMWARE_RANGE, SETTINGS_RANGE};
 use crate::network::{HostClock, HostNetwork, HostRandom};
 use crate::options::{Options, UartChoice};
 use crate::uart::{UartRx, UartTx};
@@ -69,8 +69,9 @@ async fn serve(options: Options, flash: FileFlash) -> std::io::Result<()> {
         profile: options.profile,
         free_ram,
     };
-    let mut settings =
-        Settings::new(flash, SETTINGS_RANGE).with_certificate_area(CERTIFICATE_RANGE);
+    let mut settings = Settings::new(flash, SETTINGS_RANGE)
+        .with_certificate_area(CERTIFICATE_RANGE)
+        .with_firmware_area(FIRMWARE_RANGE);
     let mut wifi = SimulatedWifi::new(options.access_points.clone());
     let mut board_state = BoardState {
         settings: &mut settings,

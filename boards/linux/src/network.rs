@@ -66,7 +66,14 @@ impl Network for HostNetwork {
         let tcp = self.tcp(host, port).await?;
         // `tcp` resolved the name, so it is UTF-8.
         let name = std::str::from_utf8(host).map_err(|_| ConnectError::Dns)?;
-        let tls = self.anchors.handshake(tcp, name, client).await?;
+        let tls = self.anchors.handshake(tcp, name, Some(client)).await?;
+        Ok(HostStream::Tls(Box::new(tls)))
+    }
+
+    async fn connect_tls(&mut self, host: &[u8], port: u16) -> Result<HostStream, ConnectError> {
+        let tcp = self.tcp(host, port).await?;
+        let name = std::str::from_utf8(host).map_err(|_| ConnectError::Dns)?;
+        let tls = self.anchors.handshake(tcp, name, None).await?;
         Ok(HostStream::Tls(Box::new(tls)))
     }
 }

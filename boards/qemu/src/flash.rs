@@ -4,7 +4,7 @@
 use core::ops::Range;
 
 use embedded_storage_async::nor_flash::{
-    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+    ErrorType, MultiwriteNorFlash, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
 
 /// Settings log, as `boards/linux/src/flash.rs`.
@@ -90,3 +90,8 @@ impl NorFlash for RamFlash {
         Ok(())
     }
 }
+
+/// `write` only clears bits, like NOR programming: programming a word again with the value
+/// it holds changes nothing, which the OTA image writer relies on when it resumes inside a
+/// sector (`storage::FirmwareWriter`).
+impl MultiwriteNorFlash for RamFlash {}

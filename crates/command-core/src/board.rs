@@ -186,6 +186,27 @@ pub trait Network {
         let _ = (host, port, client);
         async { Err(ConnectError::Certificate) }
     }
+    /// Opens a TLS connection that authenticates the server only: the HTTPS of OTA downloads
+    /// (`cloud.md` §4.5). DNS and TCP as [`Network::connect`], then a handshake that verifies
+    /// the server against the board's CA bundle (public roots, the Tencent IoT Hub root and
+    /// any test CA the board is configured with) and against `host`. The stream carries the
+    /// decrypted bytes; its `read` must be cancel-safe.
+    ///
+    /// The default is a board without certificate TLS: it fails with
+    /// [`ConnectError::Certificate`] before any connection. The engine never calls it on a
+    /// board whose profile is not [`Profile::Full`]: those fetch `https://` URLs as `http://`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Network::connect_certificate`].
+    fn connect_tls(
+        &mut self,
+        host: &[u8],
+        port: u16,
+    ) -> impl Future<Output = Result<Self::Stream, ConnectError>> {
+        let _ = (host, port);
+        async { Err(ConnectError::Certificate) }
+    }
 }
 
 /// The module's own certificate and private key for TLS mode 2, PEM as AT+TCCERTADD stored

@@ -19,10 +19,12 @@
 #[cfg(feature = "certificates")]
 mod certificate_jobs;
 mod data;
+mod ota_commands;
 
 pub(crate) use data::DATA_MAX;
 mod jobs;
 mod mqtt_jobs;
+mod ota_jobs;
 mod output;
 mod receiver;
 
@@ -31,7 +33,7 @@ use core::cell::{Cell, RefCell};
 use at_parser::{parse_line, Form, Framer, ParseError, Parsed};
 use embassy_futures::select::{select4, Either4};
 use embedded_io_async::{Read, Write};
-use embedded_storage_async::nor_flash::NorFlash;
+use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
 use storage::Settings;
 
 use crate::board::{BoardInfo, Certificates, Clock, Network, Offline, Random, Wifi};
@@ -58,7 +60,7 @@ pub enum Exit {
 }
 
 /// What the engine drives besides the UART.
-pub struct Module<'a, F: NorFlash, W: Wifi> {
+pub struct Module<'a, F: MultiwriteNorFlash, W: Wifi> {
     /// Persisted settings.
     pub settings: &'a mut Settings<F>,
     /// The station interface.
@@ -109,7 +111,7 @@ pub async fn run<R, T, F, W>(rx: &mut R, tx: &mut T, module: Module<'_, F, W>) -
 where
     R: Read,
     T: Write,
-    F: NorFlash,
+    F: MultiwriteNorFlash,
     W: Wifi,
 {
     let cloud = Cloud {
@@ -131,7 +133,7 @@ pub async fn run_with<R, T, F, W, N, C>(
 where
     R: Read,
     T: Write,
-    F: NorFlash,
+    F: MultiwriteNorFlash,
     W: Wifi,
     N: Network,
     C: Clock,
@@ -183,7 +185,7 @@ async fn serve<R, T, F, W, N, C>(
 where
     R: Read,
     T: Write,
-    F: NorFlash,
+    F: MultiwriteNorFlash,
     W: Wifi,
     N: Network,
     C: Clock,
@@ -198,6 +200,8 @@ where
     };
     let output = UartLock::new(tx);
     let mqtt = MqttShared::new(cloud.random);
+    ota_jobs::boot(&mqtt.ota, &mut *module.settings, &state.settings).await;
+    let network = RefCell::new(&mut *cloud.network);
     let mut executor = Executor {
         shared: &shared,
         output: &output,
@@ -206,13 +210,15 @@ where
         reply: Reply::new(),
         held: None,
         clock: cloud.clock,
+        network: &network,
+        download: None,
         entered_data: false,
         #[cfg(feature = "certificates")]
         pair: [0; storage::CERTIFICATE_SIZE_MAX],
         #[cfg(feature = "certificates")]
         certificates: cloud.certificates,
     };
-    let service = crate::mqtt::serve(&mqtt, cloud.network, cloud.clock);
+    let service = crate::mqtt::serve(&mqtt, &network, cloud.clock);
     match select4(
         receive(rx, &shared, &mqtt, &output),
         executor.serve(state),
@@ -225,7 +231,7 @@ where
     }
 }
 
-struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi, C: Clock> {
+struct Executor<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network> {
     shared: &'s Shared,
     output: &'s UartLock<&'s mut T>,
     mqtt: &'s MqttShared<'r>,
@@ -236,6 +242,10 @@ struct Executor<'s, 'm, 'r, T: Write, F: NorFlash, W: Wifi, C: Clock> {
     held: Option<UartGuard<'s, &'s mut T>>,
     /// Data-phase timers.
     clock: &'s C,
+    /// The board's network, shared with the MQTT service: the OTA download's connections.
+    network: &'s RefCell<&'s mut N>,
+    /// The running OTA transfer (`ota_jobs`).
+    download: Option<ota_jobs::Download<N::Stream>>,
     /// Whether the command being executed entered data mode.
     entered_data: bool,
     /// The second file of a certificate pair.
@@ -252,7 +262,9 @@ enum Next {
     Exit(Exit),
 }
 
-impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
     // The state is lent, not moved: an async fn's argument is stored twice in its future (as
     // argument and as local), and this one is 1.3 KB.
     async fn serve(&mut self, state: &mut RamState) -> Exit {
@@ -260,7 +272,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
             return exit;
         }
         loop {
-            let entry = match self.next_entry().await {
+            let entry = match self.next_entry(state).await {
                 Ok(entry) => entry,
                 Err(exit) => return exit,
             };
@@ -286,7 +298,7 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
         }
     }
 
-    async fn next_entry(&mut self) -> Result<Entry, Exit> {
+    async fn next_entry(&mut self, state: &RamState) -> Result<Entry, Exit> {
         loop {
             if let Some(entry) = self.shared.queue.borrow_mut().pop() {
                 return Ok(entry);
@@ -296,7 +308,8 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                     return Err(exit);
                 }
             } else {
-                self.shared.line_ready.wait().await;
+                // Idle: the OTA download runs until a line arrives.
+                self.wait_line(state).await;
             }
         }
     }

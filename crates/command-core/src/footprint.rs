@@ -14,13 +14,15 @@ use crate::board::{Association, BoardInfo, JoinError, Offline, Profile, Wifi};
 use crate::engine::{run_with, Cloud, Module};
 
 /// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB, the measured
-/// size rounded up to 256 bytes. Lower it with every saving.
+/// size rounded up to 256 bytes. Lower it with every saving. (Raised by 2,048 for OTA: the
+/// machine, the URL copy and the record mirror in `OtaShared`, and the transfer's state.)
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 42_240;
-/// The gate of the full build (`certificates`, the Linux board's `full` profile). Raised once,
-/// by 256 bytes, when `Wifi::leave` became async (its future lives in the executor's state).
+const ENGINE_GATE: usize = 44_288;
+/// The gate of the full build (`certificates`, the Linux board's `full` profile). Raised by
+/// 256 bytes when `Wifi::leave` became async (its future lives in the executor's state), and
+/// by 1,280 for OTA.
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 59_904;
+const ENGINE_GATE: usize = 61_184;
 
 struct Pending;
 
@@ -110,6 +112,10 @@ fn engine_ram_of_the_esp8266_profile_stays_under_its_gate() {
             size_of::<crate::mqtt::Outbox<{ crate::mqtt::HOLD_BYTES }>>(),
         ),
         ("    data phase buffer", crate::engine::DATA_MAX),
+        (
+            "    OtaShared (machine, URL, record)",
+            size_of::<crate::ota_state::OtaShared>(),
+        ),
         ("  Request", size_of::<crate::mqtt::Request>()),
         ("  Job", size_of::<crate::handlers::Job>()),
         ("  Step", size_of::<crate::handlers::Step>()),

@@ -10,6 +10,7 @@ pub mod board;
 pub mod engine;
 pub mod handlers;
 pub mod mqtt;
+mod ota_state;
 pub mod params;
 pub mod queue;
 pub mod render;

@@ -4,7 +4,8 @@
 #[cfg(feature = "certificates")]
 use crate::handlers::certificates;
 use crate::handlers::{
-    basic, device, diagnostics, module, mqtt, mqtt_link, publish_data, wifi, Handler, SetHandler,
+    basic, device, diagnostics, module, mqtt, mqtt_link, ota, publish_data, wifi, Handler,
+    SetHandler,
 };
 
 /// One AT command.
@@ -160,6 +161,22 @@ pub static COMMANDS: &[CommandSpec] = &[
         test: Some(diagnostics::tcdiag_test),
         query: Some(diagnostics::tcdiag_query),
         ..row("TCDIAG")
+    },
+    CommandSpec {
+        test: Some(ota::tcotaset_test),
+        query: Some(ota::tcotaset_query),
+        set: Some(ota::tcotaset_set),
+        ..row("TCOTASET")
+    },
+    CommandSpec {
+        test: Some(ota::tcfwinfo_test),
+        query: Some(ota::tcfwinfo_query),
+        ..row("TCFWINFO")
+    },
+    CommandSpec {
+        test: Some(ota::tcreadfwdata_test),
+        set: Some(ota::tcreadfwdata_set),
+        ..row("TCREADFWDATA")
     },
     CommandSpec {
         test: Some(mqtt::tcmqttstate_test),

@@ -32,6 +32,8 @@ pub struct Hub {
     pub mqtts: u16,
     /// Admin API port.
     pub admin: u16,
+    /// OTA file server over plain HTTP.
+    pub http: u16,
 }
 
 impl Hub {
@@ -77,6 +79,7 @@ impl Hub {
             mqtt: port("mqtt"),
             mqtts: port("mqtts"),
             admin: port("admin"),
+            http: port("http"),
             child,
         }
     }

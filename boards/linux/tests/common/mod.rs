@@ -410,6 +410,20 @@ impl Module {
         }
     }
 
+    /// Reads exactly `count` bytes of output, whatever they are (binary blocks).
+    pub fn read_bytes(&mut self, count: usize) -> Vec<u8> {
+        let until = Instant::now() + self.deadline;
+        while self.pending.len() < count {
+            if !self.receive_until(until) {
+                self.fail(&format!(
+                    "expected {count} bytes, got {}",
+                    self.pending.len()
+                ));
+            }
+        }
+        self.pending.drain(..count).collect()
+    }
+
     /// Reads until the received bytes end with a final result (`[OK]`, `[ERROR]`, `CME(n)`,
     /// an async result line `+TC…:OK|FAIL…`), and returns them all. For queries and simple
     /// commands whose answers contain no such pattern earlier.

@@ -3,11 +3,11 @@
 //! mode 2 for AT+TCMQTTCONN. The RAM copy of the file table follows every successful write.
 
 use embedded_io_async::Write;
-use embedded_storage_async::nor_flash::NorFlash;
+use embedded_storage_async::nor_flash::MultiwriteNorFlash;
 use storage::CertificateError;
 
 use super::Executor;
-use crate::board::{Clock, Wifi};
+use crate::board::{Clock, Network, Wifi};
 use crate::fmt::warning;
 use crate::handlers::certificates::partner;
 use crate::state::RamState;
@@ -17,7 +17,9 @@ const CHECK_FAILED: i32 = 203;
 /// `FAIL` code of a full table or a flash error.
 const FLASH_ERROR: i32 = 207;
 
-impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
     /// AT+TCCERTADD after its data phase: stores the first `len` payload bytes as `name`.
     // See `check_pair` for why the data buffer may stay borrowed across the flash write.
     #[allow(clippy::await_holding_refcell_ref)]

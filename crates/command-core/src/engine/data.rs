@@ -12,10 +12,10 @@
 use at_parser::{DataAbort, DataKind, DataStatus};
 use embassy_futures::select::{select, Either};
 use embedded_io_async::Write;
-use embedded_storage_async::nor_flash::NorFlash;
+use embedded_storage_async::nor_flash::MultiwriteNorFlash;
 
 use super::{Executor, Next};
-use crate::board::{Clock, Wifi};
+use crate::board::{Clock, Network, Wifi};
 use crate::handlers::publish_data::neutralise;
 use crate::handlers::DataJob;
 use crate::mqtt::Request;
@@ -35,7 +35,9 @@ const TERMINATOR_GRACE_MS: u64 = 1_000;
 /// Silence that ends the discard after an aborted terminator (§7.5).
 const DISCARD_SILENCE_MS: u64 = 1_000;
 
-impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
     /// Enters data mode, writes the acceptance block (ending in `>\r\n`), reads the payload
     /// with the UART held, then either ends the command with `+CME ERROR:204` or releases the
     /// held URCs and runs `job`.

@@ -2,10 +2,10 @@
 //! station joins, reboots, MQTT requests), and the rest of the command's output.
 
 use embedded_io_async::Write;
-use embedded_storage_async::nor_flash::NorFlash;
+use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
 
 use super::{Executor, Exit, Next};
-use crate::board::{Clock, Wifi};
+use crate::board::{Clock, Network, Wifi};
 use crate::fmt::warning;
 use crate::handlers::certificates::partner;
 use crate::handlers::mqtt_link::subscription_line;
@@ -13,7 +13,9 @@ use crate::handlers::Job;
 use crate::state::RamState;
 use mqtt_session::session::SlotKind;
 
-impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
     /// Runs a handler's IO job and completes its output.
     ///
     /// The job is lent, not moved: an async fn's argument is stored twice in its future.
@@ -137,6 +139,12 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
                 }
                 self.reply.ok();
             }
+            Job::OtaSet { enable, version } => {
+                self.ota_set(state, *enable, core::mem::take(version)).await
+            }
+            Job::OtaQuery => self.ota_query(),
+            Job::FirmwareInfo => self.firmware_info(state),
+            Job::ReadFirmware(length) => return self.read_firmware(*length).await,
             Job::MqttDisconnect => {
                 self.send(crate::mqtt::Request::Disconnect);
                 self.outcome().await;
@@ -161,7 +169,9 @@ impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> 
     }
 }
 
-impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
     /// Renders the `index`th user subscription's line into the reply; false past the last.
     fn subscription_into_reply(&mut self, index: usize) -> bool {
         let session = self.mqtt.session.borrow();

@@ -4,12 +4,12 @@
 //! URC its events caused (`urc.md` §7 rule 3).
 
 use embedded_io_async::Write;
-use embedded_storage_async::nor_flash::NorFlash;
+use embedded_storage_async::nor_flash::MultiwriteNorFlash;
 use mqtt_session::tencent::{mqtt_host, Authentication, Identity};
 use mqtt_session::SessionConfig;
 
 use super::Executor;
-use crate::board::{Clock, Wifi};
+use crate::board::{Clock, Network, Wifi};
 use crate::mqtt::{ConnectRequest, Outcome, Request};
 use crate::state::{MqttParameters, RamState};
 
@@ -18,7 +18,9 @@ const UNDECODABLE_SECRET: i32 = -1002;
 /// Code when the mode-2 certificate or key cannot be read (`errors.md` §3).
 const CERTIFICATE_UNUSABLE: i32 = -702;
 
-impl<T: Write, F: NorFlash, W: Wifi, C: Clock> Executor<'_, '_, '_, T, F, W, C> {
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
     /// Hands one request to the MQTT service; [`outcome`](Self::outcome) waits until it
     /// ended. Two steps so that no future keeps a copy of the request (432 bytes) after it
     /// went into the mailbox.

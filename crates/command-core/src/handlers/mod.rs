@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod module;
 pub mod mqtt;
 pub mod mqtt_link;
+pub mod ota;
 pub mod publish_data;
 pub mod wifi;
 
@@ -98,6 +99,20 @@ pub enum Job {
     Mqtt(Request),
     /// AT+TCMQTTDISCONN: end the session, then `[OK]`.
     MqttDisconnect,
+    /// AT+TCOTASET=: enable (subscribe, version report) or disable OTA.
+    OtaSet {
+        /// `<ctrl>` = 1.
+        enable: bool,
+        /// The MCU's version, 1..=32 bytes.
+        version: ::ota::Version,
+    },
+    /// AT+TCOTASET?: the enabled flag and the recorded version.
+    OtaQuery,
+    /// AT+TCFWINFO?: the cached image's record.
+    FirmwareInfo,
+    /// AT+TCREADFWDATA=: the next block of the cached image; `None` when `<len>` is not one
+    /// Integer in 1..=4096 (checked after the record, `commands.md` §5).
+    ReadFirmware(Option<u16>),
     /// AT+TCMQTTSUB?: list the user subscriptions, one line per write.
     ListSubscriptions,
     /// AT+TCCERTCHECK=: parse the file (and its pair) through the board.

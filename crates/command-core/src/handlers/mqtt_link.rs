@@ -178,7 +178,11 @@ pub fn tcmqttsub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
             return Err(ParamError::Range);
         }
         let qos = qos(&params, 1)?;
-        Ok::<_, ParamError>(Request::Subscribe { filter, qos })
+        Ok::<_, ParamError>(Request::Subscribe {
+            filter,
+            qos,
+            kind: mqtt_session::session::SlotKind::User,
+        })
     })();
     accept(reply, checked)
 }

@@ -25,7 +25,7 @@ pub use service::{TLS_READ_BUFFER, TLS_WRITE_BUFFER};
 use core::cell::{Cell, RefCell};
 
 use mqtt_session::codec::QoS;
-use mqtt_session::session::Entropy;
+use mqtt_session::session::{Entropy, SlotKind};
 use mqtt_session::tencent::Identity;
 use mqtt_session::{DefaultSession, SessionConfig};
 
@@ -94,6 +94,9 @@ pub enum Request {
         filter: heapless::String<TOPIC_MAX>,
         /// QoS 0 or 1.
         qos: QoS,
+        /// A user slot (AT+TCMQTTSUB, result line `+TCMQTTSUB:…`) or the internal OTA slot
+        /// (AT+TCOTASET, no result line: the command writes its own).
+        kind: SlotKind,
     },
     /// AT+TCMQTTUNSUB=.
     Unsubscribe {
@@ -177,6 +180,8 @@ pub struct MqttShared<'a> {
     /// TLS mode 2 certificate and key: written by the executor before a connect request,
     /// read by the service whenever it opens the link.
     pub client_files: RefCell<ClientFiles>,
+    /// OTA: fed by the service, driven by the executor (`ota_state`).
+    pub(crate) ota: crate::ota_state::OtaShared,
 }
 
 impl<'a> MqttShared<'a> {
@@ -199,6 +204,7 @@ impl<'a> MqttShared<'a> {
             data: RefCell::new([0; crate::engine::DATA_MAX]),
             #[cfg(feature = "certificates")]
             client_files: RefCell::new(ClientFiles::default()),
+            ota: crate::ota_state::OtaShared::new(),
         }
     }
 
@@ -238,6 +244,7 @@ impl<'a> MqttShared<'a> {
         Gates {
             run: session.is_running(),
             conn: session.is_usable(),
+            download: self.ota.is_downloading(),
             ..Gates::default()
         }
     }

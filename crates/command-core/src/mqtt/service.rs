@@ -18,6 +18,8 @@ mod events;
 mod link;
 mod requests;
 
+use core::cell::RefCell;
+
 use embassy_futures::select::{select, select4, Either, Either4};
 use embedded_io_async::Write;
 use mqtt_session::codec::PacketId;
@@ -93,7 +95,7 @@ struct Service<'s, 'a> {
 /// Runs the MQTT service until the UART fails.
 pub(crate) async fn serve<N: Network, C: Clock>(
     shared: &MqttShared<'_>,
-    network: &mut N,
+    network: &RefCell<&mut N>,
     clock: &C,
 ) -> ! {
     let mut read_buffer = [0u8; TLS_READ_BUFFER];
@@ -277,7 +279,7 @@ impl<'a> Service<'_, 'a> {
     async fn open<'buffer, N: Network, C: Clock>(
         &mut self,
         opening: &Opening,
-        network: &mut N,
+        network: &RefCell<&mut N>,
         clock: &C,
         (read_buffer, write_buffer): (&'buffer mut [u8], &'buffer mut [u8]),
         link: &mut Option<BoardLink<'buffer, 'a, N>>,
@@ -325,10 +327,19 @@ impl<'a> Service<'_, 'a> {
             client,
             random: TlsRandom(self.shared.random),
         };
-        let attempt = link::open(network, destination, read_buffer, write_buffer, link);
-        let opened = match select(attempt, clock.sleep_until(deadline)).await {
-            Either::First(result) => result,
-            Either::Second(()) => Err(202),
+        // The OTA download shares the network; it opens its connection only while the link
+        // is up, so the two meet only when a drop comes during that connect: this attempt
+        // then fails like a refused TCP connection.
+        let opened = match network.try_borrow_mut() {
+            Ok(mut network) => {
+                let attempt =
+                    link::open(&mut **network, destination, read_buffer, write_buffer, link);
+                match select(attempt, clock.sleep_until(deadline)).await {
+                    Either::First(result) => result,
+                    Either::Second(()) => Err(202),
+                }
+            }
+            Err(_) => Err(-603),
         };
         if opened.is_err() {
             // A timed-out attempt may have left a half-open link.

@@ -22,11 +22,17 @@ impl Service<'_, '_> {
         let mut session = shared.session.borrow_mut();
         let mut reconnect = false;
         let mut hold = false;
+        let mut dropped = false;
         loop {
             let usable = session.is_usable();
             let Some(event) = session.poll(now) else {
                 break;
             };
+            if let Event::Message(message) = &event {
+                if message.for_internal {
+                    shared.ota.message(message.topic, message.payload, now);
+                }
+            }
             let status = |line: &[u8]| shared.outbox.borrow_mut().push_status(&[line]);
             match event {
                 Event::Connected { .. } => {
@@ -84,6 +90,7 @@ impl Service<'_, '_> {
                 }
                 Event::Message(_) => {}
                 Event::Dropped { reason, .. } => {
+                    dropped = true;
                     shared.diagnose(|diagnostics| diagnostics.last_disconnect = reason.into());
                     *link = None;
                     status(b"+TCMQTTDISCON,-103\r\n");
@@ -116,6 +123,7 @@ impl Service<'_, '_> {
                 _ => {}
             }
         }
+        shared.ota.link_changed(dropped, session.is_running());
         if hold {
             session.hold_message(now);
             shared
@@ -147,6 +155,8 @@ impl Service<'_, '_> {
     }
 
     /// Queues the result line of the waiting command and wakes the executor.
+    /// An empty `name` queues no line (the internal OTA subscription and version report:
+    /// AT+TCOTASET writes its own result from the outcome).
     pub(super) fn finish(&mut self, name: &str, result: Result<(), i32>) {
         self.waiting = None;
         let mut code = heapless::String::<12>::new();
@@ -160,14 +170,16 @@ impl Service<'_, '_> {
                 Outcome::Failed
             }
         };
-        self.shared.outbox.borrow_mut().push_status(&[
-            b"+",
-            name.as_bytes(),
-            b":",
-            code.as_bytes(),
-            b"\r\n",
-        ]);
-        self.shared.output_ready.raise();
+        if !name.is_empty() {
+            self.shared.outbox.borrow_mut().push_status(&[
+                b"+",
+                name.as_bytes(),
+                b":",
+                code.as_bytes(),
+                b"\r\n",
+            ]);
+            self.shared.output_ready.raise();
+        }
         self.shared.done.put(outcome);
     }
 }

@@ -63,22 +63,24 @@ impl Service<'_, '_> {
                     Err(_) => self.finish(name, Err(204)),
                 }
             }
-            Request::Subscribe { filter, qos } => {
-                let result =
-                    self.shared
-                        .session
-                        .borrow_mut()
-                        .subscribe(SlotKind::User, &filter, qos, now);
+            Request::Subscribe { filter, qos, kind } => {
+                let name = match kind {
+                    SlotKind::User => "TCMQTTSUB",
+                    // The internal slot's requester writes its own result line.
+                    _ => "",
+                };
+                let result = self
+                    .shared
+                    .session
+                    .borrow_mut()
+                    .subscribe(kind, &filter, qos, now);
                 match result {
                     Ok(packet_id) => {
-                        self.waiting = Some(Waiting::Acknowledgement {
-                            name: "TCMQTTSUB",
-                            packet_id,
-                        })
+                        self.waiting = Some(Waiting::Acknowledgement { name, packet_id })
                     }
-                    Err(SubscribeError::TableFull) => self.finish("TCMQTTSUB", Err(-107)),
-                    Err(SubscribeError::NotConnected) => self.finish("TCMQTTSUB", Err(LINK_LOST)),
-                    Err(_) => self.finish("TCMQTTSUB", Err(204)),
+                    Err(SubscribeError::TableFull) => self.finish(name, Err(-107)),
+                    Err(SubscribeError::NotConnected) => self.finish(name, Err(LINK_LOST)),
+                    Err(_) => self.finish(name, Err(204)),
                 }
             }
             Request::Unsubscribe { filter } => {

@@ -1,0 +1,198 @@
+//! The OTA commands after their handlers (`commands.md` §5): AT+TCOTASET's subscription,
+//! version report or abort, AT+TCOTASET? and AT+TCFWINFO? from the shared state, and
+//! AT+TCREADFWDATA's next block of the cached MCU image, as raw bytes, streamed from flash.
+//!
+//! AT+TCREADFWDATA's block is written under the UART lock the command holds, in pieces of the data-phase
+//! buffer (idle: data-phase commands answer `CME(200)` only during a download, and this
+//! command runs alone on the executor), never staged in the 2 KiB reply buffer. The first
+//! piece is read before any byte is written, so a flash error is still a clean `CME(207)`.
+
+use embedded_io_async::Write;
+use embedded_storage_async::nor_flash::MultiwriteNorFlash;
+use mqtt_session::codec::QoS;
+use mqtt_session::session::SlotKind;
+use ota::{FirmwareState, Report, Version};
+
+use super::ota_jobs::device_topic;
+use super::{Executor, Next};
+use crate::board::{Clock, Network, Wifi};
+use crate::fmt::warning;
+use crate::mqtt::{Outcome, Request};
+use crate::ota_state::{REPORT_TOPIC, UPDATE_TOPIC};
+use crate::state::RamState;
+
+/// `+TCOTASET:FAIL,209`: the subscription or the version report failed.
+const OTA_SETUP_FAILED: i32 = 209;
+
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
+    /// Checks 2–5 and the block; `length` is `None` when `<len>` failed check 4.
+    // The data buffer is held across the UART writes; nobody else uses it meanwhile.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub(super) async fn read_firmware(&mut self, length: Option<u16>) -> Next {
+        let mqtt = self.mqtt;
+        let ota = &mqtt.ota;
+        let size = match ota.record.borrow().as_ref() {
+            None => Err(207),
+            Some(record) if record.state != FirmwareState::McuValid => Err(208),
+            Some(record) if record.size == 0 => Err(205),
+            Some(record) => Ok(record.size),
+        };
+        let offset = ota.read_offset.get();
+        let checked = size
+            .and_then(|size| if offset >= size { Err(208) } else { Ok(size) })
+            .and_then(|size| length.map(|length| (size, length)).ok_or(204));
+        let (size, length) = match checked {
+            Ok(values) => values,
+            Err(code) => {
+                self.reply.cme(code);
+                return self.flush_reply().await;
+            }
+        };
+        let count = u32::from(length).min(size - offset);
+        let mut data = mqtt.data.borrow_mut();
+        let first = (count as usize).min(data.len());
+        if self
+            .module
+            .settings
+            .read_firmware(offset, &mut data[..first])
+            .await
+            .is_err()
+        {
+            self.reply.cme(207);
+            return self.flush_reply().await;
+        }
+        self.reply.accepted();
+        // The line goes on with the raw bytes and ends after them, not here.
+        let _ = self
+            .reply
+            .line()
+            .text("+TCREADFWDATA:")
+            .int(count)
+            .text(",");
+        if let Next::Exit(exit) = self.flush_reply().await {
+            return Next::Exit(exit);
+        }
+        let mut sent = 0u32;
+        let mut piece = first;
+        loop {
+            if self.write(&data[..piece]).await.is_err() {
+                return Next::Exit(super::Exit::UartClosed);
+            }
+            sent += piece as u32;
+            if sent == count {
+                break;
+            }
+            piece = ((count - sent) as usize).min(data.len());
+            let read = self
+                .module
+                .settings
+                .read_firmware(offset + sent, &mut data[..piece])
+                .await;
+            if read.is_err() {
+                // Too late for an error line: the block ends short, and the host, which
+                // frames by `<n>`, times out on it.
+                warning!("firmware read failed inside a block");
+                break;
+            }
+        }
+        ota.read_offset.set(offset + sent);
+        drop(data);
+        self.reply.push(b"\r\n");
+        self.flush_reply().await
+    }
+
+    /// AT+TCOTASET after its `OK\r\n`.
+    pub(super) async fn ota_set(&mut self, state: &RamState, enable: bool, version: Version) {
+        let ota = &self.mqtt.ota;
+        if !enable {
+            ota.machine.borrow_mut().disable();
+            // `UPDATEFAIL,208` of an aborted download goes out before the result line.
+            self.drain_ota(state).await;
+            *ota.version.borrow_mut() = version;
+            self.reply.result_ok("TCOTASET");
+            return;
+        }
+        let (Some(update), Some(report)) = (
+            device_topic(state, UPDATE_TOPIC),
+            device_topic(state, REPORT_TOPIC),
+        ) else {
+            self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
+            return;
+        };
+        if !ota.machine.borrow().is_enabled() {
+            let subscribe = Request::Subscribe {
+                filter: update,
+                qos: QoS::AtLeastOnce,
+                kind: SlotKind::Internal,
+            };
+            self.send(subscribe);
+            if self.outcome().await == Outcome::Failed {
+                self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
+                return;
+            }
+        }
+        // Listening starts before the version report leaves: the cloud may answer it with
+        // `update_firmware` in the same breath as the PUBACK.
+        let _ = ota.machine.borrow_mut().enable(&version);
+        // The report goes where every publish payload waits: the shared data buffer.
+        let length = {
+            let mut data = self.mqtt.data.borrow_mut();
+            ota::write_report(Report::Version, &version, &mut data[..]).unwrap_or(0)
+        };
+        self.send(Request::Publish {
+            name: "",
+            topic: report,
+            length,
+            qos: QoS::AtLeastOnce,
+        });
+        if self.outcome().await == Outcome::Failed {
+            ota.machine.borrow_mut().disable();
+            self.drain_ota(state).await;
+            self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
+            return;
+        }
+        *ota.version.borrow_mut() = version;
+        self.reply.result_ok("TCOTASET");
+    }
+
+    /// AT+TCOTASET?
+    pub(super) fn ota_query(&mut self) {
+        let ota = &self.mqtt.ota;
+        let enabled = ota.machine.borrow().is_enabled();
+        self.reply
+            .line()
+            .text("+TCOTASET:")
+            .int(u8::from(enabled))
+            .text(",")
+            .quoted(&ota.version.borrow())
+            .end();
+        self.reply.ok();
+    }
+
+    /// AT+TCFWINFO? after its DL check: the valid MCU image's record, `OK` first.
+    pub(super) fn firmware_info(&mut self, state: &RamState) {
+        let ota = &self.mqtt.ota;
+        let record = ota.record.borrow();
+        match record.as_ref() {
+            None => self.reply.cme(207),
+            Some(record) if record.state != FirmwareState::McuValid => self.reply.cme(208),
+            Some(record) => {
+                ota.read_offset.set(0);
+                self.reply.accepted();
+                self.reply
+                    .line()
+                    .text("+TCFWINFO:")
+                    .quoted(&record.version)
+                    .text(",")
+                    .int(record.size)
+                    .text(",")
+                    .quoted(&ota::to_hex(&record.md5))
+                    .text(",")
+                    .int(state.boot_module.fw_max)
+                    .end();
+            }
+        }
+    }
+}

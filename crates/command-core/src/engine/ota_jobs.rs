@@ -1,0 +1,396 @@
+//! The executor's OTA runner (`cloud.md` §4): the update state machine's events and the
+//! download (the commands themselves are in `ota_commands.rs`).
+//!
+//! Why the executor runs the download: it owns the flash (`Settings`), and the download is IO
+//! between commands. While no line waits, [`Executor::wait_line`] drains the machine's events
+//! (reports, URCs, records, the GET) and waits for whichever comes first: a line, the
+//! service's wake-up (a message on `$ota/update/…`, a drop), the socket's bytes or a timer
+//! (the 1 s retry, the 20 s stall). Received bytes are written to flash before the next line
+//! is taken, so a command never cuts a flash write; a long command only delays the reading
+//! (the socket buffers, the server waits).
+//!
+//! Memory: no buffer of its own. Socket bytes, the GET request, the hashing and
+//! AT+TCREADFWDATA's blocks all use the data-phase buffer, idle during a download because
+//! every data-phase command answers `CME(200)` then (`commands.md` §9); the reports are
+//! written on the stack (at most [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never across an await).
+
+use embassy_futures::select::{select, select3, Either, Either3};
+use embedded_io_async::{Read, Write};
+use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
+use mqtt_session::codec::QoS;
+use mqtt_session::session::SlotKind;
+use ota::http::{write_range_request, RangeDownload, Url, STALL_TIMEOUT_MS};
+use ota::{Event, Failure, ImageDigest, Report, Status};
+use storage::{FirmwareWriter, Settings, Snapshot};
+
+use super::Executor;
+use crate::board::{Clock, Network, Profile, Wifi};
+use crate::fmt::warning;
+use crate::mqtt::TOPIC_MAX;
+use crate::ota_state::{topic, OtaShared, REPORT_TOPIC, UPDATE_TOPIC};
+use crate::state::RamState;
+
+/// One running GET of the image.
+pub(crate) struct Download<S> {
+    stream: S,
+    transfer: RangeDownload,
+    writer: FirmwareWriter,
+}
+
+/// What ended the executor's idle wait besides a line.
+enum Woken {
+    /// The service fed the machine.
+    Machine,
+    /// A deadline: the machine's timers or the transfer's stall.
+    Timer,
+    /// Bytes of the download socket in the data buffer (0: it closed).
+    Received(usize),
+}
+
+/// Boot: the firmware record's mirror and the largest image the module takes.
+pub(super) async fn boot<F: NorFlash>(
+    ota: &OtaShared,
+    settings: &mut Settings<F>,
+    snapshot: &Snapshot,
+) {
+    let module_max = snapshot.module.clone().unwrap_or_default().fw_max;
+    let area = settings.firmware_capacity().unwrap_or(0);
+    ota.max_size.set(module_max.min(area));
+    let record = settings.firmware().await.unwrap_or_else(|_| {
+        warning!("firmware record unreadable");
+        None
+    });
+    *ota.record.borrow_mut() = record;
+}
+
+/// `$ota/…/<pid>/<dn>` of the stored device.
+pub(super) fn device_topic(state: &RamState, prefix: &str) -> Option<heapless::String<TOPIC_MAX>> {
+    let device = state.settings.device.as_ref()?;
+    topic(prefix, &device.product_id, &device.device_name)
+}
+
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
+    /// Waits for the next line, running the OTA update meanwhile.
+    pub(super) async fn wait_line(&mut self, state: &RamState) {
+        loop {
+            self.drain_ota(state).await;
+            let shared = self.shared;
+            match select(shared.line_ready.wait(), self.ota_input()).await {
+                Either::First(()) => return,
+                Either::Second(Woken::Received(count)) => self.receive_image(count).await,
+                Either::Second(Woken::Timer) => self.check_stall(),
+                Either::Second(Woken::Machine) => {}
+            }
+        }
+    }
+
+    /// The machine's wake-up, a deadline or the socket's next bytes.
+    // The data buffer stays borrowed across the socket read: the executor is its only user
+    // while it waits here (the service reads it only while serving the executor's publish).
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn ota_input(&mut self) -> Woken {
+        let mqtt = self.mqtt;
+        let clock = self.clock;
+        let machine = mqtt.ota.machine.borrow().next_deadline();
+        let stall = self
+            .download
+            .as_ref()
+            .map(|download| download.transfer.deadline_ms());
+        let deadline = match (machine, stall) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timer = async move {
+            match deadline {
+                Some(at) => clock.sleep_until(at).await,
+                None => core::future::pending().await,
+            }
+        };
+        let read = async {
+            match self.download.as_mut() {
+                Some(download) => {
+                    let mut buffer = mqtt.data.borrow_mut();
+                    download.stream.read(&mut buffer[..]).await.unwrap_or(0)
+                }
+                None => core::future::pending().await,
+            }
+        };
+        match select3(mqtt.ota.wake.wait(), timer, read).await {
+            Either3::First(()) => Woken::Machine,
+            Either3::Second(()) => Woken::Timer,
+            Either3::Third(count) => Woken::Received(count),
+        }
+    }
+
+    /// Fails the transfer once it stalled for 20 s.
+    fn check_stall(&mut self) {
+        let now = self.clock.now_ms();
+        let Some(download) = &self.download else {
+            return;
+        };
+        if let Err(error) = download.transfer.check_stall(now) {
+            self.download = None;
+            self.mqtt
+                .ota
+                .machine
+                .borrow_mut()
+                .fetch_failed(Failure::Http(error), now);
+        }
+    }
+
+    /// Writes the image bytes among `count` received bytes to flash.
+    async fn receive_image(&mut self, count: usize) {
+        let now = self.clock.now_ms();
+        let Some(mut download) = self.download.take() else {
+            return;
+        };
+        match self.store_image(&mut download, count, now).await {
+            Ok(false) => self.download = Some(download),
+            Ok(true) => {}
+            Err(failure) => self
+                .mqtt
+                .ota
+                .machine
+                .borrow_mut()
+                .fetch_failed(failure, now),
+        }
+    }
+
+    /// Feeds the transfer and programs what it hands back; `Ok(true)` once the image is whole.
+    // The data buffer is read across the flash writes; nobody else uses it meanwhile.
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn store_image(
+        &mut self,
+        download: &mut Download<N::Stream>,
+        count: usize,
+        now: u64,
+    ) -> Result<bool, Failure> {
+        let mqtt = self.mqtt;
+        let settings = &mut *self.module.settings;
+        if count == 0 {
+            download.transfer.closed().map_err(Failure::Http)?;
+        }
+        let data = mqtt.data.borrow();
+        let mut position = 0;
+        while position < count {
+            let chunk = download
+                .transfer
+                .feed(&data[position..count], now)
+                .map_err(Failure::Http)?;
+            position += chunk.consumed;
+            if !chunk.data.is_empty() {
+                settings
+                    .write_firmware(&mut download.writer, chunk.data)
+                    .await
+                    .map_err(|_| Failure::Flash)?;
+                let stored = download.writer.stored();
+                mqtt.ota.machine.borrow_mut().progress(stored, now);
+            }
+            if chunk.complete {
+                settings
+                    .finish_firmware(&mut download.writer)
+                    .await
+                    .map_err(|_| Failure::Flash)?;
+                mqtt.ota.machine.borrow_mut().fetch_complete(now);
+                return Ok(true);
+            }
+            if chunk.consumed == 0 {
+                break;
+            }
+        }
+        Ok(false)
+    }
+
+    /// Acts on every queued event of the machine, in order.
+    pub(super) async fn drain_ota(&mut self, state: &RamState) {
+        loop {
+            let now = self.clock.now_ms();
+            let event = self.mqtt.ota.machine.borrow_mut().poll(now);
+            let Some(event) = event else {
+                return;
+            };
+            self.ota_event(state, event, now).await;
+        }
+    }
+
+    async fn ota_event(&mut self, state: &RamState, event: Event, now: u64) {
+        let ota = &self.mqtt.ota;
+        match event {
+            Event::Publish(report) => self.publish_report(state, report, now),
+            Event::Status(status) => self.ota_status(status),
+            Event::BeginImage | Event::Checkpoint { .. } | Event::CompleteImage => {
+                let record = ota
+                    .machine
+                    .borrow()
+                    .firmware_record(&event, ota.max_size.get());
+                let Some(record) = record else {
+                    return;
+                };
+                if self.module.settings.store_firmware(&record).await.is_ok() {
+                    *ota.record.borrow_mut() = Some(record);
+                } else {
+                    warning!("firmware record not stored");
+                    ota.machine.borrow_mut().fetch_failed(Failure::Flash, now);
+                }
+            }
+            Event::ClearImage => {
+                if self.module.settings.erase_firmware().await.is_err() {
+                    warning!("firmware record not erased");
+                }
+                *ota.record.borrow_mut() = None;
+            }
+            Event::Fetch { offset, size } => {
+                if let Err(failure) = self.fetch(offset, size, now).await {
+                    let now = self.clock.now_ms();
+                    ota.machine.borrow_mut().fetch_failed(failure, now);
+                }
+            }
+            Event::Abort => self.download = None,
+            Event::Verify { size } => self.verify(size).await,
+            Event::Unsubscribe => {
+                if let Some(filter) = device_topic(state, UPDATE_TOPIC) {
+                    // Errors are ignored (`commands.md` §5): a link that is down has no
+                    // subscription to remove, and the session end clears the slot.
+                    let _ = self.mqtt.session.borrow_mut().unsubscribe(
+                        SlotKind::Internal,
+                        &filter,
+                        now,
+                    );
+                    self.mqtt.service_wake.raise();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Publishes a report on `$ota/report/<pid>/<dn>` without waiting for its PUBACK.
+    fn publish_report(&self, state: &RamState, report: Report, now: u64) {
+        let Some(topic) = device_topic(state, REPORT_TOPIC) else {
+            return;
+        };
+        let mut payload = [0u8; ota::MAXIMUM_REPORT_LENGTH];
+        let written = self
+            .mqtt
+            .ota
+            .machine
+            .borrow()
+            .write_report(report, &mut payload);
+        let Ok(length) = written else {
+            return;
+        };
+        let qos = if report.qos() == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let published =
+            self.mqtt
+                .session
+                .borrow_mut()
+                .publish(&topic, &payload[..length], qos, now);
+        if published.is_err() {
+            warning!("OTA report not sent");
+        }
+        self.mqtt.service_wake.raise();
+    }
+
+    /// Queues `+TCOTASTATUS:<status>` for the URC writer.
+    fn ota_status(&self, status: Status) {
+        let mut text = heapless::String::<24>::new();
+        let _ = match status {
+            Status::EnterUpdate => core::fmt::write(&mut text, format_args!("ENTERUPDATE")),
+            Status::UpdateSuccess => core::fmt::write(&mut text, format_args!("UPDATESUCCESS")),
+            Status::UpdateFail(code) => {
+                core::fmt::write(&mut text, format_args!("UPDATEFAIL,{}", code.number()))
+            }
+        };
+        self.mqtt
+            .outbox
+            .borrow_mut()
+            .push_status(&[b"+TCOTASTATUS:", text.as_bytes(), b"\r\n"]);
+        self.mqtt.output_ready.raise();
+    }
+
+    /// Opens the connection to the kept URL and sends the GET for `offset..size`.
+    ///
+    /// `https://` URLs go over the board's server-authenticated TLS on the `full` profile;
+    /// boards without it fetch them as `http://` on port 80 (`cloud.md` §4.5; the MD5
+    /// protects the image).
+    // The URL stays borrowed across the connect: the service writes it only while the
+    // machine listens, and it is downloading now. The network is shared with the service,
+    // which opens links only across a drop (`mqtt::service`).
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn fetch(&mut self, offset: u32, size: u32, now: u64) -> Result<(), Failure> {
+        let mqtt = self.mqtt;
+        let clock = self.clock;
+        let url_copy = mqtt.ota.url.borrow();
+        let url = Url::parse(&url_copy).map_err(|_| Failure::Connection)?;
+        let secure = url.secure && self.module.board.profile == Profile::Full;
+        let url = if secure { url } else { url.downgraded() };
+        let mut stream = {
+            let Ok(mut network) = self.network.try_borrow_mut() else {
+                return Err(Failure::Connection);
+            };
+            let connect = async {
+                if secure {
+                    network.connect_tls(url.host, url.port).await
+                } else {
+                    network.connect(url.host, url.port).await
+                }
+            };
+            match select(connect, clock.sleep_until(now + STALL_TIMEOUT_MS)).await {
+                Either::First(Ok(stream)) => stream,
+                _ => return Err(Failure::Connection),
+            }
+        };
+        let mut data = mqtt.data.borrow_mut();
+        let length =
+            write_range_request(&url, offset, size, &mut data[..]).map_err(|_| Failure::Memory)?;
+        stream
+            .write_all(&data[..length])
+            .await
+            .map_err(|_| Failure::Connection)?;
+        stream.flush().await.map_err(|_| Failure::Connection)?;
+        self.download = Some(Download {
+            stream,
+            transfer: RangeDownload::new(offset, size, clock.now_ms()),
+            writer: FirmwareWriter::resume(offset),
+        });
+        Ok(())
+    }
+
+    /// Hashes stored bytes `0..size` and hands the digest to the machine.
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn verify(&mut self, size: u32) {
+        let mqtt = self.mqtt;
+        let mut digest = ImageDigest::new();
+        let mut data = mqtt.data.borrow_mut();
+        let mut offset = 0;
+        while offset < size {
+            let count = (size - offset).min(data.len() as u32);
+            let piece = &mut data[..count as usize];
+            if self
+                .module
+                .settings
+                .read_firmware(offset, piece)
+                .await
+                .is_err()
+            {
+                let now = self.clock.now_ms();
+                mqtt.ota
+                    .machine
+                    .borrow_mut()
+                    .fetch_failed(Failure::Flash, now);
+                return;
+            }
+            digest.update(piece);
+            offset += count;
+        }
+        mqtt.ota
+            .machine
+            .borrow_mut()
+            .image_checked(&digest.finish());
+    }
+}

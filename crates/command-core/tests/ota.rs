@@ -1,0 +1,206 @@
+//! The OTA commands through the whole engine, on the in-memory broker and the manual clock:
+//! AT+TCOTASET's subscription (internal, never a user slot) and version report, the
+//! `+TCOTASTATUS` URCs of the updates that fail before any download, the version
+//! re-reports of a rejected report, and the record checks of AT+TCFWINFO / AT+TCREADFWDATA.
+//! The downloads themselves run over real sockets in `boards/linux/tests/ota.rs`.
+
+mod support;
+
+use core::future::Future;
+use core::pin::Pin;
+
+use support::{connect, publish, with_engine, Bench};
+
+const UPDATE: &str = "$ota/update/PID0000001/dev1";
+
+/// The broker's view: SUBSCRIBE (8), PUBLISH (3), UNSUBSCRIBE (10) packets the module sent.
+fn sent(bench: &Bench, packet_type: u8) -> usize {
+    bench.broker.count_sent(packet_type)
+}
+
+fn deliver<F: Future + ?Sized>(bench: &Bench, engine: Pin<&mut F>, payload: &str) -> String {
+    bench.uart.take_output();
+    bench
+        .broker
+        .deliver(&publish(1, UPDATE.as_bytes(), payload.as_bytes(), 7));
+    bench.settle(engine, 10_000);
+    String::from_utf8_lossy(&bench.uart.take_output()).into_owned()
+}
+
+#[test]
+fn otaset_needs_the_link_and_uses_an_internal_slot() {
+    with_engine(|bench, mut engine| {
+        bench.settle(engine.as_mut(), 10_000);
+        let refused = bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.0\"\r\n");
+        assert_eq!(refused, "AT+TCOTASET=1,\"1.0.0\"\r\n+CME ERROR:208\r\n");
+        connect(bench, engine.as_mut(), 60);
+        let (subscribes, publishes) = (sent(bench, 8), sent(bench, 3));
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.0\"\r\n"),
+            "OK\r\n+TCOTASET:OK\r\n"
+        );
+        assert_eq!(sent(bench, 8), subscribes + 1, "one SUBSCRIBE");
+        assert_eq!(sent(bench, 3), publishes + 1, "one version report");
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET?\r\n"),
+            "+TCOTASET:1,\"1.0.0\"\r\n\r\nOK\r\n"
+        );
+        // The OTA filter is not a user slot.
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCMQTTSUB?\r\n"),
+            "\r\nOK\r\n"
+        );
+        // Again while listening: no second SUBSCRIBE, a new version report.
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.1\"\r\n"),
+            "OK\r\n+TCOTASET:OK\r\n"
+        );
+        assert_eq!(sent(bench, 8), subscribes + 1);
+        assert_eq!(sent(bench, 3), publishes + 2);
+        // Disable: one UNSUBSCRIBE, the version recorded.
+        let unsubscribes = sent(bench, 10);
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET=0,\"0.9\"\r\n"),
+            "OK\r\n+TCOTASET:OK\r\n"
+        );
+        assert_eq!(sent(bench, 10), unsubscribes + 1);
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET?\r\n"),
+            "+TCOTASET:0,\"0.9\"\r\n\r\nOK\r\n"
+        );
+    });
+}
+
+#[test]
+fn ota_listens_beside_ten_user_subscriptions() {
+    with_engine(|bench, mut engine| {
+        connect(bench, engine.as_mut(), 60);
+        for index in 0..10 {
+            let line = format!("AT+TCMQTTSUB=\"PID0000001/dev1/t{index}\",0\r\n");
+            assert_eq!(
+                bench.exchange(engine.as_mut(), line.as_bytes()),
+                "OK\r\n+TCMQTTSUB:OK\r\n"
+            );
+        }
+        assert_eq!(
+            bench.exchange(
+                engine.as_mut(),
+                b"AT+TCMQTTSUB=\"PID0000001/dev1/t10\",0\r\n"
+            ),
+            "OK\r\n+TCMQTTSUB:FAIL,-107\r\n"
+        );
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.0\"\r\n"),
+            "OK\r\n+TCOTASET:OK\r\n"
+        );
+        let listed = bench.exchange(engine.as_mut(), b"AT+TCMQTTSUB?\r\n");
+        assert_eq!(listed.matches("+TCMQTTSUB:").count(), 10, "{listed}");
+        assert!(!listed.contains("$ota"), "{listed}");
+    });
+}
+
+#[test]
+fn updates_that_fail_before_a_download_emit_enterupdate_then_their_code() {
+    with_engine(|bench, mut engine| {
+        connect(bench, engine.as_mut(), 60);
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.0\"\r\n"),
+            "OK\r\n+TCOTASET:OK\r\n"
+        );
+        let publishes = sent(bench, 3);
+        // Missing url: 210, a fail report, listening ends.
+        let output = deliver(
+            bench,
+            engine.as_mut(),
+            r#"{"file_size":5000,"md5sum":"33d9712cc5eb0bf18a41ed54a908e412","type":"update_firmware","version":"1.0.1"}"#,
+        );
+        assert_eq!(
+            output,
+            "+TCOTASTATUS:ENTERUPDATE\r\n+TCOTASTATUS:UPDATEFAIL,210\r\n"
+        );
+        assert_eq!(sent(bench, 3), publishes + 1, "one fail report");
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET?\r\n"),
+            "+TCOTASET:0,\"1.0.0\"\r\n\r\nOK\r\n"
+        );
+        // Not listening any more: a push is ignored.
+        let ignored = deliver(
+            bench,
+            engine.as_mut(),
+            r#"{"file_size":5000,"md5sum":"33d9712cc5eb0bf18a41ed54a908e412","type":"update_firmware","url":"http://127.0.0.1/ota/1","version":"1.0.1"}"#,
+        );
+        assert_eq!(ignored, "");
+        // This board has no image area: every image is larger than the maximum (201).
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.0\"\r\n"),
+            "OK\r\n+TCOTASET:OK\r\n"
+        );
+        let output = deliver(
+            bench,
+            engine.as_mut(),
+            r#"{"file_size":5000,"md5sum":"33d9712cc5eb0bf18a41ed54a908e412","type":"update_firmware","url":"http://127.0.0.1/ota/1","version":"1.0.1"}"#,
+        );
+        assert_eq!(
+            output,
+            "+TCOTASTATUS:ENTERUPDATE\r\n+TCOTASTATUS:UPDATEFAIL,201\r\n"
+        );
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCFWINFO?\r\n"),
+            "+CME ERROR:207\r\n"
+        );
+    });
+}
+
+#[test]
+fn a_rejected_version_report_is_sent_again_after_a_second_at_most_three_times() {
+    with_engine(|bench, mut engine| {
+        connect(bench, engine.as_mut(), 600);
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.0\"\r\n"),
+            "OK\r\n+TCOTASET:OK\r\n"
+        );
+        let publishes = sent(bench, 3);
+        let rejection =
+            r#"{"result_code":1,"result_msg":"bad","type":"report_version_rsp","version":"1.0.0"}"#;
+        for round in 1..=4 {
+            assert_eq!(deliver(bench, engine.as_mut(), rejection), "");
+            let now = bench.clock.now();
+            bench.run_until(engine.as_mut(), now + 1_000, 10_000);
+            let expected = publishes + round.min(3);
+            assert_eq!(
+                sent(bench, 3),
+                expected,
+                "re-reports after rejection {round}"
+            );
+        }
+        // Still listening.
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET?\r\n"),
+            "+TCOTASET:1,\"1.0.0\"\r\n\r\nOK\r\n"
+        );
+    });
+}
+
+#[test]
+fn firmware_commands_check_the_record_before_the_length() {
+    with_engine(|bench, mut engine| {
+        bench.settle(engine.as_mut(), 10_000);
+        bench.exchange(engine.as_mut(), b"ATE0\r\n");
+        for (line, answer) in [
+            (&b"AT+TCFWINFO?\r\n"[..], "+CME ERROR:207\r\n"),
+            (b"AT+TCREADFWDATA=10\r\n", "+CME ERROR:207\r\n"),
+            (b"AT+TCREADFWDATA=0\r\n", "+CME ERROR:207\r\n"),
+            (b"AT+TCREADFWDATA=4097\r\n", "+CME ERROR:207\r\n"),
+            (b"AT+TCOTASET=0,\"1.0.0\"\r\n", "OK\r\n+TCOTASET:OK\r\n"),
+            (b"AT+TCOTASET?\r\n", "+TCOTASET:0,\"1.0.0\"\r\n\r\nOK\r\n"),
+            (b"AT+TCOTASET=0\r\n", "+CME ERROR:204\r\n"),
+        ] {
+            assert_eq!(
+                bench.exchange(engine.as_mut(), line),
+                answer,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    });
+}
