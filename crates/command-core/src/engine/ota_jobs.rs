@@ -10,9 +10,11 @@
 //! (the socket buffers, the server waits).
 //!
 //! Memory: no buffer of its own. Socket bytes, the GET request, the hashing and
-//! AT+TCREADFWDATA's blocks all use the data-phase buffer, idle during a download because
-//! every data-phase command answers `CME(200)` then (`commands.md` §9); the reports are
-//! written on the stack (at most [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never across an await).
+//! AT+TCREADFWDATA's blocks all use the data-phase buffer. Only the executor fills it, for
+//! the command it runs (and data phases answer `CME(200)` during a download anyway,
+//! `commands.md` §9), while the runner uses it only between commands and keeps nothing in it
+//! from one wake-up to the next; the reports are written on the stack (at most
+//! [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never across an await).
 
 use embassy_futures::select::{select, select3, Either, Either3};
 use embedded_io_async::{Read, Write};
