@@ -271,3 +271,71 @@ fn messages_of_a_reconnect_window_follow_reconnected_in_order() {
         assert_eq!(bench.broker.connects.get(), 2);
     });
 }
+
+/// A `clean_session=0` replay of 150 QoS 1 messages ahead of the re-subscription's SUBACK,
+/// against a slow UART: `+TCMQTTRECONNECTED` first, then every message in order, each
+/// acknowledged only after its URC was written; nothing copied aside, nothing dropped.
+#[test]
+fn a_replay_of_150_messages_ahead_of_the_suback_comes_out_whole_after_reconnected() {
+    const COUNT: u16 = 150;
+    const FIRST_ID: u16 = 300;
+    with_engine(|bench, mut engine| {
+        connect_with(bench, engine.as_mut(), 60, true);
+        let subscribe = format!("AT+TCMQTTSUB=\"{TOPIC}\",1\r\n");
+        assert_eq!(
+            bench.exchange(engine.as_mut(), subscribe.as_bytes()),
+            "OK\r\n+TCMQTTSUB:OK\r\n"
+        );
+        let mut window = Vec::new();
+        for index in 0..COUNT {
+            window.extend(publish(
+                1,
+                TOPIC.as_bytes(),
+                payload(index).as_bytes(),
+                FIRST_ID + index,
+            ));
+        }
+        assert!(
+            window.len() > 2560 + 4688,
+            "more than the session's receive buffer and the former 4,688-byte hold queue"
+        );
+        *bench.broker.before_suback.borrow_mut() = window;
+        bench.uart.take_output();
+        bench.uart.write_limit.set(Some(64));
+        bench.uart.stalled.set(false);
+        bench.broker.close();
+        let now = bench.clock.now();
+        bench.run_until(engine.as_mut(), now + 10_000, 1_000);
+        drain(bench, engine.as_mut(), FIRST_ID);
+        let output = bench.uart.output_text();
+        let mut expected =
+            String::from("+TCMQTTDISCON,-103\r\n+TCMQTTRECONNECTING\r\n+TCMQTTRECONNECTED\r\n");
+        for index in 0..COUNT {
+            let text = payload(index);
+            expected.push_str(&format!(
+                "+TCMQTTRCVPUB:\"{TOPIC}\",{},\"{text}\"\r\n",
+                text.len()
+            ));
+        }
+        assert_eq!(
+            output, expected,
+            "every replayed message, in order, after the URC"
+        );
+        let acknowledged = bench.broker.acknowledged.borrow().clone();
+        let ids: Vec<u16> = (FIRST_ID..FIRST_ID + COUNT).collect();
+        assert_eq!(acknowledged, ids, "one PUBACK per message, in order");
+        assert_eq!(bench.broker.connects.get(), 2, "no second drop");
+        // The SUBACK behind the replay was read: the subscription is still listed.
+        bench.uart.write_limit.set(None);
+        assert_eq!(
+            bench
+                .exchange(engine.as_mut(), b"AT+TCDIAG?\r\n")
+                .matches("HOLDFULL,0")
+                .count(),
+            1
+        );
+        assert!(bench
+            .exchange(engine.as_mut(), b"AT+TCMQTTSUB?\r\n")
+            .contains(TOPIC));
+    });
+}

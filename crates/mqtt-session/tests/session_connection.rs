@@ -6,7 +6,7 @@ mod session_support;
 use mqtt_session::codec::{decode, ConnAck, Packet, QoS};
 use mqtt_session::session::{
     ConnectFailure, ConnectRefusal, DisconnectError, DropReason, Event, Operation, SlotKind,
-    STABLE_LINK_MS,
+    UnsubscribeError, STABLE_LINK_MS,
 };
 use session_support::{config, id, identity, other, Harness, Seen};
 
@@ -306,15 +306,20 @@ fn reconnect_resubscribes_every_slot_and_removes_refused_user_filters() {
     harness.take_sent();
     harness.session.set_next_packet_id(id(100));
     harness.feed(&connack(0));
-    assert_eq!(harness.events(), vec![]);
-    assert!(
-        !harness.session.is_usable(),
-        "CONN stays false until Reconnected"
+    assert_eq!(
+        harness.events(),
+        vec![other(Event::Reconnected)],
+        "CONN is true from the CONNACK on; the re-subscription runs behind it"
     );
-    assert!(harness
-        .session
-        .publish("a/1", b"x", QoS::AtMostOnce, harness.now)
-        .is_err());
+    assert!(harness.session.is_usable());
+    assert!(harness.session.is_resubscribing());
+    assert_eq!(
+        harness
+            .session
+            .unsubscribe(SlotKind::User, "a/1", harness.now),
+        Err(UnsubscribeError::TooManyInFlight),
+        "a removal would shift the table the re-subscription walks"
+    );
 
     let expect_subscribe = |harness: &mut Harness, packet_id: u16, filter: &str, qos: u8| {
         let sent = harness.sent();
@@ -341,7 +346,7 @@ fn reconnect_resubscribes_every_slot_and_removes_refused_user_filters() {
     harness.publish_in("a/1", b"early", QoS::AtMostOnce, 0, false);
     let events = harness.events();
     assert!(matches!(&events[..], [Seen::Message { payload, .. }] if payload == b"early"));
-    assert!(!harness.session.is_usable());
+    assert!(harness.session.is_resubscribing());
     // No SUBACK for a/3: the timeout removes it.
     harness.advance_to(harness.now + 5_000);
     expect_subscribe(&mut harness, 103, "a/4", 0);
@@ -351,8 +356,9 @@ fn reconnect_resubscribes_every_slot_and_removes_refused_user_filters() {
     // A late SUBACK for a/3 is ignored.
     harness.suback(102, 1);
     harness.suback(104, 0x80);
-    assert_eq!(harness.events(), vec![other(Event::Reconnected)]);
+    assert_eq!(harness.events(), vec![]);
     assert!(harness.session.is_usable());
+    assert!(!harness.session.is_resubscribing());
     assert_eq!(
         harness.user_filters(),
         vec![

@@ -78,3 +78,123 @@ fn while_held_pings_go_out_and_an_unread_pingresp_is_no_timeout() {
     assert_eq!(harness.events(), vec![]);
     assert!(harness.session.is_usable());
 }
+
+/// A `clean_session=0` broker replays its queue right after a reconnect's CONNACK, ahead of
+/// the re-subscription's SUBACK. The session reports `Reconnected` at the CONNACK, then
+/// delivers the replay one held message at a time (each PUBACK only after its release) while
+/// the bytes behind wait in the stream; the SUBACK is read behind the last message, and the
+/// time spent holding does not count against its timeout.
+#[test]
+fn a_replay_ahead_of_the_resubscription_is_delivered_whole_with_back_pressure() {
+    const QUEUED: u16 = 150;
+    const WRITE_MS: u64 = 100;
+    let mut harness = Harness::connected(true);
+    harness.subscribe_granted(SlotKind::User, "a/#", QoS::AtLeastOnce);
+    harness.session.transport_closed(harness.now);
+    harness.events();
+    let deadline = harness.session.next_deadline().unwrap();
+    harness.advance_to(deadline);
+    harness.session.transport_opened(harness.now);
+    harness.take_sent();
+    harness.session.set_next_packet_id(session_support::id(500));
+
+    let mut stream = Vec::new();
+    let mut append = |packet: &Packet<'_>| {
+        let start = stream.len();
+        stream.resize(start + packet.encoded_length(), 0);
+        packet.encode(&mut stream[start..]).unwrap();
+    };
+    append(&Packet::ConnAck(mqtt_session::codec::ConnAck {
+        session_present: true,
+        return_code: 0,
+    }));
+    let payloads: Vec<String> = (0..QUEUED).map(|number| format!("m{number:05}")).collect();
+    for (number, payload) in payloads.iter().enumerate() {
+        append(&Packet::Publish(mqtt_session::codec::Publish {
+            duplicate: false,
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            topic: "a/replay",
+            packet_id: session_support::id(1 + number as u16).into(),
+            payload: payload.as_bytes(),
+        }));
+    }
+    append(&Packet::SubAck(mqtt_session::codec::SubAck {
+        packet_id: session_support::id(500),
+        return_codes: &[1],
+    }));
+    assert!(
+        stream.len() > 2560,
+        "the replay is larger than the receive buffer"
+    );
+
+    let mut offset = 0;
+    let mut order = Vec::new();
+    let mut released = 0u16;
+    let mut acknowledged: Vec<String> = Vec::new();
+    loop {
+        offset += harness.session.handle_input(&stream[offset..]);
+        let now = harness.now;
+        let event = harness.session.poll(now).map(|event| match event {
+            Event::Reconnected => None,
+            Event::Message(message) => Some(String::from_utf8(message.payload.to_vec()).unwrap()),
+            other => panic!("unexpected {other:?}"),
+        });
+        // Every released message is acknowledged by this poll, none before its release.
+        acknowledged.extend(
+            harness
+                .sent()
+                .into_iter()
+                .filter(|packet| packet.contains("PubAck")),
+        );
+        let expected: Vec<String> = (1..=released)
+            .map(|packet_id| format!("PubAck(PacketId({packet_id}))"))
+            .collect();
+        assert_eq!(
+            acknowledged, expected,
+            "PUBACKs exactly of the released messages"
+        );
+        match event {
+            None if offset == stream.len() => break,
+            None => {}
+            Some(None) => {
+                assert!(order.is_empty(), "+TCMQTTRECONNECTED comes first");
+                order.push("reconnected".to_owned());
+            }
+            Some(Some(payload)) => {
+                order.push(payload);
+                harness.session.hold_message(now);
+                assert!(
+                    harness.session.is_resubscribing(),
+                    "the SUBACK is still behind"
+                );
+                // The URC is being written: nothing decoded, nothing acknowledged.
+                harness.now += WRITE_MS;
+                assert_eq!(harness.advance_to(harness.now), vec![]);
+                assert_eq!(harness.sent(), Vec::<String>::new());
+                harness.session.release_held(harness.now);
+                released += 1;
+            }
+        }
+    }
+    let expected: Vec<String> = std::iter::once("reconnected".to_owned())
+        .chain(payloads.iter().cloned())
+        .collect();
+    assert_eq!(
+        order, expected,
+        "every replayed message, in order, after Reconnected"
+    );
+    assert_eq!(acknowledged.len(), usize::from(QUEUED));
+    assert!(
+        harness.now - deadline > 5_000,
+        "longer than the SUBACK timeout"
+    );
+    assert!(
+        !harness.session.is_resubscribing(),
+        "the SUBACK was read behind the replay"
+    );
+    assert_eq!(
+        harness.user_filters(),
+        vec![("a/#".to_owned(), QoS::AtLeastOnce)]
+    );
+}

@@ -54,7 +54,6 @@ async fn write_output<T: Write, C: Clock>(
     if mqtt.held_position.get() == Some(0) {
         write_held(mqtt, tx).await?;
         mqtt.held_position.set(None);
-        mqtt.release_after_live.set(false);
         mqtt.session.borrow_mut().release_held(clock.now_ms());
         mqtt.service_wake.raise();
         mqtt.urc_written.raise();
@@ -112,31 +111,21 @@ fn copy_from(parts: &[&[u8]], mut offset: usize, destination: &mut [u8]) -> usiz
     written
 }
 
-/// Writes the outbox entries queued before the held message (all of them without one), with
-/// a released hold queue at its place among them; true if output is left behind a held
-/// message.
+/// Writes the outbox entries queued before the held message (all of them without one); true
+/// if output is left behind a held message.
 async fn write_ahead_of_held<T: Write>(
     mqtt: &MqttShared<'_>,
     tx: &mut T,
 ) -> Result<bool, T::Error> {
     loop {
-        let held = mqtt.held_position.get();
-        let live_first = held == Some(0) && mqtt.release_after_live.get();
-        if mqtt.release_position.get() == Some(0) && !live_first {
-            if !write_entry(&mqtt.hold, tx).await? {
-                mqtt.release_position.set(None);
-            }
-            continue;
-        }
-        if held == Some(0) {
-            return Ok(!mqtt.outbox.borrow().is_empty() || mqtt.release_position.get().is_some());
+        if mqtt.held_position.get() == Some(0) {
+            return Ok(!mqtt.outbox.borrow().is_empty());
         }
         if !write_entry(&mqtt.outbox, tx).await? {
             return Ok(false);
         }
-        for position in [&mqtt.held_position, &mqtt.release_position] {
-            position.set(position.get().map(|entries| entries.saturating_sub(1)));
-        }
+        let held = &mqtt.held_position;
+        held.set(held.get().map(|entries| entries.saturating_sub(1)));
     }
 }
 

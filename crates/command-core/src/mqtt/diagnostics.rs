@@ -54,8 +54,6 @@ impl From<DropReason> for DisconnectCause {
 /// The service's counters and link history.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Diagnostics {
-    /// Messages dropped because the reconnect window's hold queue was full.
-    pub hold_full: u32,
     /// Why the last link was lost.
     pub last_disconnect: DisconnectCause,
     /// `+TCMQTTRECONNECTING` attempts since boot.

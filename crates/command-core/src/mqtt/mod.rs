@@ -17,7 +17,7 @@ mod random;
 mod service;
 
 pub use diagnostics::{DiagnosticReport, Diagnostics, DisconnectCause};
-pub use outbox::{Outbox, HOLD_BYTES, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
+pub use outbox::{Outbox, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
 pub use random::TlsRandom;
 pub(crate) use service::serve;
 pub use service::{TLS_READ_BUFFER, TLS_WRITE_BUFFER};
@@ -153,13 +153,6 @@ pub struct MqttShared<'a> {
     /// While the session holds a message for the UART: how many outbox entries are older
     /// and go out before it.
     pub(crate) held_position: Cell<Option<usize>>,
-    /// Messages of a reconnect window, copied until `+TCMQTTRECONNECTED` (their SUBACKs are
-    /// behind them in the stream, so they cannot wait in the session).
-    pub(crate) hold: RefCell<Outbox<HOLD_BYTES>>,
-    /// Once released: how many outbox entries go out before the hold queue's.
-    pub(crate) release_position: Cell<Option<usize>>,
-    /// The held live message is older than the released hold queue (it survived the drop).
-    pub(crate) release_after_live: Cell<bool>,
     /// Raised when there is something to write (a held message, queued lines); awaited by
     /// the URC writer only.
     pub(crate) output_ready: Flag,
@@ -194,9 +187,6 @@ impl<'a> MqttShared<'a> {
             done: Mailbox::new(),
             outbox: RefCell::new(Outbox::new()),
             held_position: Cell::new(None),
-            hold: RefCell::new(Outbox::new()),
-            release_position: Cell::new(None),
-            release_after_live: Cell::new(false),
             output_ready: Flag::new(),
             service_wake: Flag::new(),
             urc_written: Flag::new(),
@@ -210,9 +200,7 @@ impl<'a> MqttShared<'a> {
 
     /// Whether the URC writer has something to write: a held message or queued lines.
     pub(crate) fn has_output(&self) -> bool {
-        self.held_position.get().is_some()
-            || self.release_position.get().is_some()
-            || !self.outbox.borrow().is_empty()
+        self.held_position.get().is_some() || !self.outbox.borrow().is_empty()
     }
 
     /// Updates the service's diagnostics.
@@ -220,14 +208,6 @@ impl<'a> MqttShared<'a> {
         let mut diagnostics = self.diagnostics.get();
         update(&mut diagnostics);
         self.diagnostics.set(diagnostics);
-    }
-
-    /// Forgets the messages of a failed reconnect window; a released queue still waiting for
-    /// the UART holds none of them and stays.
-    pub(crate) fn discard_window(&self) {
-        if self.release_position.get().is_none() {
-            self.hold.borrow_mut().clear();
-        }
     }
 
     /// What AT+TCDIAG? prints, now.

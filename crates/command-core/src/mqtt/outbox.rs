@@ -13,9 +13,6 @@ use heapless::Deque;
 /// Bytes of the outbox: status URCs, result lines and `[BUSY]` replies (received messages wait
 /// in the session instead, `engine::output`).
 pub const OUTBOX_BYTES: usize = 512;
-/// Bytes of the reconnect window's hold queue: two maximum-size `+TCMQTTRCVPUB` lines
-/// (`at-engine.md` §9 rule 2).
-pub const HOLD_BYTES: usize = 2 * (URC_MAX + PREFIX);
 /// Bytes of the outbox only status lines may use (not `[BUSY]` replies).
 pub const STATUS_RESERVE: usize = 256;
 /// Longest entry: `+TCMQTTRCVPUB:"` + 255-byte topic + `",2048,"` + 2048 bytes + `"\r\n`.
@@ -149,15 +146,5 @@ mod tests {
         assert!(outbox.push_message(&[&busy]));
         assert!(!outbox.push_message(&[&busy]));
         assert!(outbox.push_status(&[b"+TCMQTTDISCON,-103\r\n"]));
-    }
-
-    #[test]
-    fn the_hold_queue_keeps_two_maximum_size_messages() {
-        let mut hold = Outbox::<HOLD_BYTES>::new();
-        let big = [b'x'; URC_MAX];
-        assert!(hold.push_status(&[&big]));
-        assert!(hold.push_status(&[&big]));
-        assert!(!hold.push_status(&[b"small"]));
-        assert_eq!(pop(&mut hold).unwrap().len(), URC_MAX);
     }
 }

@@ -110,6 +110,10 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         if !self.is_usable() {
             return Err(UnsubscribeError::NotConnected);
         }
+        if self.is_resubscribing() {
+            // The re-subscription walks the table by position; a removal would shift it.
+            return Err(UnsubscribeError::TooManyInFlight);
+        }
         let index = self
             .subscriptions
             .position(kind, filter)

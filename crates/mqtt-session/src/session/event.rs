@@ -146,9 +146,8 @@ pub enum Event<'a> {
         /// What it was.
         operation: Operation,
     },
-    /// An inbound PUBLISH for at least one filter. While [`super::Session::is_usable`] is
-    /// false (re-subscribing after a reconnect) the runner holds these until
-    /// [`Event::Reconnected`].
+    /// An inbound PUBLISH for at least one filter (only while [`super::Session::is_usable`],
+    /// so always after the [`Event::Reconnected`] of a reconnect).
     Message(Message<'a>),
     /// The link dropped (`+TCMQTTDISCON,-103`); close the transport. With `reconnecting`
     /// false the session has ended and its subscriptions are gone.
@@ -170,7 +169,9 @@ pub enum Event<'a> {
         /// 1-based attempt number.
         attempt: u8,
     },
-    /// Re-subscriptions done: the link is usable again (`+TCMQTTRECONNECTED`).
+    /// A reconnect's CONNACK: the link is usable again (`+TCMQTTRECONNECTED`), every
+    /// subscription is being re-sent (one SUBSCRIBE per SUBACK, refused or unanswered user
+    /// filters removed silently; [`super::Session::is_resubscribing`] until done).
     Reconnected,
     /// Backoff exhausted (`+TCMQTTDISCON,-106`); the session has ended.
     GaveUp,

@@ -219,19 +219,23 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.awaiting_release.clear();
     }
 
+    /// A reconnect's CONNACK: the link is usable at once (`Reconnected`), and the
+    /// re-subscription runs behind it, one SUBSCRIBE per SUBACK. The broker may send (replay)
+    /// any number of PUBLISHes before the first SUBACK; they are delivered and held like any
+    /// other (`hold.rs`), so nothing needs to be copied aside until the SUBACKs are read.
     pub(super) fn start_resubscribe(&mut self, now: u64) {
+        self.push_event(Event::Reconnected);
         self.phase = Phase::Resubscribing { next: 0 };
         self.advance_resubscribe(now);
     }
 
-    /// Sends the SUBSCRIBE for the current slot, or finishes with `Reconnected`.
+    /// Sends the SUBSCRIBE for the current slot, or ends the re-subscription.
     pub(super) fn advance_resubscribe(&mut self, now: u64) {
         let Phase::Resubscribing { next } = self.phase else {
             return;
         };
         let Some((kind, index, slot)) = self.subscriptions.nth_overall(next) else {
             self.phase = Phase::Up;
-            self.push_event(Event::Reconnected);
             return;
         };
         let filter = slot.filter.clone();

@@ -103,7 +103,8 @@ enum Phase {
         deadline: u64,
     },
     Up,
-    /// After a reconnect CONNACK: re-subscribing slot `next` (user slots, then internal).
+    /// After a reconnect CONNACK (already usable): re-subscribing slot `next` (user slots,
+    /// then internal).
     Resubscribing {
         next: usize,
     },
@@ -363,9 +364,15 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.phase != Phase::Idle
     }
 
-    /// CONN: the link is usable (false while reconnecting and re-subscribing).
+    /// CONN: the link is usable (false while reconnecting; true from a reconnect's CONNACK
+    /// on, while the re-subscription still runs).
     pub fn is_usable(&self) -> bool {
-        self.phase == Phase::Up
+        matches!(self.phase, Phase::Up | Phase::Resubscribing { .. })
+    }
+
+    /// Whether the re-subscription after a reconnect still waits for a SUBACK.
+    pub fn is_resubscribing(&self) -> bool {
+        matches!(self.phase, Phase::Resubscribing { .. })
     }
 
     /// The slots of one table, oldest first (AT+TCMQTTSUB? lists the user table).

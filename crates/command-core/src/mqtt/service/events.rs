@@ -3,10 +3,10 @@
 //! events, so they keep the order of `urc.md` §7.
 //!
 //! A message for the host stops the polling: the session holds it (no acknowledgement, no
-//! further decoding) until the service wrote it to the UART (`engine::write_output`). Only in
-//! the reconnect window, before `+TCMQTTRECONNECTED`, is a message copied into the hold queue
-//! (the SUBACKs of the re-subscription are behind it in the stream); a message that finds the
-//! queue full is dropped and counted (`at-engine.md` §9 rule 2).
+//! further decoding) until the service wrote it to the UART (`engine::write_output`). That
+//! holds in the reconnect window too: the session reports `Reconnected` at the reconnect's
+//! CONNACK (its `+TCMQTTRECONNECTED` is queued first) and re-subscribes behind it, so a
+//! broker's replay ahead of the SUBACKs waits in the session and the stream, never in a copy.
 
 use mqtt_session::codec::PacketId;
 use mqtt_session::session::{ConnectFailure, Event};
@@ -23,11 +23,7 @@ impl Service<'_, '_> {
         let mut reconnect = false;
         let mut hold = false;
         let mut dropped = false;
-        loop {
-            let usable = session.is_usable();
-            let Some(event) = session.poll(now) else {
-                break;
-            };
+        while let Some(event) = session.poll(now) {
             if let Event::Message(message) = &event {
                 if message.for_internal {
                     shared.ota.message(message.topic, message.payload, now);
@@ -69,24 +65,9 @@ impl Service<'_, '_> {
                 Event::LinkLost { packet_id, .. } => {
                     self.complete_operation(packet_id, Err(LINK_LOST))
                 }
-                Event::Message(message) if message.for_user && usable => {
+                Event::Message(message) if message.for_user => {
                     hold = true;
                     break;
-                }
-                Event::Message(message) if message.for_user => {
-                    let mut length = crate::render::MessageLength::new();
-                    let parts = crate::render::received_message_parts(
-                        message.topic.as_bytes(),
-                        message.payload,
-                        &mut length,
-                    );
-                    // A window's messages queue behind a released one still being written
-                    // only after it: until then they count as a full queue.
-                    let queued = shared.release_position.get().is_none()
-                        && shared.hold.borrow_mut().push_status(&parts);
-                    if !queued {
-                        shared.diagnose(|diagnostics| diagnostics.hold_full += 1);
-                    }
                 }
                 Event::Message(_) => {}
                 Event::Dropped { reason, .. } => {
@@ -102,19 +83,10 @@ impl Service<'_, '_> {
                 }
                 Event::ReconnectAttemptFailed { .. } => {
                     *link = None;
-                    shared.discard_window();
                 }
                 Event::Reconnected => {
                     shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
                     status(b"+TCMQTTRECONNECTED\r\n");
-                    if !shared.hold.borrow().is_empty() {
-                        shared
-                            .release_after_live
-                            .set(shared.held_position.get().is_some());
-                        shared
-                            .release_position
-                            .set(Some(shared.outbox.borrow().entries()));
-                    }
                 }
                 Event::GaveUp => {
                     *link = None;

@@ -114,7 +114,6 @@ impl Service<'_, '_> {
                         diagnostics.last_disconnect = crate::mqtt::DisconnectCause::Requested
                     });
                 }
-                self.shared.discard_window();
                 if link.is_some() {
                     return Handled::TearDown {
                         deadline: now + self.command_timeout_ms,
