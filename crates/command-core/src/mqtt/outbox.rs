@@ -1,12 +1,12 @@
-//! The URC queue: whole lines waiting for the UART, in the order of their causing events.
+//! The status queue: short lines waiting for the UART, in the order of their causing events.
 //!
 //! The MQTT service runs while a command holds the UART, so it cannot write; it queues each
-//! URC (and each asynchronous result line) here as one entry, and whoever holds the output
-//! mutex next writes the entries out, one block each (`at-engine.md` §9). Entries live in one
-//! byte ring with a two-byte length prefix, so two maximum-size `+TCMQTTRCVPUB` lines fit
-//! without reserving a maximum-size slot per entry. Inbound messages may be refused when the
-//! ring is nearly full; status lines use a reserve that messages cannot take, so they are
-//! never lost (`at-engine.md` §9 rule 2).
+//! status URC (`+TCMQTTDISCON`, `+TCMQTTRECONNECT…`, `+TCOTASTATUS`), each asynchronous result
+//! line and each `[BUSY]` reply here as one entry, and whoever holds the output lock next
+//! writes the entries out, one block each (`at-engine.md` §9). Received messages never come
+//! here: they wait in the session where they were decoded and are streamed from there
+//! (`engine::output`, back-pressure). Entries live in one byte ring with a two-byte length
+//! prefix; `[BUSY]` replies cannot take the status reserve, so status lines are never lost.
 
 use heapless::Deque;
 
