@@ -47,7 +47,8 @@ impl<const N: usize> Outbox<N> {
         self.push(parts, 0)
     }
 
-    /// Queues an inbound message line unless that would eat into the status reserve.
+    /// Queues a line that must leave the status reserve free (a `[BUSY]` reply); false when
+    /// only the reserve is left.
     pub fn push_message(&mut self, parts: &[&[u8]]) -> bool {
         self.push(parts, STATUS_RESERVE)
     }
