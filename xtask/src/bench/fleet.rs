@@ -78,17 +78,21 @@ pub fn fleet(count: usize) -> Outcome {
     let processes = Arc::new(Mutex::new(Vec::new()));
     // Everyone connected (or failed) before the measured publishing phase starts.
     let connected = Arc::new(Barrier::new(count + 1));
-    // Every module still running when the phase's usage is read.
+    // Every module done publishing: the phase ends.
     let finished = Arc::new(Barrier::new(count + 1));
+    // The phase's usage has been read: only now may the modules stop (a module stopped
+    // earlier reads as zero ticks and drags the total down).
+    let measured = Arc::new(Barrier::new(count + 1));
     let started = Instant::now();
     let mut threads = Vec::new();
     for index in 0..count {
         let (binary, map, directory) = (module_binary.clone(), port_map.clone(), scratch.clone());
-        let (results, processes, connected, finished) = (
+        let (results, processes, connected, finished, measured) = (
             Arc::clone(&results),
             Arc::clone(&processes),
             Arc::clone(&connected),
             Arc::clone(&finished),
+            Arc::clone(&measured),
         );
         threads.push(std::thread::spawn(move || {
             let mut module = None;
@@ -113,6 +117,7 @@ pub fn fleet(count: usize) -> Outcome {
                 }
             }
             finished.wait();
+            measured.wait();
             drop(module);
         }));
     }
@@ -124,6 +129,7 @@ pub fn fleet(count: usize) -> Outcome {
     finished.wait();
     let phase = phase_started.elapsed();
     let after = Usage::read(hub_pid, &pids);
+    measured.wait();
     for thread in threads {
         let _ = thread.join();
     }
