@@ -147,31 +147,54 @@ pub fn write_range_request(
     size: u32,
     out: &mut [u8],
 ) -> Result<usize, BufferTooSmall> {
-    let mut length = 0;
-    let mut put = |bytes: &[u8]| -> Result<(), BufferTooSmall> {
-        let end = length + bytes.len();
-        out.get_mut(length..end)
-            .ok_or(BufferTooSmall)?
-            .copy_from_slice(bytes);
-        length = end;
-        Ok(())
-    };
+    let mut head = Head::new(out);
     let mut digits = [0u8; 10];
-    put(b"GET ")?;
-    put(url.target)?;
-    put(b" HTTP/1.1\r\nHost: ")?;
-    put(url.host)?;
-    if !url.has_default_port() {
-        put(b":")?;
-        put(decimal(u32::from(url.port), &mut digits))?;
-    }
+    head.request_line(b"GET ", url)?;
+    let mut put = |bytes: &[u8]| head.put(bytes);
     put(b"\r\nAccept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n")?;
     put(b"Accept-Encoding: gzip, deflate\r\nRange: bytes=")?;
     put(decimal(offset, &mut digits))?;
     put(b"-")?;
     put(decimal(size, &mut digits))?;
     put(b"\r\n\r\n")?;
-    Ok(length)
+    Ok(head.length)
+}
+
+/// A request head being written to the front of a caller's buffer.
+struct Head<'a> {
+    out: &'a mut [u8],
+    length: usize,
+}
+
+impl<'a> Head<'a> {
+    fn new(out: &'a mut [u8]) -> Self {
+        Head { out, length: 0 }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), BufferTooSmall> {
+        let end = self.length + bytes.len();
+        self.out
+            .get_mut(self.length..end)
+            .ok_or(BufferTooSmall)?
+            .copy_from_slice(bytes);
+        self.length = end;
+        Ok(())
+    }
+
+    /// `<method><target> HTTP/1.1`, then `Host:` with the port when it is not the scheme's
+    /// default.
+    fn request_line(&mut self, method: &[u8], url: &Url<'_>) -> Result<(), BufferTooSmall> {
+        let mut digits = [0u8; 10];
+        self.put(method)?;
+        self.put(url.target)?;
+        self.put(b" HTTP/1.1\r\nHost: ")?;
+        self.put(url.host)?;
+        if !url.has_default_port() {
+            self.put(b":")?;
+            self.put(decimal(u32::from(url.port), &mut digits))?;
+        }
+        Ok(())
+    }
 }
 
 /// Formats `value` into the end of `digits`, returning the used part.
@@ -203,24 +226,10 @@ pub fn write_post_head(
     body_length: u32,
     out: &mut [u8],
 ) -> Result<usize, BufferTooSmall> {
-    let mut length = 0;
-    let mut put = |bytes: &[u8]| -> Result<(), BufferTooSmall> {
-        let end = length + bytes.len();
-        out.get_mut(length..end)
-            .ok_or(BufferTooSmall)?
-            .copy_from_slice(bytes);
-        length = end;
-        Ok(())
-    };
+    let mut head = Head::new(out);
     let mut digits = [0u8; 10];
-    put(b"POST ")?;
-    put(url.target)?;
-    put(b" HTTP/1.1\r\nHost: ")?;
-    put(url.host)?;
-    if !url.has_default_port() {
-        put(b":")?;
-        put(decimal(u32::from(url.port), &mut digits))?;
-    }
+    head.request_line(b"POST ", url)?;
+    let mut put = |bytes: &[u8]| head.put(bytes);
     put(b"\r\nAccept: ")?;
     put(accept)?;
     put(b"\r\nContent-Length: ")?;
@@ -228,5 +237,5 @@ pub fn write_post_head(
     put(b"\r\nContent-Type: ")?;
     put(content_type)?;
     put(b"\r\n\r\n")?;
-    Ok(length)
+    Ok(head.length)
 }
