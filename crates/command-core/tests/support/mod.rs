@@ -28,6 +28,8 @@ use embedded_io_async::{ErrorType, Read, Write};
 use storage::mock::MockFlash;
 use storage::Settings;
 
+pub mod http;
+
 /// The topic the tests subscribe to and publish on.
 pub const TOPIC: &str = "PID0000001/dev1/data";
 
@@ -70,6 +72,8 @@ impl Interrupt {
 /// Manual time with armed deadlines.
 #[derive(Default)]
 pub struct ManualClock {
+    /// UTC seconds the board reports; `None`: not synchronised (the default).
+    pub utc: Cell<Option<u64>>,
     now: Cell<u64>,
     next_id: Cell<u64>,
     timers: RefCell<Vec<(u64, u64, Waker)>>,
@@ -147,6 +151,10 @@ impl Clock for ManualClock {
             deadline: deadline_ms,
             id,
         }
+    }
+
+    fn utc_seconds(&self) -> Option<u64> {
+        self.utc.get()
     }
 }
 
@@ -505,6 +513,19 @@ impl Bench {
 
 /// Boots a module on the bench and hands the pinned engine to `script`.
 pub fn with_engine(script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = command_core::Exit>>)) {
+    with_network(
+        Profile::Full,
+        |bench| BrokerNetwork(bench.broker.clone()),
+        script,
+    );
+}
+
+/// [`with_engine`] on `profile` with the network `make` builds (instead of the broker).
+pub fn with_network<N: Network>(
+    profile: Profile,
+    make: impl FnOnce(&Bench) -> N,
+    script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = command_core::Exit>>),
+) {
     let bench = Bench {
         uart: Rc::new(Uart::default()),
         broker: Rc::new(Broker::default()),
@@ -512,7 +533,8 @@ pub fn with_engine(script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = comm
         counters: Arc::new(Counters::default()),
         polls: Cell::new(0),
     };
-    let mut settings = Settings::new(MockFlash::new(64 * 1024), 0..64 * 1024);
+    let mut settings = Settings::new(MockFlash::new(104 * 1024), 0..64 * 1024)
+        .with_certificate_area(64 * 1024..104 * 1024);
     let mut wifi = NoStation;
     let board = BoardInfo {
         board: "LINUX",
@@ -521,12 +543,12 @@ pub fn with_engine(script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = comm
         build_time: "Sep  3 2020 11:43:26",
         vendor: "Tencent Technology Co. Ltd.",
         mac: [2, 1, 2, 3, 4, 5],
-        profile: Profile::Full,
+        profile,
         free_ram: || (1000, 900),
     };
     let mut rx = UartRx(bench.uart.clone());
     let mut tx = UartTx(bench.uart.clone());
-    let mut network = BrokerNetwork(bench.broker.clone());
+    let mut network = make(&bench);
     let clock = bench.clock.clone();
     let module = Module {
         settings: &mut settings,
