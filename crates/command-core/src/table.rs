@@ -4,8 +4,8 @@
 #[cfg(feature = "certificates")]
 use crate::handlers::certificates;
 use crate::handlers::{
-    basic, device, diagnostics, module, mqtt, mqtt_link, ota, publish_data, registration, wifi,
-    Handler, SetHandler,
+    basic, device, diagnostics, module, mqtt, mqtt_link, network, ota, publish_data, registration,
+    wifi, Handler, SetHandler,
 };
 
 /// One AT command.
@@ -187,6 +187,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         test: Some(mqtt::tcmqttstate_test),
         query: Some(mqtt::tcmqttstate_query),
         ..row("TCMQTTSTATE")
+    },
+    CommandSpec {
+        test: Some(network::tcregnet_test),
+        query: Some(network::tcregnet_query),
+        set: Some(network::tcregnet_set),
+        capability: true,
+        ..row("TCREGNET")
     },
     #[cfg(feature = "certificates")]
     CommandSpec {

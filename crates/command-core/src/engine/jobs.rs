@@ -93,6 +93,25 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     }
                 }
             }
+            Job::RegisterNetwork(station) => {
+                let wifi = &mut *self.module.wifi;
+                if wifi.association().is_some() {
+                    reply.text_line("WIFI DISCONNECT");
+                }
+                match wifi.join(&station.ssid, &station.password, None).await {
+                    Ok(()) => {
+                        reply.text_line("WIFI CONNECTED");
+                        reply.text_line("WIFI GOT IP");
+                        if state.settings.station.as_ref() != Some(&*station)
+                            && settings.store_station(station).await.is_ok()
+                        {
+                            state.settings.station = Some(station.clone());
+                        }
+                        reply.result_ok("TCREGNET");
+                    }
+                    Err(error) => reply.result_fail("TCREGNET", i32::from(error.code())),
+                }
+            }
             Job::Leave => {
                 let was_joined = self.module.wifi.leave().await;
                 reply.ok();

@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod module;
 pub mod mqtt;
 pub mod mqtt_link;
+pub mod network;
 pub mod ota;
 pub mod publish_data;
 pub mod registration;
@@ -86,6 +87,8 @@ pub enum Job {
         /// Optional BSSID filter.
         bssid: Option<[u8; 6]>,
     },
+    /// AT+TCREGNET=: join like AT+CWJAP (no BSSID), answer `+TCREGNET:OK` / `FAIL,<n>`.
+    RegisterNetwork(WifiStation),
     /// AT+CWQAP: leave the AP.
     Leave,
     /// AT+RST: reboot.
