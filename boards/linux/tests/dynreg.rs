@@ -124,6 +124,11 @@ fn every_cloud_code_fails_with_it_and_changes_nothing() {
         assert_eq!(device_info(&mut module), stored, "{pid}");
         assert!(module.flash_bytes() == flash, "{pid}: flash changed");
     }
+    // The cloud's internal error (the hub's fault switch).
+    set_product(&mut module, PID, PRODUCT_SECRET, "Dev01");
+    cloud.faults("{\"internal_error\":true,\"next_only\":true}");
+    assert_eq!(register(&mut module), "+TCDEVREG:FAIL,1000");
+    assert_eq!(device_info(&mut module), stored);
     module.kill();
     let mut module = cloud.module(&options);
     assert_eq!(device_info(&mut module), stored);
