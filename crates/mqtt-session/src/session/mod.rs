@@ -17,6 +17,7 @@
 mod backoff;
 mod commands;
 mod event;
+mod event_queue;
 mod hold;
 mod inbound;
 mod link;
@@ -35,6 +36,7 @@ use crate::codec::{Connect, SubscriptionRequest, Unsubscribe, UnsubscribeFilters
 use crate::codec::{EncodeError, Packet, PacketId, Publish, QoS, Subscribe, SubscribeFilters};
 use crate::tencent::{ConnectionId, Identity};
 use crate::topic;
+use event_queue::EventQueue;
 use heapless::{Deque, String, Vec};
 use subscriptions::SubscriptionTable;
 
@@ -190,7 +192,7 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     next_packet_id: PacketId,
     pending: Vec<Pending, MAX_IN_FLIGHT>,
     subscriptions: SubscriptionTable,
-    events: Deque<Event<'static>, EVENT_QUEUE>,
+    events: EventQueue<EVENT_QUEUE>,
     transmit: [u8; TX],
     transmit_length: usize,
     receive: [u8; RX],
@@ -223,7 +225,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             next_packet_id: PacketId::new(1).unwrap_or_else(|| unreachable!()),
             pending: Vec::new(),
             subscriptions: SubscriptionTable::default(),
-            events: Deque::new(),
+            events: EventQueue::new(),
             transmit: [0; TX],
             transmit_length: 0,
             receive: [0; RX],
@@ -320,12 +322,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                     self.run_timers(now);
                 }
             }
-            return self.events.pop_front();
+            return self.events.pop();
         }
         if !self.finish_release() {
-            return self.events.pop_front();
+            return self.events.pop();
         }
-        if let Some(event) = self.events.pop_front() {
+        if let Some(event) = self.events.pop() {
             return Some(event);
         }
         // Received bytes arrived before `now`, so they are handled before the timers: a
@@ -336,7 +338,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         if self.events.is_empty() {
             self.run_timers(now);
         }
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// The earliest time [`Session::poll`] has timer work to do.
@@ -403,6 +405,6 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     fn push_event(&mut self, event: Event<'static>) {
         // EVENT_QUEUE exceeds what one call can produce (a drop with MAX_IN_FLIGHT
         // operations and a reconnect step), so nothing is lost while the runner polls.
-        let _ = self.events.push_back(event);
+        let _ = self.events.push(event);
     }
 }
