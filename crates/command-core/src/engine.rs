@@ -38,8 +38,8 @@ use storage::Settings;
 
 use crate::board::{BoardInfo, Certificates, Clock, Network, Offline, Random, Wifi};
 use crate::fmt::warning;
-use crate::handlers::{Context, Step};
-use crate::mqtt::MqttShared;
+use crate::handlers::{Context, Job, Step};
+use crate::mqtt::{MqttShared, Request, PAYLOAD_MAX};
 use crate::params::Params;
 use crate::queue::{Entry, InputQueue};
 use crate::render::{EngineError, Reply, BUSY_REPLY};
@@ -447,14 +447,17 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         let gates = self.mqtt.gates();
         let spec = table::lookup(name)
             .filter(|spec| !spec.capability || board.profile == crate::board::Profile::Full);
-        let mut data = self.mqtt.data.borrow_mut();
+        let diagnostics = self.mqtt.diagnostic_report();
+        // AT+TCMQTTPUB unescapes its payload where its PUBLISH will carry it; any other
+        // command gives the area back below.
+        let mut session = self.mqtt.session.borrow_mut();
         let mut context = Context {
             state,
             board,
             association: self.module.wifi.association(),
             gates,
-            diagnostics: self.mqtt.diagnostic_report(),
-            payload: &mut data[..],
+            diagnostics,
+            payload: session.payload_area(PAYLOAD_MAX).unwrap_or_default(),
         };
         let step = spec.and_then(|spec| match form {
             Form::Test => spec.test.map(|handler| handler(&mut context, reply)),
@@ -464,6 +467,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 .set
                 .map(|handler| handler(&mut context, reply, Params::new(args))),
         });
+        if !matches!(step, Some(Step::Async(Job::Mqtt(Request::Publish { .. })))) {
+            session.release_payload_area();
+        }
         step.unwrap_or_else(|| {
             reply.engine_error(EngineError::Unsupported);
             Step::Done

@@ -136,10 +136,15 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         // Listening starts before the version report leaves: the cloud may answer it with
         // `update_firmware` in the same breath as the PUBACK.
         let _ = ota.machine.borrow_mut().enable(&version);
-        // The report goes where every publish payload waits: the shared data buffer.
+        // The report is written where every publish payload is: the session's payload area,
+        // where its PUBLISH is encoded around it. Without an area (unsent bytes in it) the
+        // publish fails like one that does not fit.
         let length = {
-            let mut data = self.mqtt.data.borrow_mut();
-            ota::write_report(Report::Version, &version, &mut data[..]).unwrap_or(0)
+            let mut session = self.mqtt.session.borrow_mut();
+            session
+                .payload_area(ota::MAXIMUM_REPORT_LENGTH)
+                .and_then(|area| ota::write_report(Report::Version, &version, area).ok())
+                .unwrap_or(0)
         };
         self.send(Request::Publish {
             name: "",

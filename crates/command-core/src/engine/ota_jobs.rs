@@ -10,10 +10,10 @@
 //! (the socket buffers, the server waits).
 //!
 //! Memory: no buffer of its own. Socket bytes, the GET request, the hashing and
-//! AT+TCREADFWDATA's blocks all use the data-phase buffer. Only the executor fills it, for
-//! the command it runs (and data phases answer `CME(200)` during a download anyway,
-//! `commands.md` §9), while the runner uses it only between commands and keeps nothing in it
-//! from one wake-up to the next; the reports are written on the stack (at most
+//! AT+TCREADFWDATA's blocks all use the executor's work buffer (`MqttShared`'s `data`, sized
+//! for the longest GET; a publish's payload never goes there). Only the executor fills it,
+//! for the command it runs, while the runner uses it only between commands and keeps nothing
+//! in it from one wake-up to the next; the reports are written on the stack (at most
 //! [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never across an await).
 
 use embassy_futures::select::{select, select3, Either, Either3};

@@ -19,20 +19,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         qos: QoS,
         now: u64,
     ) -> Result<Option<PacketId>, PublishError> {
-        if !self.is_usable() {
-            return Err(PublishError::NotConnected);
-        }
-        if !topic::is_valid_topic_name(topic_name) || topic_name.len() > usize::from(u16::MAX) {
-            return Err(PublishError::InvalidTopic);
-        }
-        let packet_id = match qos {
-            QoS::AtMostOnce => None,
-            QoS::AtLeastOnce if self.pending.is_full() => {
-                return Err(PublishError::TooManyInFlight)
-            }
-            QoS::AtLeastOnce => Some(self.peek_packet_id()),
-            QoS::ExactlyOnce => return Err(PublishError::UnsupportedQos),
-        };
+        let packet_id = self.check_publish(topic_name, qos)?;
         let packet = Packet::Publish(Publish {
             duplicate: false,
             qos,
@@ -161,6 +148,26 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             let _ = self.write(&Packet::Disconnect);
         }
         Ok(())
+    }
+
+    /// The checks of a publish before its size: the packet id it would use.
+    pub(super) fn check_publish(
+        &self,
+        topic_name: &str,
+        qos: QoS,
+    ) -> Result<Option<PacketId>, PublishError> {
+        if !self.is_usable() {
+            return Err(PublishError::NotConnected);
+        }
+        if !topic::is_valid_topic_name(topic_name) || topic_name.len() > usize::from(u16::MAX) {
+            return Err(PublishError::InvalidTopic);
+        }
+        match qos {
+            QoS::AtMostOnce => Ok(None),
+            QoS::AtLeastOnce if self.pending.is_full() => Err(PublishError::TooManyInFlight),
+            QoS::AtLeastOnce => Ok(Some(self.peek_packet_id())),
+            QoS::ExactlyOnce => Err(PublishError::UnsupportedQos),
+        }
     }
 
     pub(super) fn new_filter_would_overflow(&self, kind: SlotKind, filter: &str) -> bool {

@@ -18,8 +18,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             username: Some(&fields.username),
             password: fields.password.as_ref().map(|password| password.as_bytes()),
         };
+        let end = self.transmit_end();
         let written =
-            Packet::Connect(connect).encode(&mut self.transmit[self.transmit_length..])?;
+            Packet::Connect(connect).encode(&mut self.transmit[self.transmit_length..end])?;
         self.transmit_length += written;
         self.history.connect_sent(now);
         self.last_ping_or_connect = now;

@@ -8,7 +8,9 @@
 //! * calls [`Session::poll`] with the current time until it returns `None`, acting on each
 //!   [`Event`], and again by [`Session::next_deadline`];
 //! * writes [`Session::transmit`] to the transport and confirms with
-//!   [`Session::mark_transmitted`].
+//!   [`Session::mark_transmitted`];
+//! * may write a publish's payload straight into the transmit buffer
+//!   ([`Session::payload_area`], [`Session::publish_staged`]).
 //!
 //! Because time is an argument, every timeout of the spec (cmdtimeout, keep-alive, the
 //! reconnect backoff) is tested with a plain integer clock. Randomness (connection ids, the
@@ -21,6 +23,7 @@ mod event_queue;
 mod hold;
 mod inbound;
 mod link;
+mod staging;
 mod subscriptions;
 
 pub use backoff::{Backoff, MAX_DELAY_MS, MIN_CONNECT_INTERVAL_MS, STABLE_LINK_MS};
@@ -44,6 +47,9 @@ use subscriptions::SubscriptionTable;
 pub const MAX_INBOUND_PAYLOAD: usize = 2048;
 /// Smallest transmit buffer: a 2048-byte payload, a 128-byte topic and the headers.
 pub const MIN_TRANSMIT_BUFFER: usize = 2048 + 128 + 7;
+/// Longest CONNECT of a Tencent identity (64-byte client id, 128-byte user name, 80-byte
+/// password): a reconnect's CONNECT fits in front of a lent 2048-byte payload area.
+pub const CONNECT_MAX: usize = 3 + 10 + (2 + 64) + (2 + 128) + (2 + 80);
 /// Smallest receive buffer: a 2048-byte payload with a 255-byte topic and headers.
 pub const MIN_RECEIVE_BUFFER: usize = 2560;
 /// QoS 1 publishes, subscribes and unsubscribes outstanding at once (one host command plus
@@ -56,8 +62,10 @@ const EVENT_QUEUE: usize = 16;
 const RECENT_IDS: usize = 10;
 const ACKNOWLEDGEMENT_LENGTH: usize = 4;
 
-/// A session with the buffer sizes the design fixes (2.25 KiB out, 2.5 KiB in).
-pub type DefaultSession<R> = Session<R, 2304, 2560>;
+/// A session with the buffer sizes the design fixes: out, a 2048-byte payload area with the
+/// longest CONNECT in front of it (the PUBLISH data phase writes into that area,
+/// [`Session::payload_area`]); in, 2.5 KiB.
+pub type DefaultSession<R> = Session<R, { 2048 + CONNECT_MAX }, 2560>;
 
 /// Source of random numbers (the board's RNG); any `FnMut() -> u32` closure is one.
 pub trait Entropy {
@@ -195,6 +203,9 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     events: EventQueue<EVENT_QUEUE>,
     transmit: [u8; TX],
     transmit_length: usize,
+    /// Size of the payload area lent at the end of the transmit buffer
+    /// ([`Session::payload_area`]); writes stop in front of it.
+    staged: Option<usize>,
     receive: [u8; RX],
     receive_length: usize,
     discard: usize,
@@ -228,6 +239,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             events: EventQueue::new(),
             transmit: [0; TX],
             transmit_length: 0,
+            staged: None,
             receive: [0; RX],
             receive_length: 0,
             discard: 0,
@@ -393,13 +405,23 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn write(&mut self, packet: &Packet<'_>) -> Result<(), EncodeError> {
-        let written = packet.encode(&mut self.transmit[self.transmit_length..])?;
+        let written = packet.encode(self.transmit_space())?;
         self.transmit_length += written;
         Ok(())
     }
 
+    /// Where the next packet goes: behind the pending bytes, in front of a lent payload area.
+    fn transmit_space(&mut self) -> &mut [u8] {
+        let end = self.transmit_end();
+        &mut self.transmit[self.transmit_length..end]
+    }
+
+    fn transmit_end(&self) -> usize {
+        TX - self.staged.unwrap_or(0)
+    }
+
     fn transmit_free(&self) -> usize {
-        TX - self.transmit_length
+        self.transmit_end() - self.transmit_length
     }
 
     fn push_event(&mut self, event: Event<'static>) {

@@ -46,14 +46,12 @@ impl Service<'_, '_> {
                 length,
                 qos,
             } => {
-                let data = self.shared.data.borrow();
-                let payload = data.get(..length).unwrap_or_default();
+                // The payload lies in the session's payload area already.
                 let result = self
                     .shared
                     .session
                     .borrow_mut()
-                    .publish(&topic, payload, qos, now);
-                drop(data);
+                    .publish_staged(&topic, length, qos, now);
                 match result {
                     Ok(Some(packet_id)) => {
                         self.waiting = Some(Waiting::Acknowledgement { name, packet_id })
