@@ -61,9 +61,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         if qos == QoS::ExactlyOnce {
             return Err(SubscribeError::UnsupportedQos);
         }
-        if self.subscriptions.position(kind, filter).is_none()
-            && self.new_filter_would_overflow(kind, filter)
-        {
+        if self.subscriptions.has_no_room_for(kind, filter) {
             return Err(SubscribeError::TableFull);
         }
         if self.pending.is_full() {
@@ -77,8 +75,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         });
         self.write(&packet)
             .map_err(|_| SubscribeError::BufferFull)?;
-        let filter = String::try_from(filter).map_err(|_| SubscribeError::InvalidFilter)?;
-        self.commit_packet_id(packet_id, PendingKind::Subscribe { kind, filter }, now);
+        // The room was checked above and nothing changed the table since.
+        let slot = self
+            .subscriptions
+            .reserve(kind, filter)
+            .ok_or(SubscribeError::TableFull)?;
+        self.commit_packet_id(packet_id, PendingKind::Subscribe { kind, slot }, now);
         Ok(packet_id)
     }
 
@@ -168,32 +170,6 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             QoS::AtLeastOnce => Ok(Some(self.peek_packet_id())),
             QoS::ExactlyOnce => Err(PublishError::UnsupportedQos),
         }
-    }
-
-    pub(super) fn new_filter_would_overflow(&self, kind: SlotKind, filter: &str) -> bool {
-        let capacity = match kind {
-            SlotKind::User => USER_SLOTS,
-            SlotKind::Internal => INTERNAL_SLOTS,
-        };
-        // New filters awaiting their SUBACK count, so two overlapping subscribes cannot
-        // both take the last slot.
-        let pending_new = self
-            .pending
-            .iter()
-            .filter(|pending| match &pending.kind {
-                PendingKind::Subscribe {
-                    kind: pending_kind,
-                    filter: pending_filter,
-                } => {
-                    *pending_kind == kind
-                        && pending_filter != filter
-                        && self.subscriptions.position(kind, pending_filter).is_none()
-                }
-                _ => false,
-            })
-            .count();
-        self.subscriptions.is_full(kind)
-            || self.subscriptions.slots(kind).len() + pending_new >= capacity
     }
 
     pub(super) fn peek_packet_id(&self) -> PacketId {

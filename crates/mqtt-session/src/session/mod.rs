@@ -40,7 +40,7 @@ use crate::codec::{EncodeError, Packet, PacketId, Publish, QoS, Subscribe, Subsc
 use crate::tencent::{ConnectionId, Identity};
 use crate::topic;
 use event_queue::EventQueue;
-use heapless::{Deque, String, Vec};
+use heapless::{Deque, Vec};
 use subscriptions::SubscriptionTable;
 
 /// Largest inbound payload forwarded; larger ones are dropped (and still acknowledged).
@@ -140,9 +140,10 @@ enum Ping {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PendingKind {
     Publish,
+    /// Into the slot with this id (`subscriptions::Slot`), which holds the filter.
     Subscribe {
         kind: SlotKind,
-        filter: String<FILTER_CAPACITY>,
+        slot: u8,
     },
     Resubscribe {
         kind: SlotKind,
@@ -422,6 +423,13 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
 
     fn transmit_free(&self) -> usize {
         self.transmit_end() - self.transmit_length
+    }
+
+    /// Whether a SUBSCRIBE into slot `slot` of `kind` is still in flight.
+    fn awaits_slot(&self, kind: SlotKind, slot: u8) -> bool {
+        self.pending
+            .iter()
+            .any(|pending| pending.kind == PendingKind::Subscribe { kind, slot })
     }
 
     fn push_event(&mut self, event: Event<'static>) {
