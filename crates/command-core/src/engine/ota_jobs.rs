@@ -223,11 +223,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Event::Publish(report) => self.publish_report(state, report, now),
             Event::Status(status) => self.ota_status(status),
             Event::BeginImage | Event::Checkpoint { .. } | Event::CompleteImage => {
-                let record = ota
+                // One binding only: each named value in scope across the store's await takes
+                // its own room in the future.
+                let Some(record) = ota
                     .machine
                     .borrow()
-                    .firmware_record(&event, ota.max_size.get());
-                let Some(record) = record else {
+                    .firmware_record(&event, ota.max_size.get())
+                else {
                     return;
                 };
                 if self.module.settings.store_firmware(&record).await.is_ok() {
