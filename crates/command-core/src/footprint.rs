@@ -17,11 +17,11 @@ use crate::engine::{run_with, Cloud, Module};
 /// size rounded up to 256 bytes. Lower it with every saving. (Raised by 2,048 for OTA: the
 /// machine, the URL copy and the record mirror in `OtaShared`, and the transfer's state.)
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 36_352;
+const ENGINE_GATE: usize = 35_840;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
 /// size rounded up to 256 bytes. Lower it with every saving.
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 55_040;
+const ENGINE_GATE: usize = 54_528;
 
 struct Pending;
 
