@@ -21,7 +21,7 @@ const ENGINE_GATE: usize = 35_840;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
 /// size rounded up to 256 bytes. Lower it with every saving.
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 54_528;
+const ENGINE_GATE: usize = 54_272;
 
 struct Pending;
 
