@@ -17,11 +17,11 @@ use crate::engine::{run_with, Cloud, Module};
 /// size rounded up to 256 bytes. Lower it with every saving. (Raised by 2,048 for OTA: the
 /// machine, the URL copy and the record mirror in `OtaShared`, and the transfer's state.)
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 39_424;
+const ENGINE_GATE: usize = 35_840;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
 /// size rounded up to 256 bytes. Lower it with every saving.
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 56_320;
+const ENGINE_GATE: usize = 54_272;
 
 struct Pending;
 
@@ -106,7 +106,10 @@ fn engine_ram_of_the_esp8266_profile_stays_under_its_gate() {
             "    Outbox (status lines)",
             size_of::<crate::mqtt::Outbox<{ crate::mqtt::OUTBOX_BYTES }>>(),
         ),
-        ("    data phase buffer", crate::engine::DATA_MAX),
+        (
+            "    work buffer (OTA HTTP and hashing; certificates)",
+            crate::engine::DATA_MAX,
+        ),
         (
             "    OtaShared (machine, URL, record)",
             size_of::<crate::ota_state::OtaShared>(),

@@ -166,9 +166,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
                 self.reply.ok();
             }
-            Job::OtaSet { enable, version } => {
-                self.ota_set(state, *enable, core::mem::take(version)).await
-            }
+            Job::OtaSet { enable, version } => self.ota_set(state, *enable, version).await,
             Job::OtaQuery => self.ota_query(),
             Job::FirmwareInfo => self.firmware_info(state),
             Job::ReadFirmware(length) => return self.read_firmware(*length).await,

@@ -38,8 +38,8 @@ pub struct Context<'a> {
     pub gates: Gates,
     /// Drop counters and link history at dispatch time (AT+TCDIAG?).
     pub diagnostics: DiagnosticReport,
-    /// The shared data buffer (idle while a line is dispatched): AT+TCMQTTPUB unescapes its
-    /// payload into it.
+    /// The session's payload area for AT+TCMQTTPUB's unescaped payload
+    /// (`Session::payload_area`); empty while unsent bytes still occupy it.
     pub payload: &'a mut [u8],
 }
 

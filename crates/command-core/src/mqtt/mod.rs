@@ -80,10 +80,10 @@ pub enum Request {
         name: &'static str,
         /// Topic name (valid UTF-8, no wildcards: checked by the handler).
         topic: heapless::String<TOPIC_MAX>,
-        /// The payload is the first `length` bytes of the shared data buffer
-        /// ([`MqttShared`]'s `data`): AT+TCMQTTPUB's unescaped from its line, AT+TCMQTTPUBL's
-        /// neutralised or AT+TCMQTTPUBRAW's raw from the data phase. Not copied again before
-        /// the session encodes it into the PUBLISH.
+        /// The payload is the first `length` bytes of the session's payload area
+        /// (`Session::payload_area`): AT+TCMQTTPUB's unescaped from its line, AT+TCMQTTPUBL's
+        /// neutralised or AT+TCMQTTPUBRAW's raw from the data phase. The session encodes the
+        /// PUBLISH around it; it is never copied.
         length: usize,
         /// QoS 0 or 1.
         qos: QoS,
@@ -163,11 +163,12 @@ pub struct MqttShared<'a> {
     pub(crate) urc_written: Flag,
     /// What AT+TCDIAG? reports besides the session's counters.
     pub(crate) diagnostics: Cell<Diagnostics>,
-    /// The payload of AT+TCMQTTPUB (unescaped from its line) and of the current data phase
-    /// (AT+TCMQTTPUBL/PUBRAW, AT+TCCERTADD), also the
-    /// certificate of AT+TCCERTCHECK and of a mode-2 connect: written by the executor,
-    /// read by the service for a [`Payload::Data`] publish. Never borrowed by both at once:
-    /// the executor waits while the service serves its request.
+    /// The executor's work buffer, used by one piece of work at a time and never across
+    /// commands: the OTA download (the GET request, the socket's bytes, the image hashing,
+    /// AT+TCREADFWDATA's pieces), and with certificates the certificate of AT+TCCERTADD's data
+    /// phase, of AT+TCCERTCHECK and of a mode-2 connect. A publish's payload is never here: it
+    /// is written into the session's payload area, where its PUBLISH is encoded around it
+    /// (`docs/decisions.md`, "One transmit buffer").
     pub(crate) data: RefCell<[u8; crate::engine::DATA_MAX]>,
     #[cfg(feature = "certificates")]
     /// TLS mode 2 certificate and key: written by the executor before a connect request,

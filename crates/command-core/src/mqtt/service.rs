@@ -24,6 +24,7 @@ use embassy_futures::select::{select, select4, Either, Either4};
 use embedded_io_async::Write;
 use mqtt_session::codec::PacketId;
 use mqtt_session::tencent::Identity;
+use mqtt_session::SessionConfig;
 
 use super::{ConnectRequest, MqttShared, TlsRandom, HOST_MAX};
 use crate::board::{Clock, Network};
@@ -66,12 +67,13 @@ enum Waiting {
 }
 
 /// Why [`Service::run`] gave up its link: a transport must be opened first.
-// Kept in `serve` and lent to `open` (never moved into a future); there is no heap to box the
-// request into.
-#[allow(clippy::large_enum_variant)]
+///
+/// Small on purpose: it lives in `serve`'s state for good. A connect request's destination and
+/// identity go into the [`Service`] at once (a reconnect needs them anyway), so only its session
+/// parameters ride here.
 enum Opening {
     /// AT+TCMQTTCONN: its cmdtimeout bounds the transport and then the CONNACK.
-    Connect(ConnectRequest),
+    Connect(SessionConfig),
     /// The session started a reconnect attempt.
     Reconnect,
 }
@@ -222,6 +224,21 @@ impl<'a> Service<'_, 'a> {
         }
     }
 
+    /// Keeps a connect request's destination and identity (reconnects repeat them) and
+    /// returns what its opening still needs.
+    fn take_connect(&mut self, connect: ConnectRequest) -> Opening {
+        self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
+        self.port = if connect.tls_mode == 0 {
+            PLAIN_PORT
+        } else {
+            TLS_PORT
+        };
+        self.tls_mode = connect.tls_mode;
+        self.host = connect.host;
+        self.identity = Some(connect.identity);
+        Opening::Connect(connect.config)
+    }
+
     /// The earliest moment the loop must wake without input.
     fn deadline(&self) -> Option<u64> {
         let session = self.shared.session.borrow().next_deadline();
@@ -286,18 +303,7 @@ impl<'a> Service<'_, 'a> {
     ) {
         let now = clock.now_ms();
         let connect = match opening {
-            Opening::Connect(connect) => {
-                self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
-                self.port = if connect.tls_mode == 0 {
-                    PLAIN_PORT
-                } else {
-                    TLS_PORT
-                };
-                self.tls_mode = connect.tls_mode;
-                self.host = connect.host.clone();
-                self.identity = Some(connect.identity.clone());
-                Some(connect)
-            }
+            Opening::Connect(config) => Some(*config),
             Opening::Reconnect => None,
         };
         let deadline = match &connect {
@@ -333,7 +339,7 @@ impl<'a> Service<'_, 'a> {
         let opened = match network.try_borrow_mut() {
             Ok(mut network) => {
                 let attempt =
-                    link::open(&mut **network, destination, read_buffer, write_buffer, link);
+                    link::open(&mut **network, &destination, read_buffer, write_buffer, link);
                 match select(attempt, clock.sleep_until(deadline)).await {
                     Either::First(result) => result,
                     Either::Second(()) => Err(202),
@@ -348,7 +354,7 @@ impl<'a> Service<'_, 'a> {
         #[cfg(feature = "certificates")]
         drop(files);
         let now = clock.now_ms();
-        let Some(connect) = connect else {
+        let Some(config) = connect else {
             let mut session = self.shared.session.borrow_mut();
             match opened {
                 Ok(()) => session.transport_opened(now),
@@ -360,11 +366,15 @@ impl<'a> Service<'_, 'a> {
             self.finish("TCMQTTCONN", Err(code));
             return;
         }
-        let started =
-            self.shared
-                .session
-                .borrow_mut()
-                .connect(connect.config, connect.identity.clone(), now);
+        let Some(identity) = self.identity.clone() else {
+            self.finish("TCMQTTCONN", Err(-112));
+            return;
+        };
+        let started = self
+            .shared
+            .session
+            .borrow_mut()
+            .connect(config, identity, now);
         match started {
             Ok(()) => self.waiting = Some(Waiting::Connack { deadline }),
             Err(_) => {

@@ -19,20 +19,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         qos: QoS,
         now: u64,
     ) -> Result<Option<PacketId>, PublishError> {
-        if !self.is_usable() {
-            return Err(PublishError::NotConnected);
-        }
-        if !topic::is_valid_topic_name(topic_name) || topic_name.len() > usize::from(u16::MAX) {
-            return Err(PublishError::InvalidTopic);
-        }
-        let packet_id = match qos {
-            QoS::AtMostOnce => None,
-            QoS::AtLeastOnce if self.pending.is_full() => {
-                return Err(PublishError::TooManyInFlight)
-            }
-            QoS::AtLeastOnce => Some(self.peek_packet_id()),
-            QoS::ExactlyOnce => return Err(PublishError::UnsupportedQos),
-        };
+        let packet_id = self.check_publish(topic_name, qos)?;
         let packet = Packet::Publish(Publish {
             duplicate: false,
             qos,
@@ -74,9 +61,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         if qos == QoS::ExactlyOnce {
             return Err(SubscribeError::UnsupportedQos);
         }
-        if self.subscriptions.position(kind, filter).is_none()
-            && self.new_filter_would_overflow(kind, filter)
-        {
+        if self.subscriptions.has_no_room_for(kind, filter) {
             return Err(SubscribeError::TableFull);
         }
         if self.pending.is_full() {
@@ -90,8 +75,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         });
         self.write(&packet)
             .map_err(|_| SubscribeError::BufferFull)?;
-        let filter = String::try_from(filter).map_err(|_| SubscribeError::InvalidFilter)?;
-        self.commit_packet_id(packet_id, PendingKind::Subscribe { kind, filter }, now);
+        // The room was checked above and nothing changed the table since.
+        let slot = self
+            .subscriptions
+            .reserve(kind, filter)
+            .ok_or(SubscribeError::TableFull)?;
+        self.commit_packet_id(packet_id, PendingKind::Subscribe { kind, slot }, now);
         Ok(packet_id)
     }
 
@@ -163,30 +152,24 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         Ok(())
     }
 
-    pub(super) fn new_filter_would_overflow(&self, kind: SlotKind, filter: &str) -> bool {
-        let capacity = match kind {
-            SlotKind::User => USER_SLOTS,
-            SlotKind::Internal => INTERNAL_SLOTS,
-        };
-        // New filters awaiting their SUBACK count, so two overlapping subscribes cannot
-        // both take the last slot.
-        let pending_new = self
-            .pending
-            .iter()
-            .filter(|pending| match &pending.kind {
-                PendingKind::Subscribe {
-                    kind: pending_kind,
-                    filter: pending_filter,
-                } => {
-                    *pending_kind == kind
-                        && pending_filter != filter
-                        && self.subscriptions.position(kind, pending_filter).is_none()
-                }
-                _ => false,
-            })
-            .count();
-        self.subscriptions.is_full(kind)
-            || self.subscriptions.slots(kind).len() + pending_new >= capacity
+    /// The checks of a publish before its size: the packet id it would use.
+    pub(super) fn check_publish(
+        &self,
+        topic_name: &str,
+        qos: QoS,
+    ) -> Result<Option<PacketId>, PublishError> {
+        if !self.is_usable() {
+            return Err(PublishError::NotConnected);
+        }
+        if !topic::is_valid_topic_name(topic_name) || topic_name.len() > usize::from(u16::MAX) {
+            return Err(PublishError::InvalidTopic);
+        }
+        match qos {
+            QoS::AtMostOnce => Ok(None),
+            QoS::AtLeastOnce if self.pending.is_full() => Err(PublishError::TooManyInFlight),
+            QoS::AtLeastOnce => Ok(Some(self.peek_packet_id())),
+            QoS::ExactlyOnce => Err(PublishError::UnsupportedQos),
+        }
     }
 
     pub(super) fn peek_packet_id(&self) -> PacketId {

@@ -18,8 +18,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             username: Some(&fields.username),
             password: fields.password.as_ref().map(|password| password.as_bytes()),
         };
+        let end = self.transmit_end();
         let written =
-            Packet::Connect(connect).encode(&mut self.transmit[self.transmit_length..])?;
+            Packet::Connect(connect).encode(&mut self.transmit[self.transmit_length..end])?;
         self.transmit_length += written;
         self.history.connect_sent(now);
         self.last_ping_or_connect = now;
@@ -101,7 +102,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             let packet_id = expired.packet_id;
             match expired.kind {
                 PendingKind::Publish => self.push_event(Event::PublishTimeout { packet_id }),
-                PendingKind::Subscribe { kind, .. } => {
+                PendingKind::Subscribe { kind, slot } => {
+                    let still_awaited = self.awaits_slot(kind, slot);
+                    self.subscriptions.abandoned(kind, slot, still_awaited);
                     self.push_event(Event::SubscribeTimeout { packet_id, kind })
                 }
                 PendingKind::Unsubscribe => {
@@ -192,6 +195,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Forgets everything that belongs to one transport connection.
     pub(super) fn reset_link(&mut self) {
         self.pending.clear();
+        // New filters whose SUBACK was awaited on this link are not subscribed.
+        self.subscriptions.drop_awaited();
         self.transmit_length = 0;
         self.discard = 0;
         self.ping = Ping::Idle;
