@@ -15,13 +15,15 @@ use crate::engine::{run_with, Cloud, Module};
 
 /// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB, the measured
 /// size rounded up to 256 bytes. Lower it with every saving. (Raised by 2,048 for OTA: the
-/// machine, the URL copy and the record mirror in `OtaShared`, and the transfer's state.)
+/// machine, the URL copy and the record mirror in `OtaShared`, and the transfer's state.
+/// Raised by 256 for the gateway's two internal slots: a third `INTERNAL_SLOTS` slot, 144.)
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 39_424;
+const ENGINE_GATE: usize = 39_680;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
-/// size rounded up to 256 bytes. Lower it with every saving.
+/// size rounded up to 256 bytes. Lower it with every saving. (Raised by 256 for the third
+/// internal slot, as above.)
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 56_320;
+const ENGINE_GATE: usize = 56_576;
 
 struct Pending;
 
