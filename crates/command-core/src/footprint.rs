@@ -16,14 +16,17 @@ use crate::engine::{run_with, Cloud, Module};
 /// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB, the measured
 /// size rounded up to 256 bytes. Lower it with every saving. (Raised by 2,048 for OTA: the
 /// machine, the URL copy and the record mirror in `OtaShared`, and the transfer's state.
-/// Raised by 256 for the gateway's two internal slots: a third `INTERNAL_SLOTS` slot, 144.)
+/// Raised by 256 for the gateway's two internal slots: a third `INTERNAL_SLOTS` slot, 144.
+/// Raised by 1,280 for the gateway commands: the `Gateway` in `MqttShared` (the online list
+/// of 16, 960 bytes, and one job), the service's parked command and SUBACK id; 1,240
+/// measured.)
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 39_680;
+const ENGINE_GATE: usize = 40_960;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
 /// size rounded up to 256 bytes. Lower it with every saving. (Raised by 256 for the third
-/// internal slot, as above.)
+/// internal slot, and by 1,280 for the gateway commands, as above.)
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 56_576;
+const ENGINE_GATE: usize = 57_856;
 
 struct Pending;
 
@@ -112,6 +115,10 @@ fn engine_ram_of_the_esp8266_profile_stays_under_its_gate() {
         (
             "    OtaShared (machine, URL, record)",
             size_of::<crate::ota_state::OtaShared>(),
+        ),
+        (
+            "    Gateway (online list, job)",
+            size_of::<core::cell::RefCell<gateway::Gateway>>(),
         ),
         ("  Request", size_of::<crate::mqtt::Request>()),
         ("  Job", size_of::<crate::handlers::Job>()),

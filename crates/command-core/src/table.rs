@@ -4,7 +4,7 @@
 #[cfg(feature = "certificates")]
 use crate::handlers::certificates;
 use crate::handlers::{
-    basic, device, diagnostics, module, mqtt, mqtt_link, ota, publish_data, wifi, Handler,
+    basic, device, diagnostics, gateway, module, mqtt, mqtt_link, ota, publish_data, wifi, Handler,
     SetHandler,
 };
 
@@ -177,6 +177,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         test: Some(ota::tcreadfwdata_test),
         set: Some(ota::tcreadfwdata_set),
         ..row("TCREADFWDATA")
+    },
+    CommandSpec {
+        test: Some(gateway::tcgwbind_test),
+        set: Some(gateway::tcgwbind_set),
+        ..row("TCGWBIND")
+    },
+    CommandSpec {
+        test: Some(gateway::tcgwonline_test),
+        query: Some(gateway::tcgwonline_query),
+        set: Some(gateway::tcgwonline_set),
+        ..row("TCGWONLINE")
     },
     CommandSpec {
         test: Some(mqtt::tcmqttstate_test),
