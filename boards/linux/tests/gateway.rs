@@ -113,6 +113,45 @@ fn fault(hub: &Hub, body: &str) {
     assert_eq!(status, 200, "{answer}");
 }
 
+/// The sequence number of the hub's newest event (0 for none).
+fn last_event(hub: &Hub) -> u64 {
+    let (status, body) = hub.admin("GET", "/events?since=0&wait_ms=0", "");
+    assert_eq!(status, 200, "events answered {body}");
+    max_sequence(&body).unwrap_or(0)
+}
+
+fn max_sequence(log: &str) -> Option<u64> {
+    log.split("\"seq\":")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .max()
+}
+
+/// Long-polls the hub's event log after `since` until one event contains every one of
+/// `needles`; returns the events read, in order.
+fn wait_for_event(hub: &Hub, mut since: u64, needles: &[&str]) -> String {
+    let mut log = String::new();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < until {
+        let (status, body) = hub.admin("GET", &format!("/events?since={since}&wait_ms=2000"), "");
+        assert_eq!(status, 200, "events answered {body}");
+        log.push_str(&body);
+        if body
+            .split("},{")
+            .any(|event| needles.iter().all(|needle| event.contains(needle)))
+        {
+            return log;
+        }
+        since = max_sequence(&body).unwrap_or(since);
+    }
+    panic!("no hub event with {needles:?}; log: {log}");
+}
+
 /// No secret of a sub-device on the AT port or in the module's log.
 fn assert_no_secrets(module: &Module) {
     let port = String::from_utf8_lossy(module.received()).into_owned();
@@ -379,6 +418,7 @@ fn a_kick_re_onlines_the_sub_devices_before_their_filters() {
         &format!("AT+TCMQTTSUB=\"{DATA}\",1\r\n"),
         "OK\r\n+TCMQTTSUB:OK\r\n",
     );
+    let since = last_event(&hub);
     let (status, answer) = hub.admin("POST", &format!("/devices/{GW_PID}/{GW_DN}/kick"), "{}");
     assert_eq!(status, 200, "{answer}");
     module.expect(b"+TCMQTTDISCON,-103\r\n");
@@ -386,11 +426,26 @@ fn a_kick_re_onlines_the_sub_devices_before_their_filters() {
         b"+TCMQTTRECONNECTING\r\n+TCMQTTRECONNECTED\r\n",
         std::time::Duration::from_secs(15),
     );
-    // A gateway command waits for the re-online: the sub-device is listed again (-224).
-    exchange(&mut module, &online, "OK\r\n+TCGWONLINE:FAIL,-224\r\n");
+    // Behind the URC: the result slot, the online request, then the user filter, granted
+    // because the cloud has the sub-device online again (refused before, `-108`).
+    let log = wait_for_event(
+        &hub,
+        since,
+        &[
+            "\"kind\":\"subscribe\"",
+            &format!("\"filter\":\"{DATA}\""),
+            "\"result\":1,",
+        ],
+    );
+    let result_slot = log
+        .find("$gateway/operation/result/GWTEST0001/Gateway01")
+        .expect("the result slot re-subscribed");
+    let user_slot = log.find(&format!("\"filter\":\"{DATA}\"")).unwrap();
+    assert!(result_slot < user_slot, "internal slot first: {log}");
     let view = gateway_view(&hub);
     assert!(view.contains("\"online\":[{"), "{view}");
-    // Its filter was re-subscribed behind the re-online (granted): the loop-back works.
+    // Listed still: a second online is refused locally.
+    exchange(&mut module, &online, "OK\r\n+TCGWONLINE:FAIL,-224\r\n");
     exchange(
         &mut module,
         &format!("AT+TCMQTTPUB=\"{DATA}\",1,\"again\"\r\n"),

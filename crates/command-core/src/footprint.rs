@@ -17,16 +17,16 @@ use crate::engine::{run_with, Cloud, Module};
 /// size rounded up to 256 bytes. Lower it with every saving. (Raised by 2,048 for OTA: the
 /// machine, the URL copy and the record mirror in `OtaShared`, and the transfer's state.
 /// Raised by 256 for the gateway's two internal slots: a third `INTERNAL_SLOTS` slot, 144.
-/// Raised by 1,280 for the gateway commands: the `Gateway` in `MqttShared` (the online list
-/// of 16, 960 bytes, and one job), the service's parked command and SUBACK id; 1,240
-/// measured.)
+/// Raised by 1,024 for the gateway commands: the `Gateway` in `MqttShared` (the online list
+/// of 16, 960 bytes, and one job, 1,120 in all) and the service's SUBACK id; 1,128
+/// measured, 40,600 in all.)
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 40_960;
+const ENGINE_GATE: usize = 40_704;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
 /// size rounded up to 256 bytes. Lower it with every saving. (Raised by 256 for the third
-/// internal slot, and by 1,280 for the gateway commands, as above.)
+/// internal slot, and by 1,024 for the gateway commands, as above: 57,576 measured.)
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 57_856;
+const ENGINE_GATE: usize = 57_600;
 
 struct Pending;
 

@@ -407,7 +407,7 @@ fn a_reconnect_re_onlines_the_list_before_the_user_slots() {
 }
 
 #[test]
-fn a_command_during_the_re_online_follows_it() {
+fn a_command_during_the_re_online_goes_first_and_the_re_online_starts_again() {
     with_engine(|bench, mut engine| {
         connect_with(bench, engine.as_mut(), 600, true);
         online(bench, engine.as_mut(), "d1");
@@ -418,28 +418,57 @@ fn a_command_during_the_re_online_follows_it() {
             .uart
             .take_output()
             .ends_with(b"+TCMQTTRECONNECTED\r\n"));
-        // CONN is true again: the command is accepted and waits for the re-online.
-        let line = b"AT+TCGWONLINE=1,\"SUBPRODUCT\",\"d1\"\r\n";
-        assert_eq!(bench.exchange(engine.as_mut(), line), "OK\r\n");
-        assert_eq!(published(bench, REQUEST).len(), 1);
-        reply(
-            bench,
-            engine.as_mut(),
-            RESULT,
-            &result("online", "SUBPRODUCT", "d1", 0),
+        assert_eq!(
+            published(bench, REQUEST),
+            vec![request("online", "SUBPRODUCT", "d1")]
         );
+        // CONN is true again: the command is accepted and runs at once.
+        let line = b"AT+TCGWBIND=1,\"SUBPRODUCT\",\"other\"\r\n";
+        assert_eq!(bench.exchange(engine.as_mut(), line), "OK\r\n");
         assert_eq!(
             published(bench, REQUEST).last().unwrap(),
-            &request("offline", "SUBPRODUCT", "d1")
+            &request("unbind", "SUBPRODUCT", "other")
+        );
+        // The re-online's late reply answers nothing.
+        assert_eq!(
+            reply(
+                bench,
+                engine.as_mut(),
+                RESULT,
+                &result("online", "SUBPRODUCT", "d1", 0)
+            ),
+            ""
         );
         assert_eq!(
             reply(
                 bench,
                 engine.as_mut(),
                 RESULT,
-                &result("offline", "SUBPRODUCT", "d1", 0)
+                &result("unbind", "SUBPRODUCT", "other", 0)
             ),
-            "+TCGWONLINE:OK\r\n"
+            "+TCGWBIND:OK\r\n"
+        );
+        // Then the re-online starts again from the oldest.
+        assert_eq!(
+            published(bench, REQUEST),
+            vec![
+                request("online", "SUBPRODUCT", "d1"),
+                request("unbind", "SUBPRODUCT", "other"),
+                request("online", "SUBPRODUCT", "d1"),
+            ]
+        );
+        assert_eq!(
+            reply(
+                bench,
+                engine.as_mut(),
+                RESULT,
+                &result("online", "SUBPRODUCT", "d1", 0)
+            ),
+            ""
+        );
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCGWONLINE?\r\n"),
+            "+TCGWONLINE:\"SUBPRODUCT,d1\"\r\n\r\nOK\r\n"
         );
     });
 }

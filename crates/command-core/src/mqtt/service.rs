@@ -97,9 +97,7 @@ struct Service<'s, 'a> {
     product_id_length: u8,
     /// The gateway's internal SUBSCRIBE awaiting its SUBACK.
     gateway_subscription: Option<(PacketId, ::gateway::Channel)>,
-    /// A gateway command that arrived while the re-online ran; it starts after it.
-    parked: Option<::gateway::Request>,
-    /// The re-online is due but a gateway command still runs.
+    /// The re-online is due (again) once the running gateway command ends.
     reonline_due: bool,
 }
 
@@ -121,7 +119,6 @@ pub(crate) async fn serve<N: Network, C: Clock>(
         command_timeout_ms: 5_000,
         product_id_length: 0,
         gateway_subscription: None,
-        parked: None,
         reonline_due: false,
     };
     let mut opening = None;

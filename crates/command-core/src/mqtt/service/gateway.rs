@@ -11,7 +11,7 @@
 //! Memory: the requests are written straight into the session's transmit buffer
 //! (`Session::publish_with`), the replies read where the session keeps them; the result line
 //! goes into the outbox. Besides the `Gateway` in `MqttShared` (the online list of 16), the
-//! service keeps one SUBACK id and a command that arrived during a re-online.
+//! service keeps one SUBACK id and whether a re-online is due.
 
 use gateway::{Action, Channel, Operation, Outcome, Subscription};
 use mqtt_session::codec::{PacketId, QoS};
@@ -45,12 +45,16 @@ impl Service<'_, '_> {
         self.waiting = Some(Waiting::Gateway);
         let mut gateway = self.shared.gateway.borrow_mut();
         if gateway.is_busy() {
-            // The re-online runs (commands never overlap): this one follows it.
-            self.parked = Some(request);
-            return;
+            // Only the re-online can be running (commands never overlap): it stops, keeping
+            // the list, and starts again from the oldest after this command (a repeated online
+            // is answered 0). A late reply to its request cannot answer the command: an
+            // online of a listed sub-device is refused before anything is sent, and every
+            // other command waits for another type.
+            gateway.link_lost();
+            self.reonline_due = true;
         }
         let timeout = u32::try_from(self.command_timeout_ms).unwrap_or(u32::MAX);
-        // Not busy, so it starts.
+        // Not busy any more, so it starts.
         let _ = gateway.begin(request, timeout);
     }
 
@@ -121,11 +125,6 @@ impl Service<'_, '_> {
             self.shared.gateway.borrow_mut().end_session();
         }
         loop {
-            if self.parked.is_some() && !self.shared.gateway.borrow().is_busy() {
-                if let Some(request) = self.parked.take() {
-                    self.start_gateway(request);
-                }
-            }
             let action = self.shared.gateway.borrow_mut().poll(now);
             match action {
                 None => return,
