@@ -472,3 +472,50 @@ fn a_command_during_the_re_online_goes_first_and_the_re_online_starts_again() {
         );
     });
 }
+
+#[test]
+fn a_refused_or_unanswered_preparation_keeps_nothing() {
+    with_engine(|bench, mut engine| {
+        connect(bench, engine.as_mut(), 600);
+        let online = b"AT+TCGWONLINE=0,\"SUBPRODUCT\",\"d1\"\r\n";
+        let overrides = &bench.broker.suback_overrides;
+        overrides
+            .borrow_mut()
+            .push((b"$gateway/".to_vec(), Some(0x80)));
+        assert_eq!(
+            bench.exchange(engine.as_mut(), online),
+            "OK\r\n+TCGWONLINE:FAIL,-108\r\n"
+        );
+        // No SUBACK within cmdtimeout (5000 ms): 202.
+        overrides.borrow_mut()[0].1 = None;
+        assert_eq!(bench.exchange(engine.as_mut(), online), "OK\r\n");
+        let start = bench.clock.now();
+        bench.run_until(engine.as_mut(), start + 5_000, 1_000);
+        assert_eq!(bench.uart.take_output(), b"+TCGWONLINE:FAIL,202\r\n");
+        assert!(published(bench, REQUEST).is_empty());
+        // Nothing was kept: the next command subscribes again, and the time slot refused
+        // fails the bind with -1001.
+        overrides.borrow_mut()[0].1 = Some(0x01);
+        overrides.borrow_mut().push((b"$sys/".to_vec(), Some(0x80)));
+        let line = format!("AT+TCGWBIND=0,\"CTQS08Y5LG\",\"Dev01\",\"{SECRET}\"\r\n");
+        assert_eq!(
+            bench.exchange(engine.as_mut(), line.as_bytes()),
+            "OK\r\n+TCGWBIND:FAIL,-1001\r\n"
+        );
+        let result_subscriptions = bench
+            .broker
+            .subscribed
+            .borrow()
+            .iter()
+            .filter(|filter| filter.as_slice() == RESULT.as_bytes())
+            .count();
+        assert_eq!(result_subscriptions, 3);
+        assert!(published(bench, TIME_REQUEST).is_empty());
+        assert!(published(bench, REQUEST).is_empty());
+        // Neither internal filter took a user slot.
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCMQTTSUB?\r\n"),
+            "\r\nOK\r\n"
+        );
+    });
+}
