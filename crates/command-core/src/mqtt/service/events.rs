@@ -7,6 +7,9 @@
 //! holds in the reconnect window too: the session reports `Reconnected` at the reconnect's
 //! CONNACK (its `+TCMQTTRECONNECTED` is queued first) and re-subscribes behind it, so a
 //! broker's replay ahead of the SUBACKs waits in the session and the stream, never in a copy.
+//!
+//! Messages on internal topics feed the OTA machine and the gateway (`gateway.rs`), which
+//! also hears about its SUBACKs, drops and the end of the internal re-subscription.
 
 use gateway::Subscription;
 use mqtt_session::codec::PacketId;
