@@ -14,14 +14,16 @@ use crate::board::{Association, BoardInfo, JoinError, Offline, Profile, Wifi};
 use crate::engine::{run_with, Cloud, Module};
 
 /// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB, the measured
-/// size rounded up to 256 bytes. Lower it with every saving. (Raised by 2,048 for OTA: the
-/// machine, the URL copy and the record mirror in `OtaShared`, and the transfer's state.)
+/// size rounded up to 256 bytes. Lower it with every saving; a feature that adds state raises
+/// it by what it measured and says so here. (Gateway: the `Gateway` in `MqttShared`, with the
+/// online list of 16, 1,120 bytes, and a third internal slot, 144: 36,872 measured with the
+/// footprint branch's savings.)
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 35_840;
+const ENGINE_GATE: usize = 37_120;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
-/// size rounded up to 256 bytes. Lower it with every saving.
+/// size rounded up to 256 bytes, under the same rules (55,528 measured).
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 54_272;
+const ENGINE_GATE: usize = 55_552;
 
 struct Pending;
 
@@ -113,6 +115,10 @@ fn engine_ram_of_the_esp8266_profile_stays_under_its_gate() {
         (
             "    OtaShared (machine, URL, record)",
             size_of::<crate::ota_state::OtaShared>(),
+        ),
+        (
+            "    Gateway (online list, job)",
+            size_of::<core::cell::RefCell<gateway::Gateway>>(),
         ),
         ("  Request", size_of::<crate::mqtt::Request>()),
         ("  Job", size_of::<crate::handlers::Job>()),

@@ -4,8 +4,8 @@
 #[cfg(feature = "certificates")]
 use crate::handlers::certificates;
 use crate::handlers::{
-    basic, device, diagnostics, module, mqtt, mqtt_link, network, ota, publish_data, registration,
-    wifi, Handler, SetHandler,
+    basic, device, diagnostics, gateway, module, mqtt, mqtt_link, network, ota, publish_data,
+    registration, wifi, Handler, SetHandler,
 };
 
 /// One AT command.
@@ -182,6 +182,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         test: Some(ota::tcreadfwdata_test),
         set: Some(ota::tcreadfwdata_set),
         ..row("TCREADFWDATA")
+    },
+    CommandSpec {
+        test: Some(gateway::tcgwbind_test),
+        set: Some(gateway::tcgwbind_set),
+        ..row("TCGWBIND")
+    },
+    CommandSpec {
+        test: Some(gateway::tcgwonline_test),
+        query: Some(gateway::tcgwonline_query),
+        set: Some(gateway::tcgwonline_set),
+        ..row("TCGWONLINE")
     },
     CommandSpec {
         test: Some(mqtt::tcmqttstate_test),

@@ -166,6 +166,24 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
                 self.reply.ok();
             }
+            Job::Gateway(_) => {
+                if let Job::Gateway(request) = core::mem::replace(job, Job::MqttDisconnect) {
+                    self.send(crate::mqtt::Request::Gateway(request));
+                }
+                self.outcome().await;
+            }
+            Job::ListOnline => {
+                // One line per write inside the command's block, like AT+TCMQTTSUB?: the
+                // list (16 lines) may be larger than a reply block.
+                let mut index = 0;
+                while self.online_entry_into_reply(index) {
+                    if let Next::Exit(exit) = self.flush_reply().await {
+                        return Next::Exit(exit);
+                    }
+                    index += 1;
+                }
+                self.reply.ok();
+            }
             Job::OtaSet { enable, version } => self.ota_set(state, *enable, version).await,
             Job::OtaQuery => self.ota_query(),
             Job::FirmwareInfo => self.firmware_info(state),
@@ -197,6 +215,20 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
+    /// Renders the `index`th online sub-device's line (newest first) into the reply; false
+    /// past the last. The list may change between two lines only through a re-online
+    /// after a reconnect; each line is one whole entry.
+    fn online_entry_into_reply(&mut self, index: usize) -> bool {
+        let gateway = self.mqtt.gateway.borrow();
+        let Some(subdevice) = gateway.online().newest_first().nth(index) else {
+            return false;
+        };
+        let mut line = [0u8; ::gateway::MAXIMUM_ONLINE_ENTRY];
+        let length = ::gateway::write_online_entry(subdevice, &mut line).unwrap_or(0);
+        self.reply.push(&line[..length]);
+        true
+    }
+
     /// Renders the `index`th user subscription's line into the reply; false past the last.
     fn subscription_into_reply(&mut self, index: usize) -> bool {
         let session = self.mqtt.session.borrow();

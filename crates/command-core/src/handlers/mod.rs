@@ -8,6 +8,7 @@ pub mod basic;
 pub mod certificates;
 pub mod device;
 pub mod diagnostics;
+pub mod gateway;
 pub mod module;
 pub mod mqtt;
 pub mod mqtt_link;
@@ -121,6 +122,10 @@ pub enum Job {
     ReadFirmware(Option<u16>),
     /// AT+TCMQTTSUB?: list the user subscriptions, one line per write.
     ListSubscriptions,
+    /// AT+TCGWBIND=, AT+TCGWONLINE=: the checked request, run by the MQTT service.
+    Gateway(::gateway::Request),
+    /// AT+TCGWONLINE?: the online list, newest first, one line per write.
+    ListOnline,
     /// AT+TCCERTCHECK=: parse the file (and its pair) through the board.
     #[cfg(feature = "certificates")]
     CheckCertificate(certificates::FileName),

@@ -65,6 +65,9 @@ pub struct ConnectRequest {
     pub config: SessionConfig,
     /// Client id, user name and key.
     pub identity: Identity,
+    /// Length of the product id at the start of the client id (`<pid><dn>`): the gateway
+    /// topics name the two apart.
+    pub product_id_length: u8,
 }
 
 /// What the executor asks the service to do; one at a time.
@@ -105,6 +108,8 @@ pub enum Request {
     },
     /// AT+TCMQTTDISCONN.
     Disconnect,
+    /// AT+TCGWBIND=, AT+TCGWONLINE= after their checks; the service writes the result line.
+    Gateway(gateway::Request),
 }
 
 /// How a request ended; its result line, if any, is already in the outbox.
@@ -176,6 +181,9 @@ pub struct MqttShared<'a> {
     pub client_files: RefCell<ClientFiles>,
     /// OTA: fed by the service, driven by the executor (`ota_state`).
     pub(crate) ota: crate::ota_state::OtaShared,
+    /// The gateway's online list and its one running job: driven by the service
+    /// (`service/gateway.rs`), read by the executor for AT+TCGWONLINE?.
+    pub(crate) gateway: RefCell<gateway::Gateway>,
 }
 
 impl<'a> MqttShared<'a> {
@@ -196,6 +204,7 @@ impl<'a> MqttShared<'a> {
             #[cfg(feature = "certificates")]
             client_files: RefCell::new(ClientFiles::default()),
             ota: crate::ota_state::OtaShared::new(),
+            gateway: RefCell::new(gateway::Gateway::new()),
         }
     }
 

@@ -15,6 +15,7 @@
 //! before they are lent again.
 
 mod events;
+mod gateway;
 mod link;
 mod requests;
 
@@ -64,6 +65,8 @@ enum Waiting {
     },
     /// A QoS 0 publish: done once the transmit buffer has been written.
     Written { name: &'static str },
+    /// AT+TCGWBIND / AT+TCGWONLINE: done when the gateway job finishes.
+    Gateway,
 }
 
 /// Why [`Service::run`] gave up its link: a transport must be opened first.
@@ -92,6 +95,12 @@ struct Service<'s, 'a> {
     identity: Option<Identity>,
     /// cmdtimeout of the last connect: bounds the teardown of AT+TCMQTTDISCONN.
     command_timeout_ms: u64,
+    /// Where the product id ends in the identity's client id (`<pid><dn>`).
+    product_id_length: u8,
+    /// The gateway's internal SUBSCRIBE awaiting its SUBACK.
+    gateway_subscription: Option<(PacketId, ::gateway::Channel)>,
+    /// The re-online is due (again) once the running gateway command ends.
+    reonline_due: bool,
 }
 
 /// Runs the MQTT service until the UART fails.
@@ -110,6 +119,9 @@ pub(crate) async fn serve<N: Network, C: Clock>(
         tls_mode: 0,
         identity: None,
         command_timeout_ms: 5_000,
+        product_id_length: 0,
+        gateway_subscription: None,
+        reonline_due: false,
     };
     let mut opening = None;
     loop {
@@ -153,6 +165,7 @@ impl<'a> Service<'_, 'a> {
                 }
             }
             let reconnect = self.handle_events(now, link);
+            self.drive_gateway(now);
             if let Some(Waiting::Connack { deadline }) = self.waiting {
                 if now >= deadline {
                     // The budget of AT+TCMQTTCONN ran out: cancel the attempt entirely.
@@ -236,6 +249,7 @@ impl<'a> Service<'_, 'a> {
         self.tls_mode = connect.tls_mode;
         self.host = connect.host;
         self.identity = Some(connect.identity);
+        self.product_id_length = connect.product_id_length;
         Opening::Connect(connect.config)
     }
 
@@ -246,10 +260,8 @@ impl<'a> Service<'_, 'a> {
             Some(Waiting::Connack { deadline }) => Some(deadline),
             _ => None,
         };
-        match (session, connack) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let gateway = self.shared.gateway.borrow().next_deadline();
+        [session, connack, gateway].into_iter().flatten().min()
     }
 
     /// Writes the session's pending bytes; false if the link failed (the loop goes round).
@@ -338,8 +350,13 @@ impl<'a> Service<'_, 'a> {
         // then fails like a refused TCP connection.
         let opened = match network.try_borrow_mut() {
             Ok(mut network) => {
-                let attempt =
-                    link::open(&mut **network, &destination, read_buffer, write_buffer, link);
+                let attempt = link::open(
+                    &mut **network,
+                    &destination,
+                    read_buffer,
+                    write_buffer,
+                    link,
+                );
                 match select(attempt, clock.sleep_until(deadline)).await {
                     Either::First(result) => result,
                     Either::Second(()) => Err(202),

@@ -271,6 +271,13 @@ pub struct Broker {
     closed: Cell<bool>,
     /// Delivered right before the next SUBACK (a message in a reconnect window).
     pub before_suback: RefCell<Vec<u8>>,
+    /// Topic and payload of every PUBLISH the module sent, in order.
+    pub published: RefCell<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// Filters of every SUBSCRIBE the module sent, in order.
+    pub subscribed: RefCell<Vec<Vec<u8>>>,
+    /// SUBACK return code of the SUBSCRIBEs whose filter starts with the key (0x80 refuses);
+    /// `None`: no SUBACK at all. Other filters are granted QoS 0.
+    pub suback_overrides: RefCell<Vec<(Vec<u8>, Option<u8>)>>,
 }
 
 impl Broker {
@@ -323,6 +330,9 @@ impl Broker {
                         self.deliver(&[0x40, 0x02, payload[0], payload[1]]);
                         payload = &payload[2..];
                     }
+                    self.published
+                        .borrow_mut()
+                        .push((topic.to_vec(), payload.to_vec()));
                     self.deliver(&publish(0, topic, payload, 0));
                 }
                 4 => self
@@ -330,9 +340,22 @@ impl Broker {
                     .borrow_mut()
                     .push(u16::from_be_bytes([body[0], body[1]])),
                 8 => {
+                    let filter_length = usize::from(u16::from_be_bytes([body[2], body[3]]));
+                    self.subscribed
+                        .borrow_mut()
+                        .push(body[4..4 + filter_length].to_vec());
+                    let filter = &body[4..4 + filter_length];
+                    let code = self
+                        .suback_overrides
+                        .borrow()
+                        .iter()
+                        .find(|(prefix, _)| filter.starts_with(prefix))
+                        .map_or(Some(0x00), |(_, code)| *code);
                     let injected = core::mem::take(&mut *self.before_suback.borrow_mut());
                     self.deliver(&injected);
-                    self.deliver(&[0x90, 0x03, body[0], body[1], 0x00]);
+                    if let Some(code) = code {
+                        self.deliver(&[0x90, 0x03, body[0], body[1], code]);
+                    }
                 }
                 12 => self.deliver(&[0xd0, 0x00]),
                 _ => {}

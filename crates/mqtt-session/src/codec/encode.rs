@@ -243,6 +243,44 @@ fn validate_connect(connect: &Connect<'_>) -> Result<(), EncodeError> {
     Ok(())
 }
 
+impl Publish<'_> {
+    /// Bytes [`Publish::encode_header`] writes for a payload of `payload_length` bytes.
+    pub(crate) fn header_length(&self, payload_length: usize) -> usize {
+        let variable = 2 + self.topic.len() + if self.packet_id.is_some() { 2 } else { 0 };
+        1 + remaining_length_size(variable + payload_length) + variable
+    }
+
+    /// Writes what [`Packet::encode`] writes before the payload of this PUBLISH when its
+    /// payload is `payload_length` bytes (the `payload` field is not read); returns the
+    /// count. For payloads written in place after their header (`Session::publish_with`).
+    ///
+    /// # Errors
+    /// As [`Packet::encode`].
+    pub(crate) fn encode_header(
+        &self,
+        payload_length: usize,
+        buffer: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        validate_publish(self)?;
+        let packet_id = if self.packet_id.is_some() { 2 } else { 0 };
+        let remaining_length = 2 + self.topic.len() + packet_id + payload_length;
+        if remaining_length > MAX_REMAINING_LENGTH {
+            return Err(EncodeError::PacketTooLarge);
+        }
+        let mut writer = Writer {
+            buffer,
+            position: 0,
+        };
+        writer.byte(Packet::Publish(*self).first_byte())?;
+        writer.remaining_length(remaining_length)?;
+        writer.string(self.topic)?;
+        if let Some(packet_id) = self.packet_id {
+            writer.packet_id(packet_id)?;
+        }
+        Ok(writer.position)
+    }
+}
+
 fn validate_publish(publish: &Publish<'_>) -> Result<(), EncodeError> {
     if !topic::is_valid_topic_name(publish.topic) || !is_mqtt_string(publish.topic) {
         return Err(EncodeError::InvalidTopicName);

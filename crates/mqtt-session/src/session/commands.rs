@@ -38,6 +38,70 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         Ok(packet_id)
     }
 
+    /// [`Session::publish`] of a payload that `fill` writes straight into the transmit
+    /// buffer (no copy of it anywhere else): `fill` gets the free room behind the largest
+    /// header and returns the payload's length, or `None` when it does not fit.
+    ///
+    /// # Errors
+    /// As [`Session::publish`]; [`PublishError::BufferFull`] also when `fill` returns
+    /// `None`. Nothing is written and no packet id is used.
+    pub fn publish_with(
+        &mut self,
+        topic_name: &str,
+        qos: QoS,
+        now: u64,
+        fill: impl FnOnce(&mut [u8]) -> Option<usize>,
+    ) -> Result<Option<PacketId>, PublishError> {
+        if !self.is_usable() {
+            return Err(PublishError::NotConnected);
+        }
+        if !topic::is_valid_topic_name(topic_name) || topic_name.len() > usize::from(u16::MAX) {
+            return Err(PublishError::InvalidTopic);
+        }
+        let packet_id = match qos {
+            QoS::AtMostOnce => None,
+            QoS::AtLeastOnce if self.pending.is_full() => {
+                return Err(PublishError::TooManyInFlight)
+            }
+            QoS::AtLeastOnce => Some(self.peek_packet_id()),
+            QoS::ExactlyOnce => return Err(PublishError::UnsupportedQos),
+        };
+        let header = Publish {
+            duplicate: false,
+            qos,
+            retain: false,
+            topic: topic_name,
+            packet_id,
+            payload: &[],
+        };
+        // The header is written after the payload, when its remaining length is known: the
+        // payload goes behind room for the longest one (a 4-byte remaining length).
+        // A lent payload area (a data phase in progress) stays untouched: the room ends
+        // where it starts.
+        let start = self.transmit_length;
+        let payload_at = start + Packet::Publish(header).encoded_length() + 3;
+        let room_end = self.transmit_end();
+        let room = self
+            .transmit
+            .get_mut(payload_at..room_end)
+            .ok_or(PublishError::BufferFull)?;
+        let room_length = room.len();
+        let length = fill(room)
+            .filter(|length| *length <= room_length)
+            .ok_or(PublishError::BufferFull)?;
+        let header_at = payload_at - header.header_length(length);
+        header
+            .encode_header(length, &mut self.transmit[header_at..payload_at])
+            .map_err(|_| PublishError::TooLarge)?;
+        let end = payload_at + length;
+        self.transmit.copy_within(header_at..end, start);
+        self.transmit_length = start + (end - header_at);
+        if let Some(packet_id) = packet_id {
+            self.commit_packet_id(packet_id, PendingKind::Publish, now);
+        }
+        Ok(packet_id)
+    }
+
     /// Subscribes one filter into a slot of `kind`. A filter already in that table is
     /// re-subscribed in place. The outcome arrives as [`Event::Subscribed`],
     /// [`Event::SubscribeRefused`], [`Event::SubscribeTimeout`] or [`Event::LinkLost`].

@@ -42,6 +42,7 @@ enum Queued {
     Reconnecting(u8),
     ReconnectAttemptFailed(u8),
     Reconnected,
+    InternalSlotsRestored,
     GaveUp,
 }
 
@@ -88,6 +89,7 @@ impl Queued {
             Event::Reconnecting { attempt } => Queued::Reconnecting(attempt),
             Event::ReconnectAttemptFailed { attempt } => Queued::ReconnectAttemptFailed(attempt),
             Event::Reconnected => Queued::Reconnected,
+            Event::InternalSlotsRestored => Queued::InternalSlotsRestored,
             Event::GaveUp => Queued::GaveUp,
         })
     }
@@ -132,6 +134,7 @@ impl Queued {
             Queued::Reconnecting(attempt) => Event::Reconnecting { attempt },
             Queued::ReconnectAttemptFailed(attempt) => Event::ReconnectAttemptFailed { attempt },
             Queued::Reconnected => Event::Reconnected,
+            Queued::InternalSlotsRestored => Event::InternalSlotsRestored,
             Queued::GaveUp => Event::GaveUp,
         }
     }

@@ -131,6 +131,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             }
             Phase::Attempting { backoff, .. } => self.attempt_failed(backoff, now),
             Phase::Up | Phase::Resubscribing { .. } => {
+                // The runner decides again at this drop's event.
+                self.defer_user = false;
                 let random = &mut self.random;
                 let step = self
                     .config
@@ -218,6 +220,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Forgets the whole session (RUN becomes false).
     pub(super) fn end_session(&mut self) {
         self.reset_link();
+        self.defer_user = false;
         self.phase = Phase::Idle;
         self.subscriptions.clear();
         self.recent_qos1.clear();
@@ -234,11 +237,16 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.advance_resubscribe(now);
     }
 
-    /// Sends the SUBSCRIBE for the current slot, or ends the re-subscription.
+    /// Sends the SUBSCRIBE for the current slot, or ends the re-subscription; stops before
+    /// the first user slot while the runner deferred them.
     pub(super) fn advance_resubscribe(&mut self, now: u64) {
         let Phase::Resubscribing { next } = self.phase else {
             return;
         };
+        if self.defer_user && next == self.subscriptions.internal_count() {
+            self.push_event(Event::InternalSlotsRestored);
+            return;
+        }
         let Some((kind, index, slot)) = self.subscriptions.nth_overall(next) else {
             self.phase = Phase::Up;
             return;

@@ -113,8 +113,8 @@ enum Phase {
         deadline: u64,
     },
     Up,
-    /// After a reconnect CONNACK (already usable): re-subscribing slot `next` (user slots,
-    /// then internal).
+    /// After a reconnect CONNACK (already usable): re-subscribing slot `next` (internal
+    /// slots, then user slots, `cloud.md` §3 item 4).
     Resubscribing {
         next: usize,
     },
@@ -213,6 +213,9 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     release: Option<Release>,
     /// Since when the runner holds the delivered message (`Session::hold_message`).
     held_since: Option<u64>,
+    /// The next re-subscription stops after the internal slots until the runner resumes it
+    /// (`Session::defer_user_resubscription`).
+    defer_user: bool,
     recent_qos1: Deque<PacketId, RECENT_IDS>,
     awaiting_release: Deque<PacketId, RECENT_IDS>,
     statistics: Statistics,
@@ -246,6 +249,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             discard: 0,
             release: None,
             held_since: None,
+            defer_user: false,
             recent_qos1: Deque::new(),
             awaiting_release: Deque::new(),
             statistics: Statistics::default(),
@@ -383,6 +387,23 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// on, while the re-subscription still runs).
     pub fn is_usable(&self) -> bool {
         matches!(self.phase, Phase::Up | Phase::Resubscribing { .. })
+    }
+
+    /// Asks that the next re-subscription stop after the internal slots with
+    /// [`Event::InternalSlotsRestored`] until [`Session::resume_resubscription`]. Call it at the
+    /// [`Event::Dropped`] that starts reconnecting (a drop clears the request); the session end
+    /// clears it too.
+    pub fn defer_user_resubscription(&mut self) {
+        if self.phase != Phase::Idle {
+            self.defer_user = true;
+        }
+    }
+
+    /// Re-subscribes the user slots after [`Event::InternalSlotsRestored`].
+    pub fn resume_resubscription(&mut self, now: u64) {
+        if core::mem::replace(&mut self.defer_user, false) {
+            self.advance_resubscribe(now);
+        }
     }
 
     /// Whether the re-subscription after a reconnect still waits for a SUBACK.

@@ -1,5 +1,5 @@
 //! The subscription table: 10 user slots listed by AT+TCMQTTSUB? and separate internal slots
-//! for OTA (`cloud.md` §2.3), so OTA never eats into the user's 10.
+//! for OTA and the gateway (`cloud.md` §2.3), so they never eat into the user's 10.
 
 use crate::codec::QoS;
 use crate::topic;
@@ -7,8 +7,9 @@ use heapless::{String, Vec};
 
 /// User slots (AT+TCMQTTSUB).
 pub const USER_SLOTS: usize = 10;
-/// Internal slots (OTA `$ota/update/…` and the resource channel).
-pub const INTERNAL_SLOTS: usize = 2;
+/// Internal slots: OTA `$ota/update/…`, the gateway's `$gateway/operation/result/…` and
+/// its cloud-time `$sys/operation/result/…` (`cloud.md` §2.3).
+pub const INTERNAL_SLOTS: usize = 3;
 /// Longest filter a slot stores (the AT commands accept 128 bytes).
 pub const FILTER_CAPACITY: usize = 128;
 
@@ -228,18 +229,26 @@ impl SubscriptionTable {
         self.internal = Table::default();
     }
 
-    /// Granted slot `index` of the concatenation user ++ internal (the re-subscription order).
+    /// Granted slot `index` of the concatenation internal ++ user (the re-subscription order:
+    /// the gateway's result slot must be back before its sub-devices are re-onlined, and they
+    /// before their user filters are re-sent, `cloud.md` §3 item 4).
     pub(crate) fn nth_overall(&self, index: usize) -> Option<(SlotKind, usize, &Slot)> {
-        let user = self.slots(SlotKind::User);
-        match user.get(index) {
-            Some(slot) => Some((SlotKind::User, index, slot)),
+        let internal = self.slots(SlotKind::Internal);
+        match internal.get(index) {
+            Some(slot) => Some((SlotKind::Internal, index, slot)),
             None => {
-                let internal_index = index - user.len();
-                self.slots(SlotKind::Internal)
-                    .get(internal_index)
-                    .map(|slot| (SlotKind::Internal, internal_index, slot))
+                let user_index = index - internal.len();
+                self.slots(SlotKind::User)
+                    .get(user_index)
+                    .map(|slot| (SlotKind::User, user_index, slot))
             }
         }
+    }
+
+    /// How many granted internal slots there are (where the user slots start in
+    /// `nth_overall`).
+    pub(crate) fn internal_count(&self) -> usize {
+        self.slots(SlotKind::Internal).len()
     }
 
     /// Whether any granted slot of `kind` matches `topic_name`.

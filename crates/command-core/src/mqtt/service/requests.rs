@@ -104,6 +104,7 @@ impl Service<'_, '_> {
                     Err(_) => self.finish("TCMQTTUNSUB", Err(204)),
                 }
             }
+            Request::Gateway(request) => self.start_gateway(request),
             Request::Disconnect => {
                 if self.shared.session.borrow_mut().disconnect().is_ok() {
                     self.shared.diagnose(|diagnostics| {
