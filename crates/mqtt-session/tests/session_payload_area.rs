@@ -214,3 +214,38 @@ fn the_session_fuzz_target_lends_writes_and_publishes_an_area() {
     // the target asserts the area still held "abc" and that the PUBLISH is valid MQTT.
     mqtt_session::fuzzing::session_input(&[6, 0, 130, 3, b'a', b'b', b'c', 7, 0, 130, 0]);
 }
+
+#[test]
+fn a_publish_filled_in_place_while_the_area_is_lent_stops_before_it() {
+    let mut harness = Harness::connected(true);
+    let bytes = payload(2048);
+    let area = harness.session.payload_area(2048).unwrap();
+    area.copy_from_slice(&bytes);
+    // The gateway's request is written in place during the data phase: its room ends where
+    // the lent area starts, so a fill that would need more fails and the area keeps its bytes.
+    let mut offered = 0;
+    let result = harness.session.publish_with(
+        "$gateway/operation/p/d",
+        QoS::AtMostOnce,
+        harness.now,
+        |room| {
+            offered = room.len();
+            None
+        },
+    );
+    assert_eq!(result, Err(PublishError::BufferFull));
+    assert!(offered <= 2304 - 2048, "{offered} bytes offered");
+    harness
+        .session
+        .publish_with(
+            "$gateway/operation/p/d",
+            QoS::AtMostOnce,
+            harness.now,
+            |room| {
+                room[..2].copy_from_slice(b"{}");
+                Some(2)
+            },
+        )
+        .unwrap();
+    assert_eq!(harness.session.lent_payload_area().unwrap(), &bytes[..]);
+}
