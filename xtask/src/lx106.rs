@@ -7,8 +7,11 @@
 //! `--emit=asm` for every crate, a text fix-up of LLVM's literal pools ([`fix_literals`]),
 //! Debian's `xtensa-lx106-elf-as --text-section-literals`, then a link with
 //! `xtensa-lx106-elf-gcc` against `ram-gate.ld` (the chip's memory map, with the SDK's
-//! 28 KB static use and 20 KB heap reserved). The gate prints `.data`, `.rodata` and `.bss`
-//! and, with `--ram-gate`, fails when their sum exceeds [`RAM_BUDGET`].
+//! 28 KB static use and 20 KB heap reserved). Our `.rodata` is in flash (irom0) behind the
+//! board's LoadStoreError handler (`boards/esp8266/load-store-error.S`, assembled here too),
+//! so the data RAM holds only `.data` and `.bss`. The gate prints them, with the flash
+//! `.rodata` and our IRAM code for information, and with `--ram-gate` fails when the data RAM
+//! part exceeds [`RAM_BUDGET`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,11 +22,13 @@ use crate::process::{self, Failure, Outcome};
 
 /// The ESP8266's data RAM.
 pub const DATA_RAM: u64 = 80 * 1024;
-/// What the NONOS SDK's own `.data`/`.rodata`/`.bss` take (measured, docs/hardware.md).
-pub const SDK_STATIC: u64 = 28 * 1024;
+/// What the NONOS SDK's own `.data`/`.rodata`/`.bss` take: measured in the SDK application
+/// link (`ESP8266_NONOS_SDK` set; the commit is in docs/hardware.md), where the data RAM's
+/// static part minus ours was 30,900 B (the earlier 28 KiB was an estimate).
+pub const SDK_STATIC: u64 = 30_900;
 /// The heap the SDK's Wi-Fi and lwIP need at run time.
 pub const SDK_HEAP: u64 = 20 * 1024;
-/// What is left for tc-at's `.data + .rodata + .bss`.
+/// What is left for tc-at's `.data + .bss`.
 pub const RAM_BUDGET: u64 = DATA_RAM - SDK_STATIC - SDK_HEAP;
 
 /// What the gate measured, in bytes.
@@ -31,16 +36,18 @@ pub const RAM_BUDGET: u64 = DATA_RAM - SDK_STATIC - SDK_HEAP;
 pub struct RamUse {
     /// Initialised data.
     pub data: u64,
-    /// Constants, kept in RAM because flash reads must be whole aligned words.
-    pub rodata: u64,
-    /// Zeroed data: the engine's state.
+    /// Zeroed data: the engine's state and the board's statics.
     pub bss: u64,
+    /// Constants, in flash (irom0): not part of the data RAM.
+    pub flash_rodata: u64,
+    /// Our code in IRAM (the LoadStoreError handler, the UART interrupt).
+    pub iram: u64,
 }
 
 impl RamUse {
     /// Everything our code keeps in data RAM.
     pub fn total(self) -> u64 {
-        self.data + self.rodata + self.bss
+        self.data + self.bss
     }
 
     /// Whether it fits in [`RAM_BUDGET`].
@@ -100,7 +107,19 @@ fn sdk_link(sdk: &Path, required: bool) -> Outcome {
     let script = application_script(&original, &sdk.join("ld/eagle.rom.addr.v6.ld"))?;
     let script_path = target_directory.join("tc-at-esp8266-app.ld");
     std::fs::write(&script_path, script)?;
-    // The SDK's lib/libc.a is a large blob that snapshots often lack: picolibc stands in.
+    // The SDK's lib/libc.a is a large blob that snapshots often lack: picolibc stands in,
+    // with the one newlib variable lwIP's ctype macros read (`__ctype_ptr__`, a pointer to
+    // the 1 + 256-entry table that picolibc calls `_ctype_`).
+    let mut extra_objects = Vec::new();
+    if !sdk.join("lib/libc.a").is_file() {
+        eprintln!(
+            "lx106: {} has no lib/libc.a: linking Debian's picolibc with a `__ctype_ptr__` stand-in",
+            sdk.display()
+        );
+        let source = target_directory.join("ctype-pointer.s");
+        std::fs::write(&source, CTYPE_POINTER_STANDIN)?;
+        extra_objects.push(assemble_source(&target_directory, &source)?);
+    }
     let elf = target_directory.join("tc-at-esp8266.elf");
     let status = process::status(
         Command::new("xtensa-lx106-elf-gcc")
@@ -119,6 +138,7 @@ fn sdk_link(sdk: &Path, required: bool) -> Outcome {
             .arg(&target_directory)
             .args(["-L", "/usr/lib/xtensa-lx106-elf/lib/release", "-o"])
             .arg(&elf)
+            .args(&extra_objects)
             .args([
                 "-Wl,--start-group",
                 "-lmain",
@@ -139,7 +159,12 @@ fn sdk_link(sdk: &Path, required: bool) -> Outcome {
     )?;
     if status.success() {
         eprintln!("lx106: SDK application linked: {}", elf.display());
-        Ok(())
+        let symbols = Command::new("xtensa-lx106-elf-nm").arg(&elf).output()?;
+        eprintln!(
+            "{}",
+            sdk_map(&String::from_utf8_lossy(&symbols.stdout))?.report()
+        );
+        user1_image(&elf, &target_directory.join("tc-at-esp8266.user1.bin"))
     } else if required {
         Err(Failure::new(
             "lx106: the SDK application link failed (see the linker's messages above)",
@@ -150,20 +175,105 @@ fn sdk_link(sdk: &Path, required: bool) -> Outcome {
     }
 }
 
-/// The SDK's 2 MB application script with our library's code placed in flash (irom0) and its
-/// ROM symbol file included by absolute path.
+/// The data RAM of the linked SDK application, from the SDK script's symbols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdkMap {
+    /// `.data + .rodata + .bss` of everything (SDK, C library, ours).
+    pub static_ram: u64,
+    /// What is left for the SDK heap at boot (`_heap_start` to the end of the data RAM).
+    pub heap: u64,
+    /// IRAM code (`.text`, the SDK's and our `.iram1.*`) of the 32 KiB.
+    pub iram: u64,
+    /// Code and constants in flash (irom0).
+    pub irom: u64,
+}
+
+impl SdkMap {
+    fn report(self) -> String {
+        format!(
+            "lx106: SDK application: data RAM static {} B, heap at boot {} B (of {DATA_RAM}); \
+             IRAM {} B of 32768; flash (irom0) {} B",
+            self.static_ram, self.heap, self.iram, self.irom
+        )
+    }
+}
+
+/// Reads [`SdkMap`] from `nm` output of the SDK application.
+pub fn sdk_map(symbols: &str) -> Outcome<SdkMap> {
+    let addresses = symbol_addresses(symbols);
+    let symbol = |name: &str| {
+        addresses
+            .get(name)
+            .copied()
+            .ok_or_else(|| Failure::new(format!("lx106: {name} missing from the SDK link")))
+    };
+    const DATA_RAM_START: u64 = 0x3FFE_8000;
+    Ok(SdkMap {
+        static_ram: symbol("_bss_end")? - symbol("_data_start")?,
+        heap: DATA_RAM_START + DATA_RAM - symbol("_heap_start")?,
+        iram: symbol("_text_end")? - symbol("_text_start")?,
+        irom: symbol("_irom0_text_end")? - symbol("_irom0_text_start")?,
+    })
+}
+
+/// Makes the `user1` image of boot v1.7's 2 MB `2MB-c1` layout with esptool, when it is
+/// installed (PyPI `esptool`); otherwise says how.
+fn user1_image(elf: &Path, user1: &Path) -> Outcome {
+    if !process::on_path("esptool") {
+        eprintln!("lx106: esptool is not installed (`pip install esptool`): no user1 image made");
+        return Ok(());
+    }
+    process::run(
+        Command::new("esptool")
+            .args(["--chip", "esp8266", "elf2image", "--version", "2"])
+            .args(["--flash-mode", "dio", "--flash-size", "2MB-c1", "-o"])
+            .arg(user1)
+            .arg(elf),
+    )?;
+    eprintln!(
+        "lx106: user1 image {} ({} B)",
+        user1.display(),
+        std::fs::metadata(user1)?.len()
+    );
+    Ok(())
+}
+
+/// newlib's `__ctype_ptr__` for an SDK link against picolibc (see [`sdk_link`]).
+const CTYPE_POINTER_STANDIN: &str = "\t.section .rodata.__ctype_ptr__,\"a\"\n\t.global __ctype_ptr__\n\t.align 4\n__ctype_ptr__:\n\t.word _ctype_\n";
+
+/// The SDK's 2 MB application script with our library's code and constants placed in flash
+/// (irom0), its `.iram1.*` sections in IRAM, and the ROM symbol file included by absolute path.
 pub fn application_script(original: &str, rom_symbols: &Path) -> Outcome<String> {
     const ANCHOR: &str = "*libmbedtls.a:(.literal.* .text.*)";
     const ROM_INCLUDE: &str = "INCLUDE \"../ld/eagle.rom.addr.v6.ld\"";
-    if !original.contains(ANCHOR) || !original.contains(ROM_INCLUDE) {
+    const RODATA: &str = "    *(.rodata)\n    *(.rodata.*)\n";
+    const IRAM_ANCHOR: &str = "*(.entry.text)";
+    if [ANCHOR, ROM_INCLUDE, RODATA, IRAM_ANCHOR]
+        .iter()
+        .any(|anchor| !original.contains(anchor))
+    {
         return Err(Failure::new(
-            "eagle.app.v6.new.2048.ld has changed: its libmbedtls line or ROM include is missing",
+            "eagle.app.v6.new.2048.ld has changed: its libmbedtls line, .rodata rules, \
+             .entry.text line or ROM include is missing",
         ));
     }
     Ok(original
         .replacen(
             ANCHOR,
-            &format!("{ANCHOR}\n    *libtcat.a:(.literal .text .literal.* .text.*)"),
+            &format!(
+                "{ANCHOR}\n    *libtcat.a:(.literal .text .literal.* .text.*)\n    \
+                 *libtcat.a:(.rodata .rodata.*)"
+            ),
+            1,
+        )
+        .replacen(
+            RODATA,
+            "    *(EXCLUDE_FILE(*libtcat.a) .rodata)\n    *(EXCLUDE_FILE(*libtcat.a) .rodata.*)\n",
+            1,
+        )
+        .replacen(
+            IRAM_ANCHOR,
+            &format!("{IRAM_ANCHOR}\n    *libtcat.a:(.iram1 .iram1.*)"),
             1,
         )
         .replace(
@@ -194,12 +304,14 @@ pub fn judge(usage: RamUse, enforce: bool) -> Outcome {
 pub fn report(usage: RamUse) -> String {
     format!(
         "lx106: ESP8266 data RAM {DATA_RAM} B = SDK static {SDK_STATIC} + SDK heap {SDK_HEAP} + ours {RAM_BUDGET}\n\
-         lx106: ours: .data {} + .rodata {} + .bss {} = {} B of {RAM_BUDGET} B: {}",
+         lx106: ours: .data {} + .bss {} = {} B of {RAM_BUDGET} B: {}\n\
+         lx106: outside the data RAM: .rodata {} B in flash (irom0), {} B of code in IRAM",
         usage.data,
-        usage.rodata,
         usage.bss,
         usage.total(),
-        if usage.fits() { "fits" } else { "DOES NOT FIT" }
+        if usage.fits() { "fits" } else { "DOES NOT FIT" },
+        usage.flash_rodata,
+        usage.iram,
     )
 }
 
@@ -214,7 +326,11 @@ pub fn ram_gate(toolchain: &Toolchain) -> Outcome<RamUse> {
     let target_directory = cross::target_directory().join("esp8266-board");
     let board = board_directory();
     process::run(&mut build(toolchain, &board, &target_directory))?;
-    let object_files = assemble(&target_directory)?;
+    let mut object_files = assemble(&target_directory)?;
+    object_files.push(assemble_source(
+        &target_directory.join("lx106-objects"),
+        &load_store_error_source(),
+    )?);
     let elf = target_directory.join("tc-at-esp8266-ram-gate.elf");
     process::run(
         Command::new("xtensa-lx106-elf-gcc")
@@ -286,6 +402,28 @@ pub fn assemble(target_directory: &Path) -> Outcome<Vec<PathBuf>> {
         object_files.push(object);
     }
     Ok(object_files)
+}
+
+/// The board's LoadStoreError handler (also linked into the QEMU lx106 harness, which checks
+/// its emulation).
+pub fn load_store_error_source() -> PathBuf {
+    board_directory().join("load-store-error.S")
+}
+
+/// Assembles one hand-written source into `objects`; returns the object.
+pub fn assemble_source(objects: &Path, source: &Path) -> Outcome<PathBuf> {
+    let stem = source
+        .file_stem()
+        .ok_or_else(|| Failure::new(format!("{}: no file name", source.display())))?;
+    let object = objects.join(stem).with_extension("o");
+    process::run(
+        Command::new("xtensa-lx106-elf-as")
+            .arg("--text-section-literals")
+            .arg("-o")
+            .arg(&object)
+            .arg(source),
+    )?;
+    Ok(object)
 }
 
 /// Fails with what to install when Debian's lx106 tools are missing.
@@ -372,8 +510,8 @@ pub fn fix_literals(assembly: &str) -> String {
     output
 }
 
-/// Reads the gate's section boundaries from `nm` output.
-pub fn ram_use(symbols: &str) -> Outcome<RamUse> {
+/// Symbol name → address, from `nm` output.
+fn symbol_addresses(symbols: &str) -> HashMap<String, u64> {
     let mut addresses = HashMap::new();
     for line in symbols.lines() {
         let mut fields = line.split_whitespace();
@@ -385,6 +523,12 @@ pub fn ram_use(symbols: &str) -> Outcome<RamUse> {
             }
         }
     }
+    addresses
+}
+
+/// Reads the gate's section boundaries from `nm` output.
+pub fn ram_use(symbols: &str) -> Outcome<RamUse> {
+    let addresses = symbol_addresses(symbols);
     let symbol = |name: &str| {
         addresses
             .get(name)
@@ -393,12 +537,12 @@ pub fn ram_use(symbols: &str) -> Outcome<RamUse> {
     };
     let start = symbol("_gate_ram_start")?;
     let data_end = symbol("_gate_data_end")?;
-    let rodata_end = symbol("_gate_rodata_end")?;
     let end = symbol("_gate_ram_end")?;
     Ok(RamUse {
         data: data_end - start,
-        rodata: rodata_end - data_end,
-        bss: end - rodata_end,
+        bss: end - data_end,
+        flash_rodata: symbol("_gate_flash_rodata_end")? - symbol("_gate_flash_rodata_start")?,
+        iram: symbol("_gate_iram_end")? - symbol("_gate_iram_start")?,
     })
 }
 
@@ -424,14 +568,18 @@ mod tests {
 
     #[test]
     fn the_ram_use_comes_from_the_gate_symbols() {
-        let symbols = "3ffef000 D _gate_ram_start\n3ffef010 D _gate_data_end\n3fff45c4 D _gate_rodata_end\n4000c594 D _gate_ram_end\n";
+        let symbols =
+            "3ffef000 D _gate_ram_start\n3ffef010 D _gate_data_end\n4000c594 D _gate_ram_end\n\
+                       40220000 T _gate_flash_rodata_start\n402255b4 T _gate_flash_rodata_end\n\
+                       40100000 T _gate_iram_start\n40100120 T _gate_iram_end\n";
         let usage = ram_use(symbols).unwrap();
         assert_eq!(
             usage,
             RamUse {
                 data: 0x10,
-                rodata: 0x55B4,
-                bss: 0x17FD0
+                bss: 0x1D584,
+                flash_rodata: 0x55B4,
+                iram: 0x120,
             }
         );
         assert!(!usage.fits());
@@ -439,27 +587,50 @@ mod tests {
     }
 
     #[test]
+    fn the_sdk_map_comes_from_the_sdk_script_symbols() {
+        let symbols = "3ffe8000 A _data_start\n3fff8c50 A _bss_end\n3fff8c50 A _heap_start\n\
+                       40100000 A _text_start\n40105f96 A _text_end\n\
+                       40201010 A _irom0_text_start\n4026e9fc A _irom0_text_end\n";
+        let map = sdk_map(symbols).unwrap();
+        assert_eq!(
+            map,
+            SdkMap {
+                static_ram: 0x10C50,
+                heap: 0x3FFF_C000 - 0x3FFF_8C50,
+                iram: 0x5F96,
+                irom: 0x6D9EC,
+            }
+        );
+        assert!(sdk_map("3ffe8000 A _data_start\n").is_err());
+    }
+
+    #[test]
     fn the_application_script_places_our_code_in_flash() {
-        let original = "    *libmbedtls.a:(.literal.* .text.*)\n    *(.irom0.literal)\n}\nINCLUDE \"../ld/eagle.rom.addr.v6.ld\"\n";
+        let original = "  .rodata : {\n    *(.rodata)\n    *(.rodata.*)\n  }\n  .irom0.text : {\n    *libmbedtls.a:(.literal.* .text.*)\n    *(.irom0.literal)\n  }\n  .text : {\n    *(.entry.text)\n  }\nINCLUDE \"../ld/eagle.rom.addr.v6.ld\"\n";
         let script =
             application_script(original, Path::new("/sdk/ld/eagle.rom.addr.v6.ld")).unwrap();
-        assert!(script.contains("*libmbedtls.a:(.literal.* .text.*)\n    *libtcat.a:(.literal .text .literal.* .text.*)\n"));
+        assert!(script.contains("*libmbedtls.a:(.literal.* .text.*)\n    *libtcat.a:(.literal .text .literal.* .text.*)\n    *libtcat.a:(.rodata .rodata.*)\n"));
+        assert!(script.contains(
+            "    *(EXCLUDE_FILE(*libtcat.a) .rodata)\n    *(EXCLUDE_FILE(*libtcat.a) .rodata.*)\n"
+        ));
+        assert!(script.contains("*(.entry.text)\n    *libtcat.a:(.iram1 .iram1.*)\n"));
         assert!(script.contains("INCLUDE \"/sdk/ld/eagle.rom.addr.v6.ld\""));
         assert!(application_script("SECTIONS {}", Path::new("/x")).is_err());
     }
 
     #[test]
     fn the_budget_is_what_the_sdk_leaves() {
-        assert_eq!(RAM_BUDGET, 32 * 1024);
+        assert_eq!(RAM_BUDGET, 81_920 - 30_900 - 20_480);
         let small = RamUse {
             data: 100,
-            rodata: 1000,
-            bss: RAM_BUDGET - 1100,
+            bss: RAM_BUDGET - 100,
+            flash_rodata: 30_000,
+            iram: 300,
         };
         assert!(small.fits());
         assert!(judge(small, true).is_ok());
         let large = RamUse {
-            bss: RAM_BUDGET - 1099,
+            bss: RAM_BUDGET - 99,
             ..small
         };
         assert!(judge(large, true).is_err());

@@ -133,7 +133,12 @@ fn build_lx106(toolchain: &Toolchain) -> Outcome<PathBuf> {
     let target_directory = cross::target_directory().join("qemu-board-lx106");
     let board = board_directory();
     process::run(&mut lx106::build(toolchain, &board, &target_directory))?;
-    let objects = lx106::assemble(&target_directory)?;
+    let mut objects = lx106::assemble(&target_directory)?;
+    // The ESP8266 board's LoadStoreError emulation, which the harness checks at boot.
+    objects.push(lx106::assemble_source(
+        &target_directory.join("lx106-objects"),
+        &lx106::load_store_error_source(),
+    )?);
     let start = target_directory.join("lx106-start.o");
     process::run(
         Command::new("xtensa-lx106-elf-as")

@@ -110,6 +110,12 @@ extern "C" {
         argument: *mut c_void,
     );
     pub fn ets_isr_unmask(mask: u32);
+    /// The ROM's exception dispatch (xtos): installs a C-called handler for `cause` and
+    /// returns the one it replaces (0 for none).
+    pub fn _xtos_set_exception_handler(
+        cause: u32,
+        handler: unsafe extern "C" fn(*mut u32, u32),
+    ) -> usize;
     pub fn spi_flash_read(source: u32, destination: *mut u32, size: u32) -> i32;
     pub fn spi_flash_write(destination: u32, source: *const u32, size: u32) -> i32;
     pub fn spi_flash_erase_sector(sector: u16) -> i32;
