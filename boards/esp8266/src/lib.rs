@@ -16,6 +16,7 @@
 mod flash;
 mod io;
 mod narrow_loads;
+mod network;
 mod sdk;
 mod wifi;
 
@@ -32,6 +33,7 @@ use storage::Settings;
 
 use crate::flash::{SdkFlash, CERTIFICATE_RANGE, SETTINGS_RANGE};
 use crate::io::{SdkClock, UartRx, UartTx};
+use crate::network::{SdkNetwork, SdkRandom};
 use crate::wifi::SdkWifi;
 
 /// The engine, from boot banner to restart.
@@ -45,7 +47,7 @@ static PARKED: TaskLocal<Option<Pin<&'static mut Engine>>> = TaskLocal(Cell::new
 /// A static touched only from the SDK's task context (`user_init` and SDK tasks), never from
 /// an interrupt: the SDK runs one task at a time, so a `Cell` is enough. The engine future is
 /// not `Send` (it is single-threaded by design), which a critical-section mutex would demand.
-struct TaskLocal<T>(Cell<T>);
+pub(crate) struct TaskLocal<T>(pub(crate) Cell<T>);
 
 // SAFETY: see the type's documentation: one thread of execution ever accesses it.
 unsafe impl<T> Sync for TaskLocal<T> {}
@@ -85,11 +87,11 @@ fn engine() -> Engine {
             wifi: &mut wifi,
             board: &board,
         };
-        // TCP through espconn is not bound yet: AT+TCMQTTCONN fails at DNS (docs/hardware.md).
+        // No certificate parser on this board: TLS mode 2 is not offered (docs/hardware.md).
         let cloud = Cloud {
-            network: &mut Offline,
+            network: &mut SdkNetwork,
             clock: &SdkClock,
-            random: &mut Offline,
+            random: &mut SdkRandom,
             certificates: &Offline,
         };
         command_core::run_with(&mut UartRx, &mut UartTx, module, cloud).await;
