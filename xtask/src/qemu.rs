@@ -10,9 +10,9 @@
 //! Debian's `qemu-system-misc` is unpacked privately (`scripts/setup-qemu.sh`), because it may
 //! conflict with an installed QEMU.
 
-use std::io::{Read as _, Write as _};
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -283,14 +283,110 @@ pub fn unescape(text: &str, line: usize) -> Outcome<Vec<u8>> {
     Ok(output)
 }
 
-/// QEMU running the harness, with its UART's output arriving on a channel.
-struct Emulator {
-    child: Child,
-    input: ChildStdin,
+/// An AT port seen from the host: bytes written to the module, and its output arriving on a
+/// channel from a reader thread (QEMU's stdout here, a serial port for `hil`).
+pub struct Link {
+    input: Box<dyn Write + Send>,
     output: Receiver<Vec<u8>>,
     pending: Vec<u8>,
     received: Vec<u8>,
     timeout: Duration,
+}
+
+impl Link {
+    /// Wraps `input` and starts a thread that forwards everything `output` yields.
+    pub fn new(input: Box<dyn Write + Send>, mut output: impl Read + Send + 'static) -> Link {
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(count) = output.read(&mut buffer) {
+                if count == 0 || sender.send(buffer[..count].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Link {
+            input,
+            output: receiver,
+            pending: Vec::new(),
+            received: Vec::new(),
+            timeout: EXPECT_TIMEOUT,
+        }
+    }
+
+    /// Writes `bytes` to the module in pieces of `chunk` bytes.
+    pub fn send(&mut self, bytes: &[u8], chunk: usize) -> Outcome {
+        for piece in bytes.chunks(chunk.max(1)) {
+            self.input.write_all(piece)?;
+            self.input.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Waits until `expected` arrived next, byte for byte.
+    pub fn expect(&mut self, expected: &[u8], line: usize) -> Outcome {
+        let deadline = Instant::now() + self.timeout;
+        while self.pending.len() < expected.len() {
+            if !self.receive_until(deadline) {
+                break;
+            }
+        }
+        if self.pending.starts_with(expected) {
+            self.pending.drain(..expected.len());
+            return Ok(());
+        }
+        Err(Failure::new(format!(
+            "line {line}: expected {:?}, received {:?}",
+            String::from_utf8_lossy(expected),
+            String::from_utf8_lossy(&self.pending)
+        )))
+    }
+
+    /// Waits up to `timeout` until `needle` arrived anywhere, and drops everything up to its
+    /// end; whether it arrived.
+    pub fn skip_past(&mut self, needle: &[u8], timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(position) = find(&self.pending, needle) {
+                self.pending.drain(..position + needle.len());
+                return true;
+            }
+            if !self.receive_until(deadline) {
+                return false;
+            }
+        }
+    }
+
+    /// Whatever arrived that nobody expected yet.
+    pub fn unexpected(&mut self) -> Vec<u8> {
+        while let Ok(chunk) = self.output.try_recv() {
+            self.take(chunk);
+        }
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Waits for the next chunk until `deadline`; false when none came.
+    fn receive_until(&mut self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.output.recv_timeout(left) {
+            Ok(chunk) => {
+                self.take(chunk);
+                true
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => false,
+        }
+    }
+
+    fn take(&mut self, chunk: Vec<u8>) {
+        self.received.extend_from_slice(&chunk);
+        self.pending.extend_from_slice(&chunk);
+    }
+}
+
+/// QEMU running the harness, its UART on the link.
+struct Emulator {
+    child: Child,
+    link: Link,
 }
 
 impl Emulator {
@@ -307,61 +403,14 @@ impl Emulator {
             .stdin
             .take()
             .ok_or_else(|| Failure::new("no QEMU stdin"))?;
-        let mut stdout = child
+        let stdout = child
             .stdout
             .take()
             .ok_or_else(|| Failure::new("no QEMU stdout"))?;
-        let (sender, output) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(count) = stdout.read(&mut buffer) {
-                if count == 0 || sender.send(buffer[..count].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
         Ok(Emulator {
             child,
-            input,
-            output,
-            pending: Vec::new(),
-            received: Vec::new(),
-            timeout: EXPECT_TIMEOUT,
+            link: Link::new(Box::new(input), stdout),
         })
-    }
-
-    /// Waits until `expected` arrived next, byte for byte.
-    fn expect(&mut self, expected: &[u8], line: usize) -> Outcome {
-        let deadline = Instant::now() + self.timeout;
-        while self.pending.len() < expected.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.output.recv_timeout(left) {
-                Ok(chunk) => self.take(chunk),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        if self.pending.starts_with(expected) {
-            self.pending.drain(..expected.len());
-            return Ok(());
-        }
-        Err(Failure::new(format!(
-            "line {line}: expected {:?}, received {:?}",
-            String::from_utf8_lossy(expected),
-            String::from_utf8_lossy(&self.pending)
-        )))
-    }
-
-    /// Whatever arrived that nobody expected yet.
-    fn unexpected(&mut self) -> Vec<u8> {
-        while let Ok(chunk) = self.output.try_recv() {
-            self.take(chunk);
-        }
-        std::mem::take(&mut self.pending)
-    }
-
-    fn take(&mut self, chunk: Vec<u8>) {
-        self.received.extend_from_slice(&chunk);
-        self.pending.extend_from_slice(&chunk);
     }
 }
 
@@ -376,7 +425,16 @@ impl Drop for Emulator {
 fn run(machine: Machine, emulator: &PathBuf, elf: &PathBuf, text: &str) -> Outcome {
     let transcript = parse(text)?;
     let mut module = Emulator::start(machine, emulator, elf)?;
-    module.expect(b"\r\nready\r\n", 0)?;
+    module.link.expect(b"\r\nready\r\n", 0)?;
+    replay(&mut module.link, &transcript)
+}
+
+/// Replays `transcript` on a module that has just printed `ready` (and nothing since): every
+/// send, every expectation byte for byte, nothing unexpected before a send, and no secret in
+/// the output outside the echo of the command that carried it.
+pub fn replay(link: &mut Link, transcript: &Transcript) -> Outcome {
+    link.received.clear();
+    link.timeout = EXPECT_TIMEOUT;
     let mut previous_was_send = false;
     let mut sent = Vec::new();
     for step in &transcript.steps {
@@ -387,7 +445,7 @@ fn run(machine: Machine, emulator: &PathBuf, elf: &PathBuf, text: &str) -> Outco
                 line,
             } => {
                 if !previous_was_send {
-                    let unexpected = module.unexpected();
+                    let unexpected = link.unexpected();
                     if !unexpected.is_empty() {
                         return Err(Failure::new(format!(
                             "line {line}: unexpected output before this send: {:?}",
@@ -395,22 +453,18 @@ fn run(machine: Machine, emulator: &PathBuf, elf: &PathBuf, text: &str) -> Outco
                         )));
                     }
                 }
-                let chunk = if *bytewise { 1 } else { bytes.len().max(1) };
-                for piece in bytes.chunks(chunk) {
-                    module.input.write_all(piece)?;
-                    module.input.flush()?;
-                }
+                link.send(bytes, if *bytewise { 1 } else { bytes.len() })?;
                 sent.push(bytes.clone());
                 previous_was_send = true;
             }
             Step::Expect { bytes, line } => {
-                module.expect(bytes, *line)?;
+                link.expect(bytes, *line)?;
                 previous_was_send = false;
             }
-            Step::Timeout(timeout) => module.timeout = *timeout,
+            Step::Timeout(timeout) => link.timeout = *timeout,
         }
     }
-    let mut output = module.received.clone();
+    let mut output = link.received.clone();
     for bytes in &sent {
         if let Some(position) = find(&output, bytes) {
             output.drain(position..position + bytes.len());
