@@ -14,11 +14,12 @@
  * All of this is in IRAM (`.iram1.*`): it must run while the faulting code's cache line is
  * being fetched, and it touches no `.rodata`.
  *
- * Cost of an emulated load, our part: 40 instructions for l8ui, 41 for l16ui, 43 for l16si
- * (counted on the straight-line path, no loops), with 7 loads, 3 of them through the flash
- * cache (the two words holding the instruction, the word holding the operand); the ROM's
- * vector and C wrapper (saving and restoring the frame) come on top and are measurable only
- * on a chip.
+ * Cost of an emulated load, our part: about 40 instructions (tcat_emulate_narrow_load
+ * executes 29 for l8ui, 28 for l16ui into a0, 32 for l16si, single-stepped on QEMU's lx106;
+ * the entry and exit add 11), straight-line, with 7 loads, 3 of them through the flash cache
+ * (the two words holding the instruction, the word holding the operand); the ROM's vector
+ * and C wrapper (saving and restoring the frame) come on top and are measurable only on a
+ * chip.
  *
  * `tcat_emulate_narrow_load` is separate so that the QEMU lx106 harness can check the
  * decoding and extraction on the same CPU with a synthetic frame (`-M sim` maps no flash,

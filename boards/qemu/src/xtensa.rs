@@ -34,8 +34,8 @@ const FRAME_WORDS: usize = 19;
 pub fn check_load_emulation() -> bool {
     let operand = u32::from_le_bytes([0x11, 0xA2, 0x83, 0xF4]);
     let base = core::ptr::addr_of!(operand) as u32;
-    // SAFETY: only the address of the samples is taken.
-    let samples = unsafe { core::ptr::addr_of!(narrow_load_samples) } as u32;
+    // Only the address of the samples is taken.
+    let samples = core::ptr::addr_of!(narrow_load_samples) as u32;
     // (sample, operand byte, Some((target register, loaded value)) or None when refused)
     let cases: [(u32, u32, Option<(usize, u32)>); 7] = [
         (0, 1, Some((5, 0xA2))),         // l8ui a5
