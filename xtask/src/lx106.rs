@@ -347,6 +347,18 @@ pub fn ram_gate(toolchain: &Toolchain) -> Outcome<RamUse> {
             elf.display()
         )));
     }
+    let iram = Command::new("xtensa-lx106-elf-objdump")
+        .args(["-d", "-j", ".iram1.text"])
+        .arg(&elf)
+        .output()?;
+    let reaches = flash_references(&String::from_utf8_lossy(&iram.stdout));
+    if !iram.status.success() || !reaches.is_empty() {
+        return Err(Failure::new(format!(
+            "lx106: IRAM code must not reach flash (the SDK turns the flash cache off while it \
+             erases or programs): {}",
+            reaches.join("; ")
+        )));
+    }
     ram_use(&String::from_utf8_lossy(&symbols.stdout))
 }
 
@@ -510,6 +522,31 @@ pub fn fix_literals(assembly: &str) -> String {
     output
 }
 
+/// The flash-mapped window (irom0) of the ESP8266's address space.
+const FLASH_WINDOW: std::ops::Range<u64> = 0x4020_0000..0x4030_0000;
+
+/// The instructions of an `objdump -d` of IRAM code that call into, or load the address of
+/// something in, the flash window (code or `.rodata`): `call0` targets and `l32r` literals.
+pub fn flash_references(disassembly: &str) -> Vec<String> {
+    disassembly
+        .lines()
+        .filter(|line| {
+            let operand = if line.contains("\tcall0\t") {
+                line.split("\tcall0\t").nth(1)
+            } else if line.contains("\tl32r\t") {
+                line.split('(').nth(1)
+            } else {
+                None
+            };
+            operand
+                .and_then(|text| text.split_whitespace().next())
+                .and_then(|address| u64::from_str_radix(address.trim_end_matches(')'), 16).ok())
+                .is_some_and(|address| FLASH_WINDOW.contains(&address))
+        })
+        .map(|line| line.trim().to_owned())
+        .collect()
+}
+
 /// Symbol name → address, from `nm` output.
 fn symbol_addresses(symbols: &str) -> HashMap<String, u64> {
     let mut addresses = HashMap::new();
@@ -584,6 +621,17 @@ mod tests {
         );
         assert!(!usage.fits());
         assert!(report(usage).contains("DOES NOT FIT"));
+    }
+
+    #[test]
+    fn iram_code_reaching_flash_is_found() {
+        let disassembly = "40100023:\tfff781        \tl32r\ta8, 40100000 <_gate_iram_start> (60000008 <x>)\n\
+                           40100098:\tffe081        \tl32r\ta8, 40100018 <y> (40000000 <system_os_post>)\n\
+                           401000cb:\t000185        \tcall0\t401000e4 <tcat_emulate_narrow_load>\n";
+        assert!(flash_references(disassembly).is_empty());
+        let bad = "4010004d:\tfff0a1        \tl32r\ta10, 40100010 <z> (40212345 <.Lanon.1>)\n\
+                   40100050:\t000185        \tcall0\t40220000 <core::panicking::panic>\n";
+        assert_eq!(flash_references(bad).len(), 2);
     }
 
     #[test]
