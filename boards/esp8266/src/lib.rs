@@ -17,6 +17,7 @@ mod flash;
 mod io;
 mod narrow_loads;
 mod network;
+mod random;
 mod sdk;
 mod wifi;
 
@@ -33,7 +34,8 @@ use storage::Settings;
 
 use crate::flash::{SdkFlash, CERTIFICATE_RANGE, SETTINGS_RANGE};
 use crate::io::{SdkClock, UartRx, UartTx};
-use crate::network::{SdkNetwork, SdkRandom};
+use crate::network::SdkNetwork;
+use crate::random::SdkRandom;
 use crate::wifi::SdkWifi;
 
 /// The engine, from boot banner to restart.

@@ -1,5 +1,4 @@
-//! DNS and TCP over the SDK's lwIP raw API behind the engine's `Network` trait, and the
-//! hardware random number generator behind `Random`.
+//! DNS and TCP over the SDK's lwIP raw API behind the engine's `Network` trait.
 //!
 //! lwIP's raw API rather than espconn: a received segment stays in the pbuf lwIP delivered it
 //! in until the engine has read it, and only then is it freed and the TCP window reopened by
@@ -18,7 +17,7 @@ use core::ffi::c_void;
 use core::future::poll_fn;
 use core::task::Poll;
 
-use command_core::{ConnectError, Network, Random};
+use command_core::{ConnectError, Network};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 
 use crate::sdk::{self, Pbuf, TcpPcb};
@@ -393,23 +392,5 @@ impl Drop for SdkStream {
                 ..FREE
             }
         });
-    }
-}
-
-/// The ESP8266's hardware random number generator, through the SDK (`os_get_random`, which
-/// reads the RNG register; its entropy comes from the RF noise, so Wi-Fi must be on, as it
-/// is from boot on this board).
-pub struct SdkRandom;
-
-impl Random for SdkRandom {
-    fn random_u32(&self) -> u32 {
-        let mut word = [0u8; 4];
-        self.fill_bytes(&mut word);
-        u32::from_le_bytes(word)
-    }
-
-    fn fill_bytes(&self, destination: &mut [u8]) {
-        // SAFETY: the SDK writes exactly `destination.len()` bytes.
-        unsafe { sdk::os_get_random(destination.as_mut_ptr(), destination.len()) };
     }
 }
