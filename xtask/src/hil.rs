@@ -20,7 +20,7 @@ use std::time::Duration;
 use nix::sys::termios::{self, BaudRate, ControlFlags, SetArg};
 
 use crate::process::{self, Failure, Outcome};
-use crate::qemu::{self, Link};
+use crate::replay::{self, Link};
 
 /// The transcripts replayed on hardware: those of `cargo xtask qemu` that need no simulated
 /// access point.
@@ -58,10 +58,10 @@ pub fn run_suite(port: &Path) -> Outcome<usize> {
         let path = process::workspace_root()
             .join("boards/linux/tests/transcripts")
             .join(format!("{name}.txt"));
-        let transcript = qemu::parse(&std::fs::read_to_string(&path)?)
+        let transcript = replay::parse(&std::fs::read_to_string(&path)?)
             .map_err(|failure| Failure::new(format!("hil {name}: {failure}")))?;
         restore(&mut link).map_err(|failure| Failure::new(format!("hil {name}: {failure}")))?;
-        qemu::replay(&mut link, &transcript)
+        replay::replay(&mut link, &transcript)
             .map_err(|failure| Failure::new(format!("hil {name}: {failure}")))?;
         eprintln!("hil: {name} ok");
     }
@@ -121,6 +121,7 @@ fn restore(link: &mut Link) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::qemu;
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 

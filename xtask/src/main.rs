@@ -14,6 +14,7 @@ mod lx106;
 mod preset;
 mod process;
 mod qemu;
+mod replay;
 mod run;
 mod signals;
 mod terminal;
