@@ -7,7 +7,11 @@
 //! until the module answers (it may still be booting, and bytes sent before `ready` are
 //! dropped), then `AT+TCRESTORE` (cloud settings erased, reboot) and `AT+RESTORE` (Wi-Fi
 //! settings erased, reboot), each awaited up to its `ready`. The transcripts are the QEMU set
-//! without the two that need the Linux tests' simulated access points (`restore`, `wifi`).
+//! without the two that need the Linux tests' simulated access points (`restore`, `wifi`),
+//! for a module of the `full` profile (ESP32-C3/C2); an ESP8266 runs the `esp8266` profile
+//! (TLS mode 1 only, no certificate commands), whose answers differ in the device and
+//! product information and log transcripts, so it replays the two that hold for both
+//! (`--profile esp8266`).
 //!
 //! Nothing here has run against a physical module. The serial code path is tested against
 //! the Linux board's PTY (`tc-at-module --uart pty`), which accepts the same termios settings.
@@ -22,8 +26,8 @@ use nix::sys::termios::{self, BaudRate, ControlFlags, SetArg};
 use crate::process::{self, Failure, Outcome};
 use crate::replay::{self, Link};
 
-/// The transcripts replayed on hardware: those of `cargo xtask qemu` that need no simulated
-/// access point.
+/// The transcripts replayed on a `full`-profile module: those of `cargo xtask qemu` that need
+/// no simulated access point.
 pub const TRANSCRIPTS: [&str; 5] = [
     "framing",
     "device_info",
@@ -31,6 +35,8 @@ pub const TRANSCRIPTS: [&str; 5] = [
     "unsupported",
     "log",
 ];
+/// The ones of [`TRANSCRIPTS`] whose answers are the same in the `esp8266` profile.
+pub const ESP8266_TRANSCRIPTS: [&str; 2] = ["framing", "unsupported"];
 
 /// How often `AT` is tried while waiting for a module to answer at all.
 const SYNC_ATTEMPTS: u32 = 20;
@@ -39,22 +45,33 @@ const SYNC_WAIT: Duration = Duration::from_secs(1);
 /// How long a restore may take up to its `ready` (a flash erase and a reboot).
 const RESTORE_WAIT: Duration = Duration::from_secs(15);
 
-/// `cargo xtask hil --port <tty>`.
+const USAGE: &str = "usage: cargo xtask hil --port <tty> [--profile full|esp8266]";
+
+/// `cargo xtask hil --port <tty> [--profile full|esp8266]`.
 pub fn hil(arguments: &[String]) -> Outcome {
-    let port = match arguments {
-        [flag, port] if flag == "--port" => PathBuf::from(port),
-        _ => return Err(Failure::new("usage: cargo xtask hil --port <tty>")),
-    };
-    let passed = run_suite(&port)?;
+    let mut port = None;
+    let mut names: &[&str] = &TRANSCRIPTS;
+    let mut rest = arguments.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| Failure::new(USAGE))?;
+        match (flag.as_str(), value.as_str()) {
+            ("--port", _) => port = Some(PathBuf::from(value)),
+            ("--profile", "full") => names = &TRANSCRIPTS,
+            ("--profile", "esp8266") => names = &ESP8266_TRANSCRIPTS,
+            _ => return Err(Failure::new(USAGE)),
+        }
+    }
+    let port = port.ok_or_else(|| Failure::new(USAGE))?;
+    let passed = run_suite(&port, names)?;
     eprintln!("hil: {passed} transcripts passed on {}", port.display());
     Ok(())
 }
 
-/// Replays [`TRANSCRIPTS`] on the module at `port`; the number that passed (all, or an error
-/// naming the first failure).
-pub fn run_suite(port: &Path) -> Outcome<usize> {
+/// Replays the transcripts `names` on the module at `port`; the number that passed (all, or
+/// an error naming the first failure).
+pub fn run_suite(port: &Path, names: &[&str]) -> Outcome<usize> {
     let mut link = open_serial(port)?;
-    for name in TRANSCRIPTS {
+    for &name in names {
         let path = process::workspace_root()
             .join("boards/linux/tests/transcripts")
             .join(format!("{name}.txt"));
@@ -65,7 +82,7 @@ pub fn run_suite(port: &Path) -> Outcome<usize> {
             .map_err(|failure| Failure::new(format!("hil {name}: {failure}")))?;
         eprintln!("hil: {name} ok");
     }
-    Ok(TRANSCRIPTS.len())
+    Ok(names.len())
 }
 
 /// Opens `port` raw at 115200 8N1, no flow control, and starts reading it.
@@ -125,16 +142,16 @@ mod tests {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
-    /// The hardware path end to end against the Linux board on a PTY: open and configure the
-    /// port as a serial line, restore, replay every hardware transcript.
-    #[test]
-    fn the_suite_passes_against_the_linux_board_on_a_pty() {
+    /// The hardware path end to end against the Linux board on a PTY in `profile`: open and
+    /// configure the port as a serial line, restore, replay `names`.
+    fn suite_against_the_linux_board(profile: &str, names: &[&str]) -> Result<usize, String> {
         let executable = crate::artifact::build_executable("tc-at-linux", "tc-at-module", false)
             .expect("build tc-at-module");
-        let flash = std::env::temp_dir().join(format!("tc-at-hil-{}.flash", std::process::id()));
+        let flash =
+            std::env::temp_dir().join(format!("tc-at-hil-{profile}-{}.flash", std::process::id()));
         let _ = std::fs::remove_file(&flash);
         let mut module = Command::new(executable)
-            .args(["--uart", "pty", "--flash"])
+            .args(["--uart", "pty", "--profile", profile, "--flash"])
             .arg(&flash)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -146,24 +163,43 @@ mod tests {
         let mut line = String::new();
         stdout.read_line(&mut line).expect("UART line");
         let port = PathBuf::from(line.trim_end().strip_prefix("UART ").expect("UART <path>"));
-        let outcome = run_suite(&port);
+        let outcome = run_suite(&port, names);
         let _ = module.kill();
         let _ = module.wait();
         let _ = std::fs::remove_file(&flash);
         drop(stdout);
-        assert_eq!(outcome.map_err(|failure| failure.to_string()), Ok(5));
+        outcome.map_err(|failure| failure.to_string())
+    }
+
+    #[test]
+    fn the_suite_passes_against_the_linux_board_on_a_pty() {
+        assert_eq!(suite_against_the_linux_board("full", &TRANSCRIPTS), Ok(5));
+    }
+
+    #[test]
+    fn the_esp8266_suite_passes_against_the_linux_board_in_that_profile() {
+        assert_eq!(
+            suite_against_the_linux_board("esp8266", &ESP8266_TRANSCRIPTS),
+            Ok(2)
+        );
     }
 
     #[test]
     fn the_port_is_required() {
         assert!(hil(&[]).is_err());
         assert!(hil(&["--baud".to_owned(), "9600".to_owned()]).is_err());
+        let words = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert!(hil(&words("--profile esp8266")).is_err());
+        assert!(hil(&words("--port /dev/null --profile esp32")).is_err());
     }
 
     #[test]
     fn every_hardware_transcript_is_one_qemu_replays() {
         for name in TRANSCRIPTS {
             assert!(qemu::TRANSCRIPTS.contains(&name), "{name}");
+        }
+        for name in ESP8266_TRANSCRIPTS {
+            assert!(TRANSCRIPTS.contains(&name), "{name}");
         }
     }
 }

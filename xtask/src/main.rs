@@ -45,7 +45,8 @@ commands:
   chips                          build-image for both RISC-V chips, lx106, qemu (CI's step)
   flash --board esp32c3|esp32c2|esp8266 --port <tty>
                                  write a module (espflash; esptool for the ESP8266)
-  hil --port <tty>               replay the hardware transcripts against a flashed module on a
+  hil --port <tty> [--profile full|esp8266]
+                                 replay the hardware transcripts against a flashed module on a
                                  serial port at 115200 8N1 (restores it before each)
   fuzz [--seconds N] [--build-only]
                                  build and run every fuzz target (default 20 s each)
