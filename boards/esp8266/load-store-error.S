@@ -135,3 +135,6 @@ tcat_load_store_error:
 /* What `_xtos_set_exception_handler` returned when ours was installed. */
 tcat_previous_load_store_handler:
     .space 4
+
+/* No executable stack is needed (silences GNU ld's warning). */
+    .section .note.GNU-stack, "", @progbits
