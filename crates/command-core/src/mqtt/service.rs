@@ -338,8 +338,13 @@ impl<'a> Service<'_, 'a> {
         // then fails like a refused TCP connection.
         let opened = match network.try_borrow_mut() {
             Ok(mut network) => {
-                let attempt =
-                    link::open(&mut **network, &destination, read_buffer, write_buffer, link);
+                let attempt = link::open(
+                    &mut **network,
+                    &destination,
+                    read_buffer,
+                    write_buffer,
+                    link,
+                );
                 match select(attempt, clock.sleep_until(deadline)).await {
                     Either::First(result) => result,
                     Either::Second(()) => Err(202),
