@@ -590,3 +590,68 @@ fn a_download_killed_at_random_points_resumes_and_never_goes_back() {
     let read = read_back(&mut module, "1.0.1", SIZE, &md5, 4_096);
     assert!(read == image, "the resumed image differs (seed {seed})");
 }
+
+/// The flash file's layout (`boards/linux/src/flash.rs`): the settings partition and the MCU
+/// image area.
+const SETTINGS_RANGE: std::ops::Range<u32> = 0x1F_8000..0x20_0000;
+const FIRMWARE_RANGE: std::ops::Range<u32> = 0x11_0000..0x1E_E000;
+
+/// Leaves `flash` as a power cut right after the last write of a download of `image` leaves
+/// it: every byte programmed through the storage crate's writer (the module's own code path),
+/// the record's count at the size, the record still "MCU image downloading".
+fn cut_after_last_write(flash: &std::path::Path, image: &[u8], version: &str) {
+    use storage::mock::MockFlash;
+    use storage::{FirmwareInfo, FirmwareState, FirmwareWriter, Settings, Text, MCU_IMAGE_NAME};
+    let bytes = std::fs::read(flash).expect("read the flash file");
+    let mut settings = Settings::new(MockFlash::from_bytes(&bytes), SETTINGS_RANGE)
+        .with_firmware_area(FIRMWARE_RANGE);
+    let size = image.len() as u32;
+    let record = |downloaded| FirmwareInfo {
+        state: FirmwareState::McuDownloading,
+        name: Text::from_slice(MCU_IMAGE_NAME).expect("name"),
+        version: Text::from_slice(version.as_bytes()).expect("version"),
+        md5: md5_of(image),
+        size,
+        downloaded,
+        max_size: MAX_SIZE as u32,
+    };
+    embassy_futures::block_on(async {
+        settings.store_firmware(&record(0)).await.expect("record");
+        let mut writer = FirmwareWriter::fresh();
+        for piece in image.chunks(1_460) {
+            settings
+                .write_firmware(&mut writer, piece)
+                .await
+                .expect("write");
+        }
+        settings.finish_firmware(&mut writer).await.expect("finish");
+        assert_eq!(writer.stored(), size, "every byte stored");
+        settings.store_firmware(&record(size)).await.expect("count");
+    });
+    std::fs::write(flash, settings.into_inner().as_bytes()).expect("write the flash file");
+}
+
+#[test]
+fn a_power_cut_after_the_last_write_verifies_without_a_get() {
+    let scratch = Scratch::new("ota-cut-last");
+    let hub = Hub::start();
+    let image: Vec<u8> = (0..70_000u32)
+        .map(|index| (index * 7 % 251) as u8)
+        .collect();
+    let (id, md5) = upload(&hub, &image);
+    // The device's settings first (a connected module), then the cut's flash contents.
+    start_connected(&scratch, &hub, Options::default()).kill();
+    cut_after_last_write(&scratch.flash(), &image, "1.0.1");
+    create_task(&hub, id, "1.0.1");
+    let mut module = start_connected(&scratch, &hub, Options::default());
+    module.deadline = DOWNLOAD_DEADLINE;
+    enable_and_enter(&mut module);
+    module.expect(b"+TCOTASTATUS:UPDATESUCCESS\r\n");
+    let log = wait_for_event(&hub, &["\"state\":\"done\"", "1.0.1"]);
+    assert!(
+        !log.contains("\"kind\":\"http_request\""),
+        "the module sent a GET for an image it had whole: {log}"
+    );
+    let read = read_back(&mut module, "1.0.1", image.len(), &md5, 4_096);
+    assert!(read == image, "the image read back differs");
+}
