@@ -42,8 +42,9 @@ pub fn bench(arguments: &[String]) -> Outcome {
 /// Builds the release xtask and reports both parser figures, then (unless `parser_only`) the
 /// TLS comparison against `openssl s_client` (`crates/tls-psk/benches/interop.rs`), MQTT
 /// through the virtual module against a raw client on the same hub and on mosquitto
-/// (`boards/linux/benches/mqtt.rs`), and the idle module's CPU and wake-ups
-/// (`boards/linux/benches/idle.rs`).
+/// (`boards/linux/benches/mqtt.rs`), the idle module's CPU and wake-ups
+/// (`boards/linux/benches/idle.rs`), and OTA through the module against curl plus the MCU's
+/// read-back over AT (`boards/linux/benches/ota.rs`).
 fn all(parser_only: bool) -> Outcome {
     tools::ensure(tools::BENCH)?;
     let executable = artifact::build_executable("xtask", "xtask", true)?;
@@ -60,7 +61,7 @@ fn all(parser_only: bool) -> Outcome {
         "interop",
     ]))?;
     let hub = artifact::build_executable("tc-at-hub", "tc-at-hub", true)?;
-    for bench in ["mqtt", "idle"] {
+    for bench in ["mqtt", "idle", "ota"] {
         process::run(
             process::cargo()
                 .args([
