@@ -17,6 +17,10 @@
 //! one `fail` report at the final failure, except after a lost link or
 //! `AT+TCMQTTDISCONN` (no report); a rejected version report re-sent at
 //! most [`VERSION_REREPORTS`] times.
+//!
+//! A module self-update (`cloud.md` §4.7) is the same path with one flag in
+//! the task: it records the image as a module image, and a valid one adds
+//! `UPDATERESET` and [`Event::Reboot`] after `UPDATESUCCESS`.
 
 mod download;
 
