@@ -52,9 +52,11 @@ fn a_module_image_is_stored_verified_and_the_module_reboots_into_the_same_versio
     module.expect(b"+TCOTASTATUS:UPDATESUCCESS\r\n+TCOTASTATUS:UPDATERESET\r\n");
     let reset = Instant::now();
     module.expect(READY);
+    // 2 s after UPDATERESET was queued; the bound leaves a loaded machine 1 s of lag in
+    // reading that line, and still fails a reboot without the wait.
     let delay = reset.elapsed();
     assert!(
-        delay >= Duration::from_millis(1_500),
+        delay >= Duration::from_millis(1_000),
         "the reboot came {delay:?} after UPDATERESET, not about 2 s"
     );
 
