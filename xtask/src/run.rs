@@ -291,7 +291,23 @@ fn hub_session(hub: &hub::Ready) -> String {
          reaches it through TCAT_RESOLVE and TCAT_PORT_MAP. Play the cloud from a shell:\n\
          \n    curl -s -XPOST localhost:{admin}/devices/{product}/{device}/publish \\\n\
          \x20       -d '{{\"topic\":\"{product}/{device}/data\",\"payload\":\"from the cloud\"}}'\n\
-         \x20   curl -s -XPOST localhost:{admin}/devices/{product}/{device}/kick -d '{{}}'\n",
+         \x20   curl -s -XPOST localhost:{admin}/devices/{product}/{device}/kick -d '{{}}'\n\
+         \n\
+         Watch an OTA update of the MCU's firmware: upload an image to the hub's file server, create an\n\
+         update task for the demo device (file_id: the \"id\" the upload answered), then enable OTA:\n\
+         \n    head -c 5000 /dev/urandom > /tmp/firmware.bin\n\
+         \x20   curl -s -XPOST --data-binary @/tmp/firmware.bin localhost:{admin}/files\n\
+         \x20   curl -s -XPOST localhost:{admin}/devices/{product}/{device}/ota -d '{{\"file_id\":1,\"version\":\"1.0.1\"}}'\n\
+         \n    AT+TCOTASET=1,\"1.0.0\"\n    OK\n    +TCOTASET:OK\n    +TCOTASTATUS:ENTERUPDATE\n    +TCOTASTATUS:UPDATESUCCESS\n\
+         \n    AT+TCFWINFO?\n    OK\n    +TCFWINFO:\"1.0.1\",5000,\"<md5>\",909312\n\
+         \n    AT+TCREADFWDATA=16\n    OK\n    +TCREADFWDATA:16,<16 raw image bytes>\n\
+         \n\
+         The hub's side of it (the task, then the version report, the GET and its Range, the reports):\n\
+         \n    curl -s localhost:{admin}/devices/{product}/{device}/ota\n\
+         \x20   curl -s localhost:{admin}/events\n\
+         \n\
+         A module self-update is the same task with \"kind\":\"module\": UPDATESUCCESS, UPDATERESET, then\n\
+         the module reboots (ready) and keeps its version (it cannot run the image it stored).\n",
         mqtt = hub.mqtt,
         mqtts = hub.mqtts,
     )
@@ -400,7 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn example_session_configures_connects_subscribes_and_publishes_the_demo_device() {
+    fn example_session_configures_connects_subscribes_publishes_and_updates_the_demo_device() {
         let session = hub_session(&hub::Ready {
             mqtt: 1883,
             mqtts: 0,
@@ -413,6 +429,13 @@ mod tests {
             "AT+TCMQTTPUB=\"DEMO000001/demo/data\",1,\"hello\"",
             "+TCMQTTRCVPUB:\"DEMO000001/demo/data\",5,\"hello\"",
             "localhost:18090/devices/DEMO000001/demo/publish",
+            "localhost:18090/files",
+            "localhost:18090/devices/DEMO000001/demo/ota -d '{\"file_id\":1,\"version\":\"1.0.1\"}'",
+            "AT+TCOTASET=1,\"1.0.0\"",
+            "+TCOTASTATUS:ENTERUPDATE",
+            "+TCOTASTATUS:UPDATESUCCESS",
+            "AT+TCFWINFO?",
+            "AT+TCREADFWDATA=16",
         ];
         let mut rest = session.as_str();
         for line in lines {

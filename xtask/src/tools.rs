@@ -73,7 +73,8 @@ pub const TEST: &[Requirement] = &[
 ];
 
 /// What `cargo xtask bench` needs on top of a hub build: callgrind, `openssl s_client`,
-/// mosquitto (the second broker of the MQTT comparison) and strace (the idle module's polls).
+/// mosquitto (the second broker of the MQTT comparison), strace (the idle module's polls) and
+/// curl (the reference of the OTA download throughput).
 pub const BENCH: &[Requirement] = &[
     program("pkg-config", "pkg-config"),
     Requirement {
@@ -85,6 +86,7 @@ pub const BENCH: &[Requirement] = &[
     program("openssl", "openssl"),
     program("mosquitto", "mosquitto"),
     program("strace", "strace"),
+    program("curl", "curl"),
 ];
 
 /// Directories Debian installs system programs into, off a normal user's `PATH`.

@@ -8,19 +8,16 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use regex::Regex;
 
-use common::hub::{json_number, Hub, DEMO_DEVICE, DEMO_PRODUCT, DEMO_SECRET};
-use common::{Module, Options, Scratch, Uart, START_DEADLINE};
-
-/// The module-info maximum (`commands.md` §5).
-const MAX_SIZE: usize = 909_312;
-/// Room for a 900 KB download, its verification and a retry on a loaded machine.
-const DOWNLOAD_DEADLINE: Duration = Duration::from_secs(60);
+use common::hub::{Hub, DEMO_DEVICE, DEMO_PRODUCT};
+use common::ota::{
+    enable_and_enter, hex, md5_of, start_connected, upload, wait_for_event, DOWNLOAD_DEADLINE,
+    FIRMWARE_RANGE, MAX_SIZE, SETTINGS_RANGE,
+};
+use common::{Module, Options, Scratch};
 
 /// A hub and a module connected to it (TLS mode 0, echo off).
 fn connected(label: &str) -> (Scratch, Hub, Module) {
@@ -28,76 +25,6 @@ fn connected(label: &str) -> (Scratch, Hub, Module) {
     let hub = Hub::start();
     let module = start_connected(&scratch, &hub, Options::default());
     (scratch, hub, module)
-}
-
-/// Starts a module with `options` (plus the routing to `hub`), stores the demo device and
-/// connects, echo off: TLS mode 0, or TLS-PSK (mode 1) on the `esp8266` profile, which has
-/// no other.
-fn start_connected(scratch: &Scratch, hub: &Hub, mut options: Options) -> Module {
-    let mode = if options.profile == Some("esp8266") {
-        1
-    } else {
-        0
-    };
-    options.environment.push((
-        "TCAT_RESOLVE".into(),
-        "*.tencentdevices.com=127.0.0.1".into(),
-    ));
-    let port_map = options
-        .environment
-        .iter()
-        .position(|(name, _)| name == "TCAT_PORT_MAP");
-    let mqtt = format!("1883={},8883={}", hub.mqtt, hub.mqtts);
-    match port_map {
-        Some(index) => {
-            let value = &mut options.environment[index].1;
-            *value = format!("{value},{mqtt}");
-        }
-        None => options.environment.push(("TCAT_PORT_MAP".into(), mqtt)),
-    }
-    let mut module = Module::start(Uart::Stdio, &scratch.flash(), &options);
-    module.send(b"ATE0\r\n");
-    module.expect(b"ATE0\r\n\r\nOK\r\n");
-    module.send(
-        format!(
-            "AT+TCDEVINFOSET={mode},\"{DEMO_PRODUCT}\",\"{DEMO_DEVICE}\",\"{DEMO_SECRET}\"\r\n"
-        )
-        .as_bytes(),
-    );
-    module.expect(b"OK\r\n+TCDEVINFOSET:OK\r\n");
-    module.send(format!("AT+TCMQTTCONN={mode},5000,240,1,1\r\n").as_bytes());
-    module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
-    module
-}
-
-/// Uploads `image` to the hub's file server; returns its id and MD5.
-fn upload(hub: &Hub, image: &[u8]) -> (u64, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", hub.admin)).expect("connect admin");
-    stream
-        .set_read_timeout(Some(START_DEADLINE))
-        .expect("admin read timeout");
-    write!(
-        stream,
-        "POST /files HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
-        image.len()
-    )
-    .expect("send head");
-    stream.write_all(image).expect("send file");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read answer");
-    assert!(
-        answer.starts_with("HTTP/1.1 200"),
-        "upload answered {answer}"
-    );
-    let id = json_number(&answer, "id").unwrap_or_else(|| panic!("no id in {answer}"));
-    let md5 = answer
-        .split("\"md5\":\"")
-        .nth(1)
-        .and_then(|rest| rest.get(..32))
-        .unwrap_or_else(|| panic!("no md5 in {answer}"))
-        .to_owned();
-    assert_eq!(md5, hex(&md5_of(image)), "the hub's MD5 of the upload");
-    (id, md5)
 }
 
 /// Creates the demo device's MCU update task to `version` with file `id`.
@@ -118,25 +45,6 @@ fn create_task_with(hub: &Hub, id: u64, version: &str, extra: &str) {
 fn set_faults(hub: &Hub, id: u64, faults: &str) {
     let (status, body) = hub.admin("PUT", &format!("/files/{id}/faults"), faults);
     assert_eq!(status, 200, "faults answered {body}");
-}
-
-/// `AT+TCOTASET=1,"1.0.0"`: the result and the first `ENTERUPDATE`, in either order (the hub
-/// pushes the update in answer to the version report, before or after its PUBACK).
-fn enable_and_enter(module: &mut Module) {
-    module.send(b"AT+TCOTASET=1,\"1.0.0\"\r\n");
-    module.expect(b"OK\r\n");
-    let lines = [module.read_line(), module.read_line()];
-    let mut sorted = lines.clone();
-    sorted.sort();
-    assert_eq!(
-        sorted,
-        [
-            b"+TCOTASET:OK".to_vec(),
-            b"+TCOTASTATUS:ENTERUPDATE".to_vec()
-        ],
-        "got {:?}",
-        lines.map(|line| String::from_utf8_lossy(&line).into_owned())
-    );
 }
 
 /// Reads the image back with `AT+TCFWINFO?` and an `AT+TCREADFWDATA=<chunk>` loop.
@@ -171,37 +79,6 @@ fn large_image() -> Vec<u8> {
     image
 }
 
-/// Waits (long-polling the hub's event log) until an event text contains every one of
-/// `needles`; returns the whole log read so far.
-fn wait_for_event(hub: &Hub, needles: &[&str]) -> String {
-    let mut log = String::new();
-    let mut since = 0;
-    let until = Instant::now() + DOWNLOAD_DEADLINE;
-    while Instant::now() < until {
-        let (status, body) = hub.admin("GET", &format!("/events?since={since}&wait_ms=2000"), "");
-        assert_eq!(status, 200, "events answered {body}");
-        for event in body.split("},{") {
-            if needles.iter().all(|needle| event.contains(needle)) {
-                log.push_str(&body);
-                return log;
-            }
-        }
-        since = body
-            .split("\"seq\":")
-            .skip(1)
-            .filter_map(|rest| {
-                rest.split(|c: char| !c.is_ascii_digit())
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .max()
-            .unwrap_or(since);
-        log.push_str(&body);
-    }
-    panic!("no hub event with {needles:?}; log: {log}");
-}
-
 /// The `Range: bytes=<start>-<end>` of every GET in `log`, in order.
 fn ranges(log: &str) -> Vec<(u64, u64)> {
     let pattern = Regex::new(r"Range: bytes=(\d+)-(\d+)").expect("pattern");
@@ -222,16 +99,6 @@ fn lines_in_any_order(module: &mut Module, count: usize) -> Vec<String> {
     }
     lines.sort();
     lines
-}
-
-fn md5_of(bytes: &[u8]) -> [u8; 16] {
-    let mut digest = ota::ImageDigest::new();
-    digest.update(bytes);
-    digest.finish()
-}
-
-fn hex(digest: &[u8; 16]) -> String {
-    String::from_utf8(ota::to_hex(digest).to_vec()).expect("hex")
 }
 
 #[test]
@@ -589,4 +456,64 @@ fn a_download_killed_at_random_points_resumes_and_never_goes_back() {
     );
     let read = read_back(&mut module, "1.0.1", SIZE, &md5, 4_096);
     assert!(read == image, "the resumed image differs (seed {seed})");
+}
+
+/// Leaves `flash` as a power cut right after the last write of a download of `image` leaves
+/// it: every byte programmed through the storage crate's writer (the module's own code path),
+/// the record's count at the size, the record still "MCU image downloading".
+fn cut_after_last_write(flash: &std::path::Path, image: &[u8], version: &str) {
+    use storage::mock::MockFlash;
+    use storage::{FirmwareInfo, FirmwareState, FirmwareWriter, Settings, Text, MCU_IMAGE_NAME};
+    let bytes = std::fs::read(flash).expect("read the flash file");
+    let mut settings = Settings::new(MockFlash::from_bytes(&bytes), SETTINGS_RANGE)
+        .with_firmware_area(FIRMWARE_RANGE);
+    let size = image.len() as u32;
+    let record = |downloaded| FirmwareInfo {
+        state: FirmwareState::McuDownloading,
+        name: Text::from_slice(MCU_IMAGE_NAME).expect("name"),
+        version: Text::from_slice(version.as_bytes()).expect("version"),
+        md5: md5_of(image),
+        size,
+        downloaded,
+        max_size: MAX_SIZE as u32,
+    };
+    embassy_futures::block_on(async {
+        settings.store_firmware(&record(0)).await.expect("record");
+        let mut writer = FirmwareWriter::fresh();
+        for piece in image.chunks(1_460) {
+            settings
+                .write_firmware(&mut writer, piece)
+                .await
+                .expect("write");
+        }
+        settings.finish_firmware(&mut writer).await.expect("finish");
+        assert_eq!(writer.stored(), size, "every byte stored");
+        settings.store_firmware(&record(size)).await.expect("count");
+    });
+    std::fs::write(flash, settings.into_inner().as_bytes()).expect("write the flash file");
+}
+
+#[test]
+fn a_power_cut_after_the_last_write_verifies_without_a_get() {
+    let scratch = Scratch::new("ota-cut-last");
+    let hub = Hub::start();
+    let image: Vec<u8> = (0..70_000u32)
+        .map(|index| (index * 7 % 251) as u8)
+        .collect();
+    let (id, md5) = upload(&hub, &image);
+    // The device's settings first (a connected module), then the cut's flash contents.
+    start_connected(&scratch, &hub, Options::default()).kill();
+    cut_after_last_write(&scratch.flash(), &image, "1.0.1");
+    create_task(&hub, id, "1.0.1");
+    let mut module = start_connected(&scratch, &hub, Options::default());
+    module.deadline = DOWNLOAD_DEADLINE;
+    enable_and_enter(&mut module);
+    module.expect(b"+TCOTASTATUS:UPDATESUCCESS\r\n");
+    let log = wait_for_event(&hub, &["\"state\":\"done\"", "1.0.1"]);
+    assert!(
+        !log.contains("\"kind\":\"http_request\""),
+        "the module sent a GET for an image it had whole: {log}"
+    );
+    let read = read_back(&mut module, "1.0.1", image.len(), &md5, 4_096);
+    assert!(read == image, "the image read back differs");
 }

@@ -25,6 +25,7 @@ pub(crate) use data::DATA_MAX;
 mod jobs;
 mod mqtt_jobs;
 mod ota_jobs;
+mod ota_reports;
 mod output;
 mod receiver;
 mod registration;
@@ -202,6 +203,7 @@ where
     let output = UartLock::new(tx);
     let mqtt = MqttShared::new(cloud.random);
     ota_jobs::boot(&mqtt.ota, &mut *module.settings, &state.settings).await;
+    mqtt.ota.board.set(module.board.board);
     let network = RefCell::new(&mut *cloud.network);
     let mut executor = Executor {
         shared: &shared,
@@ -315,8 +317,11 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     return Err(exit);
                 }
             } else {
-                // Idle: the OTA download runs until a line arrives.
-                self.wait_line(state).await;
+                // Idle: the OTA download runs until a line arrives (or a new module image
+                // asks for the reboot into it).
+                if self.wait_line(state).await {
+                    return Err(Exit::Reboot);
+                }
             }
         }
     }

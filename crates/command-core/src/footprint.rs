@@ -16,14 +16,14 @@ use crate::engine::{run_with, Cloud, Module};
 /// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB, the measured
 /// size rounded up to 256 bytes. Lower it with every saving; a feature that adds state raises
 /// it by what it measured and says so here. (Gateway: the `Gateway` in `MqttShared`, with the
-/// online list of 16, 1,120 bytes, and a third internal slot, 144: 36,872 measured with the
-/// footprint branch's savings.)
+/// online list of 16, 1,120 bytes, and a third internal slot, 144; the module self-update's
+/// fourth internal slot, 160: 37,032 measured.)
 #[cfg(not(feature = "certificates"))]
 const ENGINE_GATE: usize = 37_120;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
-/// size rounded up to 256 bytes, under the same rules (55,528 measured).
+/// size rounded up to 256 bytes, under the same rules (55,688 measured).
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 55_552;
+const ENGINE_GATE: usize = 55_808;
 
 struct Pending;
 

@@ -26,6 +26,10 @@ pub const URL_MAX: usize = 512;
 pub(crate) const UPDATE_TOPIC: &str = "$ota/update/";
 /// Prefix of the OTA report topic: `$ota/report/<pid>/<dn>`.
 pub(crate) const REPORT_TOPIC: &str = "$ota/report/";
+/// Prefix of the resource channel's downlink (module self-update, `cloud.md` §4.7).
+pub(crate) const SERVICE_DOWN_TOPIC: &str = "$thing/down/service/";
+/// Prefix of the resource channel's uplink.
+pub(crate) const SERVICE_UP_TOPIC: &str = "$thing/up/service/";
 
 /// OTA state shared by the MQTT service and the executor.
 pub(crate) struct OtaShared {
@@ -43,6 +47,10 @@ pub(crate) struct OtaShared {
     pub(crate) read_offset: Cell<u32>,
     /// Raised when the service fed the machine; awaited by the executor only.
     pub(crate) wake: Flag,
+    /// `<BOARD>` of the running firmware, for the resource name.
+    pub(crate) board: Cell<&'static str>,
+    /// A valid module image asks for the reboot into it (the executor ends the run).
+    pub(crate) reboot: Cell<bool>,
 }
 
 impl OtaShared {
@@ -55,22 +63,43 @@ impl OtaShared {
             max_size: Cell::new(0),
             read_offset: Cell::new(0),
             wake: Flag::new(),
+            board: Cell::new(""),
+            reboot: Cell::new(false),
         }
     }
 
-    /// A message on an internal topic: feed `$ota/update/…` payloads to the machine and keep
-    /// the URL of a download it starts.
-    pub(crate) fn message(&self, topic: &str, payload: &[u8], now_ms: u64) {
-        if !topic.starts_with(UPDATE_TOPIC) {
-            return;
-        }
-        let record = self.record.borrow();
-        let url = self.machine.borrow_mut().handle_message(
-            payload,
-            record.as_ref(),
-            self.max_size.get(),
-            now_ms,
+    /// `QCLOUD_AT_RS_<BOARD>.bin`, this module's resource name (`cloud.md` §4.7).
+    pub(crate) fn resource_name(&self) -> heapless::String<48> {
+        let mut name = heapless::String::new();
+        let _ = core::fmt::write(
+            &mut name,
+            format_args!("QCLOUD_AT_RS_{}.bin", self.board.get()),
         );
+        name
+    }
+
+    /// A message on an internal topic: feed `$ota/update/…` and resource-channel payloads to
+    /// the machine and keep the URL of a download it starts.
+    pub(crate) fn message(&self, topic: &str, payload: &[u8], now_ms: u64) {
+        let record = self.record.borrow();
+        let url = if topic.starts_with(UPDATE_TOPIC) {
+            self.machine.borrow_mut().handle_message(
+                payload,
+                record.as_ref(),
+                self.max_size.get(),
+                now_ms,
+            )
+        } else if topic.starts_with(SERVICE_DOWN_TOPIC) {
+            self.machine.borrow_mut().handle_resource(
+                payload,
+                self.resource_name().as_bytes(),
+                record.as_ref(),
+                self.max_size.get(),
+                now_ms,
+            )
+        } else {
+            return;
+        };
         if let Some(url) = url {
             let Ok(mut copy) = self.url.try_borrow_mut() else {
                 warning!("OTA URL busy");

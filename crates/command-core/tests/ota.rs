@@ -39,8 +39,10 @@ fn otaset_needs_the_link_and_uses_an_internal_slot() {
             bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.0\"\r\n"),
             "OK\r\n+TCOTASET:OK\r\n"
         );
-        assert_eq!(sent(bench, 8), subscribes + 1, "one SUBSCRIBE");
-        assert_eq!(sent(bench, 3), publishes + 1, "one version report");
+        // `$ota/update` and the resource channel of the self-update (`cloud.md` §4.7); the
+        // MCU version report and the resource list.
+        assert_eq!(sent(bench, 8), subscribes + 2, "two SUBSCRIBEs");
+        assert_eq!(sent(bench, 3), publishes + 2, "two version reports");
         assert_eq!(
             bench.exchange(engine.as_mut(), b"AT+TCOTASET?\r\n"),
             "+TCOTASET:1,\"1.0.0\"\r\n\r\nOK\r\n"
@@ -50,20 +52,20 @@ fn otaset_needs_the_link_and_uses_an_internal_slot() {
             bench.exchange(engine.as_mut(), b"AT+TCMQTTSUB?\r\n"),
             "\r\nOK\r\n"
         );
-        // Again while listening: no second SUBSCRIBE, a new version report.
+        // Again while listening: no new SUBSCRIBE, new version reports.
         assert_eq!(
             bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.1\"\r\n"),
             "OK\r\n+TCOTASET:OK\r\n"
         );
-        assert_eq!(sent(bench, 8), subscribes + 1);
-        assert_eq!(sent(bench, 3), publishes + 2);
-        // Disable: one UNSUBSCRIBE, the version recorded.
+        assert_eq!(sent(bench, 8), subscribes + 2);
+        assert_eq!(sent(bench, 3), publishes + 4);
+        // Disable: both filters unsubscribed, the version recorded.
         let unsubscribes = sent(bench, 10);
         assert_eq!(
             bench.exchange(engine.as_mut(), b"AT+TCOTASET=0,\"0.9\"\r\n"),
             "OK\r\n+TCOTASET:OK\r\n"
         );
-        assert_eq!(sent(bench, 10), unsubscribes + 1);
+        assert_eq!(sent(bench, 10), unsubscribes + 2);
         assert_eq!(
             bench.exchange(engine.as_mut(), b"AT+TCOTASET?\r\n"),
             "+TCOTASET:0,\"0.9\"\r\n\r\nOK\r\n"
@@ -166,7 +168,8 @@ fn a_rejected_version_report_is_sent_again_after_a_second_at_most_three_times() 
             assert_eq!(deliver(bench, engine.as_mut(), rejection), "");
             let now = bench.clock.now();
             bench.run_until(engine.as_mut(), now + 1_000, 10_000);
-            let expected = publishes + round.min(3);
+            // Each re-report is the MCU version report and the resource list.
+            let expected = publishes + 2 * round.min(3);
             assert_eq!(
                 sent(bench, 3),
                 expected,

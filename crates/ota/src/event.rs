@@ -35,6 +35,8 @@ pub enum Status {
     UpdateSuccess,
     /// `UPDATEFAIL,<code>`: the update failed for good.
     UpdateFail(FailCode),
+    /// `UPDATERESET`: a module image is valid; the module reboots 2 s later.
+    UpdateReset,
 }
 
 /// Codes of `UPDATEFAIL` (`errors.md` §1 and §5).
@@ -116,7 +118,7 @@ pub enum Event {
     /// Emit `+TCOTASTATUS`.
     Status(Status),
     /// A fresh download: discard the cached image and store the record
-    /// "MCU image downloading" for the target with 0 bytes.
+    /// "image downloading" (MCU or module) for the target with 0 bytes.
     BeginImage,
     /// Open the connection to the URL kept from
     /// [`Ota::handle_message`](crate::Ota::handle_message) and GET bytes
@@ -140,10 +142,15 @@ pub enum Event {
         /// Image size.
         size: u32,
     },
-    /// Store the record as "MCU image valid" (`downloaded` = size).
+    /// Store the record as "image valid" (`downloaded` = size).
     CompleteImage,
     /// Erase the firmware record (the image failed its MD5).
     ClearImage,
-    /// Remove the internal `$ota/update` subscription.
+    /// Remove the internal subscriptions (`$ota/update`, and the resource
+    /// channel's `$thing/down/service`).
     Unsubscribe,
+    /// A module image is stored and valid: reboot into it after
+    /// [`REBOOT_DELAY_MS`](crate::REBOOT_DELAY_MS), once the URCs and reports
+    /// queued before this event are out.
+    Reboot,
 }

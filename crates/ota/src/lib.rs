@@ -20,12 +20,15 @@ pub use digest::{to_hex, ImageDigest};
 pub use event::{Event, FailCode, Failure, State, Status};
 pub use json::{Decoded, Text};
 pub use message::{Field, Message, MessageError, UpdateFirmware};
-pub use report::{write_report, BufferTooSmall, Report, ResultCode, MAXIMUM_REPORT_LENGTH};
+pub use report::{
+    write_report, write_resource_report, BufferTooSmall, Report, ResultCode, MAXIMUM_REPORT_LENGTH,
+    MAXIMUM_RESOURCE_REPORT_LENGTH,
+};
 /// The firmware record types of the API, from `storage`.
 pub use storage::{FirmwareInfo, FirmwareState};
 pub use update::{
-    InvalidVersion, Ota, CHECKPOINT_BYTES, PROGRESS_INTERVAL_MS, RETRIES, RETRY_DELAY_MS,
-    VERSION_REREPORTS,
+    InvalidVersion, Ota, CHECKPOINT_BYTES, PROGRESS_INTERVAL_MS, REBOOT_DELAY_MS, RETRIES,
+    RETRY_DELAY_MS, VERSION_REREPORTS,
 };
 
 /// A version string (`AT+TCOTASET`, `update_firmware`): 1..=32 bytes.

@@ -8,6 +8,11 @@
 //! field is an error naming the field, which the state machine turns into
 //! the spec's `-5` report and `UPDATEFAIL,210`. Strings keep pointing into
 //! the payload; only the short version and the digest are decoded.
+//!
+//! The same parser reads the resource channel of the module self-update
+//! (`$thing/down/service/<pid>/<dn>`, `cloud.md` §4.7), whose messages carry
+//! `method` instead of `type`: an `update_resource` naming a resource has
+//! the fields of `update_firmware`; everything else there is `Other`.
 
 use core::fmt;
 
@@ -24,6 +29,14 @@ pub enum Message<'a> {
     },
     /// `update_firmware`: a new image to download.
     UpdateFirmware(UpdateFirmware<'a>),
+    /// `update_resource` on the resource channel (`cloud.md` §4.7): a new
+    /// module image, with the same fields as `update_firmware`.
+    UpdateResource {
+        /// `resource_name`, escapes not decoded (compare with [`Text::equals`]).
+        resource: Text<'a>,
+        /// The download.
+        update: UpdateFirmware<'a>,
+    },
     /// Not JSON, no `type`, or a type this module does not handle.
     Other,
 }
@@ -104,6 +117,8 @@ impl<'a> Message<'a> {
         let mut md5: Seen<'a> = None;
         let mut version: Seen<'a> = None;
         let mut url: Seen<'a> = None;
+        let mut method: Seen<'a> = None;
+        let mut resource: Seen<'a> = None;
         let walked = json::for_each_member(payload, |key, value| {
             let slot = match key {
                 b"type" => &mut kind,
@@ -112,6 +127,8 @@ impl<'a> Message<'a> {
                 b"md5sum" => &mut md5,
                 b"version" => &mut version,
                 b"url" => &mut url,
+                b"method" => &mut method,
+                b"resource_name" => &mut resource,
                 _ => return,
             };
             remember(slot, value);
@@ -120,7 +137,19 @@ impl<'a> Message<'a> {
             return Ok(Self::Other);
         };
         let Some(Some(Value::String(kind))) = kind else {
-            return Ok(Self::Other);
+            // The resource channel names its messages with `method`; only an
+            // `update_resource` that names its resource is one to act on.
+            return match (method, resource) {
+                (Some(Some(Value::String(method))), Some(Some(Value::String(resource))))
+                    if method.equals(b"update_resource") =>
+                {
+                    Ok(Self::UpdateResource {
+                        resource,
+                        update: update_fields(file_size, md5, version, url)?,
+                    })
+                }
+                _ => Ok(Self::Other),
+            };
         };
         if kind.equals(b"report_version_rsp") {
             let accepted = matches!(result_code, Some(Some(value)) if is_zero(value));
@@ -129,13 +158,24 @@ impl<'a> Message<'a> {
         if !kind.equals(b"update_firmware") {
             return Ok(Self::Other);
         }
-        Ok(Self::UpdateFirmware(UpdateFirmware {
-            file_size: field(file_size, Field::FileSize, parse_size)?,
-            md5: field(md5, Field::Md5, parse_md5)?,
-            version: field(version, Field::Version, parse_version)?,
-            url: field(url, Field::Url, parse_url)?,
-        }))
+        Ok(Self::UpdateFirmware(update_fields(
+            file_size, md5, version, url,
+        )?))
     }
+}
+
+fn update_fields<'a>(
+    file_size: Seen<'a>,
+    md5: Seen<'a>,
+    version: Seen<'a>,
+    url: Seen<'a>,
+) -> Result<UpdateFirmware<'a>, MessageError> {
+    Ok(UpdateFirmware {
+        file_size: field(file_size, Field::FileSize, parse_size)?,
+        md5: field(md5, Field::Md5, parse_md5)?,
+        version: field(version, Field::Version, parse_version)?,
+        url: field(url, Field::Url, parse_url)?,
+    })
 }
 
 fn field<'a, T>(

@@ -2,7 +2,9 @@
 //! §4.2), byte for byte.
 //!
 //! The spacing is irregular because it is the original SDK's format strings,
-//! which the cloud and the test vectors expect verbatim. A report is written
+//! which the cloud and the test vectors expect verbatim. The resource
+//! channel of the module self-update (`cloud.md` §4.7) has its own forms of
+//! the same reports ([`write_resource_report`]). A report is written
 //! straight into the caller's buffer (normally the MQTT transmit buffer,
 //! where the PUBLISH payload goes), so it is never staged elsewhere.
 
@@ -133,6 +135,75 @@ pub fn write_report(
             writer.text("\"}}")?;
         }
     }
+    Ok(writer.length)
+}
+
+/// Longest resource-channel report: the progress report with a 64-byte
+/// resource name and a 32-byte version, both fully escaped.
+pub const MAXIMUM_RESOURCE_REPORT_LENGTH: usize = 200 + 96 * 6;
+
+/// Writes `report` in its resource-channel form (`cloud.md` §4.7, published
+/// at QoS0 on `$thing/up/service/<pid>/<dn>`) to the front of `out`.
+///
+/// `resource` is the module's resource name; `version` the module's own
+/// firmware version for [`Report::Version`] (the `resource_list` report) and
+/// the version being downloaded for the others. The payloads are the §4.2
+/// ones with `"method"` for `"type"`, the resource name first in
+/// `"progress"`, and `report_result` for the final result.
+///
+/// # Errors
+///
+/// [`BufferTooSmall`] when `out` cannot hold the report.
+pub fn write_resource_report(
+    report: Report,
+    resource: &[u8],
+    version: &[u8],
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
+    let mut writer = Writer { out, length: 0 };
+    if report == Report::Version {
+        writer.text(
+            "{\"method\":\"report_version\",\"report\":{\"resource_list\":[{\"resource_name\":\"",
+        )?;
+        writer.escaped(resource)?;
+        writer.text("\",\"version\":\"")?;
+        writer.escaped(version)?;
+        writer.text("\",\"resource_type\":\"FILE\"}]}}")?;
+        return Ok(writer.length);
+    }
+    let (method, space) = match report {
+        Report::Progress(_) => ("report_progress", " "),
+        Report::Done => ("report_result", ""),
+        _ => ("report_result", " "),
+    };
+    writer.text("{\"method\": \"")?;
+    writer.text(method)?;
+    writer.text("\", \"report\":")?;
+    writer.text(space)?;
+    writer.text("{\"progress\":")?;
+    writer.text(space)?;
+    writer.text("{\"resource_name\":\"")?;
+    writer.escaped(resource)?;
+    writer.text("\", ")?;
+    match report {
+        Report::Progress(percent) => {
+            writer.text("\"state\":\"downloading\", \"percent\":\"")?;
+            writer.decimal(percent)?;
+            writer.text("\", \"result_code\":\"0\", \"result_msg\":\"\"}, \"version\": \"")?;
+        }
+        Report::Fail(code) => {
+            writer.text("\"state\":\"fail\", \"result_code\":\"")?;
+            writer.text(code.code())?;
+            writer.text("\", \"result_msg\":\"")?;
+            writer.text(code.message())?;
+            writer.text("\"}, \"version\": \"")?;
+        }
+        _ => writer.text(
+            "\"state\":\"done\", \"result_code\":\"0\", \"result_msg\":\"\"}, \"version\":\"",
+        )?,
+    }
+    writer.escaped(version)?;
+    writer.text("\"}}")?;
     Ok(writer.length)
 }
 

@@ -26,6 +26,11 @@ pub fn respond(hub: &Hub, client_id: &str, topic: &str, payload: &[u8]) {
     let request = serde_json::from_slice::<Value>(payload)
         .ok()
         .filter(Value::is_object);
+    if let (Channel::ThingService, Some(request)) = (&channel, &request) {
+        if crate::ota::responder::respond_resource(hub, client_id, device_path, request) {
+            return;
+        }
+    }
     let answer = request
         .as_ref()
         .map_or(Answer::Unmatched, |request| match channel {
@@ -207,10 +212,6 @@ fn thing_service(hub: &Hub, client_id: &str, request: &Value) -> Option<Reply> {
             }
             Some((DOWN, success_reply("app_bind_token", request)))
         }
-        "report_version" => Some((
-            DOWN,
-            r#"{"method":"report_version_rsp","result_code":0,"result_msg":"success"}"#.to_owned(),
-        )),
         _ => None,
     }
 }

@@ -389,7 +389,7 @@ fn the_state_machine_updates_through_the_hub_with_a_retry_and_a_resume() {
             match event {
                 Event::Publish(report) => publish_report(&mut client, &ota, report),
                 Event::BeginImage | Event::Checkpoint { .. } | Event::CompleteImage => {
-                    record = ota.firmware_record(&event, 909_312);
+                    record = ota.firmware_record(&event, 909_312, b"");
                 }
                 Event::Fetch { offset, size } => {
                     fetched += 1;

@@ -47,7 +47,8 @@ pub fn bench(arguments: &[String]) -> Outcome {
 /// TLS comparison against `openssl s_client` (`crates/tls-psk/benches/interop.rs`), MQTT
 /// through the virtual module against a raw client on the same hub and on mosquitto
 /// (`boards/linux/benches/mqtt.rs`), the idle module's CPU and wake-ups
-/// (`boards/linux/benches/idle.rs`), and the engine's RAM table ([`ram`]).
+/// (`boards/linux/benches/idle.rs`), OTA through the module against curl plus the MCU's
+/// read-back over AT (`boards/linux/benches/ota.rs`), and the engine's RAM table ([`ram`]).
 fn all(parser_only: bool) -> Outcome {
     tools::ensure(tools::BENCH)?;
     let executable = artifact::build_executable("xtask", "xtask", true)?;
@@ -64,7 +65,7 @@ fn all(parser_only: bool) -> Outcome {
         "interop",
     ]))?;
     let hub = artifact::build_executable("tc-at-hub", "tc-at-hub", true)?;
-    for bench in ["mqtt", "idle"] {
+    for bench in ["mqtt", "idle", "ota"] {
         process::run(
             process::cargo()
                 .args([

@@ -43,6 +43,7 @@ pub struct Hub {
     child: Child,
     pub mqtt_port: u16,
     pub mqtts_port: u16,
+    pub http_port: u16,
     pub admin_port: u16,
 }
 
@@ -80,9 +81,32 @@ impl Hub {
         Hub {
             mqtt_port: port("mqtt"),
             mqtts_port: port("mqtts"),
+            http_port: port("http"),
             admin_port: port("admin"),
             child,
         }
+    }
+
+    /// One admin-API request; the status and the body of the answer.
+    pub fn admin(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.admin_port)).unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response
+            .get(9..12)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, body)| body)
+            .to_owned();
+        (status, body)
     }
 
     pub fn admin_publish(&self, dn: &str, topic: &str) {
@@ -157,6 +181,19 @@ impl ModuleProcess {
             "module closed its output"
         );
         line.trim_end_matches(['\r', '\n']).to_owned()
+    }
+
+    /// Reads up to and including `delimiter`; the bytes before it.
+    pub fn until(&mut self, delimiter: u8) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        self.output.read_until(delimiter, &mut bytes).unwrap();
+        assert_eq!(bytes.pop(), Some(delimiter), "module closed its output");
+        bytes
+    }
+
+    /// Reads exactly `buffer.len()` bytes.
+    pub fn read_exact(&mut self, buffer: &mut [u8]) {
+        self.output.read_exact(buffer).unwrap();
     }
 
     pub fn command(&mut self, line: &str, result: &str) {

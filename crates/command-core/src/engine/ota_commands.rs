@@ -18,7 +18,7 @@ use super::{Executor, Next};
 use crate::board::{Clock, Network, Wifi};
 use crate::fmt::warning;
 use crate::mqtt::{Outcome, Request};
-use crate::ota_state::{REPORT_TOPIC, UPDATE_TOPIC};
+use crate::ota_state::{REPORT_TOPIC, SERVICE_DOWN_TOPIC, UPDATE_TOPIC};
 use crate::state::RamState;
 
 /// `+TCOTASET:FAIL,209`: the subscription or the version report failed.
@@ -136,6 +136,21 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
                 return;
             }
+            // The resource channel of the module self-update (`cloud.md` §4.7): best effort,
+            // QoS0, its SUBACK not awaited (a refusal or none changes nothing).
+            if let Some(filter) = device_topic(state, SERVICE_DOWN_TOPIC) {
+                let now = self.clock.now_ms();
+                let subscribed = self.mqtt.session.borrow_mut().subscribe(
+                    SlotKind::Internal,
+                    &filter,
+                    QoS::AtMostOnce,
+                    now,
+                );
+                if subscribed.is_err() {
+                    warning!("resource channel not subscribed");
+                }
+                self.mqtt.service_wake.raise();
+            }
         }
         // Listening starts before the version report leaves: the cloud may answer it with
         // `update_firmware` in the same breath as the PUBACK.
@@ -166,6 +181,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
             return;
         }
+        let now = self.clock.now_ms();
+        self.publish_resource_report(state, Report::Version, now);
         *ota.version.borrow_mut() = version.clone();
         self.reply.result_ok("TCOTASET");
     }

@@ -7,29 +7,30 @@
 //! service's wake-up (a message on `$ota/update/…`, a drop), the socket's bytes or a timer
 //! (the 1 s retry, the 20 s stall). Received bytes are written to flash before the next line
 //! is taken, so a command never cuts a flash write; a long command only delays the reading
-//! (the socket buffers, the server waits).
+//! (the socket buffers, the server waits). A module self-update (`cloud.md` §4.7) runs the
+//! same way; its valid image ends in the machine's reboot event, which waits 2 s and makes
+//! [`Executor::wait_line`] end the run with a reboot.
 //!
 //! Memory: no buffer of its own. Socket bytes, the GET request, the hashing and
 //! AT+TCREADFWDATA's blocks all use the executor's work buffer (`MqttShared`'s `data`, sized
 //! for the longest GET; a publish's payload never goes there). Only the executor fills it,
 //! for the command it runs, while the runner uses it only between commands and keeps nothing
-//! in it from one wake-up to the next; the reports are written on the stack (at most
-//! [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never across an await).
+//! in it from one wake-up to the next; the reports are written on the stack (`ota_reports.rs`,
+//! at most [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never across an await).
 
 use embassy_futures::select::{select, select3, Either, Either3};
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
-use mqtt_session::codec::QoS;
 use mqtt_session::session::SlotKind;
 use ota::http::{write_range_request, RangeDownload, Url, STALL_TIMEOUT_MS};
-use ota::{Event, Failure, ImageDigest, Report, Status};
+use ota::{Event, Failure, ImageDigest, REBOOT_DELAY_MS};
 use storage::{FirmwareWriter, Settings, Snapshot};
 
 use super::Executor;
 use crate::board::{Clock, Network, Profile, Wifi};
 use crate::fmt::warning;
 use crate::mqtt::TOPIC_MAX;
-use crate::ota_state::{topic, OtaShared, REPORT_TOPIC, UPDATE_TOPIC};
+use crate::ota_state::{topic, OtaShared, SERVICE_DOWN_TOPIC, UPDATE_TOPIC};
 use crate::state::RamState;
 
 /// One running GET of the image.
@@ -74,13 +75,17 @@ pub(super) fn device_topic(state: &RamState, prefix: &str) -> Option<heapless::S
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
-    /// Waits for the next line, running the OTA update meanwhile.
-    pub(super) async fn wait_line(&mut self, state: &RamState) {
+    /// Waits for the next line, running the OTA update meanwhile; `true` when a valid module
+    /// image asks for the reboot into it instead.
+    pub(super) async fn wait_line(&mut self, state: &RamState) -> bool {
         loop {
             self.drain_ota(state).await;
+            if self.mqtt.ota.reboot.take() {
+                return true;
+            }
             let shared = self.shared;
             match select(shared.line_ready.wait(), self.ota_input()).await {
-                Either::First(()) => return,
+                Either::First(()) => return false,
                 Either::Second(Woken::Received(count)) => self.receive_image(count).await,
                 Either::Second(Woken::Timer) => self.check_stall(),
                 Either::Second(Woken::Machine) => {}
@@ -225,11 +230,11 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Event::BeginImage | Event::Checkpoint { .. } | Event::CompleteImage => {
                 // One binding only: each named value in scope across the store's await takes
                 // its own room in the future.
-                let Some(record) = ota
-                    .machine
-                    .borrow()
-                    .firmware_record(&event, ota.max_size.get())
-                else {
+                let Some(record) = ota.machine.borrow().firmware_record(
+                    &event,
+                    ota.max_size.get(),
+                    ota.resource_name().as_bytes(),
+                ) else {
                     return;
                 };
                 if self.module.settings.store_firmware(&record).await.is_ok() {
@@ -254,67 +259,26 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Event::Abort => self.download = None,
             Event::Verify { size } => self.verify(size).await,
             Event::Unsubscribe => {
-                if let Some(filter) = device_topic(state, UPDATE_TOPIC) {
-                    // Errors are ignored (`commands.md` §5): a link that is down has no
-                    // subscription to remove, and the session end clears the slot.
-                    let _ = self.mqtt.session.borrow_mut().unsubscribe(
-                        SlotKind::Internal,
-                        &filter,
-                        now,
-                    );
-                    self.mqtt.service_wake.raise();
+                for prefix in [UPDATE_TOPIC, SERVICE_DOWN_TOPIC] {
+                    if let Some(filter) = device_topic(state, prefix) {
+                        // Errors are ignored (`commands.md` §5): a link that is down has no
+                        // subscription to remove, and the session end clears the slot.
+                        let _ = self.mqtt.session.borrow_mut().unsubscribe(
+                            SlotKind::Internal,
+                            &filter,
+                            now,
+                        );
+                    }
                 }
+                self.mqtt.service_wake.raise();
+            }
+            Event::Reboot => {
+                // `UPDATERESET` and the reports are queued; they leave meanwhile.
+                self.clock.sleep_until(now + REBOOT_DELAY_MS).await;
+                ota.reboot.set(true);
             }
             _ => {}
         }
-    }
-
-    /// Publishes a report on `$ota/report/<pid>/<dn>` without waiting for its PUBACK.
-    fn publish_report(&self, state: &RamState, report: Report, now: u64) {
-        let Some(topic) = device_topic(state, REPORT_TOPIC) else {
-            return;
-        };
-        let mut payload = [0u8; ota::MAXIMUM_REPORT_LENGTH];
-        let written = self
-            .mqtt
-            .ota
-            .machine
-            .borrow()
-            .write_report(report, &mut payload);
-        let Ok(length) = written else {
-            return;
-        };
-        let qos = if report.qos() == 0 {
-            QoS::AtMostOnce
-        } else {
-            QoS::AtLeastOnce
-        };
-        let published =
-            self.mqtt
-                .session
-                .borrow_mut()
-                .publish(&topic, &payload[..length], qos, now);
-        if published.is_err() {
-            warning!("OTA report not sent");
-        }
-        self.mqtt.service_wake.raise();
-    }
-
-    /// Queues `+TCOTASTATUS:<status>` for the URC writer.
-    fn ota_status(&self, status: Status) {
-        let mut text = heapless::String::<24>::new();
-        let _ = match status {
-            Status::EnterUpdate => core::fmt::write(&mut text, format_args!("ENTERUPDATE")),
-            Status::UpdateSuccess => core::fmt::write(&mut text, format_args!("UPDATESUCCESS")),
-            Status::UpdateFail(code) => {
-                core::fmt::write(&mut text, format_args!("UPDATEFAIL,{}", code.number()))
-            }
-        };
-        self.mqtt
-            .outbox
-            .borrow_mut()
-            .push_status(&[b"+TCOTASTATUS:", text.as_bytes(), b"\r\n"]);
-        self.mqtt.output_ready.raise();
     }
 
     /// Opens the connection to the kept URL and sends the GET for `offset..size`.

@@ -7,9 +7,10 @@ use heapless::{String, Vec};
 
 /// User slots (AT+TCMQTTSUB).
 pub const USER_SLOTS: usize = 10;
-/// Internal slots: OTA `$ota/update/…`, the gateway's `$gateway/operation/result/…` and
-/// its cloud-time `$sys/operation/result/…` (`cloud.md` §2.3).
-pub const INTERNAL_SLOTS: usize = 3;
+/// Internal slots: OTA `$ota/update/…`, the module self-update's resource channel
+/// `$thing/down/service/…`, the gateway's `$gateway/operation/result/…` and its cloud-time
+/// `$sys/operation/result/…` (`cloud.md` §2.3, §4.7, §9).
+pub const INTERNAL_SLOTS: usize = 4;
 /// Longest filter a slot stores (the AT commands accept 128 bytes).
 pub const FILTER_CAPACITY: usize = 128;
 

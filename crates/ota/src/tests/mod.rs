@@ -4,6 +4,7 @@ mod http;
 mod json;
 mod message;
 mod report;
+mod resource;
 
 /// The test-vector image of `cloud.md` §8: byte i = (7·i + 3) & 0xFF.
 fn vector_image(size: usize) -> std::vec::Vec<u8> {

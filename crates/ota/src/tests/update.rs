@@ -107,7 +107,7 @@ fn a_full_download_goes_through_every_state() {
         ]
     );
     assert!(ota.is_downloading());
-    let begin = ota.firmware_record(&Event::BeginImage, MAX).unwrap();
+    let begin = ota.firmware_record(&Event::BeginImage, MAX, b"").unwrap();
     assert_eq!(
         (begin.state, begin.downloaded, &begin.version[..]),
         (FirmwareState::McuDownloading, 0, &b"1.0.1"[..])
@@ -156,7 +156,9 @@ fn a_full_download_goes_through_every_state() {
             transition(State::Done, State::Idle),
         ]
     );
-    let complete = ota.firmware_record(&Event::CompleteImage, MAX).unwrap();
+    let complete = ota
+        .firmware_record(&Event::CompleteImage, MAX, b"")
+        .unwrap();
     assert_eq!(complete, record(FirmwareState::McuValid, 5000));
     assert_eq!(
         report(&ota, Report::Done),

@@ -39,13 +39,45 @@ impl Ota {
                 }
                 None
             }
-            Ok(Message::UpdateFirmware(update)) => self.accept(update, stored, max_size, now_ms),
-            Ok(Message::Other) => None,
+            Ok(Message::UpdateFirmware(update)) => {
+                self.accept(update, false, stored, max_size, now_ms)
+            }
+            Ok(Message::UpdateResource { .. } | Message::Other) => None,
             Err(_) => {
                 warning!("update_firmware with missing or invalid fields");
                 self.task = None;
                 self.start_update();
                 self.finish_failed(Some(ResultCode::Other), FailCode::InvalidMessage, true);
+                None
+            }
+        }
+    }
+
+    /// Handles one message of the resource channel
+    /// `$thing/down/service/<pid>/<dn>` (`cloud.md` §4.7): an
+    /// `update_resource` for `resource` (this module's resource name) starts
+    /// a module self-update exactly like `update_firmware` starts an MCU
+    /// update; anything else, an invalid one included, is ignored (the
+    /// channel is best effort). Returns the URL as [`Ota::handle_message`].
+    pub fn handle_resource<'a>(
+        &mut self,
+        payload: &'a [u8],
+        resource: &[u8],
+        stored: Option<&FirmwareInfo>,
+        max_size: u32,
+        now_ms: u64,
+    ) -> Option<Text<'a>> {
+        if self.state != State::Listening {
+            return None;
+        }
+        match Message::parse(payload) {
+            Ok(Message::UpdateResource {
+                resource: name,
+                update,
+            }) if name.equals(resource) => self.accept(update, true, stored, max_size, now_ms),
+            Ok(_) => None,
+            Err(_) => {
+                warning!("update_resource with missing or invalid fields ignored");
                 None
             }
         }
@@ -115,9 +147,16 @@ impl Ota {
             self.push(Event::CompleteImage);
             self.push(Event::Publish(Report::Done));
             self.push(Event::Status(Status::UpdateSuccess));
+            let module = self.is_module_update();
+            if module {
+                self.push(Event::Status(Status::UpdateReset));
+            }
             self.push(Event::Unsubscribe);
             self.enter(State::Done);
             self.finish();
+            if module {
+                self.push(Event::Reboot);
+            }
         } else {
             self.push(Event::ClearImage);
             self.finish_failed(
@@ -131,6 +170,7 @@ impl Ota {
     pub(super) fn accept<'a>(
         &mut self,
         update: UpdateFirmware<'a>,
+        module: bool,
         stored: Option<&FirmwareInfo>,
         max_size: u32,
         now_ms: u64,
@@ -139,6 +179,12 @@ impl Ota {
             version: update.version,
             md5: update.md5,
             size: update.file_size,
+            module,
+        };
+        let downloading = if module {
+            FirmwareState::ModuleDownloading
+        } else {
+            FirmwareState::McuDownloading
         };
         if self.task.as_ref() != Some(&task) {
             self.retries = 0;
@@ -146,7 +192,7 @@ impl Ota {
         let size = task.size;
         let resume = stored
             .filter(|record| {
-                record.state == FirmwareState::McuDownloading
+                record.state == downloading
                     && record.version == task.version
                     && record.md5 == task.md5
                     && record.size == task.size

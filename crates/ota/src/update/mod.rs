@@ -17,6 +17,10 @@
 //! one `fail` report at the final failure, except after a lost link or
 //! `AT+TCMQTTDISCONN` (no report); a rejected version report re-sent at
 //! most [`VERSION_REREPORTS`] times.
+//!
+//! A module self-update (`cloud.md` §4.7) is the same path with one flag in
+//! the task: it records the image as a module image, and a valid one adds
+//! `UPDATERESET` and [`Event::Reboot`] after `UPDATESUCCESS`.
 
 mod download;
 
@@ -40,7 +44,10 @@ pub const CHECKPOINT_BYTES: u32 = 64 * 1024;
 /// Progress reports are at least this far apart (except the 100 % one).
 pub const PROGRESS_INTERVAL_MS: u64 = 1_000;
 
-/// Events queued by one input at most (a disable during a download queues 7).
+/// Wait between `UPDATERESET` and the reboot into a new module image.
+pub const REBOOT_DELAY_MS: u64 = 2_000;
+
+/// Events queued by one input at most (a valid module image queues 8).
 const EVENT_CAPACITY: usize = 8;
 
 /// The version given to [`Ota::enable`] is empty or longer than 32 bytes.
@@ -54,6 +61,8 @@ struct Task {
     version: Version,
     md5: [u8; 16],
     size: u32,
+    /// A module image of the resource channel (`cloud.md` §4.7), not the MCU's.
+    module: bool,
 }
 
 /// The OTA update state machine.
@@ -125,6 +134,19 @@ impl Ota {
             self.state,
             State::Downloading | State::Verifying | State::RetryWait
         )
+    }
+
+    /// The update under way (or last finished) is a module self-update: its
+    /// reports go on the resource channel.
+    #[must_use]
+    pub fn is_module_update(&self) -> bool {
+        self.task.as_ref().is_some_and(|task| task.module)
+    }
+
+    /// The version being downloaded (or last finished), if any.
+    #[must_use]
+    pub fn target_version(&self) -> Option<&[u8]> {
+        self.task.as_ref().map(|task| &task.version[..])
     }
 
     /// The MCU version last given to [`Ota::enable`].
@@ -228,19 +250,38 @@ impl Ota {
 
     /// The firmware record to store for `event`: "downloading" with 0 bytes
     /// for [`Event::BeginImage`], with the count for [`Event::Checkpoint`],
-    /// "valid" for [`Event::CompleteImage`]; `None` for other events.
+    /// "valid" for [`Event::CompleteImage`]; `None` for other events. A
+    /// module image is recorded under `resource` (its resource name).
     #[must_use]
-    pub fn firmware_record(&self, event: &Event, max_size: u32) -> Option<FirmwareInfo> {
+    pub fn firmware_record(
+        &self,
+        event: &Event,
+        max_size: u32,
+        resource: &[u8],
+    ) -> Option<FirmwareInfo> {
         let task = self.task.as_ref()?;
+        let (downloading, valid, name) = if task.module {
+            (
+                FirmwareState::ModuleDownloading,
+                FirmwareState::ModuleValid,
+                resource,
+            )
+        } else {
+            (
+                FirmwareState::McuDownloading,
+                FirmwareState::McuValid,
+                MCU_IMAGE_NAME,
+            )
+        };
         let (state, downloaded) = match *event {
-            Event::BeginImage => (FirmwareState::McuDownloading, 0),
-            Event::Checkpoint { downloaded } => (FirmwareState::McuDownloading, downloaded),
-            Event::CompleteImage => (FirmwareState::McuValid, task.size),
+            Event::BeginImage => (downloading, 0),
+            Event::Checkpoint { downloaded } => (downloading, downloaded),
+            Event::CompleteImage => (valid, task.size),
             _ => return None,
         };
         Some(FirmwareInfo {
             state,
-            name: StoredText::from_slice(MCU_IMAGE_NAME).ok()?,
+            name: StoredText::from_slice(name).ok()?,
             version: StoredText::from_slice(&task.version).ok()?,
             md5: task.md5,
             size: task.size,

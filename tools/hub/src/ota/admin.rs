@@ -3,7 +3,7 @@
 //! Routed before the generic JSON handling of `admin.rs`, because `POST /files` takes raw
 //! bytes.
 
-use super::{task_json, Faults, Switches};
+use super::{task_json, Faults, Switches, TaskRequest};
 use crate::admin::{Request, Response};
 use crate::hub::Message;
 use crate::Hub;
@@ -67,11 +67,11 @@ fn create_task(hub: &Hub, pid: &str, dn: &str, request: &Request) -> Response {
     if !hub.registry().devices.contains_key(&client_id) {
         return (404, json!({"error": "unknown device"}));
     }
-    match body["kind"].as_str().unwrap_or("mcu") {
-        "mcu" => {}
-        "module" => return bad_request("module tasks (resource channel) are not in this build"),
+    let module = match body["kind"].as_str().unwrap_or("mcu") {
+        "mcu" => false,
+        "module" => true,
         _ => return bad_request("kind must be mcu or module"),
-    }
+    };
     let (Some(file_id), Some(version)) = (body["file_id"].as_u64(), body["version"].as_str())
     else {
         return bad_request("file_id (number) and version (string) are required");
@@ -79,16 +79,24 @@ fn create_task(hub: &Hub, pid: &str, dn: &str, request: &Request) -> Response {
     let scheme = body["scheme"].as_str().unwrap_or("http");
     let task = hub.ota.create_task(
         &client_id,
-        file_id,
-        version,
-        scheme,
-        body["host"].as_str(),
-        body["query"].as_str(),
+        TaskRequest {
+            file_id,
+            version,
+            scheme,
+            host: body["host"].as_str(),
+            query: body["query"].as_str(),
+            module,
+        },
     );
     match task {
         Ok(task) => {
-            // A device already listening gets the push at once (`hub.md` §4.4).
-            let pushed = push_update(hub, pid, dn, None);
+            // A device already listening gets the push at once (`hub.md` §4.4); a module
+            // task waits for the resource report, which names the resource.
+            let pushed = if module {
+                0
+            } else {
+                push_update(hub, pid, dn, None)
+            };
             let mut answer = task_json(&task);
             answer["pushed"] = json!(pushed);
             (200, answer)

@@ -67,6 +67,40 @@ pub struct Task {
     pub failures: Vec<String>,
     /// Last `percent` reported.
     pub progress: Option<String>,
+    /// A module self-update (`kind: "module"`): pushed as `update_resource` on the resource
+    /// channel (`cloud.md` §4.7), never as `update_firmware`.
+    pub module: bool,
+}
+
+/// What `POST /devices/{pid}/{dn}/ota` asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskRequest<'a> {
+    /// The file to push.
+    pub file_id: u64,
+    /// Target version, 1..=32 bytes.
+    pub version: &'a str,
+    /// `http` or `https`: which listener the URL names.
+    pub scheme: &'a str,
+    /// The URL's host (default `127.0.0.1:<port>`).
+    pub host: Option<&'a str>,
+    /// The URL's query, without `?`.
+    pub query: Option<&'a str>,
+    /// A module self-update task (`kind: "module"`).
+    pub module: bool,
+}
+
+impl<'a> TaskRequest<'a> {
+    /// An MCU task for `file_id` to `version` on the plain HTTP listener.
+    pub fn mcu(file_id: u64, version: &'a str) -> Self {
+        TaskRequest {
+            file_id,
+            version,
+            scheme: "http",
+            host: None,
+            query: None,
+            module: false,
+        }
+    }
 }
 
 /// Switches of the OTA responder (`PUT /switches`).
@@ -159,16 +193,20 @@ impl Ota {
         state.https_port = https;
     }
 
-    /// Creates (or replaces) the task of `client_id`; returns the task JSON, or an error text.
+    /// Creates (or replaces) the task of `client_id`; returns the task, or an error text.
     pub fn create_task(
         &self,
         client_id: &str,
-        file_id: u64,
-        version: &str,
-        scheme: &str,
-        host: Option<&str>,
-        query: Option<&str>,
+        request: TaskRequest<'_>,
     ) -> Result<Task, &'static str> {
+        let TaskRequest {
+            file_id,
+            version,
+            scheme,
+            host,
+            query,
+            module,
+        } = request;
         let mut state = self.lock();
         if !state.files.contains_key(&file_id) {
             return Err("no such file");
@@ -190,6 +228,7 @@ impl Ota {
             completed: false,
             failures: Vec::new(),
             progress: None,
+            module,
         };
         state.tasks.insert(client_id.to_owned(), task.clone());
         Ok(task)
@@ -209,7 +248,10 @@ impl Ota {
     /// differs from `reported` (or always, with `reported` `None`).
     pub fn pending_push(&self, client_id: &str, reported: Option<&str>) -> Option<String> {
         let state = self.lock();
-        let task = state.tasks.get(client_id).filter(|task| !task.completed)?;
+        let task = state
+            .tasks
+            .get(client_id)
+            .filter(|task| !task.completed && !task.module)?;
         if reported == Some(task.version.as_str()) {
             return None;
         }
@@ -220,6 +262,30 @@ impl Ota {
             file.md5,
             Value::from(task.url.as_str()),
             Value::from(task.version.as_str())
+        ))
+    }
+
+    /// The `update_resource` payload (`cloud.md` §4.7) for the pending module task of
+    /// `client_id` when its target differs from the `reported` version of `resource`.
+    pub fn pending_resource_push(
+        &self,
+        client_id: &str,
+        resource: &str,
+        reported: &str,
+    ) -> Option<String> {
+        let state = self.lock();
+        let task = state
+            .tasks
+            .get(client_id)
+            .filter(|task| !task.completed && task.module && task.version != reported)?;
+        let file = state.files.get(&task.file_id)?;
+        Some(format!(
+            r#"{{"method":"update_resource","resource_name":{},"resource_type":"FILE","version":{},"url":{},"md5sum":"{}","file_size":{}}}"#,
+            Value::from(resource),
+            Value::from(task.version.as_str()),
+            Value::from(task.url.as_str()),
+            file.md5,
+            file.bytes.len()
         ))
     }
 
@@ -261,5 +327,6 @@ pub fn task_json(task: &Task) -> Value {
         "completed": task.completed,
         "failures": task.failures,
         "progress": task.progress,
+        "kind": if task.module { "module" } else { "mcu" },
     })
 }
