@@ -144,6 +144,15 @@ impl Clock for HostClock {
         let real_ms = deadline_ms.div_ceil(u64::from(self.scale));
         tokio::time::sleep_until(self.origin + Duration::from_millis(real_ms)).await
     }
+
+    /// The host's clock is synchronised by the host (`cloud.md` §5: "Linux board: host
+    /// clock").
+    fn utc_seconds(&self) -> Option<u64> {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|elapsed| elapsed.as_secs())
+    }
 }
 
 /// The operating system's CSPRNG (`getrandom(2)`): TLS-PSK draws its hello random and record

@@ -246,6 +246,22 @@ pub trait Clock {
     fn now_ms(&self) -> u64;
     /// Completes once [`Clock::now_ms`] has reached `deadline_ms`.
     fn sleep_until(&self, deadline_ms: u64) -> impl Future<Output = ()>;
+
+    /// The current UTC time in whole seconds since 1970, once the board knows it (its host's
+    /// clock, an RTC, SNTP); `None` before. Dynamic registration signs it (`cloud.md` §5).
+    ///
+    /// The default is a board without a time source.
+    fn utc_seconds(&self) -> Option<u64> {
+        None
+    }
+
+    /// Completes once [`Clock::utc_seconds`] returns a time. AT+TCDEVREG waits for it at most
+    /// 5 s of its budget, then signs the clock it has (`cloud.md` §5).
+    ///
+    /// The default is a board without a time source: it never completes.
+    fn utc_synced(&self) -> impl Future<Output = ()> {
+        core::future::pending()
+    }
 }
 
 /// Why [`Network::connect`] failed; the code is the first failing stage (`errors.md` §3).

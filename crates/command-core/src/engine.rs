@@ -27,6 +27,7 @@ mod mqtt_jobs;
 mod ota_jobs;
 mod output;
 mod receiver;
+mod registration;
 
 use core::cell::{Cell, RefCell};
 

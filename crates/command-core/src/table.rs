@@ -4,8 +4,8 @@
 #[cfg(feature = "certificates")]
 use crate::handlers::certificates;
 use crate::handlers::{
-    basic, device, diagnostics, module, mqtt, mqtt_link, ota, publish_data, wifi, Handler,
-    SetHandler,
+    basic, device, diagnostics, module, mqtt, mqtt_link, ota, publish_data, registration, wifi,
+    Handler, SetHandler,
 };
 
 /// One AT command.
@@ -93,6 +93,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         query: Some(device::tcprdinfoset_query),
         set: Some(device::tcprdinfoset_set),
         ..row("TCPRDINFOSET")
+    },
+    CommandSpec {
+        test: Some(registration::tcdevreg_test),
+        exec: Some(registration::tcdevreg_exec),
+        ..row("TCDEVREG")
     },
     CommandSpec {
         exec: Some(module::tcmodule_exec),

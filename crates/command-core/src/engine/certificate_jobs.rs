@@ -126,7 +126,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     }
 
     /// Mirrors the flash's file table after a write.
-    async fn refresh_table(&mut self, state: &mut RamState) {
+    pub(super) async fn refresh_table(&mut self, state: &mut RamState) {
         if let Ok(table) = self.module.settings.certificates().await {
             state.certificates = table;
         } else {

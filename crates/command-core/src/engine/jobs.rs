@@ -120,6 +120,14 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     exit => exit,
                 };
             }
+            Job::Register => {
+                // The budget counts from the `OK`, written just before this job.
+                let started = self.clock.now_ms();
+                match self.register(state, started).await {
+                    Ok(()) => self.reply.result_ok("TCDEVREG"),
+                    Err(code) => self.reply.result_fail("TCDEVREG", code),
+                }
+            }
             Job::MqttConnect(parameters) => self.connect(state, *parameters).await,
             Job::Mqtt(_) => {
                 if let Job::Mqtt(request) = core::mem::replace(job, Job::MqttDisconnect) {

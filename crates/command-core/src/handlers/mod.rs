@@ -13,6 +13,7 @@ pub mod mqtt;
 pub mod mqtt_link;
 pub mod ota;
 pub mod publish_data;
+pub mod registration;
 pub mod wifi;
 
 pub use publish_data::DataJob;
@@ -93,6 +94,8 @@ pub enum Job {
     RestoreWifi,
     /// AT+TCRESTORE: erase the cloud configuration, then reboot.
     RestoreCloud,
+    /// AT+TCDEVREG: register with the product record and store the device record it gives.
+    Register,
     /// AT+TCMQTTCONN=: check the device record, then connect.
     MqttConnect(MqttParameters),
     /// AT+TCMQTTPUB=, AT+TCMQTTSUB=, AT+TCMQTTUNSUB=: one request to the MQTT service.
