@@ -217,7 +217,7 @@ impl Radio {
     pub fn set_led(&mut self, lit: bool) {
         if self.shared.led.swap(lit, Ordering::SeqCst) != lit {
             self.shared.led_changes.fetch_add(1, Ordering::SeqCst);
-            log::info!("LED {}", if lit { "on" } else { "off" });
+            log::debug!("LED {}", if lit { "on" } else { "off" });
         }
     }
 }

@@ -96,9 +96,8 @@ impl Wifi for SimulatedWifi {
         })
     }
 
-    /// The simulated AP always starts; the station leaves its AP (station mode off).
+    /// The simulated AP always starts (beside the station, as the chips' AP+STA mode).
     fn start_soft_ap(&mut self, config: &SoftApConfig<'_>) -> Result<(), u8> {
-        self.joined = None;
         self.radio.start_soft_ap(config);
         Ok(())
     }

@@ -26,6 +26,7 @@ mod jobs;
 mod mqtt_jobs;
 mod ota_jobs;
 mod output;
+mod provisioning_jobs;
 mod receiver;
 mod registration;
 
@@ -213,6 +214,7 @@ where
         clock: cloud.clock,
         network: &network,
         download: None,
+        provisioning: provisioning_jobs::Runner::new(),
         entered_data: false,
         #[cfg(feature = "certificates")]
         pair: [0; storage::CERTIFICATE_SIZE_MAX],
@@ -247,6 +249,8 @@ struct Executor<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, 
     network: &'s RefCell<&'s mut N>,
     /// The running OTA transfer (`ota_jobs`).
     download: Option<ota_jobs::Download<N::Stream>>,
+    /// The provisioning session, its records and log (`provisioning_jobs`).
+    provisioning: provisioning_jobs::Runner,
     /// Whether the command being executed entered data mode.
     entered_data: bool,
     /// The second file of a certificate pair.
@@ -299,7 +303,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    async fn next_entry(&mut self, state: &RamState) -> Result<Entry, Exit> {
+    async fn next_entry(&mut self, state: &mut RamState) -> Result<Entry, Exit> {
         loop {
             if let Some(entry) = self.shared.queue.borrow_mut().pop() {
                 return Ok(entry);
@@ -445,7 +449,10 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             }
         };
         let board = self.module.board;
-        let gates = self.mqtt.gates();
+        let gates = crate::state::Gates {
+            provisioning: self.provisioning.machine.is_running(),
+            ..self.mqtt.gates()
+        };
         let spec = table::lookup(name)
             .filter(|spec| !spec.capability || board.profile == crate::board::Profile::Full);
         let mut data = self.mqtt.data.borrow_mut();

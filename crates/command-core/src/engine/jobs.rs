@@ -151,6 +151,10 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 self.ota_set(state, *enable, core::mem::take(version)).await
             }
             Job::OtaQuery => self.ota_query(),
+            Job::ProvisionStart(access_point) => {
+                self.start_provisioning(state, access_point.take()).await
+            }
+            Job::ProvisionStop => self.stop_provisioning(state).await,
             Job::FirmwareInfo => self.firmware_info(state),
             Job::ReadFirmware(length) => return self.read_firmware(*length).await,
             Job::MqttDisconnect => {

@@ -28,7 +28,7 @@ use storage::{FirmwareWriter, Settings, Snapshot};
 use super::Executor;
 use crate::board::{Clock, Network, Profile, Wifi};
 use crate::fmt::warning;
-use crate::mqtt::TOPIC_MAX;
+use crate::mqtt::{MqttShared, TOPIC_MAX};
 use crate::ota_state::{topic, OtaShared, REPORT_TOPIC, UPDATE_TOPIC};
 use crate::state::RamState;
 
@@ -74,16 +74,21 @@ pub(super) fn device_topic(state: &RamState, prefix: &str) -> Option<heapless::S
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
-    /// Waits for the next line, running the OTA update meanwhile.
-    pub(super) async fn wait_line(&mut self, state: &RamState) {
+    /// Waits for the next line, running the OTA update and provisioning meanwhile.
+    pub(super) async fn wait_line(&mut self, state: &mut RamState) {
         loop {
             self.drain_ota(state).await;
             let shared = self.shared;
-            match select(shared.line_ready.wait(), self.ota_input()).await {
-                Either::First(()) => return,
-                Either::Second(Woken::Received(count)) => self.receive_image(count).await,
-                Either::Second(Woken::Timer) => self.check_stall(),
-                Either::Second(Woken::Machine) => {}
+            let (mqtt, clock) = (self.mqtt, self.clock);
+            let ota = Self::ota_input(mqtt, clock, &mut self.download);
+            let provisioning =
+                Self::provisioning_input(self.module.wifi, &self.provisioning, mqtt, clock);
+            match select3(shared.line_ready.wait(), ota, provisioning).await {
+                Either3::First(()) => return,
+                Either3::Second(Woken::Received(count)) => self.receive_image(count).await,
+                Either3::Second(Woken::Timer) => self.check_stall(),
+                Either3::Second(Woken::Machine) => {}
+                Either3::Third(woken) => self.provisioning_woken(state, woken).await,
             }
         }
     }
@@ -92,12 +97,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     // The data buffer stays borrowed across the socket read: the executor is its only user
     // while it waits here (the service reads it only while serving the executor's publish).
     #[allow(clippy::await_holding_refcell_ref)]
-    async fn ota_input(&mut self) -> Woken {
-        let mqtt = self.mqtt;
-        let clock = self.clock;
+    async fn ota_input(
+        mqtt: &MqttShared<'_>,
+        clock: &C,
+        download: &mut Option<Download<N::Stream>>,
+    ) -> Woken {
         let machine = mqtt.ota.machine.borrow().next_deadline();
-        let stall = self
-            .download
+        let stall = download
             .as_ref()
             .map(|download| download.transfer.deadline_ms());
         let deadline = match (machine, stall) {
@@ -111,7 +117,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             }
         };
         let read = async {
-            match self.download.as_mut() {
+            match download.as_mut() {
                 Some(download) => {
                     let mut buffer = mqtt.data.borrow_mut();
                     download.stream.read(&mut buffer[..]).await.unwrap_or(0)

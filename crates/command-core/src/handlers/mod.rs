@@ -12,6 +12,7 @@ pub mod module;
 pub mod mqtt;
 pub mod mqtt_link;
 pub mod ota;
+pub mod provisioning;
 pub mod publish_data;
 pub mod registration;
 pub mod wifi;
@@ -118,6 +119,10 @@ pub enum Job {
     ReadFirmware(Option<u16>),
     /// AT+TCMQTTSUB?: list the user subscriptions, one line per write.
     ListSubscriptions,
+    /// AT+TCSAP= (with its AP) or AT+TCSTARTSMART: start a provisioning session.
+    ProvisionStart(Option<provisioning::AccessPoint>),
+    /// AT+TCSTOPSAP / AT+TCSTOPSMART: stop any provisioning session, then `[OK]`.
+    ProvisionStop,
     /// AT+TCCERTCHECK=: parse the file (and its pair) through the board.
     #[cfg(feature = "certificates")]
     CheckCertificate(certificates::FileName),

@@ -175,6 +175,17 @@ pub struct MqttShared<'a> {
     pub client_files: RefCell<ClientFiles>,
     /// OTA: fed by the service, driven by the executor (`ota_state`).
     pub(crate) ota: crate::ota_state::OtaShared,
+    /// The session is provisioning's binding session (`cloud.md` §6.5), not the host's: it
+    /// makes neither RUN nor CONN true, writes no result line and no MQTT URC, and hands the
+    /// messages of its internal slot to the executor. Set by the executor before it asks
+    /// for a connect (provisioning's or AT+TCMQTTCONN's).
+    pub(crate) internal: Cell<bool>,
+    /// Raised when the service holds a message of the binding session for the executor;
+    /// awaited by the executor only.
+    pub(crate) internal_message: Flag,
+    /// The code of the last failed request (its result line, without the line: the binding
+    /// session's connect failures become `WIFI_CONNECT_FAILED,1,<code>`).
+    pub(crate) last_failure: Cell<i32>,
 }
 
 impl<'a> MqttShared<'a> {
@@ -195,6 +206,9 @@ impl<'a> MqttShared<'a> {
             #[cfg(feature = "certificates")]
             client_files: RefCell::new(ClientFiles::default()),
             ota: crate::ota_state::OtaShared::new(),
+            internal: Cell::new(false),
+            internal_message: Flag::new(),
+            last_failure: Cell::new(0),
         }
     }
 
@@ -218,12 +232,13 @@ impl<'a> MqttShared<'a> {
         }
     }
 
-    /// RUN and CONN as the session sees them now.
+    /// RUN and CONN as the session sees them now (never for provisioning's session).
     pub fn gates(&self) -> Gates {
         let session = self.session.borrow();
+        let host = !self.internal.get();
         Gates {
-            run: session.is_running(),
-            conn: session.is_usable(),
+            run: host && session.is_running(),
+            conn: host && session.is_usable(),
             download: self.ota.is_downloading(),
             ..Gates::default()
         }

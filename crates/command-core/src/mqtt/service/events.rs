@@ -22,14 +22,26 @@ impl Service<'_, '_> {
         let mut session = shared.session.borrow_mut();
         let mut reconnect = false;
         let mut hold = false;
+        let mut hold_internal = false;
         let mut dropped = false;
+        let internal = shared.internal.get();
         while let Some(event) = session.poll(now) {
             if let Event::Message(message) = &event {
+                if message.for_internal && internal {
+                    // The binding session's reply: the executor reads it where it lies.
+                    hold_internal = true;
+                    break;
+                }
                 if message.for_internal {
                     shared.ota.message(message.topic, message.payload, now);
                 }
             }
-            let status = |line: &[u8]| shared.outbox.borrow_mut().push_status(&[line]);
+            // The binding session's drops and reconnects are silent (`cloud.md` §6.5).
+            let status = |line: &[u8]| {
+                if !internal {
+                    shared.outbox.borrow_mut().push_status(&[line]);
+                }
+            };
             match event {
                 Event::Connected { .. } => {
                     shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
@@ -96,7 +108,10 @@ impl Service<'_, '_> {
             }
         }
         shared.ota.link_changed(dropped, session.is_running());
-        if hold {
+        if hold_internal {
+            session.hold_message(now);
+            shared.internal_message.raise();
+        } else if hold {
             session.hold_message(now);
             shared
                 .held_position
@@ -139,10 +154,11 @@ impl Service<'_, '_> {
             }
             Err(value) => {
                 let _ = core::fmt::write(&mut code, format_args!("FAIL,{value}"));
+                self.shared.last_failure.set(value);
                 Outcome::Failed
             }
         };
-        if !name.is_empty() {
+        if !name.is_empty() && !self.shared.internal.get() {
             self.shared.outbox.borrow_mut().push_status(&[
                 b"+",
                 name.as_bytes(),

@@ -1,0 +1,556 @@
+//! The executor's provisioning runner (`cloud.md` §6): it carries out what the sans-IO
+//! [`Provisioning`] machine asks for (radio, UDP servers, router join, the binding MQTT
+//! session, LED, URCs) and feeds it the outcomes, between commands like the OTA download.
+//!
+//! Why the executor: it owns the radio (`Wifi`) and the flash (the router credentials are
+//! persisted when they arrive), and the binding session is the one MQTT session, which the
+//! executor drives through the service's mailbox like its commands' requests. That session
+//! is marked internal while provisioning uses it (`MqttShared::internal`): no RUN or CONN,
+//! no result line, no URC, and its bind reply is held in the session for this runner.
+//!
+//! Memory: no buffer of its own. Datagrams are received into, and every URC, datagram,
+//! topic and token PUBLISH written into, the data-phase buffer: PROV excludes RUN, so neither
+//! a publish command nor an OTA download uses it meanwhile, and a command only fills it while
+//! the runner waits for nothing (the runner borrows it for one step at a time, and for the
+//! radio wait only when no download holds it).
+
+use embassy_futures::select::{select4, Either4};
+use embedded_io_async::Write;
+use embedded_storage_async::nor_flash::MultiwriteNorFlash;
+use mqtt_session::codec::QoS;
+use mqtt_session::session::SlotKind;
+use provisioning::{Action, Identity, Mode, MqttEvent, Provisioning, Received, Record, WifiEvent};
+use storage::WifiStation;
+
+use super::Executor;
+use crate::board::{Clock, Network, ProvisioningEvent, SoftApConfig, UdpServer, Wifi};
+use crate::fmt::warning;
+use crate::handlers::provisioning::AccessPoint;
+use crate::mqtt::{Outcome, Request, TOPIC_MAX};
+use crate::state::{MqttParameters, RamState};
+
+/// The log softAP of `cloud.md` §6.7.
+const LOG_AP_SSID: &[u8] = b"ESP-LOG-QUERY";
+const LOG_AP_PASSWORD: &[u8] = b"86013388";
+/// Stations a provisioning or log AP admits.
+const MAX_STATIONS: u8 = 3;
+/// Longest datagram the UDP servers take (`cloud.md` §6.4); one more byte is received so a
+/// longer one arrives truncated and fails to parse.
+const DATAGRAM_MAX: usize = 255;
+
+/// The binding session's request the service is serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Operation {
+    Connect,
+    Subscribe,
+    Publish,
+}
+
+/// What the runner keeps between wake-ups.
+pub(super) struct Runner {
+    pub(super) machine: Provisioning,
+    /// AT+TCSAP's AP until the machine asks for it.
+    access_point: Option<AccessPoint>,
+    /// The request the service is serving for the binding session.
+    operation: Option<Operation>,
+}
+
+impl Runner {
+    pub(super) const fn new() -> Self {
+        Runner {
+            machine: Provisioning::new(provisioning::ErrorRecords::new()),
+            access_point: None,
+            operation: None,
+        }
+    }
+
+    /// Whether the runner waits for anything (a session, a timer, the log softAP, a
+    /// request).
+    fn active(&self) -> bool {
+        self.machine.is_running()
+            || self.machine.next_wake_ms().is_some()
+            || self.operation.is_some()
+    }
+}
+
+/// What woke the runner.
+pub(super) enum Woken {
+    Timer,
+    Radio(ProvisioningEvent),
+    Outcome(Outcome),
+    Message,
+}
+
+/// The stored record the session works with: the device record, else the product record.
+fn identity(state: &RamState) -> Option<Identity<'_>> {
+    if let Some(device) = &state.settings.device {
+        return Some(Identity {
+            product_id: &device.product_id,
+            device_name: &device.device_name,
+            region: &device.region,
+        });
+    }
+    state.settings.product.as_ref().map(|product| Identity {
+        product_id: &product.product_id,
+        device_name: &product.device_name,
+        region: &product.region,
+    })
+}
+
+fn record(state: &RamState) -> Record {
+    if state.settings.device.is_some() {
+        Record::Device
+    } else if state.settings.product.is_some() {
+        Record::Product
+    } else {
+        Record::Missing
+    }
+}
+
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
+    /// AT+TCSAP / AT+TCSTARTSMART after their acceptance.
+    pub(super) async fn start_provisioning(
+        &mut self,
+        state: &mut RamState,
+        access_point: Option<AccessPoint>,
+    ) {
+        let mode = if access_point.is_some() {
+            Mode::SoftAp
+        } else {
+            Mode::SmartConfig
+        };
+        self.provisioning.access_point = access_point;
+        let now = self.clock.now_ms();
+        self.provisioning.machine.start(mode, record(state), now);
+        self.drive_provisioning(state).await;
+    }
+
+    /// AT+TCSTOPSAP / AT+TCSTOPSMART: the stop rule, then `[OK]`.
+    pub(super) async fn stop_provisioning(&mut self, state: &mut RamState) {
+        let now = self.clock.now_ms();
+        self.provisioning.machine.stop(now);
+        self.drive_provisioning(state).await;
+        self.reply.ok();
+    }
+
+    /// Waits for the runner's next wake-up; pending while it waits for nothing.
+    // The data buffer stays borrowed across the radio wait: the executor is its only user
+    // while it waits here, and an OTA download's read (which holds it too) excludes it.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub(super) async fn provisioning_input(
+        wifi: &mut W,
+        runner: &Runner,
+        mqtt: &crate::mqtt::MqttShared<'_>,
+        clock: &C,
+    ) -> Woken {
+        if !runner.active() {
+            return core::future::pending().await;
+        }
+        let deadline = runner.machine.next_wake_ms();
+        let timer = async move {
+            match deadline {
+                Some(at) => clock.sleep_until(at).await,
+                None => core::future::pending().await,
+            }
+        };
+        // The service reads the token PUBLISH's payload from the data buffer whenever it
+        // takes the request: the radio waits (its datagrams queue in the socket) until the
+        // publish ended.
+        let publishing = runner.operation == Some(Operation::Publish);
+        let radio = async {
+            let buffer = if publishing {
+                None
+            } else {
+                mqtt.data.try_borrow_mut().ok()
+            };
+            match buffer {
+                Some(mut buffer) => wifi.provisioning_event(&mut buffer[..=DATAGRAM_MAX]).await,
+                None => core::future::pending().await,
+            }
+        };
+        let outcome = async {
+            match runner.operation {
+                Some(_) => mqtt.done.take().await,
+                None => core::future::pending().await,
+            }
+        };
+        match select4(timer, radio, outcome, mqtt.internal_message.wait()).await {
+            Either4::First(()) => Woken::Timer,
+            Either4::Second(event) => Woken::Radio(event),
+            Either4::Third(outcome) => Woken::Outcome(outcome),
+            Either4::Fourth(()) => Woken::Message,
+        }
+    }
+
+    /// Feeds what woke the runner to the machine and carries out what follows.
+    pub(super) async fn provisioning_woken(&mut self, state: &mut RamState, woken: Woken) {
+        let now = self.clock.now_ms();
+        match woken {
+            Woken::Timer => {}
+            Woken::Radio(event) => self.radio_event(state, event, now).await,
+            Woken::Outcome(outcome) => {
+                if let Some(operation) = self.provisioning.operation.take() {
+                    self.operation_ended(state, operation, outcome, now);
+                }
+            }
+            Woken::Message => self.bind_message(state, now),
+        }
+        self.drive_provisioning(state).await;
+    }
+
+    async fn radio_event(&mut self, state: &mut RamState, event: ProvisioningEvent, now: u64) {
+        let machine = &mut self.provisioning.machine;
+        match event {
+            ProvisioningEvent::Datagram {
+                server,
+                from,
+                length,
+            } => {
+                let station = {
+                    let Some(identity) = identity(state) else {
+                        return;
+                    };
+                    let data = self.mqtt.data.borrow();
+                    let datagram = &data[..length.min(DATAGRAM_MAX + 1)];
+                    match machine.datagram(&identity, server, datagram, from, now) {
+                        Received::Router { ssid, password } => router(ssid, password),
+                        _ => None,
+                    }
+                };
+                if let Some(station) = station {
+                    self.store_router(state, station).await;
+                }
+            }
+            ProvisioningEvent::SmartConfigCredentials {
+                ssid_length,
+                password_length,
+            } => {
+                let station = {
+                    let data = self.mqtt.data.borrow();
+                    let ssid = &data[..ssid_length];
+                    let password = &data[ssid_length..ssid_length + password_length];
+                    WifiStation {
+                        ssid: heapless::Vec::from_slice(ssid).unwrap_or_default(),
+                        password: heapless::Vec::from_slice(password).unwrap_or_default(),
+                    }
+                };
+                if station.ssid.is_empty() || !machine.is_running() {
+                    return;
+                }
+                self.module.wifi.stop_smartconfig();
+                self.store_router(state, station).await;
+                let joined = self.join_router(state).await;
+                let now = self.clock.now_ms();
+                let event = if joined {
+                    WifiEvent::GotIp
+                } else {
+                    WifiEvent::Disconnected
+                };
+                self.provisioning.machine.wifi(event, now);
+            }
+            ProvisioningEvent::SmartConfigEnded => machine.wifi(WifiEvent::SmartConfigEnded, now),
+            ProvisioningEvent::StationLost => machine.wifi(WifiEvent::Disconnected, now),
+        }
+    }
+
+    /// Persists the router the app or SmartConfig sent as the station configuration.
+    async fn store_router(&mut self, state: &mut RamState, station: WifiStation) {
+        if state.settings.station.as_ref() == Some(&station) {
+            return;
+        }
+        if self.module.settings.store_station(&station).await.is_ok() {
+            state.settings.station = Some(station);
+        } else {
+            warning!("router credentials not stored");
+        }
+    }
+
+    /// Joins the stored router; whether an IP was obtained.
+    async fn join_router(&mut self, state: &RamState) -> bool {
+        let Some(station) = &state.settings.station else {
+            return false;
+        };
+        self.module
+            .wifi
+            .join(&station.ssid, &station.password, None)
+            .await
+            .is_ok()
+    }
+
+    /// Hands the held message of the binding session to the machine, then releases it.
+    fn bind_message(&mut self, state: &RamState, now: u64) {
+        let mut session = self.mqtt.session.borrow_mut();
+        if let (Some(message), Some(identity)) = (session.held_message(), identity(state)) {
+            let event = MqttEvent::Message {
+                topic: message.topic.as_bytes(),
+                payload: message.payload,
+            };
+            self.provisioning.machine.mqtt(&identity, event, now);
+        }
+        session.release_held(now);
+        drop(session);
+        self.mqtt.service_wake.raise();
+    }
+
+    fn operation_ended(
+        &mut self,
+        state: &RamState,
+        operation: Operation,
+        outcome: Outcome,
+        now: u64,
+    ) {
+        let Some(identity) = identity(state) else {
+            return;
+        };
+        let succeeded = outcome == Outcome::Succeeded;
+        let machine = &mut self.provisioning.machine;
+        let events: &[MqttEvent<'_>] = match (operation, succeeded) {
+            (Operation::Connect, true) => &[MqttEvent::Connected],
+            (Operation::Connect, false) => {
+                let code = self.mqtt.last_failure.get();
+                machine.mqtt(&identity, MqttEvent::ConnectFailed(code), now);
+                &[]
+            }
+            (Operation::Subscribe, true) => &[MqttEvent::Subscribed],
+            (Operation::Subscribe, false) => &[MqttEvent::SubscribeFailed],
+            (Operation::Publish, true) => &[MqttEvent::PublishWritten, MqttEvent::Puback],
+            // Written, but no PUBACK in time: the machine's own wait gives -104.
+            (Operation::Publish, false) if self.mqtt.last_failure.get() != LINK_LOST => {
+                &[MqttEvent::PublishWritten]
+            }
+            (Operation::Publish, false) => &[MqttEvent::PublishWriteFailed],
+        };
+        for event in events {
+            machine.mqtt(&identity, *event, now);
+        }
+    }
+
+    /// Runs the machine's actions until it has none left.
+    pub(super) async fn drive_provisioning(&mut self, state: &mut RamState) {
+        loop {
+            let now = self.clock.now_ms();
+            let action = {
+                let mut data = self.mqtt.data.borrow_mut();
+                let identity = identity(state);
+                self.provisioning
+                    .machine
+                    .poll(identity.as_ref(), now, &mut data[..])
+            };
+            let Some(action) = action else {
+                return;
+            };
+            self.provisioning_action(state, action, now).await;
+        }
+    }
+
+    // The data buffer holds the action's bytes while the radio sends them; nothing else
+    // uses it meanwhile (see the module doc).
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn provisioning_action(&mut self, state: &mut RamState, action: Action, now: u64) {
+        let wifi = &mut *self.module.wifi;
+        let runner = &mut self.provisioning;
+        match action {
+            Action::Urc { length } => {
+                let data = self.mqtt.data.borrow();
+                self.mqtt
+                    .outbox
+                    .borrow_mut()
+                    .push_status(&[&data[..length]]);
+                self.mqtt.output_ready.raise();
+            }
+            Action::StartRadio(mode) => {
+                let result = match (mode, &runner.access_point) {
+                    (Mode::SoftAp, Some(access_point)) => wifi.start_soft_ap(&SoftApConfig {
+                        ssid: &access_point.ssid,
+                        password: &access_point.password,
+                        channel: access_point.channel,
+                        max_stations: MAX_STATIONS,
+                    }),
+                    (Mode::SoftAp, None) => Err(7),
+                    (_, _) => wifi.start_smartconfig(),
+                };
+                runner.machine.radio_started(result, now);
+            }
+            Action::StopRadio => {
+                wifi.stop_soft_ap();
+                wifi.stop_smartconfig();
+            }
+            Action::JoinRouter => {
+                wifi.stop_soft_ap();
+                let joined = self.join_router(state).await;
+                let event = if joined {
+                    WifiEvent::GotIp
+                } else {
+                    WifiEvent::Disconnected
+                };
+                let now = self.clock.now_ms();
+                self.provisioning.machine.wifi(event, now);
+            }
+            Action::OpenServer(server) if wifi.open_udp(server).is_err() => {
+                warning!("provisioning UDP server not opened");
+            }
+            Action::CloseServer(server) => wifi.close_udp(server),
+            Action::Send { server, to, length } => {
+                let data = self.mqtt.data.borrow();
+                if wifi.send_udp(server, to, &data[..length]).await.is_err() {
+                    warning!("provisioning datagram not sent");
+                }
+            }
+            Action::Led(lit) => wifi.set_led(lit),
+            Action::Register => self.register_for_binding(state).await,
+            Action::MqttConnect => self.binding_connect(state).await,
+            Action::MqttSubscribe { length } => {
+                let filter = topic(&self.mqtt.data.borrow()[..length]);
+                self.binding_request(
+                    Operation::Subscribe,
+                    |filter| Request::Subscribe {
+                        filter,
+                        qos: QoS::AtMostOnce,
+                        kind: SlotKind::Internal,
+                    },
+                    filter,
+                )
+                .await;
+            }
+            Action::MqttPublish {
+                topic_length,
+                payload_length,
+            } => {
+                let name = {
+                    let mut data = self.mqtt.data.borrow_mut();
+                    let name = topic(&data[..topic_length]);
+                    // The service publishes the payload from the front of the buffer.
+                    data.copy_within(topic_length..topic_length + payload_length, 0);
+                    name
+                };
+                self.binding_request(
+                    Operation::Publish,
+                    |topic| Request::Publish {
+                        name: "",
+                        topic,
+                        length: payload_length,
+                        qos: QoS::AtLeastOnce,
+                    },
+                    name,
+                )
+                .await;
+            }
+            Action::MqttDisconnect => {
+                self.settle_operation().await;
+                self.send(Request::Disconnect);
+                self.outcome().await;
+            }
+            Action::OpenLogAp => {
+                let config = SoftApConfig {
+                    ssid: LOG_AP_SSID,
+                    password: LOG_AP_PASSWORD,
+                    channel: 0,
+                    max_stations: MAX_STATIONS,
+                };
+                if wifi.start_soft_ap(&config).is_err() {
+                    warning!("log softAP not started");
+                }
+            }
+            Action::CloseLogAp => {
+                wifi.close_udp(UdpServer::Log);
+                wifi.stop_soft_ap();
+            }
+            // The records stay in RAM (`docs/decisions.md`, "Provisioning error records").
+            Action::SaveErrors => {}
+            _ => {}
+        }
+    }
+
+    /// Step 1 of `cloud.md` §6.5: dynamic registration with the product record (AT+TCDEVREG's
+    /// runner and budget); the device record is stored on success.
+    async fn register_for_binding(&mut self, state: &mut RamState) {
+        let started = self.clock.now_ms();
+        let result = self.register(state, started).await;
+        let now = self.clock.now_ms();
+        self.provisioning.machine.registered(result, now);
+    }
+
+    /// Waits until the service ended the binding session's request in flight, if any.
+    async fn settle_operation(&mut self) {
+        if self.provisioning.operation.take().is_some() {
+            self.outcome().await;
+        }
+    }
+
+    /// Hands one request of the binding session to the service; its outcome wakes the
+    /// runner. A topic that does not fit a request fails the operation at once.
+    async fn binding_request(
+        &mut self,
+        operation: Operation,
+        request: impl FnOnce(heapless::String<TOPIC_MAX>) -> Request,
+        topic: Option<heapless::String<TOPIC_MAX>>,
+    ) {
+        self.settle_operation().await;
+        match topic {
+            Some(topic) => {
+                self.send(request(topic));
+                self.provisioning.operation = Some(operation);
+            }
+            None => {
+                self.mqtt.done.clear();
+                self.mqtt.last_failure.set(204);
+                self.mqtt.done.put(Outcome::Failed);
+                self.provisioning.operation = Some(operation);
+            }
+        }
+    }
+
+    /// Step 2 of `cloud.md` §6.5: the device record's identity, cmdtimeout 5000, keep-alive
+    /// 240, clean session, reconnect, AT+TCMQTTSRV honoured.
+    async fn binding_connect(&mut self, state: &mut RamState) {
+        self.settle_operation().await;
+        let tls_mode = state
+            .settings
+            .device
+            .as_ref()
+            .map_or(1, |device| device.tls_mode);
+        let parameters = MqttParameters {
+            tls_mode,
+            ..MqttParameters::default()
+        };
+        self.mqtt.internal.set(true);
+        match self.connect_request(state, parameters).await {
+            Ok(request) => {
+                self.send(Request::Connect(request));
+                self.provisioning.operation = Some(Operation::Connect);
+            }
+            Err(code) => {
+                let now = self.clock.now_ms();
+                if let Some(identity) = identity(state) {
+                    let event = MqttEvent::ConnectFailed(code);
+                    self.provisioning.machine.mqtt(&identity, event, now);
+                }
+            }
+        }
+    }
+}
+
+/// The link was lost (`errors.md` §3): the PUBLISH was not written.
+const LINK_LOST: i32 = -103;
+
+/// A topic the machine wrote, as a request's topic.
+fn topic(bytes: &[u8]) -> Option<heapless::String<TOPIC_MAX>> {
+    let text = core::str::from_utf8(bytes).ok()?;
+    heapless::String::try_from(text).ok()
+}
+
+/// The router credentials of a softAP command, unescaped.
+fn router(ssid: ota::Text<'_>, password: ota::Text<'_>) -> Option<WifiStation> {
+    let mut station = WifiStation {
+        ssid: heapless::Vec::new(),
+        password: heapless::Vec::new(),
+    };
+    let mut buffer = [0u8; 64];
+    let length = ssid.copy_to(&mut buffer[..32])?;
+    station.ssid = heapless::Vec::from_slice(&buffer[..length]).ok()?;
+    let length = password.copy_to(&mut buffer)?;
+    station.password = heapless::Vec::from_slice(&buffer[..length.min(63)]).ok()?;
+    (!station.ssid.is_empty()).then_some(station)
+}
