@@ -315,12 +315,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             }
             (Operation::Subscribe, true) => &[MqttEvent::Subscribed],
             (Operation::Subscribe, false) => &[MqttEvent::SubscribeFailed],
-            (Operation::Publish, true) => &[MqttEvent::PublishWritten, MqttEvent::Puback],
-            // Written, but no PUBACK in time: the machine's own wait gives -104.
-            (Operation::Publish, false) if self.mqtt.last_failure.get() != LINK_LOST => {
-                &[MqttEvent::PublishWritten]
-            }
-            (Operation::Publish, false) => &[MqttEvent::PublishWriteFailed],
+            (Operation::Publish, true) => &[MqttEvent::Puback],
+            // No PUBACK: the machine's own 5 s wait, begun at the write, gives -104.
+            (Operation::Publish, false) => &[],
         };
         for event in events {
             machine.mqtt(&identity, *event, now);
@@ -404,6 +401,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Action::MqttSubscribe { length } => {
                 let filter = topic(&self.mqtt.data.borrow()[..length]);
                 self.binding_request(
+                    state,
                     Operation::Subscribe,
                     |filter| Request::Subscribe {
                         filter,
@@ -426,6 +424,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     name
                 };
                 self.binding_request(
+                    state,
                     Operation::Publish,
                     |topic| Request::Publish {
                         name: "",
@@ -483,6 +482,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     /// runner. A topic that does not fit a request fails the operation at once.
     async fn binding_request(
         &mut self,
+        state: &RamState,
         operation: Operation,
         request: impl FnOnce(heapless::String<TOPIC_MAX>) -> Request,
         topic: Option<heapless::String<TOPIC_MAX>>,
@@ -492,6 +492,15 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Some(topic) => {
                 self.send(request(topic));
                 self.provisioning.operation = Some(operation);
+                if operation == Operation::Publish {
+                    // The service writes it at once (its transmit buffer takes any PUBLISH
+                    // of the machine); the PUBACK wait starts now.
+                    if let Some(identity) = identity(state) {
+                        let now = self.clock.now_ms();
+                        let event = MqttEvent::PublishWritten;
+                        self.provisioning.machine.mqtt(&identity, event, now);
+                    }
+                }
             }
             None => {
                 self.mqtt.done.clear();
@@ -531,9 +540,6 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 }
-
-/// The link was lost (`errors.md` §3): the PUBLISH was not written.
-const LINK_LOST: i32 = -103;
 
 /// A topic the machine wrote, as a request's topic.
 fn topic(bytes: &[u8]) -> Option<heapless::String<TOPIC_MAX>> {

@@ -136,3 +136,145 @@ pub fn tcstopsmart_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     reply.ok();
     Step::Done
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{run, run_with_gates};
+    use super::*;
+    use crate::board::Profile;
+    use crate::state::{Gates, RamState};
+
+    fn state() -> RamState {
+        RamState::boot(storage::Snapshot::default())
+    }
+
+    fn text(bytes: &[u8]) -> std::string::String {
+        std::string::String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    #[test]
+    fn test_and_query_forms_print_the_spec_lines() {
+        for (line, expected) in [
+            (
+                &b"AT+TCSAP=?"[..],
+                &b"+TCSAP=<ssid>[,<pwd>,<ch>]\r\n\r\nOK\r\n"[..],
+            ),
+            (b"AT+TCSAP?", b"\r\nOK\r\n"),
+            (
+                b"AT+TCSTOPSAP=?",
+                b"+TCSTOPSAP:CMD TO STOP SOFTAP\r\n\r\nOK\r\n",
+            ),
+            (
+                b"AT+TCSTARTSMART=?",
+                b"+TCSTARTSMART: CMD FOR START SMARTCONFIG\r\n\r\nOK\r\n",
+            ),
+            (
+                b"AT+TCSTOPSMART=?",
+                b"+TCSTOPSMART:CMD TO STOP SMARTCONFIG\r\n\r\nOK\r\n",
+            ),
+        ] {
+            let (reply, step) = run(&mut state(), Profile::Esp8266, line);
+            assert_eq!(text(&reply), text(expected), "{}", text(line));
+            assert!(matches!(step, Step::Done));
+        }
+    }
+
+    #[test]
+    fn a_valid_tcsap_prints_ok_once_and_starts_with_its_ap() {
+        let (reply, step) = run(&mut state(), Profile::Full, b"AT+TCSAP=\"prov\"");
+        assert_eq!(reply, b"\r\nOK\r\n");
+        let Step::Async(Job::ProvisionStart(Some(access_point))) = step else {
+            panic!("not a start: {step:?}");
+        };
+        assert_eq!(
+            (&access_point.ssid[..], &access_point.password[..]),
+            (&b"prov"[..], &b""[..])
+        );
+        assert_eq!(access_point.channel, 0);
+        let line = b"AT+TCSAP=\"p\\\"x\",\"12345678\",13";
+        let (reply, step) = run(&mut state(), Profile::Full, line);
+        assert_eq!(reply, b"\r\nOK\r\n");
+        let Step::Async(Job::ProvisionStart(Some(access_point))) = step else {
+            panic!("not a start");
+        };
+        assert_eq!(&access_point.ssid[..], b"p\"x");
+        assert_eq!(&access_point.password[..], b"12345678");
+        assert_eq!(access_point.channel, 13);
+        assert!(!std::format!("{access_point:?}").contains("12345678"));
+    }
+
+    #[test]
+    fn bad_tcsap_lines_get_their_exact_errors_in_the_spec_order() {
+        let type_error = &b"ERR CODE:0x01050000\r\n\r\nERROR\r\n"[..];
+        let cme = &b"+CME ERROR:204\r\n"[..];
+        let long = std::format!("AT+TCSAP=\"{}\"", "s".repeat(33));
+        let long_password = std::format!("AT+TCSAP=\"s\",\"{}\"", "p".repeat(33));
+        let cases: [(&[u8], &[u8]); 13] = [
+            (b"AT+TCSAP=1", type_error),
+            (b"AT+TCSAP=\"s\",12345678", type_error),
+            (b"AT+TCSAP=\"s\",\"12345678\",\"1\"", type_error),
+            (b"AT+TCSAP=,\"12345678\"", type_error),
+            (b"AT+TCSAP=\"s\",,1", type_error),
+            (b"AT+TCSAP=\"\"", cme),
+            (long.as_bytes(), cme),
+            (b"AT+TCSAP=\"s\",\"1234567\"", cme),
+            (long_password.as_bytes(), cme),
+            (b"AT+TCSAP=\"s\",\"12345678\",14", cme),
+            (b"AT+TCSAP=\"s\",\"12345678\",-1", cme),
+            (b"AT+TCSAP=\"s\",\"12345678\",1,2", cme),
+            // A type error wins over a range error elsewhere.
+            (b"AT+TCSAP=\"\",\"12345678\",\"x\"", type_error),
+        ];
+        for (line, expected) in cases {
+            let mut state = state();
+            let before = state.clone().settings;
+            let (reply, step) = run(&mut state, Profile::Full, line);
+            assert_eq!(text(&reply), text(expected), "{}", text(line));
+            assert!(matches!(step, Step::Done), "{}", text(line));
+            assert_eq!(state.settings, before);
+        }
+    }
+
+    #[test]
+    fn the_gates_come_first_run_then_download() {
+        let running = Gates {
+            run: true,
+            conn: true,
+            ..Gates::default()
+        };
+        let downloading = Gates {
+            download: true,
+            ..Gates::default()
+        };
+        let provisioning = Gates {
+            provisioning: true,
+            ..Gates::default()
+        };
+        for line in [
+            &b"AT+TCSAP=1"[..],
+            b"AT+TCSTARTSMART",
+            b"AT+TCSTOPSAP",
+            b"AT+TCSTOPSMART",
+        ] {
+            let (reply, _) = run_with_gates(&mut state(), Profile::Full, running, line);
+            assert_eq!(reply, b"+CME ERROR:208\r\n", "{}", text(line));
+        }
+        for line in [&b"AT+TCSAP=\"s\""[..], b"AT+TCSTARTSMART"] {
+            let (reply, _) = run_with_gates(&mut state(), Profile::Full, downloading, line);
+            assert_eq!(reply, b"+CME ERROR:200\r\n", "{}", text(line));
+        }
+        // A running session is restarted by a start and ended by a stop.
+        let (reply, step) = run_with_gates(
+            &mut state(),
+            Profile::Full,
+            provisioning,
+            b"AT+TCSTARTSMART",
+        );
+        assert_eq!(reply, b"OK\r\n");
+        assert!(matches!(step, Step::Async(Job::ProvisionStart(None))));
+        let (reply, step) =
+            run_with_gates(&mut state(), Profile::Full, provisioning, b"AT+TCSTOPSMART");
+        assert!(reply.is_empty());
+        assert!(matches!(step, Step::Sync(Job::ProvisionStop)));
+    }
+}
