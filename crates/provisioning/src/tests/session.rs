@@ -329,6 +329,51 @@ fn previous_records_go_to_the_next_app_before_its_command_is_handled() {
 }
 
 #[test]
+fn a_bad_command_gets_the_earlier_records_only_and_its_own_failure_waits_for_the_next_app() {
+    let mut harness = softap(T0);
+    harness
+        .provisioning
+        .datagram(&IDENTITY, Server::Provisioning, b"{", APP, T0);
+    harness.run_until(T0 + 4_000);
+    harness
+        .provisioning
+        .start(Mode::SoftAp, Record::Device, harness.now);
+    harness.provisioning.radio_started(Ok(()), harness.now);
+    harness.quiet();
+    let now = harness.now;
+    harness.provisioning.datagram(
+        &IDENTITY,
+        Server::Provisioning,
+        b"{\"cmdType\":1}",
+        APP,
+        now,
+    );
+    let record = |age: &str, text: &str| {
+        Step::Send(
+            Server::Provisioning,
+            APP,
+            std::format!("{{\"cmdType\":2,\"deviceReply\":\"{age}\",\"log\":\"{text}\"}}\r\n"),
+        )
+    };
+    let steps: std::vec::Vec<Step> = harness
+        .quiet()
+        .into_iter()
+        .filter(|step| matches!(step, Step::Send(..)))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            record("Previous_Error", "RTOS task error! (4, 206)"),
+            record("Current_Error", "APP command error! (2, 204)"),
+        ]
+    );
+    assert_eq!(
+        harness.provisioning.errors().previous(),
+        [crate::Failure::new(4, 206)]
+    );
+}
+
+#[test]
 fn the_budget_is_300_s_and_a_disconnect_leaves_50_s() {
     let mut harness = softap(1_000);
     let steps = harness.run_quiet(300_999);
