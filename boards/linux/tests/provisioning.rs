@@ -368,7 +368,7 @@ fn a_token_publish_without_puback_fails_with_minus_104() {
 }
 
 #[test]
-fn a_stop_ends_the_session_silently_and_the_next_app_hears_why() {
+fn a_stop_ends_the_session_silently_and_the_app_after_a_reboot_hears_why() {
     let mut rig = Rig::start("prov-stop", "full", &[]);
     rig.store_demo_device();
     rig.module.send(b"AT+TCSAP=\"tc-at-prov\"\r\n");
@@ -380,7 +380,12 @@ fn a_stop_ends_the_session_silently_and_the_next_app_hears_why() {
     // Stopping nothing is still `[OK]`.
     rig.module.send(b"AT+TCSTOPSAP\r\n");
     rig.module.expect(b"\r\nOK\r\n");
-    // The next session's app gets the stop as a previous error before its replies.
+    // The record is persisted: after a reboot the next session's app gets the stop as a
+    // previous error before its replies.
+    rig.module.send(b"AT+RST\r\n");
+    rig.module.expect(b"\r\nOK\r\n\r\nready\r\n");
+    rig.module.send(b"ATE0\r\n");
+    rig.module.expect(b"ATE0\r\n\r\nOK\r\n");
     rig.module.send(b"AT+TCSAP=\"tc-at-prov\"\r\n");
     rig.module.expect(b"\r\nOK\r\n+TCSAP:OK\r\n");
     let output = rig.app_softap("11112222333344445555666677778888", &[]);
@@ -424,11 +429,13 @@ fn the_budget_and_the_app_end_smartconfig_sessions() {
 #[test]
 fn starts_without_a_record_or_with_a_host_session_are_refused_and_change_nothing() {
     let mut rig = Rig::start("prov-refused", "full", &[]);
-    let flash = rig.module.flash_bytes();
+    // Without a device or product record a start fails (its record is kept for the next app).
     rig.module.send(b"AT+TCSAP=\"tc-at-prov\"\r\n");
     rig.module.expect(b"\r\nOK\r\n+TCSAP:FAIL,27\r\n");
     rig.module.send(b"AT+TCSTARTSMART\r\n");
     rig.module.expect(b"OK\r\n+TCSTARTSMART:FAIL,27\r\n");
+    rig.module.expect_quiet(false);
+    let flash = rig.module.flash_bytes();
     for (line, answer) in [
         (&b"AT+TCSAP=\"\"\r\n"[..], &b"+CME ERROR:204\r\n"[..]),
         (b"AT+TCSAP=\"s\",\"short\"\r\n", b"+CME ERROR:204\r\n"),

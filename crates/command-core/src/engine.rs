@@ -203,6 +203,7 @@ where
     let output = UartLock::new(tx);
     let mqtt = MqttShared::new(cloud.random);
     ota_jobs::boot(&mqtt.ota, &mut *module.settings, &state.settings).await;
+    let errors = provisioning_jobs::boot(&mut *module.settings).await;
     let network = RefCell::new(&mut *cloud.network);
     let mut executor = Executor {
         shared: &shared,
@@ -214,7 +215,7 @@ where
         clock: cloud.clock,
         network: &network,
         download: None,
-        provisioning: provisioning_jobs::Runner::new(),
+        provisioning: provisioning_jobs::Runner::new(errors),
         entered_data: false,
         #[cfg(feature = "certificates")]
         pair: [0; storage::CERTIFICATE_SIZE_MAX],

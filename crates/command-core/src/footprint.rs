@@ -16,16 +16,16 @@ use crate::engine::{run_with, Cloud, Module};
 /// The gate of the esp8266 build (no `certificates`): a ratchet towards 28 KiB, the measured
 /// size rounded up to 256 bytes. Lower it with every saving. (Raised by 2,048 for OTA: the
 /// machine, the URL copy and the record mirror in `OtaShared`, and the transfer's state.
-/// Raised by 768 for provisioning: the `Provisioning` machine, AT+TCSAP's AP and the
-/// runner's wait.)
+/// Raised by 768 for provisioning: the `Provisioning` machine, AT+TCSAP's AP, the runner's
+/// wait and the error records' store.)
 #[cfg(not(feature = "certificates"))]
 const ENGINE_GATE: usize = 40_192;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
-/// size rounded up to 256 bytes. Lower it with every saving. (Raised by 1,024 for
+/// size rounded up to 256 bytes. Lower it with every saving. (Raised by 1,280 for
 /// provisioning: as in esp8266, plus the binding connect's client-file loading in the
 /// runner's wait.)
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 57_344;
+const ENGINE_GATE: usize = 57_600;
 
 struct Pending;
 

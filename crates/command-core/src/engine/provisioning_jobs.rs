@@ -19,7 +19,9 @@ use embedded_io_async::Write;
 use embedded_storage_async::nor_flash::MultiwriteNorFlash;
 use mqtt_session::codec::QoS;
 use mqtt_session::session::SlotKind;
-use provisioning::{Action, Identity, Mode, MqttEvent, Provisioning, Received, Record, WifiEvent};
+use provisioning::{
+    Action, Failure, Identity, Mode, MqttEvent, Provisioning, Received, Record, WifiEvent,
+};
 use storage::WifiStation;
 
 use super::Executor;
@@ -56,9 +58,10 @@ pub(super) struct Runner {
 }
 
 impl Runner {
-    pub(super) const fn new() -> Self {
+    /// Idle, with the error records persisted by an earlier session.
+    pub(super) const fn new(errors: provisioning::ErrorRecords) -> Self {
         Runner {
-            machine: Provisioning::new(provisioning::ErrorRecords::new()),
+            machine: Provisioning::new(errors),
             access_point: None,
             operation: None,
         }
@@ -71,6 +74,22 @@ impl Runner {
             || self.machine.next_wake_ms().is_some()
             || self.operation.is_some()
     }
+}
+
+/// Boot: the error records an earlier session could not send (an unreadable record is
+/// forgotten: it only explains an old failure).
+pub(super) async fn boot<F: embedded_storage_async::nor_flash::NorFlash>(
+    settings: &mut storage::Settings<F>,
+) -> provisioning::ErrorRecords {
+    let stored = settings.provisioning_errors().await.unwrap_or_else(|_| {
+        warning!("provisioning error records unreadable");
+        None
+    });
+    let mut failures = heapless::Vec::<Failure, { storage::PROVISIONING_ERRORS_MAX }>::new();
+    for &(kind, sub) in stored.iter().flat_map(|stored| stored.records.iter()) {
+        let _ = failures.push(Failure::new(kind, sub));
+    }
+    provisioning::ErrorRecords::restored(&failures)
 }
 
 /// What woke the runner.
@@ -456,8 +475,16 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 wifi.close_udp(UdpServer::Log);
                 wifi.stop_soft_ap();
             }
-            // The records stay in RAM (`docs/decisions.md`, "Provisioning error records").
-            Action::SaveErrors => {}
+            Action::SaveErrors => {
+                let mut stored = storage::ProvisioningErrors::default();
+                for failure in runner.machine.errors().previous() {
+                    let _ = stored.records.push((failure.kind, failure.sub));
+                }
+                let settings = &mut *self.module.settings;
+                if settings.store_provisioning_errors(&stored).await.is_err() {
+                    warning!("provisioning error records not stored");
+                }
+            }
             _ => {}
         }
     }
