@@ -26,6 +26,7 @@ mod jobs;
 mod mqtt_jobs;
 mod ota_jobs;
 mod output;
+mod provisioning_binding;
 mod provisioning_jobs;
 mod receiver;
 mod registration;

@@ -17,19 +17,16 @@
 use embassy_futures::select::{select4, Either4};
 use embedded_io_async::Write;
 use embedded_storage_async::nor_flash::MultiwriteNorFlash;
-use mqtt_session::codec::QoS;
-use mqtt_session::session::SlotKind;
-use provisioning::{
-    Action, Failure, Identity, Mode, MqttEvent, Provisioning, Received, Record, WifiEvent,
-};
+use provisioning::{Action, Failure, Identity, Mode, Provisioning, Received, Record, WifiEvent};
 use storage::WifiStation;
 
+use super::provisioning_binding::Operation;
 use super::Executor;
 use crate::board::{Clock, Network, ProvisioningEvent, SoftApConfig, UdpServer, Wifi};
 use crate::fmt::warning;
 use crate::handlers::provisioning::AccessPoint;
-use crate::mqtt::{Outcome, Request, TOPIC_MAX};
-use crate::state::{MqttParameters, RamState};
+use crate::mqtt::{Outcome, Request};
+use crate::state::RamState;
 
 /// The log softAP of `cloud.md` §6.7.
 const LOG_AP_SSID: &[u8] = b"ESP-LOG-QUERY";
@@ -40,21 +37,13 @@ const MAX_STATIONS: u8 = 3;
 /// longer one arrives truncated and fails to parse.
 const DATAGRAM_MAX: usize = 255;
 
-/// The binding session's request the service is serving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Operation {
-    Connect,
-    Subscribe,
-    Publish,
-}
-
 /// What the runner keeps between wake-ups.
 pub(super) struct Runner {
     pub(super) machine: Provisioning,
     /// AT+TCSAP's AP until the machine asks for it.
     access_point: Option<AccessPoint>,
     /// The request the service is serving for the binding session.
-    operation: Option<Operation>,
+    pub(super) operation: Option<Operation>,
 }
 
 impl Runner {
@@ -101,7 +90,7 @@ pub(super) enum Woken {
 }
 
 /// The stored record the session works with: the device record, else the product record.
-fn identity(state: &RamState) -> Option<Identity<'_>> {
+pub(super) fn identity(state: &RamState) -> Option<Identity<'_>> {
     if let Some(device) = &state.settings.device {
         return Some(Identity {
             product_id: &device.product_id,
@@ -298,51 +287,6 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             .is_ok()
     }
 
-    /// Hands the held message of the binding session to the machine, then releases it.
-    fn bind_message(&mut self, state: &RamState, now: u64) {
-        let mut session = self.mqtt.session.borrow_mut();
-        if let (Some(message), Some(identity)) = (session.held_message(), identity(state)) {
-            let event = MqttEvent::Message {
-                topic: message.topic.as_bytes(),
-                payload: message.payload,
-            };
-            self.provisioning.machine.mqtt(&identity, event, now);
-        }
-        session.release_held(now);
-        drop(session);
-        self.mqtt.service_wake.raise();
-    }
-
-    fn operation_ended(
-        &mut self,
-        state: &RamState,
-        operation: Operation,
-        outcome: Outcome,
-        now: u64,
-    ) {
-        let Some(identity) = identity(state) else {
-            return;
-        };
-        let succeeded = outcome == Outcome::Succeeded;
-        let machine = &mut self.provisioning.machine;
-        let events: &[MqttEvent<'_>] = match (operation, succeeded) {
-            (Operation::Connect, true) => &[MqttEvent::Connected],
-            (Operation::Connect, false) => {
-                let code = self.mqtt.last_failure.get();
-                machine.mqtt(&identity, MqttEvent::ConnectFailed(code), now);
-                &[]
-            }
-            (Operation::Subscribe, true) => &[MqttEvent::Subscribed],
-            (Operation::Subscribe, false) => &[MqttEvent::SubscribeFailed],
-            (Operation::Publish, true) => &[MqttEvent::Puback],
-            // No PUBACK: the machine's own 5 s wait, begun at the write, gives -104.
-            (Operation::Publish, false) => &[],
-        };
-        for event in events {
-            machine.mqtt(&identity, *event, now);
-        }
-    }
-
     /// Runs the machine's actions until it has none left.
     pub(super) async fn drive_provisioning(&mut self, state: &mut RamState) {
         loop {
@@ -417,43 +361,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Action::Led(lit) => wifi.set_led(lit),
             Action::Register => self.register_for_binding(state).await,
             Action::MqttConnect => self.binding_connect(state).await,
-            Action::MqttSubscribe { length } => {
-                let filter = topic(&self.mqtt.data.borrow()[..length]);
-                self.binding_request(
-                    state,
-                    Operation::Subscribe,
-                    |filter| Request::Subscribe {
-                        filter,
-                        qos: QoS::AtMostOnce,
-                        kind: SlotKind::Internal,
-                    },
-                    filter,
-                )
-                .await;
-            }
+            Action::MqttSubscribe { length } => self.binding_subscribe(state, length).await,
             Action::MqttPublish {
                 topic_length,
                 payload_length,
             } => {
-                let name = {
-                    let mut data = self.mqtt.data.borrow_mut();
-                    let name = topic(&data[..topic_length]);
-                    // The service publishes the payload from the front of the buffer.
-                    data.copy_within(topic_length..topic_length + payload_length, 0);
-                    name
-                };
-                self.binding_request(
-                    state,
-                    Operation::Publish,
-                    |topic| Request::Publish {
-                        name: "",
-                        topic,
-                        length: payload_length,
-                        qos: QoS::AtLeastOnce,
-                    },
-                    name,
-                )
-                .await;
+                self.binding_publish(state, topic_length, payload_length)
+                    .await
             }
             Action::MqttDisconnect => {
                 self.settle_operation().await;
@@ -488,90 +402,6 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             _ => {}
         }
     }
-
-    /// Step 1 of `cloud.md` §6.5: dynamic registration with the product record (AT+TCDEVREG's
-    /// runner and budget); the device record is stored on success.
-    async fn register_for_binding(&mut self, state: &mut RamState) {
-        let started = self.clock.now_ms();
-        let result = self.register(state, started).await;
-        let now = self.clock.now_ms();
-        self.provisioning.machine.registered(result, now);
-    }
-
-    /// Waits until the service ended the binding session's request in flight, if any.
-    async fn settle_operation(&mut self) {
-        if self.provisioning.operation.take().is_some() {
-            self.outcome().await;
-        }
-    }
-
-    /// Hands one request of the binding session to the service; its outcome wakes the
-    /// runner. A topic that does not fit a request fails the operation at once.
-    async fn binding_request(
-        &mut self,
-        state: &RamState,
-        operation: Operation,
-        request: impl FnOnce(heapless::String<TOPIC_MAX>) -> Request,
-        topic: Option<heapless::String<TOPIC_MAX>>,
-    ) {
-        self.settle_operation().await;
-        match topic {
-            Some(topic) => {
-                self.send(request(topic));
-                self.provisioning.operation = Some(operation);
-                if operation == Operation::Publish {
-                    // The service writes it at once (its transmit buffer takes any PUBLISH
-                    // of the machine); the PUBACK wait starts now.
-                    if let Some(identity) = identity(state) {
-                        let now = self.clock.now_ms();
-                        let event = MqttEvent::PublishWritten;
-                        self.provisioning.machine.mqtt(&identity, event, now);
-                    }
-                }
-            }
-            None => {
-                self.mqtt.done.clear();
-                self.mqtt.last_failure.set(204);
-                self.mqtt.done.put(Outcome::Failed);
-                self.provisioning.operation = Some(operation);
-            }
-        }
-    }
-
-    /// Step 2 of `cloud.md` §6.5: the device record's identity, cmdtimeout 5000, keep-alive
-    /// 240, clean session, reconnect, AT+TCMQTTSRV honoured.
-    async fn binding_connect(&mut self, state: &mut RamState) {
-        self.settle_operation().await;
-        let tls_mode = state
-            .settings
-            .device
-            .as_ref()
-            .map_or(1, |device| device.tls_mode);
-        let parameters = MqttParameters {
-            tls_mode,
-            ..MqttParameters::default()
-        };
-        self.mqtt.internal.set(true);
-        match self.connect_request(state, parameters).await {
-            Ok(request) => {
-                self.send(Request::Connect(request));
-                self.provisioning.operation = Some(Operation::Connect);
-            }
-            Err(code) => {
-                let now = self.clock.now_ms();
-                if let Some(identity) = identity(state) {
-                    let event = MqttEvent::ConnectFailed(code);
-                    self.provisioning.machine.mqtt(&identity, event, now);
-                }
-            }
-        }
-    }
-}
-
-/// A topic the machine wrote, as a request's topic.
-fn topic(bytes: &[u8]) -> Option<heapless::String<TOPIC_MAX>> {
-    let text = core::str::from_utf8(bytes).ok()?;
-    heapless::String::try_from(text).ok()
 }
 
 /// The router credentials of a softAP command, unescaped.
