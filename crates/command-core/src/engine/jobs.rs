@@ -72,6 +72,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
             }
             Job::Join { station, bssid } => {
+                // A station join ends the log softAP (`cloud.md` §6.7); the runner closes it
+                // before it next waits.
+                self.provisioning.machine.close_log_ap();
                 let wifi = &mut *self.module.wifi;
                 if wifi.association().is_some() {
                     reply.text_line("WIFI DISCONNECT");

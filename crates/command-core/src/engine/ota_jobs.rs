@@ -78,6 +78,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     pub(super) async fn wait_line(&mut self, state: &mut RamState) {
         loop {
             self.drain_ota(state).await;
+            // Work a command queued for the provisioning machine (a join closing the log AP).
+            self.drive_provisioning(state).await;
             let shared = self.shared;
             let (mqtt, clock) = (self.mqtt, self.clock);
             let ota = Self::ota_input(mqtt, clock, &mut self.download);
