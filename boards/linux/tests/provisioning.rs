@@ -471,3 +471,48 @@ fn starts_without_a_record_or_with_a_host_session_are_refused_and_change_nothing
         rig.module.expect(b"+CME ERROR:208\r\n");
     }
 }
+
+/// Polls the hub's view of the demo device until `condition` holds for its JSON text (the
+/// hub records no event for a subscription or a DISCONNECT, so its state is what we watch).
+fn wait_for_device(rig: &Rig, what: &str, condition: impl Fn(&str) -> bool) {
+    let deadline = std::time::Instant::now() + SESSION_DEADLINE;
+    loop {
+        let body = rig.bound_tokens(DEMO_PRODUCT, DEMO_DEVICE);
+        if condition(&body) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hub never saw {what}: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_stop_during_the_binding_closes_its_session_and_leaves_mqtt_to_the_host() {
+    let mut rig = Rig::start("prov-stop-binding", "full", &[]);
+    rig.store_demo_device();
+    rig.module.send(b"AT+TCSTARTSMART\r\n");
+    rig.module.expect(b"OK\r\n+TCSTARTSMART:OK\r\n");
+    let injected = rig.control(r#"{"op":"smartconfig","ssid":"hub-ap","password":"password123"}"#);
+    assert_eq!(injected.trim(), r#"{"ok":true}"#);
+    // The binding session is up and waits for the app's token on its reply topic.
+    let reply_topic = format!("$thing/down/service/{DEMO_PRODUCT}/{DEMO_DEVICE}");
+    wait_for_device(&rig, "the bind subscription", |body| {
+        body.contains(r#""online":true"#) && body.contains(&reply_topic)
+    });
+    rig.module.send(b"AT+TCMQTTSTATE?\r\n");
+    rig.module.expect(b"+TCMQTTSTATE:0\r\n\r\nOK\r\n");
+    rig.module.send(b"AT+TCSTOPSMART\r\n");
+    rig.module.expect(b"\r\nOK\r\n");
+    rig.module.expect_quiet(false);
+    wait_for_device(&rig, "the DISCONNECT", |body| {
+        !body.contains(r#""online":true"#)
+    });
+    // The host's own session behaves as ever: its result line and RUN.
+    rig.module.send(b"AT+TCMQTTCONN=1,5000,240,1,1\r\n");
+    rig.module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    rig.module.send(b"AT+TCMQTTSTATE?\r\n");
+    rig.module.expect(b"+TCMQTTSTATE:1\r\n\r\nOK\r\n");
+}
