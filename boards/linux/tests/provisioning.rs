@@ -516,3 +516,31 @@ fn a_stop_during_the_binding_closes_its_session_and_leaves_mqtt_to_the_host() {
     rig.module.send(b"AT+TCMQTTSTATE?\r\n");
     rig.module.expect(b"+TCMQTTSTATE:1\r\n\r\nOK\r\n");
 }
+
+#[test]
+fn a_router_that_fits_no_station_configuration_is_not_joined_and_the_stored_one_stays() {
+    let mut rig = Rig::start("prov-long-ssid", "full", &[("TCAT_CLOCK_SCALE", "10")]);
+    rig.store_demo_device();
+    rig.module.send(b"AT+CWJAP=\"hub-ap\",\"password123\"\r\n");
+    rig.module
+        .expect(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n");
+    rig.module.send(b"AT+TCSAP=\"tc-at-prov\"\r\n");
+    rig.module.expect(b"\r\nOK\r\n+TCSAP:OK\r\n");
+    let datagram = format!(
+        r#"{{"cmdType":1,"ssid":"{}","password":"password123","token":"abc"}}"#,
+        "s".repeat(33)
+    );
+    let answers = exchange(&rig.softap, datagram.as_bytes(), 3);
+    assert!(answers
+        .iter()
+        .all(|answer| answer.contains(r#""productId":"DEMO000001""#)));
+    // No join: the station budget of 50 s after the failed join runs out.
+    rig.module
+        .expect_within(b"+TCSAP:WIFI_CONNECT_FAILED,3,103\r\n", SESSION_DEADLINE);
+    rig.module.send(b"AT+RST\r\n");
+    rig.module
+        .expect(b"\r\nOK\r\n\r\nready\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n");
+    rig.module.send(b"AT+CWJAP?\r\n");
+    rig.module
+        .expect(b"AT+CWJAP?\r\n+CWJAP:\"hub-ap\",\"02:00:00:00:00:01\",6,-45\r\n\r\nOK\r\n");
+}

@@ -44,6 +44,9 @@ pub(super) struct Runner {
     access_point: Option<AccessPoint>,
     /// The request the service is serving for the binding session.
     pub(super) operation: Option<Operation>,
+    /// The app's router does not fit a station configuration (SSID over 32 bytes, password
+    /// over 63): the join fails instead of joining the router stored before.
+    router_refused: bool,
 }
 
 impl Runner {
@@ -53,6 +56,7 @@ impl Runner {
             machine: Provisioning::new(errors),
             access_point: None,
             operation: None,
+            router_refused: false,
         }
     }
 
@@ -130,6 +134,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Mode::SmartConfig
         };
         self.provisioning.access_point = access_point;
+        self.provisioning.router_refused = false;
         let now = self.clock.now_ms();
         self.provisioning.machine.start(mode, record(state), now);
         self.drive_provisioning(state).await;
@@ -223,7 +228,11 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     let data = self.mqtt.data.borrow();
                     let datagram = &data[..length.min(DATAGRAM_MAX + 1)];
                     match machine.datagram(&identity, server, datagram, from, now) {
-                        Received::Router { ssid, password } => router(ssid, password),
+                        Received::Router { ssid, password } => {
+                            let station = router(ssid, password);
+                            self.provisioning.router_refused = station.is_none();
+                            station
+                        }
                         _ => None,
                     }
                 };
@@ -339,7 +348,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             }
             Action::JoinRouter => {
                 wifi.stop_soft_ap();
-                let joined = self.join_router(state).await;
+                let joined = !runner.router_refused && self.join_router(state).await;
                 let event = if joined {
                     WifiEvent::GotIp
                 } else {
@@ -410,10 +419,10 @@ fn router(ssid: ota::Text<'_>, password: ota::Text<'_>) -> Option<WifiStation> {
         ssid: heapless::Vec::new(),
         password: heapless::Vec::new(),
     };
-    let mut buffer = [0u8; 64];
+    let mut buffer = [0u8; 63];
     let length = ssid.copy_to(&mut buffer[..32])?;
     station.ssid = heapless::Vec::from_slice(&buffer[..length]).ok()?;
     let length = password.copy_to(&mut buffer)?;
-    station.password = heapless::Vec::from_slice(&buffer[..length.min(63)]).ok()?;
+    station.password = heapless::Vec::from_slice(&buffer[..length]).ok()?;
     (!station.ssid.is_empty()).then_some(station)
 }
