@@ -544,3 +544,28 @@ fn a_router_that_fits_no_station_configuration_is_not_joined_and_the_stored_one_
     rig.module
         .expect(b"AT+CWJAP?\r\n+CWJAP:\"hub-ap\",\"02:00:00:00:00:01\",6,-45\r\n\r\nOK\r\n");
 }
+
+#[test]
+fn the_led_is_lit_while_the_host_session_is_connected() {
+    let mut rig = Rig::start("prov-led", "full", &[]);
+    rig.store_demo_device();
+    let lit = |rig: &mut Rig| {
+        // The executor shows the LED before it takes the next line.
+        rig.module.expect_quiet(false);
+        rig.control(r#"{"op":"led"}"#).contains(r#""lit":true"#)
+    };
+    assert!(!lit(&mut rig));
+    rig.module.send(b"AT+TCMQTTCONN=1,5000,240,1,1\r\n");
+    rig.module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    assert!(lit(&mut rig));
+    rig.module.send(b"AT+TCMQTTDISCONN\r\n");
+    rig.module.expect(b"\r\nOK\r\n");
+    assert!(!lit(&mut rig));
+    // A drop puts it out too.
+    rig.module.send(b"AT+TCMQTTCONN=1,5000,240,1,0\r\n");
+    rig.module.expect(b"OK\r\n+TCMQTTCONN:OK\r\n");
+    assert!(lit(&mut rig));
+    rig.hub.kick(None);
+    rig.module.expect(b"+TCMQTTDISCON,-103\r\n");
+    assert!(!lit(&mut rig));
+}

@@ -307,6 +307,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 
     async fn next_entry(&mut self, state: &mut RamState) -> Result<Entry, Exit> {
         loop {
+            self.show_led();
             if let Some(entry) = self.shared.queue.borrow_mut().pop() {
                 return Ok(entry);
             }
@@ -318,6 +319,14 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 // Idle: the OTA download runs until a line arrives.
                 self.wait_line(state).await;
             }
+        }
+    }
+
+    /// Shows the LED state the host session's last change called for (`cloud.md` §6.6),
+    /// before the next line, so a command's effect on it is visible to the one after.
+    fn show_led(&mut self) {
+        if let Some(lit) = self.mqtt.led.take() {
+            self.module.wifi.set_led(lit);
         }
     }
 

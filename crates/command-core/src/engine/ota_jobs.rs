@@ -16,7 +16,7 @@
 //! from one wake-up to the next; the reports are written on the stack (at most
 //! [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never across an await).
 
-use embassy_futures::select::{select, select3, Either, Either3};
+use embassy_futures::select::{select, select3, select4, Either, Either3, Either4};
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
 use mqtt_session::codec::QoS;
@@ -80,17 +80,21 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             self.drain_ota(state).await;
             // Work a command queued for the provisioning machine (a join closing the log AP).
             self.drive_provisioning(state).await;
+            // The host session's LED, changed while waiting.
+            self.show_led();
             let shared = self.shared;
             let (mqtt, clock) = (self.mqtt, self.clock);
             let ota = Self::ota_input(mqtt, clock, &mut self.download);
             let provisioning =
                 Self::provisioning_input(self.module.wifi, &self.provisioning, mqtt, clock);
-            match select3(shared.line_ready.wait(), ota, provisioning).await {
-                Either3::First(()) => return,
-                Either3::Second(Woken::Received(count)) => self.receive_image(count).await,
-                Either3::Second(Woken::Timer) => self.check_stall(),
-                Either3::Second(Woken::Machine) => {}
-                Either3::Third(woken) => self.provisioning_woken(state, woken).await,
+            let led = mqtt.led_wake.wait();
+            match select4(shared.line_ready.wait(), ota, provisioning, led).await {
+                Either4::First(()) => return,
+                Either4::Second(Woken::Received(count)) => self.receive_image(count).await,
+                Either4::Second(Woken::Timer) => self.check_stall(),
+                Either4::Second(Woken::Machine) => {}
+                Either4::Third(woken) => self.provisioning_woken(state, woken).await,
+                Either4::Fourth(()) => {}
             }
         }
     }

@@ -183,6 +183,12 @@ pub struct MqttShared<'a> {
     /// Raised when the service holds a message of the binding session for the executor;
     /// awaited by the executor only.
     pub(crate) internal_message: Flag,
+    /// The LED state the host session's last change calls for (`cloud.md` §6.6: on while
+    /// connected, off after a drop or AT+TCMQTTDISCONN), until the executor shows it: the
+    /// LED belongs to the board, which only the executor drives.
+    pub(crate) led: Cell<Option<bool>>,
+    /// Raised with [`MqttShared::led`]; awaited by the executor only.
+    pub(crate) led_wake: Flag,
     /// The code of the last failed request (its result line, without the line: the binding
     /// session's connect failures become `WIFI_CONNECT_FAILED,1,<code>`).
     pub(crate) last_failure: Cell<i32>,
@@ -208,7 +214,18 @@ impl<'a> MqttShared<'a> {
             ota: crate::ota_state::OtaShared::new(),
             internal: Cell::new(false),
             internal_message: Flag::new(),
+            led: Cell::new(None),
+            led_wake: Flag::new(),
             last_failure: Cell::new(0),
+        }
+    }
+
+    /// The host session connected (`true`) or ended (`false`): the LED follows. The binding
+    /// session's LED is provisioning's.
+    pub(crate) fn host_link(&self, connected: bool) {
+        if !self.internal.get() {
+            self.led.set(Some(connected));
+            self.led_wake.raise();
         }
     }
 

@@ -44,6 +44,7 @@ impl Service<'_, '_> {
             };
             match event {
                 Event::Connected { .. } => {
+                    shared.host_link(true);
                     shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
                     self.complete_connack(Ok(()));
                 }
@@ -83,6 +84,7 @@ impl Service<'_, '_> {
                 }
                 Event::Message(_) => {}
                 Event::Dropped { reason, .. } => {
+                    shared.host_link(false);
                     dropped = true;
                     shared.diagnose(|diagnostics| diagnostics.last_disconnect = reason.into());
                     *link = None;
@@ -97,10 +99,12 @@ impl Service<'_, '_> {
                     *link = None;
                 }
                 Event::Reconnected => {
+                    shared.host_link(true);
                     shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
                     status(b"+TCMQTTRECONNECTED\r\n");
                 }
                 Event::GaveUp => {
+                    shared.host_link(false);
                     *link = None;
                     status(b"+TCMQTTDISCON,-106\r\n");
                 }
