@@ -45,3 +45,18 @@ semihosting_call:
 cycle_count:
     rsr.ccount a2
     ret
+
+/* One of each load the ESP8266 board's LoadStoreError handler emulates, and two it must
+ * refuse, at every alignment of the 3-byte instruction, for `check_load_emulation`
+ * (src/xtensa.rs). Never executed: the emulation decodes them from memory. */
+    .section .text.narrow_load_samples, "ax"
+    .global narrow_load_samples
+    .align 4
+narrow_load_samples:
+    l8ui a5, a3, 1
+    l16ui a0, a3, 2
+    l16si a12, a3, 2
+    l8ui a15, a3, 3
+    s8i a5, a3, 0
+    l8ui a1, a3, 0
+    l32i a6, a3, 0

@@ -7,12 +7,14 @@ mod ci;
 mod cross;
 mod flash;
 mod fuzz;
+mod hil;
 mod hub;
 mod image;
 mod lx106;
 mod preset;
 mod process;
 mod qemu;
+mod replay;
 mod run;
 mod signals;
 mod terminal;
@@ -43,6 +45,9 @@ commands:
   chips                          build-image for both RISC-V chips, lx106, qemu (CI's step)
   flash --board esp32c3|esp32c2|esp8266 --port <tty>
                                  write a module (espflash; esptool for the ESP8266)
+  hil --port <tty> [--profile full|esp8266]
+                                 replay the hardware transcripts against a flashed module on a
+                                 serial port at 115200 8N1 (restores it before each)
   fuzz [--seconds N] [--build-only]
                                  build and run every fuzz target (default 20 s each)
   bench [parser | fleet N]       parser, TLS, MQTT through the module vs raw clients, idle CPU;
@@ -75,6 +80,7 @@ fn dispatch(command: &str, rest: &[String]) -> Outcome {
         "qemu" => no_arguments(command, rest).and_then(|()| qemu::qemu()),
         "chips" => no_arguments(command, rest).and_then(|()| chips::chips()),
         "flash" => flash::flash(rest),
+        "hil" => hil::hil(rest),
         "fuzz" => fuzz::fuzz(rest),
         "bench" => bench::bench(rest),
         "ci" => no_arguments(command, rest).and_then(|()| ci::ci()),

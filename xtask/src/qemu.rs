@@ -10,15 +10,13 @@
 //! Debian's `qemu-system-misc` is unpacked privately (`scripts/setup-qemu.sh`), because it may
 //! conflict with an installed QEMU.
 
-use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
 
 use crate::cross::{self, Toolchain};
 use crate::lx106;
 use crate::process::{self, Failure, Outcome};
+use crate::replay::{parse, replay, Link};
 
 /// The transcripts that need neither a network, an X.509 parser nor the Linux board's identity
 /// (the others' `<~` lines name `LINUX`): framing, errors, every form of the device and product
@@ -32,9 +30,6 @@ pub const TRANSCRIPTS: [&str; 7] = [
     "log",
     "wifi",
 ];
-
-/// How long one expectation may wait for the emulated module, unless the transcript says.
-const EXPECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A CPU the harness runs on: its QEMU program and machine arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +128,12 @@ fn build_lx106(toolchain: &Toolchain) -> Outcome<PathBuf> {
     let target_directory = cross::target_directory().join("qemu-board-lx106");
     let board = board_directory();
     process::run(&mut lx106::build(toolchain, &board, &target_directory))?;
-    let objects = lx106::assemble(&target_directory)?;
+    let mut objects = lx106::assemble(&target_directory)?;
+    // The ESP8266 board's LoadStoreError emulation, which the harness checks at boot.
+    objects.push(lx106::assemble_source(
+        &target_directory.join("lx106-objects"),
+        &lx106::load_store_error_source(),
+    )?);
     let start = target_directory.join("lx106-start.o");
     process::run(
         Command::new("xtensa-lx106-elf-as")
@@ -185,107 +185,10 @@ fn qemu_prefix() -> Outcome<PathBuf> {
     Ok(PathBuf::from(home).join(".cache/tc-at/qemu-7.2"))
 }
 
-/// One step of a transcript.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Bytes the host sends (`>`), or sends one at a time (`>>`, `bytewise`).
-    Send {
-        bytes: Vec<u8>,
-        bytewise: bool,
-        line: usize,
-    },
-    /// Bytes the module must answer next, exactly (`<`).
-    Expect { bytes: Vec<u8>, line: usize },
-    /// How long later expectations may wait (`! timeout <seconds>`).
-    Timeout(Duration),
-}
-
-/// A parsed transcript: its steps and the secrets that must never appear outside an echo.
-#[derive(Debug, Default)]
-pub struct Transcript {
-    /// In file order.
-    pub steps: Vec<Step>,
-    /// `! secret` values.
-    pub secrets: Vec<Vec<u8>>,
-}
-
-/// Parses the subset of the transcript format this harness supports.
-pub fn parse(text: &str) -> Outcome<Transcript> {
-    let mut transcript = Transcript::default();
-    for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        if raw.trim().is_empty() || raw.starts_with('#') {
-            continue;
-        }
-        let (marker, rest) = raw.split_once(' ').unwrap_or((raw, ""));
-        match marker {
-            ">" | ">>" => transcript.steps.push(Step::Send {
-                bytes: unescape(rest, line)?,
-                bytewise: marker == ">>",
-                line,
-            }),
-            "<" => transcript.steps.push(Step::Expect {
-                bytes: unescape(rest, line)?,
-                line,
-            }),
-            "!" if rest.starts_with("secret ") => transcript
-                .secrets
-                .push(unescape(&rest["secret ".len()..], line)?),
-            "!" if rest.starts_with("timeout ") => {
-                let seconds = rest["timeout ".len()..]
-                    .parse()
-                    .map_err(|_| Failure::new(format!("line {line}: bad timeout")))?;
-                transcript
-                    .steps
-                    .push(Step::Timeout(Duration::from_secs(seconds)));
-            }
-            _ => {
-                return Err(Failure::new(format!(
-                    "line {line}: `{marker}` is not supported by the QEMU harness"
-                )))
-            }
-        }
-    }
-    Ok(transcript)
-}
-
-/// Decodes the transcript escapes `\r`, `\n`, `\t`, `\\` and `\xNN`.
-pub fn unescape(text: &str, line: usize) -> Outcome<Vec<u8>> {
-    let bad = || Failure::new(format!("line {line}: bad escape in {text:?}"));
-    let bytes = text.as_bytes();
-    let mut output = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] != b'\\' {
-            output.push(bytes[index]);
-            index += 1;
-            continue;
-        }
-        let (byte, width) = match bytes.get(index + 1) {
-            Some(b'r') => (b'\r', 2),
-            Some(b'n') => (b'\n', 2),
-            Some(b't') => (b'\t', 2),
-            Some(b'\\') => (b'\\', 2),
-            Some(b'x') => {
-                let hex = text.get(index + 2..index + 4).ok_or_else(bad)?;
-                (u8::from_str_radix(hex, 16).map_err(|_| bad())?, 4)
-            }
-            _ => return Err(bad()),
-        };
-        output.push(byte);
-        index += width;
-    }
-    Ok(output)
-}
-
-/// QEMU running the harness, with its UART's output arriving on a channel.
+/// QEMU running the harness, its UART on the link.
 struct Emulator {
     child: Child,
-    input: ChildStdin,
-    output: Receiver<Vec<u8>>,
-    pending: Vec<u8>,
-    received: Vec<u8>,
-    timeout: Duration,
+    link: Link,
 }
 
 impl Emulator {
@@ -302,61 +205,14 @@ impl Emulator {
             .stdin
             .take()
             .ok_or_else(|| Failure::new("no QEMU stdin"))?;
-        let mut stdout = child
+        let stdout = child
             .stdout
             .take()
             .ok_or_else(|| Failure::new("no QEMU stdout"))?;
-        let (sender, output) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(count) = stdout.read(&mut buffer) {
-                if count == 0 || sender.send(buffer[..count].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
         Ok(Emulator {
             child,
-            input,
-            output,
-            pending: Vec::new(),
-            received: Vec::new(),
-            timeout: EXPECT_TIMEOUT,
+            link: Link::new(Box::new(input), stdout),
         })
-    }
-
-    /// Waits until `expected` arrived next, byte for byte.
-    fn expect(&mut self, expected: &[u8], line: usize) -> Outcome {
-        let deadline = Instant::now() + self.timeout;
-        while self.pending.len() < expected.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.output.recv_timeout(left) {
-                Ok(chunk) => self.take(chunk),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        if self.pending.starts_with(expected) {
-            self.pending.drain(..expected.len());
-            return Ok(());
-        }
-        Err(Failure::new(format!(
-            "line {line}: expected {:?}, received {:?}",
-            String::from_utf8_lossy(expected),
-            String::from_utf8_lossy(&self.pending)
-        )))
-    }
-
-    /// Whatever arrived that nobody expected yet.
-    fn unexpected(&mut self) -> Vec<u8> {
-        while let Ok(chunk) = self.output.try_recv() {
-            self.take(chunk);
-        }
-        std::mem::take(&mut self.pending)
-    }
-
-    fn take(&mut self, chunk: Vec<u8>) {
-        self.received.extend_from_slice(&chunk);
-        self.pending.extend_from_slice(&chunk);
     }
 }
 
@@ -371,103 +227,13 @@ impl Drop for Emulator {
 fn run(machine: Machine, emulator: &PathBuf, elf: &PathBuf, text: &str) -> Outcome {
     let transcript = parse(text)?;
     let mut module = Emulator::start(machine, emulator, elf)?;
-    module.expect(b"\r\nready\r\n", 0)?;
-    let mut previous_was_send = false;
-    let mut sent = Vec::new();
-    for step in &transcript.steps {
-        match step {
-            Step::Send {
-                bytes,
-                bytewise,
-                line,
-            } => {
-                if !previous_was_send {
-                    let unexpected = module.unexpected();
-                    if !unexpected.is_empty() {
-                        return Err(Failure::new(format!(
-                            "line {line}: unexpected output before this send: {:?}",
-                            String::from_utf8_lossy(&unexpected)
-                        )));
-                    }
-                }
-                let chunk = if *bytewise { 1 } else { bytes.len().max(1) };
-                for piece in bytes.chunks(chunk) {
-                    module.input.write_all(piece)?;
-                    module.input.flush()?;
-                }
-                sent.push(bytes.clone());
-                previous_was_send = true;
-            }
-            Step::Expect { bytes, line } => {
-                module.expect(bytes, *line)?;
-                previous_was_send = false;
-            }
-            Step::Timeout(timeout) => module.timeout = *timeout,
-        }
-    }
-    let mut output = module.received.clone();
-    for bytes in &sent {
-        if let Some(position) = find(&output, bytes) {
-            output.drain(position..position + bytes.len());
-        }
-    }
-    if transcript
-        .secrets
-        .iter()
-        .any(|secret| find(&output, secret).is_some())
-    {
-        return Err(Failure::new("a secret was printed outside an echo"));
-    }
-    Ok(())
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
-    }
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    module.link.expect(b"\r\nready\r\n", 0)?;
+    replay(&mut module.link, &transcript)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sends_expectations_and_secrets_are_parsed_with_their_escapes() {
-        let text = "# comment\n! secret abc\n\n> AT\\r\\n\n< AT\\r\\n\\r\\nOK\\r\\n\n>> \\x00\n! timeout 5\n";
-        let transcript = parse(text).unwrap();
-        assert_eq!(transcript.secrets, [b"abc".to_vec()]);
-        assert_eq!(
-            transcript.steps,
-            [
-                Step::Send {
-                    bytes: b"AT\r\n".to_vec(),
-                    bytewise: false,
-                    line: 4
-                },
-                Step::Expect {
-                    bytes: b"AT\r\n\r\nOK\r\n".to_vec(),
-                    line: 5
-                },
-                Step::Send {
-                    bytes: vec![0],
-                    bytewise: true,
-                    line: 6
-                },
-                Step::Timeout(Duration::from_secs(5)),
-            ]
-        );
-    }
-
-    #[test]
-    fn regex_lines_and_profiles_are_refused_rather_than_skipped() {
-        assert!(parse("<~ AT version:.*\n").is_err());
-        assert!(parse("! profile esp8266\n").is_err());
-        assert!(unescape("\\q", 1).is_err());
-        assert!(unescape("\\x4", 1).is_err());
-    }
 
     #[test]
     fn every_chosen_transcript_parses() {

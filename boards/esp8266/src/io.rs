@@ -1,13 +1,16 @@
 //! UART0 (the AT port) and the clock, over the ESP8266's registers and the SDK's timers.
 //!
 //! The UART interrupt drains the receive FIFO into a ring and wakes the engine; a read takes
-//! from the ring. Transmit fills the 128-byte FIFO; when it is full the "FIFO empty"
+//! from the ring. The interrupt handler runs from IRAM and reaches nothing in flash (no
+//! `.rodata`, no call into flash code): the SDK disables the flash cache while it erases or
+//! programs a sector, and an interrupt may arrive just then. Transmit fills the 128-byte FIFO; when it is full the "FIFO empty"
 //! interrupt wakes the engine instead of a busy wait. The clock extends the SDK's 32-bit
 //! microsecond counter (it wraps every 71 minutes) to 64-bit milliseconds.
 
-use core::cell::{Cell, RefCell, UnsafeCell};
+use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use core::future::poll_fn;
+use core::sync::atomic::{compiler_fence, Ordering};
 use core::task::Poll;
 
 use command_core::Clock;
@@ -31,6 +34,7 @@ const RX_TIMEOUT: u32 = 1 << 8;
 /// Transmit FIFO depth.
 const TX_FIFO_SIZE: u32 = 128;
 /// Received bytes waiting for the engine; bytes beyond it are lost like on the original module.
+/// A power of two, so an index is masked rather than bounds-checked (no panic path in IRAM).
 const RING_SIZE: usize = 256;
 
 /// A static the SDK writes through a raw pointer (its timer and queue structures).
@@ -51,14 +55,71 @@ impl<T> SdkCell<T> {
     }
 }
 
-static RECEIVED: Mutex<RefCell<heapless::Deque<u8, RING_SIZE>>> =
-    Mutex::new(RefCell::new(heapless::Deque::new()));
+/// The received bytes: written only by the interrupt (`written`), taken only by the engine
+/// task (`taken`). Each index has one writer and is a single aligned word, so neither side
+/// needs a lock; both count bytes ever moved and wrap together.
+struct ReceiveRing {
+    bytes: UnsafeCell<[u8; RING_SIZE]>,
+    written: UnsafeCell<u32>,
+    taken: UnsafeCell<u32>,
+}
 
+// SAFETY: one producer (the interrupt) and one consumer (the engine task); see the type.
+unsafe impl Sync for ReceiveRing {}
+
+static RECEIVED: ReceiveRing = ReceiveRing {
+    bytes: UnsafeCell::new([0; RING_SIZE]),
+    written: UnsafeCell::new(0),
+    taken: UnsafeCell::new(0),
+};
+
+impl ReceiveRing {
+    /// Called by the interrupt only. A full ring drops the byte.
+    #[inline(always)]
+    fn push(&self, byte: u8) {
+        // SAFETY: `written` has this one writer; `taken` is an aligned word read whole.
+        unsafe {
+            let written = core::ptr::read_volatile(self.written.get());
+            let taken = core::ptr::read_volatile(self.taken.get());
+            if written.wrapping_sub(taken) as usize >= RING_SIZE {
+                return;
+            }
+            let slot = written as usize & (RING_SIZE - 1);
+            core::ptr::write_volatile(self.bytes.get().cast::<u8>().add(slot), byte);
+            compiler_fence(Ordering::Release);
+            core::ptr::write_volatile(self.written.get(), written.wrapping_add(1));
+        }
+    }
+
+    /// Called by the engine task only: moves what arrived into `buffer`.
+    fn take(&self, buffer: &mut [u8]) -> usize {
+        // SAFETY: `taken` has this one writer; bytes below `written` are complete (the
+        // interrupt stores the byte before it moves `written`).
+        unsafe {
+            let written = core::ptr::read_volatile(self.written.get());
+            compiler_fence(Ordering::Acquire);
+            let mut taken = core::ptr::read_volatile(self.taken.get());
+            let mut count = 0;
+            while count < buffer.len() && taken != written {
+                let slot = taken as usize & (RING_SIZE - 1);
+                buffer[count] = core::ptr::read_volatile(self.bytes.get().cast::<u8>().add(slot));
+                taken = taken.wrapping_add(1);
+                count += 1;
+            }
+            compiler_fence(Ordering::Release);
+            core::ptr::write_volatile(self.taken.get(), taken);
+            count
+        }
+    }
+}
+
+#[inline(always)]
 fn read_register(address: usize) -> u32 {
     // SAFETY: a UART0 register address of the ESP8266.
     unsafe { core::ptr::read_volatile(address as *const u32) }
 }
 
+#[inline(always)]
 fn write_register(address: usize, value: u32) {
     // SAFETY: a UART0 register address of the ESP8266.
     unsafe { core::ptr::write_volatile(address as *mut u32, value) }
@@ -77,20 +138,19 @@ pub fn start_uart() {
     }
 }
 
+/// The UART interrupt, in IRAM (`.iram1.*`, placed there by the xtask's link scripts).
+#[link_section = ".iram1.uart_interrupt"]
 unsafe extern "C" fn uart_interrupt(_argument: *mut c_void) {
     let status = read_register(INTERRUPT_STATUS);
     if status & TX_EMPTY != 0 {
         write_register(INTERRUPT_ENABLE, RX_FULL | RX_TIMEOUT);
     }
-    critical_section::with(|section| {
-        let mut ring = RECEIVED.borrow_ref_mut(section);
-        while read_register(STATUS) & 0xFF != 0 {
-            let byte = read_register(FIFO) as u8;
-            let _ = ring.push_back(byte);
-        }
-    });
+    while read_register(STATUS) & 0xFF != 0 {
+        RECEIVED.push(read_register(FIFO) as u8);
+    }
     write_register(INTERRUPT_CLEAR, status);
-    wake();
+    // `system_os_post` is in the SDK's IRAM part (libmain).
+    sdk::system_os_post(sdk::ENGINE_PRIORITY, 0, 0);
 }
 
 /// The receive half of the AT port.
@@ -109,16 +169,7 @@ impl ErrorType for UartTx {
 impl Read for UartRx {
     async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, Self::Error> {
         poll_fn(|_| {
-            let count = critical_section::with(|section| {
-                let mut ring = RECEIVED.borrow_ref_mut(section);
-                let mut count = 0;
-                while count < buffer.len() {
-                    let Some(byte) = ring.pop_front() else { break };
-                    buffer[count] = byte;
-                    count += 1;
-                }
-                count
-            });
+            let count = RECEIVED.take(buffer);
             // Every interrupt wakes the one engine task, so no waker needs storing.
             if count == 0 && !buffer.is_empty() {
                 Poll::Pending

@@ -15,6 +15,9 @@
 
 mod flash;
 mod io;
+mod narrow_loads;
+mod network;
+mod random;
 mod sdk;
 mod wifi;
 
@@ -31,6 +34,8 @@ use storage::Settings;
 
 use crate::flash::{SdkFlash, CERTIFICATE_RANGE, SETTINGS_RANGE};
 use crate::io::{SdkClock, UartRx, UartTx};
+use crate::network::SdkNetwork;
+use crate::random::SdkRandom;
 use crate::wifi::SdkWifi;
 
 /// The engine, from boot banner to restart.
@@ -44,7 +49,7 @@ static PARKED: TaskLocal<Option<Pin<&'static mut Engine>>> = TaskLocal(Cell::new
 /// A static touched only from the SDK's task context (`user_init` and SDK tasks), never from
 /// an interrupt: the SDK runs one task at a time, so a `Cell` is enough. The engine future is
 /// not `Send` (it is single-threaded by design), which a critical-section mutex would demand.
-struct TaskLocal<T>(Cell<T>);
+pub(crate) struct TaskLocal<T>(pub(crate) Cell<T>);
 
 // SAFETY: see the type's documentation: one thread of execution ever accesses it.
 unsafe impl<T> Sync for TaskLocal<T> {}
@@ -84,11 +89,11 @@ fn engine() -> Engine {
             wifi: &mut wifi,
             board: &board,
         };
-        // TCP through espconn is not bound yet: AT+TCMQTTCONN fails at DNS (docs/hardware.md).
+        // No certificate parser on this board: TLS mode 2 is not offered (docs/hardware.md).
         let cloud = Cloud {
-            network: &mut Offline,
+            network: &mut SdkNetwork,
             clock: &SdkClock,
-            random: &mut Offline,
+            random: &mut SdkRandom,
             certificates: &Offline,
         };
         command_core::run_with(&mut UartRx, &mut UartTx, module, cloud).await;
@@ -101,6 +106,8 @@ fn engine() -> Engine {
 /// Called by the SDK before anything else: SDK 3.x needs the flash layout registered here.
 #[no_mangle]
 pub extern "C" fn user_pre_init() {
+    // Constants live in flash (docs/hardware.md): nothing may read one byte-wise before this.
+    narrow_loads::install();
     // SAFETY: a static table that outlives the SDK's use of it.
     let registered = unsafe {
         sdk::system_partition_table_regist(
@@ -190,31 +197,52 @@ unsafe impl critical_section::Impl for SdkLock {
     }
 }
 
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    // A restart is the only recovery a module has; the host sees `ready` again.
+/// A restart is the only recovery a module has; the host sees `ready` again.
+fn restart() -> ! {
     // SAFETY: plain SDK call.
     unsafe { sdk::system_restart() };
-    loop {}
+    // `system_restart` returns and the SDK restarts the chip moments later; nothing of ours
+    // may run in between.
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+    restart()
+}
+
+/// LLVM's Xtensa backend lowers a trap (an unreachable, a failed check) to a call of `abort`;
+/// defined here so that no C library's `abort` (and its signal machinery) is linked.
+#[no_mangle]
+pub extern "C" fn abort() -> ! {
+    restart()
 }
 
 /// LLVM lowers 32-bit atomic loads and stores on the lx106 to these library calls. An aligned
 /// word access is indivisible on this single core, so a volatile access between compiler
 /// fences is the whole implementation (there is no CAS to emulate: the target has none).
+///
+/// # Safety
+/// `address` is a live, aligned word (LLVM passes an atomic's address).
 #[no_mangle]
-pub extern "C" fn __atomic_load_4(address: *const u32, _ordering: i32) -> u32 {
+pub unsafe extern "C" fn __atomic_load_4(address: *const u32, _ordering: i32) -> u32 {
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    // SAFETY: LLVM passes the address of a live, aligned atomic word.
+    // SAFETY: see the function's contract.
     let value = unsafe { core::ptr::read_volatile(address) };
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
     value
 }
 
 /// See [`__atomic_load_4`].
+///
+/// # Safety
+/// As [`__atomic_load_4`].
 #[no_mangle]
-pub extern "C" fn __atomic_store_4(address: *mut u32, value: u32, _ordering: i32) {
+pub unsafe extern "C" fn __atomic_store_4(address: *mut u32, value: u32, _ordering: i32) {
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    // SAFETY: LLVM passes the address of a live, aligned atomic word.
+    // SAFETY: see the function's contract.
     unsafe { core::ptr::write_volatile(address, value) };
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
 }

@@ -55,6 +55,41 @@ pub struct PartitionItem {
     pub size: u32,
 }
 
+/// lwIP's `struct pbuf` (Espressif's lwIP 1.4 adds `eb` at the end): one buffer of a chain.
+#[repr(C)]
+pub struct Pbuf {
+    pub next: *mut Pbuf,
+    pub payload: *mut c_void,
+    /// Bytes in this buffer and all that follow it in the chain.
+    pub total_length: u16,
+    pub length: u16,
+    pub kind: u8,
+    pub flags: u8,
+    pub reference: u16,
+    pub eb: *mut c_void,
+}
+
+/// lwIP's `struct tcp_pcb`, only ever handled through a pointer.
+#[repr(C)]
+pub struct TcpPcb {
+    _opaque: [u8; 0],
+}
+
+/// lwIP `err_t` values.
+pub const ERR_OK: i8 = 0;
+pub const ERR_MEM: i8 = -1;
+pub const ERR_INPROGRESS: i8 = -5;
+/// `TCP_WRITE_FLAG_COPY`: lwIP copies the bytes, so the caller's buffer is free at return.
+pub const TCP_WRITE_FLAG_COPY: u8 = 1;
+
+/// lwIP callbacks (`tcp_connected_fn`, `tcp_err_fn`, `tcp_recv_fn`, `tcp_sent_fn`,
+/// `dns_found_callback`); `ip_addr_t` is one `u32` in network byte order.
+pub type TcpConnected = unsafe extern "C" fn(*mut c_void, *mut TcpPcb, i8) -> i8;
+pub type TcpError = unsafe extern "C" fn(*mut c_void, i8);
+pub type TcpReceive = unsafe extern "C" fn(*mut c_void, *mut TcpPcb, *mut Pbuf, i8) -> i8;
+pub type TcpSent = unsafe extern "C" fn(*mut c_void, *mut TcpPcb, u16) -> i8;
+pub type DnsFound = unsafe extern "C" fn(*const u8, *const u32, *mut c_void);
+
 /// `partition_type_t` values.
 pub const PARTITION_BOOTLOADER: u32 = 1;
 pub const PARTITION_OTA_1: u32 = 2;
@@ -110,6 +145,43 @@ extern "C" {
         argument: *mut c_void,
     );
     pub fn ets_isr_unmask(mask: u32);
+    /// The ROM's exception dispatch (xtos): installs a C-called handler for `cause` and
+    /// returns the one it replaces (0 for none).
+    pub fn _xtos_set_exception_handler(
+        cause: u32,
+        handler: unsafe extern "C" fn(*mut u32, u32),
+    ) -> usize;
+    pub fn os_get_random(buffer: *mut u8, length: usize) -> i32;
+    pub fn dns_gethostbyname(
+        name: *const u8,
+        address: *mut u32,
+        found: DnsFound,
+        argument: *mut c_void,
+    ) -> i8;
+    pub fn tcp_new() -> *mut TcpPcb;
+    pub fn tcp_arg(pcb: *mut TcpPcb, argument: *mut c_void);
+    pub fn tcp_err(pcb: *mut TcpPcb, callback: Option<TcpError>);
+    pub fn tcp_recv(pcb: *mut TcpPcb, callback: Option<TcpReceive>);
+    pub fn tcp_sent(pcb: *mut TcpPcb, callback: Option<TcpSent>);
+    pub fn tcp_connect(
+        pcb: *mut TcpPcb,
+        address: *mut u32,
+        port: u16,
+        connected: TcpConnected,
+    ) -> i8;
+    pub fn tcp_write(pcb: *mut TcpPcb, data: *const u8, length: u16, flags: u8) -> i8;
+    pub fn tcp_output(pcb: *mut TcpPcb) -> i8;
+    pub fn tcp_recved(pcb: *mut TcpPcb, length: u16);
+    pub fn tcp_close(pcb: *mut TcpPcb) -> i8;
+    pub fn tcp_abort(pcb: *mut TcpPcb);
+    pub fn pbuf_copy_partial(
+        chain: *mut Pbuf,
+        destination: *mut u8,
+        length: u16,
+        offset: u16,
+    ) -> u16;
+    pub fn pbuf_cat(head: *mut Pbuf, tail: *mut Pbuf);
+    pub fn pbuf_free(chain: *mut Pbuf) -> u8;
     pub fn spi_flash_read(source: u32, destination: *mut u32, size: u32) -> i32;
     pub fn spi_flash_write(destination: u32, source: *const u32, size: u32) -> i32;
     pub fn spi_flash_erase_sector(sector: u16) -> i32;

@@ -29,6 +29,38 @@ impl SdkWifi {
     }
 }
 
+/// Hands the station config to the SDK and starts the association.
+fn start_join(ssid: &[u8], password: &[u8], bssid: Option<[u8; 6]>) -> Result<(), JoinError> {
+    let mut config = sdk::StationConfig {
+        ssid: [0; 32],
+        password: [0; 64],
+        channel: 0,
+        bssid_set: u8::from(bssid.is_some()),
+        bssid: bssid.unwrap_or([0; 6]),
+        threshold_rssi: -127,
+        threshold_authmode: 0,
+        open_and_wep_mode_disable: false,
+        all_channel_scan: false,
+    };
+    let name = config
+        .ssid
+        .get_mut(..ssid.len())
+        .ok_or(JoinError::NotFound)?;
+    name.copy_from_slice(ssid);
+    let secret = config
+        .password
+        .get_mut(..password.len())
+        .ok_or(JoinError::Other)?;
+    secret.copy_from_slice(password);
+    // SAFETY: `config` outlives the call; the SDK copies it.
+    let accepted = unsafe { sdk::wifi_station_set_config_current(&mut config) };
+    // SAFETY: plain SDK call.
+    if !accepted || !unsafe { sdk::wifi_station_connect() } {
+        return Err(JoinError::Other);
+    }
+    Ok(())
+}
+
 impl Wifi for SdkWifi {
     async fn join(
         &mut self,
@@ -37,32 +69,9 @@ impl Wifi for SdkWifi {
         bssid: Option<[u8; 6]>,
     ) -> Result<(), JoinError> {
         self.leave().await;
-        let mut config = sdk::StationConfig {
-            ssid: [0; 32],
-            password: [0; 64],
-            channel: 0,
-            bssid_set: u8::from(bssid.is_some()),
-            bssid: bssid.unwrap_or([0; 6]),
-            threshold_rssi: -127,
-            threshold_authmode: 0,
-            open_and_wep_mode_disable: false,
-            all_channel_scan: false,
-        };
-        let name = config
-            .ssid
-            .get_mut(..ssid.len())
-            .ok_or(JoinError::NotFound)?;
-        name.copy_from_slice(ssid);
-        let secret = config
-            .password
-            .get_mut(..password.len())
-            .ok_or(JoinError::Other)?;
-        secret.copy_from_slice(password);
-        // SAFETY: `config` outlives the call; the SDK copies it.
-        let accepted = unsafe { sdk::wifi_station_set_config_current(&mut config) };
-        if !accepted || !unsafe { sdk::wifi_station_connect() } {
-            return Err(JoinError::Other);
-        }
+        // The 112-byte SDK config is built and handed over before the first await, so it
+        // never becomes part of the engine future's state.
+        start_join(ssid, password, bssid)?;
         let clock = SdkClock;
         let deadline = clock.now_ms() + JOIN_TIMEOUT_MS;
         loop {
@@ -72,7 +81,7 @@ impl Wifi for SdkWifi {
                 sdk::STATION_GOT_IP => {
                     self.joined =
                         Some(heapless::Vec::from_slice(ssid).map_err(|_| JoinError::NotFound)?);
-                    self.bssid = config.bssid;
+                    self.bssid = bssid.unwrap_or([0; 6]);
                     return Ok(());
                 }
                 sdk::STATION_WRONG_PASSWORD => Some(JoinError::WrongPassword),

@@ -351,6 +351,52 @@ fn rows() -> Vec<Row> {
             format!("{E04}AT\r\n\r\nOK\r\n").as_bytes(),
             Write::Once,
         ),
+        // AT+TCDEVREG has no parameters; AT+TCREGNET's type, count and lengths
+        // (commands.md §1, §3).
+        echoed("tcdevreg query form", "AT+TCDEVREG?", E09),
+        echoed("tcdevreg set form", "AT+TCDEVREG=1", E09),
+        echoed("tcdevreg empty set form", "AT+TCDEVREG=", E09),
+        echoed(
+            "tcregnet cellular module type",
+            "AT+TCREGNET=0,\"hub-ap\",\"password123\"",
+            CME204,
+        ),
+        echoed(
+            "tcregnet type as string",
+            "AT+TCREGNET=\"1\",\"hub-ap\",\"password123\"",
+            CME204,
+        ),
+        echoed(
+            "tcregnet two parameters",
+            "AT+TCREGNET=1,\"hub-ap\"",
+            CME204,
+        ),
+        echoed(
+            "tcregnet four parameters",
+            "AT+TCREGNET=1,\"hub-ap\",\"password123\",\"x\"",
+            CME204,
+        ),
+        echoed(
+            "tcregnet empty ssid",
+            "AT+TCREGNET=1,\"\",\"password123\"",
+            CME204,
+        ),
+        echoed(
+            "tcregnet 33-byte ssid",
+            &format!("AT+TCREGNET=1,\"{}\",\"x\"", "s".repeat(33)),
+            CME204,
+        ),
+        echoed(
+            "tcregnet 64-byte password",
+            &format!("AT+TCREGNET=1,\"hub-ap\",\"{}\"", "p".repeat(64)),
+            CME204,
+        ),
+        echoed(
+            "tcregnet unquoted ssid",
+            "AT+TCREGNET=1,hub-ap,\"password123\"",
+            CME204,
+        ),
+        echoed("tcregnet execute form", "AT+TCREGNET", E09),
         // A valid write of the value already stored: accepted, flash untouched.
         echoed(
             "cwmode leading zero, same value",

@@ -38,6 +38,7 @@ transcripts!(
     module_info,
     mqtt,
     product_info,
+    regnet,
     restore,
     unsupported,
     version,

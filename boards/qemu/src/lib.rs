@@ -34,6 +34,13 @@ use crate::radio::SimulatedRadio;
 /// Entry from `_start`: boots the engine, again after every reboot command.
 #[no_mangle]
 pub extern "C" fn qemu_main() -> ! {
+    // The ESP8266 board's flash-load emulation, on the ESP8266's CPU (src/xtensa.rs says
+    // what this covers); every lx106 transcript run fails at `ready` if it is wrong.
+    #[cfg(target_arch = "xtensa")]
+    if !machine::check_load_emulation() {
+        machine::write_bytes(b"\r\nLOAD EMULATION FAILED\r\n");
+        machine::power_off(4);
+    }
     let board = BoardInfo {
         board: "QEMU",
         version: env!("CARGO_PKG_VERSION"),

@@ -14,6 +14,54 @@ extern "C" {
     fn semihosting_call(number: i32, first: i32, second: i32, third: i32) -> i32;
     /// The `CCOUNT` special register.
     fn cycle_count() -> u32;
+    /// The ESP8266 board's emulation of a byte or half-word load from flash
+    /// (`boards/esp8266/load-store-error.S`): completes the load at the frame's EPC with the
+    /// value at `address`; 1 when emulated, 0 when refused.
+    fn tcat_emulate_narrow_load(frame: *mut u32, address: u32) -> u32;
+    /// Seven 3-byte load/store instructions (`lx106-start.S`).
+    static narrow_load_samples: u8;
+}
+
+/// Words of the ROM exception frame the ESP8266 handler works on: EPC1, PS, SAR, vpri, a0,
+/// a2..a15.
+const FRAME_WORDS: usize = 19;
+
+/// Checks the ESP8266 board's load emulation on this CPU: each sample instruction of
+/// `lx106-start.S` (at all four alignments) against a word in RAM. The `sim` machine maps no
+/// flash, so it cannot raise the LoadStoreError that calls this on a chip; what is checked
+/// is the decoding, the extraction (zero and sign extension), the write into the saved
+/// register and the step of EPC, or that the frame is untouched for what must be refused.
+pub fn check_load_emulation() -> bool {
+    let operand = u32::from_le_bytes([0x11, 0xA2, 0x83, 0xF4]);
+    let base = core::ptr::addr_of!(operand) as u32;
+    // Only the address of the samples is taken.
+    let samples = core::ptr::addr_of!(narrow_load_samples) as u32;
+    // (sample, operand byte, Some((target register, loaded value)) or None when refused)
+    let cases: [(u32, u32, Option<(usize, u32)>); 7] = [
+        (0, 1, Some((5, 0xA2))),         // l8ui a5
+        (1, 2, Some((0, 0xF483))),       // l16ui a0
+        (2, 2, Some((12, 0xFFFF_F483))), // l16si a12
+        (3, 3, Some((15, 0xF4))),        // l8ui a15
+        (4, 0, None),                    // s8i: a store
+        (5, 0, None),                    // l8ui a1: the stack pointer is not in the frame
+        (6, 0, None),                    // l32i: never a LoadStoreError of ours
+    ];
+    cases.into_iter().all(|(sample, offset, expected)| {
+        let epc = samples + 3 * sample;
+        let mut frame = [0xDEAD_BEEF_u32; FRAME_WORDS];
+        frame[0] = epc;
+        let mut wanted = frame;
+        // SAFETY: a frame of the handler's layout and the address of a live word.
+        let emulated = unsafe { tcat_emulate_narrow_load(frame.as_mut_ptr(), base + offset) };
+        match expected {
+            None => emulated == 0 && frame == wanted,
+            Some((register, value)) => {
+                wanted[0] = epc + 3;
+                wanted[if register == 0 { 4 } else { register + 3 }] = value;
+                emulated == 1 && frame == wanted
+            }
+        }
+    })
 }
 
 /// Xtensa ISS semihosting calls as QEMU implements them.

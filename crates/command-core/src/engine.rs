@@ -41,8 +41,8 @@ use storage::Settings;
 
 use crate::board::{BoardInfo, Certificates, Clock, Network, Offline, Random, Wifi};
 use crate::fmt::warning;
-use crate::handlers::{Context, Step};
-use crate::mqtt::MqttShared;
+use crate::handlers::{Context, Job, Step};
+use crate::mqtt::{MqttShared, Request, PAYLOAD_MAX};
 use crate::params::Params;
 use crate::queue::{Entry, InputQueue};
 use crate::render::{EngineError, Reply, BUSY_REPLY};
@@ -279,13 +279,19 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             return exit;
         }
         loop {
-            let entry = match self.next_entry(state).await {
-                Ok(entry) => entry,
-                Err(exit) => return exit,
+            // The entry's scope ends before the next await: a moved-from local still takes
+            // its room in the future while its scope lasts.
+            let (barrier_line, rejected) = {
+                let entry = match self.next_entry(state).await {
+                    Ok(entry) => entry,
+                    Err(exit) => return exit,
+                };
+                let barrier_line =
+                    matches!(&entry, Entry::Line(line) if at_parser::sets_barrier(line));
+                (barrier_line, self.stash(entry))
             };
-            let barrier_line = matches!(&entry, Entry::Line(line) if at_parser::sets_barrier(line));
             self.entered_data = false;
-            let next = self.execute(state, &entry).await;
+            let next = self.execute(state, rejected).await;
             if barrier_line {
                 // A command that ended without entering data mode leaves its barrier set:
                 // the bytes held back are ordinary lines again. One that entered data mode
@@ -385,34 +391,50 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         Ok(())
     }
 
-    // The entry is lent for the same reason as the state in `serve`: moved, each frame on the
-    // way down would keep its own copy of the line.
-    async fn execute(&mut self, state: &mut RamState, entry: &Entry) -> Next {
+    /// Moves a queued line into the reply block, where its echo goes anyway, until it is
+    /// dispatched: held in the executor's future across the wait for the UART, it would take
+    /// 272 bytes there for good (`docs/decisions.md`, "Engine RAM"). True for a rejected line.
+    fn stash(&mut self, entry: Entry) -> bool {
+        self.reply.clear();
+        match entry {
+            Entry::Line(line) => {
+                self.reply.echo(&line);
+                false
+            }
+            Entry::Rejected => true,
+        }
+    }
+
+    /// Runs the line stashed in the reply block (`rejected`: the `[E:04]` of an over-long one).
+    async fn execute(&mut self, state: &mut RamState, rejected: bool) -> Next {
         if self.open_block().await.is_err() {
             return Next::Exit(Exit::UartClosed);
         }
-        let next = self.execute_in_block(state, entry).await;
+        let next = self.execute_in_block(state, rejected).await;
         // A command that ends the runner may still hold the UART; nothing else writes then.
         self.held = None;
         next
     }
 
     /// Runs one line with the UART held; an async command releases it after its acceptance.
-    async fn execute_in_block(&mut self, state: &mut RamState, entry: &Entry) -> Next {
-        self.reply.clear();
-        let line = match entry {
-            Entry::Rejected => {
-                self.reply.engine_error(EngineError::TooLong);
-                return self.flush_reply().await;
-            }
-            Entry::Line(line) => &line[..],
-        };
-        if self.shared.echo.get() {
-            self.reply.echo(line);
+    async fn execute_in_block(&mut self, state: &mut RamState, rejected: bool) -> Next {
+        if rejected {
+            self.reply.clear();
+            self.reply.engine_error(EngineError::TooLong);
+            return self.flush_reply().await;
         }
         // The step stays here and is lent to the job: moved, every frame below would keep
-        // a copy of it.
-        let mut step = self.dispatch(state, line);
+        // a copy of it. The line is copied out of the reply block for the dispatch only (no
+        // await meanwhile, so the copy is never part of the future); the reply keeps it as
+        // the echo, or drops it with echo off.
+        let mut step = {
+            let mut line = heapless::Vec::<u8, { at_parser::MAX_LINE }>::new();
+            let _ = line.extend_from_slice(self.reply.as_bytes());
+            if !self.shared.echo.get() {
+                self.reply.clear();
+            }
+            self.dispatch(state, &line)
+        };
         match &mut step {
             Step::Done => self.flush_reply().await,
             Step::Sync(job) => {
@@ -466,14 +488,17 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         };
         let spec = table::lookup(name)
             .filter(|spec| !spec.capability || board.profile == crate::board::Profile::Full);
-        let mut data = self.mqtt.data.borrow_mut();
+        let diagnostics = self.mqtt.diagnostic_report();
+        // AT+TCMQTTPUB unescapes its payload where its PUBLISH will carry it; any other
+        // command gives the area back below.
+        let mut session = self.mqtt.session.borrow_mut();
         let mut context = Context {
             state,
             board,
             association: self.module.wifi.association(),
             gates,
-            diagnostics: self.mqtt.diagnostic_report(),
-            payload: &mut data[..],
+            diagnostics,
+            payload: session.payload_area(PAYLOAD_MAX).unwrap_or_default(),
         };
         let step = spec.and_then(|spec| match form {
             Form::Test => spec.test.map(|handler| handler(&mut context, reply)),
@@ -483,6 +508,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 .set
                 .map(|handler| handler(&mut context, reply, Params::new(args))),
         });
+        if !matches!(step, Some(Step::Async(Job::Mqtt(Request::Publish { .. })))) {
+            session.release_payload_area();
+        }
         step.unwrap_or_else(|| {
             reply.engine_error(EngineError::Unsupported);
             Step::Done

@@ -44,6 +44,7 @@ impl ParamError {
 #[derive(Clone)]
 pub struct Params<'a> {
     tokens: Tokens<'a>,
+    args: Args<'a>,
 }
 
 impl<'a> Params<'a> {
@@ -51,7 +52,13 @@ impl<'a> Params<'a> {
     pub fn new(args: Args<'a>) -> Self {
         Params {
             tokens: args.tokens(),
+            args,
         }
+    }
+
+    /// The unsplit argument list, for checks written against [`Args`] (the gateway crate's).
+    pub fn args(&self) -> &Args<'a> {
+        &self.args
     }
 
     /// Number of tokens.

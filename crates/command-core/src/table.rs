@@ -4,8 +4,8 @@
 #[cfg(feature = "certificates")]
 use crate::handlers::certificates;
 use crate::handlers::{
-    basic, device, diagnostics, module, mqtt, mqtt_link, ota, provisioning, publish_data,
-    registration, wifi, Handler, SetHandler,
+    basic, device, diagnostics, gateway, module, mqtt, mqtt_link, network, ota, provisioning,
+    publish_data, registration, wifi, Handler, SetHandler,
 };
 
 /// One AT command.
@@ -184,6 +184,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         ..row("TCREADFWDATA")
     },
     CommandSpec {
+        test: Some(gateway::tcgwbind_test),
+        set: Some(gateway::tcgwbind_set),
+        ..row("TCGWBIND")
+    },
+    CommandSpec {
+        test: Some(gateway::tcgwonline_test),
+        query: Some(gateway::tcgwonline_query),
+        set: Some(gateway::tcgwonline_set),
+        ..row("TCGWONLINE")
+    },
+    CommandSpec {
         test: Some(mqtt::tcmqttstate_test),
         query: Some(mqtt::tcmqttstate_query),
         ..row("TCMQTTSTATE")
@@ -208,6 +219,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         test: Some(provisioning::tcstopsmart_test),
         exec: Some(provisioning::stop_exec),
         ..row("TCSTOPSMART")
+    },
+    CommandSpec {
+        test: Some(network::tcregnet_test),
+        query: Some(network::tcregnet_query),
+        set: Some(network::tcregnet_set),
+        capability: true,
+        ..row("TCREGNET")
     },
     #[cfg(feature = "certificates")]
     CommandSpec {

@@ -164,6 +164,8 @@ struct Broker {
     /// While set, PUBACKs wait in `held_acks` until [`Broker::release_acks`].
     hold_acks: Rc<Cell<bool>>,
     held_acks: Rc<RefCell<Vec<u8>>>,
+    /// PINGREQs the module sent (each answered with a PINGRESP).
+    pings: Rc<Cell<u32>>,
 }
 
 impl Broker {
@@ -212,6 +214,10 @@ impl Broker {
                     self.published.borrow_mut().push((topic, rest.to_vec()));
                 }
                 8 => self.deliver(&[0x90, 0x03, body[0], body[1], 0x00]),
+                12 => {
+                    self.pings.set(self.pings.get() + 1);
+                    self.deliver(&[0xD0, 0x00]);
+                }
                 _ => {}
             }
         }
@@ -587,4 +593,34 @@ fn data_command_queued_behind_a_publish_keeps_its_barrier() {
     );
     let payloads: Vec<Vec<u8>> = host.published().into_iter().map(|(_, p)| p).collect();
     assert_eq!(payloads, vec![b"p1".to_vec(), b"p2".to_vec()]);
+}
+
+#[test]
+fn a_keep_alive_ping_during_the_data_phase_leaves_the_payload_whole() {
+    // The payload is written into the session's transmit buffer; the PINGREQ the keep-alive
+    // writes meanwhile goes in front of it and must not overwrite a byte of it.
+    let payload: Vec<u8> = (0..2048).map(|index| (index * 13 % 251) as u8).collect();
+    let sent = payload.clone();
+    let host = with_module(|host| async move {
+        host.connect().await;
+        host.exchange(&publish_line("TCMQTTPUBRAW", 1, 2048), b">\r\n")
+            .await;
+        host.rx.send(&sent[..2000]);
+        let mut now = 0;
+        let mut next = 2000;
+        // One byte every 19 s keeps the phase alive past the 240 s keep-alive.
+        while host.broker.pings.get() == 0 {
+            now += 19_000;
+            host.clock.set(now);
+            host.rx.send(&sent[next..next + 1]);
+            next += 1;
+            until(|| host.clock.armed(now + 20_000)).await;
+        }
+        assert!(now >= 240_000, "pinged at {now}");
+        host.rx.send(&sent[next..]);
+        host.exchange(b"\r\n", b"+TCMQTTPUBRAW:OK\r\n").await;
+    });
+    assert_eq!(host.broker.pings.get(), 1);
+    assert_eq!(host.output(), "OK\r\n>\r\n+TCMQTTPUBRAW:OK\r\n");
+    assert_eq!(host.published(), vec![(TOPIC.as_bytes().to_vec(), payload)]);
 }

@@ -154,8 +154,8 @@ pub enum Action {
     Publish(Channel),
     /// The command ended: print its result line ([`crate::write_result`]).
     Finished(Operation, Outcome),
-    /// Re-onlining after a reconnect is done: re-subscribe the user slots,
-    /// then `+TCMQTTRECONNECTED`.
+    /// Re-onlining after a reconnect is done: re-subscribe the user slots
+    /// (`cloud.md` §9.7; the tc-at engine emits `+TCMQTTRECONNECTED` at the CONNACK).
     ReonlineFinished,
 }
 

@@ -8,6 +8,9 @@ use crate::codec::{decode, Packet, QoS};
 use crate::session::{Session, SessionConfig, SlotKind};
 use crate::tencent::{Authentication, Identity};
 
+/// The topic the session fuzz target publishes to.
+const TOPIC: &str = "CTQS08Y5LG/Dev01/data";
+
 /// Decodes `data` packet by packet; every accepted packet must encode to bytes that decode
 /// to the same packet.
 pub fn codec_round_trip(data: &[u8]) {
@@ -39,10 +42,12 @@ pub fn codec_round_trip(data: &[u8]) {
 
 /// Plays a broker against a session. `data` is a sequence of segments
 /// `[control, length, length bytes from the broker]`; `control` picks a command or transport
-/// event (`control % 8`: 0 transport closed, 1 transport opened, 2 QoS 1 publish,
-/// 3 subscribe, 4 unsubscribe, 5 disconnect (only above 250), 6 CONNACK accepted, 7 none)
-/// and advances the clock by `control · 97` ms. After every step the bytes the session wrote
-/// must be valid client-side MQTT.
+/// event (`control % 8`: 0 transport closed, 1 transport opened, 2 QoS 1 publish (above
+/// 127: lend a payload area and write the segment into it, or publish what the lent area
+/// holds), 3 subscribe, 4 unsubscribe, 5 disconnect (only above 250), 6 CONNACK accepted,
+/// 7 none) and advances the clock by `control · 97` ms. After every step the bytes the session
+/// wrote must be valid client-side MQTT, and a lent payload area must hold what was written
+/// into it.
 pub fn session_input(data: &[u8]) {
     let mut seed = 0x9E37_79B9u32;
     let mut session: Session<_, 2304, 2560> = Session::new(move || {
@@ -67,6 +72,7 @@ pub fn session_input(data: &[u8]) {
     };
     let mut now = 0u64;
     let mut holding = false;
+    let mut lent: Option<&[u8]> = None;
     let mut rest = data;
     while let [control, length, tail @ ..] = rest {
         let (input, next) = tail.split_at(usize::from(*length).min(tail.len()));
@@ -77,8 +83,22 @@ pub fn session_input(data: &[u8]) {
         match control % 8 {
             0 => session.transport_closed(now),
             1 => session.transport_opened(now),
+            2 if *control > 127 => match lent.take() {
+                None => {
+                    if let Some(area) = session.payload_area(input.len()) {
+                        area.copy_from_slice(input);
+                        lent = Some(input);
+                    }
+                }
+                Some(payload) => {
+                    let area = session.lent_payload_area().expect("a lent area stays lent");
+                    assert_eq!(area, payload, "nothing is written into a lent area");
+                    let length = payload.len();
+                    let _ = session.publish_staged(TOPIC, length, QoS::AtLeastOnce, now);
+                }
+            },
             2 => {
-                let _ = session.publish("CTQS08Y5LG/Dev01/data", input, QoS::AtLeastOnce, now);
+                let _ = session.publish(TOPIC, input, QoS::AtLeastOnce, now);
             }
             3 => {
                 let _ =

@@ -335,13 +335,17 @@ fn reconnect_resubscribes_every_slot_and_removes_refused_user_filters() {
         let qos_name = ["AtMostOnce", "AtLeastOnce"][usize::from(qos)];
         assert!(sent[0].contains(qos_name), "{sent:?}");
     };
-    expect_subscribe(&mut harness, 100, "a/1", 1);
-    harness.suback(100, 1);
+    // Internal slots first (`cloud.md` §3 item 4); a refused one is kept for its owner.
+    expect_subscribe(&mut harness, 100, "$ota/update/CTQS08Y5LG/Dev01", 1);
+    harness.suback(100, 0x80);
     assert_eq!(harness.events(), vec![]);
-    expect_subscribe(&mut harness, 101, "a/2", 0);
-    harness.suback(101, 0x80);
+    expect_subscribe(&mut harness, 101, "a/1", 1);
+    harness.suback(101, 1);
     assert_eq!(harness.events(), vec![]);
-    expect_subscribe(&mut harness, 102, "a/3", 1);
+    expect_subscribe(&mut harness, 102, "a/2", 0);
+    harness.suback(102, 0x80);
+    assert_eq!(harness.events(), vec![]);
+    expect_subscribe(&mut harness, 103, "a/3", 1);
     // A message arriving while re-subscribing is delivered; the runner holds it.
     harness.publish_in("a/1", b"early", QoS::AtMostOnce, 0, false);
     let events = harness.events();
@@ -349,13 +353,10 @@ fn reconnect_resubscribes_every_slot_and_removes_refused_user_filters() {
     assert!(harness.session.is_resubscribing());
     // No SUBACK for a/3: the timeout removes it.
     harness.advance_to(harness.now + 5_000);
-    expect_subscribe(&mut harness, 103, "a/4", 0);
-    harness.suback(103, 0);
-    harness.events();
-    expect_subscribe(&mut harness, 104, "$ota/update/CTQS08Y5LG/Dev01", 1);
+    expect_subscribe(&mut harness, 104, "a/4", 0);
     // A late SUBACK for a/3 is ignored.
-    harness.suback(102, 1);
-    harness.suback(104, 0x80);
+    harness.suback(103, 1);
+    harness.suback(104, 0);
     assert_eq!(harness.events(), vec![]);
     assert!(harness.session.is_usable());
     assert!(!harness.session.is_resubscribing());
@@ -438,4 +439,163 @@ fn malformed_broker_bytes_drop_the_link() {
             reconnecting: false
         })]
     );
+}
+
+/// Reconnects a harness whose link just went down; the next packet id is 200.
+fn reconnect(harness: &mut Harness) {
+    let deadline = harness.session.next_deadline().unwrap();
+    harness.advance_to(deadline);
+    harness.session.transport_opened(harness.now);
+    harness.take_sent();
+    harness.session.set_next_packet_id(id(200));
+    harness.feed(&connack(0));
+}
+
+#[test]
+fn a_deferred_resubscription_stops_after_the_internal_slots_until_resumed() {
+    let mut harness = Harness::connected(true);
+    harness.subscribe_granted(SlotKind::User, "sub/dev/data", QoS::AtMostOnce);
+    harness.subscribe_granted(
+        SlotKind::Internal,
+        "$gateway/operation/result/GW/dev",
+        QoS::AtLeastOnce,
+    );
+    harness.session.transport_closed(harness.now);
+    let events = harness.events();
+    assert!(
+        matches!(&events[..], [Seen::Other(text)] if text.contains("reconnecting: true")),
+        "{events:?}"
+    );
+    // The runner asks at the drop (the gateway has sub-devices to re-online).
+    harness.session.defer_user_resubscription();
+    reconnect(&mut harness);
+    assert_eq!(harness.events(), vec![other(Event::Reconnected)]);
+    let sent = harness.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].contains("$gateway/operation/result/GW/dev"),
+        "{sent:?}"
+    );
+    harness.suback(200, 1);
+    assert_eq!(
+        harness.events(),
+        vec![other(Event::InternalSlotsRestored)],
+        "the user slot waits"
+    );
+    assert!(harness.sent().is_empty());
+    assert!(harness.session.is_resubscribing());
+    // The runner publishes meanwhile (the re-online requests).
+    harness
+        .session
+        .publish(
+            "$gateway/operation/GW/dev",
+            b"{}",
+            QoS::AtMostOnce,
+            harness.now,
+        )
+        .unwrap();
+    assert_eq!(harness.sent().len(), 1);
+    harness.session.resume_resubscription(harness.now);
+    let sent = harness.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].contains("sub/dev/data"), "{sent:?}");
+    harness.suback(201, 0);
+    assert_eq!(harness.events(), vec![]);
+    assert!(!harness.session.is_resubscribing());
+
+    // A drop clears the request: the next reconnect re-subscribes everything at once.
+    harness.session.transport_closed(harness.now);
+    harness.events();
+    reconnect(&mut harness);
+    assert_eq!(harness.events(), vec![other(Event::Reconnected)]);
+    let sent = harness.sent();
+    assert!(sent[0].contains("PacketId(200)"), "{sent:?}");
+    harness.suback(200, 1);
+    let events = harness.events();
+    let sent = harness.sent();
+    assert!(sent[0].contains("sub/dev/data"), "{sent:?} {events:?}");
+}
+
+#[test]
+fn a_deferral_without_internal_slots_stops_at_once_and_an_idle_session_ignores_it() {
+    let mut harness = Harness::connected(true);
+    harness.subscribe_granted(SlotKind::User, "a/b", QoS::AtMostOnce);
+    harness.session.transport_closed(harness.now);
+    harness.events();
+    harness.session.defer_user_resubscription();
+    reconnect(&mut harness);
+    assert_eq!(
+        harness.events(),
+        vec![
+            other(Event::Reconnected),
+            other(Event::InternalSlotsRestored)
+        ]
+    );
+    assert!(harness.sent().is_empty());
+    harness.session.resume_resubscription(harness.now);
+    assert_eq!(harness.sent().len(), 1);
+    // Resuming twice sends nothing more.
+    harness.session.resume_resubscription(harness.now);
+    assert!(harness.sent().is_empty());
+
+    let mut idle = Harness::new(&[1, 2]);
+    idle.session.defer_user_resubscription();
+    idle.session.resume_resubscription(idle.now);
+    assert!(idle.sent().is_empty());
+}
+
+#[test]
+fn publish_with_writes_the_bytes_publish_writes() {
+    for (qos, length) in [
+        (QoS::AtMostOnce, 0),
+        (QoS::AtMostOnce, 100),
+        (QoS::AtMostOnce, 300),
+        (QoS::AtLeastOnce, 120),
+        (QoS::AtLeastOnce, 2000),
+    ] {
+        let payload: Vec<u8> = (0..length).map(|index| (index % 251) as u8).collect();
+        let mut copied = Harness::connected(true);
+        copied.session.set_next_packet_id(id(7));
+        copied.take_sent();
+        let expected = copied
+            .session
+            .publish("$gateway/operation/GW/dev", &payload, qos, copied.now)
+            .unwrap();
+        let mut in_place = Harness::connected(true);
+        in_place.session.set_next_packet_id(id(7));
+        in_place.take_sent();
+        // Something already waiting in the transmit buffer stays in front.
+        in_place
+            .session
+            .publish("x", b"first", QoS::AtMostOnce, 0)
+            .unwrap();
+        let mut first = Harness::connected(true);
+        first.take_sent();
+        first
+            .session
+            .publish("x", b"first", QoS::AtMostOnce, 0)
+            .unwrap();
+        let prefix = first.take_sent();
+        let written = in_place
+            .session
+            .publish_with("$gateway/operation/GW/dev", qos, in_place.now, |room| {
+                room.get_mut(..length)?.copy_from_slice(&payload);
+                Some(length)
+            })
+            .unwrap();
+        assert_eq!(written, expected);
+        let mut bytes = prefix;
+        bytes.extend(copied.take_sent());
+        assert_eq!(in_place.take_sent(), bytes, "{qos:?} {length}");
+    }
+    let mut harness = Harness::connected(true);
+    harness.take_sent();
+    let refused = harness
+        .session
+        .publish_with("t", QoS::AtMostOnce, harness.now, |_| None);
+    assert_eq!(
+        refused,
+        Err(mqtt_session::session::PublishError::BufferFull)
+    );
+    assert!(harness.take_sent().is_empty());
 }

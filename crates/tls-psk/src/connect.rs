@@ -112,10 +112,12 @@ where
         }
     }
 
+    // Secrets and cipher states are made right where they are used, never kept across an
+    // await: this future is part of the owner's RAM for good (`docs/performance.md`).
     async fn handshake(&mut self, config: &PskConfig<'_>) -> Result<(), HandshakeError> {
-        let mut premaster = [0; 4 + 2 * MAX_PSK_LENGTH];
-        let premaster_length = psk_premaster_secret(config.key, &mut premaster)
-            .ok_or(HandshakeError::InvalidConfiguration)?;
+        if config.key.is_empty() || config.key.len() > MAX_PSK_LENGTH {
+            return Err(HandshakeError::InvalidConfiguration);
+        }
         if config.identity.is_empty() || config.identity.len() > usize::from(u16::MAX) {
             return Err(HandshakeError::InvalidConfiguration);
         }
@@ -147,18 +149,18 @@ where
             return Err(HandshakeError::UnexpectedMessage);
         }
 
-        let mut master = master_secret(
-            &premaster[..premaster_length],
-            &client_random,
-            &server_hello.random,
-        );
-        premaster.fill(0);
-        let (client_state, server_state) = derive_cipher_states(
-            &master,
-            server_hello.cipher,
-            &client_random,
-            &server_hello.random,
-        );
+        let mut master = {
+            let mut premaster = [0; 4 + 2 * MAX_PSK_LENGTH];
+            let premaster_length = psk_premaster_secret(config.key, &mut premaster)
+                .ok_or(HandshakeError::InvalidConfiguration)?;
+            let master = master_secret(
+                &premaster[..premaster_length],
+                &client_random,
+                &server_hello.random,
+            );
+            premaster.fill(0);
+            master
+        };
 
         let offset = self.plaintext_offset();
         let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
@@ -172,7 +174,13 @@ where
         self.send_record(ContentType::ChangeCipherSpec, 1)
             .await
             .map_err(handshake_send_error)?;
-        self.encrypter = Some(client_state);
+        self.encrypter = Some(derive_cipher_state(
+            &master,
+            server_hello.cipher,
+            &client_random,
+            &server_hello.random,
+            Side::Client,
+        ));
 
         let client_verify = verify_data(
             &master,
@@ -192,7 +200,13 @@ where
         let (content_type, range) = self.read_handshake_record(0).await?;
         match content_type {
             ContentType::ChangeCipherSpec if self.read_buffer[range] == [1] => {
-                self.decrypter = Some(server_state);
+                self.decrypter = Some(derive_cipher_state(
+                    &master,
+                    server_hello.cipher,
+                    &client_random,
+                    &server_hello.random,
+                    Side::Server,
+                ));
             }
             _ => return Err(HandshakeError::UnexpectedMessage),
         }
@@ -314,14 +328,25 @@ where
     }
 }
 
-/// Derives the key block (RFC 5246 §6.3) and returns the client's (sending) and the
-/// server's (receiving) cipher states.
-fn derive_cipher_states(
+/// Which half of the key block.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// The client's write keys: our sending state.
+    Client,
+    /// The server's write keys: our receiving state.
+    Server,
+}
+
+/// Derives the key block (RFC 5246 §6.3) and returns the cipher state of `side`. Each side
+/// is derived when it is installed, so neither is held across the handshake's awaits (the
+/// key block is computed twice; it is a few HMACs).
+fn derive_cipher_state(
     master: &[u8; 48],
     cipher: BulkCipher,
     client_random: &[u8; 32],
     server_random: &[u8; 32],
-) -> (CipherState, CipherState) {
+    side: Side,
+) -> CipherState {
     let key_length = cipher.key_length();
     let mut block = [0u8; 2 * MAC_LENGTH + 2 * 32];
     let used = &mut block[..2 * MAC_LENGTH + 2 * key_length];
@@ -334,12 +359,12 @@ fn derive_cipher_states(
     let (client_mac, rest) = used.split_at(MAC_LENGTH);
     let (server_mac, rest) = rest.split_at(MAC_LENGTH);
     let (client_key, server_key) = rest.split_at(key_length);
-    let states = (
-        CipherState::new(cipher, client_key, client_mac),
-        CipherState::new(cipher, server_key, server_mac),
-    );
+    let state = match side {
+        Side::Client => CipherState::new(cipher, client_key, client_mac),
+        Side::Server => CipherState::new(cipher, server_key, server_mac),
+    };
     block.fill(0);
-    states
+    state
 }
 
 fn handshake_send_error(error: Error) -> HandshakeError {

@@ -32,8 +32,10 @@ pub struct Hub {
     pub mqtts: u16,
     /// Admin API port.
     pub admin: u16,
-    /// OTA file server over plain HTTP.
+    /// OTA file server and registration endpoint over plain HTTP.
     pub http: u16,
+    /// The same over HTTPS, with the hub's server certificate.
+    pub https: u16,
 }
 
 impl Hub {
@@ -80,6 +82,7 @@ impl Hub {
             mqtts: port("mqtts"),
             admin: port("admin"),
             http: port("http"),
+            https: port("https"),
             child,
         }
     }

@@ -11,6 +11,7 @@ pub mod escape;
 pub mod flood;
 pub mod hub;
 pub mod mosquitto;
+pub mod registration;
 pub mod transcript;
 
 use std::fs::{File, OpenOptions};

@@ -137,10 +137,16 @@ impl Transcript {
 
     /// Starts a fresh module (new flash file) on `uart` and replays the transcript.
     pub fn run(&self, uart: Uart) {
+        self.run_with(uart, &Options::default());
+    }
+
+    /// [`Transcript::run`] with `options` (e.g. the routing to a hub); the profile is the
+    /// transcript's.
+    pub fn run_with(&self, uart: Uart, options: &Options) {
         let scratch = Scratch::new(&self.name);
         let options = Options {
             profile: Some(self.profile),
-            ..Options::default()
+            ..options.clone()
         };
         let mut module = Module::start(uart, &scratch.flash(), &options);
         let mut sent_lines: Vec<Vec<u8>> = Vec::new();

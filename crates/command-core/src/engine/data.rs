@@ -21,13 +21,17 @@ use crate::handlers::DataJob;
 use crate::mqtt::Request;
 use crate::state::RamState;
 
-/// Largest payload of a data phase: AT+TCCERTADD's 4096 bytes with certificates, otherwise a
-/// publish's 2048.
+/// The work buffer (`MqttShared`'s `data`) with certificates: AT+TCCERTADD's data phase and
+/// AT+TCCERTCHECK take a whole 4 KiB certificate. A publish's payload never goes there: it is
+/// written into the session's payload area (`mqtt_session::session::Session::payload_area`).
 #[cfg(feature = "certificates")]
 pub(crate) const DATA_MAX: usize = storage::CERTIFICATE_SIZE_MAX;
-/// Largest payload of a data phase: a publish's 2048 bytes (no certificates on this board).
+/// The work buffer (`MqttShared`'s `data`) without certificates: the longest OTA GET request
+/// (its fixed part and a 512-byte URL), also the size of the download's socket reads, of the
+/// image hashing's flash reads and of AT+TCREADFWDATA's pieces. A publish's payload never goes
+/// there: it is written into the session's payload area.
 #[cfg(not(feature = "certificates"))]
-pub(crate) const DATA_MAX: usize = crate::handlers::publish_data::DATA_PUBLISH_MAX;
+pub(crate) const DATA_MAX: usize = ota::http::REQUEST_OVERHEAD + crate::ota_state::URL_MAX;
 /// Inactivity timeout of a data phase, restarted by every received payload byte (§7.4).
 const INACTIVITY_MS: u64 = 20_000;
 /// Time allowed for the `\r\n` after a publish payload (§7.5).
@@ -59,6 +63,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             // A certificate ended by Ctrl+Z before any byte would be an empty file, outside
             // 1..4096: answered like an aborted phase (docs/decisions.md).
             Ok(0) if kind == DataKind::Certificate => {
+                self.mqtt.session.borrow_mut().release_payload_area();
                 self.reply.cme(204);
                 let next = self.flush_reply().await;
                 self.held = None;
@@ -70,6 +75,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 self.run_data_job(state, job, received).await
             }
             Err(_abort) => {
+                self.mqtt.session.borrow_mut().release_payload_area();
                 // The late CME is the command's final output; held URCs follow it.
                 self.reply.cme(204);
                 let next = self.flush_reply().await;
@@ -80,17 +86,21 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     }
 
     /// Feeds the framer's data phase until it completes or aborts; returns the payload length.
+    ///
+    /// A publish's payload goes straight into the session's payload area, where its PUBLISH
+    /// will be encoded around it (`style.md` 13). Packets the service writes meanwhile (acks,
+    /// pings, a reconnect's CONNECT) go in front of the area. If unsent bytes still occupy the
+    /// area, the payload is read and dropped and the publish fails like one that does not fit
+    /// (`FAIL,204`, docs/decisions.md).
     async fn read_payload(&mut self, len: usize, kind: DataKind) -> Result<usize, DataAbort> {
-        let len = len.min(DATA_MAX);
+        if kind == DataKind::Publish {
+            let _ = self.mqtt.session.borrow_mut().payload_area(len);
+        }
         let mut received = 0;
         let mut deadline = self.clock.now_ms() + INACTIVITY_MS;
         let mut expired = false;
         loop {
-            let status = self
-                .shared
-                .framer
-                .borrow_mut()
-                .poll_data(&mut self.mqtt.data.borrow_mut()[..len]);
+            let status = self.poll_data(len, kind);
             // The payload taken made room in the framer for the receiver's next bytes.
             self.shared.room.raise();
             match status {
@@ -123,6 +133,18 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
+    /// One step of the framer's data phase into the payload's buffer.
+    #[cfg_attr(not(feature = "certificates"), allow(unused_variables))]
+    fn poll_data(&self, len: usize, kind: DataKind) -> DataStatus {
+        let mut framer = self.shared.framer.borrow_mut();
+        #[cfg(feature = "certificates")]
+        if kind == DataKind::Certificate {
+            return framer.poll_data(&mut self.mqtt.data.borrow_mut()[..len.min(DATA_MAX)]);
+        }
+        let mut session = self.mqtt.session.borrow_mut();
+        framer.poll_data(session.lent_payload_area().unwrap_or_default())
+    }
+
     // `state` is only needed by AT+TCCERTADD.
     #[cfg_attr(not(feature = "certificates"), allow(unused_variables))]
     // The job is lent: moved, it would be stored twice in this future.
@@ -135,7 +157,10 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 neutralise: rewrite,
             } => {
                 if *rewrite {
-                    neutralise(&mut self.mqtt.data.borrow_mut()[..len]);
+                    let mut session = self.mqtt.session.borrow_mut();
+                    if let Some(payload) = session.lent_payload_area() {
+                        neutralise(payload.get_mut(..len).unwrap_or_default());
+                    }
                 }
                 self.send(Request::Publish {
                     name,

@@ -96,6 +96,25 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     }
                 }
             }
+            Job::RegisterNetwork(station) => {
+                let wifi = &mut *self.module.wifi;
+                if wifi.association().is_some() {
+                    reply.text_line("WIFI DISCONNECT");
+                }
+                match wifi.join(&station.ssid, &station.password, None).await {
+                    Ok(()) => {
+                        reply.text_line("WIFI CONNECTED");
+                        reply.text_line("WIFI GOT IP");
+                        if state.settings.station.as_ref() != Some(&*station)
+                            && settings.store_station(station).await.is_ok()
+                        {
+                            state.settings.station = Some(station.clone());
+                        }
+                        reply.result_ok("TCREGNET");
+                    }
+                    Err(error) => reply.result_fail("TCREGNET", i32::from(error.code())),
+                }
+            }
             Job::Leave => {
                 let was_joined = self.module.wifi.leave().await;
                 reply.ok();
@@ -150,9 +169,25 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
                 self.reply.ok();
             }
-            Job::OtaSet { enable, version } => {
-                self.ota_set(state, *enable, core::mem::take(version)).await
+            Job::Gateway(_) => {
+                if let Job::Gateway(request) = core::mem::replace(job, Job::MqttDisconnect) {
+                    self.send(crate::mqtt::Request::Gateway(request));
+                }
+                self.outcome().await;
             }
+            Job::ListOnline => {
+                // One line per write inside the command's block, like AT+TCMQTTSUB?: the
+                // list (16 lines) may be larger than a reply block.
+                let mut index = 0;
+                while self.online_entry_into_reply(index) {
+                    if let Next::Exit(exit) = self.flush_reply().await {
+                        return Next::Exit(exit);
+                    }
+                    index += 1;
+                }
+                self.reply.ok();
+            }
+            Job::OtaSet { enable, version } => self.ota_set(state, *enable, version).await,
             Job::OtaQuery => self.ota_query(),
             Job::ProvisionStart(access_point) => {
                 self.start_provisioning(state, access_point.take()).await
@@ -187,6 +222,20 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
+    /// Renders the `index`th online sub-device's line (newest first) into the reply; false
+    /// past the last. The list may change between two lines only through a re-online
+    /// after a reconnect; each line is one whole entry.
+    fn online_entry_into_reply(&mut self, index: usize) -> bool {
+        let gateway = self.mqtt.gateway.borrow();
+        let Some(subdevice) = gateway.online().newest_first().nth(index) else {
+            return false;
+        };
+        let mut line = [0u8; ::gateway::MAXIMUM_ONLINE_ENTRY];
+        let length = ::gateway::write_online_entry(subdevice, &mut line).unwrap_or(0);
+        self.reply.push(&line[..length]);
+        true
+    }
+
     /// Renders the `index`th user subscription's line into the reply; false past the last.
     fn subscription_into_reply(&mut self, index: usize) -> bool {
         let session = self.mqtt.session.borrow();

@@ -108,6 +108,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 reconnect: parameters.reconnect,
             },
             identity,
+            // The record's product id is 1..=10 bytes.
+            product_id_length: product_id.len() as u8,
         })
     }
 

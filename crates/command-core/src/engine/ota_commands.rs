@@ -104,56 +104,69 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     }
 
     /// AT+TCOTASET after its `OK\r\n`.
-    pub(super) async fn ota_set(&mut self, state: &RamState, enable: bool, version: Version) {
+    // The version is lent and the topics are made where they are sent: values in scope across
+    // the drain's await would stay in the future's state (`docs/decisions.md`, "Engine RAM").
+    pub(super) async fn ota_set(&mut self, state: &RamState, enable: bool, version: &Version) {
         let ota = &self.mqtt.ota;
         if !enable {
             ota.machine.borrow_mut().disable();
             // `UPDATEFAIL,208` of an aborted download goes out before the result line.
             self.drain_ota(state).await;
-            *ota.version.borrow_mut() = version;
+            *ota.version.borrow_mut() = version.clone();
             self.reply.result_ok("TCOTASET");
             return;
         }
-        let (Some(update), Some(report)) = (
-            device_topic(state, UPDATE_TOPIC),
-            device_topic(state, REPORT_TOPIC),
-        ) else {
+        if device_topic(state, UPDATE_TOPIC).is_none()
+            || device_topic(state, REPORT_TOPIC).is_none()
+        {
             self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
             return;
-        };
+        }
         if !ota.machine.borrow().is_enabled() {
-            let subscribe = Request::Subscribe {
-                filter: update,
-                qos: QoS::AtLeastOnce,
-                kind: SlotKind::Internal,
-            };
-            self.send(subscribe);
-            if self.outcome().await == Outcome::Failed {
+            let sent = device_topic(state, UPDATE_TOPIC)
+                .map(|update| {
+                    self.send(Request::Subscribe {
+                        filter: update,
+                        qos: QoS::AtLeastOnce,
+                        kind: SlotKind::Internal,
+                    })
+                })
+                .is_some();
+            if !sent || self.outcome().await == Outcome::Failed {
                 self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
                 return;
             }
         }
         // Listening starts before the version report leaves: the cloud may answer it with
         // `update_firmware` in the same breath as the PUBACK.
-        let _ = ota.machine.borrow_mut().enable(&version);
-        // The report goes where every publish payload waits: the shared data buffer.
+        let _ = ota.machine.borrow_mut().enable(version);
+        // The report is written where every publish payload is: the session's payload area,
+        // where its PUBLISH is encoded around it. Without an area (unsent bytes in it) the
+        // publish fails like one that does not fit.
         let length = {
-            let mut data = self.mqtt.data.borrow_mut();
-            ota::write_report(Report::Version, &version, &mut data[..]).unwrap_or(0)
+            let mut session = self.mqtt.session.borrow_mut();
+            session
+                .payload_area(ota::MAXIMUM_REPORT_LENGTH)
+                .and_then(|area| ota::write_report(Report::Version, version, area).ok())
+                .unwrap_or(0)
         };
-        self.send(Request::Publish {
-            name: "",
-            topic: report,
-            length,
-            qos: QoS::AtLeastOnce,
-        });
-        if self.outcome().await == Outcome::Failed {
+        let sent = device_topic(state, REPORT_TOPIC)
+            .map(|report| {
+                self.send(Request::Publish {
+                    name: "",
+                    topic: report,
+                    length,
+                    qos: QoS::AtLeastOnce,
+                })
+            })
+            .is_some();
+        if !sent || self.outcome().await == Outcome::Failed {
             ota.machine.borrow_mut().disable();
             self.drain_ota(state).await;
             self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
             return;
         }
-        *ota.version.borrow_mut() = version;
+        *ota.version.borrow_mut() = version.clone();
         self.reply.result_ok("TCOTASET");
     }
 

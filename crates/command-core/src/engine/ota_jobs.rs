@@ -10,10 +10,10 @@
 //! (the socket buffers, the server waits).
 //!
 //! Memory: no buffer of its own. Socket bytes, the GET request, the hashing and
-//! AT+TCREADFWDATA's blocks all use the data-phase buffer. Only the executor fills it, for
-//! the command it runs (and data phases answer `CME(200)` during a download anyway,
-//! `commands.md` §9), while the runner uses it only between commands and keeps nothing in it
-//! from one wake-up to the next; the reports are written on the stack (at most
+//! AT+TCREADFWDATA's blocks all use the executor's work buffer (`MqttShared`'s `data`, sized
+//! for the longest GET; a publish's payload never goes there). Only the executor fills it,
+//! for the command it runs, while the runner uses it only between commands and keeps nothing
+//! in it from one wake-up to the next; the reports are written on the stack (at most
 //! [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never across an await).
 
 use embassy_futures::select::{select, select3, select4, Either, Either3, Either4};
@@ -235,11 +235,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Event::Publish(report) => self.publish_report(state, report, now),
             Event::Status(status) => self.ota_status(status),
             Event::BeginImage | Event::Checkpoint { .. } | Event::CompleteImage => {
-                let record = ota
+                // One binding only: each named value in scope across the store's await takes
+                // its own room in the future.
+                let Some(record) = ota
                     .machine
                     .borrow()
-                    .firmware_record(&event, ota.max_size.get());
-                let Some(record) = record else {
+                    .firmware_record(&event, ota.max_size.get())
+                else {
                     return;
                 };
                 if self.module.settings.store_firmware(&record).await.is_ok() {

@@ -92,7 +92,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         .await;
     }
 
-    /// Publishes the token: the topic, then the payload, at the front of the data buffer.
+    /// Publishes the token: the topic, then the payload, at the front of the data buffer; the
+    /// payload goes where every publish payload goes, the session's payload area (without
+    /// one, the publish fails like one that does not fit).
     pub(super) async fn binding_publish(
         &mut self,
         state: &RamState,
@@ -100,11 +102,16 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         payload_length: usize,
     ) {
         let name = {
-            let mut data = self.mqtt.data.borrow_mut();
-            let name = topic(&data[..topic_length]);
-            // The service publishes the payload from the front of the buffer.
-            data.copy_within(topic_length..topic_length + payload_length, 0);
-            name
+            let data = self.mqtt.data.borrow();
+            let mut session = self.mqtt.session.borrow_mut();
+            let payload = &data[topic_length..topic_length + payload_length];
+            match session.payload_area(payload_length) {
+                Some(area) => {
+                    area.copy_from_slice(payload);
+                    topic(&data[..topic_length])
+                }
+                None => None,
+            }
         };
         self.binding_request(
             state,

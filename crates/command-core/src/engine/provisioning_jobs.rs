@@ -9,10 +9,11 @@
 //! no result line, no URC, and its bind reply is held in the session for this runner.
 //!
 //! Memory: no buffer of its own. Datagrams are received into, and every URC, datagram,
-//! topic and token PUBLISH written into, the data-phase buffer: PROV excludes RUN, so neither
-//! a publish command nor an OTA download uses it meanwhile, and a command only fills it while
+//! topic and the token PUBLISH written into, the executor's work buffer (`MqttShared::data`):
+//! PROV excludes RUN, so no OTA download uses it meanwhile, and a command only fills it while
 //! the runner waits for nothing (the runner borrows it for one step at a time, and for the
-//! radio wait only when no download holds it).
+//! radio wait only when no download holds it). The token's payload then moves into the
+//! session's payload area, where every publish payload goes.
 
 use embassy_futures::select::{select4, Either4};
 use embedded_io_async::Write;
@@ -168,19 +169,10 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 None => core::future::pending().await,
             }
         };
-        // The service reads the token PUBLISH's payload from the data buffer whenever it
-        // takes the request: the radio waits (its datagrams queue in the socket) until the
-        // publish ended.
-        let publishing = runner.operation == Some(Operation::Publish);
         let radio = async {
-            let buffer = if publishing {
-                None
-            } else {
-                mqtt.data.try_borrow_mut().ok()
-            };
-            match buffer {
-                Some(mut buffer) => wifi.provisioning_event(&mut buffer[..=DATAGRAM_MAX]).await,
-                None => core::future::pending().await,
+            match mqtt.data.try_borrow_mut() {
+                Ok(mut buffer) => wifi.provisioning_event(&mut buffer[..=DATAGRAM_MAX]).await,
+                Err(_) => core::future::pending().await,
             }
         };
         let outcome = async {

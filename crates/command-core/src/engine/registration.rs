@@ -168,6 +168,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     }
 
     /// Reads the reply until its body is complete; returns the body's length.
+    // The data buffer stays borrowed across the socket reads, as in `exchange`.
     #[allow(clippy::await_holding_refcell_ref)]
     async fn receive(&mut self, stream: &mut N::Stream) -> Result<usize, i32> {
         let clock = self.clock;
@@ -200,6 +201,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 
     /// Decrypts the reply body and turns its credential into the device record, storing a
     /// certificate pair first (certificate builds on the `full` profile).
+    // The plaintext stays in the data buffer across the certificate files' flash writes;
+    // nobody else uses the buffer while this job runs.
     #[allow(clippy::await_holding_refcell_ref)]
     async fn take_credential(
         &mut self,

@@ -8,9 +8,11 @@ pub mod basic;
 pub mod certificates;
 pub mod device;
 pub mod diagnostics;
+pub mod gateway;
 pub mod module;
 pub mod mqtt;
 pub mod mqtt_link;
+pub mod network;
 pub mod ota;
 pub mod provisioning;
 pub mod publish_data;
@@ -38,8 +40,8 @@ pub struct Context<'a> {
     pub gates: Gates,
     /// Drop counters and link history at dispatch time (AT+TCDIAG?).
     pub diagnostics: DiagnosticReport,
-    /// The shared data buffer (idle while a line is dispatched): AT+TCMQTTPUB unescapes its
-    /// payload into it.
+    /// The session's payload area for AT+TCMQTTPUB's unescaped payload
+    /// (`Session::payload_area`); empty while unsent bytes still occupy it.
     pub payload: &'a mut [u8],
 }
 
@@ -87,6 +89,8 @@ pub enum Job {
         /// Optional BSSID filter.
         bssid: Option<[u8; 6]>,
     },
+    /// AT+TCREGNET=: join like AT+CWJAP (no BSSID), answer `+TCREGNET:OK` / `FAIL,<n>`.
+    RegisterNetwork(WifiStation),
     /// AT+CWQAP: leave the AP.
     Leave,
     /// AT+RST: reboot.
@@ -123,6 +127,10 @@ pub enum Job {
     ProvisionStart(Option<provisioning::AccessPoint>),
     /// AT+TCSTOPSAP / AT+TCSTOPSMART: stop any provisioning session, then `[OK]`.
     ProvisionStop,
+    /// AT+TCGWBIND=, AT+TCGWONLINE=: the checked request, run by the MQTT service.
+    Gateway(::gateway::Request),
+    /// AT+TCGWONLINE?: the online list, newest first, one line per write.
+    ListOnline,
     /// AT+TCCERTCHECK=: parse the file (and its pair) through the board.
     #[cfg(feature = "certificates")]
     CheckCertificate(certificates::FileName),

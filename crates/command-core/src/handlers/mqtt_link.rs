@@ -127,8 +127,14 @@ pub fn tcmqttpub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
     let checked = (|| {
         let topic = topic_name(&params)?;
         let qos = qos(&params, 1)?;
-        // Unescaped straight into the shared data buffer, where the service encodes it from.
-        let length = params.text_to(2, 1, PAYLOAD_MAX, context.payload)?;
+        // Unescaped straight into the session's payload area, where its PUBLISH is encoded
+        // around it. Without an area (unsent bytes still in it) the request goes on empty
+        // and the session refuses it like a publish that does not fit (`FAIL,204`).
+        let length = if context.payload.is_empty() {
+            0
+        } else {
+            params.text_to(2, 1, PAYLOAD_MAX, context.payload)?
+        };
         Ok::<_, ParamError>(Request::Publish {
             name: "TCMQTTPUB",
             topic,

@@ -65,6 +65,9 @@ pub struct ConnectRequest {
     pub config: SessionConfig,
     /// Client id, user name and key.
     pub identity: Identity,
+    /// Length of the product id at the start of the client id (`<pid><dn>`): the gateway
+    /// topics name the two apart.
+    pub product_id_length: u8,
 }
 
 /// What the executor asks the service to do; one at a time.
@@ -80,10 +83,10 @@ pub enum Request {
         name: &'static str,
         /// Topic name (valid UTF-8, no wildcards: checked by the handler).
         topic: heapless::String<TOPIC_MAX>,
-        /// The payload is the first `length` bytes of the shared data buffer
-        /// ([`MqttShared`]'s `data`): AT+TCMQTTPUB's unescaped from its line, AT+TCMQTTPUBL's
-        /// neutralised or AT+TCMQTTPUBRAW's raw from the data phase. Not copied again before
-        /// the session encodes it into the PUBLISH.
+        /// The payload is the first `length` bytes of the session's payload area
+        /// (`Session::payload_area`): AT+TCMQTTPUB's unescaped from its line, AT+TCMQTTPUBL's
+        /// neutralised or AT+TCMQTTPUBRAW's raw from the data phase. The session encodes the
+        /// PUBLISH around it; it is never copied.
         length: usize,
         /// QoS 0 or 1.
         qos: QoS,
@@ -105,6 +108,8 @@ pub enum Request {
     },
     /// AT+TCMQTTDISCONN.
     Disconnect,
+    /// AT+TCGWBIND=, AT+TCGWONLINE= after their checks; the service writes the result line.
+    Gateway(gateway::Request),
 }
 
 /// How a request ended; its result line, if any, is already in the outbox.
@@ -163,11 +168,12 @@ pub struct MqttShared<'a> {
     pub(crate) urc_written: Flag,
     /// What AT+TCDIAG? reports besides the session's counters.
     pub(crate) diagnostics: Cell<Diagnostics>,
-    /// The payload of AT+TCMQTTPUB (unescaped from its line) and of the current data phase
-    /// (AT+TCMQTTPUBL/PUBRAW, AT+TCCERTADD), also the
-    /// certificate of AT+TCCERTCHECK and of a mode-2 connect: written by the executor,
-    /// read by the service for a [`Payload::Data`] publish. Never borrowed by both at once:
-    /// the executor waits while the service serves its request.
+    /// The executor's work buffer, used by one piece of work at a time and never across
+    /// commands: the OTA download (the GET request, the socket's bytes, the image hashing,
+    /// AT+TCREADFWDATA's pieces), and with certificates the certificate of AT+TCCERTADD's data
+    /// phase, of AT+TCCERTCHECK and of a mode-2 connect. A publish's payload is never here: it
+    /// is written into the session's payload area, where its PUBLISH is encoded around it
+    /// (`docs/decisions.md`, "One transmit buffer").
     pub(crate) data: RefCell<[u8; crate::engine::DATA_MAX]>,
     #[cfg(feature = "certificates")]
     /// TLS mode 2 certificate and key: written by the executor before a connect request,
@@ -192,6 +198,9 @@ pub struct MqttShared<'a> {
     /// The code of the last failed request (its result line, without the line: the binding
     /// session's connect failures become `WIFI_CONNECT_FAILED,1,<code>`).
     pub(crate) last_failure: Cell<i32>,
+    /// The gateway's online list and its one running job: driven by the service
+    /// (`service/gateway.rs`), read by the executor for AT+TCGWONLINE?.
+    pub(crate) gateway: RefCell<gateway::Gateway>,
 }
 
 impl<'a> MqttShared<'a> {
@@ -212,6 +221,7 @@ impl<'a> MqttShared<'a> {
             #[cfg(feature = "certificates")]
             client_files: RefCell::new(ClientFiles::default()),
             ota: crate::ota_state::OtaShared::new(),
+            gateway: RefCell::new(gateway::Gateway::new()),
             internal: Cell::new(false),
             internal_message: Flag::new(),
             led: Cell::new(None),

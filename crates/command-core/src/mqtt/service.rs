@@ -15,6 +15,7 @@
 //! before they are lent again.
 
 mod events;
+mod gateway;
 mod link;
 mod requests;
 
@@ -24,6 +25,7 @@ use embassy_futures::select::{select, select4, Either, Either4};
 use embedded_io_async::Write;
 use mqtt_session::codec::PacketId;
 use mqtt_session::tencent::Identity;
+use mqtt_session::SessionConfig;
 
 use super::{ConnectRequest, MqttShared, TlsRandom, HOST_MAX};
 use crate::board::{Clock, Network};
@@ -63,15 +65,18 @@ enum Waiting {
     },
     /// A QoS 0 publish: done once the transmit buffer has been written.
     Written { name: &'static str },
+    /// AT+TCGWBIND / AT+TCGWONLINE: done when the gateway job finishes.
+    Gateway,
 }
 
 /// Why [`Service::run`] gave up its link: a transport must be opened first.
-// Kept in `serve` and lent to `open` (never moved into a future); there is no heap to box the
-// request into.
-#[allow(clippy::large_enum_variant)]
+///
+/// Small on purpose: it lives in `serve`'s state for good. A connect request's destination and
+/// identity go into the [`Service`] at once (a reconnect needs them anyway), so only its session
+/// parameters ride here.
 enum Opening {
     /// AT+TCMQTTCONN: its cmdtimeout bounds the transport and then the CONNACK.
-    Connect(ConnectRequest),
+    Connect(SessionConfig),
     /// The session started a reconnect attempt.
     Reconnect,
 }
@@ -90,6 +95,12 @@ struct Service<'s, 'a> {
     identity: Option<Identity>,
     /// cmdtimeout of the last connect: bounds the teardown of AT+TCMQTTDISCONN.
     command_timeout_ms: u64,
+    /// Where the product id ends in the identity's client id (`<pid><dn>`).
+    product_id_length: u8,
+    /// The gateway's internal SUBSCRIBE awaiting its SUBACK.
+    gateway_subscription: Option<(PacketId, ::gateway::Channel)>,
+    /// The re-online is due (again) once the running gateway command ends.
+    reonline_due: bool,
 }
 
 /// Runs the MQTT service until the UART fails.
@@ -108,6 +119,9 @@ pub(crate) async fn serve<N: Network, C: Clock>(
         tls_mode: 0,
         identity: None,
         command_timeout_ms: 5_000,
+        product_id_length: 0,
+        gateway_subscription: None,
+        reonline_due: false,
     };
     let mut opening = None;
     loop {
@@ -151,6 +165,7 @@ impl<'a> Service<'_, 'a> {
                 }
             }
             let reconnect = self.handle_events(now, link);
+            self.drive_gateway(now);
             if let Some(Waiting::Connack { deadline }) = self.waiting {
                 if now >= deadline {
                     // The budget of AT+TCMQTTCONN ran out: cancel the attempt entirely.
@@ -222,6 +237,22 @@ impl<'a> Service<'_, 'a> {
         }
     }
 
+    /// Keeps a connect request's destination and identity (reconnects repeat them) and
+    /// returns what its opening still needs.
+    fn take_connect(&mut self, connect: ConnectRequest) -> Opening {
+        self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
+        self.port = if connect.tls_mode == 0 {
+            PLAIN_PORT
+        } else {
+            TLS_PORT
+        };
+        self.tls_mode = connect.tls_mode;
+        self.host = connect.host;
+        self.identity = Some(connect.identity);
+        self.product_id_length = connect.product_id_length;
+        Opening::Connect(connect.config)
+    }
+
     /// The earliest moment the loop must wake without input.
     fn deadline(&self) -> Option<u64> {
         let session = self.shared.session.borrow().next_deadline();
@@ -229,10 +260,8 @@ impl<'a> Service<'_, 'a> {
             Some(Waiting::Connack { deadline }) => Some(deadline),
             _ => None,
         };
-        match (session, connack) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let gateway = self.shared.gateway.borrow().next_deadline();
+        [session, connack, gateway].into_iter().flatten().min()
     }
 
     /// Writes the session's pending bytes; false if the link failed (the loop goes round).
@@ -286,18 +315,7 @@ impl<'a> Service<'_, 'a> {
     ) {
         let now = clock.now_ms();
         let connect = match opening {
-            Opening::Connect(connect) => {
-                self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
-                self.port = if connect.tls_mode == 0 {
-                    PLAIN_PORT
-                } else {
-                    TLS_PORT
-                };
-                self.tls_mode = connect.tls_mode;
-                self.host = connect.host.clone();
-                self.identity = Some(connect.identity.clone());
-                Some(connect)
-            }
+            Opening::Connect(config) => Some(*config),
             Opening::Reconnect => None,
         };
         let deadline = match &connect {
@@ -332,8 +350,13 @@ impl<'a> Service<'_, 'a> {
         // then fails like a refused TCP connection.
         let opened = match network.try_borrow_mut() {
             Ok(mut network) => {
-                let attempt =
-                    link::open(&mut **network, destination, read_buffer, write_buffer, link);
+                let attempt = link::open(
+                    &mut **network,
+                    &destination,
+                    read_buffer,
+                    write_buffer,
+                    link,
+                );
                 match select(attempt, clock.sleep_until(deadline)).await {
                     Either::First(result) => result,
                     Either::Second(()) => Err(202),
@@ -348,7 +371,7 @@ impl<'a> Service<'_, 'a> {
         #[cfg(feature = "certificates")]
         drop(files);
         let now = clock.now_ms();
-        let Some(connect) = connect else {
+        let Some(config) = connect else {
             let mut session = self.shared.session.borrow_mut();
             match opened {
                 Ok(()) => session.transport_opened(now),
@@ -360,11 +383,15 @@ impl<'a> Service<'_, 'a> {
             self.finish("TCMQTTCONN", Err(code));
             return;
         }
-        let started =
-            self.shared
-                .session
-                .borrow_mut()
-                .connect(connect.config, connect.identity.clone(), now);
+        let Some(identity) = self.identity.clone() else {
+            self.finish("TCMQTTCONN", Err(-112));
+            return;
+        };
+        let started = self
+            .shared
+            .session
+            .borrow_mut()
+            .connect(config, identity, now);
         match started {
             Ok(()) => self.waiting = Some(Waiting::Connack { deadline }),
             Err(_) => {

@@ -28,6 +28,8 @@ use embedded_io_async::{ErrorType, Read, Write};
 use storage::mock::MockFlash;
 use storage::Settings;
 
+pub mod http;
+
 /// The topic the tests subscribe to and publish on.
 pub const TOPIC: &str = "PID0000001/dev1/data";
 
@@ -70,6 +72,8 @@ impl Interrupt {
 /// Manual time with armed deadlines.
 #[derive(Default)]
 pub struct ManualClock {
+    /// UTC seconds the board reports; `None`: not synchronised (the default).
+    pub utc: Cell<Option<u64>>,
     now: Cell<u64>,
     next_id: Cell<u64>,
     timers: RefCell<Vec<(u64, u64, Waker)>>,
@@ -147,6 +151,10 @@ impl Clock for ManualClock {
             deadline: deadline_ms,
             id,
         }
+    }
+
+    fn utc_seconds(&self) -> Option<u64> {
+        self.utc.get()
     }
 }
 
@@ -263,6 +271,13 @@ pub struct Broker {
     closed: Cell<bool>,
     /// Delivered right before the next SUBACK (a message in a reconnect window).
     pub before_suback: RefCell<Vec<u8>>,
+    /// Topic and payload of every PUBLISH the module sent, in order.
+    pub published: RefCell<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// Filters of every SUBSCRIBE the module sent, in order.
+    pub subscribed: RefCell<Vec<Vec<u8>>>,
+    /// SUBACK return code of the SUBSCRIBEs whose filter starts with the key (0x80 refuses);
+    /// `None`: no SUBACK at all. Other filters are granted QoS 0.
+    pub suback_overrides: RefCell<Vec<(Vec<u8>, Option<u8>)>>,
 }
 
 impl Broker {
@@ -315,6 +330,9 @@ impl Broker {
                         self.deliver(&[0x40, 0x02, payload[0], payload[1]]);
                         payload = &payload[2..];
                     }
+                    self.published
+                        .borrow_mut()
+                        .push((topic.to_vec(), payload.to_vec()));
                     self.deliver(&publish(0, topic, payload, 0));
                 }
                 4 => self
@@ -322,9 +340,22 @@ impl Broker {
                     .borrow_mut()
                     .push(u16::from_be_bytes([body[0], body[1]])),
                 8 => {
+                    let filter_length = usize::from(u16::from_be_bytes([body[2], body[3]]));
+                    self.subscribed
+                        .borrow_mut()
+                        .push(body[4..4 + filter_length].to_vec());
+                    let filter = &body[4..4 + filter_length];
+                    let code = self
+                        .suback_overrides
+                        .borrow()
+                        .iter()
+                        .find(|(prefix, _)| filter.starts_with(prefix))
+                        .map_or(Some(0x00), |(_, code)| *code);
                     let injected = core::mem::take(&mut *self.before_suback.borrow_mut());
                     self.deliver(&injected);
-                    self.deliver(&[0x90, 0x03, body[0], body[1], 0x00]);
+                    if let Some(code) = code {
+                        self.deliver(&[0x90, 0x03, body[0], body[1], code]);
+                    }
                 }
                 12 => self.deliver(&[0xd0, 0x00]),
                 _ => {}
@@ -505,6 +536,19 @@ impl Bench {
 
 /// Boots a module on the bench and hands the pinned engine to `script`.
 pub fn with_engine(script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = command_core::Exit>>)) {
+    with_network(
+        Profile::Full,
+        |bench| BrokerNetwork(bench.broker.clone()),
+        script,
+    );
+}
+
+/// [`with_engine`] on `profile` with the network `make` builds (instead of the broker).
+pub fn with_network<N: Network>(
+    profile: Profile,
+    make: impl FnOnce(&Bench) -> N,
+    script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = command_core::Exit>>),
+) {
     let bench = Bench {
         uart: Rc::new(Uart::default()),
         broker: Rc::new(Broker::default()),
@@ -512,7 +556,8 @@ pub fn with_engine(script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = comm
         counters: Arc::new(Counters::default()),
         polls: Cell::new(0),
     };
-    let mut settings = Settings::new(MockFlash::new(64 * 1024), 0..64 * 1024);
+    let mut settings = Settings::new(MockFlash::new(104 * 1024), 0..64 * 1024)
+        .with_certificate_area(64 * 1024..104 * 1024);
     let mut wifi = NoStation;
     let board = BoardInfo {
         board: "LINUX",
@@ -521,12 +566,12 @@ pub fn with_engine(script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = comm
         build_time: "Sep  3 2020 11:43:26",
         vendor: "Tencent Technology Co. Ltd.",
         mac: [2, 1, 2, 3, 4, 5],
-        profile: Profile::Full,
+        profile,
         free_ram: || (1000, 900),
     };
     let mut rx = UartRx(bench.uart.clone());
     let mut tx = UartTx(bench.uart.clone());
-    let mut network = BrokerNetwork(bench.broker.clone());
+    let mut network = make(&bench);
     let clock = bench.clock.clone();
     let module = Module {
         settings: &mut settings,

@@ -35,6 +35,48 @@ impl Packet<'_> {
         1 + remaining_length_size(remaining_length) + remaining_length
     }
 
+    /// Writes the fixed header, topic and packet id of a PUBLISH whose `payload_length`
+    /// payload bytes already lie right behind them in the caller's buffer (the payload is
+    /// written once, in place, and never copied into the packet). `publish.payload` is
+    /// ignored. Together with those bytes the result is exactly what [`Packet::encode`]
+    /// writes for the same PUBLISH.
+    ///
+    /// # Errors
+    /// As [`Packet::encode`].
+    pub fn encode_publish_header(
+        publish: &Publish<'_>,
+        payload_length: usize,
+        buffer: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let header = Packet::Publish(Publish {
+            payload: &[],
+            ..*publish
+        });
+        header.validate()?;
+        let remaining_length = header.remaining_length() + payload_length;
+        if remaining_length > MAX_REMAINING_LENGTH {
+            return Err(EncodeError::PacketTooLarge);
+        }
+        let mut writer = Writer {
+            buffer,
+            position: 0,
+        };
+        writer.byte(header.first_byte())?;
+        writer.remaining_length(remaining_length)?;
+        header.write_body(&mut writer)?;
+        Ok(writer.position)
+    }
+
+    /// Bytes [`Packet::encode_publish_header`] writes for this PUBLISH and payload length.
+    pub fn publish_header_length(publish: &Publish<'_>, payload_length: usize) -> usize {
+        let header = Packet::Publish(Publish {
+            payload: &[],
+            ..*publish
+        });
+        let remaining_length = header.remaining_length() + payload_length;
+        1 + remaining_length_size(remaining_length) + header.remaining_length()
+    }
+
     fn first_byte(&self) -> u8 {
         let (packet_type, flags) = match self {
             Packet::Connect(_) => (kind::CONNECT, 0),
@@ -199,6 +241,44 @@ fn validate_connect(connect: &Connect<'_>) -> Result<(), EncodeError> {
         }
     }
     Ok(())
+}
+
+impl Publish<'_> {
+    /// Bytes [`Publish::encode_header`] writes for a payload of `payload_length` bytes.
+    pub(crate) fn header_length(&self, payload_length: usize) -> usize {
+        let variable = 2 + self.topic.len() + if self.packet_id.is_some() { 2 } else { 0 };
+        1 + remaining_length_size(variable + payload_length) + variable
+    }
+
+    /// Writes what [`Packet::encode`] writes before the payload of this PUBLISH when its
+    /// payload is `payload_length` bytes (the `payload` field is not read); returns the
+    /// count. For payloads written in place after their header (`Session::publish_with`).
+    ///
+    /// # Errors
+    /// As [`Packet::encode`].
+    pub(crate) fn encode_header(
+        &self,
+        payload_length: usize,
+        buffer: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        validate_publish(self)?;
+        let packet_id = if self.packet_id.is_some() { 2 } else { 0 };
+        let remaining_length = 2 + self.topic.len() + packet_id + payload_length;
+        if remaining_length > MAX_REMAINING_LENGTH {
+            return Err(EncodeError::PacketTooLarge);
+        }
+        let mut writer = Writer {
+            buffer,
+            position: 0,
+        };
+        writer.byte(Packet::Publish(*self).first_byte())?;
+        writer.remaining_length(remaining_length)?;
+        writer.string(self.topic)?;
+        if let Some(packet_id) = self.packet_id {
+            writer.packet_id(packet_id)?;
+        }
+        Ok(writer.position)
+    }
 }
 
 fn validate_publish(publish: &Publish<'_>) -> Result<(), EncodeError> {

@@ -19,6 +19,39 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         qos: QoS,
         now: u64,
     ) -> Result<Option<PacketId>, PublishError> {
+        let packet_id = self.check_publish(topic_name, qos)?;
+        let packet = Packet::Publish(Publish {
+            duplicate: false,
+            qos,
+            retain: false,
+            topic: topic_name,
+            packet_id,
+            payload,
+        });
+        if packet.encoded_length() > TX {
+            return Err(PublishError::TooLarge);
+        }
+        self.write(&packet).map_err(|_| PublishError::BufferFull)?;
+        if let Some(packet_id) = packet_id {
+            self.commit_packet_id(packet_id, PendingKind::Publish, now);
+        }
+        Ok(packet_id)
+    }
+
+    /// [`Session::publish`] of a payload that `fill` writes straight into the transmit
+    /// buffer (no copy of it anywhere else): `fill` gets the free room behind the largest
+    /// header and returns the payload's length, or `None` when it does not fit.
+    ///
+    /// # Errors
+    /// As [`Session::publish`]; [`PublishError::BufferFull`] also when `fill` returns
+    /// `None`. Nothing is written and no packet id is used.
+    pub fn publish_with(
+        &mut self,
+        topic_name: &str,
+        qos: QoS,
+        now: u64,
+        fill: impl FnOnce(&mut [u8]) -> Option<usize>,
+    ) -> Result<Option<PacketId>, PublishError> {
         if !self.is_usable() {
             return Err(PublishError::NotConnected);
         }
@@ -33,18 +66,36 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             QoS::AtLeastOnce => Some(self.peek_packet_id()),
             QoS::ExactlyOnce => return Err(PublishError::UnsupportedQos),
         };
-        let packet = Packet::Publish(Publish {
+        let header = Publish {
             duplicate: false,
             qos,
             retain: false,
             topic: topic_name,
             packet_id,
-            payload,
-        });
-        if packet.encoded_length() > TX {
-            return Err(PublishError::TooLarge);
-        }
-        self.write(&packet).map_err(|_| PublishError::BufferFull)?;
+            payload: &[],
+        };
+        // The header is written after the payload, when its remaining length is known: the
+        // payload goes behind room for the longest one (a 4-byte remaining length).
+        // A lent payload area (a data phase in progress) stays untouched: the room ends
+        // where it starts.
+        let start = self.transmit_length;
+        let payload_at = start + Packet::Publish(header).encoded_length() + 3;
+        let room_end = self.transmit_end();
+        let room = self
+            .transmit
+            .get_mut(payload_at..room_end)
+            .ok_or(PublishError::BufferFull)?;
+        let room_length = room.len();
+        let length = fill(room)
+            .filter(|length| *length <= room_length)
+            .ok_or(PublishError::BufferFull)?;
+        let header_at = payload_at - header.header_length(length);
+        header
+            .encode_header(length, &mut self.transmit[header_at..payload_at])
+            .map_err(|_| PublishError::TooLarge)?;
+        let end = payload_at + length;
+        self.transmit.copy_within(header_at..end, start);
+        self.transmit_length = start + (end - header_at);
         if let Some(packet_id) = packet_id {
             self.commit_packet_id(packet_id, PendingKind::Publish, now);
         }
@@ -74,9 +125,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         if qos == QoS::ExactlyOnce {
             return Err(SubscribeError::UnsupportedQos);
         }
-        if self.subscriptions.position(kind, filter).is_none()
-            && self.new_filter_would_overflow(kind, filter)
-        {
+        if self.subscriptions.has_no_room_for(kind, filter) {
             return Err(SubscribeError::TableFull);
         }
         if self.pending.is_full() {
@@ -90,8 +139,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         });
         self.write(&packet)
             .map_err(|_| SubscribeError::BufferFull)?;
-        let filter = String::try_from(filter).map_err(|_| SubscribeError::InvalidFilter)?;
-        self.commit_packet_id(packet_id, PendingKind::Subscribe { kind, filter }, now);
+        // The room was checked above and nothing changed the table since.
+        let slot = self
+            .subscriptions
+            .reserve(kind, filter)
+            .ok_or(SubscribeError::TableFull)?;
+        self.commit_packet_id(packet_id, PendingKind::Subscribe { kind, slot }, now);
         Ok(packet_id)
     }
 
@@ -163,30 +216,24 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         Ok(())
     }
 
-    pub(super) fn new_filter_would_overflow(&self, kind: SlotKind, filter: &str) -> bool {
-        let capacity = match kind {
-            SlotKind::User => USER_SLOTS,
-            SlotKind::Internal => INTERNAL_SLOTS,
-        };
-        // New filters awaiting their SUBACK count, so two overlapping subscribes cannot
-        // both take the last slot.
-        let pending_new = self
-            .pending
-            .iter()
-            .filter(|pending| match &pending.kind {
-                PendingKind::Subscribe {
-                    kind: pending_kind,
-                    filter: pending_filter,
-                } => {
-                    *pending_kind == kind
-                        && pending_filter != filter
-                        && self.subscriptions.position(kind, pending_filter).is_none()
-                }
-                _ => false,
-            })
-            .count();
-        self.subscriptions.is_full(kind)
-            || self.subscriptions.slots(kind).len() + pending_new >= capacity
+    /// The checks of a publish before its size: the packet id it would use.
+    pub(super) fn check_publish(
+        &self,
+        topic_name: &str,
+        qos: QoS,
+    ) -> Result<Option<PacketId>, PublishError> {
+        if !self.is_usable() {
+            return Err(PublishError::NotConnected);
+        }
+        if !topic::is_valid_topic_name(topic_name) || topic_name.len() > usize::from(u16::MAX) {
+            return Err(PublishError::InvalidTopic);
+        }
+        match qos {
+            QoS::AtMostOnce => Ok(None),
+            QoS::AtLeastOnce if self.pending.is_full() => Err(PublishError::TooManyInFlight),
+            QoS::AtLeastOnce => Ok(Some(self.peek_packet_id())),
+            QoS::ExactlyOnce => Err(PublishError::UnsupportedQos),
+        }
     }
 
     pub(super) fn peek_packet_id(&self) -> PacketId {

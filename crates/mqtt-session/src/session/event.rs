@@ -170,9 +170,15 @@ pub enum Event<'a> {
         attempt: u8,
     },
     /// A reconnect's CONNACK: the link is usable again (`+TCMQTTRECONNECTED`), every
-    /// subscription is being re-sent (one SUBSCRIBE per SUBACK, refused or unanswered user
-    /// filters removed silently; [`super::Session::is_resubscribing`] until done).
+    /// subscription is being re-sent (one SUBSCRIBE per SUBACK, internal slots first, refused
+    /// or unanswered user filters removed silently; [`super::Session::is_resubscribing`]
+    /// until done).
     Reconnected,
+    /// The internal slots are re-subscribed and the user slots wait, because the runner
+    /// asked for it with [`super::Session::defer_user_resubscription`] (the gateway
+    /// re-onlines its sub-devices here, `cloud.md` §9.7); they follow
+    /// [`super::Session::resume_resubscription`].
+    InternalSlotsRestored,
     /// Backoff exhausted (`+TCMQTTDISCON,-106`); the session has ended.
     GaveUp,
 }

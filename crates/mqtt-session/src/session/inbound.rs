@@ -6,7 +6,7 @@
 //! the buffer are only possible for PUBLISH; their header is read and the rest skipped while
 //! it streams in, so an oversized message is still acknowledged.
 
-use super::subscriptions::SlotKind;
+use super::subscriptions::{Granted, SlotKind};
 use super::{
     Acknowledgement, ConnectRefusal, DropReason, Entropy, Event, Message, PendingKind, Phase,
     Release, Session, ACKNOWLEDGEMENT_LENGTH, MAX_INBOUND_PAYLOAD,
@@ -414,18 +414,20 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             Some(PendingKind::Resubscribe { kind, index }) => {
                 self.resubscribe_answered(kind, index, Some(return_code), now);
             }
-            Some(PendingKind::Subscribe { kind, filter }) => {
-                let stored = QoS::from_bits(return_code).and_then(|granted| {
-                    Some((granted, self.subscriptions.store(kind, &filter, granted)?))
-                });
-                match stored {
-                    Some((granted, slot)) => self.push_event(Event::Subscribed {
+            Some(PendingKind::Subscribe { kind, slot }) => {
+                let granted = QoS::from_bits(return_code);
+                let still_awaited = self.awaits_slot(kind, slot);
+                let stored = self
+                    .subscriptions
+                    .answered(kind, slot, granted, still_awaited);
+                match (stored, granted) {
+                    (Granted::Stored(slot), Some(granted)) => self.push_event(Event::Subscribed {
                         packet_id,
                         kind,
                         slot,
                         granted,
                     }),
-                    None => self.push_event(Event::SubscribeRefused { packet_id, kind }),
+                    _ => self.push_event(Event::SubscribeRefused { packet_id, kind }),
                 }
             }
             _ => {}

@@ -18,8 +18,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             username: Some(&fields.username),
             password: fields.password.as_ref().map(|password| password.as_bytes()),
         };
+        let end = self.transmit_end();
         let written =
-            Packet::Connect(connect).encode(&mut self.transmit[self.transmit_length..])?;
+            Packet::Connect(connect).encode(&mut self.transmit[self.transmit_length..end])?;
         self.transmit_length += written;
         self.history.connect_sent(now);
         self.last_ping_or_connect = now;
@@ -101,7 +102,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             let packet_id = expired.packet_id;
             match expired.kind {
                 PendingKind::Publish => self.push_event(Event::PublishTimeout { packet_id }),
-                PendingKind::Subscribe { kind, .. } => {
+                PendingKind::Subscribe { kind, slot } => {
+                    let still_awaited = self.awaits_slot(kind, slot);
+                    self.subscriptions.abandoned(kind, slot, still_awaited);
                     self.push_event(Event::SubscribeTimeout { packet_id, kind })
                 }
                 PendingKind::Unsubscribe => {
@@ -128,6 +131,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             }
             Phase::Attempting { backoff, .. } => self.attempt_failed(backoff, now),
             Phase::Up | Phase::Resubscribing { .. } => {
+                // The runner decides again at this drop's event.
+                self.defer_user = false;
                 let random = &mut self.random;
                 let step = self
                     .config
@@ -192,6 +197,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Forgets everything that belongs to one transport connection.
     pub(super) fn reset_link(&mut self) {
         self.pending.clear();
+        // New filters whose SUBACK was awaited on this link are not subscribed.
+        self.subscriptions.drop_awaited();
         self.transmit_length = 0;
         self.discard = 0;
         self.ping = Ping::Idle;
@@ -213,6 +220,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Forgets the whole session (RUN becomes false).
     pub(super) fn end_session(&mut self) {
         self.reset_link();
+        self.defer_user = false;
         self.phase = Phase::Idle;
         self.subscriptions.clear();
         self.recent_qos1.clear();
@@ -229,11 +237,16 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.advance_resubscribe(now);
     }
 
-    /// Sends the SUBSCRIBE for the current slot, or ends the re-subscription.
+    /// Sends the SUBSCRIBE for the current slot, or ends the re-subscription; stops before
+    /// the first user slot while the runner deferred them.
     pub(super) fn advance_resubscribe(&mut self, now: u64) {
         let Phase::Resubscribing { next } = self.phase else {
             return;
         };
+        if self.defer_user && next == self.subscriptions.internal_count() {
+            self.push_event(Event::InternalSlotsRestored);
+            return;
+        }
         let Some((kind, index, slot)) = self.subscriptions.nth_overall(next) else {
             self.phase = Phase::Up;
             return;

@@ -8,7 +8,9 @@
 //! * calls [`Session::poll`] with the current time until it returns `None`, acting on each
 //!   [`Event`], and again by [`Session::next_deadline`];
 //! * writes [`Session::transmit`] to the transport and confirms with
-//!   [`Session::mark_transmitted`].
+//!   [`Session::mark_transmitted`];
+//! * may write a publish's payload straight into the transmit buffer
+//!   ([`Session::payload_area`], [`Session::publish_staged`]).
 //!
 //! Because time is an argument, every timeout of the spec (cmdtimeout, keep-alive, the
 //! reconnect backoff) is tested with a plain integer clock. Randomness (connection ids, the
@@ -17,9 +19,11 @@
 mod backoff;
 mod commands;
 mod event;
+mod event_queue;
 mod hold;
 mod inbound;
 mod link;
+mod staging;
 mod subscriptions;
 
 pub use backoff::{Backoff, MAX_DELAY_MS, MIN_CONNECT_INTERVAL_MS, STABLE_LINK_MS};
@@ -35,13 +39,17 @@ use crate::codec::{Connect, SubscriptionRequest, Unsubscribe, UnsubscribeFilters
 use crate::codec::{EncodeError, Packet, PacketId, Publish, QoS, Subscribe, SubscribeFilters};
 use crate::tencent::{ConnectionId, Identity};
 use crate::topic;
-use heapless::{Deque, String, Vec};
+use event_queue::EventQueue;
+use heapless::{Deque, Vec};
 use subscriptions::SubscriptionTable;
 
 /// Largest inbound payload forwarded; larger ones are dropped (and still acknowledged).
 pub const MAX_INBOUND_PAYLOAD: usize = 2048;
 /// Smallest transmit buffer: a 2048-byte payload, a 128-byte topic and the headers.
 pub const MIN_TRANSMIT_BUFFER: usize = 2048 + 128 + 7;
+/// Longest CONNECT of a Tencent identity (64-byte client id, 128-byte user name, 80-byte
+/// password): a reconnect's CONNECT fits in front of a lent 2048-byte payload area.
+pub const CONNECT_MAX: usize = 3 + 10 + (2 + 64) + (2 + 128) + (2 + 80);
 /// Smallest receive buffer: a 2048-byte payload with a 255-byte topic and headers.
 pub const MIN_RECEIVE_BUFFER: usize = 2560;
 /// QoS 1 publishes, subscribes and unsubscribes outstanding at once (one host command plus
@@ -54,8 +62,10 @@ const EVENT_QUEUE: usize = 16;
 const RECENT_IDS: usize = 10;
 const ACKNOWLEDGEMENT_LENGTH: usize = 4;
 
-/// A session with the buffer sizes the design fixes (2.25 KiB out, 2.5 KiB in).
-pub type DefaultSession<R> = Session<R, 2304, 2560>;
+/// A session with the buffer sizes the design fixes: out, a 2048-byte payload area with the
+/// longest CONNECT in front of it (the PUBLISH data phase writes into that area,
+/// [`Session::payload_area`]); in, 2.5 KiB.
+pub type DefaultSession<R> = Session<R, { 2048 + CONNECT_MAX }, 2560>;
 
 /// Source of random numbers (the board's RNG); any `FnMut() -> u32` closure is one.
 pub trait Entropy {
@@ -103,8 +113,8 @@ enum Phase {
         deadline: u64,
     },
     Up,
-    /// After a reconnect CONNACK (already usable): re-subscribing slot `next` (user slots,
-    /// then internal).
+    /// After a reconnect CONNACK (already usable): re-subscribing slot `next` (internal
+    /// slots, then user slots, `cloud.md` §3 item 4).
     Resubscribing {
         next: usize,
     },
@@ -130,9 +140,10 @@ enum Ping {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PendingKind {
     Publish,
+    /// Into the slot with this id (`subscriptions::Slot`), which holds the filter.
     Subscribe {
         kind: SlotKind,
-        filter: String<FILTER_CAPACITY>,
+        slot: u8,
     },
     Resubscribe {
         kind: SlotKind,
@@ -190,15 +201,21 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     next_packet_id: PacketId,
     pending: Vec<Pending, MAX_IN_FLIGHT>,
     subscriptions: SubscriptionTable,
-    events: Deque<Event<'static>, EVENT_QUEUE>,
+    events: EventQueue<EVENT_QUEUE>,
     transmit: [u8; TX],
     transmit_length: usize,
+    /// Size of the payload area lent at the end of the transmit buffer
+    /// ([`Session::payload_area`]); writes stop in front of it.
+    staged: Option<usize>,
     receive: [u8; RX],
     receive_length: usize,
     discard: usize,
     release: Option<Release>,
     /// Since when the runner holds the delivered message (`Session::hold_message`).
     held_since: Option<u64>,
+    /// The next re-subscription stops after the internal slots until the runner resumes it
+    /// (`Session::defer_user_resubscription`).
+    defer_user: bool,
     recent_qos1: Deque<PacketId, RECENT_IDS>,
     awaiting_release: Deque<PacketId, RECENT_IDS>,
     statistics: Statistics,
@@ -223,14 +240,16 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             next_packet_id: PacketId::new(1).unwrap_or_else(|| unreachable!()),
             pending: Vec::new(),
             subscriptions: SubscriptionTable::default(),
-            events: Deque::new(),
+            events: EventQueue::new(),
             transmit: [0; TX],
             transmit_length: 0,
+            staged: None,
             receive: [0; RX],
             receive_length: 0,
             discard: 0,
             release: None,
             held_since: None,
+            defer_user: false,
             recent_qos1: Deque::new(),
             awaiting_release: Deque::new(),
             statistics: Statistics::default(),
@@ -320,12 +339,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                     self.run_timers(now);
                 }
             }
-            return self.events.pop_front();
+            return self.events.pop();
         }
         if !self.finish_release() {
-            return self.events.pop_front();
+            return self.events.pop();
         }
-        if let Some(event) = self.events.pop_front() {
+        if let Some(event) = self.events.pop() {
             return Some(event);
         }
         // Received bytes arrived before `now`, so they are handled before the timers: a
@@ -336,7 +355,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         if self.events.is_empty() {
             self.run_timers(now);
         }
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// The earliest time [`Session::poll`] has timer work to do.
@@ -370,6 +389,23 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         matches!(self.phase, Phase::Up | Phase::Resubscribing { .. })
     }
 
+    /// Asks that the next re-subscription stop after the internal slots with
+    /// [`Event::InternalSlotsRestored`] until [`Session::resume_resubscription`]. Call it at the
+    /// [`Event::Dropped`] that starts reconnecting (a drop clears the request); the session end
+    /// clears it too.
+    pub fn defer_user_resubscription(&mut self) {
+        if self.phase != Phase::Idle {
+            self.defer_user = true;
+        }
+    }
+
+    /// Re-subscribes the user slots after [`Event::InternalSlotsRestored`].
+    pub fn resume_resubscription(&mut self, now: u64) {
+        if core::mem::replace(&mut self.defer_user, false) {
+            self.advance_resubscribe(now);
+        }
+    }
+
     /// Whether the re-subscription after a reconnect still waits for a SUBACK.
     pub fn is_resubscribing(&self) -> bool {
         matches!(self.phase, Phase::Resubscribing { .. })
@@ -391,18 +427,35 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn write(&mut self, packet: &Packet<'_>) -> Result<(), EncodeError> {
-        let written = packet.encode(&mut self.transmit[self.transmit_length..])?;
+        let written = packet.encode(self.transmit_space())?;
         self.transmit_length += written;
         Ok(())
     }
 
+    /// Where the next packet goes: behind the pending bytes, in front of a lent payload area.
+    fn transmit_space(&mut self) -> &mut [u8] {
+        let end = self.transmit_end();
+        &mut self.transmit[self.transmit_length..end]
+    }
+
+    fn transmit_end(&self) -> usize {
+        TX - self.staged.unwrap_or(0)
+    }
+
     fn transmit_free(&self) -> usize {
-        TX - self.transmit_length
+        self.transmit_end() - self.transmit_length
+    }
+
+    /// Whether a SUBSCRIBE into slot `slot` of `kind` is still in flight.
+    fn awaits_slot(&self, kind: SlotKind, slot: u8) -> bool {
+        self.pending
+            .iter()
+            .any(|pending| pending.kind == PendingKind::Subscribe { kind, slot })
     }
 
     fn push_event(&mut self, event: Event<'static>) {
         // EVENT_QUEUE exceeds what one call can produce (a drop with MAX_IN_FLIGHT
         // operations and a reconnect step), so nothing is lost while the runner polls.
-        let _ = self.events.push_back(event);
+        let _ = self.events.push(event);
     }
 }

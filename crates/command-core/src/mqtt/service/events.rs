@@ -7,7 +7,11 @@
 //! holds in the reconnect window too: the session reports `Reconnected` at the reconnect's
 //! CONNACK (its `+TCMQTTRECONNECTED` is queued first) and re-subscribes behind it, so a
 //! broker's replay ahead of the SUBACKs waits in the session and the stream, never in a copy.
+//!
+//! Messages on internal topics feed the OTA machine and the gateway (`gateway.rs`), which
+//! also hears about its SUBACKs, drops and the end of the internal re-subscription.
 
+use gateway::Subscription;
 use mqtt_session::codec::PacketId;
 use mqtt_session::session::{ConnectFailure, Event};
 
@@ -34,6 +38,7 @@ impl Service<'_, '_> {
                 }
                 if message.for_internal {
                     shared.ota.message(message.topic, message.payload, now);
+                    self.gateway_message(message.topic, message.payload);
                 }
             }
             // The binding session's drops and reconnects are silent (`cloud.md` §6.5).
@@ -64,15 +69,20 @@ impl Service<'_, '_> {
                     }));
                 }
                 Event::Published { packet_id } => self.complete_operation(packet_id, Ok(())),
-                Event::PublishTimeout { packet_id }
-                | Event::SubscribeTimeout { packet_id, .. }
-                | Event::UnsubscribeTimeout { packet_id } => {
+                Event::SubscribeTimeout { packet_id, .. } => {
+                    self.gateway_subscribed(packet_id, Subscription::TimedOut);
                     self.complete_operation(packet_id, Err(202))
                 }
-                Event::Subscribed { packet_id, .. } | Event::Unsubscribed { packet_id } => {
+                Event::PublishTimeout { packet_id } | Event::UnsubscribeTimeout { packet_id } => {
+                    self.complete_operation(packet_id, Err(202))
+                }
+                Event::Subscribed { packet_id, .. } => {
+                    self.gateway_subscribed(packet_id, Subscription::Granted);
                     self.complete_operation(packet_id, Ok(()))
                 }
+                Event::Unsubscribed { packet_id } => self.complete_operation(packet_id, Ok(())),
                 Event::SubscribeRefused { packet_id, .. } => {
+                    self.gateway_subscribed(packet_id, Subscription::Refused);
                     self.complete_operation(packet_id, Err(-108))
                 }
                 Event::LinkLost { packet_id, .. } => {
@@ -83,9 +93,15 @@ impl Service<'_, '_> {
                     break;
                 }
                 Event::Message(_) => {}
-                Event::Dropped { reason, .. } => {
+                Event::Dropped {
+                    reason,
+                    reconnecting,
+                } => {
                     shared.host_link(false);
                     dropped = true;
+                    drop(session);
+                    self.gateway_link_lost(reconnecting);
+                    session = shared.session.borrow_mut();
                     shared.diagnose(|diagnostics| diagnostics.last_disconnect = reason.into());
                     *link = None;
                     status(b"+TCMQTTDISCON,-103\r\n");
@@ -102,6 +118,11 @@ impl Service<'_, '_> {
                     shared.host_link(true);
                     shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
                     status(b"+TCMQTTRECONNECTED\r\n");
+                }
+                Event::InternalSlotsRestored => {
+                    drop(session);
+                    self.gateway_internal_slots_restored(now);
+                    session = shared.session.borrow_mut();
                 }
                 Event::GaveUp => {
                     shared.host_link(false);

@@ -153,16 +153,18 @@ fn server_name(host: &[u8]) -> Option<&str> {
 ///
 /// # Errors
 /// The SDK code of the first failing stage: `-602`, `-603`, `-703`, or `-702` for mode 2.
+// The destination is lent: an async fn's argument is stored twice in its future, and this
+// future is part of the service's largest phase.
 pub(super) async fn open<'buffer, N, R>(
     network: &mut N,
-    destination: Destination<'_, R>,
+    destination: &Destination<'_, R>,
     read_buffer: &'buffer mut [u8],
     write_buffer: &'buffer mut [u8],
     slot: &mut Option<Link<'buffer, N::Stream, R>>,
 ) -> Result<(), i32>
 where
     N: Network,
-    R: RngCore + CryptoRng,
+    R: RngCore + CryptoRng + Clone,
 {
     let psk = match (destination.tls_mode, destination.identity) {
         (0, _) => None,
@@ -195,7 +197,8 @@ where
     };
     // Every handshake failure is -703, a transport error in the middle of it included: the
     // TCP stage already succeeded, and a server that rejects the PSK may simply close.
-    let connection = TlsConnection::new(stream, destination.random, read_buffer, write_buffer);
+    let random = destination.random.clone();
+    let connection = TlsConnection::new(stream, random, read_buffer, write_buffer);
     let Link::Tls(connection) = slot.insert(Link::Tls(connection)) else {
         unreachable!("the slot was just filled with a TLS link");
     };
@@ -236,7 +239,7 @@ mod tests {
             random: TlsRandom(&Offline),
         };
         let mut slot = None;
-        let opened = open(&mut network, destination, &mut read, &mut write, &mut slot);
+        let opened = open(&mut network, &destination, &mut read, &mut write, &mut slot);
         match embassy_futures::block_on(opened) {
             Ok(()) => panic!("an offline board cannot connect"),
             Err(code) => code,

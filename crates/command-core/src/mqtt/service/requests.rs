@@ -12,8 +12,6 @@ use crate::board::Clock;
 use crate::mqtt::{Outcome, Request};
 
 /// What serving a request left to do.
-// A connect's request rides to the opening of its transport; there is no heap to box into.
-#[allow(clippy::large_enum_variant)]
 pub(super) enum Handled {
     /// Nothing: the request is with the session, or already answered.
     Served,
@@ -39,21 +37,19 @@ impl Service<'_, '_> {
         R: RngCore + CryptoRng,
     {
         match request {
-            Request::Connect(connect) => return Handled::Open(Opening::Connect(connect)),
+            Request::Connect(connect) => return Handled::Open(self.take_connect(connect)),
             Request::Publish {
                 name,
                 topic,
                 length,
                 qos,
             } => {
-                let data = self.shared.data.borrow();
-                let payload = data.get(..length).unwrap_or_default();
+                // The payload lies in the session's payload area already.
                 let result = self
                     .shared
                     .session
                     .borrow_mut()
-                    .publish(&topic, payload, qos, now);
-                drop(data);
+                    .publish_staged(&topic, length, qos, now);
                 match result {
                     Ok(Some(packet_id)) => {
                         self.waiting = Some(Waiting::Acknowledgement { name, packet_id })
@@ -108,6 +104,7 @@ impl Service<'_, '_> {
                     Err(_) => self.finish("TCMQTTUNSUB", Err(204)),
                 }
             }
+            Request::Gateway(request) => self.start_gateway(request),
             Request::Disconnect => {
                 if self.shared.session.borrow_mut().disconnect().is_ok() {
                     self.shared.diagnose(|diagnostics| {

@@ -1,0 +1,286 @@
+//! `cargo xtask bench ram`: the engine's RAM per component, from a riscv32 build.
+//!
+//! Why a board build: the engine future's size only exists once `command_core::run_with` is
+//! instantiated with a board's types, and the host test (`crates/command-core/src/footprint.rs`,
+//! which CI gates) measures an x86_64 debug build. `boards/qemu` is the smallest riscv32 board
+//! that instantiates the unchanged engine; built without its `certificates` feature it has the
+//! esp8266 profile's state (the profile itself is a run-time value that changes no size). The
+//! layouts come from rustc's `-Zprint-type-sizes` (the Debian toolchain of `cargo xtask cross`
+//! accepts it under `RUSTC_BOOTSTRAP=1`, which that toolchain's cargo already sets).
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use crate::cross::{self, Toolchain};
+use crate::process::{self, Failure, Outcome};
+
+/// One row of the table: a label and where its size comes from.
+enum Source {
+    /// The whole type whose name starts with this.
+    Type(&'static str),
+    /// The largest field or local of this name in the type whose name starts with the first.
+    Member(&'static str, &'static str),
+}
+
+const ENGINE: &str = "{async fn body of command_core::run_with<";
+const MQTT_SHARED: &str = "command_core::mqtt::MqttShared<";
+const SESSION: &str = "mqtt_session::session::Session<";
+const SERVICE: &str = "{async fn body of command_core::mqtt::service::serve<";
+const SERVE: &str = "{async fn body of command_core::engine::serve<";
+
+/// The table's rows, parents before their parts (indentation shows the nesting).
+const ROWS: [(&str, Source); 27] = [
+    ("engine future (`run_with`)", Source::Type(ENGINE)),
+    (
+        "  RAM state (settings mirror)",
+        Source::Type("command_core::state::RamState"),
+    ),
+    (
+        "  state shared by the loops (`MqttShared`)",
+        Source::Type(MQTT_SHARED),
+    ),
+    ("    MQTT session", Source::Member(MQTT_SHARED, "session")),
+    (
+        "      transmit buffer (payload area)",
+        Source::Member(SESSION, "transmit"),
+    ),
+    ("      receive buffer", Source::Member(SESSION, "receive")),
+    (
+        "      subscriptions",
+        Source::Member(SESSION, "subscriptions"),
+    ),
+    (
+        "      operations in flight",
+        Source::Member(SESSION, "pending"),
+    ),
+    ("      event queue", Source::Member(SESSION, "events")),
+    ("      identity", Source::Member(SESSION, "identity")),
+    ("    status outbox", Source::Member(MQTT_SHARED, "outbox")),
+    (
+        "    work buffer (OTA HTTP, hashing)",
+        Source::Member(MQTT_SHARED, "data"),
+    ),
+    (
+        "    OTA (machine, URL, record)",
+        Source::Member(MQTT_SHARED, "ota"),
+    ),
+    (
+        "    request mailbox",
+        Source::Member(MQTT_SHARED, "requests"),
+    ),
+    (
+        "  framer and input queue (`Shared`)",
+        Source::Member(SERVE, "shared"),
+    ),
+    (
+        "    input queue",
+        Source::Type("command_core::queue::InputQueue"),
+    ),
+    ("    framer", Source::Type("at_parser::framer::Framer<")),
+    (
+        "  executor (reply block, download)",
+        Source::Member(SERVE, "executor"),
+    ),
+    (
+        "    reply block",
+        Source::Type("command_core::render::Reply"),
+    ),
+    ("  MQTT service future", Source::Type(SERVICE)),
+    (
+        "    TLS receive record",
+        Source::Member(SERVICE, "read_buffer"),
+    ),
+    (
+        "    TLS transmit record",
+        Source::Member(SERVICE, "write_buffer"),
+    ),
+    (
+        "    link (TLS keys, state)",
+        Source::Member(SERVICE, "link"),
+    ),
+    (
+        "    opening or serving a link",
+        Source::Member(SERVICE, "__awaitee"),
+    ),
+    (
+        "  executor future",
+        Source::Type("{async fn body of command_core::engine::Executor<"),
+    ),
+    (
+        "  receiver future",
+        Source::Type("{async fn body of command_core::engine::receiver::receive<"),
+    ),
+    (
+        "  URC writer future",
+        Source::Type("{async fn body of command_core::engine::output::write_urcs<"),
+    ),
+];
+
+/// Builds the riscv32 board without certificates and prints the table.
+pub fn ram() -> Outcome {
+    let toolchain = cross::prepare_toolchain()?;
+    let layouts = print_type_sizes(&toolchain)?;
+    println!(
+        "\nEngine RAM, esp8266 profile (riscv32 `boards/qemu --no-default-features`, release):\n"
+    );
+    println!("| component | bytes |\n|---|---|");
+    for (label, source) in ROWS {
+        let bytes = match source {
+            Source::Type(prefix) => layouts.size(prefix),
+            Source::Member(prefix, name) => layouts.member(prefix, name),
+        };
+        let shown = bytes.map_or_else(|| "?".to_owned(), |bytes| bytes.to_string());
+        println!("| {label} | {shown} |");
+    }
+    if layouts.size(ENGINE).is_none() {
+        return Err(Failure::new(
+            "bench ram: no `run_with` future in the build's type sizes",
+        ));
+    }
+    Ok(())
+}
+
+/// The type layouts rustc printed, by type name.
+struct Layouts {
+    types: HashMap<String, Layout>,
+}
+
+#[derive(Default)]
+struct Layout {
+    size: usize,
+    /// Field or local name → the largest size it has in any variant.
+    members: HashMap<String, usize>,
+}
+
+impl Layouts {
+    fn parse(text: &str) -> Layouts {
+        let mut types = HashMap::new();
+        let mut current: Option<(String, Layout)> = None;
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("print-type-size ") else {
+                continue;
+            };
+            if let Some(header) = rest.strip_prefix("type: `") {
+                if let Some((name, layout)) = current.take() {
+                    types.entry(name).or_insert(layout);
+                }
+                let Some((name, size)) = header.rsplit_once("`: ") else {
+                    continue;
+                };
+                current = Some((
+                    name.to_owned(),
+                    Layout {
+                        size: leading_number(size),
+                        members: HashMap::new(),
+                    },
+                ));
+                continue;
+            }
+            let member = rest.trim_start();
+            let named = member
+                .strip_prefix("field `.")
+                .or_else(|| member.strip_prefix("local `."))
+                .or_else(|| member.strip_prefix("upvar `."));
+            if let (Some(named), Some((_, layout))) = (named, current.as_mut()) {
+                if let Some((name, size)) = named.split_once("`: ") {
+                    let size = leading_number(size);
+                    let entry = layout.members.entry(name.to_owned()).or_default();
+                    *entry = (*entry).max(size);
+                }
+            }
+        }
+        if let Some((name, layout)) = current {
+            types.entry(name).or_insert(layout);
+        }
+        Layouts { types }
+    }
+
+    /// The layout whose type name starts with `prefix` (the largest, if several do).
+    fn find(&self, prefix: &str) -> Option<&Layout> {
+        self.types
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(_, layout)| layout)
+            .max_by_key(|layout| layout.size)
+    }
+
+    fn size(&self, prefix: &str) -> Option<usize> {
+        self.find(prefix).map(|layout| layout.size)
+    }
+
+    fn member(&self, prefix: &str, name: &str) -> Option<usize> {
+        self.find(prefix)?.members.get(name).copied()
+    }
+}
+
+fn leading_number(text: &str) -> usize {
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(0)
+}
+
+/// Rebuilds the board's library with `-Zprint-type-sizes` and returns the parsed layouts. The
+/// crates whose types the table names are cleaned first: a crate that is fresh prints nothing.
+fn print_type_sizes(toolchain: &Toolchain) -> Outcome<Layouts> {
+    let board = process::workspace_root().join("boards/qemu");
+    let target_directory = cross::target_directory().join("ram-riscv32");
+    let configure = |command: &mut Command| {
+        command
+            .env("CARGO_TARGET_DIR", &target_directory)
+            .env("RUSTFLAGS", "-Zprint-type-sizes");
+    };
+    let mut clean = toolchain.cargo(&board);
+    configure(&mut clean);
+    clean.args(["clean", "--release", "--target", cross::TARGET]);
+    for package in [
+        "tc-at-qemu",
+        "command-core",
+        "mqtt-session",
+        "at-parser",
+        "tls-psk",
+    ] {
+        clean.args(["--package", package]);
+    }
+    process::run(&mut clean)?;
+    let mut build = toolchain.cargo(&board);
+    configure(&mut build);
+    build.args([
+        "build",
+        "--locked",
+        "--release",
+        "--lib",
+        "--no-default-features",
+    ]);
+    eprintln!("$ {}", process::describe(&build));
+    let output = build.output()?;
+    if !output.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        return Err(Failure::new("bench ram: the riscv32 board build failed"));
+    }
+    Ok(Layouts::parse(&String::from_utf8_lossy(&output.stdout)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_the_largest_member_of_each_name_are_read() {
+        let text = "\
+print-type-size type: `{async fn body of command_core::run_with<A>()}`: 35144 bytes, alignment: 8 bytes
+print-type-size     variant `Suspend0`: 100 bytes
+print-type-size         local `.mqtt`: 60 bytes
+print-type-size     variant `Suspend1`: 200 bytes
+print-type-size         local `.mqtt`: 90 bytes, alignment: 4 bytes
+print-type-size type: `command_core::state::RamState`: 712 bytes, alignment: 4 bytes
+print-type-size     field `.settings`: 560 bytes
+";
+        let layouts = Layouts::parse(text);
+        assert_eq!(layouts.size(ENGINE), Some(35_144));
+        assert_eq!(layouts.member(ENGINE, "mqtt"), Some(90));
+        assert_eq!(
+            layouts.member("command_core::state::RamState", "settings"),
+            Some(560)
+        );
+        assert_eq!(layouts.size("absent"), None);
+    }
+}
