@@ -636,6 +636,29 @@ fn the_log_keeps_the_last_ten_entries() {
 }
 
 #[test]
+fn a_dump_that_does_not_fit_keeps_the_newest_entries() {
+    let mut log = crate::LogBook::new();
+    // The longest entry: ten-digit uptime, the longest type text, an 11-character sub-code.
+    let worst = crate::Failure::new(13, i32::MIN);
+    for _ in 0..crate::LOG_CAPACITY {
+        log.add(4_294_967_295, crate::LogEvent::Failed(worst));
+    }
+    let mut dump = [0u8; 1024];
+    let whole = log.write_dump(&mut dump).unwrap();
+    let entry = "4294967295|session(8): ESP smartconfig start error! (13, -2147483648)\r\n";
+    assert_eq!(whole, crate::LOG_CAPACITY * entry.len());
+    assert_eq!(entry.len(), 71);
+    // The esp8266 work buffer (702 bytes) takes the newest nine.
+    let mut small = [0u8; 702];
+    let length = log.write_dump(&mut small).unwrap();
+    assert_eq!(length, 9 * entry.len());
+    assert_eq!(&small[..entry.len()], entry.as_bytes());
+    log.add(5, crate::LogEvent::GotIp);
+    let length = log.write_dump(&mut small).unwrap();
+    assert!(String::from_utf8_lossy(&small[..length]).ends_with("5|wifi_event(3): got IP\r\n"));
+}
+
+#[test]
 fn error_records_keep_sixteen_and_restore_the_newest() {
     let mut records = crate::ErrorRecords::new();
     for sub_code in 0..20 {
