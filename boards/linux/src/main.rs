@@ -8,6 +8,7 @@ mod certificates;
 mod flash;
 mod network;
 mod options;
+mod radio;
 mod uart;
 mod wifi;
 
@@ -21,6 +22,7 @@ use crate::certificates::{HostCertificates, TrustAnchors};
 use crate::flash::{FileFlash, CERTIFICATE_RANGE, FIRMWARE_RANGE, SETTINGS_RANGE};
 use crate::network::{HostClock, HostNetwork, HostRandom};
 use crate::options::{Options, UartChoice};
+use crate::radio::Radio;
 use crate::uart::{UartRx, UartTx};
 use crate::wifi::SimulatedWifi;
 
@@ -72,7 +74,13 @@ async fn serve(options: Options, flash: FileFlash) -> std::io::Result<()> {
     let mut settings = Settings::new(flash, SETTINGS_RANGE)
         .with_certificate_area(CERTIFICATE_RANGE)
         .with_firmware_area(FIRMWARE_RANGE);
-    let mut wifi = SimulatedWifi::new(options.access_points.clone());
+    let mut wifi = SimulatedWifi::new(
+        options.access_points.clone(),
+        Radio::new(options.udp_addresses),
+    );
+    if let Some(path) = &options.control {
+        wifi.radio().serve_control(path)?;
+    }
     let mut board_state = BoardState {
         settings: &mut settings,
         wifi: &mut wifi,
@@ -83,7 +91,7 @@ async fn serve(options: Options, flash: FileFlash) -> std::io::Result<()> {
                 extra_file: options.ca_file.clone(),
             },
         ),
-        clock: HostClock::new(),
+        clock: HostClock::new(options.clock_scale),
         random: HostRandom::new(),
     };
     match &options.uart {

@@ -119,26 +119,30 @@ impl Write for HostStream {
 /// Milliseconds since the board started.
 pub struct HostClock {
     origin: Instant,
+    /// Module milliseconds per real millisecond (`TCAT_CLOCK_SCALE`, tests only).
+    scale: u32,
 }
 
 impl HostClock {
-    /// A clock starting at 0 now.
-    pub fn new() -> Self {
+    /// A clock starting at 0 now, running `scale` times faster than real time.
+    pub fn new(scale: u32) -> Self {
         HostClock {
             origin: Instant::now(),
+            scale: scale.max(1),
         }
     }
 }
 
 impl Clock for HostClock {
     fn now_ms(&self) -> u64 {
-        self.origin.elapsed().as_millis() as u64
+        self.origin.elapsed().as_millis() as u64 * u64::from(self.scale)
     }
 
     /// tokio's `Sleep` lives inside the returned future: no heap allocation per call, only an
     /// entry in the runtime's timer wheel while the future is pending.
     async fn sleep_until(&self, deadline_ms: u64) {
-        tokio::time::sleep_until(self.origin + Duration::from_millis(deadline_ms)).await
+        let real_ms = deadline_ms.div_ceil(u64::from(self.scale));
+        tokio::time::sleep_until(self.origin + Duration::from_millis(real_ms)).await
     }
 
     /// The host's clock is synchronised by the host (`cloud.md` §5: "Linux board: host

@@ -1,6 +1,6 @@
 //! Command line and environment of `tc-at-module` (`hub.md` §1, `commands.md` §0).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use command_core::Profile;
@@ -14,7 +14,9 @@ pub const USAGE: &str = "usage: tc-at-module [--uart pty|stdio|tcp:ADDR] [--pty-
 environment: TCAT_FLASH (flash image), TCAT_PROFILE (profile), TCAT_WIFI_APS
 (ssid:password:rssi[:bssid[:channel]], ';'-separated), TCAT_RESOLVE (*.name=IP,...),
 TCAT_PORT_MAP (port=port,...), TCAT_CA_FILE (extra trust anchors, PEM, for TLS mode 2),
-RUST_LOG (stderr log level)";
+TCAT_SOFTAP_ADDR / TCAT_LOGAP_ADDR (provisioning and log UDP servers, default 127.0.0.1:8266 /
+127.0.0.1:9876), TCAT_CONTROL (board control socket path), TCAT_CLOCK_SCALE (test clock:
+module milliseconds per real millisecond, default 1), RUST_LOG (stderr log level)";
 
 /// Name overrides and port rewrites for outgoing connections (`hub.md` §1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -114,6 +116,13 @@ pub struct Options {
     pub routing: Routing,
     /// `TCAT_CA_FILE`: extra trust anchors of certificate TLS.
     pub ca_file: Option<PathBuf>,
+    /// `TCAT_SOFTAP_ADDR`, `TCAT_LOGAP_ADDR`: where the provisioning and log UDP servers bind.
+    pub udp_addresses: [SocketAddr; 2],
+    /// `TCAT_CONTROL`: the board control socket (`hub.md` §1, §7), if any.
+    pub control: Option<PathBuf>,
+    /// `TCAT_CLOCK_SCALE`: module milliseconds per real millisecond (tests run the 300 s
+    /// provisioning budget in seconds with it); 1 by default.
+    pub clock_scale: u32,
 }
 
 impl Options {
@@ -178,8 +187,29 @@ impl Options {
             env("TCAT_RESOLVE").as_deref(),
             env("TCAT_PORT_MAP").as_deref(),
         )?;
+        let address = |name: &str, default: &str| {
+            env(name)
+                .unwrap_or_else(|| default.to_owned())
+                .parse::<SocketAddr>()
+                .map_err(|_| format!("{name}: not an address:port"))
+        };
+        let udp_addresses = [
+            address("TCAT_SOFTAP_ADDR", "127.0.0.1:8266")?,
+            address("TCAT_LOGAP_ADDR", "127.0.0.1:9876")?,
+        ];
+        let clock_scale = match env("TCAT_CLOCK_SCALE") {
+            None => 1,
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|scale| (1..=1000).contains(scale))
+                .ok_or("TCAT_CLOCK_SCALE: not an integer 1..1000")?,
+        };
         Ok(Options {
             routing,
+            udp_addresses,
+            control: env("TCAT_CONTROL").map(PathBuf::from),
+            clock_scale,
             ca_file: env("TCAT_CA_FILE").map(PathBuf::from),
             uart,
             pty_link,

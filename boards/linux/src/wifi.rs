@@ -1,8 +1,14 @@
 //! Simulated Wi-Fi: a list of access points from the command line (`--wifi`) and the
 //! environment (`TCAT_WIFI_APS`, `hub.md` §1). Joining one of them succeeds at once with the
-//! fixed DHCP result of `commands.md` §7.
+//! fixed DHCP result of `commands.md` §7. The provisioning side (soft AP, SmartConfig, UDP
+//! servers, LED) is the [`Radio`].
 
-use command_core::{Association, IpInfo, JoinError, Wifi};
+use command_core::{
+    Association, IpInfo, JoinError, Peer, ProvisioningEvent, SoftApConfig, UdpError, UdpServer,
+    Wifi,
+};
+
+use crate::radio::Radio;
 
 /// One simulated access point.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +29,7 @@ pub struct SimulatedAp {
 pub struct SimulatedWifi {
     access_points: Vec<SimulatedAp>,
     joined: Option<usize>,
+    radio: Radio,
 }
 
 /// The fixed simulated DHCP lease.
@@ -33,17 +40,24 @@ const LEASE: IpInfo = IpInfo {
 };
 
 impl SimulatedWifi {
-    /// A station that can see `access_points`.
-    pub fn new(access_points: Vec<SimulatedAp>) -> Self {
+    /// A station that can see `access_points`, with the provisioning `radio`.
+    pub fn new(access_points: Vec<SimulatedAp>, radio: Radio) -> Self {
         SimulatedWifi {
             access_points,
             joined: None,
+            radio,
         }
     }
 
-    /// A reboot leaves the AP.
+    /// The provisioning side, for its control socket.
+    pub fn radio(&self) -> &Radio {
+        &self.radio
+    }
+
+    /// A reboot leaves the AP and resets the radio.
     pub fn reset(&mut self) {
         self.joined = None;
+        self.radio.reset();
     }
 }
 
@@ -80,6 +94,54 @@ impl Wifi for SimulatedWifi {
             rssi: ap.rssi,
             ip: LEASE,
         })
+    }
+
+    /// The simulated AP always starts (beside the station, as the chips' AP+STA mode).
+    fn start_soft_ap(&mut self, config: &SoftApConfig<'_>) -> Result<(), u8> {
+        self.radio.start_soft_ap(config);
+        Ok(())
+    }
+
+    fn stop_soft_ap(&mut self) {
+        log::info!("soft AP off");
+    }
+
+    fn start_smartconfig(&mut self) -> Result<(), u8> {
+        self.radio.start_smartconfig();
+        Ok(())
+    }
+
+    fn stop_smartconfig(&mut self) {
+        self.radio.stop_smartconfig();
+    }
+
+    fn open_udp(&mut self, server: UdpServer) -> Result<(), UdpError> {
+        self.radio.open_udp(server)
+    }
+
+    fn close_udp(&mut self, server: UdpServer) {
+        self.radio.close_udp(server);
+    }
+
+    async fn send_udp(
+        &mut self,
+        server: UdpServer,
+        to: Peer,
+        datagram: &[u8],
+    ) -> Result<(), UdpError> {
+        self.radio.send_udp(server, to, datagram).await
+    }
+
+    async fn provisioning_event(&mut self, buffer: &mut [u8]) -> ProvisioningEvent {
+        let event = self.radio.event(buffer).await;
+        if event == ProvisioningEvent::StationLost {
+            self.joined = None;
+        }
+        event
+    }
+
+    fn set_led(&mut self, lit: bool) {
+        self.radio.set_led(lit);
     }
 }
 
@@ -167,7 +229,8 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn joins_need_the_right_password() {
-        let mut wifi = SimulatedWifi::new(vec![parse_ap("lab:secret123", 1).unwrap()]);
+        let radio = Radio::new(["127.0.0.1:0".parse().unwrap(); 2]);
+        let mut wifi = SimulatedWifi::new(vec![parse_ap("lab:secret123", 1).unwrap()], radio);
         assert_eq!(
             wifi.join(b"lab", b"wrong", None).await,
             Err(JoinError::WrongPassword)

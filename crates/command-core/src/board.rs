@@ -67,6 +67,146 @@ pub trait Wifi {
     fn leave(&mut self) -> impl Future<Output = bool>;
     /// The current association, if joined and an address was obtained.
     fn association(&self) -> Option<Association>;
+
+    /// Switches the provisioning (or log) soft AP on, station mode off (`cloud.md` §6.2,
+    /// §6.7): DHCP server at 192.168.4.1/24, at most `config.max_stations` stations.
+    ///
+    /// The default is a board without a soft AP.
+    ///
+    /// # Errors
+    ///
+    /// The `errors.md` §6 type the start URC reports: 7 (AP init, the default), 8 (Wi-Fi
+    /// start) or 4.
+    fn start_soft_ap(&mut self, config: &SoftApConfig<'_>) -> Result<(), u8> {
+        let _ = config;
+        Err(7)
+    }
+    /// Switches the soft AP off and returns to station mode.
+    fn stop_soft_ap(&mut self) {}
+    /// Starts listening for ESP-TOUCH / AirKiss credentials (station mode). What arrives
+    /// comes out of [`Wifi::provisioning_event`].
+    ///
+    /// The default is a board without SmartConfig.
+    ///
+    /// # Errors
+    ///
+    /// The `errors.md` §6 type the start URC reports: 13 (SmartConfig start, the default),
+    /// 6 (station init), 8 or 4.
+    fn start_smartconfig(&mut self) -> Result<(), u8> {
+        Err(13)
+    }
+    /// Stops listening (also after success).
+    fn stop_smartconfig(&mut self) {}
+    /// Opens one of the two UDP servers (port 8266 or 9876 on every interface; the Linux
+    /// board binds its configured addresses). An open server is reopened.
+    ///
+    /// # Errors
+    ///
+    /// [`UdpError::Bind`] (the default: a board without provisioning).
+    fn open_udp(&mut self, server: UdpServer) -> Result<(), UdpError> {
+        let _ = server;
+        Err(UdpError::Bind)
+    }
+    /// Closes a UDP server (nothing happens if it is closed).
+    fn close_udp(&mut self, server: UdpServer) {
+        let _ = server;
+    }
+    /// Sends one datagram from `server` to `to`.
+    ///
+    /// # Errors
+    ///
+    /// [`UdpError::Send`].
+    fn send_udp(
+        &mut self,
+        server: UdpServer,
+        to: Peer,
+        datagram: &[u8],
+    ) -> impl Future<Output = Result<(), UdpError>> {
+        let _ = (server, to, datagram);
+        async { Err(UdpError::Send) }
+    }
+    /// Waits for the next provisioning event: a datagram on an open UDP server (written into
+    /// `buffer`, truncated to it as lwIP does), SmartConfig credentials (written into
+    /// `buffer`: the SSID, then the password), SmartConfig ended by the app, or the station
+    /// lost its AP. Must be cancel-safe: the engine drops it whenever a line or a timer comes
+    /// first, and nothing may be lost then.
+    ///
+    /// The default never completes (a board without provisioning).
+    fn provisioning_event(&mut self, buffer: &mut [u8]) -> impl Future<Output = ProvisioningEvent> {
+        let _ = buffer;
+        core::future::pending()
+    }
+    /// Drives the status LED (`true` = lit; active-low on GPIO `<gpio>` of the module info
+    /// on an ESP8266). The default is a board without an LED.
+    fn set_led(&mut self, lit: bool) {
+        let _ = lit;
+    }
+}
+
+/// A UDP peer (the app): IPv4 address and port.
+pub use provisioning::Peer;
+/// The module's two UDP servers: provisioning (8266) and log (9876).
+pub use provisioning::Server as UdpServer;
+
+/// A soft AP to start (`cloud.md` §6.2 provisioning AP, §6.7 log AP).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SoftApConfig<'a> {
+    /// SSID, 1..32 bytes.
+    pub ssid: &'a [u8],
+    /// Password, 8..32 bytes (WPA/WPA2-PSK), or empty for an open AP. A secret.
+    pub password: &'a [u8],
+    /// Channel 1..13, or 0 for automatic.
+    pub channel: u8,
+    /// Stations allowed at once.
+    pub max_stations: u8,
+}
+
+impl core::fmt::Debug for SoftApConfig<'_> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter
+            .debug_struct("SoftApConfig")
+            .field("ssid", &self.ssid)
+            .field("password", &"<secret>")
+            .field("channel", &self.channel)
+            .field("max_stations", &self.max_stations)
+            .finish()
+    }
+}
+
+/// Why a UDP operation failed (`errors.md` §6 types 16 and 22).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UdpError {
+    /// The socket could not be opened or bound.
+    Bind,
+    /// A send failed.
+    Send,
+}
+
+/// What [`Wifi::provisioning_event`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvisioningEvent {
+    /// A datagram of `length` bytes at the front of the buffer, received by `server`.
+    Datagram {
+        /// The receiving server.
+        server: UdpServer,
+        /// The sender.
+        from: Peer,
+        /// Bytes in the buffer.
+        length: usize,
+    },
+    /// SmartConfig received router credentials: the SSID in the first `ssid_length` bytes of
+    /// the buffer, the password (a secret) in the `password_length` bytes after it.
+    SmartConfigCredentials {
+        /// SSID bytes (1..32).
+        ssid_length: usize,
+        /// Password bytes (0..64).
+        password_length: usize,
+    },
+    /// The app ended SmartConfig before credentials arrived.
+    SmartConfigEnded,
+    /// The station lost its AP.
+    StationLost,
 }
 
 /// Which optional features the board offers (`commands.md` §0 "Cap").

@@ -27,6 +27,8 @@ mod mqtt_jobs;
 mod ota_jobs;
 mod ota_reports;
 mod output;
+mod provisioning_binding;
+mod provisioning_jobs;
 mod receiver;
 mod registration;
 
@@ -204,6 +206,7 @@ where
     let mqtt = MqttShared::new(cloud.random);
     ota_jobs::boot(&mqtt.ota, &mut *module.settings, &state.settings).await;
     mqtt.ota.board.set(module.board.board);
+    let errors = provisioning_jobs::boot(&mut *module.settings).await;
     let network = RefCell::new(&mut *cloud.network);
     let mut executor = Executor {
         shared: &shared,
@@ -215,6 +218,7 @@ where
         clock: cloud.clock,
         network: &network,
         download: None,
+        provisioning: provisioning_jobs::Runner::new(errors),
         entered_data: false,
         #[cfg(feature = "certificates")]
         pair: [0; storage::CERTIFICATE_SIZE_MAX],
@@ -249,6 +253,8 @@ struct Executor<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, 
     network: &'s RefCell<&'s mut N>,
     /// The running OTA transfer (`ota_jobs`).
     download: Option<ota_jobs::Download<N::Stream>>,
+    /// The provisioning session, its records and log (`provisioning_jobs`).
+    provisioning: provisioning_jobs::Runner,
     /// Whether the command being executed entered data mode.
     entered_data: bool,
     /// The second file of a certificate pair.
@@ -307,8 +313,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    async fn next_entry(&mut self, state: &RamState) -> Result<Entry, Exit> {
+    async fn next_entry(&mut self, state: &mut RamState) -> Result<Entry, Exit> {
         loop {
+            self.show_led();
             if let Some(entry) = self.shared.queue.borrow_mut().pop() {
                 return Ok(entry);
             }
@@ -323,6 +330,14 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     return Err(Exit::Reboot);
                 }
             }
+        }
+    }
+
+    /// Shows the LED state the host session's last change called for (`cloud.md` §6.6),
+    /// before the next line, so a command's effect on it is visible to the one after.
+    fn show_led(&mut self) {
+        if let Some(lit) = self.mqtt.led.take() {
+            self.module.wifi.set_led(lit);
         }
     }
 
@@ -472,7 +487,10 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             }
         };
         let board = self.module.board;
-        let gates = self.mqtt.gates();
+        let gates = crate::state::Gates {
+            provisioning: self.provisioning.machine.is_running(),
+            ..self.mqtt.gates()
+        };
         let spec = table::lookup(name)
             .filter(|spec| !spec.capability || board.profile == crate::board::Profile::Full);
         let diagnostics = self.mqtt.diagnostic_report();

@@ -17,13 +17,15 @@ use crate::engine::{run_with, Cloud, Module};
 /// size rounded up to 256 bytes. Lower it with every saving; a feature that adds state raises
 /// it by what it measured and says so here. (Gateway: the `Gateway` in `MqttShared`, with the
 /// online list of 16, 1,120 bytes, and a third internal slot, 144; the module self-update's
-/// fourth internal slot, 160: 37,032 measured.)
+/// fourth internal slot, 160; provisioning: the `Provisioning` machine, AT+TCSAP's AP, the
+/// runner's wait and the error records' store, about 1,080 bytes: 38,112 measured.)
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 37_120;
+const ENGINE_GATE: usize = 38_144;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
-/// size rounded up to 256 bytes, under the same rules (55,688 measured).
+/// size rounded up to 256 bytes, under the same rules (provisioning as in esp8266, plus the
+/// binding connect's client-file loading in the runner's wait: 56,776 measured).
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 55_808;
+const ENGINE_GATE: usize = 56_832;
 
 struct Pending;
 

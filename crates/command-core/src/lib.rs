@@ -23,6 +23,7 @@ mod footprint;
 
 pub use board::{
     Association, BoardInfo, Certificates, ClientCertificate, Clock, ConnectError, IpInfo,
-    JoinError, Network, Offline, Profile, Random, Wifi,
+    JoinError, Network, Offline, Peer, Profile, ProvisioningEvent, Random, SoftApConfig, UdpError,
+    UdpServer, Wifi,
 };
 pub use engine::{run, run_with, Cloud, Exit, Module};

@@ -4,8 +4,8 @@
 #[cfg(feature = "certificates")]
 use crate::handlers::certificates;
 use crate::handlers::{
-    basic, device, diagnostics, gateway, module, mqtt, mqtt_link, network, ota, publish_data,
-    registration, wifi, Handler, SetHandler,
+    basic, device, diagnostics, gateway, module, mqtt, mqtt_link, network, ota, provisioning,
+    publish_data, registration, wifi, Handler, SetHandler,
 };
 
 /// One AT command.
@@ -198,6 +198,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         test: Some(mqtt::tcmqttstate_test),
         query: Some(mqtt::tcmqttstate_query),
         ..row("TCMQTTSTATE")
+    },
+    CommandSpec {
+        test: Some(provisioning::tcsap_test),
+        query: Some(provisioning::tcsap_query),
+        set: Some(provisioning::tcsap_set),
+        ..row("TCSAP")
+    },
+    CommandSpec {
+        test: Some(provisioning::tcstopsap_test),
+        exec: Some(provisioning::stop_exec),
+        ..row("TCSTOPSAP")
+    },
+    CommandSpec {
+        test: Some(provisioning::tcstartsmart_test),
+        exec: Some(provisioning::tcstartsmart_exec),
+        ..row("TCSTARTSMART")
+    },
+    CommandSpec {
+        test: Some(provisioning::tcstopsmart_test),
+        exec: Some(provisioning::stop_exec),
+        ..row("TCSTOPSMART")
     },
     CommandSpec {
         test: Some(network::tcregnet_test),

@@ -5,7 +5,6 @@
 extern crate std;
 
 pub mod app;
-pub mod board;
 pub mod dynreg;
 pub mod errors;
 mod fmt;

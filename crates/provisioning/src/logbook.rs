@@ -138,16 +138,26 @@ impl LogBook {
         self.entries.is_empty()
     }
 
-    /// Writes every entry, oldest first, each
+    /// Writes the entries, oldest first, each
     /// `<uptime ms>|<function>(<line>): <text>\r\n`, to the front of `out`;
-    /// returns the length (at most about 80 bytes per entry).
+    /// returns the length (at most 71 bytes per entry). When all ten do not
+    /// fit, the newest that do are written: the app asks for the last ≤ 10.
     ///
     /// # Errors
     ///
-    /// [`Overflow`] when `out` is too short.
+    /// [`Overflow`] when `out` cannot hold even the newest entry.
     pub fn write_dump(&self, out: &mut [u8]) -> Result<usize, Overflow> {
+        for skipped in 0..self.entries.len().max(1) {
+            if let Ok(length) = self.write_newest(skipped, out) {
+                return Ok(length);
+            }
+        }
+        Err(Overflow)
+    }
+
+    fn write_newest(&self, skipped: usize, out: &mut [u8]) -> Result<usize, Overflow> {
         let mut out = Out::new(out);
-        for entry in self.entries.iter() {
+        for entry in self.entries.iter().skip(skipped) {
             let event = entry.event();
             let (function, line, text, number) = event.parts();
             out.integer(i64::from(entry.uptime_ms))?;

@@ -21,7 +21,9 @@ use sequential_storage::map::{SerializationError, Value};
 use crate::certificates::{CertificateEntry, CertificateTable};
 use crate::firmware::{FirmwareInfo, FirmwareState};
 use crate::key::RecordKey;
-use crate::records::{DeviceInfo, ModuleInfo, ProductInfo, Text, WifiMode, WifiStation};
+use crate::records::{
+    DeviceInfo, ModuleInfo, ProductInfo, ProvisioningErrors, Text, WifiMode, WifiStation,
+};
 
 /// Tag of an erased record.
 const TAG_ERASED: u8 = 0x00;
@@ -313,6 +315,28 @@ impl Record for FirmwareInfo {
             downloaded: reader.u32()?,
             max_size: reader.u32()?,
         })
+    }
+}
+
+impl Record for ProvisioningErrors {
+    const KEY: RecordKey = RecordKey::ProvisioningErrors;
+
+    fn encode_fields(&self, writer: &mut Writer<'_>) -> Result<(), Overflow> {
+        writer.byte(self.records.len() as u8)?;
+        for &(kind, sub) in &self.records {
+            writer.byte(kind)?;
+            writer.i32(sub)?;
+        }
+        Ok(())
+    }
+
+    fn decode_fields(reader: &mut Reader<'_>) -> Result<Self, Malformed> {
+        let mut value = Self::default();
+        for _ in 0..reader.byte()? {
+            let record = (reader.byte()?, reader.i32()?);
+            value.records.push(record).map_err(|_| Malformed)?;
+        }
+        Ok(value)
     }
 }
 

@@ -7,7 +7,7 @@
 
 /// One record kind in the settings partition.
 ///
-/// The numbers are the on-flash keys and never change; 8..=127 are free for
+/// The numbers are the on-flash keys and never change; 9..=127 are free for
 /// future kinds, 0 and 128..=255 are never used.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +28,8 @@ pub enum RecordKey {
     FirmwareInfo = 6,
     /// Certificate file table (`AT+TCCERTADD`).
     CertificateTable = 7,
+    /// Provisioning error records not yet sent to an app (`cloud.md` §6.6).
+    ProvisioningErrors = 8,
 }
 
 impl RecordKey {

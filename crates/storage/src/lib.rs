@@ -26,5 +26,8 @@ pub use certificates::{
 pub use error::{CertificateError, RangeError, StorageError};
 pub use firmware::{FirmwareError, FirmwareInfo, FirmwareState, FirmwareWriter, MCU_IMAGE_NAME};
 pub use key::RecordKey;
-pub use records::{DeviceInfo, ModuleInfo, ProductInfo, Snapshot, Text, WifiMode, WifiStation};
+pub use records::{
+    DeviceInfo, ModuleInfo, ProductInfo, ProvisioningErrors, Snapshot, Text, WifiMode, WifiStation,
+    PROVISIONING_ERRORS_MAX,
+};
 pub use settings::{Settings, MINIMUM_SECTORS};

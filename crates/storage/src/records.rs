@@ -136,6 +136,18 @@ impl Default for ModuleInfo {
     }
 }
 
+/// Most provisioning error records kept (`cloud.md` §6.6).
+pub const PROVISIONING_ERRORS_MAX: usize = 16;
+
+/// The provisioning error records a session could not send to its app, oldest first, as
+/// `(type, sub-code)` pairs (`errors.md` §6): the next session's app receives them as
+/// `Previous_Error`. Two numbers each, so they can never hold a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProvisioningErrors {
+    /// `(type, sub-code)`, oldest first.
+    pub records: heapless::Vec<(u8, i32), PROVISIONING_ERRORS_MAX>,
+}
+
 /// Wi-Fi station configuration, written by a successful `AT+CWJAP`.
 ///
 /// `Debug` shows the password's length only.

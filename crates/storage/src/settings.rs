@@ -17,7 +17,9 @@ use crate::codec::{Incoming, Outgoing, Record, MAXIMUM_VALUE_LENGTH};
 use crate::error::{RangeError, StorageError};
 use crate::firmware::FirmwareArea;
 use crate::fmt::{debug, warning};
-use crate::records::{DeviceInfo, ModuleInfo, ProductInfo, Snapshot, WifiMode, WifiStation};
+use crate::records::{
+    DeviceInfo, ModuleInfo, ProductInfo, ProvisioningErrors, Snapshot, WifiMode, WifiStation,
+};
 
 /// The fewest erase sectors a settings partition may have: sequential-storage
 /// always keeps one sector free to move live items into during garbage
@@ -227,6 +229,30 @@ impl<F: NorFlash> Settings<F> {
     /// As [`Settings::store_device`].
     pub async fn store_wifi_mode(&mut self, value: WifiMode) -> Result<(), StorageError> {
         self.store(Some(&value)).await
+    }
+
+    /// Reads the provisioning error records (`cloud.md` §6.6).
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::load`].
+    pub async fn provisioning_errors(
+        &mut self,
+    ) -> Result<Option<ProvisioningErrors>, StorageError> {
+        self.fetch().await
+    }
+
+    /// Stores the provisioning error records, unless they already hold `value`. They survive
+    /// AT+TCRESTORE and AT+RESTORE (`cloud.md` §7).
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::store_device`]: the record reads as old or new.
+    pub async fn store_provisioning_errors(
+        &mut self,
+        value: &ProvisioningErrors,
+    ) -> Result<(), StorageError> {
+        self.store(Some(value)).await
     }
 
     /// Erases the device and product records (`AT+TCRESTORE`); module info

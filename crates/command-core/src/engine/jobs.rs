@@ -72,6 +72,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
             }
             Job::Join { station, bssid } => {
+                // A station join ends the log softAP (`cloud.md` §6.7); the runner closes it
+                // before it next waits.
+                self.provisioning.machine.close_log_ap();
                 let wifi = &mut *self.module.wifi;
                 if wifi.association().is_some() {
                     reply.text_line("WIFI DISCONNECT");
@@ -186,6 +189,10 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             }
             Job::OtaSet { enable, version } => self.ota_set(state, *enable, version).await,
             Job::OtaQuery => self.ota_query(),
+            Job::ProvisionStart(access_point) => {
+                self.start_provisioning(state, access_point.take()).await
+            }
+            Job::ProvisionStop => self.stop_provisioning(state).await,
             Job::FirmwareInfo => self.firmware_info(state),
             Job::ReadFirmware(length) => return self.read_firmware(*length).await,
             Job::MqttDisconnect => {

@@ -36,18 +36,36 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 
     /// AT+TCMQTTCONN after its `OK\r\n`.
     pub(super) async fn connect(&mut self, state: &mut RamState, parameters: MqttParameters) {
-        let Some(device) = state.settings.device.as_ref() else {
-            self.reply.result_fail("TCMQTTCONN", 207);
-            return;
+        let request = match self.connect_request(state, parameters).await {
+            Ok(request) => request,
+            Err(code) => {
+                self.reply.result_fail("TCMQTTCONN", code);
+                return;
+            }
         };
+        // The host's session: RUN, CONN, result lines and URCs as usual.
+        self.mqtt.internal.set(false);
+        self.send(Request::Connect(request));
+        if self.outcome().await == Outcome::Succeeded {
+            state.mqtt_parameters = parameters;
+        }
+    }
+
+    /// Steps 7 and 8 of AT+TCMQTTCONN with the stored device record (also the binding
+    /// session's connect, `cloud.md` §6.5): the request, or the `FAIL` code.
+    pub(super) async fn connect_request(
+        &mut self,
+        state: &RamState,
+        parameters: MqttParameters,
+    ) -> Result<ConnectRequest, i32> {
+        let device = state.settings.device.as_ref().ok_or(207)?;
         let mode_allowed = match device.tls_mode {
             0 => parameters.tls_mode == 0,
             2 => parameters.tls_mode == 2,
             _ => parameters.tls_mode <= 1,
         };
         if !mode_allowed {
-            self.reply.result_fail("TCMQTTCONN", 204);
-            return;
+            return Err(204);
         }
         let authentication = if parameters.tls_mode == 0 {
             Authentication::HmacSha1
@@ -63,34 +81,24 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             text(&device.secret),
             text(&device.region),
         ) else {
-            self.reply.result_fail("TCMQTTCONN", UNDECODABLE_SECRET);
-            return;
+            return Err(UNDECODABLE_SECRET);
         };
         // Mode 2 keeps a file name where the other modes keep the Base64 key; the transport
         // authenticates, so the identity carries no key.
         let key = if device.tls_mode == 2 { "" } else { secret };
-        let identity = match Identity::new(product_id, device_name, key, authentication) {
-            Ok(identity) => identity,
-            Err(_) => {
-                self.reply.result_fail("TCMQTTCONN", UNDECODABLE_SECRET);
-                return;
-            }
-        };
+        let identity = Identity::new(product_id, device_name, key, authentication)
+            .map_err(|_| UNDECODABLE_SECRET)?;
         let host = match &state.mqtt_server {
             Some(server) => heapless::Vec::from_slice(server).ok(),
             None => mqtt_host(product_id, region)
                 .ok()
                 .and_then(|host| heapless::Vec::from_slice(host.as_bytes()).ok()),
         };
-        let Some(host) = host else {
-            self.reply.result_fail("TCMQTTCONN", -602);
-            return;
-        };
+        let host = host.ok_or(-602)?;
         if parameters.tls_mode == 2 && !self.load_client_files(&device.secret.clone()).await {
-            self.reply.result_fail("TCMQTTCONN", CERTIFICATE_UNUSABLE);
-            return;
+            return Err(CERTIFICATE_UNUSABLE);
         }
-        let request = ConnectRequest {
+        Ok(ConnectRequest {
             host,
             tls_mode: parameters.tls_mode,
             config: SessionConfig {
@@ -102,11 +110,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             identity,
             // The record's product id is 1..=10 bytes.
             product_id_length: product_id.len() as u8,
-        };
-        self.send(Request::Connect(request));
-        if self.outcome().await == Outcome::Succeeded {
-            state.mqtt_parameters = parameters;
-        }
+        })
     }
 
     /// Without certificates there are no client files: TLS mode 2 is `-702`.

@@ -18,7 +18,7 @@
 //! in it from one wake-up to the next; the reports are written on the stack (`ota_reports.rs`,
 //! at most [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never across an await).
 
-use embassy_futures::select::{select, select3, Either, Either3};
+use embassy_futures::select::{select, select3, select4, Either, Either3, Either4};
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
 use mqtt_session::session::SlotKind;
@@ -29,7 +29,7 @@ use storage::{FirmwareWriter, Settings, Snapshot};
 use super::Executor;
 use crate::board::{Clock, Network, Profile, Wifi};
 use crate::fmt::warning;
-use crate::mqtt::TOPIC_MAX;
+use crate::mqtt::{MqttShared, TOPIC_MAX};
 use crate::ota_state::{topic, OtaShared, SERVICE_DOWN_TOPIC, UPDATE_TOPIC};
 use crate::state::RamState;
 
@@ -75,20 +75,31 @@ pub(super) fn device_topic(state: &RamState, prefix: &str) -> Option<heapless::S
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
-    /// Waits for the next line, running the OTA update meanwhile; `true` when a valid module
-    /// image asks for the reboot into it instead.
-    pub(super) async fn wait_line(&mut self, state: &RamState) -> bool {
+    /// Waits for the next line, running the OTA update and provisioning meanwhile; `true`
+    /// when a valid module image asks for the reboot into it instead.
+    pub(super) async fn wait_line(&mut self, state: &mut RamState) -> bool {
         loop {
             self.drain_ota(state).await;
             if self.mqtt.ota.reboot.take() {
                 return true;
             }
+            // Work a command queued for the provisioning machine (a join closing the log AP).
+            self.drive_provisioning(state).await;
+            // The host session's LED, changed while waiting.
+            self.show_led();
             let shared = self.shared;
-            match select(shared.line_ready.wait(), self.ota_input()).await {
-                Either::First(()) => return false,
-                Either::Second(Woken::Received(count)) => self.receive_image(count).await,
-                Either::Second(Woken::Timer) => self.check_stall(),
-                Either::Second(Woken::Machine) => {}
+            let (mqtt, clock) = (self.mqtt, self.clock);
+            let ota = Self::ota_input(mqtt, clock, &mut self.download);
+            let provisioning =
+                Self::provisioning_input(self.module.wifi, &self.provisioning, mqtt, clock);
+            let led = mqtt.led_wake.wait();
+            match select4(shared.line_ready.wait(), ota, provisioning, led).await {
+                Either4::First(()) => return false,
+                Either4::Second(Woken::Received(count)) => self.receive_image(count).await,
+                Either4::Second(Woken::Timer) => self.check_stall(),
+                Either4::Second(Woken::Machine) => {}
+                Either4::Third(woken) => self.provisioning_woken(state, woken).await,
+                Either4::Fourth(()) => {}
             }
         }
     }
@@ -97,12 +108,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     // The data buffer stays borrowed across the socket read: the executor is its only user
     // while it waits here (the service reads it only while serving the executor's publish).
     #[allow(clippy::await_holding_refcell_ref)]
-    async fn ota_input(&mut self) -> Woken {
-        let mqtt = self.mqtt;
-        let clock = self.clock;
+    async fn ota_input(
+        mqtt: &MqttShared<'_>,
+        clock: &C,
+        download: &mut Option<Download<N::Stream>>,
+    ) -> Woken {
         let machine = mqtt.ota.machine.borrow().next_deadline();
-        let stall = self
-            .download
+        let stall = download
             .as_ref()
             .map(|download| download.transfer.deadline_ms());
         let deadline = match (machine, stall) {
@@ -116,7 +128,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             }
         };
         let read = async {
-            match self.download.as_mut() {
+            match download.as_mut() {
                 Some(download) => {
                     let mut buffer = mqtt.data.borrow_mut();
                     download.stream.read(&mut buffer[..]).await.unwrap_or(0)

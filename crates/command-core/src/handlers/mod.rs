@@ -14,6 +14,7 @@ pub mod mqtt;
 pub mod mqtt_link;
 pub mod network;
 pub mod ota;
+pub mod provisioning;
 pub mod publish_data;
 pub mod registration;
 pub mod wifi;
@@ -122,6 +123,10 @@ pub enum Job {
     ReadFirmware(Option<u16>),
     /// AT+TCMQTTSUB?: list the user subscriptions, one line per write.
     ListSubscriptions,
+    /// AT+TCSAP= (with its AP) or AT+TCSTARTSMART: start a provisioning session.
+    ProvisionStart(Option<provisioning::AccessPoint>),
+    /// AT+TCSTOPSAP / AT+TCSTOPSMART: stop any provisioning session, then `[OK]`.
+    ProvisionStop,
     /// AT+TCGWBIND=, AT+TCGWONLINE=: the checked request, run by the MQTT service.
     Gateway(::gateway::Request),
     /// AT+TCGWONLINE?: the online list, newest first, one line per write.

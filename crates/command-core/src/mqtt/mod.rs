@@ -181,6 +181,23 @@ pub struct MqttShared<'a> {
     pub client_files: RefCell<ClientFiles>,
     /// OTA: fed by the service, driven by the executor (`ota_state`).
     pub(crate) ota: crate::ota_state::OtaShared,
+    /// The session is provisioning's binding session (`cloud.md` §6.5), not the host's: it
+    /// makes neither RUN nor CONN true, writes no result line and no MQTT URC, and hands the
+    /// messages of its internal slot to the executor. Set by the executor before it asks
+    /// for a connect (provisioning's or AT+TCMQTTCONN's).
+    pub(crate) internal: Cell<bool>,
+    /// Raised when the service holds a message of the binding session for the executor;
+    /// awaited by the executor only.
+    pub(crate) internal_message: Flag,
+    /// The LED state the host session's last change calls for (`cloud.md` §6.6: on while
+    /// connected, off after a drop or AT+TCMQTTDISCONN), until the executor shows it: the
+    /// LED belongs to the board, which only the executor drives.
+    pub(crate) led: Cell<Option<bool>>,
+    /// Raised with [`MqttShared::led`]; awaited by the executor only.
+    pub(crate) led_wake: Flag,
+    /// The code of the last failed request (its result line, without the line: the binding
+    /// session's connect failures become `WIFI_CONNECT_FAILED,1,<code>`).
+    pub(crate) last_failure: Cell<i32>,
     /// The gateway's online list and its one running job: driven by the service
     /// (`service/gateway.rs`), read by the executor for AT+TCGWONLINE?.
     pub(crate) gateway: RefCell<gateway::Gateway>,
@@ -205,6 +222,20 @@ impl<'a> MqttShared<'a> {
             client_files: RefCell::new(ClientFiles::default()),
             ota: crate::ota_state::OtaShared::new(),
             gateway: RefCell::new(gateway::Gateway::new()),
+            internal: Cell::new(false),
+            internal_message: Flag::new(),
+            led: Cell::new(None),
+            led_wake: Flag::new(),
+            last_failure: Cell::new(0),
+        }
+    }
+
+    /// The host session connected (`true`) or ended (`false`): the LED follows. The binding
+    /// session's LED is provisioning's.
+    pub(crate) fn host_link(&self, connected: bool) {
+        if !self.internal.get() {
+            self.led.set(Some(connected));
+            self.led_wake.raise();
         }
     }
 
@@ -228,12 +259,13 @@ impl<'a> MqttShared<'a> {
         }
     }
 
-    /// RUN and CONN as the session sees them now.
+    /// RUN and CONN as the session sees them now (never for provisioning's session).
     pub fn gates(&self) -> Gates {
         let session = self.session.borrow();
+        let host = !self.internal.get();
         Gates {
-            run: session.is_running(),
-            conn: session.is_usable(),
+            run: host && session.is_running(),
+            conn: host && session.is_usable(),
             download: self.ota.is_downloading(),
             ..Gates::default()
         }

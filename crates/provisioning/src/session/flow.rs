@@ -155,8 +155,9 @@ impl Provisioning {
             return Received::Nothing;
         }
         let mode = session.mode;
-        if !self.errors.previous().is_empty() {
-            self.push(Pending::PreviousRecords(from));
+        let previous = self.errors.previous().len() as u8;
+        if previous > 0 {
+            self.push(Pending::PreviousRecords(from, previous));
         }
         let parsed = app::parse_command(datagram).and_then(|command| match command {
             AppCommand::Bind {

@@ -56,7 +56,9 @@ enum Pending {
     Simple(Simple),
     Urc(Mode, Outcome),
     Reply(Peer),
-    PreviousRecords(Peer),
+    /// The previous records to send first, as many as there were when the command came
+    /// (a failure of this very command becomes previous only for the next session).
+    PreviousRecords(Peer, u8),
     /// An app command error record (type 2) with this sub-code.
     CurrentRecord(Peer, u16),
     LogDump(Server, Peer),

@@ -69,14 +69,14 @@ impl Provisioning {
                 write_device_reply(identity, &mut out)?;
                 return Ok(Some(send(Server::Provisioning, to, &out)));
             }
-            Pending::PreviousRecords(to) => {
+            Pending::PreviousRecords(to, left) => {
                 let Some(failure) = self.errors.take_previous() else {
                     return Ok(None);
                 };
-                let next = if self.errors.previous().is_empty() {
+                let next = if left <= 1 || self.errors.previous().is_empty() {
                     Pending::Simple(super::Simple::SaveErrors)
                 } else {
-                    Pending::PreviousRecords(to)
+                    Pending::PreviousRecords(to, left - 1)
                 };
                 let _ = self.queue.push_front(next);
                 write_record(failure, Age::Previous, &mut out)?;

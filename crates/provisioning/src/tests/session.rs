@@ -329,6 +329,51 @@ fn previous_records_go_to_the_next_app_before_its_command_is_handled() {
 }
 
 #[test]
+fn a_bad_command_gets_the_earlier_records_only_and_its_own_failure_waits_for_the_next_app() {
+    let mut harness = softap(T0);
+    harness
+        .provisioning
+        .datagram(&IDENTITY, Server::Provisioning, b"{", APP, T0);
+    harness.run_until(T0 + 4_000);
+    harness
+        .provisioning
+        .start(Mode::SoftAp, Record::Device, harness.now);
+    harness.provisioning.radio_started(Ok(()), harness.now);
+    harness.quiet();
+    let now = harness.now;
+    harness.provisioning.datagram(
+        &IDENTITY,
+        Server::Provisioning,
+        b"{\"cmdType\":1}",
+        APP,
+        now,
+    );
+    let record = |age: &str, text: &str| {
+        Step::Send(
+            Server::Provisioning,
+            APP,
+            std::format!("{{\"cmdType\":2,\"deviceReply\":\"{age}\",\"log\":\"{text}\"}}\r\n"),
+        )
+    };
+    let steps: std::vec::Vec<Step> = harness
+        .quiet()
+        .into_iter()
+        .filter(|step| matches!(step, Step::Send(..)))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            record("Previous_Error", "RTOS task error! (4, 206)"),
+            record("Current_Error", "APP command error! (2, 204)"),
+        ]
+    );
+    assert_eq!(
+        harness.provisioning.errors().previous(),
+        [crate::Failure::new(4, 206)]
+    );
+}
+
+#[test]
 fn the_budget_is_300_s_and_a_disconnect_leaves_50_s() {
     let mut harness = softap(1_000);
     let steps = harness.run_quiet(300_999);
@@ -588,6 +633,29 @@ fn the_log_keeps_the_last_ten_entries() {
     let text = String::from_utf8_lossy(&dump[..length]).into_owned();
     assert!(text.starts_with("5|udp_server(2): command cmdType 1\r\n"));
     assert!(log.write_dump(&mut [0u8; 10]).is_err());
+}
+
+#[test]
+fn a_dump_that_does_not_fit_keeps_the_newest_entries() {
+    let mut log = crate::LogBook::new();
+    // The longest entry: ten-digit uptime, the longest type text, an 11-character sub-code.
+    let worst = crate::Failure::new(13, i32::MIN);
+    for _ in 0..crate::LOG_CAPACITY {
+        log.add(4_294_967_295, crate::LogEvent::Failed(worst));
+    }
+    let mut dump = [0u8; 1024];
+    let whole = log.write_dump(&mut dump).unwrap();
+    let entry = "4294967295|session(8): ESP smartconfig start error! (13, -2147483648)\r\n";
+    assert_eq!(whole, crate::LOG_CAPACITY * entry.len());
+    assert_eq!(entry.len(), 71);
+    // The esp8266 work buffer (702 bytes) takes the newest nine.
+    let mut small = [0u8; 702];
+    let length = log.write_dump(&mut small).unwrap();
+    assert_eq!(length, 9 * entry.len());
+    assert_eq!(&small[..entry.len()], entry.as_bytes());
+    log.add(5, crate::LogEvent::GotIp);
+    let length = log.write_dump(&mut small).unwrap();
+    assert!(String::from_utf8_lossy(&small[..length]).ends_with("5|wifi_event(3): got IP\r\n"));
 }
 
 #[test]

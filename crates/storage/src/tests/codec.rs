@@ -4,7 +4,10 @@ use proptest::prelude::*;
 
 use super::{device, module, product, station, text};
 use crate::codec::{decode, encode, Record, MAXIMUM_VALUE_LENGTH};
-use crate::{DeviceInfo, ModuleInfo, ProductInfo, Text, WifiMode, WifiStation};
+use crate::{
+    DeviceInfo, ModuleInfo, ProductInfo, ProvisioningErrors, Text, WifiMode, WifiStation,
+    PROVISIONING_ERRORS_MAX,
+};
 
 fn any_text<const N: usize>() -> impl Strategy<Value = Text<N>> {
     proptest::collection::vec(any::<u8>(), 0..=N).prop_map(|bytes| text(&bytes))
@@ -80,6 +83,16 @@ proptest! {
 
     #[test]
     fn wifi_mode_round_trips(mode in any::<u8>()) { round_trip(&WifiMode(mode)); }
+
+    #[test]
+    fn provisioning_errors_round_trip(
+        records in proptest::collection::vec(any::<(u8, i32)>(), 0..=PROVISIONING_ERRORS_MAX)
+    ) {
+        let value = ProvisioningErrors {
+            records: heapless::Vec::from_slice(&records).unwrap(),
+        };
+        round_trip(&value);
+    }
 
     /// Any byte string either decodes to a value that re-encodes to the
     /// same bytes, or is rejected: no two encodings share a value.
@@ -162,4 +175,21 @@ fn debug_output_never_shows_secrets() {
     assert!(!shown.contains("pw"), "{shown}");
     let product_secret = std::format!("{:?}", product(b'Q'));
     assert!(!product_secret.contains("pQ"), "{product_secret}");
+}
+
+#[test]
+fn provisioning_errors_are_a_count_then_type_and_little_endian_sub_code() {
+    let value = ProvisioningErrors {
+        records: heapless::Vec::from_slice(&[(3, 102), (1, -104)]).unwrap(),
+    };
+    let mut buffer = [0u8; MAXIMUM_VALUE_LENGTH];
+    let length = encode(Some(&value), &mut buffer).unwrap();
+    assert_eq!(
+        &buffer[1..length],
+        [2, 3, 102, 0, 0, 0, 1, 0x98, 0xFF, 0xFF, 0xFF]
+    );
+    // A count beyond 16 cannot come from this firmware.
+    let mut bytes = std::vec![buffer[0], 17];
+    bytes.extend(core::iter::repeat_n(0, 17 * 5));
+    assert!(decode::<ProvisioningErrors>(&bytes).is_err());
 }

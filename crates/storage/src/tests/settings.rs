@@ -97,6 +97,21 @@ fn erasing_absent_records_writes_nothing() {
 }
 
 #[test]
+fn provisioning_errors_survive_a_reboot_and_both_restores() {
+    let (flash, range) = flash_with_partition(8);
+    let mut settings = Settings::new(flash, range.clone());
+    assert_eq!(run(settings.provisioning_errors()), Ok(None));
+    let value = crate::ProvisioningErrors {
+        records: heapless::Vec::from_slice(&[(3, 102)]).unwrap(),
+    };
+    run(settings.store_provisioning_errors(&value)).unwrap();
+    run(settings.erase_cloud()).unwrap();
+    run(settings.erase_wifi()).unwrap();
+    let mut settings = reboot(settings, range);
+    assert_eq!(run(settings.provisioning_errors()), Ok(Some(value)));
+}
+
+#[test]
 fn erase_cloud_keeps_module_and_wifi() {
     let (flash, range) = flash_with_partition(8);
     let mut settings = Settings::new(flash, range.clone());

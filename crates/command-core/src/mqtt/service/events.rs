@@ -26,17 +26,30 @@ impl Service<'_, '_> {
         let mut session = shared.session.borrow_mut();
         let mut reconnect = false;
         let mut hold = false;
+        let mut hold_internal = false;
         let mut dropped = false;
+        let internal = shared.internal.get();
         while let Some(event) = session.poll(now) {
             if let Event::Message(message) = &event {
+                if message.for_internal && internal {
+                    // The binding session's reply: the executor reads it where it lies.
+                    hold_internal = true;
+                    break;
+                }
                 if message.for_internal {
                     shared.ota.message(message.topic, message.payload, now);
                     self.gateway_message(message.topic, message.payload);
                 }
             }
-            let status = |line: &[u8]| shared.outbox.borrow_mut().push_status(&[line]);
+            // The binding session's drops and reconnects are silent (`cloud.md` §6.5).
+            let status = |line: &[u8]| {
+                if !internal {
+                    shared.outbox.borrow_mut().push_status(&[line]);
+                }
+            };
             match event {
                 Event::Connected { .. } => {
+                    shared.host_link(true);
                     shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
                     self.complete_connack(Ok(()));
                 }
@@ -84,6 +97,7 @@ impl Service<'_, '_> {
                     reason,
                     reconnecting,
                 } => {
+                    shared.host_link(false);
                     dropped = true;
                     drop(session);
                     self.gateway_link_lost(reconnecting);
@@ -101,6 +115,7 @@ impl Service<'_, '_> {
                     *link = None;
                 }
                 Event::Reconnected => {
+                    shared.host_link(true);
                     shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
                     status(b"+TCMQTTRECONNECTED\r\n");
                 }
@@ -110,6 +125,7 @@ impl Service<'_, '_> {
                     session = shared.session.borrow_mut();
                 }
                 Event::GaveUp => {
+                    shared.host_link(false);
                     *link = None;
                     status(b"+TCMQTTDISCON,-106\r\n");
                 }
@@ -117,7 +133,10 @@ impl Service<'_, '_> {
             }
         }
         shared.ota.link_changed(dropped, session.is_running());
-        if hold {
+        if hold_internal {
+            session.hold_message(now);
+            shared.internal_message.raise();
+        } else if hold {
             session.hold_message(now);
             shared
                 .held_position
@@ -160,10 +179,11 @@ impl Service<'_, '_> {
             }
             Err(value) => {
                 let _ = core::fmt::write(&mut code, format_args!("FAIL,{value}"));
+                self.shared.last_failure.set(value);
                 Outcome::Failed
             }
         };
-        if !name.is_empty() {
+        if !name.is_empty() && !self.shared.internal.get() {
             self.shared.outbox.borrow_mut().push_status(&[
                 b"+",
                 name.as_bytes(),

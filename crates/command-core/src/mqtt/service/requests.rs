@@ -147,6 +147,7 @@ impl Service<'_, '_> {
 
     /// The disconnect is done: its command gets its outcome.
     fn disconnected(&mut self) {
+        self.shared.host_link(false);
         self.waiting = None;
         self.shared.done.put(Outcome::Succeeded);
     }

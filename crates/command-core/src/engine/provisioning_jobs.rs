@@ -1,0 +1,420 @@
+//! The executor's provisioning runner (`cloud.md` §6): it carries out what the sans-IO
+//! [`Provisioning`] machine asks for (radio, UDP servers, router join, the binding MQTT
+//! session, LED, URCs) and feeds it the outcomes, between commands like the OTA download.
+//!
+//! Why the executor: it owns the radio (`Wifi`) and the flash (the router credentials are
+//! persisted when they arrive), and the binding session is the one MQTT session, which the
+//! executor drives through the service's mailbox like its commands' requests. That session
+//! is marked internal while provisioning uses it (`MqttShared::internal`): no RUN or CONN,
+//! no result line, no URC, and its bind reply is held in the session for this runner.
+//!
+//! Memory: no buffer of its own. Datagrams are received into, and every URC, datagram,
+//! topic and the token PUBLISH written into, the executor's work buffer (`MqttShared::data`):
+//! PROV excludes RUN, so no OTA download uses it meanwhile, and a command only fills it while
+//! the runner waits for nothing (the runner borrows it for one step at a time, and for the
+//! radio wait only when no download holds it). The token's payload then moves into the
+//! session's payload area, where every publish payload goes.
+
+use embassy_futures::select::{select4, Either4};
+use embedded_io_async::Write;
+use embedded_storage_async::nor_flash::MultiwriteNorFlash;
+use provisioning::{Action, Failure, Identity, Mode, Provisioning, Received, Record, WifiEvent};
+use storage::WifiStation;
+
+use super::provisioning_binding::Operation;
+use super::Executor;
+use crate::board::{Clock, Network, ProvisioningEvent, SoftApConfig, UdpServer, Wifi};
+use crate::fmt::warning;
+use crate::handlers::provisioning::AccessPoint;
+use crate::mqtt::{Outcome, Request};
+use crate::state::RamState;
+
+/// The log softAP of `cloud.md` §6.7.
+const LOG_AP_SSID: &[u8] = b"ESP-LOG-QUERY";
+const LOG_AP_PASSWORD: &[u8] = b"86013388";
+/// Stations a provisioning or log AP admits.
+const MAX_STATIONS: u8 = 3;
+/// Longest datagram the UDP servers take (`cloud.md` §6.4); one more byte is received so a
+/// longer one arrives truncated and fails to parse.
+const DATAGRAM_MAX: usize = 255;
+
+/// What the runner keeps between wake-ups.
+pub(super) struct Runner {
+    pub(super) machine: Provisioning,
+    /// AT+TCSAP's AP until the machine asks for it.
+    access_point: Option<AccessPoint>,
+    /// The request the service is serving for the binding session.
+    pub(super) operation: Option<Operation>,
+    /// The app's router does not fit a station configuration (SSID over 32 bytes, password
+    /// over 63): the join fails instead of joining the router stored before.
+    router_refused: bool,
+}
+
+impl Runner {
+    /// Idle, with the error records persisted by an earlier session.
+    pub(super) const fn new(errors: provisioning::ErrorRecords) -> Self {
+        Runner {
+            machine: Provisioning::new(errors),
+            access_point: None,
+            operation: None,
+            router_refused: false,
+        }
+    }
+
+    /// Whether the runner waits for anything (a session, a timer, the log softAP, a
+    /// request).
+    fn active(&self) -> bool {
+        self.machine.is_running()
+            || self.machine.next_wake_ms().is_some()
+            || self.operation.is_some()
+    }
+}
+
+/// Boot: the error records an earlier session could not send (an unreadable record is
+/// forgotten: it only explains an old failure).
+pub(super) async fn boot<F: embedded_storage_async::nor_flash::NorFlash>(
+    settings: &mut storage::Settings<F>,
+) -> provisioning::ErrorRecords {
+    let stored = settings.provisioning_errors().await.unwrap_or_else(|_| {
+        warning!("provisioning error records unreadable");
+        None
+    });
+    let mut failures = heapless::Vec::<Failure, { storage::PROVISIONING_ERRORS_MAX }>::new();
+    for &(kind, sub) in stored.iter().flat_map(|stored| stored.records.iter()) {
+        let _ = failures.push(Failure::new(kind, sub));
+    }
+    provisioning::ErrorRecords::restored(&failures)
+}
+
+/// What woke the runner.
+pub(super) enum Woken {
+    Timer,
+    Radio(ProvisioningEvent),
+    Outcome(Outcome),
+    Message,
+}
+
+/// The stored record the session works with: the device record, else the product record.
+pub(super) fn identity(state: &RamState) -> Option<Identity<'_>> {
+    if let Some(device) = &state.settings.device {
+        return Some(Identity {
+            product_id: &device.product_id,
+            device_name: &device.device_name,
+            region: &device.region,
+        });
+    }
+    state.settings.product.as_ref().map(|product| Identity {
+        product_id: &product.product_id,
+        device_name: &product.device_name,
+        region: &product.region,
+    })
+}
+
+fn record(state: &RamState) -> Record {
+    if state.settings.device.is_some() {
+        Record::Device
+    } else if state.settings.product.is_some() {
+        Record::Product
+    } else {
+        Record::Missing
+    }
+}
+
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
+    /// AT+TCSAP / AT+TCSTARTSMART after their acceptance.
+    pub(super) async fn start_provisioning(
+        &mut self,
+        state: &mut RamState,
+        access_point: Option<AccessPoint>,
+    ) {
+        let mode = if access_point.is_some() {
+            Mode::SoftAp
+        } else {
+            Mode::SmartConfig
+        };
+        self.provisioning.access_point = access_point;
+        self.provisioning.router_refused = false;
+        let now = self.clock.now_ms();
+        self.provisioning.machine.start(mode, record(state), now);
+        self.drive_provisioning(state).await;
+    }
+
+    /// AT+TCSTOPSAP / AT+TCSTOPSMART: the stop rule, then `[OK]`.
+    pub(super) async fn stop_provisioning(&mut self, state: &mut RamState) {
+        let now = self.clock.now_ms();
+        self.provisioning.machine.stop(now);
+        self.drive_provisioning(state).await;
+        self.reply.ok();
+    }
+
+    /// Waits for the runner's next wake-up; pending while it waits for nothing.
+    // The data buffer stays borrowed across the radio wait: the executor is its only user
+    // while it waits here, and an OTA download's read (which holds it too) excludes it.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub(super) async fn provisioning_input(
+        wifi: &mut W,
+        runner: &Runner,
+        mqtt: &crate::mqtt::MqttShared<'_>,
+        clock: &C,
+    ) -> Woken {
+        if !runner.active() {
+            return core::future::pending().await;
+        }
+        let deadline = runner.machine.next_wake_ms();
+        let timer = async move {
+            match deadline {
+                Some(at) => clock.sleep_until(at).await,
+                None => core::future::pending().await,
+            }
+        };
+        let radio = async {
+            match mqtt.data.try_borrow_mut() {
+                Ok(mut buffer) => wifi.provisioning_event(&mut buffer[..=DATAGRAM_MAX]).await,
+                Err(_) => core::future::pending().await,
+            }
+        };
+        let outcome = async {
+            match runner.operation {
+                Some(_) => mqtt.done.take().await,
+                None => core::future::pending().await,
+            }
+        };
+        match select4(timer, radio, outcome, mqtt.internal_message.wait()).await {
+            Either4::First(()) => Woken::Timer,
+            Either4::Second(event) => Woken::Radio(event),
+            Either4::Third(outcome) => Woken::Outcome(outcome),
+            Either4::Fourth(()) => Woken::Message,
+        }
+    }
+
+    /// Feeds what woke the runner to the machine and carries out what follows.
+    pub(super) async fn provisioning_woken(&mut self, state: &mut RamState, woken: Woken) {
+        let now = self.clock.now_ms();
+        match woken {
+            Woken::Timer => {}
+            Woken::Radio(event) => self.radio_event(state, event, now).await,
+            Woken::Outcome(outcome) => {
+                if let Some(operation) = self.provisioning.operation.take() {
+                    self.operation_ended(state, operation, outcome, now);
+                }
+            }
+            Woken::Message => self.bind_message(state, now),
+        }
+        self.drive_provisioning(state).await;
+    }
+
+    async fn radio_event(&mut self, state: &mut RamState, event: ProvisioningEvent, now: u64) {
+        let machine = &mut self.provisioning.machine;
+        match event {
+            ProvisioningEvent::Datagram {
+                server,
+                from,
+                length,
+            } => {
+                let station = {
+                    let Some(identity) = identity(state) else {
+                        return;
+                    };
+                    let data = self.mqtt.data.borrow();
+                    let datagram = &data[..length.min(DATAGRAM_MAX + 1)];
+                    match machine.datagram(&identity, server, datagram, from, now) {
+                        Received::Router { ssid, password } => {
+                            let station = router(ssid, password);
+                            self.provisioning.router_refused = station.is_none();
+                            station
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some(station) = station {
+                    self.store_router(state, station).await;
+                }
+            }
+            ProvisioningEvent::SmartConfigCredentials {
+                ssid_length,
+                password_length,
+            } => {
+                let station = {
+                    let data = self.mqtt.data.borrow();
+                    let ssid = &data[..ssid_length];
+                    let password = &data[ssid_length..ssid_length + password_length];
+                    WifiStation {
+                        ssid: heapless::Vec::from_slice(ssid).unwrap_or_default(),
+                        password: heapless::Vec::from_slice(password).unwrap_or_default(),
+                    }
+                };
+                if station.ssid.is_empty() || !machine.is_running() {
+                    return;
+                }
+                self.module.wifi.stop_smartconfig();
+                self.store_router(state, station).await;
+                let joined = self.join_router(state).await;
+                let now = self.clock.now_ms();
+                let event = if joined {
+                    WifiEvent::GotIp
+                } else {
+                    WifiEvent::Disconnected
+                };
+                self.provisioning.machine.wifi(event, now);
+            }
+            ProvisioningEvent::SmartConfigEnded => machine.wifi(WifiEvent::SmartConfigEnded, now),
+            ProvisioningEvent::StationLost => machine.wifi(WifiEvent::Disconnected, now),
+        }
+    }
+
+    /// Persists the router the app or SmartConfig sent as the station configuration.
+    async fn store_router(&mut self, state: &mut RamState, station: WifiStation) {
+        if state.settings.station.as_ref() == Some(&station) {
+            return;
+        }
+        if self.module.settings.store_station(&station).await.is_ok() {
+            state.settings.station = Some(station);
+        } else {
+            warning!("router credentials not stored");
+        }
+    }
+
+    /// Joins the stored router; whether an IP was obtained.
+    async fn join_router(&mut self, state: &RamState) -> bool {
+        let Some(station) = &state.settings.station else {
+            return false;
+        };
+        self.module
+            .wifi
+            .join(&station.ssid, &station.password, None)
+            .await
+            .is_ok()
+    }
+
+    /// Runs the machine's actions until it has none left.
+    pub(super) async fn drive_provisioning(&mut self, state: &mut RamState) {
+        loop {
+            let now = self.clock.now_ms();
+            let action = {
+                let mut data = self.mqtt.data.borrow_mut();
+                let identity = identity(state);
+                self.provisioning
+                    .machine
+                    .poll(identity.as_ref(), now, &mut data[..])
+            };
+            let Some(action) = action else {
+                return;
+            };
+            self.provisioning_action(state, action, now).await;
+        }
+    }
+
+    // The data buffer holds the action's bytes while the radio sends them; nothing else
+    // uses it meanwhile (see the module doc).
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn provisioning_action(&mut self, state: &mut RamState, action: Action, now: u64) {
+        let wifi = &mut *self.module.wifi;
+        let runner = &mut self.provisioning;
+        match action {
+            Action::Urc { length } => {
+                let data = self.mqtt.data.borrow();
+                self.mqtt
+                    .outbox
+                    .borrow_mut()
+                    .push_status(&[&data[..length]]);
+                self.mqtt.output_ready.raise();
+            }
+            Action::StartRadio(mode) => {
+                let result = match (mode, &runner.access_point) {
+                    (Mode::SoftAp, Some(access_point)) => wifi.start_soft_ap(&SoftApConfig {
+                        ssid: &access_point.ssid,
+                        password: &access_point.password,
+                        channel: access_point.channel,
+                        max_stations: MAX_STATIONS,
+                    }),
+                    (Mode::SoftAp, None) => Err(7),
+                    (_, _) => wifi.start_smartconfig(),
+                };
+                runner.machine.radio_started(result, now);
+            }
+            Action::StopRadio => {
+                wifi.stop_soft_ap();
+                wifi.stop_smartconfig();
+            }
+            Action::JoinRouter => {
+                wifi.stop_soft_ap();
+                let joined = !runner.router_refused && self.join_router(state).await;
+                let event = if joined {
+                    WifiEvent::GotIp
+                } else {
+                    WifiEvent::Disconnected
+                };
+                let now = self.clock.now_ms();
+                self.provisioning.machine.wifi(event, now);
+            }
+            Action::OpenServer(server) if wifi.open_udp(server).is_err() => {
+                warning!("provisioning UDP server not opened");
+            }
+            Action::CloseServer(server) => wifi.close_udp(server),
+            Action::Send { server, to, length } => {
+                let data = self.mqtt.data.borrow();
+                if wifi.send_udp(server, to, &data[..length]).await.is_err() {
+                    warning!("provisioning datagram not sent");
+                }
+            }
+            Action::Led(lit) => wifi.set_led(lit),
+            Action::Register => self.register_for_binding(state).await,
+            Action::MqttConnect => self.binding_connect(state).await,
+            Action::MqttSubscribe { length } => self.binding_subscribe(state, length).await,
+            Action::MqttPublish {
+                topic_length,
+                payload_length,
+            } => {
+                self.binding_publish(state, topic_length, payload_length)
+                    .await
+            }
+            Action::MqttDisconnect => {
+                self.settle_operation().await;
+                self.send(Request::Disconnect);
+                self.outcome().await;
+            }
+            Action::OpenLogAp => {
+                let config = SoftApConfig {
+                    ssid: LOG_AP_SSID,
+                    password: LOG_AP_PASSWORD,
+                    channel: 0,
+                    max_stations: MAX_STATIONS,
+                };
+                if wifi.start_soft_ap(&config).is_err() {
+                    warning!("log softAP not started");
+                }
+            }
+            Action::CloseLogAp => {
+                wifi.close_udp(UdpServer::Log);
+                wifi.stop_soft_ap();
+            }
+            Action::SaveErrors => {
+                let mut stored = storage::ProvisioningErrors::default();
+                for failure in runner.machine.errors().previous() {
+                    let _ = stored.records.push((failure.kind, failure.sub));
+                }
+                let settings = &mut *self.module.settings;
+                if settings.store_provisioning_errors(&stored).await.is_err() {
+                    warning!("provisioning error records not stored");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The router credentials of a softAP command, unescaped.
+fn router(ssid: ota::Text<'_>, password: ota::Text<'_>) -> Option<WifiStation> {
+    let mut station = WifiStation {
+        ssid: heapless::Vec::new(),
+        password: heapless::Vec::new(),
+    };
+    let mut buffer = [0u8; 63];
+    let length = ssid.copy_to(&mut buffer[..32])?;
+    station.ssid = heapless::Vec::from_slice(&buffer[..length]).ok()?;
+    let length = password.copy_to(&mut buffer)?;
+    station.password = heapless::Vec::from_slice(&buffer[..length]).ok()?;
+    (!station.ssid.is_empty()).then_some(station)
+}
