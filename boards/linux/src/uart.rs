@@ -167,10 +167,12 @@ pub struct Output {
     failed: Cell<Option<io::ErrorKind>>,
 }
 
-/// Output collected before it must be written, whether or not the turn is over: the engine's
-/// longest block written at once is far shorter; longer output (a flood of URCs to a host
-/// that does not read) waits for the host here, as it did in the kernel's pipe before.
-const OUTPUT_CAPACITY: usize = 4096;
+/// Output collected before it must be written, whether or not the turn is over. One turn of
+/// ordinary traffic is a few hundred bytes (a publish's echo and results, one received
+/// message); more buffering would only delay a reply behind a flood for a host that reads
+/// slowly (1 KiB is 89 ms at 115200 baud, on top of the kernel's pipe), and such output waits
+/// for the host here, as it did in the pipe before.
+const OUTPUT_CAPACITY: usize = 1024;
 
 impl Output {
     fn new(port: Rc<Port>) -> Rc<Output> {
@@ -211,21 +213,25 @@ impl Output {
 }
 
 /// Runs `engine`, writing the output it collected each time it has nothing more to do for
-/// now (its future is pending), and everything left once it ends.
+/// now (its future is pending), and what the host takes of the rest once it ends.
 pub async fn flushing<F: Future>(output: &Output, engine: F) -> F::Output {
     let mut engine = pin!(engine);
-    let result = poll_fn(|context| {
-        let poll = engine.as_mut().poll(context);
-        if poll.is_pending() {
+    poll_fn(|context| match engine.as_mut().poll(context) {
+        Poll::Pending => {
             // An error is kept for the engine's next write; `Pending` left a wake-up for
             // when the host reads again.
             let _ = output.poll_write_out(context);
+            Poll::Pending
         }
-        poll
+        Poll::Ready(result) => {
+            // The engine has ended (its input closed): what the kernel takes now goes out,
+            // but a host that no longer reads does not keep the module alive, as an engine
+            // blocked in a write did not before.
+            let _ = output.poll_write_out(context);
+            Poll::Ready(result)
+        }
     })
-    .await;
-    let _ = output.drain().await;
-    result
+    .await
 }
 
 impl ErrorType for UartRx {
