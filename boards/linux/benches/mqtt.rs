@@ -10,6 +10,9 @@
 //!   pipelines nothing either), and CPU time per message of the module and of the raw client.
 //! - Inbound → URC (hub only): an admin-API publish to the device until its `+TCMQTTRCVPUB`,
 //!   against the same admin publish to the raw client.
+//! - The module's detours: its context switches per publish (`/proc`, during the timed pass)
+//!   and its system calls per publish by name (`strace -f -c` attached for a separate, untimed
+//!   pass of 500 publishes, since tracing slows every call down).
 //! - The UART ceiling: bytes per publish on the AT port and messages/s at 115200/921600 baud.
 //!
 //! The hub binary comes from `TCAT_HUB_BIN` (set by `cargo xtask bench`), else it is looked for
@@ -17,18 +20,24 @@
 
 mod support;
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{cpu_time, percentiles, Hub, ModuleProcess, Mosquitto, RawClient};
+use support::{context_switches, cpu_time, percentiles, Hub, ModuleProcess, Mosquitto, RawClient};
 use support::{MODULE_DN, PID, RAW_DN, SECRET};
 
 const SAMPLES: usize = 2_000;
+/// Publishes of the untimed pass under `strace`.
+const TRACED: usize = 500;
 const PAYLOAD: &str = "{\"temperature\":21.5,\"humidity\":40}";
 
 struct Figures {
     latency: (Duration, Duration),
     rate: f64,
     cpu_per_message: Duration,
+    /// Context switches of the measured process per message.
+    switches_per_message: f64,
 }
 
 fn main() {
@@ -80,46 +89,116 @@ fn measure(broker: &str, port: u16, hub: Option<&Hub>) {
         us(raw_figures.cpu_per_message),
         us(module_figures.cpu_per_message) / us(raw_figures.cpu_per_message)
     );
+    println!(
+        "module context switches per publish: {:.2}",
+        module_figures.switches_per_message
+    );
+    match syscalls_per_publish(&mut module, &data) {
+        Some(report) => println!(
+            "module system calls per publish (strace -f -c, {TRACED} untimed publishes): {report}"
+        ),
+        None => {
+            println!("module system calls per publish: not measured (strace missing or refused)")
+        }
+    }
     if let Some(hub) = hub {
         inbound(hub, &mut module, &mut raw, &data, &raw_data);
     }
 }
 
 fn module_publishes(module: &mut ModuleProcess, data: &str) -> Figures {
-    let escaped = PAYLOAD.replace('"', "\\\"").replace(',', "\\,");
-    let publish_line = format!("AT+TCMQTTPUB=\"{data}\",0,\"{escaped}\"");
-    let rcvpub = format!("+TCMQTTRCVPUB:\"{data}\",{},\"{PAYLOAD}\"", PAYLOAD.len());
     let mut latency = Vec::with_capacity(SAMPLES);
     let cpu_before = cpu_time(module.pid());
+    let switches_before = context_switches(module.pid());
     let started = Instant::now();
     for _ in 0..SAMPLES {
-        let sent = Instant::now();
-        module.send(&publish_line);
-        // The loop-back may come before or after the command's result (urc.md §7 item 6).
-        let mut seen_message = false;
-        let mut seen_result = false;
-        while !(seen_message && seen_result) {
-            let line = module.line();
-            if line == rcvpub {
-                latency.push(sent.elapsed());
-                seen_message = true;
-            } else if line == "+TCMQTTPUB:OK" {
-                seen_result = true;
-            }
-        }
+        latency.push(publish(module, data));
     }
     let elapsed = started.elapsed();
     let cpu = cpu_time(module.pid()) - cpu_before;
+    let switches = context_switches(module.pid()) - switches_before;
     Figures {
         latency: percentiles(&mut latency),
         rate: SAMPLES as f64 / elapsed.as_secs_f64(),
         cpu_per_message: cpu / SAMPLES as u32,
+        switches_per_message: switches as f64 / SAMPLES as f64,
     }
+}
+
+/// One AT publish, waiting for its result and its loop-back; returns the time to the loop-back.
+fn publish(module: &mut ModuleProcess, data: &str) -> Duration {
+    let escaped = PAYLOAD.replace('"', "\\\"").replace(',', "\\,");
+    let publish_line = format!("AT+TCMQTTPUB=\"{data}\",0,\"{escaped}\"");
+    let rcvpub = format!("+TCMQTTRCVPUB:\"{data}\",{},\"{PAYLOAD}\"", PAYLOAD.len());
+    let sent = Instant::now();
+    module.send(&publish_line);
+    // The loop-back may come before or after the command's result (urc.md §7 item 6).
+    let mut latency = None;
+    let mut seen_result = false;
+    while latency.is_none() || !seen_result {
+        let line = module.line();
+        if line == rcvpub {
+            latency = Some(sent.elapsed());
+        } else if line == "+TCMQTTPUB:OK" {
+            seen_result = true;
+        }
+    }
+    latency.unwrap_or_default()
+}
+
+/// The module's system calls per publish over [`TRACED`] publishes under `strace -f -c`: the
+/// total and the calls that make it up, most frequent first.
+fn syscalls_per_publish(module: &mut ModuleProcess, data: &str) -> Option<String> {
+    let mut strace = Command::new("strace")
+        .args(["-f", "-c", "-p", &module.pid().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stderr = BufReader::new(strace.stderr.take()?);
+    // strace names each thread it attached to before it counts anything.
+    let mut line = String::new();
+    while !line.contains("attached") {
+        line.clear();
+        if stderr.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+    }
+    for _ in 0..TRACED {
+        publish(module, data);
+    }
+    // SIGINT makes strace detach and print its table.
+    Command::new("kill")
+        .args(["-INT", &strace.id().to_string()])
+        .status()
+        .ok()?;
+    let mut table = String::new();
+    stderr.read_to_string(&mut table).ok()?;
+    strace.wait().ok()?;
+    // `% time  seconds  usecs/call  calls  [errors]  syscall`, then a `total` line.
+    let mut calls: Vec<(String, u64)> = table
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let count = fields.get(3)?.parse::<u64>().ok()?;
+            Some((fields.last()?.to_string(), count))
+        })
+        .collect();
+    let total = calls.iter().find(|(name, _)| name == "total")?.1;
+    calls.retain(|(name, count)| name != "total" && *count as usize >= TRACED / 10);
+    calls.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+    let per = |count: u64| count as f64 / TRACED as f64;
+    let parts: Vec<String> = calls
+        .iter()
+        .map(|(name, count)| format!("{name} {:.2}", per(*count)))
+        .collect();
+    Some(format!("{:.2} ({})", per(total), parts.join(", ")))
 }
 
 fn raw_publishes(raw: &mut RawClient, raw_data: &str) -> Figures {
     let mut latency = Vec::with_capacity(SAMPLES);
     let cpu_before = cpu_time(std::process::id());
+    let switches_before = context_switches(std::process::id());
     let started = Instant::now();
     for _ in 0..SAMPLES {
         let sent = Instant::now();
@@ -133,6 +212,8 @@ fn raw_publishes(raw: &mut RawClient, raw_data: &str) -> Figures {
         latency: percentiles(&mut latency),
         rate: SAMPLES as f64 / elapsed.as_secs_f64(),
         cpu_per_message: cpu / SAMPLES as u32,
+        switches_per_message: (context_switches(std::process::id()) - switches_before) as f64
+            / SAMPLES as f64,
     }
 }
 

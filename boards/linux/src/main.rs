@@ -137,25 +137,31 @@ struct BoardState<'a> {
 impl BoardState<'_> {
     /// Boots the module on this AT port, again after every reboot, until the port closes.
     async fn session(&mut self, mut rx: UartRx, mut tx: UartTx) {
-        loop {
-            rx.discard_pending();
-            self.wifi.reset();
-            let module = Module {
-                settings: self.settings,
-                wifi: self.wifi,
-                board: self.board,
-            };
-            let cloud = Cloud {
-                network: &mut self.network,
-                clock: &self.clock,
-                random: &mut self.random,
-                certificates: &HostCertificates,
-            };
-            match command_core::run_with(&mut rx, &mut tx, module, cloud).await {
-                Exit::Reboot => log::info!("rebooting"),
-                _ => return,
+        let output = tx.output();
+        let sessions = async {
+            loop {
+                // The reboot's reply reaches the host before the input behind it is dropped.
+                let _ = output.drain().await;
+                rx.discard_pending();
+                self.wifi.reset();
+                let module = Module {
+                    settings: self.settings,
+                    wifi: self.wifi,
+                    board: self.board,
+                };
+                let cloud = Cloud {
+                    network: &mut self.network,
+                    clock: &self.clock,
+                    random: &mut self.random,
+                    certificates: &HostCertificates,
+                };
+                match command_core::run_with(&mut rx, &mut tx, module, cloud).await {
+                    Exit::Reboot => log::info!("rebooting"),
+                    _ => return,
+                }
             }
-        }
+        };
+        uart::flushing(&output, sessions).await
     }
 }
 

@@ -7,12 +7,26 @@
 //! whole runtime. No thread, no channel and no copy per chunk sit in between, so an idle port
 //! costs nothing. The PTY keeps its own slave descriptor open: a host that closes and reopens
 //! the path reconnects to the same module, and the path survives simulated reboots.
+//!
+//! Output is written when the engine has done all it can for now, not block by block: the
+//! transmit half collects what the engine writes during one turn (one poll of its future) and
+//! [`flushing`] writes it with one system call before the module waits for anything. One AT
+//! publish otherwise made three writes (echo and `OK`, `+TCMQTTPUB:OK`, the loop-back URC),
+//! each waking the host, and the host's wake-ups cost more than all the module's own work
+//! (`docs/performance.md`). The bytes and their order on the wire are unchanged, and nothing
+//! waits longer than the rest of the turn that produced it. A short read means the kernel had
+//! nothing more, so the port does not ask again until epoll says so (tokio's own streams do
+//! the same): no read per line that returns `EAGAIN`.
 
+use std::cell::{Cell, RefCell};
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use embedded_io_async::{ErrorType, Read, Write};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -76,23 +90,40 @@ impl Port {
                 nix::unistd::read(descriptor.get_ref(), buffer).map_err(io::Error::from)
             }) {
                 Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Ok(count)) => {
+                    // A short read emptied the kernel's buffer: wait for epoll before reading
+                    // again. Bytes that arrived since then raised a newer readiness event,
+                    // which this does not clear.
+                    if count > 0 && count < buffer.len() {
+                        guard.clear_ready();
+                    }
+                    return Ok(count);
+                }
                 Ok(result) => return result,
                 Err(_would_block) => continue,
             }
         }
     }
 
-    async fn write(&self, bytes: &[u8]) -> io::Result<usize> {
+    /// Writes some of `bytes` without blocking; `Pending` (with a wake-up registered) while
+    /// the host does not read.
+    fn poll_write(&self, context: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
         let Readiness::Polled(polled) = &self.readiness else {
-            return nix::unistd::write(self.descriptor(), bytes).map_err(io::Error::from);
+            return Poll::Ready(
+                nix::unistd::write(self.descriptor(), bytes).map_err(io::Error::from),
+            );
         };
         loop {
-            let mut guard = polled.writable().await?;
+            let mut guard = match polled.poll_write_ready(context) {
+                Poll::Ready(Ok(guard)) => guard,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => return Poll::Pending,
+            };
             match guard.try_io(|descriptor| {
                 nix::unistd::write(descriptor.get_ref(), bytes).map_err(io::Error::from)
             }) {
                 Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(result) => return result,
+                Ok(result) => return Poll::Ready(result),
                 Err(_would_block) => continue,
             }
         }
@@ -123,9 +154,84 @@ pub struct UartRx {
     port: Rc<Port>,
 }
 
-/// Transmit half.
+/// Transmit half: collects the engine's output until [`flushing`] writes it.
 pub struct UartTx {
+    output: Rc<Output>,
+}
+
+/// Output bytes collected during the engine's turn, always written in order.
+pub struct Output {
     port: Rc<Port>,
+    pending: RefCell<Vec<u8>>,
+    /// A write error met after the engine's turn, reported by the engine's next write.
+    failed: Cell<Option<io::ErrorKind>>,
+}
+
+/// Output collected before it must be written, whether or not the turn is over. One turn of
+/// ordinary traffic is a few hundred bytes (a publish's echo and results, one received
+/// message); more buffering would only delay a reply behind a flood for a host that reads
+/// slowly (1 KiB is 89 ms at 115200 baud, on top of the kernel's pipe), and such output waits
+/// for the host here, as it did in the pipe before.
+const OUTPUT_CAPACITY: usize = 1024;
+
+impl Output {
+    fn new(port: Rc<Port>) -> Rc<Output> {
+        Rc::new(Output {
+            port,
+            pending: RefCell::new(Vec::with_capacity(OUTPUT_CAPACITY)),
+            failed: Cell::new(None),
+        })
+    }
+
+    /// Writes what is collected until all of it is written or the host stops reading
+    /// (`Pending`, with a wake-up registered for when it reads again).
+    fn poll_write_out(&self, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut pending = self.pending.borrow_mut();
+        while !pending.is_empty() {
+            match self.port.poll_write(context, &pending) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(count)) => {
+                    pending.drain(..count);
+                }
+                Poll::Ready(Err(error)) => {
+                    // Nothing more reaches a host that is gone; the engine learns of it at
+                    // its next write.
+                    pending.clear();
+                    self.failed.set(Some(error.kind()));
+                    return Poll::Ready(Err(error));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes everything collected, waiting for the host as long as it takes.
+    pub async fn drain(&self) -> io::Result<()> {
+        poll_fn(|context| self.poll_write_out(context)).await
+    }
+}
+
+/// Runs `engine`, writing the output it collected each time it has nothing more to do for
+/// now (its future is pending), and what the host takes of the rest once it ends.
+pub async fn flushing<F: Future>(output: &Output, engine: F) -> F::Output {
+    let mut engine = pin!(engine);
+    poll_fn(|context| match engine.as_mut().poll(context) {
+        Poll::Pending => {
+            // An error is kept for the engine's next write; `Pending` left a wake-up for
+            // when the host reads again.
+            let _ = output.poll_write_out(context);
+            Poll::Pending
+        }
+        Poll::Ready(result) => {
+            // The engine has ended (its input closed): what the kernel takes now goes out,
+            // but a host that no longer reads does not keep the module alive, as an engine
+            // blocked in a write did not before.
+            let _ = output.poll_write_out(context);
+            Poll::Ready(result)
+        }
+    })
+    .await
 }
 
 impl ErrorType for UartRx {
@@ -151,14 +257,37 @@ impl ErrorType for UartTx {
     type Error = io::Error;
 }
 
+impl UartTx {
+    /// The output this half collects, for [`flushing`].
+    pub fn output(&self) -> Rc<Output> {
+        Rc::clone(&self.output)
+    }
+}
+
 impl Write for UartTx {
     async fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.port.write(bytes).await
+        if let Some(kind) = self.output.failed.take() {
+            return Err(kind.into());
+        }
+        if bytes.is_empty() {
+            return Ok(0);
+        }
+        if self.output.pending.borrow().len() >= OUTPUT_CAPACITY {
+            self.output.drain().await?;
+        }
+        let mut pending = self.output.pending.borrow_mut();
+        let count = bytes.len().min(OUTPUT_CAPACITY - pending.len());
+        pending.extend_from_slice(&bytes[..count]);
+        Ok(count)
     }
 
     async fn flush(&mut self) -> io::Result<()> {
-        // Nothing is buffered on our side: every write went to the kernel.
-        Ok(())
+        // The engine's turn ends before it waits for anything, and `flushing` writes then: the
+        // host sees these bytes before the module does anything else it could see.
+        match self.output.failed.take() {
+            Some(kind) => Err(kind.into()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -169,7 +298,9 @@ fn halves(descriptor: OwnedFd) -> io::Result<(UartRx, UartTx)> {
         UartRx {
             port: Rc::clone(&port),
         },
-        UartTx { port },
+        UartTx {
+            output: Output::new(port),
+        },
     ))
 }
 
@@ -210,7 +341,7 @@ pub fn stdio() -> io::Result<(UartRx, UartTx)> {
             port: Rc::new(Port::new(input)?),
         },
         UartTx {
-            port: Rc::new(Port::new(output)?),
+            output: Output::new(Rc::new(Port::new(output)?)),
         },
     ))
 }

@@ -63,15 +63,21 @@ impl<const N: usize> RxBuffer<N> {
     /// the new loss into that gap: the lines involved are answered `[E:04]` either way.
     #[inline]
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
-        // The common case: the read fits behind the unread bytes as they are.
-        if data.len() <= N - self.end {
-            // A single byte that is not an LF cannot end a terminator: when everything before
-            // it was searched, it counts as searched too, and framing has nothing to look at.
-            if let [byte] = data {
+        // An interrupt-per-byte UART delivers one byte per read: stored with one bounds check.
+        if let [byte] = data {
+            if self.end < N {
+                // A byte that is not an LF cannot end a terminator: when everything before it
+                // was searched, it counts as searched too, and framing has nothing to look at.
                 if self.scanned == self.end && *byte != b'\n' {
                     self.scanned += 1;
                 }
+                self.bytes[self.end] = *byte;
+                self.end += 1;
+                return 1;
             }
+        }
+        // The common case: the read fits behind the unread bytes as they are.
+        if data.len() <= N - self.end {
             crate::scan::copy(&mut self.bytes[self.end..self.end + data.len()], data);
             self.end += data.len();
             return data.len();
@@ -143,6 +149,17 @@ impl<const N: usize> RxBuffer<N> {
         }
     }
 
+    /// The only unread byte, when exactly one is unread and no bytes were lost (then
+    /// [`clear`](Self::clear) consumes it).
+    #[inline]
+    pub(crate) fn single(&self) -> Option<u8> {
+        if self.end.wrapping_sub(self.start) == 1 && self.gaps.is_empty() {
+            self.bytes.get(self.start).copied()
+        } else {
+            None
+        }
+    }
+
     /// Whether bytes were lost right before the unread byte at `index`.
     pub(crate) fn gap_at(&self, index: usize) -> bool {
         self.gaps.contains(&(self.start + index))
@@ -186,6 +203,7 @@ impl<const N: usize> RxBuffer<N> {
     }
 
     /// Discards everything.
+    #[inline]
     pub(crate) fn clear(&mut self) {
         self.start = 0;
         self.end = 0;

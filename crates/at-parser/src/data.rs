@@ -212,6 +212,20 @@ impl<const N: usize> Framer<N> {
         // call and set-up of the general loop: no `+` or Ctrl+Z, no pattern in progress, and
         // the payload stays incomplete.
         if self.mode == Mode::Data {
+            // One byte per read (an interrupt-per-byte UART): no slice to walk.
+            if let Some(byte) = self.buffer.single() {
+                let phase = &mut self.phase;
+                let received = phase.received + 1;
+                let plain = byte != b'+' && byte != 0x1A;
+                if plain && phase.cancel == 0 && received < phase.len {
+                    if let Some(slot) = out.get_mut(phase.received) {
+                        *slot = byte;
+                        phase.received = received;
+                        self.buffer.clear();
+                        return DataStatus::NeedMore { received };
+                    }
+                }
+            }
             let phase = &mut self.phase;
             let unread = self.buffer.as_slice();
             let received = phase.received + unread.len();

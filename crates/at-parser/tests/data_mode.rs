@@ -109,6 +109,51 @@ fn payload_fed_byte_by_byte_completes() {
     assert_eq!(&payload, b"a\0\xffbc");
 }
 
+/// Feeds `bytes` one per read, polling after each, and returns the last status, the payload
+/// and the lines framed after the phase.
+fn one_byte_reads(kind: DataKind, len: usize, bytes: &[u8]) -> (DataStatus, Vec<u8>, Vec<Framed>) {
+    let command: &[u8] = match kind {
+        DataKind::Publish => b"AT+TCMQTTPUBL=\"t\",0,9\r\n",
+        DataKind::Certificate => CERTADD,
+    };
+    let mut framer = after_command(command);
+    framer.begin_data(len, kind);
+    let mut payload = vec![0; len];
+    let mut last = DataStatus::NeedMore { received: 0 };
+    let mut lines = Vec::new();
+    for byte in bytes {
+        framer.feed(core::slice::from_ref(byte));
+        if framer.in_data_mode() {
+            last = framer.poll_data(&mut payload);
+        }
+        lines.extend(drain(&mut framer));
+    }
+    (last, payload, lines)
+}
+
+#[test]
+fn one_byte_reads_keep_plus_ctrl_z_and_the_cancel_pattern_meaningful() {
+    // `+` and Ctrl+Z in a publish are payload.
+    let (status, payload, lines) = one_byte_reads(DataKind::Publish, 9, b"a+b\x1a++c+d\r\nAT\r\n");
+    assert_eq!(status, DataStatus::Complete { len: 9 });
+    assert_eq!(payload, b"a+b\x1a++c+d");
+    assert_eq!(lines, vec![line(b"AT\r\n")]);
+    // The cancel pattern, one byte at a time.
+    let (status, _, lines) = one_byte_reads(DataKind::Publish, 9, b"ab+++\r\nAT\r\n");
+    assert_eq!(status, DataStatus::Aborted(DataAbort::Cancelled));
+    assert_eq!(lines, vec![line(b"AT\r\n")]);
+    // Ctrl+Z ends a certificate early.
+    let (status, payload, lines) = one_byte_reads(DataKind::Certificate, 5, b"AB\x1aAT\r\n");
+    assert_eq!(status, DataStatus::Complete { len: 2 });
+    assert_eq!(&payload[..2], b"AB");
+    assert_eq!(lines, vec![line(b"AT\r\n")]);
+    // A certificate of exactly its length, then a line.
+    let (status, payload, lines) = one_byte_reads(DataKind::Certificate, 5, b"ABCDEAT\r\n");
+    assert_eq!(status, DataStatus::Complete { len: 5 });
+    assert_eq!(payload, b"ABCDE");
+    assert_eq!(lines, vec![line(b"AT\r\n")]);
+}
+
 #[test]
 fn cancel_sequence_in_the_payload_aborts_at_that_point() {
     let mut framer = after_command(b"AT+TCMQTTPUBL=\"t\",0,20\r\n");

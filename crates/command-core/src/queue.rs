@@ -2,7 +2,6 @@
 //! here in order. Capacity is 8 lines and 1024 bytes, whichever is reached first.
 
 use at_parser::MAX_LINE;
-use heapless::Deque;
 
 /// Maximum number of queued lines.
 pub const QUEUE_LINES: usize = 8;
@@ -36,8 +35,16 @@ const RING_BYTES: usize = QUEUE_BYTES + 2 * QUEUE_LINES;
 
 /// FIFO of lines waiting for the engine: one byte ring with length prefixes, so queued lines
 /// take the bytes they have, not a maximum-size slot each.
+///
+/// A line goes in and comes out as at most two slice copies (one on each side of the ring's
+/// end): every received byte passes through here, and a byte-at-a-time ring cost more than
+/// framing and parsing the line together.
 pub struct InputQueue {
-    ring: Deque<u8, RING_BYTES>,
+    ring: [u8; RING_BYTES],
+    /// Index of the oldest byte in the ring.
+    head: usize,
+    /// Bytes in the ring (prefixes included).
+    used: usize,
     entries: usize,
     bytes: usize,
 }
@@ -52,7 +59,9 @@ impl InputQueue {
     /// An empty queue.
     pub const fn new() -> Self {
         InputQueue {
-            ring: Deque::new(),
+            ring: [0; RING_BYTES],
+            head: 0,
+            used: 0,
             entries: 0,
             bytes: 0,
         }
@@ -61,6 +70,8 @@ impl InputQueue {
     /// Appends an entry; gives it back when the queue is full (the caller answers `[BUSY]`).
     // Returning the refused line by value lets the caller echo it without a copy or a heap.
     #[allow(clippy::result_large_err)]
+    // Inlined so the entry is built where the caller has it, not moved (264 bytes) into a call.
+    #[inline]
     pub fn push(&mut self, entry: Entry) -> Result<(), Entry> {
         if self.entries == QUEUE_LINES || self.bytes + entry.cost() > QUEUE_BYTES {
             return Err(entry);
@@ -71,30 +82,38 @@ impl InputQueue {
             Entry::Rejected => (REJECTED, &[]),
         };
         // Fits: the budget above leaves room for the bytes and every entry's prefix.
-        for byte in prefix.to_be_bytes().iter().chain(line) {
-            let _ = self.ring.push_back(*byte);
-        }
+        self.write(&prefix.to_be_bytes());
+        self.write(line);
         self.entries += 1;
         self.bytes += entry.cost();
         Ok(())
     }
 
     /// Takes the oldest entry.
+    // Inlined so the line is written where the caller keeps it, not moved out of a call.
+    #[inline]
     pub fn pop(&mut self) -> Option<Entry> {
-        let high = self.ring.pop_front()?;
-        let low = self.ring.pop_front().unwrap_or(0);
+        if self.entries == 0 {
+            return None;
+        }
+        let prefix = u16::from_be_bytes([
+            self.ring[self.head],
+            self.ring[(self.head + 1) % RING_BYTES],
+        ]);
+        self.advance(2);
         self.entries -= 1;
-        let prefix = u16::from_be_bytes([high, low]);
         if prefix == REJECTED {
             return Some(Entry::Rejected);
         }
+        // The prefix counts bytes that were pushed, at most MAX_LINE.
+        let length = usize::from(prefix).min(MAX_LINE);
+        let first = length.min(RING_BYTES - self.head);
         let mut line = heapless::Vec::new();
-        for _ in 0..prefix {
-            // Both hold: the prefix counts bytes that were pushed, at most MAX_LINE.
-            let byte = self.ring.pop_front().unwrap_or(0);
-            let _ = line.push(byte);
-        }
-        self.bytes -= line.len();
+        // Cannot fail: `length` is at most the capacity.
+        let _ = line.extend_from_slice(&self.ring[self.head..self.head + first]);
+        let _ = line.extend_from_slice(&self.ring[..length - first]);
+        self.advance(length);
+        self.bytes -= length;
         Some(Entry::Line(line))
     }
 
@@ -106,6 +125,26 @@ impl InputQueue {
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.entries == 0
+    }
+
+    /// Appends `data` behind the queued bytes (the caller checked the room).
+    fn write(&mut self, data: &[u8]) {
+        let tail = (self.head + self.used) % RING_BYTES;
+        let first = data.len().min(RING_BYTES - tail);
+        let (before_end, after_wrap) = data.split_at(first);
+        self.ring[tail..tail + first].copy_from_slice(before_end);
+        self.ring[..after_wrap.len()].copy_from_slice(after_wrap);
+        self.used += data.len();
+    }
+
+    /// Drops the oldest `count` bytes (they are queued).
+    fn advance(&mut self, count: usize) {
+        self.head = (self.head + count) % RING_BYTES;
+        self.used -= count;
+        if self.used == 0 {
+            // Empty: start again at the front, so short lines rarely straddle the end.
+            self.head = 0;
+        }
     }
 }
 
@@ -156,5 +195,42 @@ mod tests {
         assert_eq!(queue.pop(), Some(Entry::Rejected));
         assert_eq!(queue.pop(), Some(line(5)));
         assert_eq!(queue.pop(), None);
+    }
+
+    #[test]
+    fn lines_that_straddle_the_end_of_the_ring_come_out_whole() {
+        let mut queue = InputQueue::new();
+        let mut counter = 0u8;
+        let mut numbered = |len: usize| {
+            let mut bytes = heapless::Vec::<u8, MAX_LINE>::new();
+            for _ in 0..len {
+                counter = counter.wrapping_add(1);
+                bytes.push(counter).unwrap();
+            }
+            Entry::Line(bytes)
+        };
+        // Keep two lines queued while pushing more, so the ring wraps many times at
+        // different offsets.
+        let first = numbered(200);
+        let mut waiting = std::collections::VecDeque::new();
+        queue.push(first.clone()).unwrap();
+        waiting.push_back(first);
+        for round in 0..50 {
+            let entry = if round % 7 == 3 {
+                Entry::Rejected
+            } else {
+                numbered(100 + round * 3)
+            };
+            queue.push(entry.clone()).unwrap();
+            waiting.push_back(entry);
+            if waiting.len() > 2 {
+                assert_eq!(queue.pop(), waiting.pop_front());
+            }
+        }
+        while let Some(expected) = waiting.pop_front() {
+            assert_eq!(queue.pop(), Some(expected));
+        }
+        assert_eq!(queue.pop(), None);
+        assert!(queue.is_empty());
     }
 }

@@ -39,12 +39,12 @@ const READS: [Read; 3] = [
     Read {
         bytes: 16,
         goal: None,
-        ceiling: 31.0,
+        ceiling: 30.0,
     },
     Read {
         bytes: 1,
         goal: Some(40.0),
-        ceiling: 90.0,
+        ceiling: 85.0,
     },
 ];
 /// Rounds of the session in the timed stream (about 0.6 MB).
