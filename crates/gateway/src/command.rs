@@ -147,9 +147,9 @@ pub enum Subscription {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Action {
     /// SUBSCRIBE the internal filter of this channel at [`Channel::qos`],
-    /// then report with [`Gateway::subscribed`].
+    /// then report with [`Gateway::subscribed`](crate::Gateway::subscribed).
     Subscribe(Channel),
-    /// PUBLISH QoS0 on this channel the bytes of [`Gateway::write_payload`];
+    /// PUBLISH QoS0 on this channel the bytes of [`Gateway::write_payload`](crate::Gateway::write_payload);
     /// the reply wait has started.
     Publish(Channel),
     /// The command ended: print its result line ([`crate::write_result`]).

@@ -1,7 +1,7 @@
 //! Topic names and topic filters (MQTT 3.1.1 §4.7).
 //!
 //! The codec rejects packets whose topics break these rules, and the session uses
-//! [`matches`] to route an inbound PUBLISH to user and internal subscriptions: the broker
+//! [`matches()`] to route an inbound PUBLISH to user and internal subscriptions: the broker
 //! only tells us *that* a message arrived, not which of our filters caused it.
 
 /// Checks that `name` may be used as a PUBLISH topic: non-empty, no `+` or `#`, no U+0000.

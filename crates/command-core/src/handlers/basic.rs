@@ -56,7 +56,7 @@ pub fn cipmode_query(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+CIPMODE=<mode>: only the normal transmission mode exists.
+/// `AT+CIPMODE=<mode>`: only the normal transmission mode exists.
 pub fn cipmode_set(_: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     match params
         .expect_count(1, 1)
@@ -100,7 +100,7 @@ pub fn tclog_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+TCLOG=<password>,<level>
+/// `AT+TCLOG=<password>,<level>`
 pub fn tclog_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     let checked = params.expect_count(2, 2).and_then(|()| {
         let password = params.int(0)?;

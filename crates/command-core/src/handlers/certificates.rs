@@ -95,7 +95,7 @@ pub fn tccertadd_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
 }
 
 #[cfg(feature = "certificates")]
-/// AT+TCCERTADD="<name>",<size>
+/// `AT+TCCERTADD="<name>",<size>`
 pub fn tccertadd_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     if context.gates.download {
         reply.cme(200);
@@ -142,7 +142,7 @@ pub fn tccertcheck_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
 }
 
 #[cfg(feature = "certificates")]
-/// AT+TCCERTCHECK="<name>"
+/// `AT+TCCERTCHECK="<name>"`
 pub fn tccertcheck_set(_: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     let checked = params.expect_count(1, 1).and_then(|()| file_name(&params));
     match checked {
@@ -172,7 +172,7 @@ pub fn tccertdel_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
 }
 
 #[cfg(feature = "certificates")]
-/// AT+TCCERTDEL="<name>"
+/// `AT+TCCERTDEL="<name>"`
 pub fn tccertdel_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     // The spec checks ownership before the name; a name of the identity is valid anyway.
     let text: Result<FileName, _> = params.text(0, 1, CERTIFICATE_NAME_MAX);

@@ -51,7 +51,7 @@ pub fn tcdevinfoset_query(context: &mut Context<'_>, reply: &mut Reply) -> Step 
     Step::Done
 }
 
-/// AT+TCDEVINFOSET=<tls>,"<pid>","<dn>","<secret>"[,"<region>"]
+/// `AT+TCDEVINFOSET=<tls>,"<pid>","<dn>","<secret>"[,"<region>"]`
 pub fn tcdevinfoset_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     let tls_mode = match common_checks(context, reply, &params) {
         Some(tls_mode) => tls_mode,
@@ -116,7 +116,7 @@ pub fn tcprdinfoset_query(context: &mut Context<'_>, reply: &mut Reply) -> Step 
     Step::Done
 }
 
-/// AT+TCPRDINFOSET=<tls>,"<pid>","<product_secret>","<dn>"[,"<region>"]
+/// `AT+TCPRDINFOSET=<tls>,"<pid>","<product_secret>","<dn>"[,"<region>"]`
 pub fn tcprdinfoset_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     let tls_mode = match common_checks(context, reply, &params) {
         Some(tls_mode) => tls_mode,

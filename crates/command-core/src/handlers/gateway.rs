@@ -18,7 +18,7 @@ pub fn tcgwbind_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+TCGWBIND=<mode>,"<sub_pid>","<sub_dn>"[,"<sub_secret>"]
+/// `AT+TCGWBIND=<mode>,"<sub_pid>","<sub_dn>"[,"<sub_secret>"]`
 pub fn tcgwbind_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     // `<r>` is drawn by the service from the board's RNG when the bind starts.
     accept(
@@ -39,7 +39,7 @@ pub fn tcgwonline_query(_: &mut Context<'_>, _: &mut Reply) -> Step {
     Step::Sync(Job::ListOnline)
 }
 
-/// AT+TCGWONLINE=<mode>,"<sub_pid>","<sub_dn>"
+/// `AT+TCGWONLINE=<mode>,"<sub_pid>","<sub_dn>"`
 pub fn tcgwonline_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     accept(
         gateway::check_online(context.gates.conn, params.args()),

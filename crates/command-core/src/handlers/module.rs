@@ -133,7 +133,7 @@ pub fn tcmodinfoset_query(context: &mut Context<'_>, reply: &mut Reply) -> Step 
     Step::Done
 }
 
-/// AT+TCMODINFOSET="<name>",<flash>,<gpio>,<base>,<max>,<reserved>
+/// `AT+TCMODINFOSET="<name>",<flash>,<gpio>,<base>,<max>,<reserved>`
 pub fn tcmodinfoset_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     if context.gates.run {
         reply.cme(208);

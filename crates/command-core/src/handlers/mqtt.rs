@@ -25,7 +25,7 @@ pub fn tcmqttsrv_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+TCMQTTSRV="<host>"
+/// `AT+TCMQTTSRV="<host>"`
 pub fn tcmqttsrv_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     if context.gates.run {
         reply.cme(208);

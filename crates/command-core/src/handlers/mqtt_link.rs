@@ -43,7 +43,7 @@ pub fn tcmqttconn_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+TCMQTTCONN=<tls>,<cmdtimeout>,<keepalive>,<clean>,<reconnect>
+/// `AT+TCMQTTCONN=<tls>,<cmdtimeout>,<keepalive>,<clean>,<reconnect>`
 pub fn tcmqttconn_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     let gates = context.gates;
     if gates.run {
@@ -114,7 +114,7 @@ pub fn tcmqttpub_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+TCMQTTPUB="<topic>",<qos>,"<payload>"
+/// `AT+TCMQTTPUB="<topic>",<qos>,"<payload>"`
 pub fn tcmqttpub_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     if !context.gates.conn {
         reply.cme(208);
@@ -172,7 +172,7 @@ pub fn subscription_line(reply: &mut Reply, slot: &Slot) {
         .end();
 }
 
-/// AT+TCMQTTSUB="<filter>",<qos>
+/// `AT+TCMQTTSUB="<filter>",<qos>`
 pub fn tcmqttsub_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     if let Some(step) = link_checks(context, reply, &params, 2) {
         return step;
@@ -206,7 +206,7 @@ pub fn tcmqttunsub_query(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+TCMQTTUNSUB="<filter>"
+/// `AT+TCMQTTUNSUB="<filter>"`
 pub fn tcmqttunsub_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     if !context.gates.conn {
         reply.cme(208);

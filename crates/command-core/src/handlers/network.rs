@@ -45,7 +45,7 @@ pub fn tcregnet_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+TCREGNET=1,"<ssid>","<pw>": steps 1–4; the join is [`Job::RegisterNetwork`].
+/// `AT+TCREGNET=1,"<ssid>","<pw>"`: steps 1–4; the join is [`Job::RegisterNetwork`].
 pub fn tcregnet_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     if context.gates.provisioning {
         reply.cme(208);

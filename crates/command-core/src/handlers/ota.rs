@@ -25,7 +25,7 @@ pub fn tcotaset_query(_: &mut Context<'_>, _: &mut Reply) -> Step {
     Step::Sync(Job::OtaQuery)
 }
 
-/// AT+TCOTASET=<ctrl>,"<version>"
+/// `AT+TCOTASET=<ctrl>,"<version>"`
 pub fn tcotaset_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     let checked = (|| {
         params.expect_count(2, 2)?;
@@ -75,7 +75,7 @@ pub fn tcreadfwdata_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+TCREADFWDATA=<len>
+/// `AT+TCREADFWDATA=<len>`
 pub fn tcreadfwdata_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     if context.gates.download {
         reply.cme(200);

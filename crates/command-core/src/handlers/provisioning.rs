@@ -57,7 +57,7 @@ pub fn tcsap_query(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+TCSAP="<ssid>"[,"<pwd>"[,<ch>]]
+/// `AT+TCSAP="<ssid>"[,"<pwd>"[,<ch>]]`
 pub fn tcsap_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     if gated(context, reply, true) {
         return Step::Done;

@@ -51,12 +51,12 @@ pub fn tcmqttpubraw_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+TCMQTTPUBL="<topic>",<qos>,<len>
+/// `AT+TCMQTTPUBL="<topic>",<qos>,<len>`
 pub fn tcmqttpubl_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     publish_set(context, reply, &params, "TCMQTTPUBL", true)
 }
 
-/// AT+TCMQTTPUBRAW="<topic>",<qos>,<len>
+/// `AT+TCMQTTPUBRAW="<topic>",<qos>,<len>`
 pub fn tcmqttpubraw_set(context: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     publish_set(context, reply, &params, "TCMQTTPUBRAW", false)
 }

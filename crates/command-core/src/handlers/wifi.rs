@@ -17,7 +17,7 @@ pub fn cwmode_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
     Step::Done
 }
 
-/// AT+CWMODE=<mode>[,<auto_connect>]; `<auto_connect>` is accepted and ignored.
+/// `AT+CWMODE=<mode>[,<auto_connect>]`; `<auto_connect>` is accepted and ignored.
 pub fn cwmode_set(_: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) -> Step {
     let checked = params.expect_count(1, 2).and_then(|()| {
         let mode = params.int(0)?;
@@ -39,7 +39,7 @@ pub fn cwmode_set(_: &mut Context<'_>, reply: &mut Reply, params: Params<'_>) ->
     }
 }
 
-/// AT+CWJAP="<ssid>","<pwd>"[,"<bssid>"]
+/// `AT+CWJAP="<ssid>","<pwd>"[,"<bssid>"]`
 ///
 /// Syntax (count, then types) is checked before the mode, as an ESP-AT core parses a line
 /// before calling its handler; then the mode, then the value ranges (`docs/decisions.md`).
