@@ -12,7 +12,7 @@ use crate::{chips, cross, fuzz, test, tools};
 /// Seconds per fuzz target in CI: a smoke run, long enough to catch shallow panics.
 const SMOKE_FUZZ_SECONDS: &str = "10";
 
-/// Runs format check, clippy, tests, the riscv32 build, the chip builds and a fuzz smoke run.
+/// Runs format check, clippy (both command-core builds), rustdoc, tests, the riscv32 build, the chip builds and a fuzz smoke run.
 pub fn ci() -> Outcome {
     let started = Instant::now();
     // Clippy already builds the hub, which links the system OpenSSL.
@@ -29,6 +29,29 @@ pub fn ci() -> Outcome {
             "--",
             "-D",
             "warnings",
+        ]))
+    })?;
+    // The workspace build has command-core's default `certificates` feature; the esp8266
+    // build compiles other code paths, so it gets its own lint run.
+    step("clippy (esp8266 build)", || {
+        process::run(process::cargo().args([
+            "clippy",
+            "--package",
+            "command-core",
+            "--no-default-features",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("docs", || {
+        process::run(process::cargo().env("RUSTDOCFLAGS", "-D warnings").args([
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--locked",
         ]))
     })?;
     step("test", || test::test(&[]))?;
