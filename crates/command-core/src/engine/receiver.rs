@@ -74,17 +74,17 @@ async fn frame_lines<T: Write>(
             Entry::Line(line) if shared.echo.get() => &line[..],
             _ => &[],
         };
-        let parts = [echo, BUSY_REPLY];
-        if mqtt.outbox.borrow_mut().push_message(&parts) {
+        if mqtt.outbox.borrow_mut().push_message(&[echo, BUSY_REPLY]) {
             mqtt.output_ready.raise();
         } else {
+            // Two writes, not a loop over the parts: an array iterator held across the awaits
+            // would keep a copy of both slices in the receiver's state.
             let mut tx = output.lock(Contender::Receiver).await;
-            for part in parts {
-                if tx.write_all(part).await.is_err() {
-                    return Some(Exit::UartClosed);
-                }
-            }
-            if tx.flush().await.is_err() {
+            let written = match tx.write_all(echo).await {
+                Ok(()) => tx.write_all(BUSY_REPLY).await,
+                failed => failed,
+            };
+            if written.is_err() || tx.flush().await.is_err() {
                 return Some(Exit::UartClosed);
             }
         }
