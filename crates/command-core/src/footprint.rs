@@ -19,13 +19,16 @@ use crate::engine::{run_with, Cloud, Module};
 /// online list of 16, 1,120 bytes, and a third internal slot, 144: 36,872 measured with the
 /// footprint branch's savings. The UART read and write pieces of 64 bytes: 36,488;
 /// subscription slots with one-byte lengths: 36,312; the receiver's `[BUSY]` writes without
-/// an iterator over its parts: 36,248.)
+/// an iterator over its parts: 36,248; AT+TCOTASET's and AT+TCDEVREG's jobs copied out of
+/// their step before they wait: 36,064.)
 #[cfg(not(feature = "certificates"))]
-const ENGINE_GATE: usize = 36_352;
+const ENGINE_GATE: usize = 36_096;
 /// The gate of the full build (`certificates`, the Linux board's `full` profile), the measured
-/// size rounded up to 256 bytes, under the same rules (54,904 measured).
+/// size rounded up to 256 bytes, under the same rules (55,048 measured: the deep jobs' split
+/// that saves 184 bytes in the esp8266 build costs this build 144: here the other jobs'
+/// `run_job`, 2,320 bytes, stays the deepest path and gains the step's frame).
 #[cfg(feature = "certificates")]
-const ENGINE_GATE: usize = 55_040;
+const ENGINE_GATE: usize = 55_296;
 
 struct Pending;
 
