@@ -50,6 +50,7 @@ use crate::render::{EngineError, Reply, BUSY_REPLY};
 use crate::state::RamState;
 use crate::table;
 use crate::wake::{Flag, UartGuard, UartLock};
+use jobs::DeepJob;
 use output::{lock_drained, write_block, write_command_output, write_urcs};
 use receiver::{frame_one, receive, Framing};
 
@@ -432,15 +433,35 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         // a copy of it. The line is copied out of the reply block for the dispatch only (no
         // await meanwhile, so the copy is never part of the future); the reply keeps it as
         // the echo, or drops it with echo off.
-        let mut step = {
-            let mut line = heapless::Vec::<u8, { at_parser::MAX_LINE }>::new();
-            let _ = line.extend_from_slice(self.reply.as_bytes());
-            if !self.shared.echo.get() {
-                self.reply.clear();
+        //
+        // The deepest jobs copy their few bytes out of the step, whose scope ends before they
+        // wait: the step is as large as the largest job, and theirs are the longest waits.
+        let job = {
+            let mut step = {
+                let mut line = heapless::Vec::<u8, { at_parser::MAX_LINE }>::new();
+                let _ = line.extend_from_slice(self.reply.as_bytes());
+                if !self.shared.echo.get() {
+                    self.reply.clear();
+                }
+                self.dispatch(state, &line)
+            };
+            match DeepJob::of(&step) {
+                Some(job) => job,
+                None => return self.run_step(state, &mut step).await,
             }
-            self.dispatch(state, &line)
         };
-        match &mut step {
+        let next = self.flush_reply().await;
+        // URCs may come between the acceptance and the result (§9 rule 1).
+        self.held = None;
+        match next {
+            Next::Continue => self.run_deep_job(state, &job).await,
+            exit => exit,
+        }
+    }
+
+    /// Writes the echo and runs the step's job or data phase, the step lent to it.
+    async fn run_step(&mut self, state: &mut RamState, step: &mut Step) -> Next {
+        match step {
             Step::Done => self.flush_reply().await,
             Step::Sync(job) => {
                 // The echo goes out when the command is dispatched, before its job runs.

@@ -9,13 +9,55 @@ use crate::board::{Clock, Network, Wifi};
 use crate::fmt::warning;
 use crate::handlers::certificates::partner;
 use crate::handlers::mqtt_link::subscription_line;
-use crate::handlers::Job;
+use crate::handlers::{Job, Step};
 use crate::state::RamState;
 use mqtt_session::session::SlotKind;
+
+/// A job whose waits are the engine's deepest (AT+TCOTASET drains the OTA machine,
+/// AT+TCDEVREG runs the registration exchange) and whose data are a few bytes: taken out of
+/// the command's step before it runs, so the step, as large as the largest job (an MQTT
+/// request, a device record), is not part of its state.
+pub(super) enum DeepJob {
+    Register,
+    OtaSet {
+        enable: bool,
+        version: ::ota::Version,
+    },
+}
+
+impl DeepJob {
+    /// The deep job of `step`, if it has one.
+    pub(super) fn of(step: &Step) -> Option<Self> {
+        match step {
+            Step::Async(Job::Register) => Some(Self::Register),
+            Step::Async(Job::OtaSet { enable, version }) => Some(Self::OtaSet {
+                enable: *enable,
+                version: version.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
 
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
+    /// Runs a [`DeepJob`] and completes its output (lent, like [`Self::run_job`]'s).
+    pub(super) async fn run_deep_job(&mut self, state: &mut RamState, job: &DeepJob) -> Next {
+        match job {
+            DeepJob::Register => {
+                // The budget counts from the `OK`, written just before this job.
+                let started = self.clock.now_ms();
+                match self.register(state, started).await {
+                    Ok(()) => self.reply.result_ok("TCDEVREG"),
+                    Err(code) => self.reply.result_fail("TCDEVREG", code),
+                }
+            }
+            DeepJob::OtaSet { enable, version } => self.ota_set(state, *enable, version).await,
+        }
+        self.flush_reply().await
+    }
+
     /// Runs a handler's IO job and completes its output.
     ///
     /// The job is lent, not moved: an async fn's argument is stored twice in its future.
@@ -142,14 +184,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     exit => exit,
                 };
             }
-            Job::Register => {
-                // The budget counts from the `OK`, written just before this job.
-                let started = self.clock.now_ms();
-                match self.register(state, started).await {
-                    Ok(()) => self.reply.result_ok("TCDEVREG"),
-                    Err(code) => self.reply.result_fail("TCDEVREG", code),
-                }
-            }
+            // Run by `run_deep_job`: `DeepJob::of` takes them out of their step first.
+            Job::Register | Job::OtaSet { .. } => {}
             Job::MqttConnect(parameters) => self.connect(state, *parameters).await,
             Job::Mqtt(_) => {
                 if let Job::Mqtt(request) = core::mem::replace(job, Job::MqttDisconnect) {
@@ -187,7 +223,6 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
                 self.reply.ok();
             }
-            Job::OtaSet { enable, version } => self.ota_set(state, *enable, version).await,
             Job::OtaQuery => self.ota_query(),
             Job::ProvisionStart(access_point) => {
                 self.start_provisioning(state, access_point.take()).await

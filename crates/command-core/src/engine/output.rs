@@ -22,8 +22,11 @@ use core::cell::RefCell;
 use crate::mqtt::{MqttShared, Outbox};
 use crate::wake::{Contender, UartGuard, UartLock};
 
-/// Bytes of one outbox entry or held message copied per UART write.
-const CHUNK: usize = 256;
+/// Bytes of one outbox entry or held message copied per UART write. A borrow of the outbox or
+/// the session cannot be held across a UART await, so each piece is copied; its size only sets
+/// how many writes a block takes (the ESP8266's UART FIFO takes 128 bytes at a time), and
+/// every byte of it lives in the engine's state.
+const CHUNK: usize = 64;
 
 /// The URC writer loop.
 pub(super) async fn write_urcs<T: Write, C: Clock>(

@@ -16,6 +16,12 @@ use crate::queue::Entry;
 use crate::render::BUSY_REPLY;
 use crate::wake::{Contender, UartLock};
 
+/// Bytes taken from the UART per read. The board's driver already buffers what the hardware
+/// received (its interrupt ring), so this is a staging piece, not a buffer: its size only sets
+/// how many reads a long line takes (64 bytes: the read size the parser's benchmark models,
+/// half the ESP8266's UART FIFO), and every byte of it lives in the engine's state.
+const READ_PIECE: usize = 64;
+
 /// The receiver loop.
 pub(super) async fn receive<R: Read, T: Write>(
     rx: &mut R,
@@ -23,7 +29,7 @@ pub(super) async fn receive<R: Read, T: Write>(
     mqtt: &MqttShared<'_>,
     output: &UartLock<&mut T>,
 ) -> Exit {
-    let mut buffer = [0u8; 256];
+    let mut buffer = [0u8; READ_PIECE];
     loop {
         let count = match rx.read(&mut buffer).await {
             Ok(0) | Err(_) => return Exit::UartClosed,
@@ -68,17 +74,17 @@ async fn frame_lines<T: Write>(
             Entry::Line(line) if shared.echo.get() => &line[..],
             _ => &[],
         };
-        let parts = [echo, BUSY_REPLY];
-        if mqtt.outbox.borrow_mut().push_message(&parts) {
+        if mqtt.outbox.borrow_mut().push_message(&[echo, BUSY_REPLY]) {
             mqtt.output_ready.raise();
         } else {
+            // Two writes, not a loop over the parts: an array iterator held across the awaits
+            // would keep a copy of both slices in the receiver's state.
             let mut tx = output.lock(Contender::Receiver).await;
-            for part in parts {
-                if tx.write_all(part).await.is_err() {
-                    return Some(Exit::UartClosed);
-                }
-            }
-            if tx.flush().await.is_err() {
+            let written = match tx.write_all(echo).await {
+                Ok(()) => tx.write_all(BUSY_REPLY).await,
+                failed => failed,
+            };
+            if written.is_err() || tx.flush().await.is_err() {
                 return Some(Exit::UartClosed);
             }
         }

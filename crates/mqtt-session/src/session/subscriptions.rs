@@ -27,8 +27,9 @@ pub enum SlotKind {
 /// One stored subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
-    /// The filter, exactly as subscribed.
-    pub filter: String<FILTER_CAPACITY>,
+    /// The filter, exactly as subscribed (a one-byte length: 128 bytes fit, and a `usize`
+    /// length would cost 7 bytes more in each of the 13 slots).
+    pub filter: String<FILTER_CAPACITY, u8>,
     /// QoS granted by the broker.
     pub qos: QoS,
     /// Names the slot for the SUBSCRIBEs awaiting their SUBACK (stable while slots move).
@@ -45,7 +46,7 @@ pub struct Slot {
 /// removes it.
 #[derive(Debug)]
 struct Table<const N: usize> {
-    slots: Vec<Slot, N>,
+    slots: Vec<Slot, N, u8>,
     granted: usize,
 }
 
