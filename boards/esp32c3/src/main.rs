@@ -3,7 +3,8 @@
 //!
 //! The board is glue only: UART0 is the AT port at 115200 8N1, the settings and certificate
 //! areas are two flash partitions (`partitions.csv`), Wi-Fi is esp-radio's station driven
-//! through [`command_core::Wifi`], and TCP/DNS/DHCP come from embassy-net. The engine future is
+//! through [`command_core::Wifi`] (with its access-point mode for provisioning), and TCP/DNS/DHCP
+//! come from embassy-net (a second stack on the soft AP, with our DHCP server). The engine future is
 //! the main task's state, so its ~100 KB live in `.bss` (placed by the executor's task pool),
 //! never on a stack. A reboot command resets the chip, as the original firmware does.
 //!
@@ -12,8 +13,10 @@
 #![no_std]
 #![no_main]
 
+mod dhcp;
 mod flash;
 mod network;
+mod provisioning;
 mod wifi;
 
 use command_core::{BoardInfo, Cloud, Exit, Module, Offline, Profile};
@@ -92,6 +95,16 @@ async fn main(spawner: Spawner) -> ! {
         random.seed(),
     );
     spawner.spawn(network::run_stack(runner).expect("the network task is spawned once"));
+    // The soft AP's own stack (provisioning), with its DHCP server and two UDP servers.
+    static AP_RESOURCES: StaticCell<StackResources<3>> = StaticCell::new();
+    let (ap_stack, ap_runner) = embassy_net::new(
+        Interface::access_point(),
+        provisioning::config(),
+        AP_RESOURCES.init(StackResources::new()),
+        random.seed(),
+    );
+    spawner.spawn(network::run_stack(ap_runner).expect("the soft AP task is spawned once"));
+    spawner.spawn(dhcp::serve(ap_stack).expect("the DHCP server is spawned once"));
 
     let board = BoardInfo {
         board: BOARD_NAME,
@@ -106,7 +119,7 @@ async fn main(spawner: Spawner) -> ! {
     let flash = BlockingAsync::new(FlashStorage::new(peripherals.FLASH));
     let mut settings =
         Settings::new(flash, flash::SETTINGS_RANGE).with_certificate_area(flash::CERTIFICATE_RANGE);
-    let mut wifi = RadioWifi::new(controller, stack);
+    let mut wifi = RadioWifi::new(controller, stack, provisioning::Servers::new(ap_stack));
     let mut network = StackNetwork::new(stack);
     let mut random = random;
     let module = Module {

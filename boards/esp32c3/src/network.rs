@@ -28,8 +28,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The connection type of the pool.
 pub type BoardStream = TcpConnection<'static, CONNECTIONS, BUFFER_SIZE, BUFFER_SIZE>;
 
-/// Drives embassy-net: packets in and out, DHCP, DNS, TCP timers.
-#[embassy_executor::task]
+/// Drives an embassy-net stack: packets in and out, DHCP, DNS, TCP timers. Two run: the
+/// station's and the soft AP's.
+#[embassy_executor::task(pool_size = 2)]
 pub async fn run_stack(mut runner: Runner<'static, Interface>) -> ! {
     runner.run().await
 }

@@ -3,15 +3,26 @@
 //! A join is one bounded attempt (15 s, as on the original module) covering association and
 //! DHCP, because the engine prints `WIFI GOT IP` only once an address exists. The driver's
 //! disconnect reason is mapped to the `+CWJAP:<n>` code the host expects.
+//!
+//! Provisioning: the soft AP is esp-radio's access-point mode (station off while it is on),
+//! the UDP servers live on the soft AP's own stack (`provisioning.rs`). No SmartConfig (the
+//! trait's default) and no status LED: esp-radio has no SmartConfig API, and the C3/C2
+//! modules have no LED pin in common.
 
-use command_core::{Association, IpInfo, JoinError, Wifi};
+use command_core::{
+    Association, IpInfo, JoinError, Peer, ProvisioningEvent, SoftApConfig, UdpError, UdpServer,
+    Wifi,
+};
 use embassy_net::Stack;
 use embassy_time::{with_timeout, Duration};
+use esp_radio::wifi::ap::AccessPointConfig;
 use esp_radio::wifi::sta::StationConfig;
 use esp_radio::wifi::{
     AuthenticationMethodConfig, Config, ConnectionError, DisconnectReason, Password, Ssid,
     WifiController,
 };
+
+use crate::provisioning::Servers;
 
 /// How long a join may take, association and DHCP together.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -22,6 +33,10 @@ pub struct RadioWifi {
     stack: Stack<'static>,
     /// What the last successful join reported; `None` while not joined.
     joined: Option<Joined>,
+    /// The provisioning UDP servers on the soft AP's stack.
+    servers: Servers,
+    /// Whether the soft AP is on (the radio is in access-point mode).
+    soft_ap: bool,
 }
 
 /// The facts of the current association that the driver does not keep for us.
@@ -33,11 +48,17 @@ struct Joined {
 
 impl RadioWifi {
     /// A station that is not joined yet.
-    pub fn new(controller: WifiController<'static>, stack: Stack<'static>) -> Self {
+    pub fn new(
+        controller: WifiController<'static>,
+        stack: Stack<'static>,
+        servers: Servers,
+    ) -> Self {
         RadioWifi {
             controller,
             stack,
             joined: None,
+            servers,
+            soft_ap: false,
         }
     }
 
@@ -132,6 +153,59 @@ impl Wifi for RadioWifi {
                 netmask: netmask.to_be_bytes(),
             },
         })
+    }
+
+    /// The driver's own station limit applies (`max_stations` needs esp-radio's unstable API).
+    fn start_soft_ap(&mut self, config: &SoftApConfig<'_>) -> Result<(), u8> {
+        let authentication = if config.password.is_empty() {
+            AuthenticationMethodConfig::Open
+        } else {
+            AuthenticationMethodConfig::WpaWpa2Personal(
+                Password::try_from(config.password).map_err(|_| 7u8)?,
+            )
+        };
+        let access_point = AccessPointConfig::default()
+            .with_ssid(Ssid::try_from(config.ssid).map_err(|_| 7u8)?)
+            .with_channel(config.channel.max(1))
+            .with_authentication(authentication);
+        self.controller
+            .set_config(&Config::AccessPoint(access_point))
+            .map_err(|_| 8u8)?;
+        // Station mode is off: the association ended with it.
+        self.joined = None;
+        self.soft_ap = true;
+        Ok(())
+    }
+
+    fn stop_soft_ap(&mut self) {
+        if core::mem::take(&mut self.soft_ap) {
+            // Back to an idle station; the engine joins when it has a router.
+            let _ = self
+                .controller
+                .set_config(&Config::Station(StationConfig::default()));
+        }
+    }
+
+    fn open_udp(&mut self, server: UdpServer) -> Result<(), UdpError> {
+        self.servers.open(server)
+    }
+
+    fn close_udp(&mut self, server: UdpServer) {
+        self.servers.close(server);
+    }
+
+    async fn send_udp(
+        &mut self,
+        server: UdpServer,
+        to: Peer,
+        datagram: &[u8],
+    ) -> Result<(), UdpError> {
+        self.servers.send(server, to, datagram).await
+    }
+
+    /// Datagrams only: the loss of the station's AP is not reported on this board.
+    async fn provisioning_event(&mut self, buffer: &mut [u8]) -> ProvisioningEvent {
+        self.servers.next(buffer).await
     }
 }
 

@@ -17,6 +17,7 @@ mod flash;
 mod io;
 mod narrow_loads;
 mod network;
+mod provisioning;
 mod random;
 mod sdk;
 mod wifi;
@@ -129,6 +130,7 @@ pub extern "C" fn user_init() {
     // SAFETY: SDK calls from the SDK's own init context, with our static queue.
     unsafe {
         sdk::wifi_set_opmode_current(sdk::STATION_MODE);
+        sdk::wifi_set_event_handler_cb(provisioning::on_wifi_event);
         sdk::system_os_task(poll, sdk::ENGINE_PRIORITY, QUEUE.get().cast(), 2);
     }
     io::start_uart();

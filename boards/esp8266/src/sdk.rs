@@ -39,6 +39,20 @@ pub struct StationConfig {
     pub all_channel_scan: bool,
 }
 
+/// `struct softap_config` of `user_interface.h`.
+#[repr(C)]
+pub struct SoftApConfig {
+    pub ssid: [u8; 32],
+    pub password: [u8; 64],
+    pub ssid_length: u8,
+    pub channel: u8,
+    /// `AUTH_MODE`.
+    pub authmode: u32,
+    pub ssid_hidden: u8,
+    pub max_connection: u8,
+    pub beacon_interval: u16,
+}
+
 /// `struct ip_info`: address, netmask, gateway in network byte order.
 #[repr(C)]
 pub struct IpInfo {
@@ -75,6 +89,12 @@ pub struct TcpPcb {
     _opaque: [u8; 0],
 }
 
+/// lwIP's `struct udp_pcb`, only ever handled through a pointer.
+#[repr(C)]
+pub struct UdpPcb {
+    _opaque: [u8; 0],
+}
+
 /// lwIP `err_t` values.
 pub const ERR_OK: i8 = 0;
 pub const ERR_MEM: i8 = -1;
@@ -88,7 +108,18 @@ pub type TcpConnected = unsafe extern "C" fn(*mut c_void, *mut TcpPcb, i8) -> i8
 pub type TcpError = unsafe extern "C" fn(*mut c_void, i8);
 pub type TcpReceive = unsafe extern "C" fn(*mut c_void, *mut TcpPcb, *mut Pbuf, i8) -> i8;
 pub type TcpSent = unsafe extern "C" fn(*mut c_void, *mut TcpPcb, u16) -> i8;
+pub type UdpReceive = unsafe extern "C" fn(*mut c_void, *mut UdpPcb, *mut Pbuf, *mut u32, u16);
+/// `sc_callback_t`: a SmartConfig status and its data (`struct station_config *` at
+/// `SC_STATUS_LINK`).
+pub type SmartConfigCallback = unsafe extern "C" fn(u32, *mut c_void);
+/// `wifi_event_handler_cb_t`: called with a `System_Event_t *` (only the wake-up is used).
+pub type WifiEventCallback = unsafe extern "C" fn(*mut c_void);
 pub type DnsFound = unsafe extern "C" fn(*const u8, *const u32, *mut c_void);
+
+/// `pbuf_layer::PBUF_TRANSPORT` and `pbuf_type::PBUF_RAM`: a datagram to send, with room
+/// for the UDP, IP and link headers in front.
+pub const PBUF_TRANSPORT: u32 = 0;
+pub const PBUF_RAM: u32 = 0;
 
 /// `partition_type_t` values.
 pub const PARTITION_BOOTLOADER: u32 = 1;
@@ -110,8 +141,16 @@ pub const STATION_NO_AP_FOUND: u8 = 3;
 pub const STATION_GOT_IP: u8 = 5;
 /// `STATION_IF` for `wifi_get_ip_info` and `wifi_get_macaddr`.
 pub const STATION_IF: u8 = 0;
-/// `STATION_MODE` for `wifi_set_opmode_current`.
+/// `STATION_MODE` and `SOFTAP_MODE` for `wifi_set_opmode_current`.
 pub const STATION_MODE: u8 = 1;
+pub const SOFTAP_MODE: u8 = 2;
+/// `AUTH_MODE` values for the soft AP.
+pub const AUTH_OPEN: u32 = 0;
+pub const AUTH_WPA_WPA2_PSK: u32 = 4;
+/// `sc_status::SC_STATUS_LINK`: the credentials arrived.
+pub const SC_STATUS_LINK: u32 = 3;
+/// `sc_type::SC_TYPE_ESPTOUCH_AIRKISS`: both apps' encodings.
+pub const SC_TYPE_ESPTOUCH_AIRKISS: u32 = 2;
 /// `ETS_UART_INUM`.
 pub const UART_INTERRUPT: i32 = 5;
 /// `USER_TASK_PRIO_0`: the engine's task.
@@ -194,4 +233,18 @@ extern "C" {
     pub fn wifi_get_channel() -> u8;
     pub fn wifi_get_ip_info(interface: u8, info: *mut IpInfo) -> bool;
     pub fn wifi_get_macaddr(interface: u8, mac: *mut u8) -> bool;
+    pub fn wifi_set_event_handler_cb(callback: WifiEventCallback);
+    pub fn wifi_station_get_config(config: *mut StationConfig) -> bool;
+    pub fn wifi_softap_set_config_current(config: *mut SoftApConfig) -> bool;
+    pub fn smartconfig_set_type(kind: u32) -> bool;
+    /// Variadic in C (an optional log flag this board never passes).
+    pub fn smartconfig_start(callback: SmartConfigCallback, ...) -> bool;
+    pub fn smartconfig_stop() -> bool;
+    pub fn udp_new() -> *mut UdpPcb;
+    pub fn udp_remove(pcb: *mut UdpPcb);
+    pub fn udp_bind(pcb: *mut UdpPcb, address: *mut u32, port: u16) -> i8;
+    pub fn udp_recv(pcb: *mut UdpPcb, callback: Option<UdpReceive>, argument: *mut c_void);
+    pub fn udp_sendto(pcb: *mut UdpPcb, datagram: *mut Pbuf, address: *mut u32, port: u16) -> i8;
+    pub fn pbuf_alloc(layer: u32, length: u16, kind: u32) -> *mut Pbuf;
+    pub fn pbuf_take(buffer: *mut Pbuf, data: *const u8, length: u16) -> i8;
 }

@@ -2,10 +2,16 @@
 //! station status is checked every 100 ms (on the SDK timer, so the chip sleeps in between)
 //! until an address is obtained, the SDK reports a failure, or 15 s pass.
 
-use command_core::{Association, Clock, IpInfo, JoinError, Wifi};
+use core::future::poll_fn;
+use core::task::Poll;
+
+use command_core::{
+    Association, Clock, IpInfo, JoinError, Peer, ProvisioningEvent, SoftApConfig, UdpError,
+    UdpServer, Wifi,
+};
 
 use crate::io::SdkClock;
-use crate::sdk;
+use crate::{provisioning, sdk};
 
 /// How long a join may take, association and DHCP together.
 const JOIN_TIMEOUT_MS: u64 = 15_000;
@@ -129,5 +135,63 @@ impl Wifi for SdkWifi {
                 netmask: info.netmask,
             },
         })
+    }
+
+    fn start_soft_ap(&mut self, config: &SoftApConfig<'_>) -> Result<(), u8> {
+        provisioning::start_soft_ap(config)?;
+        // Station mode is off: the association ended with it, and is no loss to report.
+        self.joined = None;
+        Ok(())
+    }
+
+    fn stop_soft_ap(&mut self) {
+        provisioning::stop_soft_ap();
+    }
+
+    fn start_smartconfig(&mut self) -> Result<(), u8> {
+        provisioning::start_smartconfig()
+    }
+
+    fn stop_smartconfig(&mut self) {
+        provisioning::stop_smartconfig();
+    }
+
+    fn open_udp(&mut self, server: UdpServer) -> Result<(), UdpError> {
+        provisioning::open_udp(server)
+    }
+
+    fn close_udp(&mut self, server: UdpServer) {
+        provisioning::close_udp(server);
+    }
+
+    async fn send_udp(
+        &mut self,
+        server: UdpServer,
+        to: Peer,
+        datagram: &[u8],
+    ) -> Result<(), UdpError> {
+        provisioning::send_udp(server, to, datagram)
+    }
+
+    /// A datagram, SmartConfig's credentials, or the loss of the joined AP (the SDK's Wi-Fi
+    /// events wake the engine; the station status tells whether it still has an address).
+    async fn provisioning_event(&mut self, buffer: &mut [u8]) -> ProvisioningEvent {
+        poll_fn(|_| {
+            if let Some(event) = provisioning::take_event(buffer) {
+                return Poll::Ready(event);
+            }
+            // SAFETY: plain SDK call.
+            let joined = unsafe { sdk::wifi_station_get_connect_status() } == sdk::STATION_GOT_IP;
+            if self.joined.is_some() && !joined {
+                self.joined = None;
+                return Poll::Ready(ProvisioningEvent::StationLost);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    fn set_led(&mut self, lit: bool) {
+        provisioning::set_led(lit);
     }
 }

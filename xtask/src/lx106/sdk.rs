@@ -77,6 +77,7 @@ pub fn sdk_link(sdk: &Path, required: bool) -> Outcome {
                 "-llwip",
                 "-lpp",
                 "-lphy",
+                "-lsmartconfig",
             ])
             .args([
                 "-lcrypto",
