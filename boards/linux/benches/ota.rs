@@ -8,7 +8,10 @@
 //!   throughput ratio (the goal is at least 0.90). Once on the unthrottled loopback, where
 //!   curl only copies memory while the module also programs the flash file and hashes the
 //!   stored image, and once (three rounds) with the server throttled to a link rate of
-//!   160 KB/s, which shows whether the module keeps up with its link.
+//!   160 KB/s, which shows whether the module keeps up with its link. On the loopback a
+//!   second baseline does the module's work: curl writing the body to a file, then the file
+//!   read back and hashed with the same MD5 code (`ota::ImageDigest`, in this process: an
+//!   `md5sum` process would add its start-up to a millisecond-sized figure).
 //! - Read-back: `AT+TCFWINFO?` and an `AT+TCREADFWDATA=4096` loop over the whole image on the
 //!   module's stdio, its wall time and bytes/s; the bytes must hash to the pushed MD5. The
 //!   same transfer on a real UART is bounded by the baud rate, printed beside it.
@@ -60,6 +63,7 @@ fn main() {
         assert_eq!(status, 200, "faults answered {answer}");
         let mut module_times = Vec::new();
         let mut curl_times = Vec::new();
+        let mut stored_times = Vec::new();
         for _ in 0..rounds {
             version = format!("2.0.{round}");
             round += 1;
@@ -68,7 +72,10 @@ fn main() {
             assert_eq!(status, 200, "task creation answered {task}");
             let url = text(&task, "url");
             module_times.push(module_download(&mut module));
-            curl_times.push(curl_download(&url));
+            curl_times.push(curl_download(&url, "/dev/null"));
+            if throttle.is_none() {
+                stored_times.push(curl_store_and_hash(&url, &md5));
+            }
         }
         let module_time = median(&mut module_times);
         let curl_time = median(&mut curl_times);
@@ -88,6 +95,15 @@ fn main() {
             rate(curl_time),
             curl_time.as_secs_f64() / module_time.as_secs_f64()
         );
+        if !stored_times.is_empty() {
+            let stored_time = median(&mut stored_times);
+            println!(
+                "curl to a file, then the file read back and MD5-hashed (the module's work): {:.1} ms, {:.2} MB/s; throughput ratio module/(curl + file + MD5) {:.2}",
+                stored_time.as_secs_f64() * 1e3,
+                rate(stored_time),
+                stored_time.as_secs_f64() / module_time.as_secs_f64()
+            );
+        }
     }
     read_back(&mut module, &version, &md5);
 }
@@ -109,10 +125,10 @@ fn module_download(module: &mut ModuleProcess) -> Duration {
         .elapsed()
 }
 
-/// `curl` fetching `url`; its own measure of the whole transfer.
-fn curl_download(url: &str) -> Duration {
+/// `curl` fetching `url` into `output` (a file name); its own measure of the whole transfer.
+fn curl_download(url: &str, output: &str) -> Duration {
     let output = Command::new("curl")
-        .args(["--silent", "--show-error", "--output", "/dev/null"])
+        .args(["--silent", "--show-error", "--output", output])
         .args(["--write-out", "%{http_code} %{size_download} %{time_total}"])
         .arg(url)
         .output()
@@ -126,6 +142,21 @@ fn curl_download(url: &str) -> Duration {
     );
     assert_eq!(fields[1], SIZE.to_string(), "curl received a short body");
     Duration::from_secs_f64(fields[2].parse().expect("curl's time_total"))
+}
+
+/// `curl` storing `url`'s body in a file, plus reading the file back and hashing it: the
+/// same work as the module's download (store every byte, one MD5 pass over what is stored).
+fn curl_store_and_hash(url: &str, md5: &str) -> Duration {
+    let path = std::env::temp_dir().join(format!("tc-at-ota-bench-{}.bin", std::process::id()));
+    let name = path.to_str().expect("a UTF-8 temporary path");
+    let transfer = curl_download(url, name);
+    let started = Instant::now();
+    let stored = std::fs::read(&path).expect("read curl's file");
+    let digest = md5_of(&stored);
+    let hashing = started.elapsed();
+    assert_eq!(hex(&digest), md5, "curl stored different bytes");
+    std::fs::remove_file(&path).expect("remove curl's file");
+    transfer + hashing
 }
 
 /// The MCU's read-back over AT: `AT+TCFWINFO?`, then `AT+TCREADFWDATA=4096` to the end.

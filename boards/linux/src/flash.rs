@@ -1,16 +1,28 @@
 //! A file-backed NOR flash with the semantics of the real chip: erase sets 0xFF in 4 KiB
 //! sectors, a write can only clear bits (the stored byte becomes `old & new`), and accesses
-//! must be aligned. Every write goes straight to the file with `pwrite`, so a process killed
-//! at any moment leaves exactly the completed writes behind, as a power cut would.
+//! must be aligned.
+//!
+//! The file is memory-mapped shared, so a write is a store into the file's page cache: no
+//! system call, no per-write buffer (an OTA download programs 900 KB in 4 KiB pieces; through
+//! `pwrite` half of the module's time went into the kernel's file-write path). A process
+//! killed at any moment leaves exactly the completed stores in the file, as a power cut leaves
+//! the completed flash operations: the page cache belongs to the file, not to the process, so
+//! the next process (or a test reading the file) sees them. A kill in the middle of one write
+//! leaves a prefix of it, like a cut in the middle of a NOR program. The bytes reach the disk
+//! when the kernel writes the pages back; only a crash of the machine itself would lose them,
+//! which the emulation does not model.
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::num::NonZeroUsize;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::ptr::NonNull;
 
 use embedded_storage_async::nor_flash::{
     ErrorType, MultiwriteNorFlash, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
+use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 
 /// Size of the emulated chip: 2 MiB, like the ESP8266 modules the defaults describe.
 pub const FLASH_SIZE: u32 = 2 * 1024 * 1024;
@@ -26,9 +38,10 @@ pub const FIRMWARE_RANGE: core::ops::Range<u32> = 0x11_0000..0x1E_E000;
 /// (`0x110000..0x1EE000`) and the settings, ten 4 KiB slots for eight files.
 pub const CERTIFICATE_RANGE: core::ops::Range<u32> = 0x1E_E000..0x1F_8000;
 
-/// The flash image file.
+/// The flash image file, mapped.
 pub struct FileFlash {
-    file: File,
+    /// Start of the shared mapping of the whole file ([`FLASH_SIZE`] bytes).
+    mapping: NonNull<u8>,
 }
 
 /// A flash access failed.
@@ -42,7 +55,7 @@ impl NorFlashError for FlashError {
 }
 
 impl FileFlash {
-    /// Opens the image, creating it erased (all 0xFF) if absent.
+    /// Opens the image, creating it erased (all 0xFF) if absent, and maps it.
     pub fn open(path: &Path) -> io::Result<Self> {
         let file = OpenOptions::new()
             .read(true)
@@ -63,7 +76,28 @@ impl FileFlash {
             file.write_all_at(&fill, length)?;
             file.sync_all()?;
         }
-        Ok(FileFlash { file })
+        Ok(FileFlash {
+            mapping: map(&file)?,
+        })
+    }
+
+    /// The whole flash.
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `mapping` is a live, readable mapping of FLASH_SIZE bytes (see `map`), and
+        // the returned borrow of `self` ends before any `&mut` from `bytes_mut`.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::slice::from_raw_parts(self.mapping.as_ptr(), FLASH_SIZE as usize)
+        }
+    }
+
+    /// The whole flash, writable.
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`; `&mut self` makes this the only borrow of the mapping.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::slice::from_raw_parts_mut(self.mapping.as_ptr(), FLASH_SIZE as usize)
+        }
     }
 
     fn check(offset: u32, length: usize, align: u32) -> Result<(), FlashError> {
@@ -76,9 +110,38 @@ impl FileFlash {
         }
         Ok(())
     }
+}
 
-    fn io_error(_: io::Error) -> FlashError {
-        FlashError(NorFlashErrorKind::Other)
+/// Maps all [`FLASH_SIZE`] bytes of `file` (already that long) shared, readable and writable.
+fn map(file: &File) -> io::Result<NonNull<u8>> {
+    let length = NonZeroUsize::new(FLASH_SIZE as usize).expect("the flash is not empty");
+    // SAFETY: a fresh mapping chosen by the kernel (no address given) overlaps nothing Rust
+    // owns. The file is FLASH_SIZE bytes long, so every mapped page is backed; it stays mapped
+    // until `drop`, after the descriptor is closed (a mapping keeps its file). The module
+    // never shortens the file, and nothing else may while a module runs on it (as nothing
+    // pulls a flash chip out of a running board).
+    #[allow(unsafe_code)]
+    let mapping = unsafe {
+        mmap(
+            None,
+            length,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+            file,
+            0,
+        )
+    }?;
+    Ok(mapping.cast())
+}
+
+impl Drop for FileFlash {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `map`, unmapped once; no borrow of it outlives `self`.
+        #[allow(unsafe_code)]
+        let result = unsafe { munmap(self.mapping.cast(), FLASH_SIZE as usize) };
+        if let Err(error) = result {
+            log::warn!("unmapping the flash file: {error}");
+        }
     }
 }
 
@@ -91,9 +154,9 @@ impl ReadNorFlash for FileFlash {
 
     async fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), FlashError> {
         Self::check(offset, bytes.len(), 1)?;
-        self.file
-            .read_exact_at(bytes, u64::from(offset))
-            .map_err(Self::io_error)
+        let start = offset as usize;
+        bytes.copy_from_slice(&self.bytes()[start..start + bytes.len()]);
+        Ok(())
     }
 
     fn capacity(&self) -> usize {
@@ -110,27 +173,18 @@ impl NorFlash for FileFlash {
             return Err(FlashError(NorFlashErrorKind::OutOfBounds));
         }
         Self::check(from, (to - from) as usize, SECTOR_SIZE)?;
-        let erased = vec![0xFF; SECTOR_SIZE as usize];
-        for sector in (from..to).step_by(SECTOR_SIZE as usize) {
-            self.file
-                .write_all_at(&erased, u64::from(sector))
-                .map_err(Self::io_error)?;
-        }
+        self.bytes_mut()[from as usize..to as usize].fill(0xFF);
         Ok(())
     }
 
     async fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), FlashError> {
         Self::check(offset, bytes.len(), Self::WRITE_SIZE as u32)?;
-        let mut stored = vec![0u8; bytes.len()];
-        self.file
-            .read_exact_at(&mut stored, u64::from(offset))
-            .map_err(Self::io_error)?;
+        let start = offset as usize;
+        let stored = &mut self.bytes_mut()[start..start + bytes.len()];
         for (old, new) in stored.iter_mut().zip(bytes) {
             *old &= new;
         }
-        self.file
-            .write_all_at(&stored, u64::from(offset))
-            .map_err(Self::io_error)
+        Ok(())
     }
 }
 
