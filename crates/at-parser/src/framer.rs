@@ -26,6 +26,25 @@ pub enum Framed {
     Rejected,
 }
 
+/// What the bytes fed so far call for ([`Framer::pending`]): the receiver's next step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// Nothing now: the bytes continue a line, or wait behind the data-mode barrier.
+    Nothing,
+    /// Call [`Framer::next_line`] until it returns `None`.
+    Lines,
+    /// A data phase is open and the bytes may wait in the buffer (plain mid-payload bytes):
+    /// only note when they arrived, for the inactivity timer.
+    Payload,
+    /// A data phase is open and [`Framer::poll_data`] should run now: the bytes may end it
+    /// (complete the payload, cancel it, end a certificate), the payload is complete and only
+    /// its terminator is missing, or the buffer is full. Note when they arrived too.
+    PayloadDue,
+    /// The discard after an aborted terminator runs: call [`Framer::next_line`] (a `\r\n`
+    /// ends it) and restart the 1 s of silence that ends it otherwise.
+    Discard,
+}
+
 /// What the framer does with the bytes at the read cursor.
 // An explicit tag byte: checked on every read, it should be one compare, not the decoding of a
 // niche in `Discard`'s flag.
@@ -90,6 +109,41 @@ impl<const N: usize> Framer<N> {
     #[inline]
     pub fn feed(&mut self, bytes: &[u8]) -> usize {
         self.buffer.push(bytes)
+    }
+
+    /// Appends as many received bytes as fit without dropping any and returns how many did:
+    /// the caller keeps the rest until the buffer has room again (back-pressure). Then
+    /// [`pending`](Self::pending) says what to do.
+    #[inline]
+    pub fn offer(&mut self, bytes: &[u8]) -> usize {
+        self.buffer.offer(bytes)
+    }
+
+    /// What the bytes fed so far call for, decided from the mode and a few compares, so that a
+    /// read (down to one byte) that only continues a line or a payload costs no framing
+    /// search and no poll of the data phase.
+    ///
+    /// A caller that polls the data phase only on [`Pending::PayloadDue`] sees every
+    /// completion, abort and full buffer at the read that caused it; plain payload bytes wait
+    /// in the buffer meanwhile, so it notes when each read arrived itself (on
+    /// [`Pending::Payload`] too), for the inactivity timer.
+    #[inline]
+    pub fn pending(&mut self) -> Pending {
+        match self.mode {
+            Mode::Lines if self.buffer.searched() && self.buffer.len() < MAX_LINE.min(N) => {
+                Pending::Nothing
+            }
+            Mode::Lines | Mode::Overlong => Pending::Lines,
+            Mode::Data => {
+                if self.payload_due() {
+                    Pending::PayloadDue
+                } else {
+                    Pending::Payload
+                }
+            }
+            Mode::Discard { .. } => Pending::Discard,
+            Mode::Barrier => Pending::Nothing,
+        }
     }
 
     /// Number of received bytes not yet framed or consumed by a data phase.

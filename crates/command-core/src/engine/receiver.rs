@@ -7,21 +7,23 @@
 //! keeps emptying the hardware FIFO during a long command; only when the outbox has no room
 //! left outside its status reserve does it wait and write the reply itself.
 
-use at_parser::Framed;
+use at_parser::{Framed, Pending};
 use embedded_io_async::{Read, Write};
 
 use super::{Exit, Shared};
+use crate::board::Clock;
 use crate::mqtt::MqttShared;
 use crate::queue::Entry;
 use crate::render::BUSY_REPLY;
 use crate::wake::{Contender, UartLock};
 
 /// The receiver loop.
-pub(super) async fn receive<R: Read, T: Write>(
+pub(super) async fn receive<R: Read, T: Write, C: Clock>(
     rx: &mut R,
     shared: &Shared,
     mqtt: &MqttShared<'_>,
     output: &UartLock<&mut T>,
+    clock: &C,
 ) -> Exit {
     let mut buffer = [0u8; 256];
     loop {
@@ -31,18 +33,40 @@ pub(super) async fn receive<R: Read, T: Write>(
         };
         let mut fed = 0;
         while fed < count {
-            let room = shared.framer.borrow().room();
-            if room == 0 {
+            let (taken, pending) = {
+                let mut framer = shared.framer.borrow_mut();
+                let taken = framer.offer(&buffer[fed..count]);
+                (taken, framer.pending())
+            };
+            if taken == 0 {
                 // Back-pressure: the framer is full of bytes only the executor can take (a
                 // barrier or a data phase); the UART is not read until it took some.
                 shared.room.wait().await;
                 continue;
             }
-            let piece = &buffer[fed..count.min(fed + room)];
-            fed += shared.framer.borrow_mut().feed(piece);
-            shared.input.raise();
-            if let Some(exit) = frame_lines(shared, mqtt, output).await {
-                return exit;
+            fed += taken;
+            match pending {
+                Pending::Nothing => {}
+                Pending::Lines => {
+                    if let Some(exit) = frame_lines(shared, mqtt, output).await {
+                        return exit;
+                    }
+                }
+                // A data phase is woken only by bytes that can change it (or a full
+                // framer); plain payload bytes wait in the framer, and the time they came
+                // restarts its inactivity timer when it fires.
+                Pending::Payload => shared.last_input.set(clock.now_ms()),
+                Pending::PayloadDue => {
+                    shared.last_input.set(clock.now_ms());
+                    shared.input.raise();
+                }
+                // The executor restarts the discard's silence; a `\r\n` ends it here.
+                Pending::Discard => {
+                    shared.input.raise();
+                    if let Some(exit) = frame_lines(shared, mqtt, output).await {
+                        return exit;
+                    }
+                }
             }
         }
     }
