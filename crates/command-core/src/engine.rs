@@ -101,9 +101,12 @@ struct Shared {
     /// (`Framer::pending`): wakes the executor, its only waiter. Plain payload bytes wait in
     /// the framer instead, so a data phase is not woken by every read.
     input: Flag,
-    /// When the receiver last fed bytes during a data phase (the board's clock, ms): the
-    /// executor restarts the inactivity timer from it when it finds bytes that waited.
-    last_input: Cell<u64>,
+    /// When the receiver last fed bytes during a data phase: the low 32 bits of the board's
+    /// clock (ms), which fit beside `echo` instead of adding 16 bytes to the engine; the
+    /// executor restarts the inactivity timer from it when it finds bytes that waited. A data
+    /// phase that stays alive (at most 4,096 bytes, one per 20 s) is far shorter than the
+    /// 49 days 32 bits span, so the time since the last read is exact.
+    last_input: Cell<u32>,
     /// Raised whenever the executor took bytes from the framer (a data phase, framing after
     /// a released barrier): wakes the receiver, its only waiter, when the framer was full.
     room: Flag,

@@ -34,7 +34,7 @@ const READS: [Read; 3] = [
     Read {
         bytes: 64,
         goal: Some(20.0),
-        ceiling: 20.5,
+        ceiling: 20.0,
     },
     Read {
         bytes: 16,

@@ -17,7 +17,7 @@
 
 use std::hint::black_box;
 
-use at_parser::{parse_line, DataKind, DataStatus, Form, Framed, Framer, Parsed, Pending};
+use at_parser::{parse_line, DataKind, DataStatus, Form, FramedRef, Framer, Parsed, Pending};
 use command_core::engine::FRAMER_BYTES;
 use command_core::mqtt::{PAYLOAD_MAX, PUBLISH_MAX};
 use command_core::params::Params;
@@ -183,16 +183,16 @@ impl Session {
     #[inline(always)]
     fn frame(&mut self) -> bool {
         let mut queued = false;
-        while let Some(framed) = self.framer.next_line() {
-            match framed {
-                Framed::Line(line) => {
-                    let pushed = self.queue.push(Entry::Line(line));
-                    assert!(pushed.is_ok(), "the input queue refused a line");
-                    queued = true;
-                }
-                Framed::Empty => {}
-                Framed::Rejected => panic!("a benchmark line was rejected"),
+        // As `command-core`'s `frame_one`: the line goes from the framer into the queue.
+        while let Some(framed) = self.framer.next_line_with(|framed| match framed {
+            FramedRef::Line(line) => {
+                assert!(self.queue.push_line(line), "the input queue refused a line");
+                true
             }
+            FramedRef::Empty => false,
+            FramedRef::Rejected => panic!("a benchmark line was rejected"),
+        }) {
+            queued |= framed;
         }
         queued
     }

@@ -102,7 +102,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         let mut received = 0;
         // Measured from the prompt (§7.4): bytes that came before it count as arriving now.
         let start = self.clock.now_ms();
-        self.shared.last_input.set(start);
+        self.shared.last_input.set(start as u32);
         let mut deadline = start + INACTIVITY_MS;
         let mut expired = false;
         loop {
@@ -121,7 +121,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     // this loop only for bytes that can end the phase), and restart it from
                     // when they came. The payload's last byte always wakes it, so the
                     // terminator's grace runs from that byte.
-                    deadline = self.shared.last_input.get()
+                    let now = self.clock.now_ms();
+                    let ago = (now as u32).wrapping_sub(self.shared.last_input.get());
+                    deadline = now - u64::from(ago)
                         + if payload_done {
                             TERMINATOR_GRACE_MS
                         } else {
