@@ -63,19 +63,46 @@ impl<const N: usize> RxBuffer<N> {
     /// the new loss into that gap: the lines involved are answered `[E:04]` either way.
     #[inline]
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
-        // An interrupt-per-byte UART delivers one byte per read: stored with one bounds check.
-        if let [byte] = data {
-            if self.end < N {
-                // A byte that is not an LF cannot end a terminator: when everything before it
-                // was searched, it counts as searched too, and framing has nothing to look at.
-                if self.scanned == self.end && *byte != b'\n' {
-                    self.scanned += 1;
-                }
-                self.bytes[self.end] = *byte;
-                self.end += 1;
-                return 1;
-            }
+        if self.push_single(data) {
+            return 1;
         }
+        self.push_slice(data)
+    }
+
+    /// Appends as many of `data` as fit without dropping any and returns how many did.
+    #[inline]
+    pub(crate) fn offer(&mut self, data: &[u8]) -> usize {
+        if self.push_single(data) {
+            return 1;
+        }
+        let room = N - self.len();
+        self.push_slice(&data[..data.len().min(room)])
+    }
+
+    /// Stores a one-byte read behind the unread bytes, if it is one and fits there.
+    ///
+    /// An interrupt-per-byte UART delivers one byte per read: stored with one bounds check.
+    #[inline(always)]
+    fn push_single(&mut self, data: &[u8]) -> bool {
+        let [byte] = data else {
+            return false;
+        };
+        if self.end >= N {
+            return false;
+        }
+        // A byte that is not an LF cannot end a terminator: when everything before it was
+        // searched, it counts as searched too, and framing has nothing to look at.
+        if self.scanned == self.end && *byte != b'\n' {
+            self.scanned += 1;
+        }
+        self.bytes[self.end] = *byte;
+        self.end += 1;
+        true
+    }
+
+    /// [`push`](Self::push) past the one-byte path.
+    #[inline]
+    fn push_slice(&mut self, data: &[u8]) -> usize {
         // The common case: the read fits behind the unread bytes as they are.
         if data.len() <= N - self.end {
             crate::scan::copy(&mut self.bytes[self.end..self.end + data.len()], data);
@@ -200,6 +227,26 @@ impl<const N: usize> RxBuffer<N> {
         }
         self.scanned = self.scanned.max(stop);
         None
+    }
+
+    /// Whether an LF is among the bytes not searched yet; moves the search cursor over the
+    /// bytes before the first such LF (they cannot end a terminator), never past it, so the
+    /// LF stays to be found by the next search.
+    #[inline]
+    pub(crate) fn line_feed_unsearched(&mut self) -> bool {
+        if self.scanned == self.end {
+            return false;
+        }
+        match crate::scan::find(b'\n', &self.bytes[self.scanned..self.end]) {
+            Some(offset) => {
+                self.scanned += offset;
+                true
+            }
+            None => {
+                self.scanned = self.end;
+                false
+            }
+        }
     }
 
     /// Discards everything.

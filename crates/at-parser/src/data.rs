@@ -201,6 +201,20 @@ impl<const N: usize> Framer<N> {
         self.mode == Mode::Data
     }
 
+    /// Whether the open data phase should be polled now rather than leave its buffered bytes
+    /// waiting ([`Pending::PayloadDue`](crate::Pending::PayloadDue)): the buffer is full, the
+    /// payload may be complete (or only its terminator is missing), an LF arrived (the last
+    /// byte of `+++\r\n`), or it is a certificate's (Ctrl+Z ends it).
+    #[inline(always)]
+    pub(crate) fn payload_due(&mut self) -> bool {
+        let phase = &self.phase;
+        let buffered = self.buffer.len();
+        if buffered == N || phase.received + buffered >= phase.len {
+            return true;
+        }
+        phase.kind == DataKind::Certificate || self.buffer.line_feed_unsearched()
+    }
+
     /// Advances the data phase over the buffered bytes, storing payload byte `i` at `out[i]`.
     ///
     /// Pass the same buffer of at least `len` bytes on every call. Bytes after the end of the

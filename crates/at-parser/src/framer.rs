@@ -26,6 +26,51 @@ pub enum Framed {
     Rejected,
 }
 
+/// One framing event with the line where it lies in the receive buffer
+/// ([`Framer::next_line_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramedRef<'a> {
+    /// A complete command line, including its trailing `\r\n`.
+    Line(&'a [u8]),
+    /// An empty line: ignored.
+    Empty,
+    /// An over-long line, or one that lost bytes: answer `[E:04]` without echo.
+    Rejected,
+}
+
+impl FramedRef<'_> {
+    /// The event with the line copied out.
+    pub fn to_owned(self) -> Framed {
+        match self {
+            // Cannot fail: a line is at most MAX_LINE bytes.
+            FramedRef::Line(line) => heapless::Vec::from_slice(line)
+                .map(Framed::Line)
+                .unwrap_or(Framed::Rejected),
+            FramedRef::Empty => Framed::Empty,
+            FramedRef::Rejected => Framed::Rejected,
+        }
+    }
+}
+
+/// What the bytes fed so far call for ([`Framer::pending`]): the receiver's next step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// Nothing now: the bytes continue a line, or wait behind the data-mode barrier.
+    Nothing,
+    /// Call [`Framer::next_line`] until it returns `None`.
+    Lines,
+    /// A data phase is open and the bytes may wait in the buffer (plain mid-payload bytes):
+    /// only note when they arrived, for the inactivity timer.
+    Payload,
+    /// A data phase is open and [`Framer::poll_data`] should run now: the bytes may end it
+    /// (complete the payload, cancel it, end a certificate), the payload is complete and only
+    /// its terminator is missing, or the buffer is full. Note when they arrived too.
+    PayloadDue,
+    /// The discard after an aborted terminator runs: call [`Framer::next_line`] (a `\r\n`
+    /// ends it) and restart the 1 s of silence that ends it otherwise.
+    Discard,
+}
+
 /// What the framer does with the bytes at the read cursor.
 // An explicit tag byte: checked on every read, it should be one compare, not the decoding of a
 // niche in `Discard`'s flag.
@@ -92,6 +137,41 @@ impl<const N: usize> Framer<N> {
         self.buffer.push(bytes)
     }
 
+    /// Appends as many received bytes as fit without dropping any and returns how many did:
+    /// the caller keeps the rest until the buffer has room again (back-pressure). Then
+    /// [`pending`](Self::pending) says what to do.
+    #[inline]
+    pub fn offer(&mut self, bytes: &[u8]) -> usize {
+        self.buffer.offer(bytes)
+    }
+
+    /// What the bytes fed so far call for, decided from the mode and a few compares, so that a
+    /// read (down to one byte) that only continues a line or a payload costs no framing
+    /// search and no poll of the data phase.
+    ///
+    /// A caller that polls the data phase only on [`Pending::PayloadDue`] sees every
+    /// completion, abort and full buffer at the read that caused it; plain payload bytes wait
+    /// in the buffer meanwhile, so it notes when each read arrived itself (on
+    /// [`Pending::Payload`] too), for the inactivity timer.
+    #[inline]
+    pub fn pending(&mut self) -> Pending {
+        match self.mode {
+            Mode::Lines if self.buffer.searched() && self.buffer.len() < MAX_LINE.min(N) => {
+                Pending::Nothing
+            }
+            Mode::Lines | Mode::Overlong => Pending::Lines,
+            Mode::Data => {
+                if self.payload_due() {
+                    Pending::PayloadDue
+                } else {
+                    Pending::Payload
+                }
+            }
+            Mode::Discard { .. } => Pending::Discard,
+            Mode::Barrier => Pending::Nothing,
+        }
+    }
+
     /// Number of received bytes not yet framed or consumed by a data phase.
     pub fn buffered(&self) -> usize {
         self.buffer.len()
@@ -118,6 +198,14 @@ impl<const N: usize> Framer<N> {
     /// whose byte after `=` is not `?` sets the [barrier](Self::barrier).
     #[inline]
     pub fn next_line(&mut self) -> Option<Framed> {
+        self.next_line_with(|framed| framed.to_owned())
+    }
+
+    /// [`next_line`](Self::next_line) with the line lent to `take` where it lies, and consumed
+    /// when `take` returns: a caller that copies it somewhere (the engine's input queue) copies
+    /// it once, instead of receiving a 256-byte vector that is moved on every return.
+    #[inline]
+    pub fn next_line_with<R>(&mut self, take: impl FnOnce(FramedRef<'_>) -> R) -> Option<R> {
         // Most reads end inside a line or a payload: decided here, on every read, without the
         // call and set-up of a full search.
         match self.mode {
@@ -127,12 +215,17 @@ impl<const N: usize> Framer<N> {
             }
             _ => {}
         }
-        self.frame_next()
+        let length = self.frame_next()?;
+        let framed = self.classify(length);
+        let taken = take(framed);
+        self.buffer.consume(length);
+        Some(taken)
     }
 
-    /// [`next_line`](Self::next_line) past its fast path.
+    /// [`next_line`](Self::next_line) past its fast path: the length of the next event's
+    /// bytes at the read cursor (0 for a rejected over-long line, already dropped).
     #[inline(never)]
-    fn frame_next(&mut self) -> Option<Framed> {
+    fn frame_next(&mut self) -> Option<usize> {
         loop {
             match self.mode {
                 Mode::Barrier | Mode::Data => return None,
@@ -141,7 +234,7 @@ impl<const N: usize> Framer<N> {
                         return None;
                     }
                     self.mode = Mode::Lines;
-                    return Some(Framed::Rejected);
+                    return Some(0);
                 }
                 Mode::Discard { .. } => {
                     if !self.run_discard() {
@@ -149,7 +242,7 @@ impl<const N: usize> Framer<N> {
                     }
                 }
                 Mode::Lines => match self.buffer.find_terminator(MAX_LINE) {
-                    Some(length) => return Some(self.take_line(length)),
+                    Some(length) => return Some(length),
                     // A buffer smaller than a line can never complete one that fills it.
                     None if self.buffer.len() >= MAX_LINE.min(N) => self.mode = Mode::Overlong,
                     None => return None,
@@ -158,24 +251,22 @@ impl<const N: usize> Framer<N> {
         }
     }
 
-    /// Removes the first `length` bytes (a line through its `\r\n`) and classifies them.
-    fn take_line(&mut self, length: usize) -> Framed {
-        let lost_bytes = self.buffer.gap_before(length);
-        let line = heapless::Vec::from_slice(&self.buffer.as_slice()[..length]);
-        self.buffer.consume(length);
-        match line {
-            Ok(_) if lost_bytes => Framed::Rejected,
-            Ok(_) if length == 2 => Framed::Empty,
-            Ok(line) => {
-                if sets_barrier(&line) {
-                    self.mode = Mode::Barrier;
-                }
-                Framed::Line(line)
-            }
-            // Unreachable: `find_terminator(MAX_LINE)` bounds the length. Rejecting is the safe
-            // answer should that ever change.
-            Err(_) => Framed::Rejected,
+    /// Classifies the first `length` bytes (a line through its `\r\n`; none for an over-long
+    /// line already dropped) and sets the barrier after a data-mode command line.
+    #[inline]
+    fn classify(&mut self, length: usize) -> FramedRef<'_> {
+        if length == 0 || self.buffer.gap_before(length) {
+            return FramedRef::Rejected;
         }
+        if length == 2 {
+            return FramedRef::Empty;
+        }
+        // `find_terminator(MAX_LINE)` bounds the length.
+        let line = &self.buffer.as_slice()[..length.min(MAX_LINE)];
+        if sets_barrier(line) {
+            self.mode = Mode::Barrier;
+        }
+        FramedRef::Line(line)
     }
 
     /// Runs the discard after an aborted terminator over the buffered bytes; returns true (and

@@ -15,7 +15,7 @@ mod tokens;
 pub use args::{Args, QuotedStr, Token};
 pub use command::{parse_line, Form, ParseError, Parsed};
 pub use data::{DataAbort, DataKind, DataStatus};
-pub use framer::{sets_barrier, Framed, Framer};
+pub use framer::{sets_barrier, Framed, FramedRef, Framer, Pending};
 pub use tokens::{Tokens, TOKEN_SPANS};
 
 /// Maximum length of a command line, including its terminating `\r\n` (`at-engine.md` §3.2).

@@ -1,6 +1,6 @@
 //! Line framing rules (`at-engine.md` §3) and the data-mode barrier (§6).
 
-use at_parser::{Framed, Framer, MAX_LINE};
+use at_parser::{Framed, FramedRef, Framer, MAX_LINE};
 
 fn line(bytes: &[u8]) -> Framed {
     Framed::Line(heapless::Vec::from_slice(bytes).unwrap())
@@ -260,4 +260,39 @@ fn rejected_data_mode_line_sets_no_barrier() {
     framer.feed(&text);
     assert_eq!(drain(&mut framer), vec![Framed::Rejected, line(b"AT\r\n")]);
     assert!(!framer.barrier());
+}
+
+#[test]
+fn next_line_with_lends_each_event_where_it_lies_and_then_consumes_it() {
+    let mut framer = Framer::<512>::new();
+    framer.feed(b"AT\r\n\r\nAT+TCMQTTPUBL=\"t\",0,3\r\nabc");
+    let mut seen = Vec::new();
+    while let Some(length) = framer.next_line_with(|framed| {
+        seen.push(framed.to_owned());
+        match framed {
+            FramedRef::Line(line) => line.len(),
+            _ => 0,
+        }
+    }) {
+        assert!(length <= MAX_LINE);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            line(b"AT\r\n"),
+            Framed::Empty,
+            line(b"AT+TCMQTTPUBL=\"t\",0,3\r\n")
+        ]
+    );
+    // The data-mode line set the barrier; the bytes behind it stay raw.
+    assert!(framer.barrier());
+    assert_eq!(framer.buffered(), 3);
+    framer.release_barrier();
+    framer.feed(&[b'x'; MAX_LINE]);
+    framer.feed(b"\r\n");
+    assert_eq!(
+        framer.next_line_with(|framed| framed == FramedRef::Rejected),
+        Some(true)
+    );
+    assert_eq!(framer.buffered(), 0);
 }

@@ -89,7 +89,7 @@ pub struct Cloud<'a, N: Network, C: Clock> {
 /// The framer's receive buffer: one line (`at-engine.md` §3.2), since the receiver applies
 /// back-pressure instead of buffering what a data-mode barrier holds back
 /// (`docs/decisions.md`, "Framer back-pressure").
-pub(crate) const FRAMER_BYTES: usize = at_parser::MAX_LINE;
+pub const FRAMER_BYTES: usize = at_parser::MAX_LINE;
 
 /// State shared by the receiver and the executor.
 struct Shared {
@@ -98,9 +98,16 @@ struct Shared {
     echo: Cell<bool>,
     /// Raised when a line was queued; awaited by the executor only.
     line_ready: Flag,
-    /// Raised whenever the receiver fed bytes: wakes a data phase or a discard (the
-    /// executor, its only waiter).
+    /// Raised when the receiver fed bytes a data phase or a discard must see now
+    /// (`Framer::pending`): wakes the executor, its only waiter. Plain payload bytes wait in
+    /// the framer instead, so a data phase is not woken by every read.
     input: Flag,
+    /// When the receiver last fed bytes during a data phase: the low 32 bits of the board's
+    /// clock (ms), which fit beside `echo` instead of adding 16 bytes to the engine; the
+    /// executor restarts the inactivity timer from it when it finds bytes that waited. A data
+    /// phase that stays alive (at most 4,096 bytes, one per 20 s) is far shorter than the
+    /// 49 days 32 bits span, so the time since the last read is exact.
+    last_input: Cell<u32>,
     /// Raised whenever the executor took bytes from the framer (a data phase, framing after
     /// a released barrier): wakes the receiver, its only waiter, when the framer was full.
     room: Flag,
@@ -201,6 +208,7 @@ where
         echo: Cell::new(true),
         line_ready: Flag::new(),
         input: Flag::new(),
+        last_input: Cell::new(0),
         room: Flag::new(),
     };
     let output = UartLock::new(tx);
@@ -228,7 +236,7 @@ where
     };
     let service = crate::mqtt::serve(&mqtt, &network, cloud.clock);
     match select4(
-        receive(rx, &shared, &mqtt, &output),
+        receive(rx, &shared, &mqtt, &output, cloud.clock),
         executor.serve(state),
         service,
         write_urcs(&mqtt, &output, cloud.clock),

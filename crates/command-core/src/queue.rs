@@ -89,6 +89,22 @@ impl InputQueue {
         Ok(())
     }
 
+    /// Appends a line where the caller has it (the framer's buffer): one copy, into the ring.
+    /// Returns false, queuing nothing, when the queue is full (the caller answers `[BUSY]`).
+    #[inline]
+    pub fn push_line(&mut self, line: &[u8]) -> bool {
+        // A line is at most MAX_LINE (256) bytes.
+        let length = line.len().min(MAX_LINE);
+        if self.entries == QUEUE_LINES || self.bytes + length > QUEUE_BYTES {
+            return false;
+        }
+        self.write(&(length as u16).to_be_bytes());
+        self.write(&line[..length]);
+        self.entries += 1;
+        self.bytes += length;
+        true
+    }
+
     /// Takes the oldest entry.
     // Inlined so the line is written where the caller keeps it, not moved out of a call.
     #[inline]
@@ -165,6 +181,23 @@ mod tests {
             queue.push(line(4)).unwrap();
         }
         assert_eq!(queue.push(line(4)), Err(line(4)));
+    }
+
+    #[test]
+    fn a_line_pushed_where_it_lies_comes_out_as_pushed_and_counts_against_the_budget() {
+        let mut queue = InputQueue::new();
+        assert!(queue.push_line(b"AT+X=1\r\n"));
+        for _ in 0..3 {
+            assert!(queue.push_line(&[b'A'; 256]));
+        }
+        // 8 + 3 * 256 bytes queued: a 249-byte line is one byte over the budget.
+        assert!(!queue.push_line(&[b'B'; 249]));
+        assert_eq!(queue.len(), 4);
+        let Some(Entry::Line(first)) = queue.pop() else {
+            panic!("the first line comes out first");
+        };
+        assert_eq!(&first[..], b"AT+X=1\r\n");
+        assert!(queue.push_line(&[b'B'; 249]));
     }
 
     #[test]

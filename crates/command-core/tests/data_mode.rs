@@ -100,6 +100,14 @@ impl HostRx {
     }
 }
 
+impl HostRx {
+    /// Resolves once the engine read everything sent (in the read's poll, the receiver fed
+    /// it to the framer and noted its arrival).
+    async fn drained(&self) {
+        until(|| self.chunks.borrow().is_empty()).await;
+    }
+}
+
 impl ErrorType for HostRx {
     type Error = Infallible;
 }
@@ -449,12 +457,24 @@ fn twenty_seconds_without_a_byte_abort_and_every_byte_restarts_the_timer() {
         until(|| host.clock.armed(20_000)).await;
         host.clock.set(19_999);
         host.rx.send(b"12");
-        // The byte re-armed the inactivity timer from its arrival.
+        host.rx.drained().await;
+        // The bytes restart the inactivity timer from their arrival: the phase outlives the
+        // deadline armed before them.
+        host.clock.set(20_000);
         until(|| host.clock.armed(39_999) && !host.clock.armed(20_000)).await;
         host.clock.set(39_998);
         host.rx.send(b"3");
-        until(|| host.clock.armed(59_998)).await;
-        host.clock.set(59_998);
+        host.rx.drained().await;
+        host.clock.set(39_999);
+        until(|| host.clock.armed(59_998) && !host.clock.armed(39_999)).await;
+        host.clock.set(59_997);
+        host.rx.send(b"4");
+        host.rx.drained().await;
+        host.clock.set(79_996);
+        until(|| host.clock.armed(79_997)).await;
+        assert!(!host.tx.ends_with(b"+CME ERROR:204\r\n"));
+        // 20 s after the last byte, not a millisecond later.
+        host.clock.set(79_997);
         until(|| host.tx.ends_with(b"+CME ERROR:204\r\n")).await;
         host.exchange(b"AT\r\n", b"\r\nOK\r\n").await;
     });
@@ -614,6 +634,9 @@ fn a_keep_alive_ping_during_the_data_phase_leaves_the_payload_whole() {
             host.clock.set(now);
             host.rx.send(&sent[next..next + 1]);
             next += 1;
+            host.rx.drained().await;
+            // The timer armed for the byte before fires and is re-armed from this one.
+            host.clock.set(now + 1_000);
             until(|| host.clock.armed(now + 20_000)).await;
         }
         assert!(now >= 240_000, "pinged at {now}");

@@ -44,7 +44,7 @@ const READS: [Read; 3] = [
     Read {
         bytes: 1,
         goal: Some(40.0),
-        ceiling: 85.0,
+        ceiling: 80.0,
     },
 ];
 /// Rounds of the session in the timed stream (about 0.6 MB).

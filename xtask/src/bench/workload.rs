@@ -5,9 +5,11 @@
 //! to the framer, every complete line goes into the [`InputQueue`], the executor pops it, checks
 //! it for the data-mode barrier, parses it, and the handler reads its parameters through
 //! [`Params`] exactly as the real handler does. A `AT+TCMQTTPUBL` line opens the data phase,
-//! which is polled once per read (the receiver signals the executor after every read). What
-//! follows the parameter checks (topic validation, the MQTT request, the reply) is not the
-//! parser's and is left out.
+//! which the executor polls when the receiver wakes it: for bytes that can end the phase or a
+//! full framer (`Framer::pending`); the receiver notes the board's time of every data-phase
+//! read for the inactivity timer. The framer holds one line ([`FRAMER_BYTES`]) and the receiver
+//! feeds it at most its room, as in the engine. What follows the parameter checks (topic
+//! validation, the MQTT request, the reply) is not the parser's and is left out.
 //!
 //! The mix is a device reporting telemetry: long escaped-JSON `AT+TCMQTTPUB` lines near the
 //! 254-byte limit dominate the bytes, with state polls between them, one `AT+TCMQTTPUBL` whose
@@ -15,7 +17,8 @@
 
 use std::hint::black_box;
 
-use at_parser::{parse_line, DataKind, DataStatus, Form, Framed, Framer, Parsed};
+use at_parser::{parse_line, DataKind, DataStatus, Form, FramedRef, Framer, Parsed, Pending};
+use command_core::engine::FRAMER_BYTES;
 use command_core::mqtt::{PAYLOAD_MAX, PUBLISH_MAX};
 use command_core::params::Params;
 use command_core::queue::{Entry, InputQueue};
@@ -99,13 +102,22 @@ pub struct Summary {
 
 /// The engine's receive state: framer, input queue and the data-phase buffer.
 pub struct Session {
-    framer: Framer,
+    framer: Framer<FRAMER_BYTES>,
     queue: InputQueue,
     data: [u8; 4096],
     /// Length of the open data phase.
     data_len: Option<usize>,
+    /// The board's clock, as a timer register read from memory.
+    clock_ms: u64,
+    /// When the receiver last fed data-phase bytes (`Shared::last_input`).
+    last_input: u64,
+    /// The data phase's inactivity deadline, computed as the executor does.
+    deadline: u64,
     summary: Summary,
 }
+
+/// The data phase's inactivity timeout (`at-engine.md` §7.4).
+const INACTIVITY_MS: u64 = 20_000;
 
 impl Session {
     /// A session in line mode with nothing buffered.
@@ -115,6 +127,9 @@ impl Session {
             queue: InputQueue::new(),
             data: [0; 4096],
             data_len: None,
+            clock_ms: 0,
+            last_input: 0,
+            deadline: 0,
             summary: Summary::default(),
         })
     }
@@ -130,11 +145,33 @@ impl Session {
     pub fn process(&mut self, stream: &[u8], chunk: usize) -> Summary {
         self.summary = Summary::default();
         for read in stream.chunks(chunk) {
-            let accepted = self.framer.feed(read);
-            assert_eq!(accepted, read.len(), "receive buffer overflowed");
-            // The executor wakes when a line was queued, or on every read during a data phase.
-            if self.frame() || self.data_len.is_some() {
-                self.execute();
+            // The receiver's loop (`command-core`'s `engine/receiver.rs`): at most what fits
+            // per feed (back-pressure), then what the framer says the bytes call for.
+            let mut fed = 0;
+            while fed < read.len() {
+                let taken = self.framer.offer(&read[fed..]);
+                if taken == 0 {
+                    // The receiver waits for the executor, woken by the full framer.
+                    assert!(self.data_len.is_some(), "the framer filled in line mode");
+                    self.execute();
+                    continue;
+                }
+                fed += taken;
+                match self.framer.pending() {
+                    Pending::Nothing => {}
+                    // The executor wakes when a line was queued.
+                    Pending::Lines => {
+                        if self.frame() {
+                            self.execute();
+                        }
+                    }
+                    Pending::Payload => self.last_input = black_box(self.clock_ms),
+                    Pending::PayloadDue => {
+                        self.last_input = black_box(self.clock_ms);
+                        self.execute();
+                    }
+                    Pending::Discard => panic!("the mix has no aborted data phase"),
+                }
             }
         }
         black_box(self.summary)
@@ -146,16 +183,16 @@ impl Session {
     #[inline(always)]
     fn frame(&mut self) -> bool {
         let mut queued = false;
-        while let Some(framed) = self.framer.next_line() {
-            match framed {
-                Framed::Line(line) => {
-                    let pushed = self.queue.push(Entry::Line(line));
-                    assert!(pushed.is_ok(), "the input queue refused a line");
-                    queued = true;
-                }
-                Framed::Empty => {}
-                Framed::Rejected => panic!("a benchmark line was rejected"),
+        // As `command-core`'s `frame_one`: the line goes from the framer into the queue.
+        while let Some(framed) = self.framer.next_line_with(|framed| match framed {
+            FramedRef::Line(line) => {
+                assert!(self.queue.push_line(line), "the input queue refused a line");
+                true
             }
+            FramedRef::Empty => false,
+            FramedRef::Rejected => panic!("a benchmark line was rejected"),
+        }) {
+            queued |= framed;
         }
         queued
     }
@@ -166,7 +203,11 @@ impl Session {
         loop {
             if let Some(len) = self.data_len {
                 match self.framer.poll_data(&mut self.data[..len]) {
-                    DataStatus::NeedMore { .. } => return,
+                    DataStatus::NeedMore { .. } => {
+                        // Re-armed from the last read's arrival.
+                        self.deadline = black_box(self.last_input + INACTIVITY_MS);
+                        return;
+                    }
                     DataStatus::Complete { len } => publish(&mut self.summary, &self.data[..len]),
                     DataStatus::Aborted(abort) => panic!("the data phase aborted: {abort}"),
                 }
@@ -186,6 +227,8 @@ impl Session {
                 Some(len) => {
                     self.framer.begin_data(len, DataKind::Publish);
                     self.data_len = Some(len);
+                    self.last_input = black_box(self.clock_ms);
+                    self.deadline = self.last_input + INACTIVITY_MS;
                 }
                 None if barrier => {
                     self.framer.release_barrier();

@@ -4,7 +4,10 @@
 //! The framer counts the bytes and matches the terminator and `+++\r\n`; the executor owns the
 //! time: the 20 s inactivity timer restarted by every payload byte, the 1 s grace for the
 //! terminator, and the 1 s of silence that ends a discard. All of them are deadlines on the
-//! board's [`Clock`], so tests drive them with a manual clock.
+//! board's [`Clock`], so tests drive them with a manual clock. The executor is not woken by
+//! every read: the receiver notes when each read arrived and wakes it only for bytes that can
+//! end the phase (`Framer::pending`); the inactivity timer is restarted lazily, when it fires
+//! and finds bytes that waited in the framer, from the arrival the receiver noted.
 //!
 //! The UART stays held from the prompt to the phase's end: URCs queue in the outbox meanwhile
 //! and come out, in order, right after it (§9 rule 2), before the command's result line.
@@ -97,7 +100,10 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             let _ = self.mqtt.session.borrow_mut().payload_area(len);
         }
         let mut received = 0;
-        let mut deadline = self.clock.now_ms() + INACTIVITY_MS;
+        // Measured from the prompt (§7.4): bytes that came before it count as arriving now.
+        let start = self.clock.now_ms();
+        self.shared.last_input.set(start as u32);
+        let mut deadline = start + INACTIVITY_MS;
         let mut expired = false;
         loop {
             let status = self.poll_data(len, kind);
@@ -110,7 +116,14 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     received = now;
                     expired = false;
                     let payload_done = kind == DataKind::Publish && received == len;
-                    deadline = self.clock.now_ms()
+                    // From the arrival of the last read, not from this poll: plain payload
+                    // bytes wait in the framer until the timer fires (the receiver wakes
+                    // this loop only for bytes that can end the phase), and restart it from
+                    // when they came. The payload's last byte always wakes it, so the
+                    // terminator's grace runs from that byte.
+                    let now = self.clock.now_ms();
+                    let ago = (now as u32).wrapping_sub(self.shared.last_input.get());
+                    deadline = now - u64::from(ago)
                         + if payload_done {
                             TERMINATOR_GRACE_MS
                         } else {
@@ -123,8 +136,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
                 DataStatus::NeedMore { .. } => {}
             }
-            // A timer that fires is checked against one more poll: bytes that arrived with it
-            // still count.
+            // A timer that fires is checked against one more poll: bytes that arrived before
+            // it restart it from their arrival (at once expired if they came 20 s ago).
             if let Either::Second(()) =
                 select(self.shared.input.wait(), self.clock.sleep_until(deadline)).await
             {

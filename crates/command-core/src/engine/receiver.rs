@@ -7,10 +7,11 @@
 //! keeps emptying the hardware FIFO during a long command; only when the outbox has no room
 //! left outside its status reserve does it wait and write the reply itself.
 
-use at_parser::Framed;
+use at_parser::{Framed, FramedRef, Pending};
 use embedded_io_async::{Read, Write};
 
 use super::{Exit, Shared};
+use crate::board::Clock;
 use crate::mqtt::MqttShared;
 use crate::queue::Entry;
 use crate::render::BUSY_REPLY;
@@ -23,11 +24,12 @@ use crate::wake::{Contender, UartLock};
 const READ_PIECE: usize = 64;
 
 /// The receiver loop.
-pub(super) async fn receive<R: Read, T: Write>(
+pub(super) async fn receive<R: Read, T: Write, C: Clock>(
     rx: &mut R,
     shared: &Shared,
     mqtt: &MqttShared<'_>,
     output: &UartLock<&mut T>,
+    clock: &C,
 ) -> Exit {
     let mut buffer = [0u8; READ_PIECE];
     loop {
@@ -37,18 +39,40 @@ pub(super) async fn receive<R: Read, T: Write>(
         };
         let mut fed = 0;
         while fed < count {
-            let room = shared.framer.borrow().room();
-            if room == 0 {
+            let (taken, pending) = {
+                let mut framer = shared.framer.borrow_mut();
+                let taken = framer.offer(&buffer[fed..count]);
+                (taken, framer.pending())
+            };
+            if taken == 0 {
                 // Back-pressure: the framer is full of bytes only the executor can take (a
                 // barrier or a data phase); the UART is not read until it took some.
                 shared.room.wait().await;
                 continue;
             }
-            let piece = &buffer[fed..count.min(fed + room)];
-            fed += shared.framer.borrow_mut().feed(piece);
-            shared.input.raise();
-            if let Some(exit) = frame_lines(shared, mqtt, output).await {
-                return exit;
+            fed += taken;
+            match pending {
+                Pending::Nothing => {}
+                Pending::Lines => {
+                    if let Some(exit) = frame_lines(shared, mqtt, output).await {
+                        return exit;
+                    }
+                }
+                // A data phase is woken only by bytes that can change it (or a full
+                // framer); plain payload bytes wait in the framer, and the time they came
+                // restarts its inactivity timer when it fires.
+                Pending::Payload => shared.last_input.set(clock.now_ms() as u32),
+                Pending::PayloadDue => {
+                    shared.last_input.set(clock.now_ms() as u32);
+                    shared.input.raise();
+                }
+                // The executor restarts the discard's silence; a `\r\n` ends it here.
+                Pending::Discard => {
+                    shared.input.raise();
+                    if let Some(exit) = frame_lines(shared, mqtt, output).await {
+                        return exit;
+                    }
+                }
             }
         }
     }
@@ -100,27 +124,34 @@ pub(super) enum Framing {
 }
 
 pub(super) fn frame_one(shared: &Shared) -> Framing {
-    let framed = shared.framer.borrow_mut().next_line();
-    let entry = match framed {
-        None => return Framing::Idle,
-        Some(Framed::Empty) => return Framing::Queued,
-        Some(Framed::Line(line)) => Entry::Line(line),
-        Some(Framed::Rejected) => Entry::Rejected,
-    };
-    match shared.queue.borrow_mut().push(entry) {
-        Ok(()) => {
+    let mut framer = shared.framer.borrow_mut();
+    // The line goes from the framer's buffer into the queue's ring in one copy; only a
+    // refused one is copied out, for its echo.
+    let framing = framer.next_line_with(|framed| {
+        let mut queue = shared.queue.borrow_mut();
+        let queued = match framed {
+            FramedRef::Empty => return Framing::Queued,
+            FramedRef::Line(line) => queue.push_line(line),
+            FramedRef::Rejected => queue.push(Entry::Rejected).is_ok(),
+        };
+        if queued {
             shared.line_ready.raise();
-            Framing::Queued
+            return Framing::Queued;
         }
-        Err(entry) => {
-            // A line answered `[BUSY]` has no effect at all, so it sets no barrier either
-            // (`at-engine.md` §6).
-            if let Entry::Line(line) = &entry {
-                if at_parser::sets_barrier(line) {
-                    shared.framer.borrow_mut().release_barrier();
-                }
-            }
-            Framing::Refused(entry)
+        match framed.to_owned() {
+            Framed::Line(line) => Framing::Refused(Entry::Line(line)),
+            _ => Framing::Refused(Entry::Rejected),
+        }
+    });
+    let Some(framing) = framing else {
+        return Framing::Idle;
+    };
+    // A line answered `[BUSY]` has no effect at all, so it sets no barrier either
+    // (`at-engine.md` §6).
+    if let Framing::Refused(Entry::Line(line)) = &framing {
+        if at_parser::sets_barrier(line) {
+            framer.release_barrier();
         }
     }
+    framing
 }
