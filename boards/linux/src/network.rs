@@ -2,7 +2,8 @@
 //! `embedded-io-async`, a monotonic millisecond clock, and the OS random number generator.
 //!
 //! Routing knobs of the local hub (`hub.md` §1) apply here and nowhere else: `TCAT_RESOLVE`
-//! overrides names before DNS and `TCAT_PORT_MAP` rewrites destination ports, so the AT rules
+//! overrides names before DNS (an address, or `none`: no such name, answered at once) and
+//! `TCAT_PORT_MAP` rewrites destination ports, so the AT rules
 //! never know that the "cloud" is a process on the same machine.
 
 use std::io;
@@ -15,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::certificates::TrustAnchors;
-use crate::options::Routing;
+use crate::options::{Resolution, Routing};
 
 /// Outgoing TCP through tokio, with the board's routing overrides.
 pub struct HostNetwork {
@@ -34,7 +35,12 @@ impl HostNetwork {
     async fn tcp(&self, host: &[u8], port: u16) -> Result<tokio::net::TcpStream, ConnectError> {
         let name = std::str::from_utf8(host).map_err(|_| ConnectError::Dns)?;
         let port = self.routing.port(port);
-        let address = match self.routing.resolve(name).or_else(|| name.parse().ok()) {
+        let overridden = match self.routing.resolve(name) {
+            Some(Resolution::NoSuchName) => return Err(ConnectError::Dns),
+            Some(Resolution::Address(ip)) => Some(ip),
+            None => name.parse().ok(),
+        };
+        let address = match overridden {
             Some(ip) => SocketAddr::new(ip, port),
             None => tokio::net::lookup_host((name, port))
                 .await

@@ -12,17 +12,28 @@ pub const USAGE: &str = "usage: tc-at-module [--uart pty|stdio|tcp:ADDR] [--pty-
 [--flash PATH] [--wifi SSID:PSK[:RSSI[:BSSID[:CHANNEL]]]]... [--profile full|esp8266]
 
 environment: TCAT_FLASH (flash image), TCAT_PROFILE (profile), TCAT_WIFI_APS
-(ssid:password:rssi[:bssid[:channel]], ';'-separated), TCAT_RESOLVE (*.name=IP,...),
+(ssid:password:rssi[:bssid[:channel]], ';'-separated), TCAT_RESOLVE (*.name=IP or name=none,...),
 TCAT_PORT_MAP (port=port,...), TCAT_CA_FILE (extra trust anchors, PEM, for TLS mode 2),
 TCAT_SOFTAP_ADDR / TCAT_LOGAP_ADDR (provisioning and log UDP servers, default 127.0.0.1:8266 /
 127.0.0.1:9876), TCAT_CONTROL (board control socket path), TCAT_CLOCK_SCALE (test clock:
 module milliseconds per real millisecond, default 1), RUST_LOG (stderr log level)";
 
+/// What a `TCAT_RESOLVE` rule answers for the names it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// The name is this address.
+    Address(IpAddr),
+    /// The name does not exist (`name=none`): the answer a resolver gives for an unknown
+    /// name, given at once, so that a test of the DNS failure never waits on the machine's
+    /// resolver (which, without a network, may take its full timeout before failing).
+    NoSuchName,
+}
+
 /// Name overrides and port rewrites for outgoing connections (`hub.md` §1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Routing {
-    /// `(pattern, address)`: `*.x` matches `x` and every name ending in `.x`; others exactly.
-    names: Vec<(String, IpAddr)>,
+    /// `(pattern, answer)`: `*.x` matches `x` and every name ending in `.x`; others exactly.
+    names: Vec<(String, Resolution)>,
     /// `(from, to)` destination ports.
     ports: Vec<(u16, u16)>,
 }
@@ -39,10 +50,12 @@ impl Routing {
             let (pattern, address) = item
                 .split_once('=')
                 .ok_or_else(|| format!("TCAT_RESOLVE: {item:?} is not name=IP"))?;
-            let address = address
-                .trim()
-                .parse()
-                .map_err(|_| format!("TCAT_RESOLVE: {address:?} is not an IP address"))?;
+            let address = match address.trim() {
+                "none" => Resolution::NoSuchName,
+                address => Resolution::Address(address.parse().map_err(|_| {
+                    format!("TCAT_RESOLVE: {address:?} is neither an IP address nor none")
+                })?),
+            };
             routing
                 .names
                 .push((pattern.trim().to_ascii_lowercase(), address));
@@ -63,7 +76,7 @@ impl Routing {
     }
 
     /// The override for `name`, first matching rule wins.
-    pub fn resolve(&self, name: &str) -> Option<IpAddr> {
+    pub fn resolve(&self, name: &str) -> Option<Resolution> {
         let name = name.to_ascii_lowercase();
         self.names.iter().find_map(|(pattern, address)| {
             let matches = match pattern.strip_prefix("*.") {
@@ -295,7 +308,7 @@ mod tests {
         )
         .unwrap();
         let routing = &options.routing;
-        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        let local = Resolution::Address("127.0.0.1".parse().unwrap());
         assert_eq!(
             routing.resolve("P1.iotcloud.TencentDevices.com"),
             Some(local)
@@ -304,12 +317,33 @@ mod tests {
         assert_eq!(routing.resolve("nottencentdevices.com"), None);
         assert_eq!(
             routing.resolve("exact.org"),
-            Some("10.0.0.2".parse().unwrap())
+            Some(Resolution::Address("10.0.0.2".parse().unwrap()))
         );
         assert_eq!(routing.resolve("sub.exact.org"), None);
         assert_eq!(routing.port(1883), 21883);
         assert_eq!(routing.port(443), 18443);
         assert_eq!(routing.port(8883), 8883);
+    }
+
+    #[test]
+    fn a_none_rule_makes_its_names_unresolvable_and_wins_when_first() {
+        let options = parse(
+            &[],
+            &[(
+                "TCAT_RESOLVE",
+                "gateway.tencentdevices.com=none,*.tencentdevices.com=127.0.0.1",
+            )],
+        )
+        .unwrap();
+        let routing = &options.routing;
+        assert_eq!(
+            routing.resolve("gateway.tencentdevices.com"),
+            Some(Resolution::NoSuchName)
+        );
+        assert_eq!(
+            routing.resolve("P1.iotcloud.tencentdevices.com"),
+            Some(Resolution::Address("127.0.0.1".parse().unwrap()))
+        );
     }
 
     #[test]

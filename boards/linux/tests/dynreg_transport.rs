@@ -142,3 +142,34 @@ fn every_connect_failure_has_its_code() {
     let (status, _) = cloud.hub.admin("GET", &format!("/devices/{PID}/Dev01"), "");
     assert_eq!(status, 404);
 }
+
+/// The registration host does not resolve: `-602`, at once. The registration hosts are fixed
+/// `*.gateway.tencentdevices.com` names (`cloud.md` §5), so no `.invalid` name can stand in for
+/// them; the board's `TCAT_RESOLVE` rule `name=none` answers "no such name" before the
+/// machine's resolver is asked, the same `ConnectError::Dns` a failed lookup gives, without
+/// depending on (or waiting for) the machine's DNS.
+#[test]
+fn an_unresolvable_registration_host_fails_with_602_at_once() {
+    let cloud = Cloud::start("dynreg-dns");
+    cloud.product(PID, "\"dynreg\":\"autocreate\"");
+    for profile in ["full", "esp8266"] {
+        let mut options = cloud.options(profile, &[], true);
+        for (name, value) in &mut options.environment {
+            if name == "TCAT_RESOLVE" {
+                *value = format!("*.gateway.tencentdevices.com=none,{value}");
+            }
+        }
+        let mut module = cloud.module(&options);
+        let stored = prepare(&mut module);
+        let started = Instant::now();
+        assert_fails(&mut module, &stored, -602, profile);
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(3),
+            "no resolver is waited for: {waited:?}"
+        );
+        module.kill();
+    }
+    let (status, _) = cloud.hub.admin("GET", &format!("/devices/{PID}/Dev01"), "");
+    assert_eq!(status, 404);
+}

@@ -367,6 +367,59 @@ fn a_token_publish_without_puback_fails_with_minus_104() {
     assert!(rig.control(r#"{"op":"led"}"#).contains(r#""lit":false"#));
 }
 
+/// `cloud.md` §6.5 step 7: a bind reply with a non-zero `code` is recorded as error 24 (`MQTT
+/// Token reply error!`, `errors.md` §6) but does not fail the session, so the URC is
+/// `WIFI_CONNECT_SUCCESS`; the record is unsent, so the next session's app hears it as a
+/// previous error.
+#[test]
+fn a_refused_bind_reply_is_recorded_as_24_and_the_session_still_succeeds() {
+    let mut rig = Rig::start("prov-bind-refused", "full", &[]);
+    let (status, body) =
+        rig.hub
+            .admin("PUT", "/provisioning/faults", r#"{"bind_reply_code":1503}"#);
+    assert_eq!(status, 200, "{body}");
+    rig.store_demo_device();
+    rig.module.send(b"AT+TCSAP=\"tc-at-prov\"\r\n");
+    rig.module.expect(b"\r\nOK\r\n+TCSAP:OK\r\n");
+    let token = "99998888777766665555444433332222";
+    let softap = rig.softap.clone();
+    let app = |rig: &Rig| {
+        let output = rig.app(&[
+            "softap",
+            "--ssid",
+            ROUTER.0,
+            "--password",
+            ROUTER.1,
+            "--token",
+            token,
+            "--to",
+            &softap,
+        ]);
+        let printed = stdout(&output);
+        assert!(output.status.success(), "app failed:\n{printed}");
+        printed
+    };
+    let printed = app(&rig);
+    assert!(!printed.contains("Previous_Error"), "{printed}");
+    rig.module
+        .expect_within(b"+TCSAP:WIFI_CONNECT_SUCCESS\r\n", SESSION_DEADLINE);
+    assert!(!rig.bound_tokens(DEMO_PRODUCT, DEMO_DEVICE).contains(token));
+    // The next session's app gets the refusal, with the cloud's code, before its replies.
+    let (status, body) = rig.hub.admin("PUT", "/provisioning/faults", "{}");
+    assert_eq!(status, 200, "{body}");
+    rig.module.send(b"AT+TCSAP=\"tc-at-prov\"\r\n");
+    rig.module.expect(b"\r\nOK\r\n+TCSAP:OK\r\n");
+    let printed = app(&rig);
+    assert!(
+        printed
+            .contains("module error record (Previous_Error): MQTT Token reply error! (24, 1503)"),
+        "{printed}"
+    );
+    rig.module
+        .expect_within(b"+TCSAP:WIFI_CONNECT_SUCCESS\r\n", SESSION_DEADLINE);
+    assert!(rig.bound_tokens(DEMO_PRODUCT, DEMO_DEVICE).contains(token));
+}
+
 #[test]
 fn a_stop_ends_the_session_silently_and_the_app_after_a_reboot_hears_why() {
     let mut rig = Rig::start("prov-stop", "full", &[]);

@@ -179,6 +179,19 @@ pub async fn handle(hub: &Hub, request: &Request) -> Response {
             }
             None => bad_request("offset_s must be an integer"),
         },
+        ("PUT", ["provisioning", "faults"]) => match &body["bind_reply_code"] {
+            Value::Null => {
+                hub.set_bind_reply_code(0);
+                (200, json!({"ok": true}))
+            }
+            code => match code.as_i64() {
+                Some(code) if code != 0 => {
+                    hub.set_bind_reply_code(code);
+                    (200, json!({"ok": true}))
+                }
+                _ => bad_request("bind_reply_code must be a non-zero integer"),
+            },
+        },
         ("PUT", ["products", pid]) => put_product(hub, pid, body),
         ("GET", ["devices", pid, dn]) => match hub.device_json(pid, dn) {
             Some(device) => (200, device),

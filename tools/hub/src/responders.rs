@@ -207,6 +207,17 @@ fn thing_service(hub: &Hub, client_id: &str, request: &Value) -> Option<Reply> {
     const DOWN: &str = "$thing/down/service";
     match member(request, "method")? {
         "app_bind_token" => {
+            let code = hub.bind_reply_code();
+            if code != 0 {
+                // The provisioning fault switch: the cloud refuses the binding.
+                return Some((
+                    DOWN,
+                    format!(
+                        r#"{{"method":"app_bind_token_reply","clientToken":{},"code":{code},"status":"bind refused"}}"#,
+                        client_token(request)
+                    ),
+                ));
+            }
             if let Some(token) = request.pointer("/params/token").and_then(Value::as_str) {
                 hub.with_device_state(client_id, |state| state.bound_tokens.push(token.to_owned()));
             }
@@ -327,6 +338,31 @@ mod tests {
             .map(|event| event["topic"].clone())
             .collect();
         assert_eq!(unanswered, [json!("$thing/up/action/DEMO000001/demo")]);
+    }
+
+    #[test]
+    fn the_bind_reply_switch_refuses_the_token_with_its_code() {
+        let hub = Hub::new(Registry::demo());
+        let topic = "$thing/up/service/DEMO000001/demo";
+        let bind = |token: &str| {
+            format!(
+                r#"{{"method":"app_bind_token","clientToken":"b","params":{{"token":"{token}"}}}}"#
+            )
+        };
+        hub.set_bind_reply_code(1503);
+        assert_eq!(
+            replies(&hub, topic, &bind("refused")),
+            [
+                r#"{"method":"app_bind_token_reply","clientToken":"b","code":1503,"status":"bind refused"}"#
+            ]
+        );
+        hub.set_bind_reply_code(0);
+        assert_eq!(
+            replies(&hub, topic, &bind("bound")),
+            [r#"{"method":"app_bind_token_reply","clientToken":"b","code":0,"status":"success"}"#]
+        );
+        let device = hub.device_json("DEMO000001", "demo").unwrap();
+        assert_eq!(device["bound_tokens"], json!(["bound"]));
     }
 
     #[test]

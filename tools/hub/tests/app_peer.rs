@@ -10,6 +10,7 @@ use mqtt_session::codec::QoS;
 use provisioning::{
     Action, Identity, Mode, MqttEvent, Peer, Provisioning, Received, Record, Server, WifiEvent,
 };
+use serde_json::json;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Output};
 use std::thread;
@@ -318,4 +319,24 @@ fn nobody_listening_fails_after_five_sends() {
     assert!(started.elapsed() >= Duration::from_secs(9));
     let usage = app(&["softap", "--ssid", "x"]);
     assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn the_bind_reply_fault_switch_takes_a_non_zero_code_or_clears() {
+    let hub = Hub::start(&[]);
+    for refused in [
+        json!({"bind_reply_code": 0}),
+        json!({"bind_reply_code": "24"}),
+    ] {
+        let (status, _) = hub.admin("PUT", "/provisioning/faults", Some(refused));
+        assert_eq!(status, 400);
+    }
+    let (status, _) = hub.admin(
+        "PUT",
+        "/provisioning/faults",
+        Some(json!({"bind_reply_code": 1503})),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = hub.admin("PUT", "/provisioning/faults", Some(json!({})));
+    assert_eq!(status, 200);
 }

@@ -122,6 +122,8 @@ pub struct Hub {
     /// Dynamic registration faults and counters.
     pub dynreg: crate::dynreg::Dynreg,
     clock_offset: AtomicI64,
+    /// `code` of every `app_bind_token_reply`; 0 (the default) binds the token.
+    bind_reply_code: AtomicI64,
     next_connection: AtomicU64,
 }
 
@@ -140,6 +142,7 @@ impl Hub {
             gateway: crate::gateway::Faults::default(),
             dynreg: crate::dynreg::Dynreg::default(),
             clock_offset: AtomicI64::new(0),
+            bind_reply_code: AtomicI64::new(0),
             next_connection: AtomicU64::new(1),
         }
     }
@@ -156,6 +159,17 @@ impl Hub {
     /// Sets the hub clock offset in seconds.
     pub fn set_clock_offset(&self, offset_seconds: i64) {
         self.clock_offset.store(offset_seconds, Ordering::Relaxed);
+    }
+
+    /// The `code` the next `app_bind_token_reply`s carry (0: success, the token is bound).
+    pub fn bind_reply_code(&self) -> i64 {
+        self.bind_reply_code.load(Ordering::Relaxed)
+    }
+
+    /// Sets the `code` of every `app_bind_token_reply` until changed or reset; a non-zero
+    /// code refuses the binding, so its token is not recorded.
+    pub fn set_bind_reply_code(&self, code: i64) {
+        self.bind_reply_code.store(code, Ordering::Relaxed);
     }
 
     /// A copy of the registry.
@@ -394,6 +408,7 @@ impl Hub {
         self.ota.reset();
         self.gateway.reset();
         self.dynreg.reset();
+        self.set_bind_reply_code(0);
         self.events.clear();
     }
 }
