@@ -136,7 +136,10 @@ fuzz_target!(|data: &[u8]| {
             board: &board,
         };
         let exit = run_until_idle(command_core::run(&mut rx, &mut tx, module));
-        assert_eq!(tx.done.first().map(Vec::as_slice), Some(&b"\r\nready\r\n"[..]));
+        assert_eq!(
+            tx.done.first().map(Vec::as_slice),
+            Some(&b"\r\nready\r\n"[..])
+        );
         for block in &tx.done {
             assert!(block.ends_with(b"\r\n"), "block without CR LF: {block:?}");
         }
