@@ -66,26 +66,10 @@ fn accept(checked: Result<gateway::Request, ArgumentError>, reply: &mut Reply) -
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{run, run_with_gates};
+    use super::super::testing::{connected, run, run_with_gates, state, text};
     use super::*;
     use crate::board::Profile;
-    use crate::state::{Gates, RamState};
-
-    fn state() -> RamState {
-        RamState::boot(storage::Snapshot::default())
-    }
-
-    fn connected() -> Gates {
-        Gates {
-            run: true,
-            conn: true,
-            ..Gates::default()
-        }
-    }
-
-    fn text(bytes: &[u8]) -> std::string::String {
-        std::string::String::from_utf8_lossy(bytes).into_owned()
-    }
+    use crate::state::Gates;
 
     #[test]
     fn test_forms_print_the_spec_lines() {

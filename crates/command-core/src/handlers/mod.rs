@@ -193,6 +193,25 @@ pub(crate) mod testing {
         (reply.as_bytes().to_vec(), step)
     }
 
+    /// The RAM state of a module booted on an empty flash.
+    pub fn state() -> RamState {
+        RamState::boot(storage::Snapshot::default())
+    }
+
+    /// RUN and CONN: a connected MQTT session.
+    pub fn connected() -> Gates {
+        Gates {
+            run: true,
+            conn: true,
+            ..Gates::default()
+        }
+    }
+
+    /// Reply bytes as text, for readable assertion messages.
+    pub fn text(bytes: &[u8]) -> std::string::String {
+        std::string::String::from_utf8_lossy(bytes).into_owned()
+    }
+
     pub fn board(profile: Profile) -> BoardInfo {
         BoardInfo {
             board: "LINUX",

@@ -91,22 +91,10 @@ pub fn tcreadfwdata_set(context: &mut Context<'_>, reply: &mut Reply, params: Pa
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{run, run_with_gates};
+    use super::super::testing::{connected, run, run_with_gates, state};
     use super::*;
     use crate::board::Profile;
-    use crate::state::{Gates, RamState};
-
-    fn state() -> RamState {
-        RamState::boot(storage::Snapshot::default())
-    }
-
-    fn connected() -> Gates {
-        Gates {
-            run: true,
-            conn: true,
-            ..Gates::default()
-        }
-    }
+    use crate::state::Gates;
 
     #[test]
     fn test_forms_print_the_spec_lines() {

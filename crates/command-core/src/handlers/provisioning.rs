@@ -139,18 +139,10 @@ pub fn tcstopsmart_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{run, run_with_gates};
+    use super::super::testing::{run, run_with_gates, state, text};
     use super::*;
     use crate::board::Profile;
-    use crate::state::{Gates, RamState};
-
-    fn state() -> RamState {
-        RamState::boot(storage::Snapshot::default())
-    }
-
-    fn text(bytes: &[u8]) -> std::string::String {
-        std::string::String::from_utf8_lossy(bytes).into_owned()
-    }
+    use crate::state::Gates;
 
     #[test]
     fn test_and_query_forms_print_the_spec_lines() {

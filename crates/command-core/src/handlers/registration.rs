@@ -30,13 +30,9 @@ pub fn tcdevreg_exec(context: &mut Context<'_>, reply: &mut Reply) -> Step {
 #[cfg(test)]
 mod tests {
     use crate::board::Profile;
-    use crate::handlers::testing::{run, run_with_gates};
+    use crate::handlers::testing::{run, run_with_gates, state};
     use crate::handlers::{Job, Step};
-    use crate::state::{Gates, RamState};
-
-    fn state() -> RamState {
-        RamState::boot(storage::Snapshot::default())
-    }
+    use crate::state::Gates;
 
     #[test]
     fn the_test_form_is_ok_and_execute_is_accepted_with_a_job() {
