@@ -237,6 +237,15 @@ impl Clock for SdkClock {
         })
     }
 
+    /// From the board's own SNTP exchange ([`crate::sntp`]).
+    fn utc_seconds(&self) -> Option<u64> {
+        crate::sntp::utc_seconds(self)
+    }
+
+    async fn utc_synced(&self) {
+        crate::sntp::synchronise(self).await;
+    }
+
     async fn sleep_until(&self, deadline_ms: u64) {
         poll_fn(|_| {
             let now = self.now_ms();

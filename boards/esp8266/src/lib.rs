@@ -20,6 +20,7 @@ mod network;
 mod provisioning;
 mod random;
 mod sdk;
+mod sntp;
 mod wifi;
 
 use core::cell::Cell;
