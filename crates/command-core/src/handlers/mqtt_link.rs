@@ -162,7 +162,7 @@ pub fn tcmqttsub_query(_: &mut Context<'_>, _: &mut Reply) -> Step {
 }
 
 /// One line of AT+TCMQTTSUB?'s list.
-pub fn subscription_line(reply: &mut Reply, slot: &Slot) {
+pub fn subscription_line(reply: &mut Reply, slot: Slot<'_>) {
     reply
         .line()
         .text("+TCMQTTSUB:")

@@ -33,7 +33,9 @@ pub use event::{
     ConnectError, ConnectFailure, ConnectRefusal, DisconnectError, DropReason, Event, Message,
     Operation, PublishError, SubscribeError, UnsubscribeError,
 };
-pub use subscriptions::{Slot, SlotKind, FILTER_CAPACITY, INTERNAL_SLOTS, USER_SLOTS};
+pub use subscriptions::{
+    Slot, SlotKind, Slots, FILTER_CAPACITY, INTERNAL_FILTER_BYTES, INTERNAL_SLOTS, USER_SLOTS,
+};
 
 use crate::codec::{Connect, SubscriptionRequest, Unsubscribe, UnsubscribeFilters};
 use crate::codec::{EncodeError, Packet, PacketId, Publish, QoS, Subscribe, SubscribeFilters};
@@ -411,8 +413,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         matches!(self.phase, Phase::Resubscribing { .. })
     }
 
-    /// The slots of one table, oldest first (AT+TCMQTTSUB? lists the user table).
-    pub fn subscriptions(&self, kind: SlotKind) -> &[Slot] {
+    /// The slots of one table, oldest first (AT+TCMQTTSUB? lists the user table), lent from
+    /// the table's byte arena.
+    pub fn subscriptions(&self, kind: SlotKind) -> Slots<'_> {
         self.subscriptions.slots(kind)
     }
 

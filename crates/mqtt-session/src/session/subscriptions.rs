@@ -1,5 +1,12 @@
 //! The subscription table: 10 user slots listed by AT+TCMQTTSUB? and separate internal slots
 //! for OTA and the gateway (`cloud.md` §2.3), so they never eat into the user's 10.
+//!
+//! Why the filters lie packed in one byte arena per table instead of a 128-byte string per
+//! slot: the user table must hold its worst case (ten 128-byte filters, 1,280 bytes), but the
+//! internal filters are the module's own four topics, at most 85 bytes each and 316 together,
+//! and a slot per filter would have reserved 4 x 128 for them. Each slot keeps only its
+//! length, QoS and id (3 bytes); its filter starts where the previous slot's ends. The table
+//! lends the filters as `&str` ([`Slots`]), so listing them copies nothing.
 
 use crate::codec::QoS;
 use crate::topic;
@@ -13,6 +20,12 @@ pub const USER_SLOTS: usize = 10;
 pub const INTERNAL_SLOTS: usize = 4;
 /// Longest filter a slot stores (the AT commands accept 128 bytes).
 pub const FILTER_CAPACITY: usize = 128;
+/// Bytes the internal filters share: the four prefixes above (12 + 20 + 26 + 22 bytes), each
+/// followed by `<product id>/<device name>` at their longest (10 + 1 + 48 bytes). A filter
+/// that would not fit is refused like an 11th user filter ([`SubscribeError::TableFull`]).
+///
+/// [`SubscribeError::TableFull`]: super::SubscribeError::TableFull
+pub const INTERNAL_FILTER_BYTES: usize = 12 + 20 + 26 + 22 + INTERNAL_SLOTS * (10 + 1 + 48);
 
 /// Which table a subscription belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,16 +37,77 @@ pub enum SlotKind {
     Internal,
 }
 
-/// One stored subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slot {
-    /// The filter, exactly as subscribed (a one-byte length: 128 bytes fit, and a `usize`
-    /// length would cost 7 bytes more in each of the 13 slots).
-    pub filter: String<FILTER_CAPACITY, u8>,
+/// One stored subscription, lent by the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot<'a> {
+    /// The filter, exactly as subscribed.
+    pub filter: &'a str,
     /// QoS granted by the broker.
     pub qos: QoS,
+}
+
+/// The granted slots of one table, oldest first ([`Session::subscriptions`]).
+///
+/// [`Session::subscriptions`]: super::Session::subscriptions
+#[derive(Debug, Clone, Copy)]
+pub struct Slots<'a> {
+    bytes: &'a [u8],
+    entries: &'a [Entry],
+}
+
+impl<'a> Slots<'a> {
+    /// How many slots.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Slot `index`, if there is one.
+    pub fn get(&self, index: usize) -> Option<Slot<'a>> {
+        self.iter().nth(index)
+    }
+
+    /// The slots, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = Slot<'a>> + 'a {
+        let bytes = self.bytes;
+        self.entries.iter().scan(0, move |start, entry| {
+            let end = *start + usize::from(entry.length);
+            let filter = bytes.get(*start..end).unwrap_or_default();
+            *start = end;
+            Some(Slot {
+                // Stored from a `&str` in `reserve`, whole.
+                filter: core::str::from_utf8(filter).unwrap_or_default(),
+                qos: entry.qos,
+            })
+        })
+    }
+
+    fn position(&self, filter: &str) -> Option<usize> {
+        self.iter().position(|slot| slot.filter == filter)
+    }
+}
+
+/// A slot's bookkeeping; its filter is `length` bytes in the arena, after those of the slots
+/// in front of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    length: u8,
+    /// QoS granted by the broker.
+    pub(crate) qos: QoS,
     /// Names the slot for the SUBSCRIBEs awaiting their SUBACK (stable while slots move).
     id: u8,
+}
+
+/// A copy of one slot, for the re-subscription that writes it into the transmit buffer
+/// (which the table's borrow would otherwise block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OwnedSlot {
+    pub(crate) filter: String<FILTER_CAPACITY, u8>,
+    pub(crate) qos: QoS,
 }
 
 /// One table: the granted slots first (listed, routed, re-subscribed), then the new filters
@@ -45,24 +119,94 @@ pub struct Slot {
 /// wants. Such a slot is invisible until granted; a refusal, a timeout or the link's end
 /// removes it.
 #[derive(Debug)]
-struct Table<const N: usize> {
-    slots: Vec<Slot, N, u8>,
-    granted: usize,
+struct Table<const N: usize, const BYTES: usize> {
+    bytes: [u8; BYTES],
+    entries: Vec<Entry, N, u8>,
+    granted: u8,
 }
 
-impl<const N: usize> Default for Table<N> {
+impl<const N: usize, const BYTES: usize> Default for Table<N, BYTES> {
     fn default() -> Self {
         Table {
-            slots: Vec::new(),
+            bytes: [0; BYTES],
+            entries: Vec::new(),
             granted: 0,
         }
     }
 }
 
+impl<const N: usize, const BYTES: usize> Table<N, BYTES> {
+    fn granted(&self) -> Slots<'_> {
+        Slots {
+            bytes: &self.bytes,
+            entries: &self.entries[..usize::from(self.granted)],
+        }
+    }
+
+    fn all(&self) -> Slots<'_> {
+        Slots {
+            bytes: &self.bytes,
+            entries: &self.entries,
+        }
+    }
+
+    /// Where slot `index`'s filter starts in the arena.
+    fn start(&self, index: usize) -> usize {
+        self.entries[..index]
+            .iter()
+            .map(|entry| usize::from(entry.length))
+            .sum()
+    }
+
+    fn has_room_for(&self, filter: &str) -> bool {
+        !self.entries.is_full() && self.start(self.entries.len()) + filter.len() <= BYTES
+    }
+
+    fn push(&mut self, filter: &str, id: u8) -> bool {
+        let length = u8::try_from(filter.len()).ok();
+        let start = self.start(self.entries.len());
+        let (Some(length), Some(area)) = (length, self.bytes.get_mut(start..start + filter.len()))
+        else {
+            return false;
+        };
+        let entry = Entry {
+            length,
+            qos: QoS::AtMostOnce,
+            id,
+        };
+        if self.entries.push(entry).is_err() {
+            return false;
+        }
+        area.copy_from_slice(filter.as_bytes());
+        true
+    }
+
+    fn remove(&mut self, index: usize) {
+        let start = self.start(index);
+        let end = self.start(self.entries.len());
+        let length = usize::from(self.entries.remove(index).length);
+        self.bytes.copy_within(start + length..end, start);
+        if index < usize::from(self.granted) {
+            self.granted -= 1;
+        }
+    }
+
+    /// Moves slot `index` (not yet granted) to the end of the granted slots.
+    fn grant(&mut self, index: usize) {
+        let granted = usize::from(self.granted);
+        let from = self.start(granted);
+        let start = self.start(index);
+        let length = usize::from(self.entries[index].length);
+        self.bytes[from..start + length].rotate_right(length);
+        self.entries[granted..=index].rotate_right(1);
+        self.granted += 1;
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct SubscriptionTable {
-    user: Table<USER_SLOTS>,
-    internal: Table<INTERNAL_SLOTS>,
+    user: Table<USER_SLOTS, { USER_SLOTS * FILTER_CAPACITY }>,
+    internal: Table<INTERNAL_SLOTS, INTERNAL_FILTER_BYTES>,
     next_id: u8,
 }
 
@@ -75,78 +219,76 @@ pub(crate) enum Granted {
     Refused,
 }
 
-macro_rules! table {
-    ($self:expr, $kind:expr) => {
+/// Runs `$body` with `$table` bound to the table of `$kind` (the two differ in their sizes).
+macro_rules! with_table {
+    ($self:expr, $kind:expr, |$table:ident| $body:expr) => {
         match $kind {
-            SlotKind::User => (&mut $self.user.slots[..], &mut $self.user.granted),
-            SlotKind::Internal => (&mut $self.internal.slots[..], &mut $self.internal.granted),
+            SlotKind::User => {
+                let $table = &mut $self.user;
+                $body
+            }
+            SlotKind::Internal => {
+                let $table = &mut $self.internal;
+                $body
+            }
         }
     };
 }
 
 impl SubscriptionTable {
     /// The granted slots of one table, oldest first.
-    pub(crate) fn slots(&self, kind: SlotKind) -> &[Slot] {
+    pub(crate) fn slots(&self, kind: SlotKind) -> Slots<'_> {
         match kind {
-            SlotKind::User => &self.user.slots[..self.user.granted],
-            SlotKind::Internal => &self.internal.slots[..self.internal.granted],
+            SlotKind::User => self.user.granted(),
+            SlotKind::Internal => self.internal.granted(),
         }
     }
 
     /// Every slot of one table, granted or awaiting its SUBACK.
-    fn all(&self, kind: SlotKind) -> &[Slot] {
+    fn all(&self, kind: SlotKind) -> Slots<'_> {
         match kind {
-            SlotKind::User => &self.user.slots,
-            SlotKind::Internal => &self.internal.slots,
+            SlotKind::User => self.user.all(),
+            SlotKind::Internal => self.internal.all(),
         }
     }
 
     /// The index of a granted slot holding exactly `filter`.
     pub(crate) fn position(&self, kind: SlotKind, filter: &str) -> Option<usize> {
-        self.slots(kind)
-            .iter()
-            .position(|slot| slot.filter == filter)
+        self.slots(kind).position(filter)
     }
 
     /// Whether a new filter (in no slot of the table yet) has no room: granted slots and new
     /// filters awaiting their SUBACK count alike.
     pub(crate) fn has_no_room_for(&self, kind: SlotKind, filter: &str) -> bool {
-        let all = self.all(kind);
-        let capacity = match kind {
-            SlotKind::User => USER_SLOTS,
-            SlotKind::Internal => INTERNAL_SLOTS,
+        let room = match kind {
+            SlotKind::User => self.user.has_room_for(filter),
+            SlotKind::Internal => self.internal.has_room_for(filter),
         };
-        !all.iter().any(|slot| slot.filter == filter) && all.len() >= capacity
+        self.all(kind).position(filter).is_none() && !room
     }
 
     /// The slot a SUBSCRIBE of `filter` goes to: the one holding it already (granted or not),
     /// or a new one awaiting its SUBACK. Returns the slot's id; `None` when the table is full
     /// or the filter too long.
     pub(crate) fn reserve(&mut self, kind: SlotKind, filter: &str) -> Option<u8> {
-        if let Some(slot) = self.all(kind).iter().find(|slot| slot.filter == filter) {
-            return Some(slot.id);
+        if filter.len() > FILTER_CAPACITY {
+            return None;
+        }
+        if let Some(index) = self.all(kind).position(filter) {
+            return Some(with_table!(self, kind, |table| table.entries[index].id));
         }
         let id = self.fresh_id();
-        let slot = Slot {
-            filter: String::try_from(filter).ok()?,
-            qos: QoS::AtMostOnce,
-            id,
-        };
-        let pushed = match kind {
-            SlotKind::User => self.user.slots.push(slot),
-            SlotKind::Internal => self.internal.slots.push(slot),
-        };
-        pushed.ok().map(|()| id)
+        with_table!(self, kind, |table| table.push(filter, id)).then_some(id)
     }
 
-    /// An id no slot of either table uses (at most a dozen are live).
+    /// An id no slot of either table uses (at most 14 are live).
     fn fresh_id(&mut self) -> u8 {
         loop {
             let id = self.next_id;
             self.next_id = self.next_id.wrapping_add(1);
-            let used = [SlotKind::User, SlotKind::Internal]
-                .iter()
-                .any(|kind| self.all(*kind).iter().any(|slot| slot.id == id));
+            let used = (self.user.entries.iter())
+                .chain(self.internal.entries.iter())
+                .any(|entry| entry.id == id);
             if !used {
                 return id;
             }
@@ -164,30 +306,31 @@ impl SubscriptionTable {
         granted: Option<QoS>,
         still_awaited: bool,
     ) -> Granted {
-        let (slots, count) = table!(self, kind);
-        let Some(index) = slots.iter().position(|slot| slot.id == id) else {
-            return Granted::Refused;
-        };
-        match granted {
-            Some(qos) if index < *count => {
-                slots[index].qos = qos;
-                Granted::Stored(index)
-            }
-            Some(qos) => {
-                slots[index].qos = qos;
-                // The new filter joins the granted ones, after the last of them.
-                slots[*count..=index].rotate_right(1);
-                *count += 1;
-                Granted::Stored(*count - 1)
-            }
-            None if index < *count => Granted::Refused,
-            None => {
-                if !still_awaited {
-                    self.remove_any(kind, index);
+        with_table!(self, kind, |table| {
+            let Some(index) = table.entries.iter().position(|entry| entry.id == id) else {
+                return Granted::Refused;
+            };
+            let count = usize::from(table.granted);
+            match granted {
+                Some(qos) if index < count => {
+                    table.entries[index].qos = qos;
+                    Granted::Stored(index)
                 }
-                Granted::Refused
+                Some(qos) => {
+                    table.entries[index].qos = qos;
+                    // The new filter joins the granted ones, after the last of them.
+                    table.grant(index);
+                    Granted::Stored(count)
+                }
+                None if index < count => Granted::Refused,
+                None => {
+                    if !still_awaited {
+                        table.remove(index);
+                    }
+                    Granted::Refused
+                }
             }
-        }
+        })
     }
 
     /// The SUBSCRIBE into slot `id` ended without a SUBACK (timeout): a new filter goes
@@ -199,52 +342,52 @@ impl SubscriptionTable {
     /// Removes every new filter still awaiting its SUBACK (the link they were sent on is
     /// gone).
     pub(crate) fn drop_awaited(&mut self) {
-        self.user.slots.truncate(self.user.granted);
-        self.internal.slots.truncate(self.internal.granted);
+        self.user.entries.truncate(usize::from(self.user.granted));
+        self.internal
+            .entries
+            .truncate(usize::from(self.internal.granted));
     }
 
-    pub(crate) fn slot_mut(&mut self, kind: SlotKind, index: usize) -> Option<&mut Slot> {
-        let (slots, count) = table!(self, kind);
-        slots[..*count].get_mut(index)
+    /// The bookkeeping of granted slot `index` (its QoS is updated by a re-subscription).
+    pub(crate) fn slot_mut(&mut self, kind: SlotKind, index: usize) -> Option<&mut Entry> {
+        with_table!(self, kind, |table| {
+            let granted = usize::from(table.granted);
+            table.entries[..granted].get_mut(index)
+        })
     }
 
     /// Removes granted slot `index`.
     pub(crate) fn remove(&mut self, kind: SlotKind, index: usize) {
         if index < self.slots(kind).len() {
-            self.remove_any(kind, index);
-            match kind {
-                SlotKind::User => self.user.granted -= 1,
-                SlotKind::Internal => self.internal.granted -= 1,
-            }
-        }
-    }
-
-    fn remove_any(&mut self, kind: SlotKind, index: usize) {
-        match kind {
-            SlotKind::User => drop(self.user.slots.remove(index)),
-            SlotKind::Internal => drop(self.internal.slots.remove(index)),
+            with_table!(self, kind, |table| table.remove(index));
         }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.user = Table::default();
-        self.internal = Table::default();
+        self.user.entries.clear();
+        self.user.granted = 0;
+        self.internal.entries.clear();
+        self.internal.granted = 0;
     }
 
-    /// Granted slot `index` of the concatenation internal ++ user (the re-subscription order:
-    /// the gateway's result slot must be back before its sub-devices are re-onlined, and they
-    /// before their user filters are re-sent, `cloud.md` §3 item 4).
-    pub(crate) fn nth_overall(&self, index: usize) -> Option<(SlotKind, usize, &Slot)> {
+    /// A copy of granted slot `index` of the concatenation internal ++ user (the
+    /// re-subscription order: the gateway's result slot must be back before its sub-devices
+    /// are re-onlined, and they before their user filters are re-sent, `cloud.md` §3 item 4).
+    pub(crate) fn nth_overall(&self, index: usize) -> Option<(SlotKind, usize, OwnedSlot)> {
         let internal = self.slots(SlotKind::Internal);
-        match internal.get(index) {
-            Some(slot) => Some((SlotKind::Internal, index, slot)),
+        let (kind, index, slot) = match internal.get(index) {
+            Some(slot) => (SlotKind::Internal, index, slot),
             None => {
                 let user_index = index - internal.len();
-                self.slots(SlotKind::User)
-                    .get(user_index)
-                    .map(|slot| (SlotKind::User, user_index, slot))
+                let slot = self.slots(SlotKind::User).get(user_index)?;
+                (SlotKind::User, user_index, slot)
             }
-        }
+        };
+        let owned = OwnedSlot {
+            filter: String::try_from(slot.filter).ok()?,
+            qos: slot.qos,
+        };
+        Some((kind, index, owned))
     }
 
     /// How many granted internal slots there are (where the user slots start in
@@ -257,6 +400,9 @@ impl SubscriptionTable {
     pub(crate) fn routes(&self, kind: SlotKind, topic_name: &str) -> bool {
         self.slots(kind)
             .iter()
-            .any(|slot| topic::matches(&slot.filter, topic_name))
+            .any(|slot| topic::matches(slot.filter, topic_name))
     }
 }
+
+#[cfg(test)]
+mod tests;
