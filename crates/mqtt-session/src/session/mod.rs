@@ -35,7 +35,8 @@ pub use event::{
     Operation, PublishError, SubscribeError, UnsubscribeError,
 };
 pub use subscriptions::{
-    Slot, SlotKind, Slots, FILTER_CAPACITY, INTERNAL_FILTER_BYTES, INTERNAL_SLOTS, USER_SLOTS,
+    Slot, SlotKind, Slots, FILTER_CAPACITY, INTERNAL_FILTER_BYTES, INTERNAL_SLOTS,
+    INTERNAL_TAIL_CAPACITY, USER_SLOTS,
 };
 
 use crate::codec::{Connect, SubscriptionRequest, Unsubscribe, UnsubscribeFilters};

@@ -3,14 +3,24 @@
 //!
 //! Why the filters lie packed in one byte arena per table instead of a 128-byte string per
 //! slot: the user table must hold its worst case (ten 128-byte filters, 1,280 bytes), but the
-//! internal filters are the module's own four topics, at most 85 bytes each and 316 together,
-//! and a slot per filter would have reserved 4 x 128 for them. Each slot keeps only its
-//! length, QoS and id (3 bytes); its filter starts where the previous slot's ends. The table
-//! lends the filters as `&str` ([`Slots`]), so listing them copies nothing.
+//! internal filters are the module's own four topics, and a slot per filter would have
+//! reserved 4 x 128 bytes for them. Each slot keeps only its length, QoS, id and a flag; its
+//! filter starts where the previous slot's ends. The table lends the filters as `&str`
+//! ([`Slots`]), so listing them copies nothing.
+//!
+//! Why the internal table keeps a shared tail: its four topics are `<prefix><product id>/<device
+//! name>` (`$ota/update/`, `$thing/down/service/`, `$gateway/operation/result/`,
+//! `$sys/operation/result/`), so their last two levels are stored once (59 bytes at most) and
+//! each slot keeps its prefix (80 bytes for all four): 139 bytes instead of 316. A filter whose
+//! last two levels differ from the tail in use is stored whole, as far as the arena allows.
+
+mod arena;
 
 use crate::codec::QoS;
 use crate::topic;
-use heapless::{String, Vec};
+use arena::{Entry, Table};
+pub use arena::{Slot, Slots};
+use heapless::String;
 
 /// User slots (AT+TCMQTTSUB).
 pub const USER_SLOTS: usize = 10;
@@ -20,12 +30,15 @@ pub const USER_SLOTS: usize = 10;
 pub const INTERNAL_SLOTS: usize = 4;
 /// Longest filter a slot stores (the AT commands accept 128 bytes).
 pub const FILTER_CAPACITY: usize = 128;
-/// Bytes the internal filters share: the four prefixes above (12 + 20 + 26 + 22 bytes), each
-/// followed by `<product id>/<device name>` at their longest (10 + 1 + 48 bytes). A filter
-/// that would not fit is refused like an 11th user filter ([`SubscribeError::TableFull`]).
+/// Arena bytes of the internal table: the four prefixes above (12 + 20 + 26 + 22 bytes); their
+/// shared tail is kept apart ([`INTERNAL_TAIL_CAPACITY`]). A filter that does not fit is
+/// refused like an 11th user filter ([`SubscribeError::TableFull`]).
 ///
 /// [`SubscribeError::TableFull`]: super::SubscribeError::TableFull
-pub const INTERNAL_FILTER_BYTES: usize = 12 + 20 + 26 + 22 + INTERNAL_SLOTS * (10 + 1 + 48);
+pub const INTERNAL_FILTER_BYTES: usize = 12 + 20 + 26 + 22;
+/// Longest shared tail of the internal table: `<product id>/<device name>` at their longest
+/// (10 + 1 + 48 bytes, `commands.md` AT+TCDEVINFOSET).
+pub const INTERNAL_TAIL_CAPACITY: usize = 10 + 1 + 48;
 
 /// Which table a subscription belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,71 +50,6 @@ pub enum SlotKind {
     Internal,
 }
 
-/// One stored subscription, lent by the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Slot<'a> {
-    /// The filter, exactly as subscribed.
-    pub filter: &'a str,
-    /// QoS granted by the broker.
-    pub qos: QoS,
-}
-
-/// The granted slots of one table, oldest first ([`Session::subscriptions`]).
-///
-/// [`Session::subscriptions`]: super::Session::subscriptions
-#[derive(Debug, Clone, Copy)]
-pub struct Slots<'a> {
-    bytes: &'a [u8],
-    entries: &'a [Entry],
-}
-
-impl<'a> Slots<'a> {
-    /// How many slots.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Slot `index`, if there is one.
-    pub fn get(&self, index: usize) -> Option<Slot<'a>> {
-        self.iter().nth(index)
-    }
-
-    /// The slots, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = Slot<'a>> + 'a {
-        let bytes = self.bytes;
-        self.entries.iter().scan(0, move |start, entry| {
-            let end = *start + usize::from(entry.length);
-            let filter = bytes.get(*start..end).unwrap_or_default();
-            *start = end;
-            Some(Slot {
-                // Stored from a `&str` in `reserve`, whole.
-                filter: core::str::from_utf8(filter).unwrap_or_default(),
-                qos: entry.qos,
-            })
-        })
-    }
-
-    fn position(&self, filter: &str) -> Option<usize> {
-        self.iter().position(|slot| slot.filter == filter)
-    }
-}
-
-/// A slot's bookkeeping; its filter is `length` bytes in the arena, after those of the slots
-/// in front of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Entry {
-    length: u8,
-    /// QoS granted by the broker.
-    pub(crate) qos: QoS,
-    /// Names the slot for the SUBSCRIBEs awaiting their SUBACK (stable while slots move).
-    id: u8,
-}
-
 /// A copy of one slot, for the re-subscription that writes it into the transmit buffer
 /// (which the table's borrow would otherwise block).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,104 +58,22 @@ pub(crate) struct OwnedSlot {
     pub(crate) qos: QoS,
 }
 
-/// One table: the granted slots first (listed, routed, re-subscribed), then the new filters
-/// whose SUBACK is still awaited (`docs/decisions.md`, "Subscriptions").
-///
-/// Why a new filter takes its slot before the SUBACK: the SUBSCRIBE in flight then needs no
-/// copy of its filter (an in-flight entry would otherwise carry 128 bytes each, four of them),
-/// and a pending new filter already counts towards the table's limit, as the spec's `-107`
-/// wants. Such a slot is invisible until granted; a refusal, a timeout or the link's end
-/// removes it.
-#[derive(Debug)]
-struct Table<const N: usize, const BYTES: usize> {
-    bytes: [u8; BYTES],
-    entries: Vec<Entry, N, u8>,
-    granted: u8,
-}
-
-impl<const N: usize, const BYTES: usize> Default for Table<N, BYTES> {
-    fn default() -> Self {
-        Table {
-            bytes: [0; BYTES],
-            entries: Vec::new(),
-            granted: 0,
-        }
-    }
-}
-
-impl<const N: usize, const BYTES: usize> Table<N, BYTES> {
-    fn granted(&self) -> Slots<'_> {
-        Slots {
-            bytes: &self.bytes,
-            entries: &self.entries[..usize::from(self.granted)],
-        }
-    }
-
-    fn all(&self) -> Slots<'_> {
-        Slots {
-            bytes: &self.bytes,
-            entries: &self.entries,
-        }
-    }
-
-    /// Where slot `index`'s filter starts in the arena.
-    fn start(&self, index: usize) -> usize {
-        self.entries[..index]
-            .iter()
-            .map(|entry| usize::from(entry.length))
-            .sum()
-    }
-
-    fn has_room_for(&self, filter: &str) -> bool {
-        !self.entries.is_full() && self.start(self.entries.len()) + filter.len() <= BYTES
-    }
-
-    fn push(&mut self, filter: &str, id: u8) -> bool {
-        let length = u8::try_from(filter.len()).ok();
-        let start = self.start(self.entries.len());
-        let (Some(length), Some(area)) = (length, self.bytes.get_mut(start..start + filter.len()))
-        else {
-            return false;
-        };
-        let entry = Entry {
-            length,
-            qos: QoS::AtMostOnce,
-            id,
-        };
-        if self.entries.push(entry).is_err() {
-            return false;
-        }
-        area.copy_from_slice(filter.as_bytes());
-        true
-    }
-
-    fn remove(&mut self, index: usize) {
-        let start = self.start(index);
-        let end = self.start(self.entries.len());
-        let length = usize::from(self.entries.remove(index).length);
-        self.bytes.copy_within(start + length..end, start);
-        if index < usize::from(self.granted) {
-            self.granted -= 1;
-        }
-    }
-
-    /// Moves slot `index` (not yet granted) to the end of the granted slots.
-    fn grant(&mut self, index: usize) {
-        let granted = usize::from(self.granted);
-        let from = self.start(granted);
-        let start = self.start(index);
-        let length = usize::from(self.entries[index].length);
-        self.bytes[from..start + length].rotate_right(length);
-        self.entries[granted..=index].rotate_right(1);
-        self.granted += 1;
-    }
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct SubscriptionTable {
     user: Table<USER_SLOTS, { USER_SLOTS * FILTER_CAPACITY }>,
     internal: Table<INTERNAL_SLOTS, INTERNAL_FILTER_BYTES>,
+    /// The internal slots' shared tail (meaningful while a slot uses it).
+    tail: String<INTERNAL_TAIL_CAPACITY, u8>,
     next_id: u8,
+}
+
+/// Where a new internal filter goes: its first `head` bytes into the arena, the rest being
+/// the shared tail (`tailed`), which it sets first when `new_tail`.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    head: usize,
+    tailed: bool,
+    new_tail: bool,
 }
 
 /// What a SUBACK did to the slot of its SUBSCRIBE.
@@ -239,16 +105,47 @@ impl SubscriptionTable {
     /// The granted slots of one table, oldest first.
     pub(crate) fn slots(&self, kind: SlotKind) -> Slots<'_> {
         match kind {
-            SlotKind::User => self.user.granted(),
-            SlotKind::Internal => self.internal.granted(),
+            SlotKind::User => self.user.granted(""),
+            SlotKind::Internal => self.internal.granted(&self.tail),
         }
     }
 
     /// Every slot of one table, granted or awaiting its SUBACK.
     fn all(&self, kind: SlotKind) -> Slots<'_> {
         match kind {
-            SlotKind::User => self.user.all(),
-            SlotKind::Internal => self.internal.all(),
+            SlotKind::User => self.user.all(""),
+            SlotKind::Internal => self.internal.all(&self.tail),
+        }
+    }
+
+    /// Where a new filter of `kind` would go (user filters are stored whole).
+    fn placement(&self, kind: SlotKind, filter: &str) -> Placement {
+        let whole = Placement {
+            head: filter.len(),
+            tailed: false,
+            new_tail: false,
+        };
+        if kind == SlotKind::User {
+            return whole;
+        }
+        if self.internal.uses_tail() {
+            if filter.len() > self.tail.len() && filter.ends_with(self.tail.as_str()) {
+                return Placement {
+                    head: filter.len() - self.tail.len(),
+                    tailed: true,
+                    new_tail: false,
+                };
+            }
+            return whole;
+        }
+        // No tail in use: this filter's last two levels become it.
+        match filter.rmatch_indices('/').nth(1) {
+            Some((slash, _)) if filter.len() - (slash + 1) <= INTERNAL_TAIL_CAPACITY => Placement {
+                head: slash + 1,
+                tailed: true,
+                new_tail: true,
+            },
+            _ => whole,
         }
     }
 
@@ -260,9 +157,10 @@ impl SubscriptionTable {
     /// Whether a new filter (in no slot of the table yet) has no room: granted slots and new
     /// filters awaiting their SUBACK count alike.
     pub(crate) fn has_no_room_for(&self, kind: SlotKind, filter: &str) -> bool {
+        let head = self.placement(kind, filter).head;
         let room = match kind {
-            SlotKind::User => self.user.has_room_for(filter),
-            SlotKind::Internal => self.internal.has_room_for(filter),
+            SlotKind::User => self.user.has_room_for(head),
+            SlotKind::Internal => self.internal.has_room_for(head),
         };
         self.all(kind).position(filter).is_none() && !room
     }
@@ -277,8 +175,15 @@ impl SubscriptionTable {
         if let Some(index) = self.all(kind).position(filter) {
             return Some(with_table!(self, kind, |table| table.entries[index].id));
         }
+        let placement = self.placement(kind, filter);
+        let (head, tail) = filter.split_at(placement.head);
         let id = self.fresh_id();
-        with_table!(self, kind, |table| table.push(filter, id)).then_some(id)
+        let pushed = with_table!(self, kind, |table| table.push(head, id, placement.tailed));
+        if pushed && placement.new_tail {
+            // At most INTERNAL_TAIL_CAPACITY bytes (`placement`).
+            self.tail = String::try_from(tail).unwrap_or_default();
+        }
+        pushed.then_some(id)
     }
 
     /// An id no slot of either table uses (at most 14 are live).
@@ -364,10 +269,8 @@ impl SubscriptionTable {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.user.entries.clear();
-        self.user.granted = 0;
-        self.internal.entries.clear();
-        self.internal.granted = 0;
+        self.user.clear();
+        self.internal.clear();
     }
 
     /// A copy of granted slot `index` of the concatenation internal ++ user (the
@@ -384,7 +287,7 @@ impl SubscriptionTable {
             }
         };
         let owned = OwnedSlot {
-            filter: String::try_from(slot.filter).ok()?,
+            filter: slot.joined(),
             qos: slot.qos,
         };
         Some((kind, index, owned))
@@ -398,9 +301,10 @@ impl SubscriptionTable {
 
     /// Whether any granted slot of `kind` matches `topic_name`.
     pub(crate) fn routes(&self, kind: SlotKind, topic_name: &str) -> bool {
-        self.slots(kind)
-            .iter()
-            .any(|slot| topic::matches(slot.filter, topic_name))
+        self.slots(kind).iter().any(|slot| match slot.tail {
+            "" => topic::matches(slot.filter, topic_name),
+            _ => topic::matches(&slot.joined(), topic_name),
+        })
     }
 }
 

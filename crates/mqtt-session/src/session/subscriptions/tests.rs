@@ -9,7 +9,7 @@ fn filters(table: &SubscriptionTable, kind: SlotKind) -> StdVec<(StdString, QoS)
     table
         .slots(kind)
         .iter()
-        .map(|slot| (slot.filter.into(), slot.qos))
+        .map(|slot| (slot.joined().as_str().into(), slot.qos))
         .collect()
 }
 
@@ -64,31 +64,96 @@ fn the_modules_four_internal_filters_fit_at_their_longest() {
         .map(|prefix| (format!("{prefix}{tail}"), QoS::AtMostOnce))
         .collect();
     assert_eq!(filters(&table, SlotKind::Internal), expected);
-    // The arena is exactly full: the internal table takes no byte from the user's 1,280.
+    // The arena holds exactly the four prefixes; the tail is stored once.
     assert_eq!(table.internal.start(INTERNAL_SLOTS), INTERNAL_FILTER_BYTES);
+    assert_eq!(table.tail.as_str(), tail);
     assert!(table.has_no_room_for(SlotKind::Internal, "$x"));
 }
 
 #[test]
-fn an_internal_filter_over_the_arena_is_refused_without_a_trace() {
+fn an_internal_filter_without_the_shared_tail_is_stored_whole_within_the_arena() {
     let mut table = SubscriptionTable::default();
     subscribed(
         &mut table,
         SlotKind::Internal,
-        &"a".repeat(128),
+        "$ota/update/P/dev",
         QoS::AtMostOnce,
     );
+    // Another device's topic: its last two levels differ from the tail in use.
     subscribed(
         &mut table,
         SlotKind::Internal,
-        &"b".repeat(128),
+        "$ota/update/Q/other",
+        QoS::AtLeastOnce,
+    );
+    assert_eq!(
+        filters(&table, SlotKind::Internal),
+        [
+            ("$ota/update/P/dev".into(), QoS::AtMostOnce),
+            ("$ota/update/Q/other".into(), QoS::AtLeastOnce)
+        ]
+    );
+    let slots = table.slots(SlotKind::Internal);
+    let (first, second) = (slots.get(0).unwrap(), slots.get(1).unwrap());
+    assert_eq!((first.filter, first.tail), ("$ota/update/", "P/dev"));
+    assert_eq!((second.filter, second.tail), ("$ota/update/Q/other", ""));
+    assert!(table.routes(SlotKind::Internal, "$ota/update/P/dev"));
+    assert!(table.routes(SlotKind::Internal, "$ota/update/Q/other"));
+    assert!(!table.routes(SlotKind::Internal, "$ota/update/P/other"));
+    assert_eq!(
+        table.position(SlotKind::Internal, "$ota/update/Q/other"),
+        Some(1)
+    );
+    assert_eq!(table.position(SlotKind::Internal, "$ota/update/P/de"), None);
+    // 12 + 19 arena bytes used: a whole filter of 50 more does not fit.
+    let long = format!("$x/{}", "y".repeat(47));
+    assert!(table.has_no_room_for(SlotKind::Internal, &long));
+    assert_eq!(table.reserve(SlotKind::Internal, &long), None);
+    assert_eq!(table.internal.entries.len(), 2);
+    assert!(table.reserve(SlotKind::Internal, &long[1..]).is_some());
+}
+
+#[test]
+fn the_tail_is_chosen_again_once_no_slot_uses_it() {
+    let mut table = SubscriptionTable::default();
+    subscribed(
+        &mut table,
+        SlotKind::Internal,
+        "$ota/update/P/dev",
         QoS::AtMostOnce,
     );
-    let third = "c".repeat(INTERNAL_FILTER_BYTES - 256 + 1);
-    assert!(table.has_no_room_for(SlotKind::Internal, &third));
-    assert_eq!(table.reserve(SlotKind::Internal, &third), None);
-    assert_eq!(table.internal.entries.len(), 2);
-    assert!(table.reserve(SlotKind::Internal, &third[1..]).is_some());
+    table.remove(SlotKind::Internal, 0);
+    let filter = "$sys/operation/result/Q/other";
+    subscribed(&mut table, SlotKind::Internal, filter, QoS::AtMostOnce);
+    let slot = table.slots(SlotKind::Internal).get(0).unwrap();
+    assert_eq!(
+        (slot.filter, slot.tail),
+        ("$sys/operation/result/", "Q/other")
+    );
+    let (kind, index, owned) = table.nth_overall(0).unwrap();
+    assert_eq!(
+        (kind, index, owned.filter.as_str()),
+        (SlotKind::Internal, 0, filter)
+    );
+    // A pending filter keeps the tail in use until its SUBACK refuses it.
+    table.remove(SlotKind::Internal, 0);
+    let pending = table
+        .reserve(SlotKind::Internal, "$ota/update/R/third")
+        .unwrap();
+    subscribed(
+        &mut table,
+        SlotKind::Internal,
+        "$x/R/third",
+        QoS::AtMostOnce,
+    );
+    assert_eq!(
+        table.answered(SlotKind::Internal, pending, None, false),
+        Granted::Refused
+    );
+    assert_eq!(
+        table.slots(SlotKind::Internal).get(0).map(|slot| slot.tail),
+        Some("R/third")
+    );
 }
 
 #[test]
