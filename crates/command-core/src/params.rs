@@ -118,6 +118,24 @@ impl<'a> Params<'a> {
         Ok(text)
     }
 
+    /// [`text`](Self::text) in the form a record stores it ([`storage::Text`], a one-byte
+    /// length), for the values the settings mirror keeps.
+    pub fn field<const N: usize>(
+        &self,
+        index: usize,
+        min: usize,
+        max: usize,
+    ) -> Result<storage::Text<N>, ParamError> {
+        let mut text = storage::Text::new();
+        self.text_into(index, min, max, &mut text)?;
+        Ok(text)
+    }
+
+    /// Whether the token at `index` is a String (of any length).
+    pub fn is_text(&self, index: usize) -> bool {
+        matches!(self.tokens.get(index), Some(Token::String(_)))
+    }
+
     /// Unescapes the String at `index`, whose length must lie in `min..=max` (`max` at most
     /// `out`'s length), to the start of `out` in one pass, and returns its length. On an
     /// error `out` is unchanged.
@@ -140,23 +158,21 @@ impl<'a> Params<'a> {
 
     /// Unescapes the String at `index`, whose length must lie in `min..=max` (`max <= N`),
     /// into `out` in one pass. On an error `out` is left empty.
-    pub fn text_into<const N: usize>(
+    pub fn text_into<const N: usize, L: heapless::LenType>(
         &self,
         index: usize,
         min: usize,
         max: usize,
-        out: &mut heapless::Vec<u8, N>,
+        out: &mut heapless::Vec<u8, N, L>,
     ) -> Result<(), ParamError> {
         out.clear();
         match self.tokens.get(index) {
             // The length is known from the split, so a value out of bounds is refused before
             // any byte is copied.
-            Some(Token::String(text)) if (min..=max).contains(&text.len()) => {
-                if text.unescape_into(out) {
-                    Ok(())
-                } else {
-                    Err(ParamError::Range)
-                }
+            Some(Token::String(text)) if (min..=max).contains(&text.len()) && text.len() <= N => {
+                // Fits: checked just above.
+                let _ = out.resize(text.len(), 0);
+                text.unescape_to(out).ok_or(ParamError::Range).map(|_| ())
             }
             Some(Token::String(_)) => Err(ParamError::Range),
             Some(_) => Err(ParamError::Type),
@@ -202,7 +218,7 @@ mod tests {
             Err(ParamError::Range)
         );
         // A `max` above the buffer's capacity is still bounded by the capacity.
-        let mut small = heapless::Vec::<u8, 2>::new();
+        let mut small = heapless::Vec::<u8, 2, u8>::new();
         assert_eq!(
             params(b"\"abc\"").text_into(0, 1, 16, &mut small),
             Err(ParamError::Range)
@@ -229,5 +245,15 @@ mod tests {
         assert_eq!(many.int(8), Ok(8));
         assert_eq!(many.text::<8>(9, 1, 8).as_deref(), Ok(&b"nine"[..]));
         assert!(many.expect_count(1, 6).is_err());
+    }
+
+    #[test]
+    fn is_text_names_strings_only() {
+        let mixed = params(b"\"a\",7,,\"\"");
+        assert!(mixed.is_text(0));
+        assert!(!mixed.is_text(1), "an integer");
+        assert!(!mixed.is_text(2), "an omitted parameter");
+        assert!(mixed.is_text(3), "an empty string");
+        assert!(!mixed.is_text(4), "past the end");
     }
 }

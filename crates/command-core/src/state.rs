@@ -15,8 +15,8 @@ pub const MQTT_SERVER_MAX: usize = 63;
 pub struct RamState {
     /// Echo of received lines (ATE0/ATE1); on after every boot.
     pub echo: bool,
-    /// AT+TCMQTTSRV override; `None` until set since boot.
-    pub mqtt_server: Option<heapless::Vec<u8, MQTT_SERVER_MAX>>,
+    /// AT+TCMQTTSRV override; `None` until set since boot (a one-byte length: 63 bytes fit).
+    pub mqtt_server: Option<heapless::Vec<u8, MQTT_SERVER_MAX, u8>>,
     /// Parameters of the last successful AT+TCMQTTCONN (`1,5000,240,1,1` after boot).
     pub mqtt_parameters: MqttParameters,
     /// AT+TCLOG level 0..4; 1 after boot.

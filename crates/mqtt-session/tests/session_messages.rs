@@ -543,7 +543,8 @@ fn link_loss_fails_waiting_subscribe_and_unsubscribe_after_dropped() {
 fn default_session_stays_within_its_ram_budget() {
     let size = std::mem::size_of::<mqtt_session::DefaultSession<fn() -> u32>>();
     println!("DefaultSession: {size} bytes");
-    // 2339 + 2560 bytes of buffers, 12 slots of 128-byte filters, 16 queued events,
-    // 4 in-flight entries: about 8.1 KiB.
-    assert!(size < 9 * 1024, "{size}");
+    // 2339 + 2560 bytes of buffers, the subscription arenas (10 x 128 user bytes, the
+    // internal prefixes and their shared tail, 1,481 with the slots' bookkeeping), 16 queued
+    // events of 6 bytes, 4 in-flight entries, the identity: 6,968 bytes on x86_64.
+    assert!(size <= 7 * 1024, "{size}");
 }

@@ -8,7 +8,11 @@ use core::fmt;
 
 /// A byte string of at most `N` bytes. Any byte is allowed, NUL included,
 /// because secrets and SSIDs are opaque to the module.
-pub type Text<const N: usize> = heapless::Vec<u8, N>;
+///
+/// The length is one byte: every record field is at most 64 bytes, and the engine keeps a
+/// dozen of these in RAM (the settings mirror), where a `usize` length cost 7 bytes more each
+/// on a 64-bit host and 3 on the chip.
+pub type Text<const N: usize> = heapless::Vec<u8, N, u8>;
 
 /// Shows a byte string as text where it is printable, escaped elsewhere.
 struct Shown<'a>(&'a [u8]);

@@ -227,7 +227,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             .map_err(ReplyError::code)?;
         let secret = match credential {
             Credential::Key(psk) => {
-                let mut secret = heapless::Vec::<u8, 64>::new();
+                let mut secret = storage::Text::<64>::new();
                 for byte in psk.bytes() {
                     secret.push(byte).map_err(|_| GENERIC_FAILURE)?;
                 }
@@ -275,7 +275,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         device_name: &[u8],
         certificate: ota::Text<'_>,
         key: ota::Text<'_>,
-    ) -> Result<heapless::Vec<u8, 64>, i32> {
+    ) -> Result<storage::Text<64>, i32> {
         let certificate_name = file_name(device_name, b".crt").ok_or(NOT_STORED)?;
         let key_name = file_name(device_name, b".key").ok_or(NOT_STORED)?;
         let table = &state.certificates;
@@ -304,8 +304,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 
 /// `<dn><suffix>`, if it fits a file name.
 #[cfg(feature = "certificates")]
-fn file_name(device_name: &[u8], suffix: &[u8]) -> Option<heapless::Vec<u8, 64>> {
-    let mut name = heapless::Vec::from_slice(device_name).ok()?;
+fn file_name(device_name: &[u8], suffix: &[u8]) -> Option<storage::Text<64>> {
+    let mut name = storage::Text::from_slice(device_name).ok()?;
     name.extend_from_slice(suffix).ok()?;
     Some(name)
 }

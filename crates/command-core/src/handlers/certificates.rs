@@ -201,7 +201,7 @@ mod tests {
     use std::string::String;
     use storage::{DeviceInfo, Settings, Snapshot};
 
-    fn text<const N: usize>(bytes: &[u8]) -> heapless::Vec<u8, N> {
+    fn text<const N: usize>(bytes: &[u8]) -> storage::Text<N> {
         heapless::Vec::from_slice(bytes).unwrap()
     }
 

@@ -61,9 +61,9 @@ pub fn tcdevinfoset_set(context: &mut Context<'_>, reply: &mut Reply, params: Pa
     let checked = (|| {
         Ok::<_, ParamError>(DeviceInfo {
             tls_mode,
-            product_id: params.text(1, 1, 10)?,
-            device_name: params.text(2, 1, 48)?,
-            secret: params.text(3, 1, secret_max)?,
+            product_id: params.field(1, 1, 10)?,
+            device_name: params.field(2, 1, 48)?,
+            secret: params.field(3, 1, secret_max)?,
             region: region(&params)?,
         })
     })();
@@ -125,9 +125,9 @@ pub fn tcprdinfoset_set(context: &mut Context<'_>, reply: &mut Reply, params: Pa
     let checked = (|| {
         Ok::<_, ParamError>(ProductInfo {
             tls_mode,
-            product_id: params.text(1, 1, 10)?,
-            product_secret: params.text(2, 1, 32)?,
-            device_name: params.text(3, 1, 48)?,
+            product_id: params.field(1, 1, 10)?,
+            product_secret: params.field(2, 1, 32)?,
+            device_name: params.field(3, 1, 48)?,
             region: region(&params)?,
         })
     })();
@@ -168,9 +168,9 @@ fn common_checks(context: &Context<'_>, reply: &mut Reply, params: &Params<'_>) 
     Some(tls_mode as u8)
 }
 
-fn region(params: &Params<'_>) -> Result<heapless::Vec<u8, 24>, ParamError> {
+fn region(params: &Params<'_>) -> Result<storage::Text<24>, ParamError> {
     if params.count() == 5 {
-        params.text(4, 1, 24)
+        params.field(4, 1, 24)
     } else {
         Ok(heapless::Vec::from_slice(DEFAULT_REGION).unwrap_or_default())
     }

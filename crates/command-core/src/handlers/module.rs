@@ -147,7 +147,7 @@ pub fn tcmodinfoset_set(context: &mut Context<'_>, reply: &mut Reply, params: Pa
         reply.engine_error(EngineError::Count);
         return Step::Done;
     }
-    let name = match params.text::<30>(0, 1, 30) {
+    let name = match params.field::<30>(0, 1, 30) {
         Ok(name) => name,
         Err(_) => {
             reply.cme(204);

@@ -33,7 +33,7 @@ pub fn tcmqttsrv_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
     }
     let host = match params
         .expect_count(1, 1)
-        .and_then(|()| params.text::<MQTT_SERVER_MAX>(0, 0, MQTT_SERVER_MAX))
+        .and_then(|()| params.field::<MQTT_SERVER_MAX>(0, 0, MQTT_SERVER_MAX))
     {
         Ok(host) => host,
         Err(error) => {

@@ -162,12 +162,14 @@ pub fn tcmqttsub_query(_: &mut Context<'_>, _: &mut Reply) -> Step {
 }
 
 /// One line of AT+TCMQTTSUB?'s list.
-pub fn subscription_line(reply: &mut Reply, slot: &Slot) {
+pub fn subscription_line(reply: &mut Reply, slot: Slot<'_>) {
     reply
         .line()
-        .text("+TCMQTTSUB:")
-        .quoted(slot.filter.as_bytes())
-        .text(",")
+        .text("+TCMQTTSUB:\"")
+        // A user slot's filter is whole (its tail is empty); the parts are never copied.
+        .text(slot.filter)
+        .text(slot.tail)
+        .text("\",")
         .int(slot.qos as u8)
         .end();
 }

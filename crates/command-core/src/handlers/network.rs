@@ -57,8 +57,8 @@ pub fn tcregnet_set(context: &mut Context<'_>, reply: &mut Reply, params: Params
         }
         params.expect_count(3, 3)?;
         Ok(WifiStation {
-            ssid: params.text(1, 1, 32)?,
-            password: params.text(2, 0, 63)?,
+            ssid: params.field(1, 1, 32)?,
+            password: params.field(2, 0, 63)?,
         })
     })();
     match checked {

@@ -66,17 +66,16 @@ fn cwjap_syntax(params: &Params<'_>) -> Result<(), ParamError> {
     params.expect_count(2, 3)?;
     for index in 0..params.count() {
         // Lengths are checked later; here only the class matters.
-        match params.text::<256>(index, 0, 256) {
-            Err(ParamError::Type) => return Err(ParamError::Type),
-            _ => continue,
+        if !params.is_text(index) {
+            return Err(ParamError::Type);
         }
     }
     Ok(())
 }
 
 fn cwjap_values(params: &Params<'_>) -> Result<(WifiStation, Option<[u8; 6]>), ParamError> {
-    let ssid = params.text::<32>(0, 1, 32)?;
-    let password = params.text::<63>(1, 0, 63)?;
+    let ssid = params.field::<32>(0, 1, 32)?;
+    let password = params.field::<63>(1, 0, 63)?;
     let bssid = if params.count() == 3 {
         let text = params.text::<17>(2, 17, 17)?;
         Some(parse_mac(&text).ok_or(ParamError::Range)?)

@@ -48,25 +48,51 @@ impl Backoff {
     }
 }
 
-/// What the schedule remembers across links: when the last CONNECT left, and since when the
-/// current link is up with which step of the schedule it was reached.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What the schedule remembers across links: when the next CONNECT may leave, and since when
+/// the current link is up with which step of the schedule it was reached.
+///
+/// Three plain fields (24 bytes) rather than an `Option<u64>` and an
+/// `Option<(u64, Option<Backoff>)>` (40): before the first CONNECT the earliest time is 0,
+/// which never delays an attempt; a link reached by the host's AT+TCMQTTCONN restarts the
+/// schedule exactly like no link at all, and both are a step of attempt 0 (attempts count
+/// from 1), so no `Option` tag pads the step to 12 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ReconnectHistory {
-    last_connect: Option<u64>,
-    /// CONNACK time of the current link and the step that reached it (`None`: the host's
-    /// AT+TCMQTTCONN, the start of the schedule).
-    link: Option<(u64, Option<Backoff>)>,
+    /// [`MIN_CONNECT_INTERVAL_MS`] after the last CONNECT; 0 before the first.
+    next_connect_from: u64,
+    /// CONNACK time of the current link.
+    link_since: u64,
+    /// The step that reached the current link; attempt 0 for the host's AT+TCMQTTCONN (the
+    /// start of the schedule) and once the link dropped.
+    link_step: Backoff,
+}
+
+/// The `link_step` of no step.
+const NO_STEP: Backoff = Backoff {
+    attempt: 0,
+    delay_ms: 0,
+};
+
+impl Default for ReconnectHistory {
+    fn default() -> Self {
+        ReconnectHistory {
+            next_connect_from: 0,
+            link_since: 0,
+            link_step: NO_STEP,
+        }
+    }
 }
 
 impl ReconnectHistory {
     /// A CONNECT was written at `now`.
     pub(super) fn connect_sent(&mut self, now: u64) {
-        self.last_connect = Some(now);
+        self.next_connect_from = now + MIN_CONNECT_INTERVAL_MS;
     }
 
     /// A CONNACK accepted the link at `now`, reached with `step` (`None` for the first connect).
     pub(super) fn link_up(&mut self, now: u64, step: Option<Backoff>) {
-        self.link = Some((now, step));
+        self.link_since = now;
+        self.link_step = step.unwrap_or(NO_STEP);
     }
 
     /// The step after the usable link dropped at `now`: the first one (from `random`) when
@@ -77,19 +103,17 @@ impl ReconnectHistory {
         now: u64,
         random: impl FnOnce() -> u32,
     ) -> Option<Backoff> {
-        match self.link.take() {
-            Some((since, Some(step))) if now.saturating_sub(since) < STABLE_LINK_MS => step.next(),
-            _ => Some(Backoff::first(random())),
+        let step = core::mem::replace(&mut self.link_step, NO_STEP);
+        if step != NO_STEP && now.saturating_sub(self.link_since) < STABLE_LINK_MS {
+            step.next()
+        } else {
+            Some(Backoff::first(random()))
         }
     }
 
     /// When an attempt after waiting `step` from `now` may start.
     pub(super) fn attempt_time(&self, now: u64, step: Backoff) -> u64 {
-        let waited = now + u64::from(step.delay_ms);
-        match self.last_connect {
-            Some(sent) => waited.max(sent + MIN_CONNECT_INTERVAL_MS),
-            None => waited,
-        }
+        (now + u64::from(step.delay_ms)).max(self.next_connect_from)
     }
 }
 
@@ -146,6 +170,27 @@ mod tests {
         assert_eq!(
             history.step_after_drop(300_001, || 0),
             Some(Backoff::first(0))
+        );
+    }
+
+    #[test]
+    fn the_history_takes_three_words() {
+        assert_eq!(core::mem::size_of::<ReconnectHistory>(), 24);
+    }
+
+    #[test]
+    fn a_drop_without_a_new_link_restarts_the_schedule() {
+        let mut history = ReconnectHistory::default();
+        history.link_up(10_000, Some(Backoff::first(0)));
+        assert_eq!(
+            history
+                .step_after_drop(10_001, || 0)
+                .map(|step| step.attempt),
+            Some(2)
+        );
+        assert_eq!(
+            history.step_after_drop(10_002, || 7),
+            Some(Backoff::first(7))
         );
     }
 

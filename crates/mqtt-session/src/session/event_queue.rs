@@ -7,9 +7,8 @@
 //! enum and rebuilds the `Event` when it is taken out. The queue is part of the session's
 //! RAM on every board (`docs/performance.md`, "Engine RAM").
 
-use heapless::Deque;
-
 use super::event::{ConnectFailure, ConnectRefusal, DropReason, Event, Operation};
+use super::ring::Ring;
 use super::subscriptions::SlotKind;
 use crate::codec::{PacketId, QoS};
 
@@ -143,13 +142,14 @@ impl Queued {
 /// First in, first out, `N` events.
 #[derive(Debug)]
 pub(super) struct EventQueue<const N: usize> {
-    events: Deque<Queued, N>,
+    events: Ring<Queued, N>,
 }
 
 impl<const N: usize> EventQueue<N> {
     pub(super) const fn new() -> Self {
         EventQueue {
-            events: Deque::new(),
+            // The filler only initialises the free slots.
+            events: Ring::new(Queued::GaveUp),
         }
     }
 

@@ -32,10 +32,10 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.held_since?;
         let release = self.release.as_ref()?;
         let buffer = &self.receive[..self.receive_length];
-        let topic = buffer.get(release.topic.0..release.topic.1)?;
+        let topic = buffer.get(release.topic.range())?;
         Some(Message {
             topic: core::str::from_utf8(topic).unwrap_or_default(),
-            payload: buffer.get(release.payload.0..release.payload.1)?,
+            payload: buffer.get(release.payload.range())?,
             qos: release.qos,
             retain: release.retain,
             for_user: release.for_user,

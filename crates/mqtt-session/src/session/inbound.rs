@@ -9,7 +9,7 @@
 use super::subscriptions::{Granted, SlotKind};
 use super::{
     Acknowledgement, ConnectRefusal, DropReason, Entropy, Event, Message, PendingKind, Phase,
-    Release, Session, ACKNOWLEDGEMENT_LENGTH, MAX_INBOUND_PAYLOAD,
+    Release, Session, Span, ACKNOWLEDGEMENT_LENGTH, MAX_INBOUND_PAYLOAD,
 };
 use crate::codec::{
     decode, decode_fixed_header, DecodeError, Packet, PacketId, QoS, SUBACK_FAILURE,
@@ -278,8 +278,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.release = Some(Release {
             length,
             acknowledgement,
-            topic: (publish.topic.start, publish.topic.end),
-            payload: (publish.payload.start, publish.payload.end),
+            topic: Span::new(publish.topic.clone()),
+            payload: Span::new(publish.payload.clone()),
             qos: publish.qos,
             retain: publish.retain,
             for_user,

@@ -23,6 +23,7 @@ mod event_queue;
 mod hold;
 mod inbound;
 mod link;
+mod ring;
 mod staging;
 mod subscriptions;
 
@@ -33,14 +34,19 @@ pub use event::{
     ConnectError, ConnectFailure, ConnectRefusal, DisconnectError, DropReason, Event, Message,
     Operation, PublishError, SubscribeError, UnsubscribeError,
 };
-pub use subscriptions::{Slot, SlotKind, FILTER_CAPACITY, INTERNAL_SLOTS, USER_SLOTS};
+pub use subscriptions::{
+    Slot, SlotKind, Slots, FILTER_CAPACITY, INTERNAL_FILTER_BYTES, INTERNAL_SLOTS,
+    INTERNAL_TAIL_CAPACITY, USER_SLOTS,
+};
 
 use crate::codec::{Connect, SubscriptionRequest, Unsubscribe, UnsubscribeFilters};
 use crate::codec::{EncodeError, Packet, PacketId, Publish, QoS, Subscribe, SubscribeFilters};
 use crate::tencent::{ConnectionId, Identity};
 use crate::topic;
+use core::ops::Range;
 use event_queue::EventQueue;
-use heapless::{Deque, Vec};
+use heapless::Vec;
+use ring::Ring;
 use subscriptions::SubscriptionTable;
 
 /// Largest inbound payload forwarded; larger ones are dropped (and still acknowledged).
@@ -165,12 +171,34 @@ struct Release {
     length: usize,
     acknowledgement: Option<Acknowledgement>,
     /// Where the message lies in the receive buffer, for [`Session::held_message`].
-    topic: (usize, usize),
-    payload: (usize, usize),
+    topic: Span,
+    payload: Span,
     qos: QoS,
     retain: bool,
     for_user: bool,
     for_internal: bool,
+}
+
+/// A range of the receive buffer in two `u16`s, not two `usize`s (both buffers are at most
+/// 64 KiB, checked in [`Session::new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u16,
+    end: u16,
+}
+
+impl Span {
+    fn new(range: Range<usize>) -> Self {
+        // Offsets into the receive buffer, at most `RX <= u16::MAX`.
+        Span {
+            start: range.start as u16,
+            end: range.end as u16,
+        }
+    }
+
+    fn range(self) -> Range<usize> {
+        usize::from(self.start)..usize::from(self.end)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,8 +233,9 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     transmit: [u8; TX],
     transmit_length: usize,
     /// Size of the payload area lent at the end of the transmit buffer
-    /// ([`Session::payload_area`]); writes stop in front of it.
-    staged: Option<usize>,
+    /// ([`Session::payload_area`]); writes stop in front of it. A `u16` (the buffer is at most
+    /// 64 KiB): 4 bytes, not 16.
+    staged: Option<u16>,
     receive: [u8; RX],
     receive_length: usize,
     discard: usize,
@@ -216,14 +245,19 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     /// The next re-subscription stops after the internal slots until the runner resumes it
     /// (`Session::defer_user_resubscription`).
     defer_user: bool,
-    recent_qos1: Deque<PacketId, RECENT_IDS>,
-    awaiting_release: Deque<PacketId, RECENT_IDS>,
+    /// The last QoS 1 ids received (duplicate detection, `README.md` table B).
+    recent_qos1: Ring<PacketId, RECENT_IDS>,
+    /// QoS 2 ids received and not yet released by their PUBREL.
+    awaiting_release: Ring<PacketId, RECENT_IDS>,
     statistics: Statistics,
 }
 
 impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Creates an idle session.
     pub fn new(random: R) -> Self {
+        // Offsets into the buffers are kept in `u16`s (`Span`, `staged`).
+        const { assert!(TX <= u16::MAX as usize && RX <= u16::MAX as usize) };
+        let first_id = PacketId::new(1).unwrap_or_else(|| unreachable!());
         Self {
             random,
             config: SessionConfig {
@@ -237,7 +271,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             ping: Ping::Idle,
             last_ping_or_connect: 0,
             history: ReconnectHistory::default(),
-            next_packet_id: PacketId::new(1).unwrap_or_else(|| unreachable!()),
+            next_packet_id: first_id,
             pending: Vec::new(),
             subscriptions: SubscriptionTable::default(),
             events: EventQueue::new(),
@@ -250,8 +284,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             release: None,
             held_since: None,
             defer_user: false,
-            recent_qos1: Deque::new(),
-            awaiting_release: Deque::new(),
+            recent_qos1: Ring::new(first_id),
+            awaiting_release: Ring::new(first_id),
             statistics: Statistics::default(),
         }
     }
@@ -411,8 +445,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         matches!(self.phase, Phase::Resubscribing { .. })
     }
 
-    /// The slots of one table, oldest first (AT+TCMQTTSUB? lists the user table).
-    pub fn subscriptions(&self, kind: SlotKind) -> &[Slot] {
+    /// The slots of one table, oldest first (AT+TCMQTTSUB? lists the user table), lent from
+    /// the table's byte arena.
+    pub fn subscriptions(&self, kind: SlotKind) -> Slots<'_> {
         self.subscriptions.slots(kind)
     }
 
@@ -439,7 +474,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn transmit_end(&self) -> usize {
-        TX - self.staged.unwrap_or(0)
+        TX - self.staged.map_or(0, usize::from)
     }
 
     fn transmit_free(&self) -> usize {

@@ -25,14 +25,15 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             self.staged = None;
             return None;
         }
-        self.staged = Some(size);
+        // `size <= TX <= u16::MAX` (`Session::new`).
+        self.staged = Some(size as u16);
         Some(&mut self.transmit[TX - size..])
     }
 
     /// The payload area lent now, if any (never lends one: a refused area stays refused, so
     /// a payload whose first bytes went nowhere is never published).
     pub fn lent_payload_area(&mut self) -> Option<&mut [u8]> {
-        let size = self.staged?;
+        let size = usize::from(self.staged?);
         Some(&mut self.transmit[TX - size..])
     }
 
@@ -54,7 +55,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         qos: QoS,
         now: u64,
     ) -> Result<Option<PacketId>, PublishError> {
-        let area = self.staged.take();
+        let area = self.staged.take().map(usize::from);
         let packet_id = self.check_publish(topic_name, qos)?;
         let publish = Publish {
             duplicate: false,
