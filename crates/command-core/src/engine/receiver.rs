@@ -39,11 +39,7 @@ pub(super) async fn receive<R: Read, T: Write, C: Clock>(
         };
         let mut fed = 0;
         while fed < count {
-            let (taken, pending) = {
-                let mut framer = shared.framer.borrow_mut();
-                let taken = framer.offer(&buffer[fed..count]);
-                (taken, framer.pending())
-            };
+            let (taken, pending) = shared.framer.borrow_mut().receive(&buffer[fed..count]);
             if taken == 0 {
                 // Back-pressure: the framer is full of bytes only the executor can take (a
                 // barrier or a data phase); the UART is not read until it took some.
