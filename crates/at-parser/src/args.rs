@@ -252,6 +252,14 @@ impl<'a> QuotedStr<'a> {
                     continue;
                 }
                 let plain = scan::first_flagged(backslashes);
+                // Escaped JSON has a pair every few bytes: when the byte after the `\` is in
+                // this word too, it goes in the `\`'s slot here, without the byte path.
+                if plain + 1 < scan::WORD {
+                    slots[plain] = (word >> (8 * (plain + 1))) as u8;
+                    read += plain + 2;
+                    written += plain + 1;
+                    continue;
+                }
                 read += plain;
                 written += plain;
             }
