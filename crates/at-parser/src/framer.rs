@@ -174,14 +174,27 @@ impl<const N: usize> Framer<N> {
     /// An empty `bytes` stores nothing and only asks.
     #[inline(always)]
     pub fn receive(&mut self, bytes: &[u8]) -> (usize, Pending) {
-        if let [byte] = *bytes {
-            let end = self.buffer.end;
-            // An LF may end a terminator or `+++\r\n`: decided below.
-            if end < usize::from(self.quiet_end) && byte != b'\n' && self.buffer.store(end, byte) {
-                return (1, self.quiet);
-            }
+        match self.receive_quiet(bytes) {
+            Some(pending) => (1, pending),
+            None => self.receive_general(bytes),
         }
-        self.receive_general(bytes)
+    }
+
+    /// [`receive`](Self::receive)'s one-byte path alone: stores a one-byte read that calls for
+    /// nothing more than [`Pending::Nothing`] or [`Pending::Payload`] and returns that, or
+    /// stores nothing and returns `None` (then call `receive`). A receiver whose UART delivers
+    /// a byte per read tests this first, so that its loop does not also check what was taken.
+    #[inline(always)]
+    pub fn receive_quiet(&mut self, bytes: &[u8]) -> Option<Pending> {
+        let [byte] = *bytes else {
+            return None;
+        };
+        let end = self.buffer.end;
+        // An LF may end a terminator or `+++\r\n`: decided by `receive`.
+        if end < usize::from(self.quiet_end) && byte != b'\n' && self.buffer.store(end, byte) {
+            return Some(self.quiet);
+        }
+        None
     }
 
     /// [`receive`](Self::receive) past its one-byte path.

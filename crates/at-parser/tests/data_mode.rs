@@ -565,3 +565,30 @@ fn pending_when_the_buffer_is_full_for_certificates_and_while_discarding() {
     );
     assert_eq!(framer.receive(b"z").1, Pending::Discard);
 }
+
+#[test]
+fn the_one_byte_path_takes_only_bytes_that_call_for_nothing_more() {
+    let mut framer = Framer::<8>::new();
+    assert_eq!(framer.receive_quiet(b"A"), Some(Pending::Nothing));
+    // Two bytes, an LF, or a byte that would make the line as long as the buffer: declined,
+    // nothing stored.
+    assert_eq!(framer.receive_quiet(b"TE"), None);
+    assert_eq!(framer.receive_quiet(b"\n"), None);
+    for _ in 0..6 {
+        assert_eq!(framer.receive_quiet(b"x"), Some(Pending::Nothing));
+    }
+    assert_eq!(framer.buffered(), 7);
+    assert_eq!(framer.receive_quiet(b"x"), None);
+    assert_eq!(framer.buffered(), 7);
+    framer.clear();
+    // A publish phase: payload bytes until the last one, which is due.
+    framer.begin_data(3, DataKind::Publish);
+    assert_eq!(framer.receive_quiet(b"a"), Some(Pending::Payload));
+    assert_eq!(framer.receive_quiet(b"b"), Some(Pending::Payload));
+    assert_eq!(framer.receive_quiet(b"c"), None);
+    assert_eq!(framer.receive(b"c"), (1, Pending::PayloadDue));
+    // A certificate decides on every byte (Ctrl+Z ends it).
+    framer.clear();
+    framer.begin_data(3, DataKind::Certificate);
+    assert_eq!(framer.receive_quiet(b"a"), None);
+}

@@ -98,8 +98,8 @@ fn drive(stream: &[u8], chunks: &[usize], data_mode: bool) -> Vec<Event> {
     events
 }
 
-/// Drives the engine's way: each read of the given sizes (cycled) goes to `receive` with
-/// back-pressure into a one-line framer, and the driver acts only when the framer says so
+/// Drives the engine's way: each read of the given sizes (cycled) goes to `receive_quiet`, then
+/// if it declines to `receive` with back-pressure into a one-line framer, and the driver acts only when the framer says so
 /// (`Lines`, `PayloadDue`, `Discard`, or no room), as the engine's receiver does.
 fn drive_receiving(stream: &[u8], chunks: &[usize]) -> Vec<Event> {
     let mut framer: Framer<MAX_LINE> = Framer::new();
@@ -111,6 +111,11 @@ fn drive_receiving(stream: &[u8], chunks: &[usize]) -> Vec<Event> {
         let size = (*sizes.next().unwrap()).clamp(1, stream.len() - offset);
         let read = &stream[offset..offset + size];
         offset += size;
+        // The receiver's one-byte path first: a byte it takes calls for nothing to be done.
+        if let Some(pending) = framer.receive_quiet(read) {
+            assert!(matches!(pending, Pending::Nothing | Pending::Payload));
+            continue;
+        }
         let mut fed = 0;
         while fed < read.len() {
             let (taken, pending) = framer.receive(&read[fed..]);

@@ -148,12 +148,13 @@ impl Session {
             // The receiver's loop (`command-core`'s `engine/receiver.rs`): the read goes to the
             // framer, which takes what fits (back-pressure) and says what the bytes call for.
             // Most reads only continue a line or a payload: settled here; the rest out of line.
-            match self.framer.receive(read) {
-                (taken, Pending::Nothing) if taken == read.len() => {}
-                (taken, Pending::Payload) if taken == read.len() => {
-                    self.last_input = black_box(self.clock_ms);
-                }
-                (taken, pending) => self.react(read, taken, pending),
+            match self.framer.receive_quiet(read) {
+                Some(Pending::Payload) => self.last_input = black_box(self.clock_ms),
+                Some(_) => {}
+                None => match self.framer.receive(read) {
+                    (taken, Pending::Nothing) if taken == read.len() => {}
+                    (taken, pending) => self.react(read, taken, pending),
+                },
             }
         }
         black_box(self.summary)
