@@ -8,7 +8,9 @@
 //! which the executor polls when the receiver wakes it: for bytes that can end the phase or a
 //! full framer (`Framer::receive`); the receiver notes the board's time of every data-phase
 //! read for the inactivity timer. The framer holds one line ([`FRAMER_BYTES`]) and the receiver
-//! feeds it at most its room, as in the engine. What follows the parameter checks (topic
+//! feeds it at most its room, as in the engine. As in the engine's receiver, a read first goes
+//! to `Framer::receive_quiet`, which takes a single byte that only continues a line or a
+//! payload, and otherwise to `Framer::receive`. What follows the parameter checks (topic
 //! validation, the MQTT request, the reply) is not the parser's and is left out.
 //!
 //! The mix is a device reporting telemetry: long escaped-JSON `AT+TCMQTTPUB` lines near the
@@ -145,9 +147,10 @@ impl Session {
     pub fn process(&mut self, stream: &[u8], chunk: usize) -> Summary {
         self.summary = Summary::default();
         for read in stream.chunks(chunk) {
-            // The receiver's loop (`command-core`'s `engine/receiver.rs`): the read goes to the
-            // framer, which takes what fits (back-pressure) and says what the bytes call for.
-            // Most reads only continue a line or a payload: settled here; the rest out of line.
+            // The receiver's loop (`command-core`'s `engine/receiver.rs`): a one-byte read that
+            // only continues a line or a payload is taken by `receive_quiet`; any other goes to
+            // `receive`, which takes what fits (back-pressure) and says what the bytes call
+            // for. What needs more than a note of the time is done out of line.
             match self.framer.receive_quiet(read) {
                 Some(Pending::Payload) => self.last_input = black_box(self.clock_ms),
                 Some(_) => {}
