@@ -52,7 +52,7 @@ impl FramedRef<'_> {
     }
 }
 
-/// What the bytes fed so far call for ([`Framer::pending`]): the receiver's next step.
+/// What the bytes fed so far call for ([`Framer::receive`]): the receiver's next step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pending {
     /// Nothing now: the bytes continue a line, or wait behind the data-mode barrier.
