@@ -162,9 +162,9 @@ impl<const N: usize> Framer<N> {
     /// for: the receiver's next step.
     ///
     /// A read that only continues a line or a payload costs no framing search and no poll of
-    /// the data phase. A one-byte read (an interrupt-per-byte UART) that does is stored with
-    /// two compares against a threshold the framer keeps up to date as its mode and read
-    /// cursor change, instead of deciding again from the mode on every read.
+    /// the data phase; when it is one byte (an interrupt-per-byte UART) and not an LF, it is
+    /// stored with two compares against a threshold the framer keeps up to date as its mode
+    /// and read cursor change, instead of deciding again from the mode on every read.
     ///
     /// A caller that polls the data phase only on [`Pending::PayloadDue`] sees every
     /// completion, abort and full buffer at the read that caused it; plain payload bytes wait
