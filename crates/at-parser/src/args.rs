@@ -242,9 +242,13 @@ impl<'a> QuotedStr<'a> {
         loop {
             // A word at a time while both sides have room: the word is stored whole, and only
             // its part before a `\\` counts (the rest is written again from the right place).
-            let slots = out.get_mut(written..written.saturating_add(scan::WORD));
-            if let (Some(word), Some(slots)) = (scan::word_at(escaped, read), slots) {
-                slots.copy_from_slice(&word.to_le_bytes());
+            // The loop's condition bounds both slices, so they need no checks of their own.
+            while read + scan::WORD <= escaped.len() && written + scan::WORD <= out.len() {
+                let mut bytes = [0; scan::WORD];
+                bytes.copy_from_slice(&escaped[read..read + scan::WORD]);
+                let word = u64::from_le_bytes(bytes);
+                let slots = &mut out[written..written + scan::WORD];
+                slots.copy_from_slice(&bytes);
                 let backslashes = scan::flag_bytes(word, b'\\');
                 if backslashes == 0 {
                     read += scan::WORD;
@@ -252,8 +256,17 @@ impl<'a> QuotedStr<'a> {
                     continue;
                 }
                 let plain = scan::first_flagged(backslashes);
+                // Escaped JSON has a pair every few bytes: when the byte after the `\` is in
+                // this word too, it goes in the `\`'s slot here, without the byte path.
+                if plain + 1 < scan::WORD {
+                    slots[plain] = bytes[plain + 1];
+                    read += plain + 2;
+                    written += plain + 1;
+                    continue;
+                }
                 read += plain;
                 written += plain;
+                break;
             }
             // One byte, or one pair: the first `\\` of a pair is dropped, the byte after it kept.
             let Some(&byte) = escaped.get(read) else {

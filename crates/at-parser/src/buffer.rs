@@ -26,7 +26,7 @@ pub(crate) struct RxBuffer<const N: usize> {
     /// Index of the first unread byte.
     start: usize,
     /// Index one past the last unread byte.
-    end: usize,
+    pub(crate) end: usize,
     /// Absolute indices (into `bytes`) in ascending order: bytes were lost just before each one.
     gaps: heapless::Vec<usize, GAP_SLOTS>,
     /// Absolute index: no LF in `start + 1..scanned` ends a terminator. Kept in
@@ -43,6 +43,24 @@ impl<const N: usize> RxBuffer<N> {
             gaps: heapless::Vec::new(),
             scanned: 0,
         }
+    }
+
+    /// Index of the first unread byte.
+    #[inline]
+    pub(crate) const fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Stores `byte` at index `end`, the buffer's end, if it is inside the array; the caller
+    /// has checked that it needs no search (not an LF) and leaves the search cursor behind.
+    #[inline(always)]
+    pub(crate) fn store(&mut self, end: usize, byte: u8) -> bool {
+        let Some(slot) = self.bytes.get_mut(end) else {
+            return false;
+        };
+        *slot = byte;
+        self.end = end + 1;
+        true
     }
 
     /// Number of unread bytes.

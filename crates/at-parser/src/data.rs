@@ -82,7 +82,7 @@ const CANCEL: &[u8; 5] = b"+++\r\n";
 /// State of an open data phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DataPhase {
-    kind: DataKind,
+    pub(crate) kind: DataKind,
     len: usize,
     received: usize,
     /// Terminator bytes matched so far (publish only, after the payload).
@@ -176,6 +176,11 @@ impl DataPhase {
         plain
     }
 
+    /// Payload bytes still to come.
+    pub(crate) const fn remaining(&self) -> usize {
+        self.len.saturating_sub(self.received)
+    }
+
     fn after_payload_byte(&self) -> Step {
         if self.received == self.len && self.kind == DataKind::Certificate {
             Step::Ended(DataStatus::Complete { len: self.len })
@@ -194,6 +199,7 @@ impl<const N: usize> Framer<N> {
         self.data_outcome = None;
         self.phase = DataPhase::new(len, kind);
         self.mode = Mode::Data;
+        self.settle();
     }
 
     /// True while a data phase is open.
@@ -236,6 +242,7 @@ impl<const N: usize> Framer<N> {
                         *slot = byte;
                         phase.received = received;
                         self.buffer.clear();
+                        self.settle();
                         return DataStatus::NeedMore { received };
                     }
                 }
@@ -249,6 +256,7 @@ impl<const N: usize> Framer<N> {
                     crate::scan::copy(slots, unread);
                     phase.received = received;
                     self.buffer.consume(unread.len());
+                    self.settle();
                     return DataStatus::NeedMore { received };
                 }
             }
@@ -271,6 +279,7 @@ impl<const N: usize> Framer<N> {
         if consumed == unread.len() && phase.received < phase.len {
             let received = phase.received;
             self.buffer.consume(consumed);
+            self.settle();
             return DataStatus::NeedMore { received };
         }
         let step = loop {
@@ -295,6 +304,7 @@ impl<const N: usize> Framer<N> {
             Step::Continue => {
                 let received = phase.received;
                 self.buffer.consume(consumed);
+                self.settle();
                 DataStatus::NeedMore { received }
             }
             Step::Ended(status) => self.end_data(consumed, status, Mode::Lines),
@@ -308,6 +318,7 @@ impl<const N: usize> Framer<N> {
         self.buffer.consume(consumed);
         self.mode = next;
         self.data_outcome = Some(status);
+        self.settle();
         status
     }
 

@@ -52,7 +52,7 @@ impl FramedRef<'_> {
     }
 }
 
-/// What the bytes fed so far call for ([`Framer::pending`]): the receiver's next step.
+/// What the bytes fed so far call for ([`Framer::receive`]): the receiver's next step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pending {
     /// Nothing now: the bytes continue a line, or wait behind the data-mode barrier.
@@ -108,6 +108,14 @@ pub struct Framer<const N: usize = RX_BUFFER> {
     pub(crate) phase: DataPhase,
     /// Final status of the last data phase, repeated by `poll_data` once the phase has ended.
     pub(crate) data_outcome: Option<DataStatus>,
+    /// [`receive`](Self::receive)'s one-byte path: a byte that is not an LF, stored at a buffer
+    /// index below this, calls for no more than [`quiet`](Self::quiet) (see
+    /// [`settle`](Self::settle)). Two bytes, in what was the struct's padding: `N` fits
+    /// (checked in [`new`](Self::new)).
+    quiet_end: u16,
+    /// What such a byte calls for in the current mode: nothing, or a note of its arrival time
+    /// during a data phase.
+    quiet: Pending,
 }
 
 impl<const N: usize> Default for Framer<N> {
@@ -119,12 +127,22 @@ impl<const N: usize> Default for Framer<N> {
 impl<const N: usize> Framer<N> {
     /// Creates an empty framer in line mode.
     pub const fn new() -> Self {
-        Self {
+        const {
+            assert!(
+                N <= u16::MAX as usize,
+                "the framer's buffer indices are u16"
+            )
+        };
+        let mut framer = Self {
             buffer: RxBuffer::new(),
             mode: Mode::Lines,
             phase: DataPhase::new(0, DataKind::Publish),
             data_outcome: None,
-        }
+            quiet_end: 0,
+            quiet: Pending::Nothing,
+        };
+        framer.settle();
+        framer
     }
 
     /// Appends received bytes and returns how many were accepted.
@@ -134,29 +152,78 @@ impl<const N: usize> Framer<N> {
     /// so the caller may feed several reads before pulling events.
     #[inline]
     pub fn feed(&mut self, bytes: &[u8]) -> usize {
-        self.buffer.push(bytes)
+        let taken = self.buffer.push(bytes);
+        self.settle();
+        taken
     }
 
-    /// Appends as many received bytes as fit without dropping any and returns how many did:
-    /// the caller keeps the rest until the buffer has room again (back-pressure). Then
-    /// [`pending`](Self::pending) says what to do.
-    #[inline]
-    pub fn offer(&mut self, bytes: &[u8]) -> usize {
-        self.buffer.offer(bytes)
-    }
-
-    /// What the bytes fed so far call for, decided from the mode and a few compares, so that a
-    /// read (down to one byte) that only continues a line or a payload costs no framing
-    /// search and no poll of the data phase.
+    /// Appends as many received bytes as fit without dropping any (the caller keeps the rest
+    /// until the buffer has room again: back-pressure) and says what the bytes fed so far call
+    /// for: the receiver's next step.
+    ///
+    /// A read that only continues a line or a payload costs no framing search and no poll of
+    /// the data phase; when it is one byte (an interrupt-per-byte UART) and not an LF, it is
+    /// stored with two compares against a threshold the framer keeps up to date as its mode
+    /// and read cursor change, instead of deciding again from the mode on every read.
     ///
     /// A caller that polls the data phase only on [`Pending::PayloadDue`] sees every
     /// completion, abort and full buffer at the read that caused it; plain payload bytes wait
     /// in the buffer meanwhile, so it notes when each read arrived itself (on
     /// [`Pending::Payload`] too), for the inactivity timer.
+    ///
+    /// An empty `bytes` stores nothing and only asks.
+    #[inline(always)]
+    pub fn receive(&mut self, bytes: &[u8]) -> (usize, Pending) {
+        match self.receive_quiet(bytes) {
+            Some(pending) => (1, pending),
+            None => self.receive_general(bytes),
+        }
+    }
+
+    /// [`receive`](Self::receive)'s one-byte path alone: stores a one-byte read that calls for
+    /// nothing more than [`Pending::Nothing`] or [`Pending::Payload`] and returns that, or
+    /// stores nothing and returns `None` (then call `receive`). A receiver whose UART delivers
+    /// a byte per read tests this first, so that its loop does not also check what was taken.
+    #[inline(always)]
+    pub fn receive_quiet(&mut self, bytes: &[u8]) -> Option<Pending> {
+        let [byte] = *bytes else {
+            return None;
+        };
+        let end = self.buffer.end;
+        // An LF may end a terminator or `+++\r\n`: decided by `receive`.
+        if end < usize::from(self.quiet_end) && byte != b'\n' && self.buffer.store(end, byte) {
+            return Some(self.quiet);
+        }
+        None
+    }
+
+    /// [`receive`](Self::receive) past its one-byte path.
+    #[inline(never)]
+    fn receive_general(&mut self, bytes: &[u8]) -> (usize, Pending) {
+        let start = self.buffer.start();
+        let taken = self.buffer.offer(bytes);
+        let pending = self.pending();
+        // Storing moved the unread bytes to the front of the buffer: the threshold moves too.
+        if self.buffer.start() != start {
+            self.settle();
+        }
+        if pending == Pending::PayloadDue {
+            // Due until polled, whatever follows (`poll_data` settles again).
+            self.quiet_end = 0;
+        }
+        (taken, pending)
+    }
+
+    /// What the bytes fed so far call for, decided from the mode and a few compares.
+    ///
+    /// In line mode the bytes not searched yet are searched for an LF here, so that a read
+    /// that cannot complete a line costs no framing call; the search resumes there.
     #[inline]
-    pub fn pending(&mut self) -> Pending {
+    fn pending(&mut self) -> Pending {
         match self.mode {
-            Mode::Lines if self.buffer.searched() && self.buffer.len() < MAX_LINE.min(N) => {
+            Mode::Lines
+                if !self.buffer.line_feed_unsearched() && self.buffer.len() < MAX_LINE.min(N) =>
+            {
                 Pending::Nothing
             }
             Mode::Lines | Mode::Overlong => Pending::Lines,
@@ -170,6 +237,40 @@ impl<const N: usize> Framer<N> {
             Mode::Discard { .. } => Pending::Discard,
             Mode::Barrier => Pending::Nothing,
         }
+    }
+
+    /// Recomputes [`receive`](Self::receive)'s one-byte threshold from the mode, the read
+    /// cursor and the data phase; every method that changes one of them ends here.
+    ///
+    /// Below the threshold a byte that is not an LF, stored at the buffer's end, leaves what
+    /// [`pending`](Self::pending) would answer at [`quiet`](Self::quiet): in line mode the line
+    /// stays shorter than [`MAX_LINE`]; in a publish phase the buffer does not fill and the
+    /// payload stays incomplete; behind the barrier nothing is framed whatever arrives. Other
+    /// modes (certificate phase, discards) decide on every byte.
+    // Const so that `new` can start from it.
+    #[inline]
+    pub(crate) const fn settle(&mut self) {
+        let start = self.buffer.start();
+        // Line mode first, without a jump table: it follows every framed line.
+        if let Mode::Lines = self.mode {
+            self.quiet_end = smaller((start + smaller(MAX_LINE, N)).saturating_sub(1), N) as u16;
+            self.quiet = Pending::Nothing;
+            return;
+        }
+        let (room, quiet) = match self.mode {
+            Mode::Lines => (smaller(MAX_LINE, N), Pending::Nothing),
+            Mode::Data if matches!(self.phase.kind, DataKind::Publish) => {
+                (smaller(self.phase.remaining(), N), Pending::Payload)
+            }
+            Mode::Barrier => (N + 1, Pending::Nothing),
+            Mode::Data | Mode::Overlong | Mode::Discard { .. } => (0, Pending::Nothing),
+        };
+        // The byte lands at index `end` and leaves `end + 1 - start` bytes buffered, which
+        // must stay below `room`; `end < N` keeps it inside the array.
+        let end_bound = smaller((start + room).saturating_sub(1), N);
+        // Fits: `N` fits a u16 (checked in `new`).
+        self.quiet_end = end_bound as u16;
+        self.quiet = quiet;
     }
 
     /// Number of received bytes not yet framed or consumed by a data phase.
@@ -215,10 +316,15 @@ impl<const N: usize> Framer<N> {
             }
             _ => {}
         }
-        let length = self.frame_next()?;
+        let Some(length) = self.frame_next() else {
+            // The search may have changed the mode (an over-long line) or dropped bytes.
+            self.settle();
+            return None;
+        };
         let framed = self.classify(length);
         let taken = take(framed);
         self.buffer.consume(length);
+        self.settle();
         Some(taken)
     }
 
@@ -320,6 +426,7 @@ impl<const N: usize> Framer<N> {
     pub fn release_barrier(&mut self) {
         if self.mode == Mode::Barrier {
             self.mode = Mode::Lines;
+            self.settle();
         }
     }
 
@@ -341,6 +448,7 @@ impl<const N: usize> Framer<N> {
             self.buffer.clear();
             self.mode = Mode::Lines;
         }
+        self.settle();
     }
 
     /// Discards everything buffered and returns to line mode (used at reboot).
@@ -348,6 +456,16 @@ impl<const N: usize> Framer<N> {
         self.buffer.clear();
         self.mode = Mode::Lines;
         self.data_outcome = None;
+        self.settle();
+    }
+}
+
+/// The smaller of two sizes (`Ord::min` is not const).
+const fn smaller(first: usize, second: usize) -> usize {
+    if first < second {
+        first
+    } else {
+        second
     }
 }
 

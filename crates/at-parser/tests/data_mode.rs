@@ -501,8 +501,7 @@ fn data_abort_display_is_not_empty() {
 fn pending_asks_for_a_poll_only_when_the_bytes_can_change_the_phase() {
     let mut framer = after_command(b"AT+TCMQTTPUBL=\"t\",0,8\r\n");
     // Behind the barrier the executor decides, not the bytes.
-    assert_eq!(framer.offer(b"a"), 1);
-    assert_eq!(framer.pending(), Pending::Nothing);
+    assert_eq!(framer.receive(b"a"), (1, Pending::Nothing));
     framer.begin_data(8, DataKind::Publish);
     let mut payload = [0; 8];
     assert_eq!(
@@ -511,44 +510,36 @@ fn pending_asks_for_a_poll_only_when_the_bytes_can_change_the_phase() {
     );
     // Plain mid-payload bytes, a `+` included, may wait in the buffer.
     for byte in [b"b", b"+", b"c"] {
-        framer.offer(byte);
-        assert_eq!(framer.pending(), Pending::Payload);
+        assert_eq!(framer.receive(byte).1, Pending::Payload);
     }
     // An LF may end `+++\r\n`: due until polled.
-    framer.offer(b"\n");
-    assert_eq!(framer.pending(), Pending::PayloadDue);
-    framer.offer(b"d");
-    assert_eq!(framer.pending(), Pending::PayloadDue);
+    assert_eq!(framer.receive(b"\n").1, Pending::PayloadDue);
+    assert_eq!(framer.receive(b"d").1, Pending::PayloadDue);
     assert_eq!(
         framer.poll_data(&mut payload),
         DataStatus::NeedMore { received: 6 }
     );
-    assert_eq!(framer.pending(), Pending::Payload);
-    framer.offer(b"e");
-    assert_eq!(framer.pending(), Pending::Payload);
+    assert_eq!(framer.receive(b"").1, Pending::Payload);
+    assert_eq!(framer.receive(b"e").1, Pending::Payload);
     // The payload may be complete: due from its last byte on.
-    framer.offer(b"f");
-    assert_eq!(framer.pending(), Pending::PayloadDue);
+    assert_eq!(framer.receive(b"f").1, Pending::PayloadDue);
     assert_eq!(
         framer.poll_data(&mut payload),
         DataStatus::NeedMore { received: 8 }
     );
-    framer.offer(b"\r");
-    assert_eq!(framer.pending(), Pending::PayloadDue);
-    framer.offer(b"\nAT");
+    assert_eq!(framer.receive(b"\r").1, Pending::PayloadDue);
+    framer.receive(b"\nAT");
     assert_eq!(
         framer.poll_data(&mut payload),
         DataStatus::Complete { len: 8 }
     );
     assert_eq!(&payload, b"ab+c\ndef");
-    // Line mode: framing only once a line may be complete.
-    assert_eq!(framer.pending(), Pending::Lines);
+    // Line mode: framing only once a line may be complete (the bytes left after the
+    // payload hold no LF).
+    assert_eq!(framer.receive(b"").1, Pending::Nothing);
     assert_eq!(framer.next_line(), None);
-    assert_eq!(framer.pending(), Pending::Nothing);
-    framer.offer(b"\r");
-    assert_eq!(framer.pending(), Pending::Nothing);
-    framer.offer(b"\n");
-    assert_eq!(framer.pending(), Pending::Lines);
+    assert_eq!(framer.receive(b"\r").1, Pending::Nothing);
+    assert_eq!(framer.receive(b"\n").1, Pending::Lines);
     assert_eq!(drain(&mut framer), vec![line(b"AT\r\n")]);
 }
 
@@ -557,24 +548,47 @@ fn pending_when_the_buffer_is_full_for_certificates_and_while_discarding() {
     let mut framer = Framer::<4>::new();
     framer.begin_data(100, DataKind::Publish);
     // Back-pressure: what does not fit is left to the caller, not dropped.
-    assert_eq!(framer.offer(b"abc"), 3);
-    assert_eq!(framer.pending(), Pending::Payload);
-    assert_eq!(framer.offer(b"de"), 1);
-    assert_eq!(framer.pending(), Pending::PayloadDue);
-    assert_eq!(framer.offer(b"e"), 0);
+    assert_eq!(framer.receive(b"abc"), (3, Pending::Payload));
+    assert_eq!(framer.receive(b"de"), (1, Pending::PayloadDue));
+    assert_eq!(framer.receive(b"e").0, 0);
     let mut payload = [0; 100];
     framer.poll_data(&mut payload);
     assert_eq!(&payload[..4], b"abcd");
     framer.begin_data(5, DataKind::Certificate);
-    framer.offer(b"x");
-    assert_eq!(framer.pending(), Pending::PayloadDue);
+    assert_eq!(framer.receive(b"x").1, Pending::PayloadDue);
     let mut framer = after_command(PUBL);
     framer.begin_data(1, DataKind::Publish);
-    framer.offer(b"hXY");
+    framer.receive(b"hXY");
     assert_eq!(
         framer.poll_data(&mut payload),
         DataStatus::Aborted(DataAbort::BadTerminator)
     );
-    framer.offer(b"z");
-    assert_eq!(framer.pending(), Pending::Discard);
+    assert_eq!(framer.receive(b"z").1, Pending::Discard);
+}
+
+#[test]
+fn the_one_byte_path_takes_only_bytes_that_call_for_nothing_more() {
+    let mut framer = Framer::<8>::new();
+    assert_eq!(framer.receive_quiet(b"A"), Some(Pending::Nothing));
+    // Two bytes, an LF, or a byte that would make the line as long as the buffer: declined,
+    // nothing stored.
+    assert_eq!(framer.receive_quiet(b"TE"), None);
+    assert_eq!(framer.receive_quiet(b"\n"), None);
+    for _ in 0..6 {
+        assert_eq!(framer.receive_quiet(b"x"), Some(Pending::Nothing));
+    }
+    assert_eq!(framer.buffered(), 7);
+    assert_eq!(framer.receive_quiet(b"x"), None);
+    assert_eq!(framer.buffered(), 7);
+    framer.clear();
+    // A publish phase: payload bytes until the last one, which is due.
+    framer.begin_data(3, DataKind::Publish);
+    assert_eq!(framer.receive_quiet(b"a"), Some(Pending::Payload));
+    assert_eq!(framer.receive_quiet(b"b"), Some(Pending::Payload));
+    assert_eq!(framer.receive_quiet(b"c"), None);
+    assert_eq!(framer.receive(b"c"), (1, Pending::PayloadDue));
+    // A certificate decides on every byte (Ctrl+Z ends it).
+    framer.clear();
+    framer.begin_data(3, DataKind::Certificate);
+    assert_eq!(framer.receive_quiet(b"a"), None);
 }

@@ -2,7 +2,7 @@
 //! round trips.
 
 use at_parser::{
-    parse_line, Args, DataKind, DataStatus, Form, Framed, Framer, Parsed, Token, MAX_LINE,
+    parse_line, Args, DataKind, DataStatus, Form, Framed, Framer, Parsed, Pending, Token, MAX_LINE,
 };
 use proptest::prelude::*;
 
@@ -98,6 +98,77 @@ fn drive(stream: &[u8], chunks: &[usize], data_mode: bool) -> Vec<Event> {
     events
 }
 
+/// Drives the engine's way: each read of the given sizes (cycled) goes to `receive_quiet`, then
+/// if it declines to `receive` with back-pressure into a one-line framer, and the driver acts only when the framer says so
+/// (`Lines`, `PayloadDue`, `Discard`, or no room), as the engine's receiver does.
+fn drive_receiving(stream: &[u8], chunks: &[usize]) -> Vec<Event> {
+    let mut framer: Framer<MAX_LINE> = Framer::new();
+    let mut events = Vec::new();
+    let mut payload = [0u8; 64];
+    let mut offset = 0;
+    let mut sizes = chunks.iter().cycle();
+    while offset < stream.len() {
+        let size = (*sizes.next().unwrap()).clamp(1, stream.len() - offset);
+        let read = &stream[offset..offset + size];
+        offset += size;
+        // The receiver's one-byte path first: a byte it takes calls for nothing to be done.
+        if let Some(pending) = framer.receive_quiet(read) {
+            assert!(matches!(pending, Pending::Nothing | Pending::Payload));
+            continue;
+        }
+        let mut fed = 0;
+        while fed < read.len() {
+            let (taken, pending) = framer.receive(&read[fed..]);
+            fed += taken;
+            let due = matches!(
+                pending,
+                Pending::Lines | Pending::PayloadDue | Pending::Discard
+            );
+            if taken == 0 || due {
+                let before = framer.buffered();
+                act(&mut framer, &mut events, &mut payload);
+                assert!(taken > 0 || framer.buffered() < before, "no room made");
+            }
+        }
+    }
+    events
+}
+
+/// Polls an open data phase and frames lines until neither makes progress, deciding each
+/// barrier at once (see [`drive`]).
+fn act<const N: usize>(framer: &mut Framer<N>, events: &mut Vec<Event>, payload: &mut [u8]) {
+    loop {
+        if framer.in_data_mode() {
+            match framer.poll_data(payload) {
+                DataStatus::NeedMore { .. } => break,
+                status => {
+                    let stored = match status {
+                        DataStatus::Complete { len } => payload[..len].to_vec(),
+                        _ => Vec::new(),
+                    };
+                    events.push(Event::Data(status, stored));
+                }
+            }
+            continue;
+        }
+        let Some(framed) = framer.next_line() else {
+            break;
+        };
+        if let Framed::Line(line) = &framed {
+            if framer.barrier() {
+                match data_length(line) {
+                    Some(len) if line.starts_with(b"AT+TCCERTADD") => {
+                        framer.begin_data(len, DataKind::Certificate)
+                    }
+                    Some(len) => framer.begin_data(len, DataKind::Publish),
+                    None => framer.release_barrier(),
+                }
+            }
+        }
+        events.push(Event::Framed(framed));
+    }
+}
+
 fn data_length(line: &[u8]) -> Option<usize> {
     let Ok(Parsed::Command {
         form: Form::Set(args),
@@ -177,6 +248,16 @@ proptest! {
         let whole = drive(&stream, &[usize::MAX], true);
         prop_assert_eq!(&drive(&stream, &[1], true), &whole);
         prop_assert_eq!(&drive(&stream, &chunks, true), &whole);
+    }
+
+    #[test]
+    fn receiving_with_back_pressure_acts_only_when_told_and_sees_the_same_events(
+        stream in stream(),
+        chunks in prop::collection::vec(1usize..80, 1..8),
+    ) {
+        let whole = drive(&stream, &[usize::MAX], true);
+        prop_assert_eq!(&drive_receiving(&stream, &[1]), &whole);
+        prop_assert_eq!(&drive_receiving(&stream, &chunks), &whole);
     }
 
     #[test]

@@ -99,7 +99,7 @@ struct Shared {
     /// Raised when a line was queued; awaited by the executor only.
     line_ready: Flag,
     /// Raised when the receiver fed bytes a data phase or a discard must see now
-    /// (`Framer::pending`): wakes the executor, its only waiter. Plain payload bytes wait in
+    /// (`Framer::receive`): wakes the executor, its only waiter. Plain payload bytes wait in
     /// the framer instead, so a data phase is not woken by every read.
     input: Flag,
     /// When the receiver last fed bytes during a data phase: the low 32 bits of the board's

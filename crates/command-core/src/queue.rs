@@ -82,7 +82,7 @@ impl InputQueue {
             Entry::Rejected => (REJECTED, &[]),
         };
         // Fits: the budget above leaves room for the bytes and every entry's prefix.
-        self.write(&prefix.to_be_bytes());
+        self.write_prefix(prefix);
         self.write(line);
         self.entries += 1;
         self.bytes += entry.cost();
@@ -98,7 +98,7 @@ impl InputQueue {
         if self.entries == QUEUE_LINES || self.bytes + length > QUEUE_BYTES {
             return false;
         }
-        self.write(&(length as u16).to_be_bytes());
+        self.write_prefix(length as u16);
         self.write(&line[..length]);
         self.entries += 1;
         self.bytes += length;
@@ -127,7 +127,9 @@ impl InputQueue {
         let mut line = heapless::Vec::new();
         // Cannot fail: `length` is at most the capacity.
         let _ = line.extend_from_slice(&self.ring[self.head..self.head + first]);
-        let _ = line.extend_from_slice(&self.ring[..length - first]);
+        if first < length {
+            let _ = line.extend_from_slice(&self.ring[..length - first]);
+        }
         self.advance(length);
         self.bytes -= length;
         Some(Entry::Line(line))
@@ -149,8 +151,21 @@ impl InputQueue {
         let first = data.len().min(RING_BYTES - tail);
         let (before_end, after_wrap) = data.split_at(first);
         self.ring[tail..tail + first].copy_from_slice(before_end);
-        self.ring[..after_wrap.len()].copy_from_slice(after_wrap);
+        // Most lines do not straddle the ring's end: no second copy call for nothing.
+        if !after_wrap.is_empty() {
+            self.ring[..after_wrap.len()].copy_from_slice(after_wrap);
+        }
         self.used += data.len();
+    }
+
+    /// Appends an entry's two-byte length prefix (the caller checked the room): two stores,
+    /// not two copy calls.
+    fn write_prefix(&mut self, prefix: u16) {
+        let [high, low] = prefix.to_be_bytes();
+        let tail = (self.head + self.used) % RING_BYTES;
+        self.ring[tail] = high;
+        self.ring[(tail + 1) % RING_BYTES] = low;
+        self.used += 2;
     }
 
     /// Drops the oldest `count` bytes (they are queued).
@@ -228,6 +243,35 @@ mod tests {
         assert_eq!(queue.pop(), Some(Entry::Rejected));
         assert_eq!(queue.pop(), Some(line(5)));
         assert_eq!(queue.pop(), None);
+    }
+
+    #[test]
+    fn a_length_prefix_split_by_the_end_of_the_ring_reads_back() {
+        let mut queue = InputQueue::new();
+        let filled = |byte: u8, len: usize| {
+            let mut bytes = heapless::Vec::<u8, MAX_LINE>::new();
+            bytes.resize(len, byte).unwrap();
+            Entry::Line(bytes)
+        };
+        for byte in [b'A', b'B', b'C'] {
+            queue.push(filled(byte, 256)).unwrap();
+        }
+        queue.pop();
+        queue.push(filled(b'D', 255)).unwrap();
+        queue.push(filled(b'E', 6)).unwrap();
+        queue.pop();
+        // The ring's last byte is free: the next prefix's first byte goes there, its second
+        // to the front.
+        assert_eq!((queue.head + queue.used) % RING_BYTES, RING_BYTES - 1);
+        assert!(queue.push_line(b"AT+F=1\r\n"));
+        for (byte, len) in [(b'C', 256), (b'D', 255), (b'E', 6)] {
+            assert_eq!(queue.pop(), Some(filled(byte, len)));
+        }
+        let Some(Entry::Line(last)) = queue.pop() else {
+            panic!("the line behind the split prefix comes out");
+        };
+        assert_eq!(&last[..], b"AT+F=1\r\n");
+        assert!(queue.is_empty());
     }
 
     #[test]

@@ -39,12 +39,12 @@ const READS: [Read; 3] = [
     Read {
         bytes: 16,
         goal: None,
-        ceiling: 30.0,
+        ceiling: 27.0,
     },
     Read {
         bytes: 1,
         goal: Some(40.0),
-        ceiling: 80.0,
+        ceiling: 40.0,
     },
 ];
 /// Rounds of the session in the timed stream (about 0.6 MB).

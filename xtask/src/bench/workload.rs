@@ -6,9 +6,11 @@
 //! it for the data-mode barrier, parses it, and the handler reads its parameters through
 //! [`Params`] exactly as the real handler does. A `AT+TCMQTTPUBL` line opens the data phase,
 //! which the executor polls when the receiver wakes it: for bytes that can end the phase or a
-//! full framer (`Framer::pending`); the receiver notes the board's time of every data-phase
+//! full framer (`Framer::receive`); the receiver notes the board's time of every data-phase
 //! read for the inactivity timer. The framer holds one line ([`FRAMER_BYTES`]) and the receiver
-//! feeds it at most its room, as in the engine. What follows the parameter checks (topic
+//! feeds it at most its room, as in the engine. As in the engine's receiver, a read first goes
+//! to `Framer::receive_quiet`, which takes a single byte that only continues a line or a
+//! payload, and otherwise to `Framer::receive`. What follows the parameter checks (topic
 //! validation, the MQTT request, the reply) is not the parser's and is left out.
 //!
 //! The mix is a device reporting telemetry: long escaped-JSON `AT+TCMQTTPUB` lines near the
@@ -145,19 +147,35 @@ impl Session {
     pub fn process(&mut self, stream: &[u8], chunk: usize) -> Summary {
         self.summary = Summary::default();
         for read in stream.chunks(chunk) {
-            // The receiver's loop (`command-core`'s `engine/receiver.rs`): at most what fits
-            // per feed (back-pressure), then what the framer says the bytes call for.
-            let mut fed = 0;
-            while fed < read.len() {
-                let taken = self.framer.offer(&read[fed..]);
-                if taken == 0 {
-                    // The receiver waits for the executor, woken by the full framer.
-                    assert!(self.data_len.is_some(), "the framer filled in line mode");
-                    self.execute();
-                    continue;
-                }
+            // The receiver's loop (`command-core`'s `engine/receiver.rs`): a one-byte read that
+            // only continues a line or a payload is taken by `receive_quiet`; any other goes to
+            // `receive`, which takes what fits (back-pressure) and says what the bytes call
+            // for. What needs more than a note of the time is done out of line.
+            match self.framer.receive_quiet(read) {
+                Some(Pending::Payload) => self.last_input = black_box(self.clock_ms),
+                Some(_) => {}
+                None => match self.framer.receive(read) {
+                    (taken, Pending::Nothing) if taken == read.len() => {}
+                    (taken, pending) => self.react(read, taken, pending),
+                },
+            }
+        }
+        black_box(self.summary)
+    }
+
+    /// The rest of the receiver's loop for one read: `taken` of its bytes were fed and call
+    /// for `pending`; feeds the others as the framer makes room.
+    #[inline(never)]
+    fn react(&mut self, read: &[u8], mut taken: usize, mut pending: Pending) {
+        let mut fed = 0;
+        loop {
+            if taken == 0 {
+                // The receiver waits for the executor, woken by the full framer.
+                assert!(self.data_len.is_some(), "the framer filled in line mode");
+                self.execute();
+            } else {
                 fed += taken;
-                match self.framer.pending() {
+                match pending {
                     Pending::Nothing => {}
                     // The executor wakes when a line was queued.
                     Pending::Lines => {
@@ -172,9 +190,12 @@ impl Session {
                     }
                     Pending::Discard => panic!("the mix has no aborted data phase"),
                 }
+                if fed == read.len() {
+                    return;
+                }
             }
+            (taken, pending) = self.framer.receive(&read[fed..]);
         }
-        black_box(self.summary)
     }
 
     /// The receiver's framing loop: complete lines into the input queue. Returns whether it

@@ -6,7 +6,7 @@
 //! terminator, and the 1 s of silence that ends a discard. All of them are deadlines on the
 //! board's [`Clock`], so tests drive them with a manual clock. The executor is not woken by
 //! every read: the receiver notes when each read arrived and wakes it only for bytes that can
-//! end the phase (`Framer::pending`); the inactivity timer is restarted lazily, when it fires
+//! end the phase (`Framer::receive`); the inactivity timer is restarted lazily, when it fires
 //! and finds bytes that waited in the framer, from the arrival the receiver noted.
 //!
 //! The UART stays held from the prompt to the phase's end: URCs queue in the outbox meanwhile

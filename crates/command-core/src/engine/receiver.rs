@@ -37,13 +37,20 @@ pub(super) async fn receive<R: Read, T: Write, C: Clock>(
             Ok(0) | Err(_) => return Exit::UartClosed,
             Ok(count) => count,
         };
+        // An interrupt-per-byte UART delivers one byte per read, and most bytes only continue
+        // a line or a payload: stored with two compares, the rest of the loop skipped.
+        let quiet = shared.framer.borrow_mut().receive_quiet(&buffer[..count]);
+        match quiet {
+            Some(Pending::Payload) => {
+                shared.last_input.set(clock.now_ms() as u32);
+                continue;
+            }
+            Some(_) => continue,
+            None => {}
+        }
         let mut fed = 0;
         while fed < count {
-            let (taken, pending) = {
-                let mut framer = shared.framer.borrow_mut();
-                let taken = framer.offer(&buffer[fed..count]);
-                (taken, framer.pending())
-            };
+            let (taken, pending) = shared.framer.borrow_mut().receive(&buffer[fed..count]);
             if taken == 0 {
                 // Back-pressure: the framer is full of bytes only the executor can take (a
                 // barrier or a data phase); the UART is not read until it took some.
