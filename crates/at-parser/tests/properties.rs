@@ -59,41 +59,7 @@ fn drive(stream: &[u8], chunks: &[usize], data_mode: bool) -> Vec<Event> {
         let size = (*sizes.next().unwrap()).clamp(1, stream.len() - offset);
         assert_eq!(framer.feed(&stream[offset..offset + size]), size);
         offset += size;
-        loop {
-            if framer.in_data_mode() {
-                match framer.poll_data(&mut payload) {
-                    DataStatus::NeedMore { .. } => break,
-                    status => {
-                        let stored = match status {
-                            DataStatus::Complete { len } => payload[..len].to_vec(),
-                            _ => Vec::new(),
-                        };
-                        events.push(Event::Data(status, stored));
-                    }
-                }
-                continue;
-            }
-            let Some(framed) = framer.next_line() else {
-                break;
-            };
-            if let Framed::Line(line) = &framed {
-                assert!(line.len() <= MAX_LINE && line.ends_with(b"\r\n"));
-                if framer.barrier() {
-                    match data_length(line).filter(|_| data_mode) {
-                        Some(len) => {
-                            let kind = if line.starts_with(b"AT+TCCERTADD") {
-                                DataKind::Certificate
-                            } else {
-                                DataKind::Publish
-                            };
-                            framer.begin_data(len, kind);
-                        }
-                        None => framer.release_barrier(),
-                    }
-                }
-            }
-            events.push(Event::Framed(framed));
-        }
+        act(&mut framer, &mut events, &mut payload, data_mode);
     }
     events
 }
@@ -126,7 +92,7 @@ fn drive_receiving(stream: &[u8], chunks: &[usize]) -> Vec<Event> {
             );
             if taken == 0 || due {
                 let before = framer.buffered();
-                act(&mut framer, &mut events, &mut payload);
+                act(&mut framer, &mut events, &mut payload, true);
                 assert!(taken > 0 || framer.buffered() < before, "no room made");
             }
         }
@@ -135,8 +101,14 @@ fn drive_receiving(stream: &[u8], chunks: &[usize]) -> Vec<Event> {
 }
 
 /// Polls an open data phase and frames lines until neither makes progress, deciding each
-/// barrier at once (see [`drive`]).
-fn act<const N: usize>(framer: &mut Framer<N>, events: &mut Vec<Event>, payload: &mut [u8]) {
+/// barrier at once: a data-mode line enters its data phase when `data_mode` is set, else its
+/// barrier is released.
+fn act<const N: usize>(
+    framer: &mut Framer<N>,
+    events: &mut Vec<Event>,
+    payload: &mut [u8],
+    data_mode: bool,
+) {
     loop {
         if framer.in_data_mode() {
             match framer.poll_data(payload) {
@@ -155,8 +127,9 @@ fn act<const N: usize>(framer: &mut Framer<N>, events: &mut Vec<Event>, payload:
             break;
         };
         if let Framed::Line(line) = &framed {
+            assert!(line.len() <= MAX_LINE && line.ends_with(b"\r\n"));
             if framer.barrier() {
-                match data_length(line) {
+                match data_length(line).filter(|_| data_mode) {
                     Some(len) if line.starts_with(b"AT+TCCERTADD") => {
                         framer.begin_data(len, DataKind::Certificate)
                     }
