@@ -80,6 +80,15 @@ impl Reply {
         self.bytes.is_empty()
     }
 
+    /// The block as a buffer of `length` bytes (at most its capacity) for the caller to fill
+    /// and then write: AT+TCREADFWDATA's image pieces, which go out between its header and
+    /// its final `\r\n` while the block is otherwise empty.
+    pub(crate) fn piece(&mut self, length: usize) -> &mut [u8] {
+        self.clear();
+        let _ = self.bytes.resize_default(length.min(BLOCK_CAPACITY));
+        &mut self.bytes
+    }
+
     pub(crate) fn push(&mut self, data: &[u8]) {
         if self.bytes.extend_from_slice(data).is_err() {
             self.overflowed = true;

@@ -37,7 +37,9 @@ impl Service<'_, '_> {
                     break;
                 }
                 if message.for_internal {
-                    shared.ota.message(message.topic, message.payload, now);
+                    shared
+                        .ota
+                        .message(message.topic, message.payload, &shared.data, now);
                     self.gateway_message(message.topic, message.payload);
                 }
             }
