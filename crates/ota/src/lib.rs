@@ -32,4 +32,4 @@ pub use update::{
 };
 
 /// A version string (`AT+TCOTASET`, `update_firmware`): 1..=32 bytes.
-pub type Version = heapless::Vec<u8, 32>;
+pub type Version = heapless::Vec<u8, 32, u8>;
