@@ -65,6 +65,23 @@ struct Task {
     module: bool,
 }
 
+/// A time on the caller's millisecond clock, or none: an `Option<u64>` in 8 bytes instead of
+/// 16 (no clock reaches `u64::MAX`), for the machine's three timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Moment(u64);
+
+impl Moment {
+    const NONE: Self = Moment(u64::MAX);
+
+    fn at(ms: u64) -> Self {
+        Moment(ms.min(u64::MAX - 1))
+    }
+
+    fn get(self) -> Option<u64> {
+        (self.0 != u64::MAX).then_some(self.0)
+    }
+}
+
 /// The OTA update state machine.
 #[derive(Debug, Clone)]
 pub struct Ota {
@@ -76,14 +93,14 @@ pub struct Ota {
     in_update: bool,
     retries: u8,
     rejections: u8,
-    rereport_at: Option<u64>,
-    retry_at: Option<u64>,
+    rereport_at: Moment,
+    retry_at: Moment,
     /// Image bytes stored, as the runner last said.
     stored: u32,
     /// The count last persisted through [`Event::Checkpoint`].
     checkpointed: u32,
     last_percent: u8,
-    last_progress_at: Option<u64>,
+    last_progress_at: Moment,
     events: Deque<Event, EVENT_CAPACITY>,
 }
 
@@ -104,12 +121,12 @@ impl Ota {
             in_update: false,
             retries: 0,
             rejections: 0,
-            rereport_at: None,
-            retry_at: None,
+            rereport_at: Moment::NONE,
+            retry_at: Moment::NONE,
             stored: 0,
             checkpointed: 0,
             last_percent: 0,
-            last_progress_at: None,
+            last_progress_at: Moment::NONE,
             events: Deque::new(),
         }
     }
@@ -167,7 +184,7 @@ impl Ota {
         }
         self.mcu_version = Version::from_slice(version).map_err(|_| InvalidVersion)?;
         self.rejections = 0;
-        self.rereport_at = None;
+        self.rereport_at = Moment::NONE;
         if self.state == State::Idle {
             self.enter(State::Listening);
         }
@@ -208,13 +225,14 @@ impl Ota {
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
-        if self.retry_at.is_some_and(|at| now_ms >= at) && self.state == State::RetryWait {
-            self.retry_at = None;
+        if self.retry_at.get().is_some_and(|at| now_ms >= at) && self.state == State::RetryWait {
+            self.retry_at = Moment::NONE;
             self.push(Event::Publish(Report::Version));
             self.enter(State::Listening);
-        } else if self.rereport_at.is_some_and(|at| now_ms >= at) && self.state == State::Listening
+        } else if self.rereport_at.get().is_some_and(|at| now_ms >= at)
+            && self.state == State::Listening
         {
-            self.rereport_at = None;
+            self.rereport_at = Moment::NONE;
             self.push(Event::Publish(Report::Version));
         }
         self.events.pop_front()
@@ -227,8 +245,8 @@ impl Ota {
             return Some(0);
         }
         match self.state {
-            State::RetryWait => self.retry_at,
-            State::Listening => self.rereport_at,
+            State::RetryWait => self.retry_at.get(),
+            State::Listening => self.rereport_at.get(),
             _ => None,
         }
     }
@@ -296,8 +314,8 @@ impl Ota {
         self.in_update = false;
         self.retries = 0;
         self.rejections = 0;
-        self.retry_at = None;
-        self.rereport_at = None;
+        self.retry_at = Moment::NONE;
+        self.rereport_at = Moment::NONE;
         self.enter(State::Idle);
     }
 
