@@ -46,7 +46,8 @@ pub const BUSY_REPLY: &[u8] = b"ERR CODE:0x010b0000\r\n\r\nbusy p...\r\n";
 /// One output block under construction.
 #[derive(Default)]
 pub struct Reply {
-    bytes: heapless::Vec<u8, BLOCK_CAPACITY>,
+    /// A 16-bit length: the block is at most 2 KiB.
+    bytes: heapless::Vec<u8, BLOCK_CAPACITY, u16>,
     overflowed: bool,
 }
 
