@@ -71,7 +71,7 @@ enum Position {
 }
 
 /// What [`write_queued`] does next.
-enum Step {
+enum WriteStep {
     /// Write the first bytes of the piece buffer.
     Write(usize),
     /// Flush: a block ended.
@@ -93,9 +93,9 @@ async fn write_queued<T: Write>(
     let mut position = Position::Between;
     loop {
         match next_step(mqtt, &mut position, &mut chunk, &through) {
-            Step::Write(count) => tx.write_all(&chunk[..count]).await?,
-            Step::EndBlock => tx.flush().await?,
-            Step::Done(left) => return Ok(left),
+            WriteStep::Write(count) => tx.write_all(&chunk[..count]).await?,
+            WriteStep::EndBlock => tx.flush().await?,
+            WriteStep::Done(left) => return Ok(left),
         }
     }
 }
@@ -108,21 +108,21 @@ fn next_step(
     position: &mut Position,
     chunk: &mut [u8; CHUNK],
     through: &Through<'_>,
-) -> Step {
+) -> WriteStep {
     loop {
         match *position {
             Position::Between => {
                 if mqtt.held_position.get() == Some(0) {
                     match through {
                         Through::Entries => {
-                            return Step::Done(!mqtt.outbox.borrow().is_empty());
+                            return WriteStep::Done(!mqtt.outbox.borrow().is_empty());
                         }
                         Through::Held(_) => *position = Position::Held(0),
                     }
                     continue;
                 }
                 let Some(length) = mqtt.outbox.borrow_mut().pop_length() else {
-                    return Step::Done(false);
+                    return WriteStep::Done(false);
                 };
                 // The entry left the queue: one fewer ahead of the held message. Counted now,
                 // not once written, so that a message held meanwhile counts only what is
@@ -140,10 +140,10 @@ fn next_step(
                 };
                 if count == 0 {
                     *position = Position::Between;
-                    return Step::EndBlock;
+                    return WriteStep::EndBlock;
                 }
                 *position = Position::Entry(left - count);
-                return Step::Write(count);
+                return WriteStep::Write(count);
             }
             Position::Held(offset) => {
                 let count = {
@@ -160,7 +160,7 @@ fn next_step(
                 };
                 if count > 0 {
                     *position = Position::Held(offset + count);
-                    return Step::Write(count);
+                    return WriteStep::Write(count);
                 }
                 *position = Position::Between;
                 if let Through::Held(now_ms) = through {
@@ -169,7 +169,7 @@ fn next_step(
                     mqtt.service_wake.raise();
                     mqtt.urc_written.raise();
                 }
-                return Step::EndBlock;
+                return WriteStep::EndBlock;
             }
         }
     }
