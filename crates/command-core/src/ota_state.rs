@@ -24,7 +24,7 @@
 
 use core::cell::{Cell, Ref, RefCell, RefMut};
 
-use ota::{FirmwareInfo, Ota, Version};
+use ota::{Ota, StoredImage, Version};
 
 use crate::fmt::warning;
 use crate::wake::Flag;
@@ -50,8 +50,9 @@ pub(crate) const SERVICE_UP_TOPIC: &str = "$thing/up/service/";
 pub(crate) struct OtaShared {
     /// The update state machine.
     pub(crate) machine: RefCell<Ota>,
-    /// Mirror of the persisted firmware record (read at boot, written after every store).
-    pub(crate) record: RefCell<Option<FirmwareInfo>>,
+    /// Mirror of the persisted firmware record (read at boot, written after every store), all
+    /// of it but the name, which nothing reads back.
+    pub(crate) record: RefCell<Option<StoredImage>>,
     /// Length of the URL of the `update_firmware` being started, at the front of
     /// its area (the module doc says where; 0: none kept).
     url_length: Cell<u16>,

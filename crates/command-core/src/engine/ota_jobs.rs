@@ -25,7 +25,7 @@ use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
 use mqtt_session::session::SlotKind;
 use ota::http::{range_request_parts, RangeDownload, RequestDigits, Url, STALL_TIMEOUT_MS};
-use ota::{Event, Failure, ImageDigest, REBOOT_DELAY_MS};
+use ota::{Event, Failure, ImageDigest, StoredImage, REBOOT_DELAY_MS};
 use storage::{FirmwareWriter, Settings, Snapshot};
 
 use super::Executor;
@@ -65,7 +65,7 @@ pub(super) async fn boot<F: NorFlash>(
         warning!("firmware record unreadable");
         None
     });
-    *ota.record.borrow_mut() = record;
+    *ota.record.borrow_mut() = record.as_ref().map(StoredImage::from);
 }
 
 /// `$ota/…/<pid>/<dn>` of the stored device.
@@ -252,7 +252,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     return;
                 };
                 if self.module.settings.store_firmware(&record).await.is_ok() {
-                    *ota.record.borrow_mut() = Some(record);
+                    *ota.record.borrow_mut() = Some(StoredImage::from(&record));
                 } else {
                     warning!("firmware record not stored");
                     ota.machine.borrow_mut().fetch_failed(Failure::Flash, now);

@@ -1,11 +1,11 @@
 //! The inputs of a download: messages on the update topic, stored bytes, the end or the
 //! failure of a transfer and the image check.
 
-use storage::{FirmwareInfo, FirmwareState};
+use storage::FirmwareState;
 
 use super::{
-    Moment, Ota, Task, CHECKPOINT_BYTES, PROGRESS_INTERVAL_MS, RETRIES, RETRY_DELAY_MS,
-    VERSION_REREPORTS,
+    Moment, Ota, StoredImage, Task, CHECKPOINT_BYTES, PROGRESS_INTERVAL_MS, RETRIES,
+    RETRY_DELAY_MS, VERSION_REREPORTS,
 };
 use crate::event::{Event, FailCode, Failure, State, Status};
 use crate::fmt::{debug, warning};
@@ -22,7 +22,7 @@ impl Ota {
     pub fn handle_message<'a>(
         &mut self,
         payload: &'a [u8],
-        stored: Option<&FirmwareInfo>,
+        stored: Option<&StoredImage>,
         max_size: u32,
         now_ms: u64,
     ) -> Option<Text<'a>> {
@@ -64,7 +64,7 @@ impl Ota {
         &mut self,
         payload: &'a [u8],
         resource: &[u8],
-        stored: Option<&FirmwareInfo>,
+        stored: Option<&StoredImage>,
         max_size: u32,
         now_ms: u64,
     ) -> Option<Text<'a>> {
@@ -173,7 +173,7 @@ impl Ota {
         &mut self,
         update: UpdateFirmware<'a>,
         module: bool,
-        stored: Option<&FirmwareInfo>,
+        stored: Option<&StoredImage>,
         max_size: u32,
         now_ms: u64,
     ) -> Option<Text<'a>> {

@@ -32,6 +32,37 @@ use crate::fmt::warning;
 use crate::report::{write_report, BufferTooSmall, Report, ResultCode};
 use crate::Version;
 
+/// What the machine and the OTA commands read of the persisted firmware record: all of it but
+/// the image's name and the maximum it was written under, which nothing reads back. The RAM
+/// mirror of the record is one of these (about half a [`FirmwareInfo`]); the record itself,
+/// name included, stays in flash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredImage {
+    /// What the image area holds.
+    pub state: FirmwareState,
+    /// Version being downloaded or stored.
+    pub version: Version,
+    /// MD5 the cloud announced.
+    pub md5: [u8; 16],
+    /// Image size in bytes.
+    pub size: u32,
+    /// Bytes `0..downloaded` are in flash.
+    pub downloaded: u32,
+}
+
+impl From<&FirmwareInfo> for StoredImage {
+    fn from(record: &FirmwareInfo) -> Self {
+        StoredImage {
+            state: record.state,
+            // A stored version is 1..=32 bytes, as a `Version`.
+            version: Version::from_slice(&record.version).unwrap_or_default(),
+            md5: record.md5,
+            size: record.size,
+            downloaded: record.downloaded,
+        }
+    }
+}
+
 /// Retries after a failed attempt (so 4 attempts in all).
 pub const RETRIES: u8 = 3;
 /// Wait before re-reporting the version after a failed attempt, or after a
