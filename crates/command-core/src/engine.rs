@@ -437,10 +437,15 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             self.reply.engine_error(EngineError::TooLong);
             return self.flush_reply().await;
         }
+        // The echo goes out first, inside the block (the UART is held, so nothing comes
+        // between it and the answer, and the block's one flush follows the answer): the reply
+        // then holds only the answer, never a line and its answer together.
+        if self.shared.echo.get() && self.write_unflushed_reply().await.is_err() {
+            return Next::Exit(Exit::UartClosed);
+        }
         // The step stays here and is lent to the job: moved, every frame below would keep
         // a copy of it. The line is copied out of the reply block for the dispatch only (no
-        // await meanwhile, so the copy is never part of the future); the reply keeps it as
-        // the echo, or drops it with echo off.
+        // await meanwhile, so the copy is never part of the future).
         //
         // The deepest jobs copy their few bytes out of the step, whose scope ends before they
         // wait: the step is as large as the largest job, and theirs are the longest waits.
@@ -448,9 +453,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             let mut step = {
                 let mut line = heapless::Vec::<u8, { at_parser::MAX_LINE }>::new();
                 let _ = line.extend_from_slice(self.reply.as_bytes());
-                if !self.shared.echo.get() {
-                    self.reply.clear();
-                }
+                self.reply.clear();
                 self.dispatch(state, &line)
             };
             match DeepJob::of(&step) {
@@ -549,6 +552,15 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             reply.engine_error(EngineError::Unsupported);
             Step::Done
         })
+    }
+
+    /// Writes the reply's bytes (the stashed line, as its echo) into the held block without
+    /// ending it: the answer and the block's flush follow.
+    async fn write_unflushed_reply(&mut self) -> Result<(), T::Error> {
+        match self.held.as_mut() {
+            Some(tx) => (***tx).write_all(self.reply.as_bytes()).await,
+            None => Ok(()),
+        }
     }
 
     async fn flush_reply(&mut self) -> Next {

@@ -1,20 +1,23 @@
 //! The only place that knows the wire spelling of results: CR LF, `OK`, `ERROR`, `ERR CODE`,
 //! `+CME ERROR`. Handlers describe *what* to answer; this module writes the bytes.
 //!
-//! A [`Reply`] collects one block (`at-engine.md` §9) in a fixed buffer; the engine writes the
-//! block to the UART in one piece, so nothing can be inserted inside it.
+//! A [`Reply`] collects the answer of one block (`at-engine.md` §9) in a fixed buffer; the
+//! engine writes the echo and then the answer with the UART held and flushes once, so nothing
+//! can be inserted inside the block.
 
 use core::fmt::{self, Write as _};
 
-/// Capacity of one output block: a 256-byte echo and the longest answer written in one piece.
-/// AT+TCMQTTSUB?'s list (up to 1.5 KiB) is written one line at a time; the other answers are
-/// a few short lines (the longest, AT+TCDIAG?, about 200 bytes).
+/// Capacity of one output block's answer: a whole command line while the line waits for the
+/// UART (`engine`'s stash: it becomes the echo, which is written ahead of the answer inside the
+/// same block), then the longest answer written in one piece, AT+TCDIAG? with every counter at
+/// its maximum (252 bytes). AT+TCMQTTSUB?'s list (up to 1.5 KiB) and AT+TCGWONLINE?'s are
+/// written one line at a time; the other answers are a few short lines.
 #[cfg(not(feature = "certificates"))]
-pub const BLOCK_CAPACITY: usize = 768;
-/// Capacity of one output block: AT+TCCERTADD? / AT+TCCERTCHECK? list every stored file in
-/// one piece.
+pub const BLOCK_CAPACITY: usize = at_parser::MAX_LINE;
+/// Capacity of one output block's answer: AT+TCCERTADD? / AT+TCCERTCHECK? list every stored
+/// file in one piece.
 #[cfg(feature = "certificates")]
-pub const BLOCK_CAPACITY: usize = 2048;
+pub const BLOCK_CAPACITY: usize = 2048 - at_parser::MAX_LINE;
 
 /// Engine-level error codes, printed as `ERR CODE:0x01SS0000` (`at-engine.md` §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +46,8 @@ pub const BUSY_REPLY: &[u8] = b"ERR CODE:0x010b0000\r\n\r\nbusy p...\r\n";
 /// One output block under construction.
 #[derive(Default)]
 pub struct Reply {
-    bytes: heapless::Vec<u8, BLOCK_CAPACITY>,
+    /// A 16-bit length: the block is at most 2 KiB.
+    bytes: heapless::Vec<u8, BLOCK_CAPACITY, u16>,
     overflowed: bool,
 }
 
@@ -75,6 +79,15 @@ impl Reply {
     /// Whether nothing was collected.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
+    }
+
+    /// The block as a buffer of `length` bytes (at most its capacity) for the caller to fill
+    /// and then write: AT+TCREADFWDATA's image pieces, which go out between its header and
+    /// its final `\r\n` while the block is otherwise empty.
+    pub(crate) fn piece(&mut self, length: usize) -> &mut [u8] {
+        self.clear();
+        let _ = self.bytes.resize_default(length.min(BLOCK_CAPACITY));
+        &mut self.bytes
     }
 
     pub(crate) fn push(&mut self, data: &[u8]) {

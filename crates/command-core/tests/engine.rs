@@ -44,10 +44,13 @@ impl Read for ScriptedRx {
     }
 }
 
-/// Transmit side: records every write as one block.
+/// Transmit side: records the bytes up to each flush as one block (a block may take several
+/// writes: the engine writes an echo ahead of its answer, and long entries in pieces).
 #[derive(Clone, Default)]
 struct RecordingTx {
     blocks: Rc<RefCell<Vec<Vec<u8>>>>,
+    /// Whether the last block is still open (written to since the last flush).
+    open: Rc<core::cell::Cell<bool>>,
     written: Rc<Signal<NoopRawMutex, ()>>,
 }
 
@@ -63,12 +66,18 @@ impl ErrorType for RecordingTx {
 
 impl Write for RecordingTx {
     async fn write(&mut self, bytes: &[u8]) -> Result<usize, Infallible> {
-        self.blocks.borrow_mut().push(bytes.to_vec());
+        let mut blocks = self.blocks.borrow_mut();
+        match blocks.last_mut() {
+            Some(block) if self.open.get() => block.extend_from_slice(bytes),
+            _ => blocks.push(bytes.to_vec()),
+        }
+        self.open.set(true);
         self.written.signal(());
         Ok(bytes.len())
     }
 
     async fn flush(&mut self) -> Result<(), Infallible> {
+        self.open.set(false);
         Ok(())
     }
 }

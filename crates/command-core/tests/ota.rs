@@ -1,15 +1,24 @@
 //! The OTA commands through the whole engine, on the in-memory broker and the manual clock:
 //! AT+TCOTASET's subscription (internal, never a user slot) and version report, the
 //! `+TCOTASTATUS` URCs of the updates that fail before any download, the version
-//! re-reports of a rejected report, and the record checks of AT+TCFWINFO / AT+TCREADFWDATA.
-//! The downloads themselves run over real sockets in `boards/linux/tests/ota.rs`.
+//! re-reports of a rejected report, the record checks of AT+TCFWINFO / AT+TCREADFWDATA, and
+//! one whole download from the URL of an `update_firmware` (the GET, the image, its read-back)
+//! on an in-memory HTTP server, in the build under test (the esp8266 build keeps the URL in
+//! the work buffer). The downloads over real sockets run in `boards/linux/tests/ota.rs`.
 
 mod support;
 
+use core::convert::Infallible;
 use core::future::Future;
 use core::pin::Pin;
+use std::rc::Rc;
 
-use support::{connect, publish, with_engine, Bench};
+use command_core::{ConnectError, Network, Profile};
+use embedded_io_async::{ErrorType, Read, Write};
+use storage::mock::MockFlash;
+use storage::Settings;
+use support::http::{Connect, Server, ServerNetwork, Stream};
+use support::{connect, publish, with_engine, with_settings, Bench, BrokerNetwork, BrokerStream};
 
 const UPDATE: &str = "$ota/update/PID0000001/dev1";
 
@@ -205,5 +214,118 @@ fn firmware_commands_check_the_record_before_the_length() {
                 String::from_utf8_lossy(line)
             );
         }
+    });
+}
+
+/// The broker for every connect, except port 18080: the HTTP server of the image.
+struct Routed {
+    broker: BrokerNetwork,
+    http: ServerNetwork,
+}
+
+enum RoutedStream {
+    Broker(BrokerStream),
+    Http(Stream),
+}
+
+impl ErrorType for RoutedStream {
+    type Error = Infallible;
+}
+
+impl Read for RoutedStream {
+    async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, Infallible> {
+        match self {
+            RoutedStream::Broker(stream) => stream.read(buffer).await,
+            RoutedStream::Http(stream) => stream.read(buffer).await,
+        }
+    }
+}
+
+impl Write for RoutedStream {
+    async fn write(&mut self, bytes: &[u8]) -> Result<usize, Infallible> {
+        match self {
+            RoutedStream::Broker(stream) => stream.write(bytes).await,
+            RoutedStream::Http(stream) => stream.write(bytes).await,
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+impl Network for Routed {
+    type Stream = RoutedStream;
+
+    async fn connect(&mut self, host: &[u8], port: u16) -> Result<RoutedStream, ConnectError> {
+        if port == 18080 {
+            self.http.connect(host, port).await.map(RoutedStream::Http)
+        } else {
+            self.broker
+                .connect(host, port)
+                .await
+                .map(RoutedStream::Broker)
+        }
+    }
+}
+
+#[test]
+fn an_update_is_fetched_from_its_url_stored_checked_and_read_back() {
+    let image: Vec<u8> = (0..3000u32).map(|index| (index * 7 % 251) as u8).collect();
+    let mut digest = ota::ImageDigest::new();
+    digest.update(&image);
+    let md5: String = digest
+        .finish()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let server = Rc::new(Server::default());
+    let mut reply = b"HTTP/1.1 206 Partial Content\r\nContent-Length: 3000\r\nContent-Range: bytes 0-2999/3000\r\n\r\n".to_vec();
+    reply.extend_from_slice(&image);
+    *server.reply.borrow_mut() = reply;
+    let settings = Settings::new(MockFlash::new(112 * 1024), 0..64 * 1024)
+        .with_certificate_area(64 * 1024..104 * 1024)
+        .with_firmware_area(104 * 1024..112 * 1024);
+    let http = server.clone();
+    let make = |bench: &Bench| Routed {
+        broker: BrokerNetwork(bench.broker.clone()),
+        http: ServerNetwork(http),
+    };
+    with_settings(Profile::Full, settings, make, |bench, mut engine| {
+        connect(bench, engine.as_mut(), 600);
+        assert_eq!(
+            bench.exchange(engine.as_mut(), b"AT+TCOTASET=1,\"1.0.0\"\r\n"),
+            "OK\r\n+TCOTASET:OK\r\n"
+        );
+        // The URL as the cloud escapes it in JSON; the GET carries it decoded.
+        let update = format!(
+            r#"{{"file_size":3000,"md5sum":"{md5}","type":"update_firmware","url":"http:\/\/127.0.0.1:18080\/ota\/1?sign=a%3Db","version":"1.0.1"}}"#
+        );
+        let output = deliver(bench, engine.as_mut(), &update);
+        assert_eq!(
+            *server.connects.borrow(),
+            [Connect {
+                host: "127.0.0.1".into(),
+                port: 18080,
+                tls: false
+            }]
+        );
+        assert_eq!(
+            server.request_text(),
+            "GET /ota/1?sign=a%3Db HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nAccept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Encoding: gzip, deflate\r\nRange: bytes=0-3000\r\n\r\n"
+        );
+        assert!(
+            output.starts_with("+TCOTASTATUS:ENTERUPDATE\r\n")
+                && output.ends_with("+TCOTASTATUS:UPDATESUCCESS\r\n"),
+            "{output}"
+        );
+        // The read-back goes through the reply block in pieces: the same bytes, one block.
+        bench.uart.take_output();
+        bench.uart.send(b"AT+TCREADFWDATA=3000\r\n");
+        bench.settle(engine.as_mut(), 10_000);
+        let mut expected = b"OK\r\n+TCREADFWDATA:3000,".to_vec();
+        expected.extend_from_slice(&image);
+        expected.extend_from_slice(b"\r\n");
+        assert_eq!(bench.uart.take_output(), expected);
     });
 }

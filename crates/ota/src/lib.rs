@@ -27,9 +27,9 @@ pub use report::{
 /// The firmware record types of the API, from `storage`.
 pub use storage::{FirmwareInfo, FirmwareState};
 pub use update::{
-    InvalidVersion, Ota, CHECKPOINT_BYTES, PROGRESS_INTERVAL_MS, REBOOT_DELAY_MS, RETRIES,
-    RETRY_DELAY_MS, VERSION_REREPORTS,
+    InvalidVersion, Ota, StoredImage, CHECKPOINT_BYTES, PROGRESS_INTERVAL_MS, REBOOT_DELAY_MS,
+    RETRIES, RETRY_DELAY_MS, VERSION_REREPORTS,
 };
 
 /// A version string (`AT+TCOTASET`, `update_firmware`): 1..=32 bytes.
-pub type Version = heapless::Vec<u8, 32>;
+pub type Version = heapless::Vec<u8, 32, u8>;

@@ -382,8 +382,9 @@ fn the_state_machine_updates_through_the_hub_with_a_retry_and_a_resume() {
         };
         let mut url = [0u8; 256];
         let url_length = update.url.copy_to(&mut url).unwrap();
+        let stored = record.as_ref().map(ota::StoredImage::from);
         assert!(ota
-            .handle_message(&push, record.as_ref(), 909_312, now)
+            .handle_message(&push, stored.as_ref(), 909_312, now)
             .is_some());
         while let Some(event) = ota.poll(now) {
             match event {

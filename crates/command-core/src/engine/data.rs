@@ -29,10 +29,13 @@ use crate::state::RamState;
 /// written into the session's payload area (`mqtt_session::session::Session::payload_area`).
 #[cfg(feature = "certificates")]
 pub(crate) const DATA_MAX: usize = storage::CERTIFICATE_SIZE_MAX;
-/// The work buffer (`MqttShared`'s `data`) without certificates: the longest OTA GET request
-/// (its fixed part and a 512-byte URL), also the size of the download's socket reads, of the
-/// image hashing's flash reads and of AT+TCREADFWDATA's pieces. A publish's payload never goes
-/// there: it is written into the session's payload area.
+/// The work buffer (`MqttShared`'s `data`) without certificates: the size of the longest OTA
+/// GET request (its fixed part and a 512-byte URL) from when the GET was composed here; what
+/// takes all of it now is dynamic registration's exchange (`registration.rs`: the reply's body
+/// in front of a 256-byte receive piece). The OTA transfer keeps an attempt's URL at its front
+/// until the GET is written in parts from there (`ota_state`), then reads the socket and
+/// hashes the image through all of it. A publish's payload never goes there: it is written
+/// into the session's payload area.
 #[cfg(not(feature = "certificates"))]
 pub(crate) const DATA_MAX: usize = ota::http::REQUEST_OVERHEAD + crate::ota_state::URL_MAX;
 /// Inactivity timeout of a data phase, restarted by every received payload byte (§7.4).

@@ -2,10 +2,11 @@
 //! version report or abort, AT+TCOTASET? and AT+TCFWINFO? from the shared state, and
 //! AT+TCREADFWDATA's next block of the cached MCU image, as raw bytes, streamed from flash.
 //!
-//! AT+TCREADFWDATA's block is written under the UART lock the command holds, in pieces of the data-phase
-//! buffer (idle: data-phase commands answer `CME(200)` only during a download, and this
-//! command runs alone on the executor), never staged in the 2 KiB reply buffer. The first
-//! piece is read before any byte is written, so a flash error is still a clean `CME(207)`.
+//! AT+TCREADFWDATA's block is written under the UART lock the command holds, in pieces of the
+//! reply block (empty between the block's header and its final `\r\n`), never staged whole and
+//! never in the work buffer, which may hold the URL of an update that starts meanwhile
+//! (`ota_state`). The first piece is read before any byte is written, so a flash error is still
+//! a clean `CME(207)`.
 
 use embedded_io_async::Write;
 use embedded_storage_async::nor_flash::MultiwriteNorFlash;
@@ -28,11 +29,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
     /// Checks 2–5 and the block; `length` is `None` when `<len>` failed check 4.
-    // The data buffer is held across the UART writes; nobody else uses it meanwhile.
-    #[allow(clippy::await_holding_refcell_ref)]
+    ///
+    /// The image goes out in pieces through the reply block, which is empty between the
+    /// block's header and its final `\r\n`: the work buffer may hold the URL of an update
+    /// that starts meanwhile (`ota_state`). The first piece is read once ahead of the header,
+    /// so that a flash error is still a `CME(207)`.
     pub(super) async fn read_firmware(&mut self, length: Option<u16>) -> Next {
-        let mqtt = self.mqtt;
-        let ota = &mqtt.ota;
+        let ota = &self.mqtt.ota;
         let size = match ota.record.borrow().as_ref() {
             None => Err(207),
             Some(record) if record.state != FirmwareState::McuValid => Err(208),
@@ -51,18 +54,19 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             }
         };
         let count = u32::from(length).min(size - offset);
-        let mut data = mqtt.data.borrow_mut();
-        let first = (count as usize).min(data.len());
+        let first = self.reply.piece(count as usize);
         if self
             .module
             .settings
-            .read_firmware(offset, &mut data[..first])
+            .read_firmware(offset, first)
             .await
             .is_err()
         {
+            self.reply.clear();
             self.reply.cme(207);
             return self.flush_reply().await;
         }
+        self.reply.clear();
         self.reply.accepted();
         // The line goes on with the raw bytes and ends after them, not here.
         let _ = self
@@ -75,20 +79,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             return Next::Exit(exit);
         }
         let mut sent = 0u32;
-        let mut piece = first;
-        loop {
-            if self.write(&data[..piece]).await.is_err() {
-                return Next::Exit(super::Exit::UartClosed);
-            }
-            sent += piece as u32;
-            if sent == count {
-                break;
-            }
-            piece = ((count - sent) as usize).min(data.len());
+        while sent < count {
+            let piece = self.reply.piece((count - sent) as usize);
+            let piece_length = piece.len() as u32;
             let read = self
                 .module
                 .settings
-                .read_firmware(offset + sent, &mut data[..piece])
+                .read_firmware(offset + sent, piece)
                 .await;
             if read.is_err() {
                 // Too late for an error line: the block ends short, and the host, which
@@ -96,9 +93,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 warning!("firmware read failed inside a block");
                 break;
             }
+            if let Next::Exit(exit) = self.flush_reply().await {
+                return Next::Exit(exit);
+            }
+            sent += piece_length;
         }
-        ota.read_offset.set(offset + sent);
-        drop(data);
+        self.mqtt.ota.read_offset.set(offset + sent);
+        self.reply.clear();
         self.reply.push(b"\r\n");
         self.flush_reply().await
     }

@@ -11,19 +11,21 @@
 //! same way; its valid image ends in the machine's reboot event, which waits 2 s and makes
 //! [`Executor::wait_line`] end the run with a reboot.
 //!
-//! Memory: no buffer of its own. Socket bytes, the GET request, the hashing and
-//! AT+TCREADFWDATA's blocks all use the executor's work buffer (`MqttShared`'s `data`, sized
-//! for the longest GET; a publish's payload never goes there). Only the executor fills it,
-//! for the command it runs, while the runner uses it only between commands and keeps nothing
-//! in it from one wake-up to the next; the reports are written on the stack (`ota_reports.rs`,
-//! at most [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never across an await).
+//! Memory: no buffer of its own. The URL of an attempt waits at the front of the executor's
+//! work buffer (`MqttShared`'s `data`; a buffer of its own with `certificates`, `ota_state`)
+//! until the GET, which is written in its parts from there; then the socket's bytes and the
+//! hashing use the work buffer. Only the executor fills it, for the command it runs, while the
+//! runner uses it only between commands and keeps nothing in it from one wake-up to the next
+//! except the URL (DL keeps the commands that use the buffer out meanwhile); the reports are
+//! written on the stack (`ota_reports.rs`, at most [`ota::MAXIMUM_REPORT_LENGTH`] bytes, never
+//! across an await).
 
 use embassy_futures::select::{select, select3, select4, Either, Either3, Either4};
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
 use mqtt_session::session::SlotKind;
-use ota::http::{write_range_request, RangeDownload, Url, STALL_TIMEOUT_MS};
-use ota::{Event, Failure, ImageDigest, REBOOT_DELAY_MS};
+use ota::http::{range_request_parts, RangeDownload, RequestDigits, Url, STALL_TIMEOUT_MS};
+use ota::{Event, Failure, ImageDigest, StoredImage, REBOOT_DELAY_MS};
 use storage::{FirmwareWriter, Settings, Snapshot};
 
 use super::Executor;
@@ -63,7 +65,7 @@ pub(super) async fn boot<F: NorFlash>(
         warning!("firmware record unreadable");
         None
     });
-    *ota.record.borrow_mut() = record;
+    *ota.record.borrow_mut() = record.as_ref().map(StoredImage::from);
 }
 
 /// `$ota/…/<pid>/<dn>` of the stored device.
@@ -250,7 +252,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     return;
                 };
                 if self.module.settings.store_firmware(&record).await.is_ok() {
-                    *ota.record.borrow_mut() = Some(record);
+                    *ota.record.borrow_mut() = Some(StoredImage::from(&record));
                 } else {
                     warning!("firmware record not stored");
                     ota.machine.borrow_mut().fetch_failed(Failure::Flash, now);
@@ -293,19 +295,21 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    /// Opens the connection to the kept URL and sends the GET for `offset..size`.
+    /// Opens the connection to the kept URL and sends the GET for `offset..size`, written in
+    /// its parts from where the URL lies (`ota_state`: the URL is needed for this one GET).
     ///
     /// `https://` URLs go over the board's server-authenticated TLS on the `full` profile;
     /// boards without it fetch them as `http://` on port 80 (`cloud.md` §4.5; the MD5
     /// protects the image).
-    // The URL stays borrowed across the connect: the service writes it only while the
-    // machine listens, and it is downloading now. The network is shared with the service,
-    // which opens links only across a drop (`mqtt::service`).
+    // The URL stays borrowed across the connect and the GET: the service writes it only while
+    // the machine listens, and it is downloading now; the download reads into the work buffer
+    // only once this returned. The network is shared with the service, which opens links only
+    // across a drop (`mqtt::service`).
     #[allow(clippy::await_holding_refcell_ref)]
     async fn fetch(&mut self, offset: u32, size: u32, now: u64) -> Result<(), Failure> {
         let mqtt = self.mqtt;
         let clock = self.clock;
-        let url_copy = mqtt.ota.url.borrow();
+        let url_copy = mqtt.ota.take_url(&mqtt.data).ok_or(Failure::Connection)?;
         let url = Url::parse(&url_copy).map_err(|_| Failure::Connection)?;
         let secure = url.secure && self.module.board.profile == Profile::Full;
         let url = if secure { url } else { url.downgraded() };
@@ -325,13 +329,20 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 _ => return Err(Failure::Connection),
             }
         };
-        let mut data = mqtt.data.borrow_mut();
-        let length =
-            write_range_request(&url, offset, size, &mut data[..]).map_err(|_| Failure::Memory)?;
-        stream
-            .write_all(&data[..length])
-            .await
-            .map_err(|_| Failure::Connection)?;
+        // One part at a time: the array of the parts is not kept across the writes.
+        let mut digits = RequestDigits::default();
+        for index in 0.. {
+            let Some(part) = range_request_parts(&url, offset, size, &mut digits)
+                .get(index)
+                .copied()
+            else {
+                break;
+            };
+            stream
+                .write_all(part)
+                .await
+                .map_err(|_| Failure::Connection)?;
+        }
         stream.flush().await.map_err(|_| Failure::Connection)?;
         self.download = Some(Download {
             stream,

@@ -17,9 +17,8 @@ use embedded_io_async::Write;
 
 use super::Exit;
 use crate::board::Clock;
-use core::cell::RefCell;
 
-use crate::mqtt::{MqttShared, Outbox};
+use crate::mqtt::MqttShared;
 use crate::wake::{Contender, UartGuard, UartLock};
 
 /// Bytes of one outbox entry or held message copied per UART write. A borrow of the outbox or
@@ -40,57 +39,140 @@ pub(super) async fn write_urcs<T: Write, C: Clock>(
             continue;
         }
         let mut tx = output.lock(Contender::Writer).await;
-        if write_output(mqtt, &mut **tx, clock).await.is_err() {
+        // The writer's turn with the UART: the outbox entries ahead of the held message, the
+        // held message itself (then released to the session), and the entries behind it.
+        let now_ms = || clock.now_ms();
+        if write_queued(mqtt, &mut **tx, Through::Held(&now_ms))
+            .await
+            .is_err()
+        {
             return Exit::UartClosed;
         }
     }
 }
 
-/// The writer's turn with the UART: the outbox entries ahead of the held message, the held
-/// message itself (then released to the session), and the entries behind it.
-async fn write_output<T: Write, C: Clock>(
-    mqtt: &MqttShared<'_>,
-    tx: &mut T,
-    clock: &C,
-) -> Result<(), T::Error> {
-    write_ahead_of_held(mqtt, tx).await?;
-    if mqtt.held_position.get() == Some(0) {
-        write_held(mqtt, tx).await?;
-        mqtt.held_position.set(None);
-        mqtt.session.borrow_mut().release_held(clock.now_ms());
-        mqtt.service_wake.raise();
-        mqtt.urc_written.raise();
-    }
-    write_ahead_of_held(mqtt, tx).await.map(|_| ())
+/// How far [`write_queued`] goes.
+enum Through<'c> {
+    /// Up to the held message: the executor's drain before its own block.
+    Entries,
+    /// Through the held message (released, at the time the clock gives, once written) and
+    /// the entries behind it: the URC writer.
+    Held(&'c dyn Fn() -> u64),
 }
 
-/// Streams the held message's URC from the session's receive buffer, one piece per borrow:
-/// the session is never borrowed across an await, and the held bytes do not move until
-/// released (`mqtt_session::Session::hold_message`).
-async fn write_held<T: Write>(mqtt: &MqttShared<'_>, tx: &mut T) -> Result<(), T::Error> {
+/// Where [`write_queued`] is in the output it owes the UART.
+enum Position {
+    /// Between blocks.
+    Between,
+    /// Inside an outbox entry, this many bytes left.
+    Entry(usize),
+    /// Inside the held message's URC, this many bytes written.
+    Held(usize),
+}
+
+/// What [`write_queued`] does next.
+enum WriteStep {
+    /// Write the first bytes of the piece buffer.
+    Write(usize),
+    /// Flush: a block ended.
+    EndBlock,
+    /// Nothing more to write: true if output waits behind a held message.
+    Done(bool),
+}
+
+/// Writes queued output, one block per outbox entry or held message, in pieces: one loop
+/// with one piece buffer and one pending write, the steps chosen synchronously by
+/// [`next_step`] (nested writer futures would each keep their own references and buffer).
+/// Returns true if output is left behind a held message (with [`Through::Entries`]).
+async fn write_queued<T: Write>(
+    mqtt: &MqttShared<'_>,
+    tx: &mut T,
+    through: Through<'_>,
+) -> Result<bool, T::Error> {
     let mut chunk = [0u8; CHUNK];
-    let mut offset = 0;
+    let mut position = Position::Between;
     loop {
-        let count = {
-            let session = mqtt.session.borrow();
-            let Some(message) = session.held_message() else {
-                break;
-            };
-            let mut length = crate::render::MessageLength::new();
-            let parts = crate::render::received_message_parts(
-                message.topic.as_bytes(),
-                message.payload,
-                &mut length,
-            );
-            copy_from(&parts, offset, &mut chunk)
-        };
-        if count == 0 {
-            break;
+        match next_step(mqtt, &mut position, &mut chunk, &through) {
+            WriteStep::Write(count) => tx.write_all(&chunk[..count]).await?,
+            WriteStep::EndBlock => tx.flush().await?,
+            WriteStep::Done(left) => return Ok(left),
         }
-        tx.write_all(&chunk[..count]).await?;
-        offset += count;
     }
-    tx.flush().await
+}
+
+/// The next step from `position`, with the next piece copied into `chunk`. A borrow of the
+/// outbox or the session is never held across a UART await, so each piece is a copy; the
+/// held bytes do not move until released (`mqtt_session::Session::hold_message`).
+fn next_step(
+    mqtt: &MqttShared<'_>,
+    position: &mut Position,
+    chunk: &mut [u8; CHUNK],
+    through: &Through<'_>,
+) -> WriteStep {
+    loop {
+        match *position {
+            Position::Between => {
+                if mqtt.held_position.get() == Some(0) {
+                    match through {
+                        Through::Entries => {
+                            return WriteStep::Done(!mqtt.outbox.borrow().is_empty());
+                        }
+                        Through::Held(_) => *position = Position::Held(0),
+                    }
+                    continue;
+                }
+                let Some(length) = mqtt.outbox.borrow_mut().pop_length() else {
+                    return WriteStep::Done(false);
+                };
+                // The entry left the queue: one fewer ahead of the held message. Counted now,
+                // not once written, so that a message held meanwhile counts only what is
+                // still queued (`Some(entries())`).
+                let held = &mqtt.held_position;
+                held.set(held.get().map(|entries| entries.saturating_sub(1)));
+                *position = Position::Entry(length);
+            }
+            Position::Entry(left) => {
+                // Nothing else takes from the queue until the entry is out: its writer holds
+                // the UART.
+                let count = match left {
+                    0 => 0,
+                    _ => mqtt.outbox.borrow_mut().take(&mut chunk[..left.min(CHUNK)]),
+                };
+                if count == 0 {
+                    *position = Position::Between;
+                    return WriteStep::EndBlock;
+                }
+                *position = Position::Entry(left - count);
+                return WriteStep::Write(count);
+            }
+            Position::Held(offset) => {
+                let count = {
+                    let session = mqtt.session.borrow();
+                    session.held_message().map_or(0, |message| {
+                        let mut length = crate::render::MessageLength::new();
+                        let parts = crate::render::received_message_parts(
+                            message.topic.as_bytes(),
+                            message.payload,
+                            &mut length,
+                        );
+                        copy_from(&parts, offset, chunk)
+                    })
+                };
+                if count > 0 {
+                    *position = Position::Held(offset + count);
+                    return WriteStep::Write(count);
+                }
+                *position = Position::Between;
+                if let Through::Held(now_ms) = through {
+                    mqtt.held_position.set(None);
+                    mqtt.session.borrow_mut().release_held(now_ms());
+                    mqtt.service_wake.raise();
+                    mqtt.urc_written.raise();
+                }
+                return WriteStep::EndBlock;
+            }
+        }
+    }
 }
 
 /// Copies the bytes of `parts` (taken as one sequence) from `offset` on into `destination`;
@@ -114,46 +196,6 @@ fn copy_from(parts: &[&[u8]], mut offset: usize, destination: &mut [u8]) -> usiz
     written
 }
 
-/// Writes the outbox entries queued before the held message (all of them without one); true
-/// if output is left behind a held message.
-async fn write_ahead_of_held<T: Write>(
-    mqtt: &MqttShared<'_>,
-    tx: &mut T,
-) -> Result<bool, T::Error> {
-    loop {
-        if mqtt.held_position.get() == Some(0) {
-            return Ok(!mqtt.outbox.borrow().is_empty());
-        }
-        if !write_entry(&mqtt.outbox, tx).await? {
-            return Ok(false);
-        }
-        let held = &mqtt.held_position;
-        held.set(held.get().map(|entries| entries.saturating_sub(1)));
-    }
-}
-
-/// Writes the oldest entry of `queue` as one block, in pieces; false if it was empty.
-async fn write_entry<const N: usize, T: Write>(
-    queue: &RefCell<Outbox<N>>,
-    tx: &mut T,
-) -> Result<bool, T::Error> {
-    let mut chunk = [0u8; CHUNK];
-    let Some(mut left) = queue.borrow_mut().pop_length() else {
-        return Ok(false);
-    };
-    // Nothing else takes from the queue until the entry is out: its writer holds the UART.
-    while left > 0 {
-        let count = queue.borrow_mut().take(&mut chunk[..left.min(CHUNK)]);
-        if count == 0 {
-            break;
-        }
-        tx.write_all(&chunk[..count]).await?;
-        left -= count;
-    }
-    tx.flush().await?;
-    Ok(true)
-}
-
 /// Takes the UART for the executor with every line queued before its output written.
 pub(super) async fn lock_drained<'s, T: Write>(
     output: &'s UartLock<&'s mut T>,
@@ -161,7 +203,7 @@ pub(super) async fn lock_drained<'s, T: Write>(
 ) -> Result<UartGuard<'s, &'s mut T>, T::Error> {
     loop {
         let mut tx = output.lock(Contender::Executor).await;
-        if !write_ahead_of_held(mqtt, &mut **tx).await? {
+        if !write_queued(mqtt, &mut **tx, Through::Entries).await? {
             return Ok(tx);
         }
         // A line older than ours waits behind a held message: let the service write it.

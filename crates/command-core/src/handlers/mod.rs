@@ -233,11 +233,47 @@ mod block_size {
     use crate::render::BLOCK_CAPACITY;
     use crate::state::RamState;
 
-    /// The reply block holds a command's echo (up to a whole line) and its answer; only
-    /// AT+TCMQTTSUB? writes its list piecewise. Every answer of the forms without
-    /// parameters fits beside a full-length echo.
+    /// The longest answer written in one piece: AT+TCDIAG? with every counter at its largest.
     #[test]
-    fn every_test_query_and_execute_answer_fits_a_block_beside_a_full_echo() {
+    fn the_longest_diagnostic_report_fits_a_block() {
+        use crate::mqtt::{DiagnosticReport, Diagnostics, DisconnectCause};
+        use mqtt_session::session::Statistics;
+
+        let mut state = RamState::boot(storage::Snapshot::default());
+        let board = super::testing::board(Profile::Esp8266);
+        let mut context = super::Context {
+            state: &mut state,
+            board: &board,
+            association: None,
+            gates: crate::state::Gates::default(),
+            diagnostics: DiagnosticReport {
+                session: Statistics {
+                    oversize_dropped: u32::MAX,
+                    unmatched_dropped: u32::MAX,
+                    duplicates_suppressed: u32::MAX,
+                },
+                service: Diagnostics {
+                    last_disconnect: DisconnectCause::Unexpected,
+                    reconnect_attempts: u32::MAX,
+                    last_connack: Some(u8::MAX),
+                    bytes_in: u64::MAX,
+                    bytes_out: u64::MAX,
+                },
+            },
+            payload: &mut [],
+        };
+        let mut reply = crate::render::Reply::new();
+        super::diagnostics::tcdiag_query(&mut context, &mut reply);
+        assert!(!reply.overflowed());
+        assert_eq!(reply.as_bytes().len(), 252);
+        assert!(reply.as_bytes().ends_with(b"\r\nOK\r\n"));
+    }
+
+    /// The reply block holds a command's answer (its echo is written ahead of it); only
+    /// AT+TCMQTTSUB? and AT+TCGWONLINE? write their lists piecewise. Every answer of the
+    /// forms without parameters fits, with room for the longest values a record can hold.
+    #[test]
+    fn every_test_query_and_execute_answer_fits_a_block() {
         for spec in crate::table::COMMANDS {
             let forms = [
                 (spec.test.is_some(), "=?"),
@@ -252,7 +288,7 @@ mod block_size {
                 let mut state = RamState::boot(storage::Snapshot::default());
                 let (reply, _) = run(&mut state, Profile::Full, line.as_bytes());
                 assert!(
-                    reply.len() + at_parser::MAX_LINE <= BLOCK_CAPACITY,
+                    reply.len() + 64 <= BLOCK_CAPACITY,
                     "{line}: {} bytes",
                     reply.len()
                 );

@@ -31,7 +31,11 @@ pub fn tcotaset_set(context: &mut Context<'_>, reply: &mut Reply, params: Params
         params.expect_count(2, 2)?;
         let enable = params.int_in(0, 0..=1)? == 1;
         let version = params.text::<VERSION_MAX>(1, 1, VERSION_MAX)?;
-        Ok::<_, ParamError>((enable, version))
+        // At most VERSION_MAX bytes: always fits.
+        Ok::<_, ParamError>((
+            enable,
+            ota::Version::from_slice(&version).unwrap_or_default(),
+        ))
     })();
     let (enable, version) = match checked {
         Ok(values) => values,

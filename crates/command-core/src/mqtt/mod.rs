@@ -169,9 +169,10 @@ pub struct MqttShared<'a> {
     /// What AT+TCDIAG? reports besides the session's counters.
     pub(crate) diagnostics: Cell<Diagnostics>,
     /// The executor's work buffer, used by one piece of work at a time and never across
-    /// commands: the OTA download (the GET request, the socket's bytes, the image hashing,
-    /// AT+TCREADFWDATA's pieces), and with certificates the certificate of AT+TCCERTADD's data
-    /// phase, of AT+TCCERTCHECK and of a mode-2 connect. A publish's payload is never here: it
+    /// commands: the OTA download (without certificates the URL of the attempt until its GET
+    /// is written, `ota_state`; the socket's bytes, the image hashing), dynamic registration,
+    /// and with certificates the certificate of AT+TCCERTADD's data phase, of AT+TCCERTCHECK
+    /// and of a mode-2 connect. A publish's payload is never here: it
     /// is written into the session's payload area, where its PUBLISH is encoded around it
     /// (`docs/decisions.md`, "One transmit buffer").
     pub(crate) data: RefCell<[u8; crate::engine::DATA_MAX]>,

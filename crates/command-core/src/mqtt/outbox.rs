@@ -8,8 +8,6 @@
 //! (`engine::output`, back-pressure). Entries live in one byte ring with a two-byte length
 //! prefix; `[BUSY]` replies cannot take the status reserve, so status lines are never lost.
 
-use heapless::Deque;
-
 /// Bytes of the outbox: status URCs, result lines and `[BUSY]` replies (received messages wait
 /// in the session instead, `engine::output`).
 pub const OUTBOX_BYTES: usize = 512;
@@ -20,10 +18,15 @@ pub const URC_MAX: usize = 15 + 255 + 8 + 2048 + 3;
 
 const PREFIX: usize = 2;
 
-/// A bounded FIFO of output lines.
+/// A bounded FIFO of output lines: a byte ring with 16-bit positions (the ring is far below
+/// 64 KiB), so the bookkeeping takes 6 bytes, not the 24 of a `heapless::Deque`'s.
 pub struct Outbox<const N: usize> {
-    bytes: Deque<u8, N>,
-    entries: usize,
+    bytes: [u8; N],
+    /// Index of the oldest byte.
+    head: u16,
+    /// Bytes queued.
+    length: u16,
+    entries: u16,
 }
 
 impl<const N: usize> Default for Outbox<N> {
@@ -33,10 +36,15 @@ impl<const N: usize> Default for Outbox<N> {
 }
 
 impl<const N: usize> Outbox<N> {
+    const FITS: () = assert!(N > 0 && N <= u16::MAX as usize, "16-bit ring positions");
+
     /// An empty queue.
     pub const fn new() -> Self {
+        let () = Self::FITS;
         Outbox {
-            bytes: Deque::new(),
+            bytes: [0; N],
+            head: 0,
+            length: 0,
             entries: 0,
         }
     }
@@ -55,60 +63,68 @@ impl<const N: usize> Outbox<N> {
 
     fn push(&mut self, parts: &[&[u8]], reserve: usize) -> bool {
         let length: usize = parts.iter().map(|part| part.len()).sum();
-        let free = N - self.bytes.len();
+        let free = N - usize::from(self.length);
         if length > URC_MAX || length + PREFIX + reserve > free {
             return false;
         }
-        // Both pushes fit: checked above.
-        for byte in (length as u16).to_be_bytes() {
-            let _ = self.bytes.push_back(byte);
-        }
+        self.push_bytes(&(length as u16).to_be_bytes());
         for part in parts {
-            for byte in *part {
-                let _ = self.bytes.push_back(*byte);
-            }
+            self.push_bytes(part);
         }
         self.entries += 1;
         true
     }
 
+    /// Appends `bytes` behind the queued ones (room checked by the caller), in at most two
+    /// copies around the ring's end.
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        let tail = (usize::from(self.head) + usize::from(self.length)) % N;
+        let first = bytes.len().min(N - tail);
+        self.bytes[tail..tail + first].copy_from_slice(&bytes[..first]);
+        self.bytes[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+        self.length += bytes.len() as u16;
+    }
+
     /// Starts taking the oldest entry out: returns its length; its bytes follow through
     /// [`Outbox::take`], so an entry is written in pieces without a buffer of its size.
     pub fn pop_length(&mut self) -> Option<usize> {
-        let high = self.bytes.pop_front()?;
-        let low = self.bytes.pop_front().unwrap_or(0);
+        if self.length < PREFIX as u16 {
+            return None;
+        }
+        let mut prefix = [0; PREFIX];
+        self.take(&mut prefix);
         self.entries -= 1;
-        Some(usize::from(u16::from_be_bytes([high, low])))
+        Some(usize::from(u16::from_be_bytes(prefix)))
     }
 
     /// Moves the next bytes of the entry that [`Outbox::pop_length`] started into `buffer`
     /// (the caller asks for at most what is left of it); returns how many.
     pub fn take(&mut self, buffer: &mut [u8]) -> usize {
-        let mut count = 0;
-        for slot in buffer.iter_mut() {
-            let Some(byte) = self.bytes.pop_front() else {
-                break;
-            };
-            *slot = byte;
-            count += 1;
-        }
+        let count = buffer.len().min(usize::from(self.length));
+        let head = usize::from(self.head);
+        let first = count.min(N - head);
+        buffer[..first].copy_from_slice(&self.bytes[head..head + first]);
+        buffer[first..count].copy_from_slice(&self.bytes[..count - first]);
+        self.head = ((head + count) % N) as u16;
+        self.length -= count as u16;
         count
     }
 
     /// Forgets every entry.
     pub fn clear(&mut self) {
-        self.bytes.clear();
+        self.head = 0;
+        self.length = 0;
         self.entries = 0;
     }
 
     /// How many entries are queued.
     pub fn entries(&self) -> usize {
-        self.entries
+        usize::from(self.entries)
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.length == 0
     }
 }
 
@@ -138,6 +154,26 @@ mod tests {
         assert_eq!(pop(&mut outbox).unwrap(), b"a\r\n\0\"b");
         assert_eq!(pop(&mut outbox), None);
         assert_eq!(outbox.entries(), 0);
+    }
+
+    #[test]
+    fn entries_that_cross_the_end_of_the_ring_come_out_whole() {
+        let mut outbox = Outbox::<16>::new();
+        for round in 0..20u8 {
+            let line = [b'a' + round % 26; 9];
+            assert!(
+                outbox.push_status(&[&line[..4], &line[4..]]),
+                "round {round}"
+            );
+            assert_eq!(pop(&mut outbox).unwrap(), line, "round {round}");
+            assert!(outbox.is_empty());
+        }
+        assert!(outbox.push_status(&[b"0123456789abcd"]));
+        assert!(
+            !outbox.push_status(&[b""]),
+            "full: not even a length prefix fits"
+        );
+        assert_eq!(pop(&mut outbox).unwrap(), b"0123456789abcd");
     }
 
     #[test]

@@ -549,6 +549,18 @@ pub fn with_network<N: Network>(
     make: impl FnOnce(&Bench) -> N,
     script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = command_core::Exit>>),
 ) {
+    let settings = Settings::new(MockFlash::new(104 * 1024), 0..64 * 1024)
+        .with_certificate_area(64 * 1024..104 * 1024);
+    with_settings(profile, settings, make, script);
+}
+
+/// [`with_network`] on the flash of `settings` (an image area, say).
+pub fn with_settings<N: Network>(
+    profile: Profile,
+    mut settings: Settings<MockFlash>,
+    make: impl FnOnce(&Bench) -> N,
+    script: impl FnOnce(&Bench, Pin<&mut dyn Future<Output = command_core::Exit>>),
+) {
     let bench = Bench {
         uart: Rc::new(Uart::default()),
         broker: Rc::new(Broker::default()),
@@ -556,8 +568,6 @@ pub fn with_network<N: Network>(
         counters: Arc::new(Counters::default()),
         polls: Cell::new(0),
     };
-    let mut settings = Settings::new(MockFlash::new(104 * 1024), 0..64 * 1024)
-        .with_certificate_area(64 * 1024..104 * 1024);
     let mut wifi = NoStation;
     let board = BoardInfo {
         board: "LINUX",

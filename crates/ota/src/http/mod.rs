@@ -4,7 +4,8 @@
 //! [`RangeDownload`] adds the OTA rules of `cloud.md` §4.5 on top: the
 //! status check, skipping the prefix a server that ignored `Range` sends
 //! again, the end at the file size and the 20 s stall. Requests are written
-//! by [`write_range_request`]; the POST of dynamic registration
+//! by [`write_range_request`], or handed out by [`range_request_parts`] as
+//! the pieces to write where the URL lies; the POST of dynamic registration
 //! (`cloud.md` §5) by [`write_post_head`], and its response is read with the
 //! same [`Response`].
 
@@ -16,7 +17,10 @@ mod response;
 use core::fmt;
 
 pub use download::{Chunk, RangeDownload, STALL_TIMEOUT_MS};
-pub use request::{write_post_head, write_range_request, Url, UrlError, REQUEST_OVERHEAD};
+pub use request::{
+    range_request_parts, write_post_head, write_range_request, RequestDigits, Url, UrlError,
+    REQUEST_OVERHEAD,
+};
 pub use response::{Head, Piece, Response};
 
 /// Why an HTTP exchange failed.

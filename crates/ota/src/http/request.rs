@@ -133,9 +133,50 @@ fn parse_port(digits: &[u8]) -> Result<u16, UrlError> {
 /// lines, a five-digit port and two ten-digit range bounds.
 pub const REQUEST_OVERHEAD: usize = 190;
 
-/// Writes the GET request of `cloud.md` §4.5 for bytes `offset..size` of
-/// `url` to the front of `out`; returns its length. The range end is the
+/// The decimal digits a range request's parts point into: the port and the
+/// two range bounds.
+#[derive(Debug, Default)]
+pub struct RequestDigits {
+    port: [u8; 10],
+    offset: [u8; 10],
+    size: [u8; 10],
+}
+
+/// The GET request of `cloud.md` §4.5 for bytes `offset..size` of `url`, as
+/// the parts it is made of, in order (the port's two parts are empty when it
+/// is the scheme's default). The target and host parts are views into the
+/// URL: a caller that writes the parts one after the other needs no buffer of
+/// the request's size, and the URL stays where it is. The range end is the
 /// size (one past the last byte), exactly as the original sends it.
+pub fn range_request_parts<'a>(
+    url: &Url<'a>,
+    offset: u32,
+    size: u32,
+    digits: &'a mut RequestDigits,
+) -> [&'a [u8]; 12] {
+    let (colon, port): (&[u8], &[u8]) = if url.has_default_port() {
+        (b"", b"")
+    } else {
+        (b":", decimal(u32::from(url.port), &mut digits.port))
+    };
+    [
+        b"GET ",
+        url.target,
+        b" HTTP/1.1\r\nHost: ",
+        url.host,
+        colon,
+        port,
+        b"\r\nAccept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n",
+        b"Accept-Encoding: gzip, deflate\r\nRange: bytes=",
+        decimal(offset, &mut digits.offset),
+        b"-",
+        decimal(size, &mut digits.size),
+        b"\r\n\r\n",
+    ]
+}
+
+/// Writes the request of [`range_request_parts`] to the front of `out`;
+/// returns its length.
 ///
 /// # Errors
 ///
@@ -147,16 +188,11 @@ pub fn write_range_request(
     size: u32,
     out: &mut [u8],
 ) -> Result<usize, BufferTooSmall> {
+    let mut digits = RequestDigits::default();
     let mut head = Head::new(out);
-    let mut digits = [0u8; 10];
-    head.request_line(b"GET ", url)?;
-    let mut put = |bytes: &[u8]| head.put(bytes);
-    put(b"\r\nAccept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n")?;
-    put(b"Accept-Encoding: gzip, deflate\r\nRange: bytes=")?;
-    put(decimal(offset, &mut digits))?;
-    put(b"-")?;
-    put(decimal(size, &mut digits))?;
-    put(b"\r\n\r\n")?;
+    for part in range_request_parts(url, offset, size, &mut digits) {
+        head.put(part)?;
+    }
     Ok(head.length)
 }
 

@@ -6,8 +6,8 @@ use std::vec::Vec;
 
 use super::vector_image;
 use crate::http::{
-    write_post_head, write_range_request, HttpError, Piece, RangeDownload, Response, Url, UrlError,
-    STALL_TIMEOUT_MS,
+    range_request_parts, write_post_head, write_range_request, HttpError, Piece, RangeDownload,
+    RequestDigits, Response, Url, UrlError, STALL_TIMEOUT_MS,
 };
 
 const VECTOR_URL: &[u8] = b"https://ota-1255858890.cos.ap-guangzhou.myqcloud.com/100008768029_CTQS08Y5LG_1.0.1?sign=q-sign-algorithm%3Dsha1%26q-ak%3DAKIDexample%26q-sign-time%3D1700000000%3B1700086400";
@@ -31,6 +31,21 @@ fn requests_match_the_session_vectors() {
         request(&url, 2048, 5000),
         std::format!("{head}Range: bytes=2048-5000\r\n\r\n")
     );
+}
+
+#[test]
+fn the_request_in_parts_is_the_written_request_and_points_into_the_url() {
+    let urls: [&[u8]; 3] = [VECTOR_URL, b"http://127.0.0.1:18080/ota/1", b"http://h"];
+    for text in urls {
+        let url = Url::parse(text).unwrap();
+        let mut digits = RequestDigits::default();
+        let parts = range_request_parts(&url, 2048, 4_294_967_295, &mut digits);
+        assert_eq!(
+            parts.concat(),
+            request(&url, 2048, 4_294_967_295).into_bytes()
+        );
+        assert!(core::ptr::eq(parts[1], url.target) && core::ptr::eq(parts[3], url.host));
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::vec::Vec;
 use super::{vector_image, VECTOR_MD5};
 use crate::http::{HttpError, RangeDownload};
 use crate::{
-    Event, FailCode, Failure, ImageDigest, Ota, Report, ResultCode, State, Status,
+    Event, FailCode, Failure, ImageDigest, Ota, Report, ResultCode, State, Status, StoredImage,
     CHECKPOINT_BYTES, RETRIES,
 };
 use storage::{FirmwareInfo, FirmwareState, Text, MCU_IMAGE_NAME};
@@ -174,7 +174,12 @@ fn a_matching_partial_record_resumes_without_percent_zero() {
     let stored = record(FirmwareState::McuDownloading, 2048);
     let message = vector_update();
     assert!(ota
-        .handle_message(message.as_bytes(), Some(&stored), MAX, 0)
+        .handle_message(
+            message.as_bytes(),
+            Some(&StoredImage::from(&stored)),
+            MAX,
+            0
+        )
         .is_some());
     assert_eq!(
         drain(&mut ota, 0),
@@ -208,8 +213,13 @@ fn other_records_start_afresh() {
     ] {
         let mut ota = listening();
         let message = vector_update();
-        ota.handle_message(message.as_bytes(), Some(&stored), MAX, 0)
-            .unwrap();
+        ota.handle_message(
+            message.as_bytes(),
+            Some(&StoredImage::from(&stored)),
+            MAX,
+            0,
+        )
+        .unwrap();
         let events = drain(&mut ota, 0);
         assert!(
             events.contains(&Event::Fetch {
@@ -228,7 +238,12 @@ fn a_complete_partial_record_is_verified_without_a_get() {
     let stored = record(FirmwareState::McuDownloading, 5000);
     let message = vector_update();
     assert_eq!(
-        ota.handle_message(message.as_bytes(), Some(&stored), MAX, 0),
+        ota.handle_message(
+            message.as_bytes(),
+            Some(&StoredImage::from(&stored)),
+            MAX,
+            0
+        ),
         None
     );
     assert_eq!(
@@ -252,8 +267,13 @@ fn a_complete_partial_record_is_verified_without_a_get() {
 fn fail_attempt(ota: &mut Ota, failure: Failure, now: u64) -> Vec<Event> {
     let message = vector_update();
     let stored = record(FirmwareState::McuDownloading, 1000);
-    ota.handle_message(message.as_bytes(), Some(&stored), MAX, now)
-        .unwrap();
+    ota.handle_message(
+        message.as_bytes(),
+        Some(&StoredImage::from(&stored)),
+        MAX,
+        now,
+    )
+    .unwrap();
     let started = drain(ota, now);
     assert_eq!(started[1], Event::Status(Status::EnterUpdate));
     ota.progress(3000, now + 1);

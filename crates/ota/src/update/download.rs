@@ -1,10 +1,11 @@
 //! The inputs of a download: messages on the update topic, stored bytes, the end or the
 //! failure of a transfer and the image check.
 
-use storage::{FirmwareInfo, FirmwareState};
+use storage::FirmwareState;
 
 use super::{
-    Ota, Task, CHECKPOINT_BYTES, PROGRESS_INTERVAL_MS, RETRIES, RETRY_DELAY_MS, VERSION_REREPORTS,
+    Moment, Ota, StoredImage, Task, CHECKPOINT_BYTES, PROGRESS_INTERVAL_MS, RETRIES,
+    RETRY_DELAY_MS, VERSION_REREPORTS,
 };
 use crate::event::{Event, FailCode, Failure, State, Status};
 use crate::fmt::{debug, warning};
@@ -21,7 +22,7 @@ impl Ota {
     pub fn handle_message<'a>(
         &mut self,
         payload: &'a [u8],
-        stored: Option<&FirmwareInfo>,
+        stored: Option<&StoredImage>,
         max_size: u32,
         now_ms: u64,
     ) -> Option<Text<'a>> {
@@ -35,7 +36,7 @@ impl Ota {
             Ok(Message::VersionResponse { accepted: false }) => {
                 if self.rejections < VERSION_REREPORTS {
                     self.rejections += 1;
-                    self.rereport_at = Some(now_ms + RETRY_DELAY_MS);
+                    self.rereport_at = Moment::at(now_ms + RETRY_DELAY_MS);
                 }
                 None
             }
@@ -63,7 +64,7 @@ impl Ota {
         &mut self,
         payload: &'a [u8],
         resource: &[u8],
-        stored: Option<&FirmwareInfo>,
+        stored: Option<&StoredImage>,
         max_size: u32,
         now_ms: u64,
     ) -> Option<Text<'a>> {
@@ -98,10 +99,11 @@ impl Ota {
         let percent = (u64::from(self.stored) * 100 / u64::from(size)) as u8;
         let due = self
             .last_progress_at
+            .get()
             .is_none_or(|at| now_ms >= at + PROGRESS_INTERVAL_MS);
         if percent != self.last_percent && (percent == 100 || due) {
             self.last_percent = percent;
-            self.last_progress_at = Some(now_ms);
+            self.last_progress_at = Moment::at(now_ms);
             self.push(Event::Publish(Report::Progress(percent)));
         }
     }
@@ -131,7 +133,7 @@ impl Ota {
         if self.retries < RETRIES {
             self.retries += 1;
             debug!("OTA attempt failed, retry {}", self.retries);
-            self.retry_at = Some(now_ms + RETRY_DELAY_MS);
+            self.retry_at = Moment::at(now_ms + RETRY_DELAY_MS);
             self.enter(State::RetryWait);
         } else {
             self.finish_failed(Some(result), code, true);
@@ -171,7 +173,7 @@ impl Ota {
         &mut self,
         update: UpdateFirmware<'a>,
         module: bool,
-        stored: Option<&FirmwareInfo>,
+        stored: Option<&StoredImage>,
         max_size: u32,
         now_ms: u64,
     ) -> Option<Text<'a>> {
@@ -218,7 +220,7 @@ impl Ota {
                 self.stored = offset;
                 self.checkpointed = offset;
                 self.last_percent = (u64::from(offset) * 100 / u64::from(size)) as u8;
-                self.last_progress_at = None;
+                self.last_progress_at = Moment::NONE;
                 self.push(Event::Fetch { offset, size });
                 Some(update.url)
             }
@@ -226,7 +228,7 @@ impl Ota {
                 self.stored = 0;
                 self.checkpointed = 0;
                 self.last_percent = 0;
-                self.last_progress_at = Some(now_ms);
+                self.last_progress_at = Moment::at(now_ms);
                 self.push(Event::BeginImage);
                 self.push(Event::Fetch { offset: 0, size });
                 self.push(Event::Publish(Report::Progress(0)));
@@ -238,7 +240,7 @@ impl Ota {
     /// Enters Downloading with `ENTERUPDATE`.
     pub(super) fn start_update(&mut self) {
         self.in_update = true;
-        self.rereport_at = None;
+        self.rereport_at = Moment::NONE;
         self.enter(State::Downloading);
         self.push(Event::Status(Status::EnterUpdate));
     }

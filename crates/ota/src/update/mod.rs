@@ -32,6 +32,37 @@ use crate::fmt::warning;
 use crate::report::{write_report, BufferTooSmall, Report, ResultCode};
 use crate::Version;
 
+/// What the machine and the OTA commands read of the persisted firmware record: all of it but
+/// the image's name and the maximum it was written under, which nothing reads back. The RAM
+/// mirror of the record is one of these (about half a [`FirmwareInfo`]); the record itself,
+/// name included, stays in flash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredImage {
+    /// What the image area holds.
+    pub state: FirmwareState,
+    /// Version being downloaded or stored.
+    pub version: Version,
+    /// MD5 the cloud announced.
+    pub md5: [u8; 16],
+    /// Image size in bytes.
+    pub size: u32,
+    /// Bytes `0..downloaded` are in flash.
+    pub downloaded: u32,
+}
+
+impl From<&FirmwareInfo> for StoredImage {
+    fn from(record: &FirmwareInfo) -> Self {
+        StoredImage {
+            state: record.state,
+            // A stored version is 1..=32 bytes, as a `Version`.
+            version: Version::from_slice(&record.version).unwrap_or_default(),
+            md5: record.md5,
+            size: record.size,
+            downloaded: record.downloaded,
+        }
+    }
+}
+
 /// Retries after a failed attempt (so 4 attempts in all).
 pub const RETRIES: u8 = 3;
 /// Wait before re-reporting the version after a failed attempt, or after a
@@ -65,6 +96,23 @@ struct Task {
     module: bool,
 }
 
+/// A time on the caller's millisecond clock, or none: an `Option<u64>` in 8 bytes instead of
+/// 16 (no clock reaches `u64::MAX`), for the machine's three timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Moment(u64);
+
+impl Moment {
+    const NONE: Self = Moment(u64::MAX);
+
+    fn at(ms: u64) -> Self {
+        Moment(ms.min(u64::MAX - 1))
+    }
+
+    fn get(self) -> Option<u64> {
+        (self.0 != u64::MAX).then_some(self.0)
+    }
+}
+
 /// The OTA update state machine.
 #[derive(Debug, Clone)]
 pub struct Ota {
@@ -76,14 +124,14 @@ pub struct Ota {
     in_update: bool,
     retries: u8,
     rejections: u8,
-    rereport_at: Option<u64>,
-    retry_at: Option<u64>,
+    rereport_at: Moment,
+    retry_at: Moment,
     /// Image bytes stored, as the runner last said.
     stored: u32,
     /// The count last persisted through [`Event::Checkpoint`].
     checkpointed: u32,
     last_percent: u8,
-    last_progress_at: Option<u64>,
+    last_progress_at: Moment,
     events: Deque<Event, EVENT_CAPACITY>,
 }
 
@@ -104,12 +152,12 @@ impl Ota {
             in_update: false,
             retries: 0,
             rejections: 0,
-            rereport_at: None,
-            retry_at: None,
+            rereport_at: Moment::NONE,
+            retry_at: Moment::NONE,
             stored: 0,
             checkpointed: 0,
             last_percent: 0,
-            last_progress_at: None,
+            last_progress_at: Moment::NONE,
             events: Deque::new(),
         }
     }
@@ -167,7 +215,7 @@ impl Ota {
         }
         self.mcu_version = Version::from_slice(version).map_err(|_| InvalidVersion)?;
         self.rejections = 0;
-        self.rereport_at = None;
+        self.rereport_at = Moment::NONE;
         if self.state == State::Idle {
             self.enter(State::Listening);
         }
@@ -208,13 +256,14 @@ impl Ota {
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
-        if self.retry_at.is_some_and(|at| now_ms >= at) && self.state == State::RetryWait {
-            self.retry_at = None;
+        if self.retry_at.get().is_some_and(|at| now_ms >= at) && self.state == State::RetryWait {
+            self.retry_at = Moment::NONE;
             self.push(Event::Publish(Report::Version));
             self.enter(State::Listening);
-        } else if self.rereport_at.is_some_and(|at| now_ms >= at) && self.state == State::Listening
+        } else if self.rereport_at.get().is_some_and(|at| now_ms >= at)
+            && self.state == State::Listening
         {
-            self.rereport_at = None;
+            self.rereport_at = Moment::NONE;
             self.push(Event::Publish(Report::Version));
         }
         self.events.pop_front()
@@ -227,8 +276,8 @@ impl Ota {
             return Some(0);
         }
         match self.state {
-            State::RetryWait => self.retry_at,
-            State::Listening => self.rereport_at,
+            State::RetryWait => self.retry_at.get(),
+            State::Listening => self.rereport_at.get(),
             _ => None,
         }
     }
@@ -296,8 +345,8 @@ impl Ota {
         self.in_update = false;
         self.retries = 0;
         self.rejections = 0;
-        self.retry_at = None;
-        self.rereport_at = None;
+        self.retry_at = Moment::NONE;
+        self.rereport_at = Moment::NONE;
         self.enter(State::Idle);
     }
 

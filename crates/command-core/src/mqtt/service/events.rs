@@ -3,7 +3,7 @@
 //! events, so they keep the order of `urc.md` §7.
 //!
 //! A message for the host stops the polling: the session holds it (no acknowledgement, no
-//! further decoding) until the service wrote it to the UART (`engine::write_output`). That
+//! further decoding) until the service wrote it to the UART (`engine::output`). That
 //! holds in the reconnect window too: the session reports `Reconnected` at the reconnect's
 //! CONNACK (its `+TCMQTTRECONNECTED` is queued first) and re-subscribes behind it, so a
 //! broker's replay ahead of the SUBACKs waits in the session and the stream, never in a copy.
@@ -37,7 +37,9 @@ impl Service<'_, '_> {
                     break;
                 }
                 if message.for_internal {
-                    shared.ota.message(message.topic, message.payload, now);
+                    shared
+                        .ota
+                        .message(message.topic, message.payload, &shared.data, now);
                     self.gateway_message(message.topic, message.payload);
                 }
             }
