@@ -151,13 +151,14 @@ pub fn hub(extra_arguments: &[String]) -> Outcome {
 }
 
 fn print_hub_help(ready: &Ready, demo: bool) {
-    let (product, device, secret) = DEMO_DEVICE;
+    let (product, device, _) = DEMO_DEVICE;
     let admin = ready.admin;
     if demo {
         println!(
             "\n\
              Without --registry or --device the hub serves one demo device:\n\
-             \x20   product id {product}, device name {device}, secret {secret}"
+             \x20   product id {product}, device name {device} (its secret, public test data, is in\n\
+             \x20   tools/hub/README.md: secrets are never printed)"
         );
     }
     println!(

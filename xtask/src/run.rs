@@ -277,11 +277,13 @@ fn print_connection_help(pty: &str, link: &Path, hub: Option<&hub::Ready>) {
 /// call that plays the cloud. TLS-PSK (mode 1, the product's default) when the hub has its TLS
 /// listener, plain TCP with the HMAC password (mode 0) otherwise.
 fn hub_session(hub: &hub::Ready) -> String {
-    let (product, device, secret) = hub::DEMO_DEVICE;
+    let (product, device, _) = hub::DEMO_DEVICE;
     let admin = hub.admin;
     let tls = u8::from(hub.mqtts != 0);
+    // Secrets are never printed, not even the demo's public one: a flash image made by an
+    // earlier run stores the device with the line below, the secret taken from the README.
     format!(
-        "\n    AT+TCDEVINFOSET={tls},\"{product}\",\"{device}\",\"{secret}\"\n    OK\n    +TCDEVINFOSET:OK\n\
+        "\n    AT+TCDEVINFOSET={tls},\"{product}\",\"{device}\",\"<demo secret, tools/hub/README.md>\"   (only for an older flash image)\n    OK\n    +TCDEVINFOSET:OK\n\
          \n    AT+TCMQTTCONN={tls},5000,240,1,1\n    OK\n    +TCMQTTCONN:OK\n\
          \n    AT+TCMQTTSUB=\"{product}/{device}/data\",1\n    OK\n    +TCMQTTSUB:OK\n\
          \n    AT+TCMQTTPUB=\"{product}/{device}/data\",1,\"hello\"\n    OK\n\
@@ -413,6 +415,7 @@ mod tests {
         });
         assert!(session.contains("AT+TCDEVINFOSET=1,\"DEMO000001\""));
         assert!(session.contains("AT+TCMQTTCONN=1,5000,240,1,1"));
+        assert!(!session.contains(hub::DEMO_DEVICE.2), "a secret is printed");
     }
 
     #[test]
@@ -423,7 +426,7 @@ mod tests {
             admin: 18090,
         });
         let lines = [
-            "AT+TCDEVINFOSET=0,\"DEMO000001\",\"demo\",\"ZGVtb19zZWNyZXRfMTIzNA==\"",
+            "AT+TCDEVINFOSET=0,\"DEMO000001\",\"demo\",\"<demo secret, tools/hub/README.md>\"",
             "AT+TCMQTTCONN=0,5000,240,1,1",
             "AT+TCMQTTSUB=\"DEMO000001/demo/data\",1",
             "AT+TCMQTTPUB=\"DEMO000001/demo/data\",1,\"hello\"",

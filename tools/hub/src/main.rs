@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::sync::Arc;
 use tc_at_hub::config::{self, OptionsError};
-use tc_at_hub::registry::{DEMO_DEVICE_NAME, DEMO_DEVICE_SECRET, DEMO_PRODUCT_ID};
+use tc_at_hub::registry::{DEMO_DEVICE_NAME, DEMO_PRODUCT_ID};
 use tc_at_hub::tls::certificates::HubCertificates;
 use tc_at_hub::{Hub, Ports};
 
@@ -29,9 +29,9 @@ async fn main() -> std::process::ExitCode {
         }
     };
     if options.demo {
-        // The demo secret is public test data, printed so a newcomer can connect at once.
+        // Secrets are never printed, not even this public one: the README names it.
         eprintln!(
-            "demo device: product id {DEMO_PRODUCT_ID}, device name {DEMO_DEVICE_NAME}, secret {DEMO_DEVICE_SECRET}"
+            "demo device: product id {DEMO_PRODUCT_ID}, device name {DEMO_DEVICE_NAME} (its secret: tools/hub/README.md)"
         );
     }
     let certificates = match HubCertificates::generate(&options.tls_names) {
