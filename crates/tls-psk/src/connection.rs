@@ -171,19 +171,55 @@ where
     ///
     /// Not cancel-safe: a record may be partly sent, and the session must then be dropped.
     pub async fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
-        if self.state != SessionState::Open {
+        if self.state != SessionState::Open || self.encrypter.is_none() {
             return Err(Error::SessionEnded);
         }
         if data.is_empty() {
             return Ok(0);
         }
-        let capacity = CipherState::max_plaintext_for(self.write_buffer.len());
-        let count = data.len().min(capacity);
+        let slot = self.plaintext_slot();
+        let count = data.len().min(slot.len());
         if count == 0 {
             return Err(Error::RecordOverflow);
         }
-        self.write_buffer[PLAINTEXT_OFFSET..PLAINTEXT_OFFSET + count]
-            .copy_from_slice(&data[..count]);
+        slot[..count].copy_from_slice(&data[..count]);
+        self.send_plaintext(count).await
+    }
+
+    /// Where the plaintext of the next record goes in the write buffer: as many bytes as one
+    /// record sealed in that buffer carries (empty before the handshake installed keys).
+    ///
+    /// The in-place form of [`write`](Self::write): a caller whose bytes cannot be borrowed
+    /// across an await (they lie in a shared session) copies them here once, synchronously,
+    /// and [`send_plaintext`](Self::send_plaintext) seals them where they are; no buffer of
+    /// the caller's holds them while the record is written.
+    pub fn plaintext_slot(&mut self) -> &mut [u8] {
+        if self.encrypter.is_none() {
+            return &mut [];
+        }
+        let capacity = CipherState::max_plaintext_for(self.write_buffer.len());
+        self.write_buffer
+            .get_mut(PLAINTEXT_OFFSET..PLAINTEXT_OFFSET + capacity)
+            .unwrap_or_default()
+    }
+
+    /// Seals the first `count` bytes of [`plaintext_slot`](Self::plaintext_slot) into one
+    /// application-data record and sends it; returns `count`.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write); [`Error::RecordOverflow`] when `count` exceeds the slot.
+    ///
+    /// # Cancellation Safety
+    ///
+    /// Not cancel-safe, as [`write`](Self::write).
+    pub async fn send_plaintext(&mut self, count: usize) -> Result<usize, Error> {
+        if self.state != SessionState::Open || self.encrypter.is_none() {
+            return Err(Error::SessionEnded);
+        }
+        if count > CipherState::max_plaintext_for(self.write_buffer.len()) {
+            return Err(Error::RecordOverflow);
+        }
         match self.send_record(ContentType::ApplicationData, count).await {
             Ok(()) => Ok(count),
             Err(error) => {

@@ -22,7 +22,6 @@ mod requests;
 use core::cell::RefCell;
 
 use embassy_futures::select::{select, select4, Either, Either4};
-use embedded_io_async::Write;
 use mqtt_session::codec::PacketId;
 use mqtt_session::tencent::Identity;
 use mqtt_session::SessionConfig;
@@ -39,16 +38,18 @@ pub const TLS_PORT: u16 = 8883;
 /// TLS receive buffer: one whole server record with minimal CBC padding (5 header + 16 IV +
 /// 16 384 data + 20 MAC + 12 padding, `tls-psk` README).
 pub const TLS_READ_BUFFER: usize = 16_437;
-/// Bytes of the session's transmit buffer copied per link write (the session is never
-/// borrowed across the write); with TLS each is one record.
-const TRANSMIT_CHUNK: usize = 256;
-/// TLS transmit buffer: one record of one transmit chunk, sealed in place (5 header + 16 IV +
-/// the chunk + 20 MAC + CBC padding to 16-byte blocks; `tls-psk` README: a buffer of `W`
-/// bytes carries `⌊(W − 21) / 16⌋ · 16 − 21`). The records on the wire are the ones a
-/// larger buffer would produce: the chunk, not the buffer, sets their size. It also holds
-/// the handshake's ClientHello with a 64-byte server name (≥ 129 bytes).
-pub const TLS_WRITE_BUFFER: usize = 21 + (TRANSMIT_CHUNK + 21).div_ceil(16) * 16;
-const _: () = assert!((TLS_WRITE_BUFFER - 21) / 16 * 16 - 21 >= TRANSMIT_CHUNK);
+/// Bytes of the session's transmit buffer one link write carries: with TLS, one record's
+/// plaintext. They are copied straight into [`TLS_WRITE_BUFFER`] and sealed there.
+const TRANSMIT_PIECE: usize = 256;
+/// TLS transmit buffer: one record of one transmit piece, sealed in place (5 header + 16 IV +
+/// the piece + 20 MAC + CBC padding to 16-byte blocks; `tls-psk` README: a buffer of `W`
+/// bytes carries `⌊(W − 21) / 16⌋ · 16 − 21`). Why it stays: the piece being written must
+/// lie somewhere the session is not, as the session is shared with the executor and the URC
+/// writer while the write waits. On a plain link (mode 0, 2) it is idle and holds that piece
+/// instead. It also holds the handshake's ClientHello with a 64-byte server name (≥ 129
+/// bytes).
+pub const TLS_WRITE_BUFFER: usize = 21 + (TRANSMIT_PIECE + 21).div_ceil(16) * 16;
+const _: () = assert!((TLS_WRITE_BUFFER - 21) / 16 * 16 - 21 >= TRANSMIT_PIECE);
 const _: () = assert!(TLS_WRITE_BUFFER >= 65 + super::HOST_MAX);
 /// The link was lost while a command waited on it.
 const LINK_LOST: i32 = -103;
@@ -203,15 +204,16 @@ impl<'a> Service<'_, 'a> {
                     None => core::future::pending().await,
                 }
             };
-            let event = select4(
+            // Decided before any await: the request is not kept during one (not even as the
+            // storage of a named event).
+            let teardown = match select4(
                 read,
                 shared.requests.take(),
                 wait,
                 shared.service_wake.wait(),
             )
-            .await;
-            // Decided before any await: the request (432 bytes) is not kept during one.
-            let teardown = match event {
+            .await
+            {
                 Either4::First(0) => {
                     *link = None;
                     shared.session.borrow_mut().transport_closed(clock.now_ms());
@@ -265,23 +267,33 @@ impl<'a> Service<'_, 'a> {
     }
 
     /// Writes the session's pending bytes; false if the link failed (the loop goes round).
-    async fn transmit<L: Write, C: Clock>(&mut self, link: &mut Option<L>, clock: &C) -> bool {
+    ///
+    /// Each piece is copied from the session's transmit buffer straight into the link's
+    /// outgoing buffer (a TLS record's plaintext, sealed there in place), with the session
+    /// borrowed only for the copy: the executor and the URC writer use the session while the
+    /// piece is on its way, so its bytes cannot be lent across the write.
+    async fn transmit<S, R, C>(&mut self, link: &mut Option<Link<'_, S, R>>, clock: &C) -> bool
+    where
+        S: embedded_io_async::Read + embedded_io_async::Write,
+        R: rand_core::RngCore + rand_core::CryptoRng,
+        C: Clock,
+    {
         let Some(stream) = link else {
             return true;
         };
-        let mut chunk = [0u8; TRANSMIT_CHUNK];
         loop {
             let count = {
                 let session = self.shared.session.borrow();
                 let pending = session.transmit();
-                let count = pending.len().min(chunk.len());
-                chunk[..count].copy_from_slice(&pending[..count]);
+                let outgoing = stream.outgoing();
+                let count = pending.len().min(outgoing.len());
+                outgoing[..count].copy_from_slice(&pending[..count]);
                 count
             };
             if count == 0 {
                 break;
             }
-            if stream.write_all(&chunk[..count]).await.is_err() || stream.flush().await.is_err() {
+            if stream.send(count).await.is_err() {
                 *link = None;
                 self.shared
                     .session

@@ -9,7 +9,7 @@
 
 use core::ops::Range;
 
-use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use embedded_io_async::{ErrorKind, Read, Write};
 use mqtt_session::tencent::Identity;
 use rand_core::{CryptoRng, RngCore};
 use tls_psk::{PskConfig, TlsConnection};
@@ -26,11 +26,13 @@ pub(super) const CERTIFICATE_UNUSABLE: i32 = -702;
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Link<'buffer, S, R> {
     /// TLS mode 0, and mode 2 (a board stream: the board's TLS stack owns its own buffers).
-    /// The idle TLS receive buffer holds what was read and not yet taken by the session.
+    /// The idle TLS receive buffer holds what was read and not yet taken by the session; the
+    /// idle TLS write buffer holds the piece of the session's transmit bytes being written.
     Plain {
         stream: S,
         buffer: &'buffer mut [u8],
         received: Range<usize>,
+        outgoing: &'buffer mut [u8],
     },
     /// TLS mode 1: the record buffers are the service's; received bytes stay where they
     /// were decrypted.
@@ -42,32 +44,45 @@ fn link_error(error: impl embedded_io_async::Error) -> ErrorKind {
     error.kind()
 }
 
-impl<S: Read + Write, R: RngCore + CryptoRng> ErrorType for Link<'_, S, R> {
-    type Error = ErrorKind;
-}
-
-impl<S: Read + Write, R: RngCore + CryptoRng> Write for Link<'_, S, R> {
-    async fn write(&mut self, bytes: &[u8]) -> Result<usize, ErrorKind> {
-        match self {
-            Link::Plain { stream, .. } => stream.write(bytes).await.map_err(link_error),
-            Link::Tls(connection) => connection.write(bytes).await.map_err(link_error),
-        }
-    }
-
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        match self {
-            Link::Plain { stream, .. } => stream.flush().await.map_err(link_error),
-            Link::Tls(connection) => connection.flush().await.map_err(link_error),
-        }
-    }
-}
-
 impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
-    fn plain(stream: S, buffer: &'buffer mut [u8]) -> Self {
+    fn plain(stream: S, buffer: &'buffer mut [u8], outgoing: &'buffer mut [u8]) -> Self {
         Link::Plain {
             stream,
             buffer,
             received: 0..0,
+            outgoing,
+        }
+    }
+
+    /// Where the next outgoing bytes go before [`send`](Self::send): the plaintext slot of
+    /// the next TLS record (sealed there in place), or the idle TLS write buffer on a plain
+    /// stream. The service copies the session's transmit bytes here synchronously, so nothing
+    /// of the session is borrowed while they are written and no chunk buffer of its own
+    /// holds them.
+    pub(super) fn outgoing(&mut self) -> &mut [u8] {
+        match self {
+            Link::Plain { outgoing, .. } => outgoing,
+            Link::Tls(connection) => connection.plaintext_slot(),
+        }
+    }
+
+    /// Writes the first `count` bytes of [`outgoing`](Self::outgoing) (one TLS record) and
+    /// flushes.
+    ///
+    /// Not cancel-safe: a failed or cancelled send leaves the link unusable (drop it).
+    pub(super) async fn send(&mut self, count: usize) -> Result<(), ErrorKind> {
+        match self {
+            Link::Plain {
+                stream, outgoing, ..
+            } => {
+                let bytes = outgoing.get(..count).ok_or(ErrorKind::InvalidInput)?;
+                stream.write_all(bytes).await.map_err(link_error)?;
+                stream.flush().await.map_err(link_error)
+            }
+            Link::Tls(connection) => {
+                connection.send_plaintext(count).await.map_err(link_error)?;
+                connection.flush().await.map_err(link_error)
+            }
         }
     }
 
@@ -83,6 +98,7 @@ impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
                 stream,
                 buffer,
                 received,
+                ..
             } => {
                 if Range::is_empty(received) {
                     let count = stream.read(buffer).await.map_err(link_error)?;
@@ -177,7 +193,7 @@ where
                 .connect_certificate(destination.host, destination.port, client)
                 .await
                 .map_err(|error| error.code())?;
-            *slot = Some(Link::plain(stream, read_buffer));
+            *slot = Some(Link::plain(stream, read_buffer, write_buffer));
             return Ok(());
         }
         _ => return Err(CERTIFICATE_UNUSABLE),
@@ -187,7 +203,7 @@ where
         .await
         .map_err(|error| error.code())?;
     let Some(identity) = psk else {
-        *slot = Some(Link::plain(stream, read_buffer));
+        *slot = Some(Link::plain(stream, read_buffer, write_buffer));
         return Ok(());
     };
     let config = PskConfig {
