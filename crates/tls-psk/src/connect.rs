@@ -10,7 +10,6 @@
 use core::ops::Range;
 use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::connection::{ReceiveFailure, SessionState, TlsConnection, LEVEL_FATAL, LEVEL_WARNING};
@@ -19,8 +18,12 @@ use crate::handshake::{
     parse_handshake, parse_server_hello, parse_server_key_exchange, write_client_hello,
     write_client_key_exchange, write_finished, HandshakeType, HANDSHAKE_HEADER_LENGTH,
 };
-use crate::prf::{master_secret, prf, psk_premaster_secret, verify_data, MAX_PSK_LENGTH};
+use crate::prf::{
+    master_secret, prf, psk_premaster_secret, verify_data, MASTER_SECRET_LENGTH, MAX_PSK_LENGTH,
+    VERIFY_DATA_LENGTH,
+};
 use crate::record::{BulkCipher, CipherState, ContentType, HEADER_LENGTH, MAC_LENGTH};
+use crate::transcript;
 
 /// What the client authenticates with.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +34,32 @@ pub struct PskConfig<'a> {
     pub key: &'a [u8],
     /// Host name for SNI; `None`, or an IP literal, sends no SNI (RFC 6066 §3).
     pub server_name: Option<&'a str>,
+}
+
+/// What the client authenticates with, as the owner keeps it: the handshake borrows the
+/// owner's record and reads each field when it needs it, so no copy of the identity and key
+/// (nor a [`PskConfig`] of slices into them) lives in the handshake's future.
+pub trait PskCredentials {
+    /// The PSK identity sent in `ClientKeyExchange`.
+    fn identity(&self) -> &[u8];
+    /// The pre-shared key, 1 to 64 bytes.
+    fn key(&self) -> &[u8];
+    /// Host name for SNI; `None`, or an IP literal, sends no SNI (RFC 6066 §3).
+    fn server_name(&self) -> Option<&str>;
+}
+
+impl PskCredentials for PskConfig<'_> {
+    fn identity(&self) -> &[u8] {
+        self.identity
+    }
+
+    fn key(&self) -> &[u8] {
+        self.key
+    }
+
+    fn server_name(&self) -> Option<&str> {
+        self.server_name
+    }
 }
 
 impl<'buf, T, R> TlsConnection<'buf, T, R>
@@ -84,12 +113,13 @@ where
             decrypter: None,
             received: 0,
             plaintext: 0..0,
-            state: SessionState::Open,
+            state: SessionState::Handshaking,
         }
     }
 
     /// Runs the handshake of a connection made by [`new`](Self::new), as
-    /// [`connect`](Self::connect) does.
+    /// [`connect`](Self::connect) does, with the credentials read from the caller's own
+    /// record ([`PskCredentials`]; a [`PskConfig`] is one).
     ///
     /// # Errors
     ///
@@ -98,10 +128,21 @@ where
     ///
     /// # Cancellation Safety
     ///
-    /// Not cancel-safe; drop the connection.
-    pub async fn establish(&mut self, config: &PskConfig<'_>) -> Result<(), HandshakeError> {
-        match self.handshake(config).await {
-            Ok(()) => Ok(()),
+    /// Not cancel-safe; drop the connection (the handshake's secrets stay in the receive
+    /// buffer's last [`HANDSHAKE_STATE_LENGTH`] bytes until it is reused or overwritten).
+    pub async fn establish<C: PskCredentials + ?Sized>(
+        &mut self,
+        credentials: &C,
+    ) -> Result<(), HandshakeError> {
+        let outcome = self.handshake(credentials).await;
+        if let Some(state) = self.handshake_state() {
+            state.fill(0);
+        }
+        match outcome {
+            Ok(()) => {
+                self.state = SessionState::Open;
+                Ok(())
+            }
             Err(error) => {
                 if let Some(description) = error.alert() {
                     self.send_alert(LEVEL_FATAL, description).await;
@@ -112,35 +153,35 @@ where
         }
     }
 
-    // Secrets and cipher states are made right where they are used, never kept across an
-    // await: this future is part of the owner's RAM for good (`docs/performance.md`).
-    async fn handshake(&mut self, config: &PskConfig<'_>) -> Result<(), HandshakeError> {
-        if config.key.is_empty() || config.key.len() > MAX_PSK_LENGTH {
+    // Nothing large lives across an await here: the randoms, the master secret and the
+    // transcript hash are kept in the end of the receive buffer (`handshake_state`), keys are
+    // derived where they are installed, and each await is one record sent or received. This
+    // future is part of its owner's RAM for good (`docs/performance.md`).
+    async fn handshake<C: PskCredentials + ?Sized>(
+        &mut self,
+        credentials: &C,
+    ) -> Result<(), HandshakeError> {
+        let (identity, key) = (credentials.identity(), credentials.key());
+        if key.is_empty() || key.len() > MAX_PSK_LENGTH {
             return Err(HandshakeError::InvalidConfiguration);
         }
-        if config.identity.is_empty() || config.identity.len() > usize::from(u16::MAX) {
+        if identity.is_empty() || identity.len() > usize::from(u16::MAX) {
             return Err(HandshakeError::InvalidConfiguration);
         }
-        let mut transcript = Sha256::new();
-        let mut client_random = [0; 32];
-        self.rng.fill_bytes(&mut client_random);
-
-        let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
-        let length = write_client_hello(slot, &client_random, config.server_name)?;
-        transcript.update(&slot[..length]);
+        self.state = SessionState::Handshaking;
+        let length = self.start_handshake(credentials.server_name())?;
         self.send_handshake_record(length).await?;
 
-        let (message_type, body) = self.next_handshake_message(&mut transcript).await?;
+        let (message_type, body) = self.next_handshake_message().await?;
         if message_type != HandshakeType::ServerHello {
             return Err(HandshakeError::UnexpectedMessage);
         }
-        let server_hello = parse_server_hello(&self.read_buffer[body])?;
-        let (mut message_type, mut body) = self.next_handshake_message(&mut transcript).await?;
+        let cipher = self.take_server_hello(body)?;
+        let (mut message_type, mut body) = self.next_handshake_message().await?;
         if message_type == HandshakeType::ServerKeyExchange {
             // The hint would let a client pick among identities; ours is fixed.
             parse_server_key_exchange(&self.read_buffer[body])?;
-            (message_type, body) = self.next_handshake_message(&mut transcript).await?;
+            (message_type, body) = self.next_handshake_message().await?;
         }
         if message_type != HandshakeType::ServerHelloDone || !body.is_empty() {
             return Err(HandshakeError::UnexpectedMessage);
@@ -149,23 +190,7 @@ where
             return Err(HandshakeError::UnexpectedMessage);
         }
 
-        let mut master = {
-            let mut premaster = [0; 4 + 2 * MAX_PSK_LENGTH];
-            let premaster_length = psk_premaster_secret(config.key, &mut premaster)
-                .ok_or(HandshakeError::InvalidConfiguration)?;
-            let master = master_secret(
-                &premaster[..premaster_length],
-                &client_random,
-                &server_hello.random,
-            );
-            premaster.fill(0);
-            master
-        };
-
-        let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
-        let length = write_client_key_exchange(slot, config.identity)?;
-        transcript.update(&slot[..length]);
+        let length = self.key_exchange(credentials)?;
         self.send_handshake_record(length).await?;
 
         let offset = self.plaintext_offset();
@@ -174,49 +199,24 @@ where
         self.send_record(ContentType::ChangeCipherSpec, 1)
             .await
             .map_err(handshake_send_error)?;
-        self.encrypter = Some(derive_cipher_state(
-            &master,
-            server_hello.cipher,
-            &client_random,
-            &server_hello.random,
-            Side::Client,
-        ));
+        self.encrypter = Some(self.derive_cipher_state(cipher, Side::Client));
 
-        let client_verify = verify_data(
-            &master,
-            b"client finished",
-            &transcript.clone().finalize().into(),
-        );
-        let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
-        let length = write_finished(slot, &client_verify)?;
-        transcript.update(&slot[..length]);
+        let length = self.client_finished()?;
         self.send_handshake_record(length).await?;
         self.transport
             .flush()
             .await
             .map_err(|error| HandshakeError::Io(embedded_io::Error::kind(&error)))?;
 
-        let (content_type, range) = self.read_handshake_record(0).await?;
+        let (content_type, range) = self.next_handshake_record().await?;
         match content_type {
             ContentType::ChangeCipherSpec if self.read_buffer[range] == [1] => {
-                self.decrypter = Some(derive_cipher_state(
-                    &master,
-                    server_hello.cipher,
-                    &client_random,
-                    &server_hello.random,
-                    Side::Server,
-                ));
+                self.decrypter = Some(self.derive_cipher_state(cipher, Side::Server));
             }
             _ => return Err(HandshakeError::UnexpectedMessage),
         }
-        let expected = verify_data(
-            &master,
-            b"server finished",
-            &transcript.clone().finalize().into(),
-        );
-        master.fill(0);
-        let (message_type, body) = self.next_handshake_message(&mut transcript).await?;
+        let expected = self.verify_data(b"server finished");
+        let (message_type, body) = self.next_handshake_message().await?;
         if message_type != HandshakeType::Finished || !self.plaintext.is_empty() {
             return Err(HandshakeError::UnexpectedMessage);
         }
@@ -226,6 +226,116 @@ where
         Ok(())
     }
 
+    /// The handshake's state: the last [`HANDSHAKE_STATE_LENGTH`] bytes of the receive
+    /// buffer, or `None` when the buffer is smaller.
+    fn handshake_state(&mut self) -> Option<&mut [u8; HANDSHAKE_STATE_LENGTH]> {
+        let start = self.read_buffer.len().checked_sub(HANDSHAKE_STATE_LENGTH)?;
+        <&mut [u8; HANDSHAKE_STATE_LENGTH]>::try_from(&mut self.read_buffer[start..]).ok()
+    }
+
+    /// Draws the client random, starts the transcript and writes the `ClientHello` into the
+    /// write buffer; returns its length.
+    fn start_handshake(&mut self, server_name: Option<&str>) -> Result<usize, HandshakeError> {
+        let mut client_random = [0; 32];
+        self.rng.fill_bytes(&mut client_random);
+        let offset = self.plaintext_offset();
+        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
+        // A receive buffer without room for the state cannot hold the server's records.
+        let (_, state) = split_for_handshake(self.read_buffer)?;
+        state[CLIENT_RANDOM].copy_from_slice(&client_random);
+        let transcript_state = transcript_of(state);
+        transcript::start(transcript_state);
+        let length = write_client_hello(slot, &client_random, server_name)?;
+        transcript::update(transcript_state, &slot[..length]);
+        Ok(length)
+    }
+
+    /// Checks the `ServerHello` at `body`, keeps its random and returns the chosen cipher.
+    fn take_server_hello(&mut self, body: Range<usize>) -> Result<BulkCipher, HandshakeError> {
+        let (records, state) = split_for_handshake(self.read_buffer)?;
+        let server_hello = parse_server_hello(&records[body])?;
+        state[SERVER_RANDOM].copy_from_slice(&server_hello.random);
+        Ok(server_hello.cipher)
+    }
+
+    /// Derives the master secret into the state and writes the `ClientKeyExchange` into the
+    /// write buffer; returns its length.
+    fn key_exchange<C: PskCredentials + ?Sized>(
+        &mut self,
+        credentials: &C,
+    ) -> Result<usize, HandshakeError> {
+        let offset = self.plaintext_offset();
+        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
+        let (_, state) = split_for_handshake(self.read_buffer)?;
+        let mut premaster = [0; 4 + 2 * MAX_PSK_LENGTH];
+        let premaster_length = psk_premaster_secret(credentials.key(), &mut premaster)
+            .ok_or(HandshakeError::InvalidConfiguration)?;
+        let mut master = master_secret(
+            &premaster[..premaster_length],
+            &random(state, CLIENT_RANDOM),
+            &random(state, SERVER_RANDOM),
+        );
+        premaster.fill(0);
+        state[MASTER].copy_from_slice(&master);
+        master.fill(0);
+        let length = write_client_key_exchange(slot, credentials.identity())?;
+        transcript::update(transcript_of(state), &slot[..length]);
+        Ok(length)
+    }
+
+    /// Writes the client's `Finished` into the write buffer; returns its length.
+    fn client_finished(&mut self) -> Result<usize, HandshakeError> {
+        let client_verify = self.verify_data(b"client finished");
+        let offset = self.plaintext_offset();
+        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
+        let length = write_finished(slot, &client_verify)?;
+        let (_, state) = split_for_handshake(self.read_buffer)?;
+        transcript::update(transcript_of(state), &slot[..length]);
+        Ok(length)
+    }
+
+    /// `verify_data` under `label` over the transcript so far.
+    fn verify_data(&mut self, label: &[u8]) -> [u8; VERIFY_DATA_LENGTH] {
+        let Some(state) = self.handshake_state() else {
+            return [0; VERIFY_DATA_LENGTH];
+        };
+        let mut master = [0; MASTER_SECRET_LENGTH];
+        master.copy_from_slice(&state[MASTER]);
+        let data = verify_data(&master, label, &transcript::hash(transcript_of(state)));
+        master.fill(0);
+        data
+    }
+
+    /// Derives the key block (RFC 5246 §6.3) from the state and returns the cipher state of
+    /// `side`. Each side is derived when it is installed, so neither is held across the
+    /// handshake's awaits (the key block is computed twice; it is a few HMACs).
+    fn derive_cipher_state(&mut self, cipher: BulkCipher, side: Side) -> CipherState {
+        let Some(state) = self.handshake_state() else {
+            return CipherState::new(cipher, &[0; 32], &[0; MAC_LENGTH]);
+        };
+        let mut master = [0; MASTER_SECRET_LENGTH];
+        master.copy_from_slice(&state[MASTER]);
+        let key_length = cipher.key_length();
+        let mut block = [0u8; 2 * MAC_LENGTH + 2 * 32];
+        let used = &mut block[..2 * MAC_LENGTH + 2 * key_length];
+        prf(
+            &master,
+            b"key expansion",
+            &[&state[SERVER_RANDOM], &state[CLIENT_RANDOM]],
+            used,
+        );
+        master.fill(0);
+        let (client_mac, rest) = used.split_at(MAC_LENGTH);
+        let (server_mac, rest) = rest.split_at(MAC_LENGTH);
+        let (client_key, server_key) = rest.split_at(key_length);
+        let cipher_state = match side {
+            Side::Client => CipherState::new(cipher, client_key, client_mac),
+            Side::Server => CipherState::new(cipher, server_key, server_mac),
+        };
+        block.fill(0);
+        cipher_state
+    }
+
     async fn send_handshake_record(&mut self, length: usize) -> Result<(), HandshakeError> {
         self.send_record(ContentType::Handshake, length)
             .await
@@ -233,22 +343,50 @@ where
     }
 
     /// Returns the next handshake message (type and body range in the receive buffer),
-    /// reading records as needed, and adds it to `transcript`. `HelloRequest`s are skipped
+    /// reading records as needed, and adds it to the transcript. `HelloRequest`s are skipped
     /// and, as RFC 5246 §7.4.1.1 requires, left out of the transcript.
     ///
     /// A message may span records (RFC 5246 §6.2.1): its start is moved to the front of the
     /// receive buffer, the next record is read behind it and its plaintext moved down to join
-    /// it, so the message is whole in the buffer without a reassembly buffer of its own.
+    /// it, so the message is whole in the buffer without a reassembly buffer of its own. One
+    /// await, on the record layer: the steps around it are plain functions, so no chain of
+    /// futures each holding its own copy of the arguments.
     async fn next_handshake_message(
         &mut self,
-        transcript: &mut Sha256,
     ) -> Result<(HandshakeType, Range<usize>), HandshakeError> {
+        loop {
+            if let Some(message) = self.take_handshake_message()? {
+                return Ok(message);
+            }
+            let kept = self.keep_partial_message()?;
+            let received = self.read_record_at(kept).await;
+            let Some((content_type, range)) = self.screen_alerts(received)? else {
+                // A warning: the partial message is still in front.
+                self.plaintext = 0..kept;
+                continue;
+            };
+            match content_type {
+                // RFC 5246 §6.2.1 forbids empty handshake fragments.
+                ContentType::Handshake if !range.is_empty() => {
+                    let end = kept + range.len();
+                    self.read_buffer.copy_within(range, kept);
+                    self.plaintext = 0..end;
+                }
+                _ => return Err(HandshakeError::UnexpectedMessage),
+            }
+        }
+    }
+
+    /// Splits the next whole handshake message off the received plaintext and adds it to the
+    /// transcript; `None` when only part of one is there.
+    fn take_handshake_message(
+        &mut self,
+    ) -> Result<Option<(HandshakeType, Range<usize>)>, HandshakeError> {
         loop {
             let start = self.plaintext.start;
             let pending = &self.read_buffer[self.plaintext.clone()];
             let Some((message, consumed)) = parse_handshake(pending)? else {
-                self.read_handshake_fragment().await?;
-                continue;
+                return Ok(None);
             };
             let (message_type, empty) = (message.message_type, message.body.is_empty());
             self.plaintext.start += consumed;
@@ -258,62 +396,62 @@ where
                 }
                 continue;
             }
-            transcript.update(&self.read_buffer[start..start + consumed]);
-            return Ok((
+            let (records, state) = split_for_handshake(self.read_buffer)?;
+            transcript::update(transcript_of(state), &records[start..start + consumed]);
+            return Ok(Some((
                 message_type,
                 start + HANDSHAKE_HEADER_LENGTH..start + consumed,
-            ));
+            )));
         }
     }
 
-    /// Appends the plaintext of the next handshake record to the unparsed handshake bytes,
-    /// which are first moved to the front of the receive buffer.
-    async fn read_handshake_fragment(&mut self) -> Result<(), HandshakeError> {
+    /// Moves the unparsed handshake bytes to the front of the receive buffer, after checking
+    /// that the message they start fits there with the header of its last record; returns
+    /// how many bytes were kept.
+    fn keep_partial_message(&mut self) -> Result<usize, HandshakeError> {
         let kept = self.plaintext.len();
         if let Some(header) =
             self.read_buffer[self.plaintext.clone()].get(..HANDSHAKE_HEADER_LENGTH)
         {
-            // The whole message and the header of its last record must fit in the buffer.
             let length =
                 usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
-            if HANDSHAKE_HEADER_LENGTH + length + HEADER_LENGTH > self.read_buffer.len() {
+            if HANDSHAKE_HEADER_LENGTH + length + HEADER_LENGTH > self.receive_capacity() {
                 return Err(HandshakeError::RecordOverflow);
             }
         }
         self.read_buffer.copy_within(self.plaintext.clone(), 0);
-        let (content_type, range) = self.read_handshake_record(kept).await?;
-        match content_type {
-            // RFC 5246 §6.2.1 forbids empty handshake fragments.
-            ContentType::Handshake if !range.is_empty() => {
-                let end = kept + range.len();
-                self.read_buffer.copy_within(range, kept);
-                self.plaintext = 0..end;
-                Ok(())
+        self.plaintext = 0..kept;
+        Ok(kept)
+    }
+
+    /// Reads the next record at the front of the receive buffer, skipping warning alerts
+    /// (the server's `ChangeCipherSpec`).
+    async fn next_handshake_record(
+        &mut self,
+    ) -> Result<(ContentType, Range<usize>), HandshakeError> {
+        loop {
+            let received = self.read_record_at(0).await;
+            if let Some(record) = self.screen_alerts(received)? {
+                return Ok(record);
             }
-            _ => Err(HandshakeError::UnexpectedMessage),
         }
     }
 
-    /// Reads the next record after the first `base` bytes of the receive buffer, skipping
-    /// warning alerts: RFC 5246 §7.2 lets the handshake go on after one (a server may warn
-    /// `unrecognized_name` about the SNI), and mbedTLS 2.x clients ignore them too. A fatal
-    /// alert or `close_notify` ends the handshake.
-    async fn read_handshake_record(
+    /// Passes a received record on, or `None` for a warning alert: RFC 5246 §7.2 lets the
+    /// handshake go on after one (a server may warn `unrecognized_name` about the SNI), and
+    /// mbedTLS 2.x clients ignore them too. A fatal alert or `close_notify` ends the
+    /// handshake.
+    fn screen_alerts(
         &mut self,
-        base: usize,
-    ) -> Result<(ContentType, Range<usize>), HandshakeError> {
-        loop {
-            let (content_type, range) = self
-                .read_record_at(base)
-                .await
-                .map_err(handshake_receive_error)?;
-            if content_type != ContentType::Alert {
-                return Ok((content_type, range));
-            }
-            match self.read_buffer[range.clone()] {
-                [LEVEL_WARNING, description] if description != alert::CLOSE_NOTIFY => {}
-                _ => return Err(self.alert_error(range)),
-            }
+        received: Result<(ContentType, Range<usize>), ReceiveFailure>,
+    ) -> Result<Option<(ContentType, Range<usize>)>, HandshakeError> {
+        let (content_type, range) = received.map_err(handshake_receive_error)?;
+        if content_type != ContentType::Alert {
+            return Ok(Some((content_type, range)));
+        }
+        match self.read_buffer[range.clone()] {
+            [LEVEL_WARNING, description] if description != alert::CLOSE_NOTIFY => Ok(None),
+            _ => Err(self.alert_error(range)),
         }
     }
 
@@ -328,6 +466,42 @@ where
     }
 }
 
+/// Bytes the handshake keeps at the end of the receive buffer while it runs: the client and
+/// server randoms, the master secret and the transcript hash state. Records are received in
+/// front of them, so the receive buffer must exceed this by the server's largest handshake
+/// record (`RecordOverflow` otherwise); they are wiped when the handshake ends.
+pub const HANDSHAKE_STATE_LENGTH: usize = TRANSCRIPT.end;
+const CLIENT_RANDOM: Range<usize> = 0..32;
+const SERVER_RANDOM: Range<usize> = 32..64;
+const MASTER: Range<usize> = 64..64 + MASTER_SECRET_LENGTH;
+const TRANSCRIPT: Range<usize> = MASTER.end..MASTER.end + transcript::LENGTH;
+
+/// The receive buffer split into the room for records and the handshake's state.
+fn split_for_handshake(
+    read_buffer: &mut [u8],
+) -> Result<(&mut [u8], &mut [u8; HANDSHAKE_STATE_LENGTH]), HandshakeError> {
+    let start = read_buffer
+        .len()
+        .checked_sub(HANDSHAKE_STATE_LENGTH)
+        .ok_or(HandshakeError::RecordOverflow)?;
+    let (records, state) = read_buffer.split_at_mut(start);
+    let state = <&mut [u8; HANDSHAKE_STATE_LENGTH]>::try_from(state)
+        .map_err(|_| HandshakeError::RecordOverflow)?;
+    Ok((records, state))
+}
+
+fn transcript_of(state: &mut [u8; HANDSHAKE_STATE_LENGTH]) -> &mut [u8; transcript::LENGTH] {
+    let (_, tail) = state.split_at_mut(TRANSCRIPT.start);
+    <&mut [u8; transcript::LENGTH]>::try_from(tail)
+        .unwrap_or_else(|_| unreachable!("the layout ends with the transcript"))
+}
+
+fn random(state: &[u8; HANDSHAKE_STATE_LENGTH], range: Range<usize>) -> [u8; 32] {
+    let mut bytes = [0; 32];
+    bytes.copy_from_slice(&state[range]);
+    bytes
+}
+
 /// Which half of the key block.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Side {
@@ -335,36 +509,6 @@ enum Side {
     Client,
     /// The server's write keys: our receiving state.
     Server,
-}
-
-/// Derives the key block (RFC 5246 §6.3) and returns the cipher state of `side`. Each side
-/// is derived when it is installed, so neither is held across the handshake's awaits (the
-/// key block is computed twice; it is a few HMACs).
-fn derive_cipher_state(
-    master: &[u8; 48],
-    cipher: BulkCipher,
-    client_random: &[u8; 32],
-    server_random: &[u8; 32],
-    side: Side,
-) -> CipherState {
-    let key_length = cipher.key_length();
-    let mut block = [0u8; 2 * MAC_LENGTH + 2 * 32];
-    let used = &mut block[..2 * MAC_LENGTH + 2 * key_length];
-    prf(
-        master,
-        b"key expansion",
-        &[server_random, client_random],
-        used,
-    );
-    let (client_mac, rest) = used.split_at(MAC_LENGTH);
-    let (server_mac, rest) = rest.split_at(MAC_LENGTH);
-    let (client_key, server_key) = rest.split_at(key_length);
-    let state = match side {
-        Side::Client => CipherState::new(cipher, client_key, client_mac),
-        Side::Server => CipherState::new(cipher, server_key, server_mac),
-    };
-    block.fill(0);
-    state
 }
 
 fn handshake_send_error(error: Error) -> HandshakeError {

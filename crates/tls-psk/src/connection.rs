@@ -13,8 +13,8 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::error::{alert, Error, RecordError};
 use crate::record::{
-    parse_record_header, write_record_header, BulkCipher, CipherState, ContentType, BLOCK_LENGTH,
-    HEADER_LENGTH, MAX_PLAINTEXT_LENGTH, PLAINTEXT_OFFSET,
+    parse_record_header, write_record_header, BulkCipher, CipherState, ContentType, RecordHeader,
+    BLOCK_LENGTH, HEADER_LENGTH, MAX_PLAINTEXT_LENGTH, PLAINTEXT_OFFSET,
 };
 
 /// Alert level `warning`.
@@ -25,7 +25,10 @@ pub(crate) const LEVEL_FATAL: u8 = 2;
 /// Where the session stands; decides what `read`/`write` may still do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SessionState {
-    /// Handshake running or finished, records flowing.
+    /// The handshake runs: it keeps its state at the end of the receive buffer, so records
+    /// are received in front of it.
+    Handshaking,
+    /// The handshake finished, records flowing.
     Open,
     /// The peer sent `close_notify`: reads return end-of-stream, writes fail.
     Closed,
@@ -116,9 +119,9 @@ where
             match self.state {
                 SessionState::Open => {}
                 SessionState::Closed => return Ok(0),
-                SessionState::Ended => return Err(Error::SessionEnded),
+                SessionState::Handshaking | SessionState::Ended => return Err(Error::SessionEnded),
             }
-            let (content_type, range) = match self.read_record().await {
+            let (content_type, range) = match self.read_record_at(0).await {
                 Ok(record) => record,
                 Err(ReceiveFailure::EndOfStream) => {
                     self.state = SessionState::Closed;
@@ -263,33 +266,71 @@ where
         self.state = SessionState::Ended;
     }
 
-    /// Reads one whole record into the receive buffer, decrypting it when a cipher is
-    /// active, and returns its type and where its plaintext lies in the buffer.
-    pub(crate) async fn read_record(
-        &mut self,
-    ) -> Result<(ContentType, Range<usize>), ReceiveFailure> {
-        self.read_record_at(0).await
-    }
-
-    /// [`Self::read_record`] with the record placed after the first `base` bytes of the
-    /// receive buffer, which stay untouched: the handshake keeps the start of a message that
-    /// spans records there.
+    /// Reads one whole record into the receive buffer after its first `base` bytes, which
+    /// stay untouched (the handshake keeps the start of a message that spans records there),
+    /// decrypting it when a cipher is active, and returns its type and where its plaintext
+    /// lies in the buffer.
+    ///
+    /// `received` counts the bytes of the record already there, so a cancelled read resumes
+    /// where it stopped. One await, on the transport, in one loop over header and fragment:
+    /// this future is nested in every read of its owner, so no level of its own per stage.
     pub(crate) async fn read_record_at(
         &mut self,
         base: usize,
     ) -> Result<(ContentType, Range<usize>), ReceiveFailure> {
         self.plaintext = 0..0;
         let header_end = base + HEADER_LENGTH;
-        if header_end > self.read_buffer.len() {
-            return Err(RecordError::Overflow.into());
+        let mut header = None;
+        let mut target = header_end;
+        loop {
+            if target > self.receive_capacity() {
+                return Err(RecordError::Overflow.into());
+            }
+            while base + self.received < target {
+                let count = self
+                    .transport
+                    .read(&mut self.read_buffer[base + self.received..target])
+                    .await
+                    .map_err(|error| ReceiveFailure::Io(embedded_io::Error::kind(&error)))?;
+                if count == 0 {
+                    return Err(if self.received == 0 {
+                        ReceiveFailure::EndOfStream
+                    } else {
+                        ReceiveFailure::Truncated
+                    });
+                }
+                self.received += count;
+            }
+            match header {
+                Some(header) => return self.open_record(header, header_end, target),
+                None => {
+                    let parsed = parse_record_header(&self.read_buffer[base..header_end])?;
+                    target = header_end + parsed.length;
+                    header = Some(parsed);
+                }
+            }
         }
-        self.fill(base, header_end).await?;
-        let header = parse_record_header(&self.read_buffer[base..header_end])?;
-        let total = header_end + header.length;
-        if total > self.read_buffer.len() {
-            return Err(RecordError::Overflow.into());
+    }
+
+    /// How much of the receive buffer records may take: all of it, except the handshake's
+    /// state at its end while the handshake runs.
+    pub(crate) fn receive_capacity(&self) -> usize {
+        match self.state {
+            SessionState::Handshaking => self
+                .read_buffer
+                .len()
+                .saturating_sub(crate::connect::HANDSHAKE_STATE_LENGTH),
+            _ => self.read_buffer.len(),
         }
-        self.fill(base, total).await?;
+    }
+
+    /// Decrypts the whole record at `header_end..total` in place (when a cipher is active).
+    fn open_record(
+        &mut self,
+        header: RecordHeader,
+        header_end: usize,
+        total: usize,
+    ) -> Result<(ContentType, Range<usize>), ReceiveFailure> {
         self.received = 0;
         let fragment = &mut self.read_buffer[header_end..total];
         let range = match &mut self.decrypter {
@@ -303,27 +344,6 @@ where
             None => header_end..total,
         };
         Ok((header.content_type, range))
-    }
-
-    /// Reads until `read_buffer[base..target]` is filled; `received` counts the bytes of the
-    /// record already there, so a cancelled read resumes where it stopped.
-    async fn fill(&mut self, base: usize, target: usize) -> Result<(), ReceiveFailure> {
-        while base + self.received < target {
-            let count = self
-                .transport
-                .read(&mut self.read_buffer[base + self.received..target])
-                .await
-                .map_err(|error| ReceiveFailure::Io(embedded_io::Error::kind(&error)))?;
-            if count == 0 {
-                return Err(if self.received == 0 {
-                    ReceiveFailure::EndOfStream
-                } else {
-                    ReceiveFailure::Truncated
-                });
-            }
-            self.received += count;
-        }
-        Ok(())
     }
 
     /// Seals (when a cipher is active) and sends the `length` bytes of plaintext the caller

@@ -23,12 +23,11 @@ use core::cell::RefCell;
 
 use embassy_futures::select::{select, select4, Either, Either4};
 use mqtt_session::codec::PacketId;
-use mqtt_session::tencent::Identity;
 use mqtt_session::SessionConfig;
 
-use super::{ConnectRequest, MqttShared, TlsRandom, HOST_MAX};
+use super::{ConnectRequest, MqttShared, TlsRandom};
 use crate::board::{Clock, Network};
-use link::{Destination, Link};
+use link::{Link, Target};
 use requests::Handled;
 
 /// Port of TLS mode 0 (plain TCP).
@@ -89,11 +88,8 @@ type BoardLink<'buffer, 'a, N> = Link<'buffer, <N as Network>::Stream, TlsRandom
 struct Service<'s, 'a> {
     shared: &'s MqttShared<'a>,
     waiting: Option<Waiting>,
-    host: heapless::Vec<u8, HOST_MAX>,
-    port: u16,
-    tls_mode: u8,
-    /// PSK identity and key of the last connect: reconnects repeat the handshake.
-    identity: Option<Identity>,
+    /// Where and as whom the last connect went: reconnects repeat it.
+    target: Target,
     /// cmdtimeout of the last connect: bounds the teardown of AT+TCMQTTDISCONN.
     command_timeout_ms: u64,
     /// Where the product id ends in the identity's client id (`<pid><dn>`).
@@ -115,10 +111,12 @@ pub(crate) async fn serve<N: Network, C: Clock>(
     let mut service = Service {
         shared,
         waiting: None,
-        host: heapless::Vec::new(),
-        port: PLAIN_PORT,
-        tls_mode: 0,
-        identity: None,
+        target: Target {
+            host: heapless::Vec::new(),
+            port: PLAIN_PORT,
+            tls_mode: 0,
+            identity: None,
+        },
         command_timeout_ms: 5_000,
         product_id_length: 0,
         gateway_subscription: None,
@@ -130,10 +128,12 @@ pub(crate) async fn serve<N: Network, C: Clock>(
         // twice.
         let mut link = None;
         if let Some(opening) = &opening {
-            let buffers = (&mut read_buffer[..], &mut write_buffer[..]);
-            service
-                .open(opening, network, clock, buffers, &mut link)
+            let deadline = service.open_deadline(opening, clock.now_ms());
+            let mut buffers = (&mut read_buffer[..], &mut write_buffer[..]);
+            let opened = service
+                .open(network, clock, deadline, &mut buffers, &mut link)
                 .await;
+            service.opened(opening, opened, deadline, clock.now_ms(), &mut link);
         }
         opening = Some(service.run::<N, C>(&mut link, clock).await);
     }
@@ -243,16 +243,30 @@ impl<'a> Service<'_, 'a> {
     /// returns what its opening still needs.
     fn take_connect(&mut self, connect: ConnectRequest) -> Opening {
         self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
-        self.port = if connect.tls_mode == 0 {
-            PLAIN_PORT
-        } else {
-            TLS_PORT
+        self.target = Target {
+            host: connect.host,
+            port: if connect.tls_mode == 0 {
+                PLAIN_PORT
+            } else {
+                TLS_PORT
+            },
+            tls_mode: connect.tls_mode,
+            identity: Some(connect.identity),
         };
-        self.tls_mode = connect.tls_mode;
-        self.host = connect.host;
-        self.identity = Some(connect.identity);
         self.product_id_length = connect.product_id_length;
         Opening::Connect(connect.config)
+    }
+
+    /// When the opening of a link gives up: AT+TCMQTTCONN's cmdtimeout, or the session's
+    /// bound of a reconnect attempt.
+    fn open_deadline(&self, opening: &Opening, now: u64) -> u64 {
+        match opening {
+            Opening::Connect(_) => now + self.command_timeout_ms,
+            Opening::Reconnect => {
+                let attempt = self.shared.session.borrow().next_deadline();
+                attempt.unwrap_or(now + 5_000)
+            }
+        }
     }
 
     /// The earliest moment the loop must wake without input.
@@ -311,78 +325,74 @@ impl<'a> Service<'_, 'a> {
         true
     }
 
-    /// Opens the transport `opening` needs into `link`, within its deadline, and tells the
-    /// session; `link` stays `None` when it failed.
+    /// Opens a transport into `link` before `deadline` and returns the SDK code of the
+    /// stage that failed; [`Self::opened`] then tells the session.
     // The client files stay borrowed (shared) across the handshake so that mode 2 needs no
     // second 8 KiB copy; the executor only writes them with `try_borrow_mut` before a connect
     // request, when no link is being opened, and fails the connect with -702 otherwise.
+    // Nothing but the arguments lives across the await: the destination and the PSK are read
+    // from `self.target` where they are kept, and what follows the opening is not async.
     #[allow(clippy::await_holding_refcell_ref)]
     async fn open<'buffer, N: Network, C: Clock>(
-        &mut self,
-        opening: &Opening,
+        &self,
         network: &RefCell<&mut N>,
         clock: &C,
-        (read_buffer, write_buffer): (&'buffer mut [u8], &'buffer mut [u8]),
+        deadline: u64,
+        buffers: &mut link::Buffers<'buffer>,
         link: &mut Option<BoardLink<'buffer, 'a, N>>,
-    ) {
-        let now = clock.now_ms();
-        let connect = match opening {
-            Opening::Connect(config) => Some(*config),
-            Opening::Reconnect => None,
-        };
-        let deadline = match &connect {
-            Some(_) => now + self.command_timeout_ms,
-            None => {
-                let attempt = self.shared.session.borrow().next_deadline();
-                attempt.unwrap_or(now + 5_000)
-            }
-        };
+    ) -> Result<(), i32> {
         // A shared borrow across the handshake: the executor writes the files only before a
         // connect request, never while a link is being opened.
         #[cfg(feature = "certificates")]
         let files = self.shared.client_files.borrow();
         #[cfg(feature = "certificates")]
-        let client = Some(crate::board::ClientCertificate {
+        let client = crate::board::ClientCertificate {
             certificate: &files.certificate,
             key: &files.key,
-        });
+        };
+        #[cfg(feature = "certificates")]
+        let client = Some(&client);
         // Without certificates a mode-2 link fails with -702, as on a board without them.
         #[cfg(not(feature = "certificates"))]
         let client = None;
-        let destination = Destination {
-            host: &self.host,
-            port: self.port,
-            tls_mode: self.tls_mode,
-            identity: self.identity.as_ref(),
-            client,
-            random: TlsRandom(self.shared.random),
-        };
         // The OTA download shares the network; it opens its connection only while the link
         // is up, so the two meet only when a drop comes during that connect: this attempt
         // then fails like a refused TCP connection.
-        let opened = match network.try_borrow_mut() {
-            Ok(mut network) => {
-                let attempt = link::open(
-                    &mut **network,
-                    &destination,
-                    read_buffer,
-                    write_buffer,
-                    link,
-                );
-                match select(attempt, clock.sleep_until(deadline)).await {
-                    Either::First(result) => result,
-                    Either::Second(()) => Err(202),
-                }
-            }
-            Err(_) => Err(-603),
+        let Ok(mut network) = network.try_borrow_mut() else {
+            return Err(-603);
         };
+        let shared = self.shared;
+        let attempt = link::open(
+            &mut **network,
+            &self.target,
+            client,
+            move || TlsRandom(shared.random),
+            buffers,
+            link,
+        );
+        match select(attempt, clock.sleep_until(deadline)).await {
+            Either::First(result) => result,
+            Either::Second(()) => Err(202),
+        }
+    }
+
+    /// Tells the session (or AT+TCMQTTCONN) how the opening for `opening` ended.
+    fn opened<S, R>(
+        &mut self,
+        opening: &Opening,
+        opened: Result<(), i32>,
+        deadline: u64,
+        now: u64,
+        link: &mut Option<Link<'_, S, R>>,
+    ) {
         if opened.is_err() {
             // A timed-out attempt may have left a half-open link.
             *link = None;
         }
-        #[cfg(feature = "certificates")]
-        drop(files);
-        let now = clock.now_ms();
+        let connect = match opening {
+            Opening::Connect(config) => Some(*config),
+            Opening::Reconnect => None,
+        };
         let Some(config) = connect else {
             let mut session = self.shared.session.borrow_mut();
             match opened {
@@ -395,7 +405,7 @@ impl<'a> Service<'_, 'a> {
             self.finish("TCMQTTCONN", Err(code));
             return;
         }
-        let Some(identity) = self.identity.clone() else {
+        let Some(identity) = self.target.identity.clone() else {
             self.finish("TCMQTTCONN", Err(-112));
             return;
         };

@@ -12,8 +12,9 @@ use core::ops::Range;
 use embedded_io_async::{ErrorKind, Read, Write};
 use mqtt_session::tencent::Identity;
 use rand_core::{CryptoRng, RngCore};
-use tls_psk::{PskConfig, TlsConnection};
+use tls_psk::{PskCredentials, TlsConnection};
 
+use super::super::HOST_MAX;
 use crate::board::{ClientCertificate, Network};
 
 /// `+TCMQTTCONN:FAIL` code when the TLS handshake fails (`errors.md` §3).
@@ -139,20 +140,37 @@ impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
     }
 }
 
-/// Where to connect and how: everything a reconnect needs to repeat the first connect.
-pub(super) struct Destination<'a, R> {
+/// Where to connect and how, from the last AT+TCMQTTCONN: every reconnect repeats it. The
+/// service keeps it for good, and the handshake reads the PSK from it
+/// ([`PskCredentials`]): the identity is kept once, here, not copied into the handshake.
+pub(super) struct Target {
     /// Broker host name or IP literal.
-    pub host: &'a [u8],
+    pub host: heapless::Vec<u8, HOST_MAX>,
     /// 1883 or 8883, before the board's port mapping.
     pub port: u16,
     /// 0, 1 or 2.
     pub tls_mode: u8,
-    /// PSK identity (`<pid><dn>`) and key (decoded secret), for mode 1.
-    pub identity: Option<&'a Identity>,
-    /// Certificate and key, for mode 2.
-    pub client: Option<ClientCertificate<'a>>,
-    /// Hello random and record IVs.
-    pub random: R,
+    /// Client id (`<pid><dn>`, the PSK identity), key (decoded secret, the PSK) and the
+    /// CONNECT's authentication; the session writes each CONNECT from it.
+    pub identity: Option<Identity>,
+}
+
+impl PskCredentials for Target {
+    fn identity(&self) -> &[u8] {
+        self.identity
+            .as_ref()
+            .map_or(&[], |identity| identity.client_id().as_bytes())
+    }
+
+    fn key(&self) -> &[u8] {
+        self.identity
+            .as_ref()
+            .map_or(&[], |identity| identity.key().as_bytes())
+    }
+
+    fn server_name(&self) -> Option<&str> {
+        server_name(&self.host)
+    }
 }
 
 /// The SNI server name: the host, unless it is an IPv4 or IPv6 literal (`cloud.md` §1.1).
@@ -162,63 +180,64 @@ fn server_name(host: &[u8]) -> Option<&str> {
     (!literal && !name.is_empty()).then_some(name)
 }
 
-/// Opens the link into `slot`: TCP, then for mode 1 the TLS-PSK handshake into the lent
-/// buffers, run where the connection lies in `slot` (not moved out of a future afterwards).
-/// `slot` is `None` unless the link opened; a cancelled opening may leave a half-open link
-/// there, which the caller drops.
+/// The TLS record buffers, lent to the link being opened, which takes them.
+pub(super) type Buffers<'buffer> = (&'buffer mut [u8], &'buffer mut [u8]);
+
+/// Opens the link to `target` into `slot`: TCP, then for mode 1 the TLS-PSK handshake into
+/// the lent `buffers` (taken out of the pair), run where the connection lies in `slot` (not
+/// moved out of a future afterwards). `slot` is `None` unless the link opened; a cancelled
+/// opening may leave a half-open link there, which the caller drops. `client` is the
+/// certificate of mode 2; `random` makes the connection's generator.
 ///
 /// # Errors
 /// The SDK code of the first failing stage: `-602`, `-603`, `-703`, or `-702` for mode 2.
-// The destination is lent: an async fn's argument is stored twice in its future, and this
-// future is part of the service's largest phase.
+// Everything is lent, the generator made only when needed: an async fn's arguments are stored
+// twice in its future, and this future is part of the service's largest phase.
 pub(super) async fn open<'buffer, N, R>(
     network: &mut N,
-    destination: &Destination<'_, R>,
-    read_buffer: &'buffer mut [u8],
-    write_buffer: &'buffer mut [u8],
+    target: &Target,
+    client: Option<&ClientCertificate<'_>>,
+    random: impl FnOnce() -> R,
+    buffers: &mut Buffers<'buffer>,
     slot: &mut Option<Link<'buffer, N::Stream, R>>,
 ) -> Result<(), i32>
 where
     N: Network,
-    R: RngCore + CryptoRng + Clone,
+    R: RngCore + CryptoRng,
 {
-    let psk = match (destination.tls_mode, destination.identity) {
-        (0, _) => None,
-        (1, Some(identity)) => Some(identity),
+    match target.tls_mode {
+        0 => {}
         // Mode 1 without an identity cannot happen (the executor always sends one).
-        (1, None) => return Err(TLS_FAILED),
-        (2, _) => {
-            let client = destination.client.ok_or(CERTIFICATE_UNUSABLE)?;
+        1 if target.identity.is_none() => return Err(TLS_FAILED),
+        1 => {}
+        2 => {
+            let client = client.ok_or(CERTIFICATE_UNUSABLE)?;
             let stream = network
-                .connect_certificate(destination.host, destination.port, client)
+                .connect_certificate(&target.host, target.port, *client)
                 .await
                 .map_err(|error| error.code())?;
+            let (read_buffer, write_buffer) = core::mem::take(buffers);
             *slot = Some(Link::plain(stream, read_buffer, write_buffer));
             return Ok(());
         }
         _ => return Err(CERTIFICATE_UNUSABLE),
-    };
+    }
     let stream = network
-        .connect(destination.host, destination.port)
+        .connect(&target.host, target.port)
         .await
         .map_err(|error| error.code())?;
-    let Some(identity) = psk else {
+    let (read_buffer, write_buffer) = core::mem::take(buffers);
+    if target.tls_mode == 0 {
         *slot = Some(Link::plain(stream, read_buffer, write_buffer));
         return Ok(());
-    };
-    let config = PskConfig {
-        identity: identity.client_id().as_bytes(),
-        key: identity.key().as_bytes(),
-        server_name: server_name(destination.host),
-    };
+    }
     // Every handshake failure is -703, a transport error in the middle of it included: the
     // TCP stage already succeeded, and a server that rejects the PSK may simply close.
-    let random = destination.random.clone();
-    let connection = TlsConnection::new(stream, random, read_buffer, write_buffer);
+    let connection = TlsConnection::new(stream, random(), read_buffer, write_buffer);
     let Link::Tls(connection) = slot.insert(Link::Tls(connection)) else {
         unreachable!("the slot was just filled with a TLS link");
     };
-    if connection.establish(&config).await.is_err() {
+    if connection.establish(target).await.is_err() {
         *slot = None;
         return Err(TLS_FAILED);
     }
@@ -227,7 +246,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{open, server_name, Destination, CERTIFICATE_UNUSABLE};
+    use super::{open, server_name, Target, CERTIFICATE_UNUSABLE};
     use crate::board::Offline;
     use crate::mqtt::TlsRandom;
     use mqtt_session::tencent::{Authentication, Identity};
@@ -243,19 +262,26 @@ mod tests {
         .unwrap();
         let mut network = Offline;
         let (mut read, mut write) = ([0u8; 128], [0u8; 128]);
-        let destination = Destination {
-            host: b"PID.iotcloud.tencentdevices.com",
+        let target = Target {
+            host: heapless::Vec::from_slice(b"PID.iotcloud.tencentdevices.com").unwrap(),
             port: 8883,
             tls_mode,
-            identity: Some(&identity),
-            client: Some(crate::board::ClientCertificate {
-                certificate: b"cert",
-                key: b"key",
-            }),
-            random: TlsRandom(&Offline),
+            identity: Some(identity),
         };
+        let client = crate::board::ClientCertificate {
+            certificate: b"cert",
+            key: b"key",
+        };
+        let mut buffers = (&mut read[..], &mut write[..]);
         let mut slot = None;
-        let opened = open(&mut network, &destination, &mut read, &mut write, &mut slot);
+        let opened = open(
+            &mut network,
+            &target,
+            Some(&client),
+            || TlsRandom(&Offline),
+            &mut buffers,
+            &mut slot,
+        );
         match embassy_futures::block_on(opened) {
             Ok(()) => panic!("an offline board cannot connect"),
             Err(code) => code,
