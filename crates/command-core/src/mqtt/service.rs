@@ -395,9 +395,9 @@ impl<'a> Service<'_, 'a> {
         };
         let Some(config) = connect else {
             let mut session = self.shared.session.borrow_mut();
-            match opened {
-                Ok(()) => session.transport_opened(now),
-                Err(_) => session.transport_closed(now),
+            match (opened, &self.target.identity) {
+                (Ok(()), Some(identity)) => session.transport_opened(identity, now),
+                _ => session.transport_closed(now),
             }
             return;
         };
@@ -405,7 +405,7 @@ impl<'a> Service<'_, 'a> {
             self.finish("TCMQTTCONN", Err(code));
             return;
         }
-        let Some(identity) = self.target.identity.clone() else {
+        let Some(identity) = &self.target.identity else {
             self.finish("TCMQTTCONN", Err(-112));
             return;
         };
