@@ -145,7 +145,7 @@ impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
 /// ([`PskCredentials`]): the identity is kept once, here, not copied into the handshake.
 pub(super) struct Target {
     /// Broker host name or IP literal.
-    pub host: heapless::Vec<u8, HOST_MAX>,
+    pub host: heapless::Vec<u8, HOST_MAX, u8>,
     /// 1883 or 8883, before the board's port mapping.
     pub port: u16,
     /// 0, 1 or 2.
