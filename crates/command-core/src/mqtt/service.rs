@@ -13,6 +13,12 @@
 //! runs where the connection lies) and [`Service::run`] serves it until the next one must be
 //! opened; the link is dropped at the end of the turn, which ends its borrow of the buffers
 //! before they are lent again.
+//!
+//! Sizes (`docs/performance.md`, "Engine RAM"): the loop's future is the two TLS buffers, the
+//! link, the [`Service`] and the larger of [`Service::open`] and [`Service::run`], which are
+//! kept about equal: each holds references and one awaited record, read or timer, never a copy
+//! of bytes that lie elsewhere (the session's transmit bytes are copied straight into the TLS
+//! record; the handshake's secrets and transcript live in the idle TLS receive buffer).
 
 mod events;
 mod gateway;
@@ -127,13 +133,17 @@ pub(crate) async fn serve<N: Network, C: Clock>(
         // The link lives here and is lent to `open` and `run`: moved, it would be stored
         // twice.
         let mut link = None;
-        if let Some(opening) = &opening {
-            let deadline = service.open_deadline(opening, clock.now_ms());
-            let mut buffers = (&mut read_buffer[..], &mut write_buffer[..]);
+        // Nothing of the opening is kept here across its await (the opening itself is read
+        // again afterwards): this state is beside the larger of `open` and `run`.
+        if let Some(deadline) = opening
+            .as_ref()
+            .map(|opening| service.start_opening(opening, clock.now_ms()))
+        {
+            let mut buffers = Some((&mut read_buffer, &mut write_buffer));
             let opened = service
                 .open(network, clock, deadline, &mut buffers, &mut link)
                 .await;
-            service.opened(opening, opened, deadline, clock.now_ms(), &mut link);
+            service.opened(opening.as_ref(), opened, clock.now_ms(), &mut link);
         }
         opening = Some(service.run::<N, C>(&mut link, clock).await);
     }
@@ -257,11 +267,16 @@ impl<'a> Service<'_, 'a> {
         Opening::Connect(connect.config)
     }
 
-    /// When the opening of a link gives up: AT+TCMQTTCONN's cmdtimeout, or the session's
-    /// bound of a reconnect attempt.
-    fn open_deadline(&self, opening: &Opening, now: u64) -> u64 {
+    /// Returns when the opening of a link gives up: AT+TCMQTTCONN's cmdtimeout, which bounds
+    /// the transport and then the CONNACK (its wait starts here), or the session's bound of a
+    /// reconnect attempt.
+    fn start_opening(&mut self, opening: &Opening, now: u64) -> u64 {
         match opening {
-            Opening::Connect(_) => now + self.command_timeout_ms,
+            Opening::Connect(_) => {
+                let deadline = now + self.command_timeout_ms;
+                self.waiting = Some(Waiting::Connack { deadline });
+                deadline
+            }
             Opening::Reconnect => {
                 let attempt = self.shared.session.borrow().next_deadline();
                 attempt.unwrap_or(now + 5_000)
@@ -338,7 +353,7 @@ impl<'a> Service<'_, 'a> {
         network: &RefCell<&mut N>,
         clock: &C,
         deadline: u64,
-        buffers: &mut link::Buffers<'buffer>,
+        buffers: &mut link::Buffers<'buffer, TLS_READ_BUFFER, TLS_WRITE_BUFFER>,
         link: &mut Option<BoardLink<'buffer, 'a, N>>,
     ) -> Result<(), i32> {
         // A shared borrow across the handshake: the executor writes the files only before a
@@ -379,9 +394,8 @@ impl<'a> Service<'_, 'a> {
     /// Tells the session (or AT+TCMQTTCONN) how the opening for `opening` ended.
     fn opened<S, R>(
         &mut self,
-        opening: &Opening,
+        opening: Option<&Opening>,
         opened: Result<(), i32>,
-        deadline: u64,
         now: u64,
         link: &mut Option<Link<'_, S, R>>,
     ) {
@@ -390,8 +404,8 @@ impl<'a> Service<'_, 'a> {
             *link = None;
         }
         let connect = match opening {
-            Opening::Connect(config) => Some(*config),
-            Opening::Reconnect => None,
+            Some(Opening::Connect(config)) => Some(*config),
+            _ => None,
         };
         let Some(config) = connect else {
             let mut session = self.shared.session.borrow_mut();
@@ -414,12 +428,10 @@ impl<'a> Service<'_, 'a> {
             .session
             .borrow_mut()
             .connect(config, identity, now);
-        match started {
-            Ok(()) => self.waiting = Some(Waiting::Connack { deadline }),
-            Err(_) => {
-                *link = None;
-                self.finish("TCMQTTCONN", Err(-112));
-            }
+        // On success the CONNACK wait goes on: it started with the opening (`start_opening`).
+        if started.is_err() {
+            *link = None;
+            self.finish("TCMQTTCONN", Err(-112));
         }
     }
 }

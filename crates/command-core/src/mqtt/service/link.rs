@@ -19,6 +19,8 @@ use crate::board::{ClientCertificate, Network};
 
 /// `+TCMQTTCONN:FAIL` code when the TLS handshake fails (`errors.md` §3).
 pub(super) const TLS_FAILED: i32 = -703;
+/// `+TCMQTTCONN:FAIL` code when the TCP connection fails (`errors.md` §3).
+const TCP_FAILED: i32 = -603;
 /// `+TCMQTTCONN:FAIL` code when the module's certificate cannot be used (mode 2).
 pub(super) const CERTIFICATE_UNUSABLE: i32 = -702;
 
@@ -180,11 +182,21 @@ fn server_name(host: &[u8]) -> Option<&str> {
     (!literal && !name.is_empty()).then_some(name)
 }
 
-/// The TLS record buffers, lent to the link being opened, which takes them.
-pub(super) type Buffers<'buffer> = (&'buffer mut [u8], &'buffer mut [u8]);
+/// The TLS record buffers (receive, transmit), lent to the link being opened, which takes
+/// them once its transport is up. Thin references to arrays, lent by reference: a pair of
+/// slices is twice the size, in the caller's state and in every future it passes through.
+pub(super) type Buffers<'buffer, const R: usize, const W: usize> =
+    Option<(&'buffer mut [u8; R], &'buffer mut [u8; W])>;
+
+/// Takes the lent buffers (always there: the service lends them to each opening).
+fn take_buffers<'buffer, const R: usize, const W: usize>(
+    buffers: &mut Buffers<'buffer, R, W>,
+) -> Result<(&'buffer mut [u8; R], &'buffer mut [u8; W]), i32> {
+    buffers.take().ok_or(TCP_FAILED)
+}
 
 /// Opens the link to `target` into `slot`: TCP, then for mode 1 the TLS-PSK handshake into
-/// the lent `buffers` (taken out of the pair), run where the connection lies in `slot` (not
+/// the lent buffers, run where the connection lies in `slot` (not
 /// moved out of a future afterwards). `slot` is `None` unless the link opened; a cancelled
 /// opening may leave a half-open link there, which the caller drops. `client` is the
 /// certificate of mode 2; `random` makes the connection's generator.
@@ -193,12 +205,12 @@ pub(super) type Buffers<'buffer> = (&'buffer mut [u8], &'buffer mut [u8]);
 /// The SDK code of the first failing stage: `-602`, `-603`, `-703`, or `-702` for mode 2.
 // Everything is lent, the generator made only when needed: an async fn's arguments are stored
 // twice in its future, and this future is part of the service's largest phase.
-pub(super) async fn open<'buffer, N, R>(
+pub(super) async fn open<'buffer, N, R, const RECEIVE: usize, const TRANSMIT: usize>(
     network: &mut N,
     target: &Target,
     client: Option<&ClientCertificate<'_>>,
     random: impl FnOnce() -> R,
-    buffers: &mut Buffers<'buffer>,
+    buffers: &mut Buffers<'buffer, RECEIVE, TRANSMIT>,
     slot: &mut Option<Link<'buffer, N::Stream, R>>,
 ) -> Result<(), i32>
 where
@@ -216,7 +228,7 @@ where
                 .connect_certificate(&target.host, target.port, *client)
                 .await
                 .map_err(|error| error.code())?;
-            let (read_buffer, write_buffer) = core::mem::take(buffers);
+            let (read_buffer, write_buffer) = take_buffers(buffers)?;
             *slot = Some(Link::plain(stream, read_buffer, write_buffer));
             return Ok(());
         }
@@ -226,7 +238,7 @@ where
         .connect(&target.host, target.port)
         .await
         .map_err(|error| error.code())?;
-    let (read_buffer, write_buffer) = core::mem::take(buffers);
+    let (read_buffer, write_buffer) = take_buffers(buffers)?;
     if target.tls_mode == 0 {
         *slot = Some(Link::plain(stream, read_buffer, write_buffer));
         return Ok(());
@@ -272,7 +284,7 @@ mod tests {
             certificate: b"cert",
             key: b"key",
         };
-        let mut buffers = (&mut read[..], &mut write[..]);
+        let mut buffers = Some((&mut read, &mut write));
         let mut slot = None;
         let opened = open(
             &mut network,
