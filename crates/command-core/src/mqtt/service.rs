@@ -9,16 +9,17 @@
 //! Transports ([`link`]): TLS mode 0 is plain TCP to port 1883, mode 1 TLS-PSK to 8883, mode 2
 //! the board's certificate TLS to 8883 (`-702` on boards without it). The TLS record buffers belong to [`serve`]'s
 //! future (a static task on a device, so no heap and no stack spike) and are lent to one link
-//! at a time: the link lives in [`serve`]'s loop, [`Service::open`] fills it (the TLS handshake
+//! at a time: the link lives in [`serve`]'s loop, [`link::open`] fills it (the TLS handshake
 //! runs where the connection lies) and [`Service::run`] serves it until the next one must be
 //! opened; the link is dropped at the end of the turn, which ends its borrow of the buffers
 //! before they are lent again.
 //!
 //! Sizes (`docs/performance.md`, "Engine RAM"): the loop's future is the two TLS buffers, the
-//! link, the [`Service`] and the larger of [`Service::open`] and [`Service::run`], which are
-//! kept about equal: each holds references and one awaited record, read or timer, never a copy
-//! of bytes that lie elsewhere (the session's transmit bytes are copied straight into the TLS
-//! record; the handshake's secrets and transcript live in the idle TLS receive buffer).
+//! link, the [`Service`] and the larger of opening a link ([`link::open`], awaited in the loop
+//! itself) and [`Service::run`], which are kept about equal: each holds references and one
+//! awaited record, read or timer, never a copy of bytes that lie elsewhere (the session's
+//! transmit bytes are copied straight into the TLS record; the handshake's secrets and
+//! transcript live in the idle TLS receive buffer).
 
 mod events;
 mod gateway;
@@ -107,6 +108,12 @@ struct Service<'s, 'a> {
 }
 
 /// Runs the MQTT service until the UART fails.
+// The opening of a link runs here, not in a method of its own: a future nested beside
+// `Service::run` would store its arguments twice. The client files stay borrowed (shared)
+// across the handshake so that mode 2 needs no second 8 KiB copy; the executor only writes
+// them with `try_borrow_mut` before a connect request, when no link is being opened, and
+// fails the connect with -702 otherwise. The network is borrowed for the opening only.
+#[allow(clippy::await_holding_refcell_ref)]
 pub(crate) async fn serve<N: Network, C: Clock>(
     shared: &MqttShared<'_>,
     network: &RefCell<&mut N>,
@@ -130,19 +137,52 @@ pub(crate) async fn serve<N: Network, C: Clock>(
     };
     let mut opening = None;
     loop {
-        // The link lives here and is lent to `open` and `run`: moved, it would be stored
+        // The link lives here and is lent to `link::open` and `run`: moved, it would be stored
         // twice.
         let mut link = None;
         // Nothing of the opening is kept here across its await (the opening itself is read
-        // again afterwards): this state is beside the larger of `open` and `run`.
+        // again afterwards): this state is beside the larger of the opening and `run`.
         if let Some(deadline) = opening
             .as_ref()
             .map(|opening| service.start_opening(opening, clock.now_ms()))
         {
             let mut buffers = Some((&mut read_buffer, &mut write_buffer));
-            let opened = service
-                .open(network, clock, deadline, &mut buffers, &mut link)
-                .await;
+            #[cfg(feature = "certificates")]
+            let files = shared.client_files.borrow();
+            #[cfg(feature = "certificates")]
+            let client = crate::board::ClientCertificate {
+                certificate: &files.certificate,
+                key: &files.key,
+            };
+            #[cfg(feature = "certificates")]
+            let client = Some(&client);
+            // Without certificates a mode-2 link fails with -702, as on a board without them.
+            #[cfg(not(feature = "certificates"))]
+            let client = None;
+            // The OTA download shares the network; it opens its connection only while the
+            // link is up, so the two meet only when a drop comes during that connect: this
+            // attempt then fails like a refused TCP connection.
+            let mut board = network.try_borrow_mut();
+            let opened = match &mut board {
+                Ok(board) => {
+                    let attempt = link::open(
+                        &mut ***board,
+                        &service.target,
+                        client,
+                        move || TlsRandom(shared.random),
+                        &mut buffers,
+                        &mut link,
+                    );
+                    match select(attempt, clock.sleep_until(deadline)).await {
+                        Either::First(result) => result,
+                        Either::Second(()) => Err(202),
+                    }
+                }
+                Err(_) => Err(-603),
+            };
+            drop(board);
+            #[cfg(feature = "certificates")]
+            drop(files);
             service.opened(opening.as_ref(), opened, clock.now_ms(), &mut link);
         }
         opening = Some(service.run::<N, C>(&mut link, clock).await);
@@ -244,7 +284,12 @@ impl<'a> Service<'_, 'a> {
                 Either4::Third(()) | Either4::Fourth(()) => None,
             };
             if let Some(deadline) = teardown {
-                self.tear_down(link, clock, deadline).await;
+                // AT+TCMQTTDISCONN: teardown is forced, the DISCONNECT (and TLS close_notify)
+                // get until `deadline` to leave.
+                let goodbye = self.send_goodbye(link, clock);
+                let _ = select(goodbye, clock.sleep_until(deadline)).await;
+                *link = None;
+                self.disconnected();
             }
         }
     }
@@ -338,57 +383,6 @@ impl<'a> Service<'_, 'a> {
             self.finish(name, Ok(()));
         }
         true
-    }
-
-    /// Opens a transport into `link` before `deadline` and returns the SDK code of the
-    /// stage that failed; [`Self::opened`] then tells the session.
-    // The client files stay borrowed (shared) across the handshake so that mode 2 needs no
-    // second 8 KiB copy; the executor only writes them with `try_borrow_mut` before a connect
-    // request, when no link is being opened, and fails the connect with -702 otherwise.
-    // Nothing but the arguments lives across the await: the destination and the PSK are read
-    // from `self.target` where they are kept, and what follows the opening is not async.
-    #[allow(clippy::await_holding_refcell_ref)]
-    async fn open<'buffer, N: Network, C: Clock>(
-        &self,
-        network: &RefCell<&mut N>,
-        clock: &C,
-        deadline: u64,
-        buffers: &mut link::Buffers<'buffer, TLS_READ_BUFFER, TLS_WRITE_BUFFER>,
-        link: &mut Option<BoardLink<'buffer, 'a, N>>,
-    ) -> Result<(), i32> {
-        // A shared borrow across the handshake: the executor writes the files only before a
-        // connect request, never while a link is being opened.
-        #[cfg(feature = "certificates")]
-        let files = self.shared.client_files.borrow();
-        #[cfg(feature = "certificates")]
-        let client = crate::board::ClientCertificate {
-            certificate: &files.certificate,
-            key: &files.key,
-        };
-        #[cfg(feature = "certificates")]
-        let client = Some(&client);
-        // Without certificates a mode-2 link fails with -702, as on a board without them.
-        #[cfg(not(feature = "certificates"))]
-        let client = None;
-        // The OTA download shares the network; it opens its connection only while the link
-        // is up, so the two meet only when a drop comes during that connect: this attempt
-        // then fails like a refused TCP connection.
-        let Ok(mut network) = network.try_borrow_mut() else {
-            return Err(-603);
-        };
-        let shared = self.shared;
-        let attempt = link::open(
-            &mut **network,
-            &self.target,
-            client,
-            move || TlsRandom(shared.random),
-            buffers,
-            link,
-        );
-        match select(attempt, clock.sleep_until(deadline)).await {
-            Either::First(result) => result,
-            Either::Second(()) => Err(202),
-        }
     }
 
     /// Tells the session (or AT+TCMQTTCONN) how the opening for `opening` ended.
