@@ -239,7 +239,7 @@ fn connected_session(filter: &str) -> Option<Broker> {
         clean_session: true,
         reconnect: false,
     };
-    session.connect(config, identity, 0).ok()?;
+    session.connect(config, &identity, 0).ok()?;
     session.handle_input(&[0x20, 0x02, 0x00, 0x00]);
     drain(&mut session, 0, |event| {
         matches!(event, Event::Connected { .. })

@@ -78,11 +78,11 @@ pub fn session_input(data: &[u8]) {
         let (input, next) = tail.split_at(usize::from(*length).min(tail.len()));
         rest = next;
         if !session.is_running() {
-            let _ = session.connect(config, identity.clone(), now);
+            let _ = session.connect(config, &identity, now);
         }
         match control % 8 {
             0 => session.transport_closed(now),
-            1 => session.transport_opened(now),
+            1 => session.transport_opened(&identity, now),
             2 if *control > 127 => match lent.take() {
                 None => {
                     if let Some(area) = session.payload_area(input.len()) {

@@ -154,10 +154,13 @@ pub fn username(
 }
 
 /// The decoded device secret: TLS-PSK key and HMAC key.
+///
+/// One-byte length and no alignment: it lives in the service's identity for as long as a
+/// session may reconnect, and in every connect request.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DeviceKey {
     bytes: [u8; KEY_CAPACITY],
-    length: usize,
+    length: u8,
 }
 
 impl fmt::Debug for DeviceKey {
@@ -176,12 +179,14 @@ impl DeviceKey {
         let length = base64::engine::general_purpose::STANDARD
             .decode_slice(secret.as_bytes(), &mut bytes)
             .map_err(|_| IdentityError::InvalidSecret)?;
+        // `decode_slice` wrote at most KEY_CAPACITY (48) bytes.
+        let length = u8::try_from(length).map_err(|_| IdentityError::InvalidSecret)?;
         Ok(Self { bytes, length })
     }
 
     /// The key bytes (the TLS pre-shared key).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.length]
+        &self.bytes[..usize::from(self.length)]
     }
 
     /// Mode-0 password `lowercase_hex(HMAC-SHA1(key, username)) + ";hmacsha1"`.
@@ -221,11 +226,13 @@ pub enum Authentication {
     HmacSha1,
 }
 
-/// Everything needed to build a CONNECT for one device: kept by the session so that every
-/// reconnect gets a fresh user name.
+/// Everything needed to build a CONNECT for one device: kept by the runner (which also
+/// authenticates the transport with it) and lent to the session for every CONNECT, so that
+/// every reconnect gets a fresh user name. Byte-sized lengths, no alignment (115 bytes, not
+/// 136): it is kept for good and travels in the connect request.
 #[derive(Debug, Clone)]
 pub struct Identity {
-    client_id: String<CLIENT_ID_CAPACITY>,
+    client_id: String<CLIENT_ID_CAPACITY, u8>,
     key: DeviceKey,
     authentication: Authentication,
 }
@@ -250,8 +257,12 @@ impl Identity {
         device_secret: &str,
         authentication: Authentication,
     ) -> Result<Self, IdentityError> {
+        let mut compact = String::new();
+        compact
+            .push_str(&client_id(product_id, device_name)?)
+            .map_err(|_| IdentityError::ClientIdTooLong)?;
         Ok(Self {
-            client_id: client_id(product_id, device_name)?,
+            client_id: compact,
             key: DeviceKey::from_base64(device_secret)?,
             authentication,
         })

@@ -24,7 +24,7 @@ fn connect_writes_tencent_connect_and_connack_connects() {
     settings.clean_session = false;
     harness
         .session
-        .connect(settings, identity(), harness.now)
+        .connect(settings, &identity(), harness.now)
         .unwrap();
     assert!(harness.session.is_running());
     assert!(!harness.session.is_usable());
@@ -55,7 +55,7 @@ fn connect_writes_tencent_connect_and_connack_connects() {
     assert_eq!(
         harness
             .session
-            .connect(config(true), identity(), harness.now),
+            .connect(config(true), &identity(), harness.now),
         Err(mqtt_session::session::ConnectError::AlreadyRunning)
     );
 }
@@ -74,7 +74,7 @@ fn connack_refusals_map_to_sdk_codes_and_end_the_session() {
         let mut harness = Harness::new(&[]);
         harness
             .session
-            .connect(config(true), identity(), harness.now)
+            .connect(config(true), &identity(), harness.now)
             .unwrap();
         harness.feed(&connack(return_code));
         let refusal = ConnectRefusal { return_code };
@@ -92,7 +92,7 @@ fn close_before_connack_is_608_and_timeout_is_202() {
     let mut harness = Harness::new(&[]);
     harness
         .session
-        .connect(config(true), identity(), harness.now)
+        .connect(config(true), &identity(), harness.now)
         .unwrap();
     harness.session.transport_closed(harness.now);
     assert_eq!(
@@ -106,7 +106,7 @@ fn close_before_connack_is_608_and_timeout_is_202() {
     let mut harness = Harness::new(&[]);
     harness
         .session
-        .connect(config(true), identity(), 1_000)
+        .connect(config(true), &identity(), 1_000)
         .unwrap();
     assert_eq!(harness.session.next_deadline(), Some(6_000));
     assert_eq!(harness.advance_to(5_999), vec![]);
@@ -247,8 +247,8 @@ fn reconnect_attempt_is_bounded_by_max_of_cmdtimeout_and_5s() {
         harness.advance_to(start),
         vec![other(Event::Reconnecting { attempt: 1 })]
     );
-    harness.session.transport_opened(harness.now);
-    harness.session.transport_opened(harness.now);
+    harness.transport_opened();
+    harness.transport_opened();
     let bytes = harness.take_sent();
     let (packet, length) = decode(&bytes).unwrap().unwrap();
     assert_eq!(length, bytes.len(), "one CONNECT per attempt");
@@ -276,7 +276,7 @@ fn refused_reconnect_connack_counts_as_a_failed_attempt() {
     harness.events();
     let deadline = harness.session.next_deadline().unwrap();
     harness.advance_to(deadline);
-    harness.session.transport_opened(harness.now);
+    harness.transport_opened();
     harness.take_sent();
     harness.feed(&connack(5));
     assert_eq!(
@@ -302,7 +302,7 @@ fn reconnect_resubscribes_every_slot_and_removes_refused_user_filters() {
     harness.events();
     let deadline = harness.session.next_deadline().unwrap();
     harness.advance_to(deadline);
-    harness.session.transport_opened(harness.now);
+    harness.transport_opened();
     harness.take_sent();
     harness.session.set_next_packet_id(id(100));
     harness.feed(&connack(0));
@@ -378,7 +378,7 @@ fn reconnect_without_slots_is_immediately_reconnected() {
     harness.events();
     let deadline = harness.session.next_deadline().unwrap();
     harness.advance_to(deadline);
-    harness.session.transport_opened(harness.now);
+    harness.transport_opened();
     harness.take_sent();
     harness.feed(&connack(0));
     assert_eq!(harness.events(), vec![other(Event::Reconnected)]);
@@ -445,7 +445,7 @@ fn malformed_broker_bytes_drop_the_link() {
 fn reconnect(harness: &mut Harness) {
     let deadline = harness.session.next_deadline().unwrap();
     harness.advance_to(deadline);
-    harness.session.transport_opened(harness.now);
+    harness.transport_opened();
     harness.take_sent();
     harness.session.set_next_packet_id(id(200));
     harness.feed(&connack(0));

@@ -94,7 +94,7 @@ fn a_replay_ahead_of_the_resubscription_is_delivered_whole_with_back_pressure() 
     harness.events();
     let deadline = harness.session.next_deadline().unwrap();
     harness.advance_to(deadline);
-    harness.session.transport_opened(harness.now);
+    harness.transport_opened();
     harness.take_sent();
     harness.session.set_next_packet_id(session_support::id(500));
 

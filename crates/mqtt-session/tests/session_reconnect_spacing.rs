@@ -44,7 +44,7 @@ fn connects_until_given_up(harness: &mut Harness) -> Vec<u64> {
             harness.advance_to(deadline),
             vec![other(Event::Reconnecting { attempt })]
         );
-        harness.session.transport_opened(harness.now);
+        harness.transport_opened();
         assert!(
             !harness.take_sent().is_empty(),
             "CONNECT of attempt {attempt}"
@@ -95,7 +95,7 @@ fn a_link_usable_for_the_stable_period_restarts_the_schedule() {
             harness.advance_to(deadline),
             vec![other(Event::Reconnecting { attempt })]
         );
-        harness.session.transport_opened(harness.now);
+        harness.transport_opened();
         harness.take_sent();
         assert_eq!(accept(&mut harness), vec![other(Event::Reconnected)]);
         if attempt < 3 {
@@ -123,7 +123,7 @@ fn a_link_dropped_just_before_the_stable_period_continues_the_schedule() {
     harness.events();
     let deadline = harness.session.next_deadline().unwrap();
     harness.advance_to(deadline);
-    harness.session.transport_opened(harness.now);
+    harness.transport_opened();
     harness.take_sent();
     assert_eq!(accept(&mut harness), vec![other(Event::Reconnected)]);
     harness.now += STABLE_LINK_MS - 1;

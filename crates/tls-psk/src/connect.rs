@@ -10,17 +10,21 @@
 use core::ops::Range;
 use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::connection::{ReceiveFailure, SessionState, TlsConnection, LEVEL_FATAL, LEVEL_WARNING};
 use crate::error::{alert, Error, HandshakeError};
 use crate::handshake::{
-    parse_handshake, parse_server_hello, parse_server_key_exchange, write_client_hello,
-    write_client_key_exchange, write_finished, HandshakeType, HANDSHAKE_HEADER_LENGTH,
+    parse_handshake, parse_server_key_exchange, HandshakeType, HANDSHAKE_HEADER_LENGTH,
 };
-use crate::prf::{master_secret, prf, psk_premaster_secret, verify_data, MAX_PSK_LENGTH};
-use crate::record::{BulkCipher, CipherState, ContentType, HEADER_LENGTH, MAC_LENGTH};
+use crate::prf::MAX_PSK_LENGTH;
+use crate::record::{ContentType, HEADER_LENGTH};
+use crate::transcript;
+
+mod secrets;
+
+pub use secrets::HANDSHAKE_STATE_LENGTH;
+use secrets::{split_for_handshake, transcript_of, Side};
 
 /// What the client authenticates with.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +35,32 @@ pub struct PskConfig<'a> {
     pub key: &'a [u8],
     /// Host name for SNI; `None`, or an IP literal, sends no SNI (RFC 6066 §3).
     pub server_name: Option<&'a str>,
+}
+
+/// What the client authenticates with, as the owner keeps it: the handshake borrows the
+/// owner's record and reads each field when it needs it, so no copy of the identity and key
+/// (nor a [`PskConfig`] of slices into them) lives in the handshake's future.
+pub trait PskCredentials {
+    /// The PSK identity sent in `ClientKeyExchange`.
+    fn identity(&self) -> &[u8];
+    /// The pre-shared key, 1 to 64 bytes.
+    fn key(&self) -> &[u8];
+    /// Host name for SNI; `None`, or an IP literal, sends no SNI (RFC 6066 §3).
+    fn server_name(&self) -> Option<&str>;
+}
+
+impl PskCredentials for PskConfig<'_> {
+    fn identity(&self) -> &[u8] {
+        self.identity
+    }
+
+    fn key(&self) -> &[u8] {
+        self.key
+    }
+
+    fn server_name(&self) -> Option<&str> {
+        self.server_name
+    }
 }
 
 impl<'buf, T, R> TlsConnection<'buf, T, R>
@@ -84,12 +114,13 @@ where
             decrypter: None,
             received: 0,
             plaintext: 0..0,
-            state: SessionState::Open,
+            state: SessionState::Handshaking,
         }
     }
 
     /// Runs the handshake of a connection made by [`new`](Self::new), as
-    /// [`connect`](Self::connect) does.
+    /// [`connect`](Self::connect) does, with the credentials read from the caller's own
+    /// record ([`PskCredentials`]; a [`PskConfig`] is one).
     ///
     /// # Errors
     ///
@@ -98,10 +129,21 @@ where
     ///
     /// # Cancellation Safety
     ///
-    /// Not cancel-safe; drop the connection.
-    pub async fn establish(&mut self, config: &PskConfig<'_>) -> Result<(), HandshakeError> {
-        match self.handshake(config).await {
-            Ok(()) => Ok(()),
+    /// Not cancel-safe; drop the connection (the handshake's secrets stay in the receive
+    /// buffer's last [`HANDSHAKE_STATE_LENGTH`] bytes until it is reused or overwritten).
+    pub async fn establish<C: PskCredentials + ?Sized>(
+        &mut self,
+        credentials: &C,
+    ) -> Result<(), HandshakeError> {
+        let outcome = self.handshake(credentials).await;
+        if let Some(state) = self.handshake_state() {
+            state.fill(0);
+        }
+        match outcome {
+            Ok(()) => {
+                self.state = SessionState::Open;
+                Ok(())
+            }
             Err(error) => {
                 if let Some(description) = error.alert() {
                     self.send_alert(LEVEL_FATAL, description).await;
@@ -112,35 +154,35 @@ where
         }
     }
 
-    // Secrets and cipher states are made right where they are used, never kept across an
-    // await: this future is part of the owner's RAM for good (`docs/performance.md`).
-    async fn handshake(&mut self, config: &PskConfig<'_>) -> Result<(), HandshakeError> {
-        if config.key.is_empty() || config.key.len() > MAX_PSK_LENGTH {
+    // Nothing large lives across an await here: the randoms, the master secret and the
+    // transcript hash are kept in the end of the receive buffer (`handshake_state`), keys are
+    // derived where they are installed, and each await is one record sent or received. This
+    // future is part of its owner's RAM for good (`docs/performance.md`).
+    async fn handshake<C: PskCredentials + ?Sized>(
+        &mut self,
+        credentials: &C,
+    ) -> Result<(), HandshakeError> {
+        let (identity, key) = (credentials.identity(), credentials.key());
+        if key.is_empty() || key.len() > MAX_PSK_LENGTH {
             return Err(HandshakeError::InvalidConfiguration);
         }
-        if config.identity.is_empty() || config.identity.len() > usize::from(u16::MAX) {
+        if identity.is_empty() || identity.len() > usize::from(u16::MAX) {
             return Err(HandshakeError::InvalidConfiguration);
         }
-        let mut transcript = Sha256::new();
-        let mut client_random = [0; 32];
-        self.rng.fill_bytes(&mut client_random);
-
-        let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
-        let length = write_client_hello(slot, &client_random, config.server_name)?;
-        transcript.update(&slot[..length]);
+        self.state = SessionState::Handshaking;
+        let length = self.start_handshake(credentials.server_name())?;
         self.send_handshake_record(length).await?;
 
-        let (message_type, body) = self.next_handshake_message(&mut transcript).await?;
+        let (message_type, body) = self.next_handshake_message().await?;
         if message_type != HandshakeType::ServerHello {
             return Err(HandshakeError::UnexpectedMessage);
         }
-        let server_hello = parse_server_hello(&self.read_buffer[body])?;
-        let (mut message_type, mut body) = self.next_handshake_message(&mut transcript).await?;
+        let cipher = self.take_server_hello(body)?;
+        let (mut message_type, mut body) = self.next_handshake_message().await?;
         if message_type == HandshakeType::ServerKeyExchange {
             // The hint would let a client pick among identities; ours is fixed.
             parse_server_key_exchange(&self.read_buffer[body])?;
-            (message_type, body) = self.next_handshake_message(&mut transcript).await?;
+            (message_type, body) = self.next_handshake_message().await?;
         }
         if message_type != HandshakeType::ServerHelloDone || !body.is_empty() {
             return Err(HandshakeError::UnexpectedMessage);
@@ -149,23 +191,7 @@ where
             return Err(HandshakeError::UnexpectedMessage);
         }
 
-        let mut master = {
-            let mut premaster = [0; 4 + 2 * MAX_PSK_LENGTH];
-            let premaster_length = psk_premaster_secret(config.key, &mut premaster)
-                .ok_or(HandshakeError::InvalidConfiguration)?;
-            let master = master_secret(
-                &premaster[..premaster_length],
-                &client_random,
-                &server_hello.random,
-            );
-            premaster.fill(0);
-            master
-        };
-
-        let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
-        let length = write_client_key_exchange(slot, config.identity)?;
-        transcript.update(&slot[..length]);
+        let length = self.key_exchange(credentials)?;
         self.send_handshake_record(length).await?;
 
         let offset = self.plaintext_offset();
@@ -174,49 +200,24 @@ where
         self.send_record(ContentType::ChangeCipherSpec, 1)
             .await
             .map_err(handshake_send_error)?;
-        self.encrypter = Some(derive_cipher_state(
-            &master,
-            server_hello.cipher,
-            &client_random,
-            &server_hello.random,
-            Side::Client,
-        ));
+        self.encrypter = Some(self.derive_cipher_state(cipher, Side::Client));
 
-        let client_verify = verify_data(
-            &master,
-            b"client finished",
-            &transcript.clone().finalize().into(),
-        );
-        let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
-        let length = write_finished(slot, &client_verify)?;
-        transcript.update(&slot[..length]);
+        let length = self.client_finished()?;
         self.send_handshake_record(length).await?;
         self.transport
             .flush()
             .await
             .map_err(|error| HandshakeError::Io(embedded_io::Error::kind(&error)))?;
 
-        let (content_type, range) = self.read_handshake_record(0).await?;
+        let (content_type, range) = self.next_handshake_record().await?;
         match content_type {
             ContentType::ChangeCipherSpec if self.read_buffer[range] == [1] => {
-                self.decrypter = Some(derive_cipher_state(
-                    &master,
-                    server_hello.cipher,
-                    &client_random,
-                    &server_hello.random,
-                    Side::Server,
-                ));
+                self.decrypter = Some(self.derive_cipher_state(cipher, Side::Server));
             }
             _ => return Err(HandshakeError::UnexpectedMessage),
         }
-        let expected = verify_data(
-            &master,
-            b"server finished",
-            &transcript.clone().finalize().into(),
-        );
-        master.fill(0);
-        let (message_type, body) = self.next_handshake_message(&mut transcript).await?;
+        let expected = self.verify_data(b"server finished");
+        let (message_type, body) = self.next_handshake_message().await?;
         if message_type != HandshakeType::Finished || !self.plaintext.is_empty() {
             return Err(HandshakeError::UnexpectedMessage);
         }
@@ -233,22 +234,50 @@ where
     }
 
     /// Returns the next handshake message (type and body range in the receive buffer),
-    /// reading records as needed, and adds it to `transcript`. `HelloRequest`s are skipped
+    /// reading records as needed, and adds it to the transcript. `HelloRequest`s are skipped
     /// and, as RFC 5246 §7.4.1.1 requires, left out of the transcript.
     ///
     /// A message may span records (RFC 5246 §6.2.1): its start is moved to the front of the
     /// receive buffer, the next record is read behind it and its plaintext moved down to join
-    /// it, so the message is whole in the buffer without a reassembly buffer of its own.
+    /// it, so the message is whole in the buffer without a reassembly buffer of its own. One
+    /// await, on the record layer: the steps around it are plain functions, so no chain of
+    /// futures each holding its own copy of the arguments.
     async fn next_handshake_message(
         &mut self,
-        transcript: &mut Sha256,
     ) -> Result<(HandshakeType, Range<usize>), HandshakeError> {
+        loop {
+            if let Some(message) = self.take_handshake_message()? {
+                return Ok(message);
+            }
+            let kept = self.keep_partial_message()?;
+            let received = self.read_record_at(kept).await;
+            let Some((content_type, range)) = self.screen_alerts(received)? else {
+                // A warning: the partial message is still in front.
+                self.plaintext = 0..kept;
+                continue;
+            };
+            match content_type {
+                // RFC 5246 §6.2.1 forbids empty handshake fragments.
+                ContentType::Handshake if !range.is_empty() => {
+                    let end = kept + range.len();
+                    self.read_buffer.copy_within(range, kept);
+                    self.plaintext = 0..end;
+                }
+                _ => return Err(HandshakeError::UnexpectedMessage),
+            }
+        }
+    }
+
+    /// Splits the next whole handshake message off the received plaintext and adds it to the
+    /// transcript; `None` when only part of one is there.
+    fn take_handshake_message(
+        &mut self,
+    ) -> Result<Option<(HandshakeType, Range<usize>)>, HandshakeError> {
         loop {
             let start = self.plaintext.start;
             let pending = &self.read_buffer[self.plaintext.clone()];
             let Some((message, consumed)) = parse_handshake(pending)? else {
-                self.read_handshake_fragment().await?;
-                continue;
+                return Ok(None);
             };
             let (message_type, empty) = (message.message_type, message.body.is_empty());
             self.plaintext.start += consumed;
@@ -258,62 +287,62 @@ where
                 }
                 continue;
             }
-            transcript.update(&self.read_buffer[start..start + consumed]);
-            return Ok((
+            let (records, state) = split_for_handshake(self.read_buffer)?;
+            transcript::update(transcript_of(state), &records[start..start + consumed]);
+            return Ok(Some((
                 message_type,
                 start + HANDSHAKE_HEADER_LENGTH..start + consumed,
-            ));
+            )));
         }
     }
 
-    /// Appends the plaintext of the next handshake record to the unparsed handshake bytes,
-    /// which are first moved to the front of the receive buffer.
-    async fn read_handshake_fragment(&mut self) -> Result<(), HandshakeError> {
+    /// Moves the unparsed handshake bytes to the front of the receive buffer, after checking
+    /// that the message they start fits there with the header of its last record; returns
+    /// how many bytes were kept.
+    fn keep_partial_message(&mut self) -> Result<usize, HandshakeError> {
         let kept = self.plaintext.len();
         if let Some(header) =
             self.read_buffer[self.plaintext.clone()].get(..HANDSHAKE_HEADER_LENGTH)
         {
-            // The whole message and the header of its last record must fit in the buffer.
             let length =
                 usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
-            if HANDSHAKE_HEADER_LENGTH + length + HEADER_LENGTH > self.read_buffer.len() {
+            if HANDSHAKE_HEADER_LENGTH + length + HEADER_LENGTH > self.receive_capacity() {
                 return Err(HandshakeError::RecordOverflow);
             }
         }
         self.read_buffer.copy_within(self.plaintext.clone(), 0);
-        let (content_type, range) = self.read_handshake_record(kept).await?;
-        match content_type {
-            // RFC 5246 §6.2.1 forbids empty handshake fragments.
-            ContentType::Handshake if !range.is_empty() => {
-                let end = kept + range.len();
-                self.read_buffer.copy_within(range, kept);
-                self.plaintext = 0..end;
-                Ok(())
+        self.plaintext = 0..kept;
+        Ok(kept)
+    }
+
+    /// Reads the next record at the front of the receive buffer, skipping warning alerts
+    /// (the server's `ChangeCipherSpec`).
+    async fn next_handshake_record(
+        &mut self,
+    ) -> Result<(ContentType, Range<usize>), HandshakeError> {
+        loop {
+            let received = self.read_record_at(0).await;
+            if let Some(record) = self.screen_alerts(received)? {
+                return Ok(record);
             }
-            _ => Err(HandshakeError::UnexpectedMessage),
         }
     }
 
-    /// Reads the next record after the first `base` bytes of the receive buffer, skipping
-    /// warning alerts: RFC 5246 §7.2 lets the handshake go on after one (a server may warn
-    /// `unrecognized_name` about the SNI), and mbedTLS 2.x clients ignore them too. A fatal
-    /// alert or `close_notify` ends the handshake.
-    async fn read_handshake_record(
+    /// Passes a received record on, or `None` for a warning alert: RFC 5246 §7.2 lets the
+    /// handshake go on after one (a server may warn `unrecognized_name` about the SNI), and
+    /// mbedTLS 2.x clients ignore them too. A fatal alert or `close_notify` ends the
+    /// handshake.
+    fn screen_alerts(
         &mut self,
-        base: usize,
-    ) -> Result<(ContentType, Range<usize>), HandshakeError> {
-        loop {
-            let (content_type, range) = self
-                .read_record_at(base)
-                .await
-                .map_err(handshake_receive_error)?;
-            if content_type != ContentType::Alert {
-                return Ok((content_type, range));
-            }
-            match self.read_buffer[range.clone()] {
-                [LEVEL_WARNING, description] if description != alert::CLOSE_NOTIFY => {}
-                _ => return Err(self.alert_error(range)),
-            }
+        received: Result<(ContentType, Range<usize>), ReceiveFailure>,
+    ) -> Result<Option<(ContentType, Range<usize>)>, HandshakeError> {
+        let (content_type, range) = received.map_err(handshake_receive_error)?;
+        if content_type != ContentType::Alert {
+            return Ok(Some((content_type, range)));
+        }
+        match self.read_buffer[range.clone()] {
+            [LEVEL_WARNING, description] if description != alert::CLOSE_NOTIFY => Ok(None),
+            _ => Err(self.alert_error(range)),
         }
     }
 
@@ -326,45 +355,6 @@ where
             _ => HandshakeError::Decode,
         }
     }
-}
-
-/// Which half of the key block.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    /// The client's write keys: our sending state.
-    Client,
-    /// The server's write keys: our receiving state.
-    Server,
-}
-
-/// Derives the key block (RFC 5246 §6.3) and returns the cipher state of `side`. Each side
-/// is derived when it is installed, so neither is held across the handshake's awaits (the
-/// key block is computed twice; it is a few HMACs).
-fn derive_cipher_state(
-    master: &[u8; 48],
-    cipher: BulkCipher,
-    client_random: &[u8; 32],
-    server_random: &[u8; 32],
-    side: Side,
-) -> CipherState {
-    let key_length = cipher.key_length();
-    let mut block = [0u8; 2 * MAC_LENGTH + 2 * 32];
-    let used = &mut block[..2 * MAC_LENGTH + 2 * key_length];
-    prf(
-        master,
-        b"key expansion",
-        &[server_random, client_random],
-        used,
-    );
-    let (client_mac, rest) = used.split_at(MAC_LENGTH);
-    let (server_mac, rest) = rest.split_at(MAC_LENGTH);
-    let (client_key, server_key) = rest.split_at(key_length);
-    let state = match side {
-        Side::Client => CipherState::new(cipher, client_key, client_mac),
-        Side::Server => CipherState::new(cipher, server_key, server_mac),
-    };
-    block.fill(0);
-    state
 }
 
 fn handshake_send_error(error: Error) -> HandshakeError {

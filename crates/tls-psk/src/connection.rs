@@ -11,10 +11,12 @@ use embedded_io::ErrorKind;
 use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
 
+mod receive;
+
 use crate::error::{alert, Error, RecordError};
 use crate::record::{
-    parse_record_header, write_record_header, BulkCipher, CipherState, ContentType, BLOCK_LENGTH,
-    HEADER_LENGTH, MAX_PLAINTEXT_LENGTH, PLAINTEXT_OFFSET,
+    write_record_header, BulkCipher, CipherState, ContentType, BLOCK_LENGTH, HEADER_LENGTH,
+    MAX_PLAINTEXT_LENGTH, PLAINTEXT_OFFSET,
 };
 
 /// Alert level `warning`.
@@ -25,7 +27,10 @@ pub(crate) const LEVEL_FATAL: u8 = 2;
 /// Where the session stands; decides what `read`/`write` may still do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SessionState {
-    /// Handshake running or finished, records flowing.
+    /// The handshake runs: it keeps its state at the end of the receive buffer, so records
+    /// are received in front of it.
+    Handshaking,
+    /// The handshake finished, records flowing.
     Open,
     /// The peer sent `close_notify`: reads return end-of-stream, writes fail.
     Closed,
@@ -116,9 +121,9 @@ where
             match self.state {
                 SessionState::Open => {}
                 SessionState::Closed => return Ok(0),
-                SessionState::Ended => return Err(Error::SessionEnded),
+                SessionState::Handshaking | SessionState::Ended => return Err(Error::SessionEnded),
             }
-            let (content_type, range) = match self.read_record().await {
+            let (content_type, range) = match self.read_record_at(0).await {
                 Ok(record) => record,
                 Err(ReceiveFailure::EndOfStream) => {
                     self.state = SessionState::Closed;
@@ -171,19 +176,55 @@ where
     ///
     /// Not cancel-safe: a record may be partly sent, and the session must then be dropped.
     pub async fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
-        if self.state != SessionState::Open {
+        if self.state != SessionState::Open || self.encrypter.is_none() {
             return Err(Error::SessionEnded);
         }
         if data.is_empty() {
             return Ok(0);
         }
-        let capacity = CipherState::max_plaintext_for(self.write_buffer.len());
-        let count = data.len().min(capacity);
+        let slot = self.plaintext_slot();
+        let count = data.len().min(slot.len());
         if count == 0 {
             return Err(Error::RecordOverflow);
         }
-        self.write_buffer[PLAINTEXT_OFFSET..PLAINTEXT_OFFSET + count]
-            .copy_from_slice(&data[..count]);
+        slot[..count].copy_from_slice(&data[..count]);
+        self.send_plaintext(count).await
+    }
+
+    /// Where the plaintext of the next record goes in the write buffer: as many bytes as one
+    /// record sealed in that buffer carries (empty before the handshake installed keys).
+    ///
+    /// The in-place form of [`write`](Self::write): a caller whose bytes cannot be borrowed
+    /// across an await (they lie in a shared session) copies them here once, synchronously,
+    /// and [`send_plaintext`](Self::send_plaintext) seals them where they are; no buffer of
+    /// the caller's holds them while the record is written.
+    pub fn plaintext_slot(&mut self) -> &mut [u8] {
+        if self.encrypter.is_none() {
+            return &mut [];
+        }
+        let capacity = CipherState::max_plaintext_for(self.write_buffer.len());
+        self.write_buffer
+            .get_mut(PLAINTEXT_OFFSET..PLAINTEXT_OFFSET + capacity)
+            .unwrap_or_default()
+    }
+
+    /// Seals the first `count` bytes of [`plaintext_slot`](Self::plaintext_slot) into one
+    /// application-data record and sends it; returns `count`.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write); [`Error::RecordOverflow`] when `count` exceeds the slot.
+    ///
+    /// # Cancellation Safety
+    ///
+    /// Not cancel-safe, as [`write`](Self::write).
+    pub async fn send_plaintext(&mut self, count: usize) -> Result<usize, Error> {
+        if self.state != SessionState::Open || self.encrypter.is_none() {
+            return Err(Error::SessionEnded);
+        }
+        if count > CipherState::max_plaintext_for(self.write_buffer.len()) {
+            return Err(Error::RecordOverflow);
+        }
         match self.send_record(ContentType::ApplicationData, count).await {
             Ok(()) => Ok(count),
             Err(error) => {
@@ -225,69 +266,6 @@ where
             self.send_alert(LEVEL_WARNING, alert::CLOSE_NOTIFY).await;
         }
         self.state = SessionState::Ended;
-    }
-
-    /// Reads one whole record into the receive buffer, decrypting it when a cipher is
-    /// active, and returns its type and where its plaintext lies in the buffer.
-    pub(crate) async fn read_record(
-        &mut self,
-    ) -> Result<(ContentType, Range<usize>), ReceiveFailure> {
-        self.read_record_at(0).await
-    }
-
-    /// [`Self::read_record`] with the record placed after the first `base` bytes of the
-    /// receive buffer, which stay untouched: the handshake keeps the start of a message that
-    /// spans records there.
-    pub(crate) async fn read_record_at(
-        &mut self,
-        base: usize,
-    ) -> Result<(ContentType, Range<usize>), ReceiveFailure> {
-        self.plaintext = 0..0;
-        let header_end = base + HEADER_LENGTH;
-        if header_end > self.read_buffer.len() {
-            return Err(RecordError::Overflow.into());
-        }
-        self.fill(base, header_end).await?;
-        let header = parse_record_header(&self.read_buffer[base..header_end])?;
-        let total = header_end + header.length;
-        if total > self.read_buffer.len() {
-            return Err(RecordError::Overflow.into());
-        }
-        self.fill(base, total).await?;
-        self.received = 0;
-        let fragment = &mut self.read_buffer[header_end..total];
-        let range = match &mut self.decrypter {
-            Some(state) => {
-                let inner = state.open(header.content_type, fragment)?;
-                inner.start + header_end..inner.end + header_end
-            }
-            None if header.length > MAX_PLAINTEXT_LENGTH => {
-                return Err(RecordError::Overflow.into())
-            }
-            None => header_end..total,
-        };
-        Ok((header.content_type, range))
-    }
-
-    /// Reads until `read_buffer[base..target]` is filled; `received` counts the bytes of the
-    /// record already there, so a cancelled read resumes where it stopped.
-    async fn fill(&mut self, base: usize, target: usize) -> Result<(), ReceiveFailure> {
-        while base + self.received < target {
-            let count = self
-                .transport
-                .read(&mut self.read_buffer[base + self.received..target])
-                .await
-                .map_err(|error| ReceiveFailure::Io(embedded_io::Error::kind(&error)))?;
-            if count == 0 {
-                return Err(if self.received == 0 {
-                    ReceiveFailure::EndOfStream
-                } else {
-                    ReceiveFailure::Truncated
-                });
-            }
-            self.received += count;
-        }
-        Ok(())
     }
 
     /// Seals (when a cipher is active) and sends the `length` bytes of plaintext the caller

@@ -7,8 +7,9 @@ pub mod error;
 pub mod handshake;
 pub mod prf;
 pub mod record;
+mod transcript;
 
-pub use connect::PskConfig;
+pub use connect::{PskConfig, PskCredentials, HANDSHAKE_STATE_LENGTH};
 pub use connection::TlsConnection;
 pub use error::{alert, Error, HandshakeError, RecordError};
 pub use handshake::parse_handshake;

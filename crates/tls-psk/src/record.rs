@@ -141,30 +141,42 @@ impl BulkCipher {
 }
 
 /// The keys and sequence number of one direction of a connection.
+///
+/// It keeps the raw MAC key, not a keyed HMAC state (two SHA-1 states, 184 bytes a direction):
+/// keying costs two SHA-1 blocks per record, and the connection is part of its owner's RAM for
+/// as long as the owner lives (`docs/performance.md`).
 #[derive(Clone)]
 pub struct CipherState {
     cipher: BulkCipher,
     key: [u8; 32],
-    mac: HmacSha1,
+    mac_key: [u8; MAC_LENGTH],
     sequence: u64,
 }
 
 impl CipherState {
     /// Creates the state for one direction; `key` holds at least
-    /// [`BulkCipher::key_length`] bytes and `mac_key` the 20-byte MAC key.
+    /// [`BulkCipher::key_length`] bytes and `mac_key` the 20-byte MAC key (a shorter one
+    /// counts as zero-padded, as HMAC pads it anyway; bytes beyond 20 are ignored).
     pub fn new(cipher: BulkCipher, key: &[u8], mac_key: &[u8]) -> Self {
         let mut stored = [0; 32];
         let length = cipher.key_length();
         stored[..length].copy_from_slice(&key[..length]);
-        // HMAC accepts any key length, so this construction cannot fail.
-        let mac = <HmacSha1 as hmac::digest::KeyInit>::new_from_slice(mac_key)
-            .unwrap_or_else(|_| <HmacSha1 as hmac::digest::KeyInit>::new(&Default::default()));
+        let mut stored_mac = [0; MAC_LENGTH];
+        let mac_length = mac_key.len().min(MAC_LENGTH);
+        stored_mac[..mac_length].copy_from_slice(&mac_key[..mac_length]);
         Self {
             cipher,
             key: stored,
-            mac,
+            mac_key: stored_mac,
             sequence: 0,
         }
+    }
+
+    /// A fresh HMAC-SHA1 keyed with this direction's MAC key.
+    fn keyed_mac(&self) -> HmacSha1 {
+        // HMAC accepts any key length, so this construction cannot fail.
+        <HmacSha1 as hmac::digest::KeyInit>::new_from_slice(&self.mac_key)
+            .unwrap_or_else(|_| <HmacSha1 as hmac::digest::KeyInit>::new(&Default::default()))
     }
 
     /// The bulk cipher of this state.
@@ -217,7 +229,7 @@ impl CipherState {
         }
         let sequence = self.next_sequence()?;
         let body_end = PLAINTEXT_OFFSET + plaintext_length;
-        let mut mac = self.mac.clone();
+        let mut mac = self.keyed_mac();
         mac_header(&mut mac, sequence, content_type, plaintext_length);
         mac.update(&record[PLAINTEXT_OFFSET..body_end]);
         let tag = mac.finalize().into_bytes();
@@ -264,7 +276,8 @@ impl CipherState {
         if decrypted.is_err() {
             return Err(RecordError::BadRecordMac);
         }
-        let plaintext_length = check_padding_and_mac(&self.mac, sequence, content_type, body)?;
+        let plaintext_length =
+            check_padding_and_mac(self.keyed_mac(), sequence, content_type, body)?;
         if plaintext_length > MAX_PLAINTEXT_LENGTH {
             return Err(RecordError::Overflow);
         }
@@ -314,7 +327,7 @@ fn mac_header(mac: &mut HmacSha1, sequence: u64, content_type: ContentType, leng
 /// hash always processes the same number of bytes (the MAC over the plaintext, then a
 /// dummy hash over the bytes the padding took away).
 fn check_padding_and_mac(
-    keyed_mac: &HmacSha1,
+    mut mac: HmacSha1,
     sequence: u64,
     content_type: ContentType,
     body: &[u8],
@@ -347,7 +360,6 @@ fn check_padding_and_mac(
         }
     }
 
-    let mut mac = keyed_mac.clone();
     mac_header(&mut mac, sequence, content_type, plaintext_length);
     mac.update(&body[..plaintext_length]);
     let computed = mac.finalize().into_bytes();

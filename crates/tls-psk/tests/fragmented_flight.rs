@@ -15,7 +15,7 @@ use rand_core::OsRng;
 use sha2::{Digest, Sha256};
 use tls_psk::prf::{master_secret, prf, psk_premaster_secret, verify_data, MAX_PSK_LENGTH};
 use tls_psk::record::{BulkCipher, CipherState, ContentType, PLAINTEXT_OFFSET};
-use tls_psk::{HandshakeError, PskConfig, TlsConnection};
+use tls_psk::{HandshakeError, PskConfig, TlsConnection, HANDSHAKE_STATE_LENGTH};
 
 const KEY: &[u8] = b"fragmentation test key";
 const IDENTITY: &[u8] = b"CTQS08Y5LGDev01";
@@ -347,7 +347,8 @@ fn fatal_alerts_and_close_notify_end_the_handshake() {
 
 #[test]
 fn split_message_larger_than_the_receive_buffer_is_refused_with_an_alert() {
-    let (mut read_buffer, mut write_buffer) = ([0; 200], [0; 512]);
+    // 200 bytes for records, in front of the handshake's state.
+    let (mut read_buffer, mut write_buffer) = ([0; 200 + HANDSHAKE_STATE_LENGTH], [0; 512]);
     let mut transport = pipe(BulkCipher::Aes128, 100, &[b'h'; 300]);
     let result = run(TlsConnection::connect(
         &mut transport,

@@ -58,7 +58,7 @@ pub type HostSession<'a> = DefaultSession<BoardEntropy<'a>>;
 #[derive(Debug)]
 pub struct ConnectRequest {
     /// Broker host name or IP literal.
-    pub host: heapless::Vec<u8, HOST_MAX>,
+    pub host: heapless::Vec<u8, HOST_MAX, u8>,
     /// TLS mode 0, 1 or 2: chooses the transport and the port.
     pub tls_mode: u8,
     /// Timeouts, keep-alive, clean session, reconnect.

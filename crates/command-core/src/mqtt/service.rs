@@ -9,27 +9,33 @@
 //! Transports ([`link`]): TLS mode 0 is plain TCP to port 1883, mode 1 TLS-PSK to 8883, mode 2
 //! the board's certificate TLS to 8883 (`-702` on boards without it). The TLS record buffers belong to [`serve`]'s
 //! future (a static task on a device, so no heap and no stack spike) and are lent to one link
-//! at a time: the link lives in [`serve`]'s loop, [`Service::open`] fills it (the TLS handshake
+//! at a time: the link lives in [`serve`]'s loop, [`link::open`] fills it (the TLS handshake
 //! runs where the connection lies) and [`Service::run`] serves it until the next one must be
 //! opened; the link is dropped at the end of the turn, which ends its borrow of the buffers
 //! before they are lent again.
+//!
+//! Sizes (`docs/performance.md`, "Engine RAM"): the loop's future is the two TLS buffers, the
+//! link, the [`Service`] and the larger of opening a link ([`link::open`], awaited in the loop
+//! itself) and [`Service::run`], which are kept about equal: each holds references and one
+//! awaited record, read or timer, never a copy of bytes that lie elsewhere (the session's
+//! transmit bytes are copied straight into the TLS record; the handshake's secrets and
+//! transcript live in the idle TLS receive buffer).
 
 mod events;
 mod gateway;
 mod link;
+mod opening;
 mod requests;
 
 use core::cell::RefCell;
 
 use embassy_futures::select::{select, select4, Either, Either4};
-use embedded_io_async::Write;
 use mqtt_session::codec::PacketId;
-use mqtt_session::tencent::Identity;
 use mqtt_session::SessionConfig;
 
-use super::{ConnectRequest, MqttShared, TlsRandom, HOST_MAX};
+use super::{MqttShared, TlsRandom};
 use crate::board::{Clock, Network};
-use link::{Destination, Link};
+use link::{Link, Target};
 use requests::Handled;
 
 /// Port of TLS mode 0 (plain TCP).
@@ -39,16 +45,18 @@ pub const TLS_PORT: u16 = 8883;
 /// TLS receive buffer: one whole server record with minimal CBC padding (5 header + 16 IV +
 /// 16 384 data + 20 MAC + 12 padding, `tls-psk` README).
 pub const TLS_READ_BUFFER: usize = 16_437;
-/// Bytes of the session's transmit buffer copied per link write (the session is never
-/// borrowed across the write); with TLS each is one record.
-const TRANSMIT_CHUNK: usize = 256;
-/// TLS transmit buffer: one record of one transmit chunk, sealed in place (5 header + 16 IV +
-/// the chunk + 20 MAC + CBC padding to 16-byte blocks; `tls-psk` README: a buffer of `W`
-/// bytes carries `⌊(W − 21) / 16⌋ · 16 − 21`). The records on the wire are the ones a
-/// larger buffer would produce: the chunk, not the buffer, sets their size. It also holds
-/// the handshake's ClientHello with a 64-byte server name (≥ 129 bytes).
-pub const TLS_WRITE_BUFFER: usize = 21 + (TRANSMIT_CHUNK + 21).div_ceil(16) * 16;
-const _: () = assert!((TLS_WRITE_BUFFER - 21) / 16 * 16 - 21 >= TRANSMIT_CHUNK);
+/// Bytes of the session's transmit buffer one link write carries: with TLS, one record's
+/// plaintext. They are copied straight into [`TLS_WRITE_BUFFER`] and sealed there.
+const TRANSMIT_PIECE: usize = 256;
+/// TLS transmit buffer: one record of one transmit piece, sealed in place (5 header + 16 IV +
+/// the piece + 20 MAC + CBC padding to 16-byte blocks; `tls-psk` README: a buffer of `W`
+/// bytes carries `⌊(W − 21) / 16⌋ · 16 − 21`). Why it stays: the piece being written must
+/// lie somewhere the session is not, as the session is shared with the executor and the URC
+/// writer while the write waits. On a plain link (mode 0, 2) it is idle and holds that piece
+/// instead. It also holds the handshake's ClientHello with a 64-byte server name (≥ 129
+/// bytes).
+pub const TLS_WRITE_BUFFER: usize = 21 + (TRANSMIT_PIECE + 21).div_ceil(16) * 16;
+const _: () = assert!((TLS_WRITE_BUFFER - 21) / 16 * 16 - 21 >= TRANSMIT_PIECE);
 const _: () = assert!(TLS_WRITE_BUFFER >= 65 + super::HOST_MAX);
 /// The link was lost while a command waited on it.
 const LINK_LOST: i32 = -103;
@@ -88,11 +96,8 @@ type BoardLink<'buffer, 'a, N> = Link<'buffer, <N as Network>::Stream, TlsRandom
 struct Service<'s, 'a> {
     shared: &'s MqttShared<'a>,
     waiting: Option<Waiting>,
-    host: heapless::Vec<u8, HOST_MAX>,
-    port: u16,
-    tls_mode: u8,
-    /// PSK identity and key of the last connect: reconnects repeat the handshake.
-    identity: Option<Identity>,
+    /// Where and as whom the last connect went: reconnects repeat it.
+    target: Target,
     /// cmdtimeout of the last connect: bounds the teardown of AT+TCMQTTDISCONN.
     command_timeout_ms: u64,
     /// Where the product id ends in the identity's client id (`<pid><dn>`).
@@ -104,6 +109,12 @@ struct Service<'s, 'a> {
 }
 
 /// Runs the MQTT service until the UART fails.
+// The opening of a link runs here, not in a method of its own: a future nested beside
+// `Service::run` would store its arguments twice. The client files stay borrowed (shared)
+// across the handshake so that mode 2 needs no second 8 KiB copy; the executor only writes
+// them with `try_borrow_mut` before a connect request, when no link is being opened, and
+// fails the connect with -702 otherwise. The network is borrowed for the opening only.
+#[allow(clippy::await_holding_refcell_ref)]
 pub(crate) async fn serve<N: Network, C: Clock>(
     shared: &MqttShared<'_>,
     network: &RefCell<&mut N>,
@@ -114,10 +125,12 @@ pub(crate) async fn serve<N: Network, C: Clock>(
     let mut service = Service {
         shared,
         waiting: None,
-        host: heapless::Vec::new(),
-        port: PLAIN_PORT,
-        tls_mode: 0,
-        identity: None,
+        target: Target {
+            host: heapless::Vec::new(),
+            port: PLAIN_PORT,
+            tls_mode: 0,
+            identity: None,
+        },
         command_timeout_ms: 5_000,
         product_id_length: 0,
         gateway_subscription: None,
@@ -125,14 +138,53 @@ pub(crate) async fn serve<N: Network, C: Clock>(
     };
     let mut opening = None;
     loop {
-        // The link lives here and is lent to `open` and `run`: moved, it would be stored
+        // The link lives here and is lent to `link::open` and `run`: moved, it would be stored
         // twice.
         let mut link = None;
-        if let Some(opening) = &opening {
-            let buffers = (&mut read_buffer[..], &mut write_buffer[..]);
-            service
-                .open(opening, network, clock, buffers, &mut link)
-                .await;
+        // Nothing of the opening is kept here across its await (the opening itself is read
+        // again afterwards): this state is beside the larger of the opening and `run`.
+        if let Some(deadline) = opening
+            .as_ref()
+            .map(|opening| service.start_opening(opening, clock.now_ms()))
+        {
+            let mut buffers = Some((&mut read_buffer, &mut write_buffer));
+            #[cfg(feature = "certificates")]
+            let files = shared.client_files.borrow();
+            #[cfg(feature = "certificates")]
+            let client = crate::board::ClientCertificate {
+                certificate: &files.certificate,
+                key: &files.key,
+            };
+            #[cfg(feature = "certificates")]
+            let client = Some(&client);
+            // Without certificates a mode-2 link fails with -702, as on a board without them.
+            #[cfg(not(feature = "certificates"))]
+            let client = None;
+            // The OTA download shares the network; it opens its connection only while the
+            // link is up, so the two meet only when a drop comes during that connect: this
+            // attempt then fails like a refused TCP connection.
+            let mut board = network.try_borrow_mut();
+            let opened = match &mut board {
+                Ok(board) => {
+                    let attempt = link::open(
+                        &mut ***board,
+                        &service.target,
+                        client,
+                        move || TlsRandom(shared.random),
+                        &mut buffers,
+                        &mut link,
+                    );
+                    match select(attempt, clock.sleep_until(deadline)).await {
+                        Either::First(result) => result,
+                        Either::Second(()) => Err(202),
+                    }
+                }
+                Err(_) => Err(-603),
+            };
+            drop(board);
+            #[cfg(feature = "certificates")]
+            drop(files);
+            service.opened(opening.as_ref(), opened, clock.now_ms(), &mut link);
         }
         opening = Some(service.run::<N, C>(&mut link, clock).await);
     }
@@ -203,15 +255,16 @@ impl<'a> Service<'_, 'a> {
                     None => core::future::pending().await,
                 }
             };
-            let event = select4(
+            // Decided before any await: the request is not kept during one (not even as the
+            // storage of a named event).
+            let teardown = match select4(
                 read,
                 shared.requests.take(),
                 wait,
                 shared.service_wake.wait(),
             )
-            .await;
-            // Decided before any await: the request (432 bytes) is not kept during one.
-            let teardown = match event {
+            .await
+            {
                 Either4::First(0) => {
                     *link = None;
                     shared.session.borrow_mut().transport_closed(clock.now_ms());
@@ -232,25 +285,14 @@ impl<'a> Service<'_, 'a> {
                 Either4::Third(()) | Either4::Fourth(()) => None,
             };
             if let Some(deadline) = teardown {
-                self.tear_down(link, clock, deadline).await;
+                // AT+TCMQTTDISCONN: teardown is forced, the DISCONNECT (and TLS close_notify)
+                // get until `deadline` to leave.
+                let goodbye = self.send_goodbye(link, clock);
+                let _ = select(goodbye, clock.sleep_until(deadline)).await;
+                *link = None;
+                self.disconnected();
             }
         }
-    }
-
-    /// Keeps a connect request's destination and identity (reconnects repeat them) and
-    /// returns what its opening still needs.
-    fn take_connect(&mut self, connect: ConnectRequest) -> Opening {
-        self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
-        self.port = if connect.tls_mode == 0 {
-            PLAIN_PORT
-        } else {
-            TLS_PORT
-        };
-        self.tls_mode = connect.tls_mode;
-        self.host = connect.host;
-        self.identity = Some(connect.identity);
-        self.product_id_length = connect.product_id_length;
-        Opening::Connect(connect.config)
     }
 
     /// The earliest moment the loop must wake without input.
@@ -265,23 +307,33 @@ impl<'a> Service<'_, 'a> {
     }
 
     /// Writes the session's pending bytes; false if the link failed (the loop goes round).
-    async fn transmit<L: Write, C: Clock>(&mut self, link: &mut Option<L>, clock: &C) -> bool {
+    ///
+    /// Each piece is copied from the session's transmit buffer straight into the link's
+    /// outgoing buffer (a TLS record's plaintext, sealed there in place), with the session
+    /// borrowed only for the copy: the executor and the URC writer use the session while the
+    /// piece is on its way, so its bytes cannot be lent across the write.
+    async fn transmit<S, R, C>(&mut self, link: &mut Option<Link<'_, S, R>>, clock: &C) -> bool
+    where
+        S: embedded_io_async::Read + embedded_io_async::Write,
+        R: rand_core::RngCore + rand_core::CryptoRng,
+        C: Clock,
+    {
         let Some(stream) = link else {
             return true;
         };
-        let mut chunk = [0u8; TRANSMIT_CHUNK];
         loop {
             let count = {
                 let session = self.shared.session.borrow();
                 let pending = session.transmit();
-                let count = pending.len().min(chunk.len());
-                chunk[..count].copy_from_slice(&pending[..count]);
+                let outgoing = stream.outgoing();
+                let count = pending.len().min(outgoing.len());
+                outgoing[..count].copy_from_slice(&pending[..count]);
                 count
             };
             if count == 0 {
                 break;
             }
-            if stream.write_all(&chunk[..count]).await.is_err() || stream.flush().await.is_err() {
+            if stream.send(count).await.is_err() {
                 *link = None;
                 self.shared
                     .session
@@ -297,107 +349,5 @@ impl<'a> Service<'_, 'a> {
             self.finish(name, Ok(()));
         }
         true
-    }
-
-    /// Opens the transport `opening` needs into `link`, within its deadline, and tells the
-    /// session; `link` stays `None` when it failed.
-    // The client files stay borrowed (shared) across the handshake so that mode 2 needs no
-    // second 8 KiB copy; the executor only writes them with `try_borrow_mut` before a connect
-    // request, when no link is being opened, and fails the connect with -702 otherwise.
-    #[allow(clippy::await_holding_refcell_ref)]
-    async fn open<'buffer, N: Network, C: Clock>(
-        &mut self,
-        opening: &Opening,
-        network: &RefCell<&mut N>,
-        clock: &C,
-        (read_buffer, write_buffer): (&'buffer mut [u8], &'buffer mut [u8]),
-        link: &mut Option<BoardLink<'buffer, 'a, N>>,
-    ) {
-        let now = clock.now_ms();
-        let connect = match opening {
-            Opening::Connect(config) => Some(*config),
-            Opening::Reconnect => None,
-        };
-        let deadline = match &connect {
-            Some(_) => now + self.command_timeout_ms,
-            None => {
-                let attempt = self.shared.session.borrow().next_deadline();
-                attempt.unwrap_or(now + 5_000)
-            }
-        };
-        // A shared borrow across the handshake: the executor writes the files only before a
-        // connect request, never while a link is being opened.
-        #[cfg(feature = "certificates")]
-        let files = self.shared.client_files.borrow();
-        #[cfg(feature = "certificates")]
-        let client = Some(crate::board::ClientCertificate {
-            certificate: &files.certificate,
-            key: &files.key,
-        });
-        // Without certificates a mode-2 link fails with -702, as on a board without them.
-        #[cfg(not(feature = "certificates"))]
-        let client = None;
-        let destination = Destination {
-            host: &self.host,
-            port: self.port,
-            tls_mode: self.tls_mode,
-            identity: self.identity.as_ref(),
-            client,
-            random: TlsRandom(self.shared.random),
-        };
-        // The OTA download shares the network; it opens its connection only while the link
-        // is up, so the two meet only when a drop comes during that connect: this attempt
-        // then fails like a refused TCP connection.
-        let opened = match network.try_borrow_mut() {
-            Ok(mut network) => {
-                let attempt = link::open(
-                    &mut **network,
-                    &destination,
-                    read_buffer,
-                    write_buffer,
-                    link,
-                );
-                match select(attempt, clock.sleep_until(deadline)).await {
-                    Either::First(result) => result,
-                    Either::Second(()) => Err(202),
-                }
-            }
-            Err(_) => Err(-603),
-        };
-        if opened.is_err() {
-            // A timed-out attempt may have left a half-open link.
-            *link = None;
-        }
-        #[cfg(feature = "certificates")]
-        drop(files);
-        let now = clock.now_ms();
-        let Some(config) = connect else {
-            let mut session = self.shared.session.borrow_mut();
-            match opened {
-                Ok(()) => session.transport_opened(now),
-                Err(_) => session.transport_closed(now),
-            }
-            return;
-        };
-        if let Err(code) = opened {
-            self.finish("TCMQTTCONN", Err(code));
-            return;
-        }
-        let Some(identity) = self.identity.clone() else {
-            self.finish("TCMQTTCONN", Err(-112));
-            return;
-        };
-        let started = self
-            .shared
-            .session
-            .borrow_mut()
-            .connect(config, identity, now);
-        match started {
-            Ok(()) => self.waiting = Some(Waiting::Connack { deadline }),
-            Err(_) => {
-                *link = None;
-                self.finish("TCMQTTCONN", Err(-112));
-            }
-        }
     }
 }

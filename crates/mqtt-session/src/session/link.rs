@@ -4,11 +4,12 @@
 use super::*;
 
 impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
-    pub(super) fn write_connect(&mut self, now: u64) -> Result<(), EncodeError> {
+    pub(super) fn write_connect(
+        &mut self,
+        identity: &Identity,
+        now: u64,
+    ) -> Result<(), EncodeError> {
         let connection_id = ConnectionId::from_random(self.random.next_u32());
-        let Some(identity) = &self.identity else {
-            return Err(EncodeError::InvalidString);
-        };
         let fields = identity.connect_fields(connection_id);
         let connect = Connect {
             clean_session: self.config.clean_session,

@@ -221,7 +221,6 @@ impl Acknowledgement {
 pub struct Session<R, const TX: usize, const RX: usize> {
     random: R,
     config: SessionConfig,
-    identity: Option<Identity>,
     phase: Phase,
     ping: Ping,
     last_ping_or_connect: u64,
@@ -266,7 +265,6 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                 clean_session: true,
                 reconnect: true,
             },
-            identity: None,
             phase: Phase::Idle,
             ping: Ping::Idle,
             last_ping_or_connect: 0,
@@ -293,13 +291,17 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Starts a session over a transport the runner has just opened: writes the CONNECT
     /// (fresh connection id) and waits for the CONNACK until `now + cmdtimeout`.
     ///
+    /// The session does not keep `identity`: the runner keeps it (it authenticates the
+    /// transport too, TLS-PSK) and lends it again to [`Session::transport_opened`] for each
+    /// reconnect's CONNECT, so the identity is stored once.
+    ///
     /// # Errors
     /// [`ConnectError::AlreadyRunning`] unless idle; [`ConnectError::BufferFull`] if the
     /// CONNECT does not fit. The session stays idle on error.
     pub fn connect(
         &mut self,
         config: SessionConfig,
-        identity: Identity,
+        identity: &Identity,
         now: u64,
     ) -> Result<(), ConnectError> {
         if self.phase != Phase::Idle {
@@ -307,10 +309,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         }
         self.end_session();
         self.config = config;
-        self.identity = Some(identity);
         let start = (self.random.next_u32() % 65_535) as u16 + 1;
         self.next_packet_id = PacketId::new(start).unwrap_or(self.next_packet_id);
-        if self.write_connect(now).is_err() {
+        if self.write_connect(identity, now).is_err() {
             self.end_session();
             return Err(ConnectError::BufferFull);
         }
@@ -321,15 +322,16 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     /// Reports that the transport for the current reconnect attempt is open: the CONNECT
-    /// is written. Ignored outside a reconnect attempt and when repeated.
-    pub fn transport_opened(&mut self, now: u64) {
+    /// of `identity` (the one [`Session::connect`] was given) is written. Ignored outside a
+    /// reconnect attempt and when repeated.
+    pub fn transport_opened(&mut self, identity: &Identity, now: u64) {
         if let Phase::Attempting {
             backoff,
             deadline,
             connect_sent: false,
         } = self.phase
         {
-            if self.write_connect(now).is_err() {
+            if self.write_connect(identity, now).is_err() {
                 self.attempt_failed(backoff, now);
             } else {
                 self.phase = Phase::Attempting {

@@ -74,6 +74,12 @@ impl Harness {
         }
     }
 
+    /// Reports the reconnect attempt's transport open, with the identity the session was
+    /// connected with (the runner keeps it, not the session).
+    pub fn transport_opened(&mut self) {
+        self.session.transport_opened(&identity(), self.now);
+    }
+
     /// Queues more random values.
     pub fn push_random(&mut self, values: &[u32]) {
         self.random.borrow_mut().extend(values.iter().copied());
@@ -84,7 +90,7 @@ impl Harness {
         let mut harness = Self::new(&[4660, 12345]);
         harness
             .session
-            .connect(config(reconnect), identity(), harness.now)
+            .connect(config(reconnect), &identity(), harness.now)
             .unwrap();
         harness.take_sent();
         harness.feed(&Packet::ConnAck(ConnAck {

@@ -27,6 +27,8 @@ pub fn entropy() -> u32 {
 /// The module side: one MQTT session, the gateway, and what it printed.
 pub struct Module {
     pub session: Box<ModuleSession>,
+    /// The identity every CONNECT is written from (the runner keeps it, not the session).
+    identity: Identity,
     pub gateway: Gateway,
     stream: Option<TcpStream>,
     port: u16,
@@ -43,6 +45,7 @@ impl Module {
     pub fn connect(hub: &Hub) -> Self {
         let mut module = Self {
             session: Box::new(Session::new(entropy as fn() -> u32)),
+            identity: Identity::new(GW_PID, GW_DN, GW_SECRET, Authentication::HmacSha1).unwrap(),
             gateway: Gateway::new(),
             stream: None,
             port: hub.mqtt,
@@ -58,9 +61,11 @@ impl Module {
             clean_session: true,
             reconnect: true,
         };
-        let identity = Identity::new(GW_PID, GW_DN, GW_SECRET, Authentication::HmacSha1).unwrap();
         let now = module.now();
-        module.session.connect(config, identity, now).unwrap();
+        module
+            .session
+            .connect(config, &module.identity, now)
+            .unwrap();
         module.run_until(|module| module.session.is_usable());
         module.printed.clear();
         module
@@ -239,7 +244,7 @@ impl Module {
                 Event::Reconnecting { .. } => {
                     self.printed.extend_from_slice(b"+TCMQTTRECONNECTING\r\n");
                     self.open();
-                    self.session.transport_opened(now);
+                    self.session.transport_opened(&self.identity, now);
                 }
                 Event::Reconnected => {
                     self.gateway.begin_reonline(COMMAND_TIMEOUT_MS).unwrap();

@@ -24,7 +24,7 @@ impl Service<'_, '_> {
     /// The gateway's own product id and device name: the session's client id split where
     /// the device record's product id ends.
     fn gateway_identity(&self) -> Option<(&[u8], &[u8])> {
-        let client_id = self.identity.as_ref()?.client_id().as_bytes();
+        let client_id = self.target.identity.as_ref()?.client_id().as_bytes();
         let split = usize::from(self.product_id_length);
         (split > 0 && split < client_id.len()).then(|| client_id.split_at(split))
     }

@@ -9,15 +9,18 @@
 
 use core::ops::Range;
 
-use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use embedded_io_async::{ErrorKind, Read, Write};
 use mqtt_session::tencent::Identity;
 use rand_core::{CryptoRng, RngCore};
-use tls_psk::{PskConfig, TlsConnection};
+use tls_psk::{PskCredentials, TlsConnection};
 
+use super::super::HOST_MAX;
 use crate::board::{ClientCertificate, Network};
 
 /// `+TCMQTTCONN:FAIL` code when the TLS handshake fails (`errors.md` §3).
 pub(super) const TLS_FAILED: i32 = -703;
+/// `+TCMQTTCONN:FAIL` code when the TCP connection fails (`errors.md` §3).
+const TCP_FAILED: i32 = -603;
 /// `+TCMQTTCONN:FAIL` code when the module's certificate cannot be used (mode 2).
 pub(super) const CERTIFICATE_UNUSABLE: i32 = -702;
 
@@ -26,11 +29,13 @@ pub(super) const CERTIFICATE_UNUSABLE: i32 = -702;
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Link<'buffer, S, R> {
     /// TLS mode 0, and mode 2 (a board stream: the board's TLS stack owns its own buffers).
-    /// The idle TLS receive buffer holds what was read and not yet taken by the session.
+    /// The idle TLS receive buffer holds what was read and not yet taken by the session; the
+    /// idle TLS write buffer holds the piece of the session's transmit bytes being written.
     Plain {
         stream: S,
         buffer: &'buffer mut [u8],
         received: Range<usize>,
+        outgoing: &'buffer mut [u8],
     },
     /// TLS mode 1: the record buffers are the service's; received bytes stay where they
     /// were decrypted.
@@ -42,32 +47,45 @@ fn link_error(error: impl embedded_io_async::Error) -> ErrorKind {
     error.kind()
 }
 
-impl<S: Read + Write, R: RngCore + CryptoRng> ErrorType for Link<'_, S, R> {
-    type Error = ErrorKind;
-}
-
-impl<S: Read + Write, R: RngCore + CryptoRng> Write for Link<'_, S, R> {
-    async fn write(&mut self, bytes: &[u8]) -> Result<usize, ErrorKind> {
-        match self {
-            Link::Plain { stream, .. } => stream.write(bytes).await.map_err(link_error),
-            Link::Tls(connection) => connection.write(bytes).await.map_err(link_error),
-        }
-    }
-
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        match self {
-            Link::Plain { stream, .. } => stream.flush().await.map_err(link_error),
-            Link::Tls(connection) => connection.flush().await.map_err(link_error),
-        }
-    }
-}
-
 impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
-    fn plain(stream: S, buffer: &'buffer mut [u8]) -> Self {
+    fn plain(stream: S, buffer: &'buffer mut [u8], outgoing: &'buffer mut [u8]) -> Self {
         Link::Plain {
             stream,
             buffer,
             received: 0..0,
+            outgoing,
+        }
+    }
+
+    /// Where the next outgoing bytes go before [`send`](Self::send): the plaintext slot of
+    /// the next TLS record (sealed there in place), or the idle TLS write buffer on a plain
+    /// stream. The service copies the session's transmit bytes here synchronously, so nothing
+    /// of the session is borrowed while they are written and no chunk buffer of its own
+    /// holds them.
+    pub(super) fn outgoing(&mut self) -> &mut [u8] {
+        match self {
+            Link::Plain { outgoing, .. } => outgoing,
+            Link::Tls(connection) => connection.plaintext_slot(),
+        }
+    }
+
+    /// Writes the first `count` bytes of [`outgoing`](Self::outgoing) (one TLS record) and
+    /// flushes.
+    ///
+    /// Not cancel-safe: a failed or cancelled send leaves the link unusable (drop it).
+    pub(super) async fn send(&mut self, count: usize) -> Result<(), ErrorKind> {
+        match self {
+            Link::Plain {
+                stream, outgoing, ..
+            } => {
+                let bytes = outgoing.get(..count).ok_or(ErrorKind::InvalidInput)?;
+                stream.write_all(bytes).await.map_err(link_error)?;
+                stream.flush().await.map_err(link_error)
+            }
+            Link::Tls(connection) => {
+                connection.send_plaintext(count).await.map_err(link_error)?;
+                connection.flush().await.map_err(link_error)
+            }
         }
     }
 
@@ -83,6 +101,7 @@ impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
                 stream,
                 buffer,
                 received,
+                ..
             } => {
                 if Range::is_empty(received) {
                     let count = stream.read(buffer).await.map_err(link_error)?;
@@ -123,20 +142,37 @@ impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
     }
 }
 
-/// Where to connect and how: everything a reconnect needs to repeat the first connect.
-pub(super) struct Destination<'a, R> {
+/// Where to connect and how, from the last AT+TCMQTTCONN: every reconnect repeats it. The
+/// service keeps it for good, and the handshake reads the PSK from it
+/// ([`PskCredentials`]): the identity is kept once, here, not copied into the handshake.
+pub(super) struct Target {
     /// Broker host name or IP literal.
-    pub host: &'a [u8],
+    pub host: heapless::Vec<u8, HOST_MAX, u8>,
     /// 1883 or 8883, before the board's port mapping.
     pub port: u16,
     /// 0, 1 or 2.
     pub tls_mode: u8,
-    /// PSK identity (`<pid><dn>`) and key (decoded secret), for mode 1.
-    pub identity: Option<&'a Identity>,
-    /// Certificate and key, for mode 2.
-    pub client: Option<ClientCertificate<'a>>,
-    /// Hello random and record IVs.
-    pub random: R,
+    /// Client id (`<pid><dn>`, the PSK identity), key (decoded secret, the PSK) and the
+    /// CONNECT's authentication; the session writes each CONNECT from it.
+    pub identity: Option<Identity>,
+}
+
+impl PskCredentials for Target {
+    fn identity(&self) -> &[u8] {
+        self.identity
+            .as_ref()
+            .map_or(&[], |identity| identity.client_id().as_bytes())
+    }
+
+    fn key(&self) -> &[u8] {
+        self.identity
+            .as_ref()
+            .map_or(&[], |identity| identity.key().as_bytes())
+    }
+
+    fn server_name(&self) -> Option<&str> {
+        server_name(&self.host)
+    }
 }
 
 /// The SNI server name: the host, unless it is an IPv4 or IPv6 literal (`cloud.md` §1.1).
@@ -146,63 +182,74 @@ fn server_name(host: &[u8]) -> Option<&str> {
     (!literal && !name.is_empty()).then_some(name)
 }
 
-/// Opens the link into `slot`: TCP, then for mode 1 the TLS-PSK handshake into the lent
-/// buffers, run where the connection lies in `slot` (not moved out of a future afterwards).
-/// `slot` is `None` unless the link opened; a cancelled opening may leave a half-open link
-/// there, which the caller drops.
+/// The TLS record buffers (receive, transmit), lent to the link being opened, which takes
+/// them once its transport is up. Thin references to arrays, lent by reference: a pair of
+/// slices is twice the size, in the caller's state and in every future it passes through.
+pub(super) type Buffers<'buffer, const R: usize, const W: usize> =
+    Option<(&'buffer mut [u8; R], &'buffer mut [u8; W])>;
+
+/// Takes the lent buffers (always there: the service lends them to each opening).
+fn take_buffers<'buffer, const R: usize, const W: usize>(
+    buffers: &mut Buffers<'buffer, R, W>,
+) -> Result<(&'buffer mut [u8; R], &'buffer mut [u8; W]), i32> {
+    buffers.take().ok_or(TCP_FAILED)
+}
+
+/// Opens the link to `target` into `slot`: TCP, then for mode 1 the TLS-PSK handshake into
+/// the lent buffers, run where the connection lies in `slot` (not
+/// moved out of a future afterwards). `slot` is `None` unless the link opened; a cancelled
+/// opening may leave a half-open link there, which the caller drops. `client` is the
+/// certificate of mode 2; `random` makes the connection's generator.
 ///
 /// # Errors
 /// The SDK code of the first failing stage: `-602`, `-603`, `-703`, or `-702` for mode 2.
-// The destination is lent: an async fn's argument is stored twice in its future, and this
-// future is part of the service's largest phase.
-pub(super) async fn open<'buffer, N, R>(
+// Everything is lent, the generator made only when needed: an async fn's arguments are stored
+// twice in its future, and this future is part of the service's largest phase.
+pub(super) async fn open<'buffer, N, R, const RECEIVE: usize, const TRANSMIT: usize>(
     network: &mut N,
-    destination: &Destination<'_, R>,
-    read_buffer: &'buffer mut [u8],
-    write_buffer: &'buffer mut [u8],
+    target: &Target,
+    client: Option<&ClientCertificate<'_>>,
+    random: impl FnOnce() -> R,
+    buffers: &mut Buffers<'buffer, RECEIVE, TRANSMIT>,
     slot: &mut Option<Link<'buffer, N::Stream, R>>,
 ) -> Result<(), i32>
 where
     N: Network,
-    R: RngCore + CryptoRng + Clone,
+    R: RngCore + CryptoRng,
 {
-    let psk = match (destination.tls_mode, destination.identity) {
-        (0, _) => None,
-        (1, Some(identity)) => Some(identity),
+    match target.tls_mode {
+        0 => {}
         // Mode 1 without an identity cannot happen (the executor always sends one).
-        (1, None) => return Err(TLS_FAILED),
-        (2, _) => {
-            let client = destination.client.ok_or(CERTIFICATE_UNUSABLE)?;
+        1 if target.identity.is_none() => return Err(TLS_FAILED),
+        1 => {}
+        2 => {
+            let client = client.ok_or(CERTIFICATE_UNUSABLE)?;
             let stream = network
-                .connect_certificate(destination.host, destination.port, client)
+                .connect_certificate(&target.host, target.port, *client)
                 .await
                 .map_err(|error| error.code())?;
-            *slot = Some(Link::plain(stream, read_buffer));
+            let (read_buffer, write_buffer) = take_buffers(buffers)?;
+            *slot = Some(Link::plain(stream, read_buffer, write_buffer));
             return Ok(());
         }
         _ => return Err(CERTIFICATE_UNUSABLE),
-    };
+    }
     let stream = network
-        .connect(destination.host, destination.port)
+        .connect(&target.host, target.port)
         .await
         .map_err(|error| error.code())?;
-    let Some(identity) = psk else {
-        *slot = Some(Link::plain(stream, read_buffer));
+    let (read_buffer, write_buffer) = take_buffers(buffers)?;
+    if target.tls_mode == 0 {
+        *slot = Some(Link::plain(stream, read_buffer, write_buffer));
         return Ok(());
-    };
-    let config = PskConfig {
-        identity: identity.client_id().as_bytes(),
-        key: identity.key().as_bytes(),
-        server_name: server_name(destination.host),
-    };
+    }
     // Every handshake failure is -703, a transport error in the middle of it included: the
     // TCP stage already succeeded, and a server that rejects the PSK may simply close.
-    let random = destination.random.clone();
-    let connection = TlsConnection::new(stream, random, read_buffer, write_buffer);
+    let connection = TlsConnection::new(stream, random(), read_buffer, write_buffer);
     let Link::Tls(connection) = slot.insert(Link::Tls(connection)) else {
         unreachable!("the slot was just filled with a TLS link");
     };
-    if connection.establish(&config).await.is_err() {
+    if connection.establish(target).await.is_err() {
         *slot = None;
         return Err(TLS_FAILED);
     }
@@ -211,7 +258,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{open, server_name, Destination, CERTIFICATE_UNUSABLE};
+    use super::{open, server_name, Target, CERTIFICATE_UNUSABLE};
     use crate::board::Offline;
     use crate::mqtt::TlsRandom;
     use mqtt_session::tencent::{Authentication, Identity};
@@ -227,19 +274,26 @@ mod tests {
         .unwrap();
         let mut network = Offline;
         let (mut read, mut write) = ([0u8; 128], [0u8; 128]);
-        let destination = Destination {
-            host: b"PID.iotcloud.tencentdevices.com",
+        let target = Target {
+            host: heapless::Vec::from_slice(b"PID.iotcloud.tencentdevices.com").unwrap(),
             port: 8883,
             tls_mode,
-            identity: Some(&identity),
-            client: Some(crate::board::ClientCertificate {
-                certificate: b"cert",
-                key: b"key",
-            }),
-            random: TlsRandom(&Offline),
+            identity: Some(identity),
         };
+        let client = crate::board::ClientCertificate {
+            certificate: b"cert",
+            key: b"key",
+        };
+        let mut buffers = Some((&mut read, &mut write));
         let mut slot = None;
-        let opened = open(&mut network, &destination, &mut read, &mut write, &mut slot);
+        let opened = open(
+            &mut network,
+            &target,
+            Some(&client),
+            || TlsRandom(&Offline),
+            &mut buffers,
+            &mut slot,
+        );
         match embassy_futures::block_on(opened) {
             Ok(()) => panic!("an offline board cannot connect"),
             Err(code) => code,

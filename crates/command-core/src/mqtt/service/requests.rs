@@ -2,7 +2,6 @@
 //! service serves them: checked against the session, handed to it, and remembered in
 //! `Waiting` until the broker's answer or a deadline completes them.
 
-use embassy_futures::select::select;
 use mqtt_session::session::{PublishError, SlotKind, SubscribeError, UnsubscribeError};
 use rand_core::{CryptoRng, RngCore};
 
@@ -122,31 +121,27 @@ impl Service<'_, '_> {
         Handled::Served
     }
 
-    /// Ends AT+TCMQTTDISCONN: teardown is forced, the DISCONNECT (and TLS close_notify) get
-    /// until `deadline` to leave.
-    pub(super) async fn tear_down<S, R, C>(
+    /// AT+TCMQTTDISCONN's last writes: the DISCONNECT, then TLS `close_notify`. The caller
+    /// bounds them by the teardown deadline and then drops the link
+    /// ([`Self::disconnected`]); awaited from the loop itself, so no frame of its own holds
+    /// the deadline and the link beside this one.
+    pub(super) async fn send_goodbye<S, R, C>(
         &mut self,
         link: &mut Option<Link<'_, S, R>>,
         clock: &C,
-        deadline: u64,
     ) where
         S: embedded_io_async::Read + embedded_io_async::Write,
         R: RngCore + CryptoRng,
         C: Clock,
     {
-        let teardown = async {
-            self.transmit(link, clock).await;
-            if let Some(open) = link.as_mut() {
-                open.close().await;
-            }
-        };
-        let _ = select(teardown, clock.sleep_until(deadline)).await;
-        *link = None;
-        self.disconnected();
+        self.transmit(link, clock).await;
+        if let Some(open) = link.as_mut() {
+            open.close().await;
+        }
     }
 
     /// The disconnect is done: its command gets its outcome.
-    fn disconnected(&mut self) {
+    pub(super) fn disconnected(&mut self) {
         self.shared.host_link(false);
         self.waiting = None;
         self.shared.done.put(Outcome::Succeeded);
