@@ -50,7 +50,7 @@ use crate::render::{EngineError, Reply, BUSY_REPLY};
 use crate::state::RamState;
 use crate::table;
 use crate::wake::{Flag, UartGuard, UartLock};
-use jobs::DeepJob;
+use jobs::Slot;
 use output::{lock_drained, write_block, write_command_output, write_urcs};
 use receiver::{frame_one, receive, Framing};
 
@@ -228,6 +228,7 @@ where
         network: &network,
         download: None,
         provisioning: provisioning_jobs::Runner::new(errors),
+        slot: Slot::Empty,
         entered_data: false,
         #[cfg(feature = "certificates")]
         pair: [0; storage::CERTIFICATE_SIZE_MAX],
@@ -264,6 +265,8 @@ struct Executor<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, 
     download: Option<ota_jobs::Download<N::Stream>>,
     /// The provisioning session, its records and log (`provisioning_jobs`).
     provisioning: provisioning_jobs::Runner,
+    /// The running command's step, and the record a flash write takes (`jobs::Slot`).
+    slot: Slot,
     /// Whether the command being executed entered data mode.
     entered_data: bool,
     /// The second file of a certificate pair.
@@ -419,76 +422,62 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    /// Runs the line stashed in the reply block (`rejected`: the `[E:04]` of an over-long one).
+    /// Runs the line stashed in the reply block (`rejected`: the `[E:04]` of an over-long one)
+    /// with the UART held; an async command releases it after its acceptance.
+    ///
+    /// One function from the block's opening to the job: every async fn between the
+    /// executor's loop and its deepest wait (a flash write) keeps its own state beside it.
     async fn execute(&mut self, state: &mut RamState, rejected: bool) -> Next {
         if self.open_block().await.is_err() {
             return Next::Exit(Exit::UartClosed);
         }
-        let next = self.execute_in_block(state, rejected).await;
+        let next = if rejected {
+            self.reply.clear();
+            self.reply.engine_error(EngineError::TooLong);
+            self.flush_reply().await
+        } else {
+            self.dispatch_into_slot(state);
+            match &self.slot {
+                Slot::Step(Step::Sync(_)) => {
+                    // The echo goes out when the command is dispatched, before its job runs.
+                    match self.flush_reply().await {
+                        Next::Continue => self.run_job(state).await,
+                        exit => exit,
+                    }
+                }
+                Slot::Step(Step::Async(_)) => {
+                    let next = self.flush_reply().await;
+                    // URCs may come between the acceptance and the result (§9 rule 1).
+                    self.held = None;
+                    match next {
+                        Next::Continue => self.run_job(state).await,
+                        exit => exit,
+                    }
+                }
+                &Slot::Step(Step::Data { len, kind, .. }) => {
+                    self.run_data_phase(state, len, kind).await
+                }
+                _ => self.flush_reply().await,
+            }
+        };
+        self.slot = Slot::Empty;
         // A command that ends the runner may still hold the UART; nothing else writes then.
         self.held = None;
         next
     }
 
-    /// Runs one line with the UART held; an async command releases it after its acceptance.
-    async fn execute_in_block(&mut self, state: &mut RamState, rejected: bool) -> Next {
-        if rejected {
+    /// Dispatches the line stashed in the reply block and puts its step into the slot, where
+    /// its job borrows it from (`jobs::Slot`). The line is copied out of the reply block for
+    /// the dispatch only (no await meanwhile, so the copy is never part of a future); the
+    /// reply keeps it as the echo, or drops it with echo off.
+    fn dispatch_into_slot(&mut self, state: &mut RamState) {
+        let mut line = heapless::Vec::<u8, { at_parser::MAX_LINE }>::new();
+        let _ = line.extend_from_slice(self.reply.as_bytes());
+        if !self.shared.echo.get() {
             self.reply.clear();
-            self.reply.engine_error(EngineError::TooLong);
-            return self.flush_reply().await;
         }
-        // The step stays here and is lent to the job: moved, every frame below would keep
-        // a copy of it. The line is copied out of the reply block for the dispatch only (no
-        // await meanwhile, so the copy is never part of the future); the reply keeps it as
-        // the echo, or drops it with echo off.
-        //
-        // The deepest jobs copy their few bytes out of the step, whose scope ends before they
-        // wait: the step is as large as the largest job, and theirs are the longest waits.
-        let job = {
-            let mut step = {
-                let mut line = heapless::Vec::<u8, { at_parser::MAX_LINE }>::new();
-                let _ = line.extend_from_slice(self.reply.as_bytes());
-                if !self.shared.echo.get() {
-                    self.reply.clear();
-                }
-                self.dispatch(state, &line)
-            };
-            match DeepJob::of(&step) {
-                Some(job) => job,
-                None => return self.run_step(state, &mut step).await,
-            }
-        };
-        let next = self.flush_reply().await;
-        // URCs may come between the acceptance and the result (§9 rule 1).
-        self.held = None;
-        match next {
-            Next::Continue => self.run_deep_job(state, &job).await,
-            exit => exit,
-        }
-    }
-
-    /// Writes the echo and runs the step's job or data phase, the step lent to it.
-    async fn run_step(&mut self, state: &mut RamState, step: &mut Step) -> Next {
-        match step {
-            Step::Done => self.flush_reply().await,
-            Step::Sync(job) => {
-                // The echo goes out when the command is dispatched, before its job runs.
-                if let Next::Exit(exit) = self.flush_reply().await {
-                    return Next::Exit(exit);
-                }
-                self.run_job(state, job).await
-            }
-            Step::Async(job) => {
-                let next = self.flush_reply().await;
-                // URCs may come between the acceptance and the result (§9 rule 1).
-                self.held = None;
-                match next {
-                    Next::Continue => self.run_job(state, job).await,
-                    exit => exit,
-                }
-            }
-            Step::Data { len, kind, then } => self.run_data_phase(state, *len, *kind, then).await,
-        }
+        let step = self.dispatch(state, &line);
+        self.slot = Slot::Step(step);
     }
 
     /// Parses the line and calls the handler of its form; everything unknown is `[E:09]`.

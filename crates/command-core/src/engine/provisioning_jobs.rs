@@ -21,6 +21,7 @@ use embedded_storage_async::nor_flash::MultiwriteNorFlash;
 use provisioning::{Action, Failure, Identity, Mode, Provisioning, Received, Record, WifiEvent};
 use storage::WifiStation;
 
+use super::jobs::Slot;
 use super::provisioning_binding::Operation;
 use super::Executor;
 use crate::board::{Clock, Network, ProvisioningEvent, SoftApConfig, UdpServer, Wifi};
@@ -41,8 +42,8 @@ const DATAGRAM_MAX: usize = 255;
 /// What the runner keeps between wake-ups.
 pub(super) struct Runner {
     pub(super) machine: Provisioning,
-    /// AT+TCSAP's AP until the machine asks for it.
-    access_point: Option<AccessPoint>,
+    /// AT+TCSAP's AP until the machine asks for it (none: AT+TCSTARTSMART).
+    pub(super) access_point: Option<AccessPoint>,
     /// The request the service is serving for the binding session.
     pub(super) operation: Option<Operation>,
     /// The app's router does not fit a station configuration (SSID over 32 bytes, password
@@ -123,18 +124,14 @@ fn record(state: &RamState) -> Record {
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
-    /// AT+TCSAP / AT+TCSTARTSMART after their acceptance.
-    pub(super) async fn start_provisioning(
-        &mut self,
-        state: &mut RamState,
-        access_point: Option<AccessPoint>,
-    ) {
-        let mode = if access_point.is_some() {
+    /// AT+TCSAP / AT+TCSTARTSMART after their acceptance, AT+TCSAP's AP already handed to
+    /// the runner (an argument would stay in this future for the whole session's start).
+    pub(super) async fn start_provisioning(&mut self, state: &mut RamState) {
+        let mode = if self.provisioning.access_point.is_some() {
             Mode::SoftAp
         } else {
             Mode::SmartConfig
         };
-        self.provisioning.access_point = access_point;
         self.provisioning.router_refused = false;
         let now = self.clock.now_ms();
         self.provisioning.machine.start(mode, record(state), now);
@@ -213,7 +210,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 from,
                 length,
             } => {
-                let station = {
+                // The router goes into the slot in a scope of its own: a local here would
+                // keep its room in this future across the flash write.
+                let store = {
                     let Some(identity) = identity(state) else {
                         return;
                     };
@@ -223,33 +222,40 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                         Received::Router { ssid, password } => {
                             let station = router(ssid, password);
                             self.provisioning.router_refused = station.is_none();
-                            station
+                            match station {
+                                Some(station) => {
+                                    self.slot = Slot::Station(station);
+                                    true
+                                }
+                                None => false,
+                            }
                         }
-                        _ => None,
+                        _ => false,
                     }
                 };
-                if let Some(station) = station {
-                    self.store_router(state, station).await;
+                if store {
+                    self.store_router(state).await;
                 }
             }
             ProvisioningEvent::SmartConfigCredentials {
                 ssid_length,
                 password_length,
             } => {
-                let station = {
+                {
                     let data = self.mqtt.data.borrow();
                     let ssid = &data[..ssid_length];
                     let password = &data[ssid_length..ssid_length + password_length];
-                    WifiStation {
+                    let station = WifiStation {
                         ssid: heapless::Vec::from_slice(ssid).unwrap_or_default(),
                         password: heapless::Vec::from_slice(password).unwrap_or_default(),
+                    };
+                    if station.ssid.is_empty() || !machine.is_running() {
+                        return;
                     }
-                };
-                if station.ssid.is_empty() || !machine.is_running() {
-                    return;
+                    self.slot = Slot::Station(station);
                 }
                 self.module.wifi.stop_smartconfig();
-                self.store_router(state, station).await;
+                self.store_router(state).await;
                 let joined = self.join_router(state).await;
                 let now = self.clock.now_ms();
                 let event = if joined {
@@ -264,15 +270,21 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    /// Persists the router the app or SmartConfig sent as the station configuration.
-    async fn store_router(&mut self, state: &mut RamState, station: WifiStation) {
-        if state.settings.station.as_ref() == Some(&station) {
+    /// Persists the router in the slot (the app's or SmartConfig's) as the station
+    /// configuration.
+    async fn store_router(&mut self, state: &mut RamState) {
+        let Slot::Station(station) = &self.slot else {
+            return;
+        };
+        if state.settings.station.as_ref() == Some(station) {
             return;
         }
-        if self.module.settings.store_station(&station).await.is_ok() {
-            state.settings.station = Some(station);
-        } else {
+        if !self.store_slot().await {
             warning!("router credentials not stored");
+            return;
+        }
+        if let Slot::Station(station) = core::mem::replace(&mut self.slot, Slot::Empty) {
+            state.settings.station = Some(station);
         }
     }
 
@@ -391,14 +403,17 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 wifi.stop_soft_ap();
             }
             Action::SaveErrors => {
-                let mut stored = storage::ProvisioningErrors::default();
-                for failure in runner.machine.errors().previous() {
-                    let _ = stored.records.push((failure.kind, failure.sub));
+                {
+                    let mut stored = storage::ProvisioningErrors::default();
+                    for failure in runner.machine.errors().previous() {
+                        let _ = stored.records.push((failure.kind, failure.sub));
+                    }
+                    self.slot = Slot::Errors(stored);
                 }
-                let settings = &mut *self.module.settings;
-                if settings.store_provisioning_errors(&stored).await.is_err() {
+                if !self.store_slot().await {
                     warning!("provisioning error records not stored");
                 }
+                self.slot = Slot::Empty;
             }
             _ => {}
         }
