@@ -449,9 +449,19 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     let next = self.flush_reply().await;
                     // URCs may come between the acceptance and the result (§9 rule 1).
                     self.held = None;
-                    match next {
-                        Next::Continue => self.run_job(state).await,
-                        exit => exit,
+                    match (next, &self.slot) {
+                        // AT+TCOTASET drains the OTA machine, the deepest wait a command has:
+                        // run from here, one frame less above it.
+                        (
+                            Next::Continue,
+                            Slot::Step(Step::Async(Job::OtaSet { enable, version })),
+                        ) => {
+                            let (enable, version) = (*enable, version.clone());
+                            self.ota_set(state, enable, &version).await;
+                            self.flush_reply().await
+                        }
+                        (Next::Continue, _) => self.run_job(state).await,
+                        (exit, _) => exit,
                     }
                 }
                 &Slot::Step(Step::Data { len, kind, .. }) => {

@@ -96,10 +96,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     Err(code) => self.reply.result_fail("TCDEVREG", code),
                 }
             }
-            Job::OtaSet { enable, version } => {
-                let (enable, version) = (*enable, version.clone());
-                self.ota_set(state, enable, &version).await
-            }
+            // Run by `execute`, one frame up.
+            Job::OtaSet { .. } => {}
             Job::MqttConnect(parameters) => {
                 let parameters = *parameters;
                 self.connect(state, parameters).await
