@@ -141,9 +141,14 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Job::OtaQuery => self.ota_query(),
             Job::ProvisionStart(access_point) => {
                 self.provisioning.access_point = access_point.take();
-                self.start_provisioning(state).await
+                self.start_provisioning(state);
+                self.drive_provisioning(state).await
             }
-            Job::ProvisionStop => self.stop_provisioning(state).await,
+            Job::ProvisionStop => {
+                self.stop_provisioning();
+                self.drive_provisioning(state).await;
+                self.reply.ok();
+            }
             Job::FirmwareInfo => self.firmware_info(state),
             Job::ReadFirmware(length) => {
                 let length = *length;

@@ -125,8 +125,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
     /// AT+TCSAP / AT+TCSTARTSMART after their acceptance, AT+TCSAP's AP already handed to
-    /// the runner (an argument would stay in this future for the whole session's start).
-    pub(super) async fn start_provisioning(&mut self, state: &mut RamState) {
+    /// the runner. The caller drives the machine next ([`Self::drive_provisioning`]): one
+    /// async frame less above its flash writes.
+    pub(super) fn start_provisioning(&mut self, state: &RamState) {
         let mode = if self.provisioning.access_point.is_some() {
             Mode::SoftAp
         } else {
@@ -135,15 +136,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         self.provisioning.router_refused = false;
         let now = self.clock.now_ms();
         self.provisioning.machine.start(mode, record(state), now);
-        self.drive_provisioning(state).await;
     }
 
-    /// AT+TCSTOPSAP / AT+TCSTOPSMART: the stop rule, then `[OK]`.
-    pub(super) async fn stop_provisioning(&mut self, state: &mut RamState) {
+    /// AT+TCSTOPSAP / AT+TCSTOPSMART: the stop rule; the caller drives the machine, then
+    /// answers `[OK]`.
+    pub(super) fn stop_provisioning(&mut self) {
         let now = self.clock.now_ms();
         self.provisioning.machine.stop(now);
-        self.drive_provisioning(state).await;
-        self.reply.ok();
     }
 
     /// Waits for the runner's next wake-up; pending while it waits for nothing.
@@ -372,7 +371,14 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
             }
             Action::Led(lit) => wifi.set_led(lit),
-            Action::Register => self.register_for_binding(state).await,
+            Action::Register => {
+                // Step 1 of `cloud.md` §6.5: dynamic registration with the product record
+                // (AT+TCDEVREG's runner and budget); the device record is stored on success.
+                let started = self.clock.now_ms();
+                let result = self.register(state, started).await;
+                let now = self.clock.now_ms();
+                self.provisioning.machine.registered(result, now);
+            }
             Action::MqttConnect => self.binding_connect(state).await,
             Action::MqttSubscribe { length } => self.binding_subscribe(state, length).await,
             Action::MqttPublish {
