@@ -121,8 +121,8 @@ fn record(state: &RamState) -> Record {
     }
 }
 
-impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
-    Executor<'_, '_, '_, T, F, W, C, N>
+impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'s, 'm, 'r, T, F, W, C, N>
 {
     /// AT+TCSAP / AT+TCSTARTSMART after their acceptance, AT+TCSAP's AP already handed to
     /// the runner. The caller drives the machine next ([`Self::drive_provisioning`]): one
@@ -186,19 +186,28 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     }
 
     /// Feeds what woke the runner to the machine and carries out what follows.
-    pub(super) async fn provisioning_woken(&mut self, state: &mut RamState, woken: Woken) {
-        let now = self.clock.now_ms();
-        match woken {
-            Woken::Timer => {}
-            Woken::Radio(event) => self.radio_event(state, event, now).await,
-            Woken::Outcome(outcome) => {
-                if let Some(operation) = self.provisioning.operation.take() {
-                    self.operation_ended(state, operation, outcome, now);
+    // An `async` block, not an `async fn`: the arguments are kept once (this frame is the
+    // runner's between the executor's idle wait and a flash write).
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn provisioning_woken<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+        woken: Woken,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            let now = self.clock.now_ms();
+            match woken {
+                Woken::Timer => {}
+                Woken::Radio(event) => self.radio_event(state, event, now).await,
+                Woken::Outcome(outcome) => {
+                    if let Some(operation) = self.provisioning.operation.take() {
+                        self.operation_ended(state, operation, outcome, now);
+                    }
                 }
+                Woken::Message => self.bind_message(state, now),
             }
-            Woken::Message => self.bind_message(state, now),
+            self.drive_provisioning(state).await;
         }
-        self.drive_provisioning(state).await;
     }
 
     async fn radio_event(&mut self, state: &mut RamState, event: ProvisioningEvent, now: u64) {
@@ -299,7 +308,12 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             .is_ok()
     }
 
-    /// Runs the machine's actions until it has none left.
+    /// Runs the machine's actions until it has none left: radio, UDP, URCs, flash and the
+    /// binding session's requests, each carried out here (one async frame, not one per
+    /// action, between the runner's wait and the flash writes).
+    // The data buffer holds an action's bytes while the radio sends them; nothing else uses
+    // it meanwhile (see the module doc).
+    #[allow(clippy::await_holding_refcell_ref)]
     pub(super) async fn drive_provisioning(&mut self, state: &mut RamState) {
         loop {
             let now = self.clock.now_ms();
@@ -313,115 +327,108 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             let Some(action) = action else {
                 return;
             };
-            self.provisioning_action(state, action, now).await;
-        }
-    }
-
-    // The data buffer holds the action's bytes while the radio sends them; nothing else
-    // uses it meanwhile (see the module doc).
-    #[allow(clippy::await_holding_refcell_ref)]
-    async fn provisioning_action(&mut self, state: &mut RamState, action: Action, now: u64) {
-        let wifi = &mut *self.module.wifi;
-        let runner = &mut self.provisioning;
-        match action {
-            Action::Urc { length } => {
-                let data = self.mqtt.data.borrow();
-                self.mqtt
-                    .outbox
-                    .borrow_mut()
-                    .push_status(&[&data[..length]]);
-                self.mqtt.output_ready.raise();
-            }
-            Action::StartRadio(mode) => {
-                let result = match (mode, &runner.access_point) {
-                    (Mode::SoftAp, Some(access_point)) => wifi.start_soft_ap(&SoftApConfig {
-                        ssid: &access_point.ssid,
-                        password: &access_point.password,
-                        channel: access_point.channel,
-                        max_stations: MAX_STATIONS,
-                    }),
-                    (Mode::SoftAp, None) => Err(7),
-                    (_, _) => wifi.start_smartconfig(),
-                };
-                runner.machine.radio_started(result, now);
-            }
-            Action::StopRadio => {
-                wifi.stop_soft_ap();
-                wifi.stop_smartconfig();
-            }
-            Action::JoinRouter => {
-                wifi.stop_soft_ap();
-                let joined = !runner.router_refused && self.join_router(state).await;
-                let event = if joined {
-                    WifiEvent::GotIp
-                } else {
-                    WifiEvent::Disconnected
-                };
-                let now = self.clock.now_ms();
-                self.provisioning.machine.wifi(event, now);
-            }
-            Action::OpenServer(server) if wifi.open_udp(server).is_err() => {
-                warning!("provisioning UDP server not opened");
-            }
-            Action::CloseServer(server) => wifi.close_udp(server),
-            Action::Send { server, to, length } => {
-                let data = self.mqtt.data.borrow();
-                if wifi.send_udp(server, to, &data[..length]).await.is_err() {
-                    warning!("provisioning datagram not sent");
+            let wifi = &mut *self.module.wifi;
+            let runner = &mut self.provisioning;
+            match action {
+                Action::Urc { length } => {
+                    let data = self.mqtt.data.borrow();
+                    self.mqtt
+                        .outbox
+                        .borrow_mut()
+                        .push_status(&[&data[..length]]);
+                    self.mqtt.output_ready.raise();
                 }
-            }
-            Action::Led(lit) => wifi.set_led(lit),
-            Action::Register => {
-                // Step 1 of `cloud.md` §6.5: dynamic registration with the product record
-                // (AT+TCDEVREG's runner and budget); the device record is stored on success.
-                let started = self.clock.now_ms();
-                let result = self.register(state, started).await;
-                let now = self.clock.now_ms();
-                self.provisioning.machine.registered(result, now);
-            }
-            Action::MqttConnect => self.binding_connect(state).await,
-            Action::MqttSubscribe { length } => self.binding_subscribe(state, length).await,
-            Action::MqttPublish {
-                topic_length,
-                payload_length,
-            } => {
-                self.binding_publish(state, topic_length, payload_length)
-                    .await
-            }
-            Action::MqttDisconnect => {
-                self.settle_operation().await;
-                self.send(Request::Disconnect);
-                self.outcome().await;
-            }
-            Action::OpenLogAp => {
-                let config = SoftApConfig {
-                    ssid: LOG_AP_SSID,
-                    password: LOG_AP_PASSWORD,
-                    channel: 0,
-                    max_stations: MAX_STATIONS,
-                };
-                if wifi.start_soft_ap(&config).is_err() {
-                    warning!("log softAP not started");
+                Action::StartRadio(mode) => {
+                    let result = match (mode, &runner.access_point) {
+                        (Mode::SoftAp, Some(access_point)) => wifi.start_soft_ap(&SoftApConfig {
+                            ssid: &access_point.ssid,
+                            password: &access_point.password,
+                            channel: access_point.channel,
+                            max_stations: MAX_STATIONS,
+                        }),
+                        (Mode::SoftAp, None) => Err(7),
+                        (_, _) => wifi.start_smartconfig(),
+                    };
+                    runner.machine.radio_started(result, now);
                 }
-            }
-            Action::CloseLogAp => {
-                wifi.close_udp(UdpServer::Log);
-                wifi.stop_soft_ap();
-            }
-            Action::SaveErrors => {
-                {
-                    let mut stored = storage::ProvisioningErrors::default();
-                    for failure in runner.machine.errors().previous() {
-                        let _ = stored.records.push((failure.kind, failure.sub));
+                Action::StopRadio => {
+                    wifi.stop_soft_ap();
+                    wifi.stop_smartconfig();
+                }
+                Action::JoinRouter => {
+                    wifi.stop_soft_ap();
+                    let joined = !runner.router_refused && self.join_router(state).await;
+                    let event = if joined {
+                        WifiEvent::GotIp
+                    } else {
+                        WifiEvent::Disconnected
+                    };
+                    let now = self.clock.now_ms();
+                    self.provisioning.machine.wifi(event, now);
+                }
+                Action::OpenServer(server) if wifi.open_udp(server).is_err() => {
+                    warning!("provisioning UDP server not opened");
+                }
+                Action::CloseServer(server) => wifi.close_udp(server),
+                Action::Send { server, to, length } => {
+                    let data = self.mqtt.data.borrow();
+                    if wifi.send_udp(server, to, &data[..length]).await.is_err() {
+                        warning!("provisioning datagram not sent");
                     }
-                    self.slot = Slot::Errors(stored);
                 }
-                if !self.store_slot().await {
-                    warning!("provisioning error records not stored");
+                Action::Led(lit) => wifi.set_led(lit),
+                Action::Register => {
+                    // Step 1 of `cloud.md` §6.5: dynamic registration with the product record
+                    // (AT+TCDEVREG's runner and budget); the device record is stored on success.
+                    let started = self.clock.now_ms();
+                    let result = self.register(state, started).await;
+                    let now = self.clock.now_ms();
+                    self.provisioning.machine.registered(result, now);
                 }
-                self.slot = Slot::Empty;
+                Action::MqttConnect => self.binding_connect(state).await,
+                Action::MqttSubscribe { length } => self.binding_subscribe(state, length).await,
+                Action::MqttPublish {
+                    topic_length,
+                    payload_length,
+                } => {
+                    self.binding_publish(state, topic_length, payload_length)
+                        .await
+                }
+                Action::MqttDisconnect => {
+                    self.settle_operation().await;
+                    self.send(Request::Disconnect);
+                    self.outcome().await;
+                }
+                Action::OpenLogAp => {
+                    let config = SoftApConfig {
+                        ssid: LOG_AP_SSID,
+                        password: LOG_AP_PASSWORD,
+                        channel: 0,
+                        max_stations: MAX_STATIONS,
+                    };
+                    if wifi.start_soft_ap(&config).is_err() {
+                        warning!("log softAP not started");
+                    }
+                }
+                Action::CloseLogAp => {
+                    wifi.close_udp(UdpServer::Log);
+                    wifi.stop_soft_ap();
+                }
+                Action::SaveErrors => {
+                    {
+                        let mut stored = storage::ProvisioningErrors::default();
+                        for failure in runner.machine.errors().previous() {
+                            let _ = stored.records.push((failure.kind, failure.sub));
+                        }
+                        self.slot = Slot::Errors(stored);
+                    }
+                    if !self.store_slot().await {
+                        warning!("provisioning error records not stored");
+                    }
+                    self.slot = Slot::Empty;
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
 }
