@@ -152,8 +152,8 @@ where
 pub fn run_with<'a, R, T, F, W, N, C>(
     rx: &'a mut R,
     tx: &'a mut T,
-    module: Module<'a, F, W>,
-    cloud: Cloud<'a, N, C>,
+    mut module: Module<'a, F, W>,
+    mut cloud: Cloud<'a, N, C>,
 ) -> impl core::future::Future<Output = Exit> + 'a
 where
     R: Read,
@@ -169,7 +169,7 @@ where
         if write_block(tx, b"\r\nready\r\n").await.is_err() {
             return Exit::UartClosed;
         }
-        serve(rx, tx, module, cloud, &mut state).await
+        serve(rx, tx, &mut module, &mut cloud, &mut state).await
     }
 }
 
@@ -201,16 +201,18 @@ async fn boot<F: NorFlash>(settings: &mut Settings<F>) -> RamState {
 /// The four loops, after the banner.
 ///
 /// A function of its own so that its state (every buffer of the engine) overlaps the boot's
-/// futures instead of being laid out beside them.
+/// futures instead of being laid out beside them. The module and the cloud are lent: moved,
+/// they would take their room twice, in this future and in `run_with`'s, whose captures keep
+/// theirs while this one runs.
 // An `async fn` would keep its arguments twice (see `run_with`).
 #[allow(clippy::manual_async_fn)]
-fn serve<'a, 's, R, T, F, W, N, C>(
+fn serve<'a, 'b, 's, R, T, F, W, N, C>(
     rx: &'a mut R,
     tx: &'a mut T,
-    module: Module<'a, F, W>,
-    cloud: Cloud<'a, N, C>,
+    module: &'a mut Module<'b, F, W>,
+    cloud: &'a mut Cloud<'b, N, C>,
     state: &'s mut RamState,
-) -> impl core::future::Future<Output = Exit> + use<'a, 's, R, T, F, W, N, C>
+) -> impl core::future::Future<Output = Exit> + use<'a, 'b, 's, R, T, F, W, N, C>
 where
     R: Read,
     T: Write,
@@ -230,7 +232,7 @@ where
             room: Flag::new(),
         };
         let output = UartLock::new(tx);
-        let mqtt = MqttShared::new(cloud.random);
+        let mqtt = MqttShared::new(&*cloud.random);
         ota_jobs::boot(&mqtt.ota, &mut *module.settings, &state.settings).await;
         mqtt.ota.board.set(module.board.board);
         let errors = provisioning_jobs::boot(&mut *module.settings).await;
@@ -239,7 +241,11 @@ where
             shared: &shared,
             output: &output,
             mqtt: &mqtt,
-            module,
+            module: Module {
+                settings: &mut *module.settings,
+                wifi: &mut *module.wifi,
+                board: module.board,
+            },
             reply: Reply::new(),
             held: None,
             clock: cloud.clock,
