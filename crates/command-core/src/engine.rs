@@ -512,6 +512,11 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             self.slot = Slot::Empty;
             // A command that ends the runner may still hold the UART; nothing else writes then.
             self.held = None;
+            // Error records a provisioning session asked to save while the step was in the
+            // slot (`provisioning_jobs::Runner::errors_unsaved`).
+            if self.provisioning.errors_unsaved {
+                self.save_errors().await;
+            }
             next
         }
     }

@@ -140,8 +140,12 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             }
             Job::OtaQuery => self.ota_query(),
             Job::ProvisionStart(access_point) => {
-                self.provisioning.access_point = access_point.take();
-                self.start_provisioning(state);
+                let mode = if access_point.is_some() {
+                    provisioning::Mode::SoftAp
+                } else {
+                    provisioning::Mode::SmartConfig
+                };
+                self.start_provisioning(state, mode);
                 self.drive_provisioning(state).await
             }
             Job::ProvisionStop => {

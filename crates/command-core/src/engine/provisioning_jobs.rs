@@ -26,7 +26,7 @@ use super::provisioning_binding::Operation;
 use super::Executor;
 use crate::board::{Clock, Network, ProvisioningEvent, SoftApConfig, UdpServer, Wifi};
 use crate::fmt::warning;
-use crate::handlers::provisioning::AccessPoint;
+use crate::handlers::{Job, Step};
 use crate::mqtt::{Outcome, Request};
 use crate::state::RamState;
 
@@ -42,8 +42,11 @@ const DATAGRAM_MAX: usize = 255;
 /// What the runner keeps between wake-ups.
 pub(super) struct Runner {
     pub(super) machine: Provisioning,
-    /// AT+TCSAP's AP until the machine asks for it (none: AT+TCSTARTSMART).
-    pub(super) access_point: Option<AccessPoint>,
+    /// The machine asked for its error records to be saved while the executor's slot held a
+    /// command's step: they are written when the command ends (`save_errors`). The step may
+    /// be AT+TCSAP's, whose AP the radio start that follows reads from it; a session the
+    /// start ends saves its records first.
+    pub(super) errors_unsaved: bool,
     /// The request the service is serving for the binding session.
     pub(super) operation: Option<Operation>,
     /// The app's router does not fit a station configuration (SSID over 32 bytes, password
@@ -56,7 +59,7 @@ impl Runner {
     pub(super) const fn new(errors: provisioning::ErrorRecords) -> Self {
         Runner {
             machine: Provisioning::new(errors),
-            access_point: None,
+            errors_unsaved: false,
             operation: None,
             router_refused: false,
         }
@@ -124,15 +127,11 @@ fn record(state: &RamState) -> Record {
 impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'s, 'm, 'r, T, F, W, C, N>
 {
-    /// AT+TCSAP / AT+TCSTARTSMART after their acceptance, AT+TCSAP's AP already handed to
-    /// the runner. The caller drives the machine next ([`Self::drive_provisioning`]): one
-    /// async frame less above its flash writes.
-    pub(super) fn start_provisioning(&mut self, state: &RamState) {
-        let mode = if self.provisioning.access_point.is_some() {
-            Mode::SoftAp
-        } else {
-            Mode::SmartConfig
-        };
+    /// AT+TCSAP (`SoftAp`, its AP in the command's step, where the radio start reads it) or
+    /// AT+TCSTARTSMART after their acceptance. The caller drives the machine next
+    /// ([`Self::drive_provisioning`]), within the command: one async frame less above its
+    /// flash writes.
+    pub(super) fn start_provisioning(&mut self, state: &RamState, mode: Mode) {
         self.provisioning.router_refused = false;
         let now = self.clock.now_ms();
         self.provisioning.machine.start(mode, record(state), now);
@@ -289,6 +288,7 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
         if !self.store_slot().await {
             warning!("router credentials not stored");
+            self.slot = Slot::Empty;
             return;
         }
         if let Slot::Station(station) = core::mem::replace(&mut self.slot, Slot::Empty) {
@@ -339,7 +339,14 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     self.mqtt.output_ready.raise();
                 }
                 Action::StartRadio(mode) => {
-                    let result = match (mode, &runner.access_point) {
+                    // Asked for only by the start, within AT+TCSAP's or AT+TCSTARTSMART's job.
+                    let access_point = match &self.slot {
+                        Slot::Step(Step::Async(Job::ProvisionStart(access_point))) => {
+                            access_point.as_ref()
+                        }
+                        _ => None,
+                    };
+                    let result = match (mode, access_point) {
                         (Mode::SoftAp, Some(access_point)) => wifi.start_soft_ap(&SoftApConfig {
                             ssid: &access_point.ssid,
                             password: &access_point.password,
@@ -415,21 +422,35 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     wifi.stop_soft_ap();
                 }
                 Action::SaveErrors => {
-                    {
-                        let mut stored = storage::ProvisioningErrors::default();
-                        for failure in runner.machine.errors().previous() {
-                            let _ = stored.records.push((failure.kind, failure.sub));
-                        }
-                        self.slot = Slot::Errors(stored);
+                    runner.errors_unsaved = true;
+                    if matches!(self.slot, Slot::Empty) {
+                        self.save_errors().await;
                     }
-                    if !self.store_slot().await {
-                        warning!("provisioning error records not stored");
-                    }
-                    self.slot = Slot::Empty;
                 }
                 _ => {}
             }
         }
+    }
+}
+
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
+    /// Writes the previous error records the machine asked to save, through the slot, which
+    /// must be empty (between commands, or when a command ended).
+    pub(super) async fn save_errors(&mut self) {
+        self.provisioning.errors_unsaved = false;
+        {
+            let mut stored = storage::ProvisioningErrors::default();
+            for failure in self.provisioning.machine.errors().previous() {
+                let _ = stored.records.push((failure.kind, failure.sub));
+            }
+            self.slot = Slot::Errors(stored);
+        }
+        if !self.store_slot().await {
+            warning!("provisioning error records not stored");
+        }
+        self.slot = Slot::Empty;
     }
 }
 

@@ -89,6 +89,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         self.slot = Slot::Device(self.take_credential(state, body_length).await?);
         let unchanged = matches!(&self.slot, Slot::Device(device) if state.settings.device.as_ref() == Some(device));
         if !unchanged && !self.store_slot().await {
+            self.slot = Slot::Empty;
             return Err(NOT_STORED);
         }
         if let Slot::Device(device) = core::mem::replace(&mut self.slot, Slot::Empty) {
