@@ -50,7 +50,7 @@ use crate::render::{EngineError, Reply, BUSY_REPLY};
 use crate::state::RamState;
 use crate::table;
 use crate::wake::{Flag, UartGuard, UartLock};
-use jobs::DeepJob;
+use jobs::Slot;
 use output::{lock_drained, write_block, write_command_output, write_urcs};
 use receiver::{frame_one, receive, Framing};
 
@@ -119,29 +119,42 @@ struct Shared {
 /// before the banner must have been discarded by the board (`at-engine.md` §2).
 ///
 /// Without a network: AT+TCMQTTCONN fails at DNS (`-602`). Boards with one use [`run_with`].
-pub async fn run<R, T, F, W>(rx: &mut R, tx: &mut T, module: Module<'_, F, W>) -> Exit
+// An `async fn` would keep its arguments twice (see `run_with`).
+#[allow(clippy::manual_async_fn)]
+pub fn run<'a, R, T, F, W>(
+    rx: &'a mut R,
+    tx: &'a mut T,
+    module: Module<'a, F, W>,
+) -> impl core::future::Future<Output = Exit> + 'a
 where
     R: Read,
     T: Write,
     F: MultiwriteNorFlash,
     W: Wifi,
 {
-    let cloud = Cloud {
-        network: &mut Offline,
-        clock: &Offline,
-        random: &mut Offline,
-        certificates: &Offline,
-    };
-    run_with(rx, tx, module, cloud).await
+    async move {
+        let cloud = Cloud {
+            network: &mut Offline,
+            clock: &Offline,
+            random: &mut Offline,
+            certificates: &Offline,
+        };
+        run_with(rx, tx, module, cloud).await
+    }
 }
 
 /// [`run`] with the board's network, clock and RNG for the MQTT service.
-pub async fn run_with<R, T, F, W, N, C>(
-    rx: &mut R,
-    tx: &mut T,
-    module: Module<'_, F, W>,
-    cloud: Cloud<'_, N, C>,
-) -> Exit
+///
+/// A function returning an `async` block rather than an `async fn`: an `async fn` keeps each
+/// argument twice in its future, as the argument and as the local it is moved into (88 bytes
+/// here, for as long as the engine runs); a block uses what it captured in place.
+#[allow(clippy::manual_async_fn)]
+pub fn run_with<'a, R, T, F, W, N, C>(
+    rx: &'a mut R,
+    tx: &'a mut T,
+    mut module: Module<'a, F, W>,
+    mut cloud: Cloud<'a, N, C>,
+) -> impl core::future::Future<Output = Exit> + 'a
 where
     R: Read,
     T: Write,
@@ -150,12 +163,14 @@ where
     N: Network,
     C: Clock,
 {
-    let mut state = boot(module.settings).await;
-    // The receiver starts only after the banner: earlier input is never answered.
-    if write_block(tx, b"\r\nready\r\n").await.is_err() {
-        return Exit::UartClosed;
+    async move {
+        let mut state = boot(module.settings).await;
+        // The receiver starts only after the banner: earlier input is never answered.
+        if write_block(tx, b"\r\nready\r\n").await.is_err() {
+            return Exit::UartClosed;
+        }
+        serve(rx, tx, &mut module, &mut cloud, &mut state).await
     }
-    serve(rx, tx, module, cloud, &mut state).await
 }
 
 /// Reads the settings and (with `certificates`) the certificate table from flash.
@@ -186,14 +201,18 @@ async fn boot<F: NorFlash>(settings: &mut Settings<F>) -> RamState {
 /// The four loops, after the banner.
 ///
 /// A function of its own so that its state (every buffer of the engine) overlaps the boot's
-/// futures instead of being laid out beside them.
-async fn serve<R, T, F, W, N, C>(
-    rx: &mut R,
-    tx: &mut T,
-    module: Module<'_, F, W>,
-    cloud: Cloud<'_, N, C>,
-    state: &mut RamState,
-) -> Exit
+/// futures instead of being laid out beside them. The module and the cloud are lent: moved,
+/// they would take their room twice, in this future and in `run_with`'s, whose captures keep
+/// theirs while this one runs.
+// An `async fn` would keep its arguments twice (see `run_with`).
+#[allow(clippy::manual_async_fn)]
+fn serve<'a, 'b, 's, R, T, F, W, N, C>(
+    rx: &'a mut R,
+    tx: &'a mut T,
+    module: &'a mut Module<'b, F, W>,
+    cloud: &'a mut Cloud<'b, N, C>,
+    state: &'s mut RamState,
+) -> impl core::future::Future<Output = Exit> + use<'a, 'b, 's, R, T, F, W, N, C>
 where
     R: Read,
     T: Write,
@@ -202,48 +221,55 @@ where
     N: Network,
     C: Clock,
 {
-    let shared = Shared {
-        framer: RefCell::new(Framer::new()),
-        queue: RefCell::new(InputQueue::new()),
-        echo: Cell::new(true),
-        line_ready: Flag::new(),
-        input: Flag::new(),
-        last_input: Cell::new(0),
-        room: Flag::new(),
-    };
-    let output = UartLock::new(tx);
-    let mqtt = MqttShared::new(cloud.random);
-    ota_jobs::boot(&mqtt.ota, &mut *module.settings, &state.settings).await;
-    mqtt.ota.board.set(module.board.board);
-    let errors = provisioning_jobs::boot(&mut *module.settings).await;
-    let network = RefCell::new(&mut *cloud.network);
-    let mut executor = Executor {
-        shared: &shared,
-        output: &output,
-        mqtt: &mqtt,
-        module,
-        reply: Reply::new(),
-        held: None,
-        clock: cloud.clock,
-        network: &network,
-        download: None,
-        provisioning: provisioning_jobs::Runner::new(errors),
-        entered_data: false,
-        #[cfg(feature = "certificates")]
-        pair: [0; storage::CERTIFICATE_SIZE_MAX],
-        #[cfg(feature = "certificates")]
-        certificates: cloud.certificates,
-    };
-    let service = crate::mqtt::serve(&mqtt, &network, cloud.clock);
-    match select4(
-        receive(rx, &shared, &mqtt, &output, cloud.clock),
-        executor.serve(state),
-        service,
-        write_urcs(&mqtt, &output, cloud.clock),
-    )
-    .await
-    {
-        Either4::First(exit) | Either4::Second(exit) | Either4::Fourth(exit) => exit,
+    async move {
+        let shared = Shared {
+            framer: RefCell::new(Framer::new()),
+            queue: RefCell::new(InputQueue::new()),
+            echo: Cell::new(true),
+            line_ready: Flag::new(),
+            input: Flag::new(),
+            last_input: Cell::new(0),
+            room: Flag::new(),
+        };
+        let output = UartLock::new(tx);
+        let mqtt = MqttShared::new(&*cloud.random);
+        ota_jobs::boot(&mqtt.ota, &mut *module.settings, &state.settings).await;
+        mqtt.ota.board.set(module.board.board);
+        let errors = provisioning_jobs::boot(&mut *module.settings).await;
+        let network = RefCell::new(&mut *cloud.network);
+        let mut executor = Executor {
+            shared: &shared,
+            output: &output,
+            mqtt: &mqtt,
+            module: Module {
+                settings: &mut *module.settings,
+                wifi: &mut *module.wifi,
+                board: module.board,
+            },
+            reply: Reply::new(),
+            held: None,
+            clock: cloud.clock,
+            network: &network,
+            download: None,
+            provisioning: provisioning_jobs::Runner::new(errors),
+            slot: Slot::Empty,
+            entered_data: false,
+            #[cfg(feature = "certificates")]
+            pair: [0; storage::CERTIFICATE_SIZE_MAX],
+            #[cfg(feature = "certificates")]
+            certificates: cloud.certificates,
+        };
+        let service = crate::mqtt::serve(&mqtt, &network, cloud.clock);
+        match select4(
+            receive(rx, &shared, &mqtt, &output, cloud.clock),
+            executor.serve(state),
+            service,
+            write_urcs(&mqtt, &output, cloud.clock),
+        )
+        .await
+        {
+            Either4::First(exit) | Either4::Second(exit) | Either4::Fourth(exit) => exit,
+        }
     }
 }
 
@@ -264,6 +290,8 @@ struct Executor<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, 
     download: Option<ota_jobs::Download<N::Stream>>,
     /// The provisioning session, its records and log (`provisioning_jobs`).
     provisioning: provisioning_jobs::Runner,
+    /// The running command's step, and the record a flash write takes (`jobs::Slot`).
+    slot: Slot,
     /// Whether the command being executed entered data mode.
     entered_data: bool,
     /// The second file of a certificate pair.
@@ -280,44 +308,52 @@ enum Next {
     Exit(Exit),
 }
 
-impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
-    Executor<'_, '_, '_, T, F, W, C, N>
+impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'s, 'm, 'r, T, F, W, C, N>
 {
     // The state is lent, not moved: an async fn's argument is stored twice in its future (as
-    // argument and as local), and this one is 1.3 KB.
-    async fn serve(&mut self, state: &mut RamState) -> Exit {
-        if let Next::Exit(exit) = self.auto_join(state).await {
-            return exit;
-        }
-        loop {
-            // The entry's scope ends before the next await: a moved-from local still takes
-            // its room in the future while its scope lasts.
-            let (barrier_line, rejected) = {
-                let entry = match self.next_entry(state).await {
-                    Ok(entry) => entry,
-                    Err(exit) => return exit,
+    // argument and as local), and this one is 1.3 KB. For the same reason this and `execute`,
+    // the frames above every command's deepest wait, return `async` blocks, which keep even
+    // the references and flags they capture once.
+    #[allow(clippy::manual_async_fn)]
+    fn serve<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+    ) -> impl core::future::Future<Output = Exit> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            if let Next::Exit(exit) = self.auto_join(state).await {
+                return exit;
+            }
+            loop {
+                // The entry's scope ends before the next await: a moved-from local still takes
+                // its room in the future while its scope lasts.
+                let (barrier_line, rejected) = {
+                    let entry = match self.next_entry(state).await {
+                        Ok(entry) => entry,
+                        Err(exit) => return exit,
+                    };
+                    let barrier_line =
+                        matches!(&entry, Entry::Line(line) if at_parser::sets_barrier(line));
+                    (barrier_line, self.stash(entry))
                 };
-                let barrier_line =
-                    matches!(&entry, Entry::Line(line) if at_parser::sets_barrier(line));
-                (barrier_line, self.stash(entry))
-            };
-            self.entered_data = false;
-            let next = self.execute(state, rejected).await;
-            if barrier_line {
-                // A command that ended without entering data mode leaves its barrier set:
-                // the bytes held back are ordinary lines again. One that entered data mode
-                // cleared its barrier then; a barrier set now belongs to a later line that
-                // the receiver framed while this command ran, and must stay.
-                if !self.entered_data {
-                    self.shared.framer.borrow_mut().release_barrier();
+                self.entered_data = false;
+                let next = self.execute(state, rejected).await;
+                if barrier_line {
+                    // A command that ended without entering data mode leaves its barrier set:
+                    // the bytes held back are ordinary lines again. One that entered data mode
+                    // cleared its barrier then; a barrier set now belongs to a later line that
+                    // the receiver framed while this command ran, and must stay.
+                    if !self.entered_data {
+                        self.shared.framer.borrow_mut().release_barrier();
+                    }
+                    // Bytes after the payload were left unframed when the phase ended.
+                    if let Next::Exit(exit) = self.reframe().await {
+                        return exit;
+                    }
                 }
-                // Bytes after the payload were left unframed when the phase ended.
-                if let Next::Exit(exit) = self.reframe().await {
+                if let Next::Exit(exit) = next {
                     return exit;
                 }
-            }
-            if let Next::Exit(exit) = next {
-                return exit;
             }
         }
     }
@@ -419,79 +455,88 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    /// Runs the line stashed in the reply block (`rejected`: the `[E:04]` of an over-long one).
-    async fn execute(&mut self, state: &mut RamState, rejected: bool) -> Next {
-        if self.open_block().await.is_err() {
-            return Next::Exit(Exit::UartClosed);
-        }
-        let next = self.execute_in_block(state, rejected).await;
-        // A command that ends the runner may still hold the UART; nothing else writes then.
-        self.held = None;
-        next
-    }
-
-    /// Runs one line with the UART held; an async command releases it after its acceptance.
-    async fn execute_in_block(&mut self, state: &mut RamState, rejected: bool) -> Next {
-        if rejected {
-            self.reply.clear();
-            self.reply.engine_error(EngineError::TooLong);
-            return self.flush_reply().await;
-        }
-        // The echo goes out first, inside the block (the UART is held, so nothing comes
-        // between it and the answer, and the block's one flush follows the answer): the reply
-        // then holds only the answer, never a line and its answer together.
-        if self.shared.echo.get() && self.write_unflushed_reply().await.is_err() {
-            return Next::Exit(Exit::UartClosed);
-        }
-        // The step stays here and is lent to the job: moved, every frame below would keep
-        // a copy of it. The line is copied out of the reply block for the dispatch only (no
-        // await meanwhile, so the copy is never part of the future).
-        //
-        // The deepest jobs copy their few bytes out of the step, whose scope ends before they
-        // wait: the step is as large as the largest job, and theirs are the longest waits.
-        let job = {
-            let mut step = {
-                let mut line = heapless::Vec::<u8, { at_parser::MAX_LINE }>::new();
-                let _ = line.extend_from_slice(self.reply.as_bytes());
+    /// Runs the line stashed in the reply block (`rejected`: the `[E:04]` of an over-long one)
+    /// with the UART held; an async command releases it after its acceptance.
+    ///
+    /// One function from the block's opening to the job: every async fn between the
+    /// executor's loop and its deepest wait (a flash write) keeps its own state beside it.
+    #[allow(clippy::manual_async_fn)]
+    fn execute<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+        rejected: bool,
+    ) -> impl core::future::Future<Output = Next> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            if self.open_block().await.is_err() {
+                return Next::Exit(Exit::UartClosed);
+            }
+            let next = if rejected {
                 self.reply.clear();
-                self.dispatch(state, &line)
+                self.reply.engine_error(EngineError::TooLong);
+                self.flush_reply().await
+            } else {
+                // The echo goes out first, inside the block (the UART is held, so nothing
+                // comes between it and the answer, and the block's one flush follows the
+                // answer): the reply then holds only the answer, never a line and its answer.
+                if self.shared.echo.get() && self.write_unflushed_reply().await.is_err() {
+                    return Next::Exit(Exit::UartClosed);
+                }
+                self.dispatch_into_slot(state);
+                match &self.slot {
+                    Slot::Step(Step::Sync(_)) => {
+                        // The answer (after the echo) goes out before the job runs.
+                        match self.flush_reply().await {
+                            Next::Continue => self.run_job(state).await,
+                            exit => exit,
+                        }
+                    }
+                    Slot::Step(Step::Async(_)) => {
+                        let next = self.flush_reply().await;
+                        // URCs may come between the acceptance and the result (§9 rule 1).
+                        self.held = None;
+                        match (next, &self.slot) {
+                            // AT+TCOTASET drains the OTA machine, the deepest wait a command has:
+                            // run from here, one frame less above it.
+                            (
+                                Next::Continue,
+                                Slot::Step(Step::Async(Job::OtaSet { enable, version })),
+                            ) => {
+                                let (enable, version) = (*enable, version.clone());
+                                self.ota_set(state, enable, &version).await;
+                                self.flush_reply().await
+                            }
+                            (Next::Continue, _) => self.run_job(state).await,
+                            (exit, _) => exit,
+                        }
+                    }
+                    &Slot::Step(Step::Data { len, kind, .. }) => {
+                        self.run_data_phase(state, len, kind).await
+                    }
+                    _ => self.flush_reply().await,
+                }
             };
-            match DeepJob::of(&step) {
-                Some(job) => job,
-                None => return self.run_step(state, &mut step).await,
+            self.slot = Slot::Empty;
+            // A command that ends the runner may still hold the UART; nothing else writes then.
+            self.held = None;
+            // Error records a provisioning session asked to save while the step was in the
+            // slot (`provisioning_jobs::Runner::errors_unsaved`).
+            if self.provisioning.errors_unsaved {
+                self.save_errors().await;
             }
-        };
-        let next = self.flush_reply().await;
-        // URCs may come between the acceptance and the result (§9 rule 1).
-        self.held = None;
-        match next {
-            Next::Continue => self.run_deep_job(state, &job).await,
-            exit => exit,
+            next
         }
     }
 
-    /// Writes the echo and runs the step's job or data phase, the step lent to it.
-    async fn run_step(&mut self, state: &mut RamState, step: &mut Step) -> Next {
-        match step {
-            Step::Done => self.flush_reply().await,
-            Step::Sync(job) => {
-                // The echo goes out when the command is dispatched, before its job runs.
-                if let Next::Exit(exit) = self.flush_reply().await {
-                    return Next::Exit(exit);
-                }
-                self.run_job(state, job).await
-            }
-            Step::Async(job) => {
-                let next = self.flush_reply().await;
-                // URCs may come between the acceptance and the result (§9 rule 1).
-                self.held = None;
-                match next {
-                    Next::Continue => self.run_job(state, job).await,
-                    exit => exit,
-                }
-            }
-            Step::Data { len, kind, then } => self.run_data_phase(state, *len, *kind, then).await,
-        }
+    /// Dispatches the line stashed in the reply block and puts its step into the slot, where
+    /// its job borrows it from (`jobs::Slot`). The line is copied out of the reply block for
+    /// the dispatch only (no await meanwhile, so the copy is never part of a future); its echo
+    /// has been written already, so the reply then takes the answer.
+    fn dispatch_into_slot(&mut self, state: &mut RamState) {
+        let mut line = heapless::Vec::<u8, { at_parser::MAX_LINE }>::new();
+        let _ = line.extend_from_slice(self.reply.as_bytes());
+        self.reply.clear();
+        let step = self.dispatch(state, &line);
+        self.slot = Slot::Step(step);
     }
 
     /// Parses the line and calls the handler of its form; everything unknown is `[E:09]`.

@@ -17,10 +17,11 @@ use embassy_futures::select::{select, Either};
 use embedded_io_async::Write;
 use embedded_storage_async::nor_flash::MultiwriteNorFlash;
 
+use super::jobs::Slot;
 use super::{Executor, Next};
 use crate::board::{Clock, Network, Wifi};
 use crate::handlers::publish_data::neutralise;
-use crate::handlers::DataJob;
+use crate::handlers::{DataJob, Step};
 use crate::mqtt::Request;
 use crate::state::RamState;
 
@@ -50,13 +51,12 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 {
     /// Enters data mode, writes the acceptance block (ending in `>\r\n`), reads the payload
     /// with the UART held, then either ends the command with `+CME ERROR:204` or releases the
-    /// held URCs and runs `job`.
+    /// held URCs and runs the step's job (in the slot).
     pub(super) async fn run_data_phase(
         &mut self,
         state: &mut RamState,
         len: usize,
         kind: DataKind,
-        job: &DataJob,
     ) -> Next {
         // Data mode starts before the prompt is written (§7.1): bytes already buffered behind
         // the barrier are the start of the payload.
@@ -78,7 +78,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Ok(received) => {
                 // Held URCs go out now, ahead of the job's result line (`urc.md` §7 rule 10).
                 self.held = None;
-                self.run_data_job(state, job, received).await
+                self.run_data_job(state, received).await
             }
             Err(_abort) => {
                 self.mqtt.session.borrow_mut().release_payload_area();
@@ -163,8 +163,10 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 
     // `state` is only needed by AT+TCCERTADD.
     #[cfg_attr(not(feature = "certificates"), allow(unused_variables))]
-    // The job is lent: moved, it would be stored twice in this future.
-    async fn run_data_job(&mut self, state: &mut RamState, job: &DataJob, len: usize) -> Next {
+    async fn run_data_job(&mut self, state: &mut RamState, len: usize) -> Next {
+        let Slot::Step(Step::Data { then: job, .. }) = &self.slot else {
+            return self.flush_reply().await;
+        };
         match job {
             DataJob::Publish {
                 name,
@@ -187,7 +189,10 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 self.outcome().await;
             }
             #[cfg(feature = "certificates")]
-            DataJob::Certificate { name } => self.store_certificate(state, name, len).await,
+            DataJob::Certificate { name } => {
+                let name = name.clone();
+                self.store_certificate(state, &name, len).await
+            }
         }
         // The result line is in the outbox, behind the URCs held during the phase.
         self.flush_reply().await

@@ -13,39 +13,82 @@ use crate::handlers::{Job, Step};
 use crate::state::RamState;
 use mqtt_session::session::SlotKind;
 
-/// A job whose waits are the engine's deepest (AT+TCOTASET drains the OTA machine,
-/// AT+TCDEVREG runs the registration exchange) and whose data are a few bytes: taken out of
-/// the command's step before it runs, so the step, as large as the largest job (an MQTT
-/// request, a device record), is not part of its state.
-pub(super) enum DeepJob {
-    Register,
-    OtaSet {
-        enable: bool,
-        version: ::ota::Version,
-    },
-}
-
-impl DeepJob {
-    /// The deep job of `step`, if it has one.
-    pub(super) fn of(step: &Step) -> Option<Self> {
-        match step {
-            Step::Async(Job::Register) => Some(Self::Register),
-            Step::Async(Job::OtaSet { enable, version }) => Some(Self::OtaSet {
-                enable: *enable,
-                version: version.clone(),
-            }),
-            _ => None,
-        }
-    }
+/// What the executor lends the job it runs: the command's step, or a record on its way to
+/// flash that no step carries (the router a provisioning session received, the device record
+/// a registration obtained, provisioning's error records).
+///
+/// It lives in the executor, not in the job's future: a value there would take its room in
+/// every frame between the dispatch and the deepest wait, a flash write (sequential-storage's
+/// futures, about 900 bytes, are the deepest the executor has). A job copies out the few
+/// bytes it needs across a wait that needs the executor itself; a record to store replaces
+/// the step once the job no longer reads it.
+pub(super) enum Slot {
+    Empty,
+    Step(Step),
+    Station(storage::WifiStation),
+    Device(storage::DeviceInfo),
+    Errors(storage::ProvisioningErrors),
 }
 
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'_, '_, '_, T, F, W, C, N>
 {
-    /// Runs a [`DeepJob`] and completes its output (lent, like [`Self::run_job`]'s).
-    pub(super) async fn run_deep_job(&mut self, state: &mut RamState, job: &DeepJob) -> Next {
+    /// Writes the record in the slot to flash (the one place the records that no step
+    /// carries are written from); true once stored. The slot keeps the record.
+    pub(super) async fn store_slot(&mut self) -> bool {
+        let settings = &mut *self.module.settings;
+        let stored = match &self.slot {
+            Slot::Station(station) => settings.store_station(station).await,
+            Slot::Device(device) => settings.store_device(device).await,
+            Slot::Errors(errors) => settings.store_provisioning_errors(errors).await,
+            Slot::Empty | Slot::Step(_) => return false,
+        };
+        stored.is_ok()
+    }
+
+    /// Runs the job of the step in the slot and completes its output.
+    ///
+    /// Records are cloned into the state after their write (the clone is not held across an
+    /// await); a request is moved out into the mailbox.
+    pub(super) async fn run_job(&mut self, state: &mut RamState) -> Next {
+        let (Slot::Step(Step::Sync(job)) | Slot::Step(Step::Async(job))) = &mut self.slot else {
+            return self.flush_reply().await;
+        };
         match job {
-            DeepJob::Register => {
+            Job::StoreDevice(_)
+            | Job::StoreProduct(_)
+            | Job::StoreModule(_)
+            | Job::StoreWifiMode(_)
+            | Job::Join { .. }
+            | Job::RegisterNetwork(_) => self.settings_job(state).await,
+            Job::Leave => {
+                let was_joined = self.module.wifi.leave().await;
+                self.reply.ok();
+                if let Next::Exit(exit) = self.flush_reply().await {
+                    return Next::Exit(exit);
+                }
+                if was_joined {
+                    self.reply.text_line("WIFI DISCONNECT");
+                }
+            }
+            Job::Reboot => {
+                return match self.flush_reply().await {
+                    Next::Continue => Next::Exit(Exit::Reboot),
+                    exit => exit,
+                };
+            }
+            Job::RestoreWifi => {
+                if self.module.settings.erase_wifi().await.is_err() {
+                    self.reply.error();
+                    return self.flush_reply().await;
+                }
+                self.reply.ok();
+                return match self.flush_reply().await {
+                    Next::Continue => Next::Exit(Exit::Reboot),
+                    exit => exit,
+                };
+            }
+            Job::Register => {
                 // The budget counts from the `OK`, written just before this job.
                 let started = self.clock.now_ms();
                 match self.register(state, started).await {
@@ -53,19 +96,110 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     Err(code) => self.reply.result_fail("TCDEVREG", code),
                 }
             }
-            DeepJob::OtaSet { enable, version } => self.ota_set(state, *enable, version).await,
+            // Run by `execute`, one frame up.
+            Job::OtaSet { .. } => {}
+            Job::MqttConnect(parameters) => {
+                let parameters = *parameters;
+                self.connect(state, parameters).await
+            }
+            Job::Mqtt(_) => {
+                if let Job::Mqtt(request) = core::mem::replace(job, Job::MqttDisconnect) {
+                    self.send(request);
+                }
+                self.outcome().await;
+            }
+            Job::ListSubscriptions => {
+                // One line per write, inside the command's block (the UART stays held): the
+                // list may be larger than a reply block.
+                let mut index = 0;
+                while self.subscription_into_reply(index) {
+                    if let Next::Exit(exit) = self.flush_reply().await {
+                        return Next::Exit(exit);
+                    }
+                    index += 1;
+                }
+                self.reply.ok();
+            }
+            Job::Gateway(_) => {
+                if let Job::Gateway(request) = core::mem::replace(job, Job::MqttDisconnect) {
+                    self.send(crate::mqtt::Request::Gateway(request));
+                }
+                self.outcome().await;
+            }
+            Job::ListOnline => {
+                // One line per write inside the command's block, like AT+TCMQTTSUB?: the
+                // list (16 lines) may be larger than a reply block.
+                let mut index = 0;
+                while self.online_entry_into_reply(index) {
+                    if let Next::Exit(exit) = self.flush_reply().await {
+                        return Next::Exit(exit);
+                    }
+                    index += 1;
+                }
+                self.reply.ok();
+            }
+            Job::OtaQuery => self.ota_query(),
+            Job::ProvisionStart(access_point) => {
+                let mode = if access_point.is_some() {
+                    provisioning::Mode::SoftAp
+                } else {
+                    provisioning::Mode::SmartConfig
+                };
+                self.start_provisioning(state, mode);
+                self.drive_provisioning(state).await
+            }
+            Job::ProvisionStop => {
+                self.stop_provisioning();
+                self.drive_provisioning(state).await;
+                self.reply.ok();
+            }
+            Job::FirmwareInfo => self.firmware_info(state),
+            Job::ReadFirmware(length) => {
+                let length = *length;
+                return self.read_firmware(length).await;
+            }
+            Job::MqttDisconnect => {
+                self.send(crate::mqtt::Request::Disconnect);
+                self.outcome().await;
+                self.reply.ok();
+            }
+            #[cfg(feature = "certificates")]
+            Job::CheckCertificate(name) => {
+                let name = name.clone();
+                self.check_certificate(state, &name).await
+            }
+            #[cfg(feature = "certificates")]
+            Job::DeleteCertificate(name) => {
+                let name = name.clone();
+                self.delete_certificate(state, &name).await
+            }
+            Job::RestoreCloud => {
+                // The command's final output (`OK\r\n`) is already written; a flash error
+                // cannot be reported any more, and the reboot shows what survived.
+                let settings = &mut *self.module.settings;
+                if settings.erase_cloud().await.is_err()
+                    || settings.erase_certificates().await.is_err()
+                {
+                    warning!("AT+TCRESTORE: erase failed");
+                }
+                return Next::Exit(Exit::Reboot);
+            }
         }
         self.flush_reply().await
     }
+}
 
-    /// Runs a handler's IO job and completes its output.
-    ///
-    /// The job is lent, not moved: an async fn's argument is stored twice in its future.
-    /// Records are cloned into the state after their write (the clone is not held across an
-    /// await); a request is moved out into the mailbox.
-    pub(super) async fn run_job(&mut self, state: &mut RamState, job: &mut Job) -> Next {
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
+    /// The jobs that store a record or join a station: a function of their own, so that
+    /// their borrows of the settings and the reply are not part of the longer jobs' state.
+    async fn settings_job(&mut self, state: &mut RamState) {
         let settings = &mut *self.module.settings;
         let reply = &mut self.reply;
+        let (Slot::Step(Step::Sync(job)) | Slot::Step(Step::Async(job))) = &mut self.slot else {
+            return;
+        };
         match job {
             Job::StoreDevice(device) => {
                 // Step 8: a mode-2 record names a stored `<base>.crt` with its `<base>.key`.
@@ -157,100 +291,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     Err(error) => reply.result_fail("TCREGNET", i32::from(error.code())),
                 }
             }
-            Job::Leave => {
-                let was_joined = self.module.wifi.leave().await;
-                reply.ok();
-                if let Next::Exit(exit) = self.flush_reply().await {
-                    return Next::Exit(exit);
-                }
-                if was_joined {
-                    self.reply.text_line("WIFI DISCONNECT");
-                }
-            }
-            Job::Reboot => {
-                return match self.flush_reply().await {
-                    Next::Continue => Next::Exit(Exit::Reboot),
-                    exit => exit,
-                };
-            }
-            Job::RestoreWifi => {
-                if settings.erase_wifi().await.is_err() {
-                    reply.error();
-                    return self.flush_reply().await;
-                }
-                reply.ok();
-                return match self.flush_reply().await {
-                    Next::Continue => Next::Exit(Exit::Reboot),
-                    exit => exit,
-                };
-            }
-            // Run by `run_deep_job`: `DeepJob::of` takes them out of their step first.
-            Job::Register | Job::OtaSet { .. } => {}
-            Job::MqttConnect(parameters) => self.connect(state, *parameters).await,
-            Job::Mqtt(_) => {
-                if let Job::Mqtt(request) = core::mem::replace(job, Job::MqttDisconnect) {
-                    self.send(request);
-                }
-                self.outcome().await;
-            }
-            Job::ListSubscriptions => {
-                // One line per write, inside the command's block (the UART stays held): the
-                // list may be larger than a reply block.
-                let mut index = 0;
-                while self.subscription_into_reply(index) {
-                    if let Next::Exit(exit) = self.flush_reply().await {
-                        return Next::Exit(exit);
-                    }
-                    index += 1;
-                }
-                self.reply.ok();
-            }
-            Job::Gateway(_) => {
-                if let Job::Gateway(request) = core::mem::replace(job, Job::MqttDisconnect) {
-                    self.send(crate::mqtt::Request::Gateway(request));
-                }
-                self.outcome().await;
-            }
-            Job::ListOnline => {
-                // One line per write inside the command's block, like AT+TCMQTTSUB?: the
-                // list (16 lines) may be larger than a reply block.
-                let mut index = 0;
-                while self.online_entry_into_reply(index) {
-                    if let Next::Exit(exit) = self.flush_reply().await {
-                        return Next::Exit(exit);
-                    }
-                    index += 1;
-                }
-                self.reply.ok();
-            }
-            Job::OtaQuery => self.ota_query(),
-            Job::ProvisionStart(access_point) => {
-                self.start_provisioning(state, access_point.take()).await
-            }
-            Job::ProvisionStop => self.stop_provisioning(state).await,
-            Job::FirmwareInfo => self.firmware_info(state),
-            Job::ReadFirmware(length) => return self.read_firmware(*length).await,
-            Job::MqttDisconnect => {
-                self.send(crate::mqtt::Request::Disconnect);
-                self.outcome().await;
-                self.reply.ok();
-            }
-            #[cfg(feature = "certificates")]
-            Job::CheckCertificate(name) => self.check_certificate(state, name).await,
-            #[cfg(feature = "certificates")]
-            Job::DeleteCertificate(name) => self.delete_certificate(state, name).await,
-            Job::RestoreCloud => {
-                // The command's final output (`OK\r\n`) is already written; a flash error
-                // cannot be reported any more, and the reboot shows what survived.
-                if settings.erase_cloud().await.is_err()
-                    || settings.erase_certificates().await.is_err()
-                {
-                    warning!("AT+TCRESTORE: erase failed");
-                }
-                return Next::Exit(Exit::Reboot);
-            }
+            _ => {}
         }
-        self.flush_reply().await
     }
 }
 

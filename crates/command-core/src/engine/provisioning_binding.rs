@@ -1,5 +1,6 @@
-//! The provisioning runner's binding session (`cloud.md` §6.5): dynamic registration first
-//! when only a product record is stored, then the connect, the subscription and the token
+//! The provisioning runner's binding session (`cloud.md` §6.5): after the dynamic
+//! registration that comes first when only a product record is stored (the runner's
+//! `Action::Register`, AT+TCDEVREG's [`Executor::register`]), the connect, the subscription and the token
 //! PUBLISH as requests to the MQTT service, whose outcomes come back through the service's
 //! mailbox while the runner waits (`provisioning_jobs::provisioning_input`), and the bind
 //! reply, held in the session until the machine has read it.
@@ -125,15 +126,6 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             name,
         )
         .await;
-    }
-
-    /// Step 1 of `cloud.md` §6.5: dynamic registration with the product record (AT+TCDEVREG's
-    /// runner and budget); the device record is stored on success.
-    pub(super) async fn register_for_binding(&mut self, state: &mut RamState) {
-        let started = self.clock.now_ms();
-        let result = self.register(state, started).await;
-        let now = self.clock.now_ms();
-        self.provisioning.machine.registered(result, now);
     }
 
     /// Waits until the service ended the binding session's request in flight, if any.

@@ -21,11 +21,12 @@ use embedded_storage_async::nor_flash::MultiwriteNorFlash;
 use provisioning::{Action, Failure, Identity, Mode, Provisioning, Received, Record, WifiEvent};
 use storage::WifiStation;
 
+use super::jobs::Slot;
 use super::provisioning_binding::Operation;
 use super::Executor;
 use crate::board::{Clock, Network, ProvisioningEvent, SoftApConfig, UdpServer, Wifi};
 use crate::fmt::warning;
-use crate::handlers::provisioning::AccessPoint;
+use crate::handlers::{Job, Step};
 use crate::mqtt::{Outcome, Request};
 use crate::state::RamState;
 
@@ -41,8 +42,11 @@ const DATAGRAM_MAX: usize = 255;
 /// What the runner keeps between wake-ups.
 pub(super) struct Runner {
     pub(super) machine: Provisioning,
-    /// AT+TCSAP's AP until the machine asks for it.
-    access_point: Option<AccessPoint>,
+    /// The machine asked for its error records to be saved while the executor's slot held a
+    /// command's step: they are written when the command ends (`save_errors`). The step may
+    /// be AT+TCSAP's, whose AP the radio start that follows reads from it; a session the
+    /// start ends saves its records first.
+    pub(super) errors_unsaved: bool,
     /// The request the service is serving for the binding session.
     pub(super) operation: Option<Operation>,
     /// The app's router does not fit a station configuration (SSID over 32 bytes, password
@@ -55,7 +59,7 @@ impl Runner {
     pub(super) const fn new(errors: provisioning::ErrorRecords) -> Self {
         Runner {
             machine: Provisioning::new(errors),
-            access_point: None,
+            errors_unsaved: false,
             operation: None,
             router_refused: false,
         }
@@ -120,33 +124,24 @@ fn record(state: &RamState) -> Record {
     }
 }
 
-impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
-    Executor<'_, '_, '_, T, F, W, C, N>
+impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'s, 'm, 'r, T, F, W, C, N>
 {
-    /// AT+TCSAP / AT+TCSTARTSMART after their acceptance.
-    pub(super) async fn start_provisioning(
-        &mut self,
-        state: &mut RamState,
-        access_point: Option<AccessPoint>,
-    ) {
-        let mode = if access_point.is_some() {
-            Mode::SoftAp
-        } else {
-            Mode::SmartConfig
-        };
-        self.provisioning.access_point = access_point;
+    /// AT+TCSAP (`SoftAp`, its AP in the command's step, where the radio start reads it) or
+    /// AT+TCSTARTSMART after their acceptance. The caller drives the machine next
+    /// ([`Self::drive_provisioning`]), within the command: one async frame less above its
+    /// flash writes.
+    pub(super) fn start_provisioning(&mut self, state: &RamState, mode: Mode) {
         self.provisioning.router_refused = false;
         let now = self.clock.now_ms();
         self.provisioning.machine.start(mode, record(state), now);
-        self.drive_provisioning(state).await;
     }
 
-    /// AT+TCSTOPSAP / AT+TCSTOPSMART: the stop rule, then `[OK]`.
-    pub(super) async fn stop_provisioning(&mut self, state: &mut RamState) {
+    /// AT+TCSTOPSAP / AT+TCSTOPSMART: the stop rule; the caller drives the machine, then
+    /// answers `[OK]`.
+    pub(super) fn stop_provisioning(&mut self) {
         let now = self.clock.now_ms();
         self.provisioning.machine.stop(now);
-        self.drive_provisioning(state).await;
-        self.reply.ok();
     }
 
     /// Waits for the runner's next wake-up; pending while it waits for nothing.
@@ -190,19 +185,28 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     }
 
     /// Feeds what woke the runner to the machine and carries out what follows.
-    pub(super) async fn provisioning_woken(&mut self, state: &mut RamState, woken: Woken) {
-        let now = self.clock.now_ms();
-        match woken {
-            Woken::Timer => {}
-            Woken::Radio(event) => self.radio_event(state, event, now).await,
-            Woken::Outcome(outcome) => {
-                if let Some(operation) = self.provisioning.operation.take() {
-                    self.operation_ended(state, operation, outcome, now);
+    // An `async` block, not an `async fn`: the arguments are kept once (this frame is the
+    // runner's between the executor's idle wait and a flash write).
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn provisioning_woken<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+        woken: Woken,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            let now = self.clock.now_ms();
+            match woken {
+                Woken::Timer => {}
+                Woken::Radio(event) => self.radio_event(state, event, now).await,
+                Woken::Outcome(outcome) => {
+                    if let Some(operation) = self.provisioning.operation.take() {
+                        self.operation_ended(state, operation, outcome, now);
+                    }
                 }
+                Woken::Message => self.bind_message(state, now),
             }
-            Woken::Message => self.bind_message(state, now),
+            self.drive_provisioning(state).await;
         }
-        self.drive_provisioning(state).await;
     }
 
     async fn radio_event(&mut self, state: &mut RamState, event: ProvisioningEvent, now: u64) {
@@ -213,7 +217,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 from,
                 length,
             } => {
-                let station = {
+                // The router goes into the slot in a scope of its own: a local here would
+                // keep its room in this future across the flash write.
+                let store = {
                     let Some(identity) = identity(state) else {
                         return;
                     };
@@ -223,33 +229,40 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                         Received::Router { ssid, password } => {
                             let station = router(ssid, password);
                             self.provisioning.router_refused = station.is_none();
-                            station
+                            match station {
+                                Some(station) => {
+                                    self.slot = Slot::Station(station);
+                                    true
+                                }
+                                None => false,
+                            }
                         }
-                        _ => None,
+                        _ => false,
                     }
                 };
-                if let Some(station) = station {
-                    self.store_router(state, station).await;
+                if store {
+                    self.store_router(state).await;
                 }
             }
             ProvisioningEvent::SmartConfigCredentials {
                 ssid_length,
                 password_length,
             } => {
-                let station = {
+                {
                     let data = self.mqtt.data.borrow();
                     let ssid = &data[..ssid_length];
                     let password = &data[ssid_length..ssid_length + password_length];
-                    WifiStation {
+                    let station = WifiStation {
                         ssid: heapless::Vec::from_slice(ssid).unwrap_or_default(),
                         password: heapless::Vec::from_slice(password).unwrap_or_default(),
+                    };
+                    if station.ssid.is_empty() || !machine.is_running() {
+                        return;
                     }
-                };
-                if station.ssid.is_empty() || !machine.is_running() {
-                    return;
+                    self.slot = Slot::Station(station);
                 }
                 self.module.wifi.stop_smartconfig();
-                self.store_router(state, station).await;
+                self.store_router(state).await;
                 let joined = self.join_router(state).await;
                 let now = self.clock.now_ms();
                 let event = if joined {
@@ -264,15 +277,22 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    /// Persists the router the app or SmartConfig sent as the station configuration.
-    async fn store_router(&mut self, state: &mut RamState, station: WifiStation) {
-        if state.settings.station.as_ref() == Some(&station) {
+    /// Persists the router in the slot (the app's or SmartConfig's) as the station
+    /// configuration.
+    async fn store_router(&mut self, state: &mut RamState) {
+        let Slot::Station(station) = &self.slot else {
+            return;
+        };
+        if state.settings.station.as_ref() == Some(station) {
             return;
         }
-        if self.module.settings.store_station(&station).await.is_ok() {
-            state.settings.station = Some(station);
-        } else {
+        if !self.store_slot().await {
             warning!("router credentials not stored");
+            self.slot = Slot::Empty;
+            return;
+        }
+        if let Slot::Station(station) = core::mem::replace(&mut self.slot, Slot::Empty) {
+            state.settings.station = Some(station);
         }
     }
 
@@ -288,7 +308,12 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             .is_ok()
     }
 
-    /// Runs the machine's actions until it has none left.
+    /// Runs the machine's actions until it has none left: radio, UDP, URCs, flash and the
+    /// binding session's requests, each carried out here (one async frame, not one per
+    /// action, between the runner's wait and the flash writes).
+    // The data buffer holds an action's bytes while the radio sends them; nothing else uses
+    // it meanwhile (see the module doc).
+    #[allow(clippy::await_holding_refcell_ref)]
     pub(super) async fn drive_provisioning(&mut self, state: &mut RamState) {
         loop {
             let now = self.clock.now_ms();
@@ -302,106 +327,130 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             let Some(action) = action else {
                 return;
             };
-            self.provisioning_action(state, action, now).await;
+            let wifi = &mut *self.module.wifi;
+            let runner = &mut self.provisioning;
+            match action {
+                Action::Urc { length } => {
+                    let data = self.mqtt.data.borrow();
+                    self.mqtt
+                        .outbox
+                        .borrow_mut()
+                        .push_status(&[&data[..length]]);
+                    self.mqtt.output_ready.raise();
+                }
+                Action::StartRadio(mode) => {
+                    // Asked for only by the start, within AT+TCSAP's or AT+TCSTARTSMART's job.
+                    let access_point = match &self.slot {
+                        Slot::Step(Step::Async(Job::ProvisionStart(access_point))) => {
+                            access_point.as_ref()
+                        }
+                        _ => None,
+                    };
+                    let result = match (mode, access_point) {
+                        (Mode::SoftAp, Some(access_point)) => wifi.start_soft_ap(&SoftApConfig {
+                            ssid: &access_point.ssid,
+                            password: &access_point.password,
+                            channel: access_point.channel,
+                            max_stations: MAX_STATIONS,
+                        }),
+                        (Mode::SoftAp, None) => Err(7),
+                        (_, _) => wifi.start_smartconfig(),
+                    };
+                    runner.machine.radio_started(result, now);
+                }
+                Action::StopRadio => {
+                    wifi.stop_soft_ap();
+                    wifi.stop_smartconfig();
+                }
+                Action::JoinRouter => {
+                    wifi.stop_soft_ap();
+                    let joined = !runner.router_refused && self.join_router(state).await;
+                    let event = if joined {
+                        WifiEvent::GotIp
+                    } else {
+                        WifiEvent::Disconnected
+                    };
+                    let now = self.clock.now_ms();
+                    self.provisioning.machine.wifi(event, now);
+                }
+                Action::OpenServer(server) if wifi.open_udp(server).is_err() => {
+                    warning!("provisioning UDP server not opened");
+                }
+                Action::CloseServer(server) => wifi.close_udp(server),
+                Action::Send { server, to, length } => {
+                    let data = self.mqtt.data.borrow();
+                    if wifi.send_udp(server, to, &data[..length]).await.is_err() {
+                        warning!("provisioning datagram not sent");
+                    }
+                }
+                Action::Led(lit) => wifi.set_led(lit),
+                Action::Register => {
+                    // Step 1 of `cloud.md` §6.5: dynamic registration with the product record
+                    // (AT+TCDEVREG's runner and budget); the device record is stored on success.
+                    let started = self.clock.now_ms();
+                    let result = self.register(state, started).await;
+                    let now = self.clock.now_ms();
+                    self.provisioning.machine.registered(result, now);
+                }
+                Action::MqttConnect => self.binding_connect(state).await,
+                Action::MqttSubscribe { length } => self.binding_subscribe(state, length).await,
+                Action::MqttPublish {
+                    topic_length,
+                    payload_length,
+                } => {
+                    self.binding_publish(state, topic_length, payload_length)
+                        .await
+                }
+                Action::MqttDisconnect => {
+                    self.settle_operation().await;
+                    self.send(Request::Disconnect);
+                    self.outcome().await;
+                }
+                Action::OpenLogAp => {
+                    let config = SoftApConfig {
+                        ssid: LOG_AP_SSID,
+                        password: LOG_AP_PASSWORD,
+                        channel: 0,
+                        max_stations: MAX_STATIONS,
+                    };
+                    if wifi.start_soft_ap(&config).is_err() {
+                        warning!("log softAP not started");
+                    }
+                }
+                Action::CloseLogAp => {
+                    wifi.close_udp(UdpServer::Log);
+                    wifi.stop_soft_ap();
+                }
+                Action::SaveErrors => {
+                    runner.errors_unsaved = true;
+                    if matches!(self.slot, Slot::Empty) {
+                        self.save_errors().await;
+                    }
+                }
+                _ => {}
+            }
         }
     }
+}
 
-    // The data buffer holds the action's bytes while the radio sends them; nothing else
-    // uses it meanwhile (see the module doc).
-    #[allow(clippy::await_holding_refcell_ref)]
-    async fn provisioning_action(&mut self, state: &mut RamState, action: Action, now: u64) {
-        let wifi = &mut *self.module.wifi;
-        let runner = &mut self.provisioning;
-        match action {
-            Action::Urc { length } => {
-                let data = self.mqtt.data.borrow();
-                self.mqtt
-                    .outbox
-                    .borrow_mut()
-                    .push_status(&[&data[..length]]);
-                self.mqtt.output_ready.raise();
+impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'_, '_, '_, T, F, W, C, N>
+{
+    /// Writes the previous error records the machine asked to save, through the slot, which
+    /// must be empty (between commands, or when a command ended).
+    pub(super) async fn save_errors(&mut self) {
+        self.provisioning.errors_unsaved = false;
+        {
+            let mut stored = storage::ProvisioningErrors::default();
+            for failure in self.provisioning.machine.errors().previous() {
+                let _ = stored.records.push((failure.kind, failure.sub));
             }
-            Action::StartRadio(mode) => {
-                let result = match (mode, &runner.access_point) {
-                    (Mode::SoftAp, Some(access_point)) => wifi.start_soft_ap(&SoftApConfig {
-                        ssid: &access_point.ssid,
-                        password: &access_point.password,
-                        channel: access_point.channel,
-                        max_stations: MAX_STATIONS,
-                    }),
-                    (Mode::SoftAp, None) => Err(7),
-                    (_, _) => wifi.start_smartconfig(),
-                };
-                runner.machine.radio_started(result, now);
-            }
-            Action::StopRadio => {
-                wifi.stop_soft_ap();
-                wifi.stop_smartconfig();
-            }
-            Action::JoinRouter => {
-                wifi.stop_soft_ap();
-                let joined = !runner.router_refused && self.join_router(state).await;
-                let event = if joined {
-                    WifiEvent::GotIp
-                } else {
-                    WifiEvent::Disconnected
-                };
-                let now = self.clock.now_ms();
-                self.provisioning.machine.wifi(event, now);
-            }
-            Action::OpenServer(server) if wifi.open_udp(server).is_err() => {
-                warning!("provisioning UDP server not opened");
-            }
-            Action::CloseServer(server) => wifi.close_udp(server),
-            Action::Send { server, to, length } => {
-                let data = self.mqtt.data.borrow();
-                if wifi.send_udp(server, to, &data[..length]).await.is_err() {
-                    warning!("provisioning datagram not sent");
-                }
-            }
-            Action::Led(lit) => wifi.set_led(lit),
-            Action::Register => self.register_for_binding(state).await,
-            Action::MqttConnect => self.binding_connect(state).await,
-            Action::MqttSubscribe { length } => self.binding_subscribe(state, length).await,
-            Action::MqttPublish {
-                topic_length,
-                payload_length,
-            } => {
-                self.binding_publish(state, topic_length, payload_length)
-                    .await
-            }
-            Action::MqttDisconnect => {
-                self.settle_operation().await;
-                self.send(Request::Disconnect);
-                self.outcome().await;
-            }
-            Action::OpenLogAp => {
-                let config = SoftApConfig {
-                    ssid: LOG_AP_SSID,
-                    password: LOG_AP_PASSWORD,
-                    channel: 0,
-                    max_stations: MAX_STATIONS,
-                };
-                if wifi.start_soft_ap(&config).is_err() {
-                    warning!("log softAP not started");
-                }
-            }
-            Action::CloseLogAp => {
-                wifi.close_udp(UdpServer::Log);
-                wifi.stop_soft_ap();
-            }
-            Action::SaveErrors => {
-                let mut stored = storage::ProvisioningErrors::default();
-                for failure in runner.machine.errors().previous() {
-                    let _ = stored.records.push((failure.kind, failure.sub));
-                }
-                let settings = &mut *self.module.settings;
-                if settings.store_provisioning_errors(&stored).await.is_err() {
-                    warning!("provisioning error records not stored");
-                }
-            }
-            _ => {}
+            self.slot = Slot::Errors(stored);
         }
+        if !self.store_slot().await {
+            warning!("provisioning error records not stored");
+        }
+        self.slot = Slot::Empty;
     }
 }
 

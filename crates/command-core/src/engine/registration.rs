@@ -19,7 +19,7 @@
 //! buffer (a certificate reply is a few KiB) and otherwise in the front of the data buffer,
 //! and decrypted into whatever of the two is left. The product record stays where it is
 //! (borrowed from the RAM state); the device record is built only after the last await of
-//! the exchange.
+//! the exchange, straight into the executor's slot, from where it is written.
 
 use embassy_futures::select::{select, Either};
 use embedded_io_async::{Read, Write};
@@ -32,6 +32,7 @@ use provisioning::dynreg::{
 };
 use storage::{DeviceInfo, ProductInfo};
 
+use super::jobs::Slot;
 use super::Executor;
 use crate::board::{Clock, Network, Profile, Wifi};
 use crate::state::RamState;
@@ -83,13 +84,17 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Either::First(result) => result?,
             Either::Second(()) => return Err(TIMED_OUT),
         };
-        let device = self.take_credential(state, body_length).await?;
-        if state.settings.device.as_ref() != Some(&device)
-            && self.module.settings.store_device(&device).await.is_err()
-        {
+        // The record waits for its write in the slot, not in this future (`jobs::Slot`); the
+        // command or provisioning step that runs this no longer reads its step.
+        self.slot = Slot::Device(self.take_credential(state, body_length).await?);
+        let unchanged = matches!(&self.slot, Slot::Device(device) if state.settings.device.as_ref() == Some(device));
+        if !unchanged && !self.store_slot().await {
+            self.slot = Slot::Empty;
             return Err(NOT_STORED);
         }
-        state.settings.device = Some(device);
+        if let Slot::Device(device) = core::mem::replace(&mut self.slot, Slot::Empty) {
+            state.settings.device = Some(device);
+        }
         Ok(())
     }
 
