@@ -497,12 +497,8 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                         match (next, &self.slot) {
                             // AT+TCOTASET drains the OTA machine, the deepest wait a command has:
                             // run from here, one frame less above it.
-                            (
-                                Next::Continue,
-                                Slot::Step(Step::Async(Job::OtaSet { enable, version })),
-                            ) => {
-                                let (enable, version) = (*enable, version.clone());
-                                self.ota_set(state, enable, &version).await;
+                            (Next::Continue, Slot::Step(Step::Async(Job::OtaSet { .. }))) => {
+                                self.ota_set(state).await;
                                 self.flush_reply().await
                             }
                             (Next::Continue, _) => self.run_job(state).await,

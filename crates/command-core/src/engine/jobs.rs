@@ -15,7 +15,7 @@ use mqtt_session::session::SlotKind;
 
 /// What the executor lends the job it runs: the command's step, or a record on its way to
 /// flash that no step carries (the router a provisioning session received, the device record
-/// a registration obtained, provisioning's error records).
+/// a registration obtained, provisioning's error records, the OTA runner's firmware record).
 ///
 /// It lives in the executor, not in the job's future: a value there would take its room in
 /// every frame between the dispatch and the deepest wait, a flash write (sequential-storage's
@@ -28,6 +28,7 @@ pub(super) enum Slot {
     Station(storage::WifiStation),
     Device(storage::DeviceInfo),
     Errors(storage::ProvisioningErrors),
+    Firmware(storage::FirmwareInfo),
 }
 
 impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
@@ -41,6 +42,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Slot::Station(station) => settings.store_station(station).await,
             Slot::Device(device) => settings.store_device(device).await,
             Slot::Errors(errors) => settings.store_provisioning_errors(errors).await,
+            Slot::Firmware(record) => settings.store_firmware(record).await,
             Slot::Empty | Slot::Step(_) => return false,
         };
         stored.is_ok()

@@ -14,10 +14,12 @@ use mqtt_session::codec::QoS;
 use mqtt_session::session::SlotKind;
 use ota::{FirmwareState, Report, Version};
 
+use super::jobs::Slot;
 use super::ota_jobs::device_topic;
 use super::{Executor, Next};
 use crate::board::{Clock, Network, Wifi};
 use crate::fmt::warning;
+use crate::handlers::{Job, Step};
 use crate::mqtt::{Outcome, Request};
 use crate::ota_state::{REPORT_TOPIC, SERVICE_DOWN_TOPIC, UPDATE_TOPIC};
 use crate::state::RamState;
@@ -104,16 +106,22 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         self.flush_reply().await
     }
 
-    /// AT+TCOTASET after its `OK\r\n`.
-    // The version is lent and the topics are made where they are sent: values in scope across
-    // the drain's await would stay in the future's state (`docs/decisions.md`, "Engine RAM").
-    pub(super) async fn ota_set(&mut self, state: &RamState, enable: bool, version: &Version) {
+    /// AT+TCOTASET after its `OK\r\n`, its step in the slot.
+    ///
+    /// The version is read from the step wherever it is used, never copied into this frame:
+    /// the drains below store firmware records through the slot (`ota_jobs`), the deepest
+    /// wait a command has, so the step may be gone after a drain; nothing reads it then
+    /// (`ota.version` is set ahead of the abort's drain: only AT+TCOTASET? reads it).
+    pub(super) async fn ota_set(&mut self, state: &RamState) {
         let ota = &self.mqtt.ota;
+        let Some((enable, version)) = ota_set_step(&self.slot) else {
+            return;
+        };
         if !enable {
             ota.machine.borrow_mut().disable();
+            *ota.version.borrow_mut() = version.clone();
             // `UPDATEFAIL,208` of an aborted download goes out before the result line.
             self.drain_ota(state).await;
-            *ota.version.borrow_mut() = version.clone();
             self.reply.result_ok("TCOTASET");
             return;
         }
@@ -155,16 +163,19 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
         // Listening starts before the version report leaves: the cloud may answer it with
         // `update_firmware` in the same breath as the PUBACK.
-        let _ = ota.machine.borrow_mut().enable(version);
         // The report is written where every publish payload is: the session's payload area,
         // where its PUBLISH is encoded around it. Without an area (unsent bytes in it) the
         // publish fails like one that does not fit.
-        let length = {
-            let mut session = self.mqtt.session.borrow_mut();
-            session
-                .payload_area(ota::MAXIMUM_REPORT_LENGTH)
-                .and_then(|area| ota::write_report(Report::Version, version, area).ok())
-                .unwrap_or(0)
+        let length = match ota_set_step(&self.slot) {
+            Some((_, version)) => {
+                let _ = ota.machine.borrow_mut().enable(version);
+                let mut session = self.mqtt.session.borrow_mut();
+                session
+                    .payload_area(ota::MAXIMUM_REPORT_LENGTH)
+                    .and_then(|area| ota::write_report(Report::Version, version, area).ok())
+                    .unwrap_or(0)
+            }
+            None => 0,
         };
         let sent = device_topic(state, REPORT_TOPIC)
             .map(|report| {
@@ -184,7 +195,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
         let now = self.clock.now_ms();
         self.publish_resource_report(state, Report::Version, now);
-        *ota.version.borrow_mut() = version.clone();
+        if let Some((_, version)) = ota_set_step(&self.slot) {
+            *ota.version.borrow_mut() = version.clone();
+        }
         self.reply.result_ok("TCOTASET");
     }
 
@@ -225,5 +238,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     .end();
             }
         }
+    }
+}
+
+/// AT+TCOTASET's `<enable>` and version, where they lie: the step in the slot.
+fn ota_set_step(slot: &Slot) -> Option<(bool, &Version)> {
+    match slot {
+        Slot::Step(Step::Async(Job::OtaSet { enable, version })) => Some((*enable, version)),
+        _ => None,
     }
 }

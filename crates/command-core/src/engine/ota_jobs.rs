@@ -28,6 +28,7 @@ use ota::http::{range_request_parts, RangeDownload, RequestDigits, Url, STALL_TI
 use ota::{Event, Failure, ImageDigest, StoredImage, REBOOT_DELAY_MS};
 use storage::{FirmwareWriter, Settings, Snapshot};
 
+use super::jobs::Slot;
 use super::Executor;
 use crate::board::{Clock, Network, Profile, Wifi};
 use crate::fmt::warning;
@@ -242,8 +243,8 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             Event::Publish(report) => self.publish_report(state, report, now),
             Event::Status(status) => self.ota_status(status),
             Event::BeginImage | Event::Checkpoint { .. } | Event::CompleteImage => {
-                // One binding only: each named value in scope across the store's await takes
-                // its own room in the future.
+                // The record goes to flash from the executor's slot (`jobs::Slot`), not from
+                // this frame: AT+TCOTASET's drain no longer needs its step there.
                 let Some(record) = ota.machine.borrow().firmware_record(
                     &event,
                     ota.max_size.get(),
@@ -251,12 +252,16 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 ) else {
                     return;
                 };
-                if self.module.settings.store_firmware(&record).await.is_ok() {
-                    *ota.record.borrow_mut() = Some(StoredImage::from(&record));
+                self.slot = Slot::Firmware(record);
+                if self.store_slot().await {
+                    if let Slot::Firmware(record) = &self.slot {
+                        *ota.record.borrow_mut() = Some(StoredImage::from(record));
+                    }
                 } else {
                     warning!("firmware record not stored");
                     ota.machine.borrow_mut().fetch_failed(Failure::Flash, now);
                 }
+                self.slot = Slot::Empty;
             }
             Event::ClearImage => {
                 if self.module.settings.erase_firmware().await.is_err() {
