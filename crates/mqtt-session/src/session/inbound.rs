@@ -412,7 +412,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         // A SUBACK after its timeout finds nothing pending and is ignored (`commands.md` §4).
         match self.take_pending(packet_id, wanted) {
             Some(PendingKind::Resubscribe { kind, index }) => {
-                self.resubscribe_answered(kind, index, Some(return_code), now);
+                self.resubscribe_answered(kind, usize::from(index), Some(return_code), now);
             }
             Some(PendingKind::Subscribe { kind, slot }) => {
                 let granted = QoS::from_bits(return_code);

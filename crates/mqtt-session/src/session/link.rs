@@ -112,7 +112,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                     self.push_event(Event::UnsubscribeTimeout { packet_id })
                 }
                 PendingKind::Resubscribe { kind, index } => {
-                    self.resubscribe_answered(kind, index, None, now)
+                    self.resubscribe_answered(kind, usize::from(index), None, now)
                 }
             }
         }
@@ -264,6 +264,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         });
         match self.write(&packet) {
             Ok(()) => {
+                // A slot index, below `USER_SLOTS` (`PendingKind::Resubscribe`).
+                let index = index as u8;
                 self.commit_packet_id(packet_id, PendingKind::Resubscribe { kind, index }, now)
             }
             Err(_) => self.resubscribe_answered(kind, index, None, now),

@@ -151,9 +151,11 @@ enum PendingKind {
         kind: SlotKind,
         slot: u8,
     },
+    /// The `index`th slot of its kind: a `u8` (at most [`USER_SLOTS`] slots), which makes an
+    /// in-flight entry 16 bytes, not 32.
     Resubscribe {
         kind: SlotKind,
-        index: usize,
+        index: u8,
     },
     Unsubscribe,
 }
