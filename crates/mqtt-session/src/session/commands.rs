@@ -78,7 +78,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         // payload goes behind room for the longest one (a 4-byte remaining length).
         // A lent payload area (a data phase in progress) stays untouched: the room ends
         // where it starts.
-        let start = self.transmit_length;
+        let start = usize::from(self.transmit_length);
         let payload_at = start + Packet::Publish(header).encoded_length() + 3;
         let room_end = self.transmit_end();
         let room = self
@@ -95,7 +95,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             .map_err(|_| PublishError::TooLarge)?;
         let end = payload_at + length;
         self.transmit.copy_within(header_at..end, start);
-        self.transmit_length = start + (end - header_at);
+        self.transmit_length = super::offset(start + (end - header_at));
         if let Some(packet_id) = packet_id {
             self.commit_packet_id(packet_id, PendingKind::Publish, now);
         }

@@ -15,23 +15,28 @@
 //! UNSUBACK) stop as well, for the same reason; on release every such timer, and the
 //! PINGRESP wait, resume with the time they had left when the hold began.
 
-use super::{Entropy, Message, Phase, Ping, Session};
+use super::{Entropy, Message, Phase, Ping, Session, NOT_HELD};
 use crate::codec::Packet;
 
 impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Holds the message the last [`Session::poll`] delivered (no effect without one, or when
     /// already held).
     pub fn hold_message(&mut self, now: u64) {
-        if self.release.is_some() && self.held_since.is_none() {
-            self.held_since = Some(now);
+        if self.release.is_some() && self.held().is_none() {
+            self.held_since = now;
         }
+    }
+
+    /// Since when the delivered message is held, if it is.
+    pub(super) fn held(&self) -> Option<u64> {
+        (self.held_since != NOT_HELD).then_some(self.held_since)
     }
 
     /// The held message, as it was delivered.
     pub fn held_message(&self) -> Option<Message<'_>> {
-        self.held_since?;
+        self.held()?;
         let release = self.release.as_ref()?;
-        let buffer = &self.receive[..self.receive_length];
+        let buffer = &self.receive[..usize::from(self.receive_length)];
         let topic = buffer.get(release.topic.range())?;
         Some(Message {
             topic: core::str::from_utf8(topic).unwrap_or_default(),
@@ -47,20 +52,21 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     pub fn can_take_input(&self) -> bool {
         matches!(self.phase, Phase::Idle | Phase::BackingOff { .. })
             || self.discard > 0
-            || self.receive_length < RX
+            || usize::from(self.receive_length) < RX
     }
 
     /// Whether a delivered message is held.
     pub fn is_holding(&self) -> bool {
-        self.held_since.is_some()
+        self.held().is_some()
     }
 
     /// Ends the hold: the acknowledgement is queued by the next [`Session::poll`], and the
     /// stopped timers resume.
     pub fn release_held(&mut self, now: u64) {
-        let Some(since) = self.held_since.take() else {
+        let Some(since) = self.held() else {
             return;
         };
+        self.held_since = NOT_HELD;
         let paused = now.saturating_sub(since);
         for pending in self.pending.iter_mut() {
             pending.deadline += paused;

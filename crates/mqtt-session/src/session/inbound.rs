@@ -8,8 +8,8 @@
 
 use super::subscriptions::{Granted, SlotKind};
 use super::{
-    Acknowledgement, ConnectRefusal, DropReason, Entropy, Event, Message, PendingKind, Phase,
-    Release, Session, Span, ACKNOWLEDGEMENT_LENGTH, MAX_INBOUND_PAYLOAD,
+    offset, Acknowledgement, ConnectRefusal, DropReason, Entropy, Event, Message, PendingKind,
+    Phase, Release, Session, Span, ACKNOWLEDGEMENT_LENGTH, MAX_INBOUND_PAYLOAD,
 };
 use crate::codec::{
     decode, decode_fixed_header, DecodeError, Packet, PacketId, QoS, SUBACK_FAILURE,
@@ -72,13 +72,14 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         if matches!(self.phase, Phase::Idle | Phase::BackingOff { .. }) {
             return bytes.len();
         }
-        let skipped = self.discard.min(bytes.len());
-        self.discard -= skipped;
+        // `discard` is a `u32`, no wider than `usize` on the targets.
+        let skipped = (self.discard as usize).min(bytes.len());
+        self.discard -= skipped as u32;
         let rest = &bytes[skipped..];
-        let stored = rest.len().min(RX - self.receive_length);
-        self.receive[self.receive_length..self.receive_length + stored]
-            .copy_from_slice(&rest[..stored]);
-        self.receive_length += stored;
+        let length = usize::from(self.receive_length);
+        let stored = rest.len().min(RX - length);
+        self.receive[length..length + stored].copy_from_slice(&rest[..stored]);
+        self.receive_length = offset(length + stored);
         skipped + stored
     }
 
@@ -93,15 +94,16 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                 return false;
             }
         }
-        self.consume_receive(release.length);
+        self.consume_receive(usize::from(release.length));
         self.release = None;
         true
     }
 
     fn consume_receive(&mut self, length: usize) {
-        let length = length.min(self.receive_length);
-        self.receive.copy_within(length..self.receive_length, 0);
-        self.receive_length -= length;
+        let held = usize::from(self.receive_length);
+        let length = length.min(held);
+        self.receive.copy_within(length..held, 0);
+        self.receive_length = offset(held - length);
     }
 
     /// Decodes received packets until one is to be delivered (returned) or an event is
@@ -134,7 +136,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
 
     /// The event for a delivery, borrowing the receive buffer.
     pub(super) fn message_event(&self, delivery: Delivery) -> Event<'_> {
-        let buffer = &self.receive[..self.receive_length];
+        let buffer = &self.receive[..usize::from(self.receive_length)];
         Event::Message(Message {
             topic: core::str::from_utf8(&buffer[delivery.publish.topic]).unwrap_or_default(),
             payload: &buffer[delivery.publish.payload],
@@ -156,7 +158,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn decode_step(&self) -> Step {
-        let buffer = &self.receive[..self.receive_length];
+        let buffer = &self.receive[..usize::from(self.receive_length)];
         let (packet, length) = match decode(buffer) {
             Ok(Some(decoded)) => decoded,
             Ok(None) => return Step::Incomplete,
@@ -197,7 +199,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Handles a packet that cannot fit the receive buffer. Returns true if it made
     /// progress (bytes skipped or the link dropped), false to wait for more input.
     fn skip_oversized(&mut self, now: u64) -> bool {
-        let buffer = &self.receive[..self.receive_length];
+        let buffer = &self.receive[..usize::from(self.receive_length)];
         let header = match decode_fixed_header(buffer) {
             Ok(Some(header)) if header.total_length() > RX => header,
             _ => return false,
@@ -237,7 +239,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             (QoS::ExactlyOnce, Some(Some(packet_id))) => Some(Acknowledgement::PubRec(packet_id)),
         };
         self.statistics.oversize_dropped += 1;
-        self.discard = header.total_length() - self.receive_length;
+        // A packet's total length (at most 5 + 268,435,455 bytes) fits a `u32`.
+        self.discard = (header.total_length() - usize::from(self.receive_length)) as u32;
         self.receive_length = 0;
         if let Some(acknowledgement) = acknowledgement {
             let _ = self.write(&acknowledgement.packet());
@@ -261,7 +264,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             _ => None,
         };
         let deliver = !self.is_duplicate(&publish) && self.is_deliverable(&publish);
-        let buffer = &self.receive[..self.receive_length];
+        let buffer = &self.receive[..usize::from(self.receive_length)];
         let topic = core::str::from_utf8(&buffer[publish.topic.clone()]).unwrap_or_default();
         let for_user = self.subscriptions.routes(SlotKind::User, topic);
         let for_internal = self.subscriptions.routes(SlotKind::Internal, topic);
@@ -276,7 +279,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             return None;
         }
         self.release = Some(Release {
-            length,
+            length: offset(length),
             acknowledgement,
             topic: Span::new(publish.topic.clone()),
             payload: Span::new(publish.payload.clone()),

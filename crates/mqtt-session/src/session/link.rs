@@ -20,9 +20,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             password: fields.password.as_ref().map(|password| password.as_bytes()),
         };
         let end = self.transmit_end();
-        let written =
-            Packet::Connect(connect).encode(&mut self.transmit[self.transmit_length..end])?;
-        self.transmit_length += written;
+        let written = Packet::Connect(connect)
+            .encode(&mut self.transmit[usize::from(self.transmit_length)..end])?;
+        self.transmit_length += super::offset(written);
         self.history.connect_sent(now);
         self.last_ping_or_connect = now;
         self.ping = Ping::Idle;
@@ -205,7 +205,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.ping = Ping::Idle;
         // A held message may be half-way to the UART: it stays until released, but the link
         // its acknowledgement belonged to is gone (a QoS 1 message comes again).
-        match (self.held_since, self.release.as_mut()) {
+        match (self.held(), self.release.as_mut()) {
             (Some(_), Some(release)) => {
                 release.acknowledgement = None;
                 self.receive_length = release.length;
@@ -213,7 +213,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             _ => {
                 self.receive_length = 0;
                 self.release = None;
-                self.held_since = None;
+                self.held_since = super::NOT_HELD;
             }
         }
     }

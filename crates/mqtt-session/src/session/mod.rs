@@ -170,7 +170,7 @@ struct Pending {
 /// A delivered message still in the receive buffer, with its deferred acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Release {
-    length: usize,
+    length: u16,
     acknowledgement: Option<Acknowledgement>,
     /// Where the message lies in the receive buffer, for [`Session::held_message`].
     topic: Span,
@@ -179,6 +179,15 @@ struct Release {
     retain: bool,
     for_user: bool,
     for_internal: bool,
+}
+
+/// `Session::held_since` while no message is held.
+const NOT_HELD: u64 = u64::MAX;
+
+/// A length or offset into one of the buffers as stored: a `u16` (both buffers are at most
+/// 64 KiB, checked in [`Session::new`]).
+fn offset(value: usize) -> u16 {
+    value as u16
 }
 
 /// A range of the receive buffer in two `u16`s, not two `usize`s (both buffers are at most
@@ -232,17 +241,21 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     subscriptions: SubscriptionTable,
     events: EventQueue<EVENT_QUEUE>,
     transmit: [u8; TX],
-    transmit_length: usize,
+    /// Lengths and offsets into the buffers in `u16`s (both at most 64 KiB, checked in
+    /// [`Session::new`]), written through [`offset`].
+    transmit_length: u16,
     /// Size of the payload area lent at the end of the transmit buffer
     /// ([`Session::payload_area`]); writes stop in front of it. A `u16` (the buffer is at most
     /// 64 KiB): 4 bytes, not 16.
     staged: Option<u16>,
     receive: [u8; RX],
-    receive_length: usize,
-    discard: usize,
+    receive_length: u16,
+    /// What is left of an oversized packet: a remaining length is at most 268,435,455.
+    discard: u32,
     release: Option<Release>,
-    /// Since when the runner holds the delivered message (`Session::hold_message`).
-    held_since: Option<u64>,
+    /// Since when the runner holds the delivered message (`Session::hold_message`);
+    /// [`NOT_HELD`] for none (8 bytes, not an `Option`'s 16; read through `Session::held`).
+    held_since: u64,
     /// The next re-subscription stops after the internal slots until the runner resumes it
     /// (`Session::defer_user_resubscription`).
     defer_user: bool,
@@ -256,7 +269,7 @@ pub struct Session<R, const TX: usize, const RX: usize> {
 impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Creates an idle session.
     pub fn new(random: R) -> Self {
-        // Offsets into the buffers are kept in `u16`s (`Span`, `staged`).
+        // Offsets into the buffers are kept in `u16`s (`Span`, `staged`, the lengths).
         const { assert!(TX <= u16::MAX as usize && RX <= u16::MAX as usize) };
         let first_id = PacketId::new(1).unwrap_or_else(|| unreachable!());
         Self {
@@ -282,7 +295,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             receive_length: 0,
             discard: 0,
             release: None,
-            held_since: None,
+            held_since: NOT_HELD,
             defer_user: false,
             recent_qos1: Ring::new(first_id),
             awaiting_release: Ring::new(first_id),
@@ -353,21 +366,22 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
 
     /// Bytes waiting to be written to the transport.
     pub fn transmit(&self) -> &[u8] {
-        &self.transmit[..self.transmit_length]
+        &self.transmit[..usize::from(self.transmit_length)]
     }
 
     /// Drops the first `count` bytes of [`Session::transmit`] once written.
     pub fn mark_transmitted(&mut self, count: usize) {
-        let count = count.min(self.transmit_length);
-        self.transmit.copy_within(count..self.transmit_length, 0);
-        self.transmit_length -= count;
+        let length = usize::from(self.transmit_length);
+        let count = count.min(length);
+        self.transmit.copy_within(count..length, 0);
+        self.transmit_length = offset(length - count);
     }
 
     /// Returns the next event, running timers and decoding received packets as needed.
     /// Call until it returns `None`. A [`Event::Message`] borrows the receive buffer; its
     /// PUBACK/PUBREC is queued on the next call, i.e. after the runner handled the message.
     pub fn poll(&mut self, now: u64) -> Option<Event<'_>> {
-        if self.held_since.is_some() {
+        if self.held().is_some() {
             // The runner still holds the delivered message: nothing is decoded; on a live
             // link only the keep-alive runs, otherwise the reconnect timers do.
             if self.events.is_empty() {
@@ -398,9 +412,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
 
     /// The earliest time [`Session::poll`] has timer work to do.
     pub fn next_deadline(&self) -> Option<u64> {
-        if self.held_since.is_some()
-            && matches!(self.phase, Phase::Up | Phase::Resubscribing { .. })
-        {
+        if self.held().is_some() && matches!(self.phase, Phase::Up | Phase::Resubscribing { .. }) {
             return self.held_ping_deadline();
         }
         let phase = match self.phase {
@@ -467,14 +479,14 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
 
     fn write(&mut self, packet: &Packet<'_>) -> Result<(), EncodeError> {
         let written = packet.encode(self.transmit_space())?;
-        self.transmit_length += written;
+        self.transmit_length += offset(written);
         Ok(())
     }
 
     /// Where the next packet goes: behind the pending bytes, in front of a lent payload area.
     fn transmit_space(&mut self) -> &mut [u8] {
         let end = self.transmit_end();
-        &mut self.transmit[self.transmit_length..end]
+        &mut self.transmit[usize::from(self.transmit_length)..end]
     }
 
     fn transmit_end(&self) -> usize {
@@ -482,7 +494,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn transmit_free(&self) -> usize {
-        self.transmit_end() - self.transmit_length
+        self.transmit_end() - usize::from(self.transmit_length)
     }
 
     /// Whether a SUBSCRIBE into slot `slot` of `kind` is still in flight.

@@ -21,7 +21,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// `None`, and no area, while pending bytes still occupy them (or `size` exceeds the
     /// buffer): the publish then fails with [`PublishError::BufferFull`].
     pub fn payload_area(&mut self, size: usize) -> Option<&mut [u8]> {
-        if size > TX || self.transmit_length > TX - size {
+        if size > TX || usize::from(self.transmit_length) > TX - size {
             self.staged = None;
             return None;
         }
@@ -75,13 +75,14 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         let payload_start = TX - area;
         let start = payload_start
             .checked_sub(header)
-            .filter(|start| *start >= self.transmit_length)
+            .filter(|start| *start >= usize::from(self.transmit_length))
             .ok_or(PublishError::BufferFull)?;
         Packet::encode_publish_header(&publish, length, &mut self.transmit[start..payload_start])
             .map_err(|_| PublishError::BufferFull)?;
         let end = payload_start + length;
-        self.transmit.copy_within(start..end, self.transmit_length);
-        self.transmit_length += end - start;
+        self.transmit
+            .copy_within(start..end, usize::from(self.transmit_length));
+        self.transmit_length += super::offset(end - start);
         if let Some(packet_id) = packet_id {
             self.commit_packet_id(packet_id, PendingKind::Publish, now);
         }
