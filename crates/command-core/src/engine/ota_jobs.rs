@@ -101,7 +101,13 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 Either4::Second(Woken::Received(count)) => self.receive_image(count).await,
                 Either4::Second(Woken::Timer) => self.check_stall(),
                 Either4::Second(Woken::Machine) => {}
-                Either4::Third(woken) => self.provisioning_woken(state, woken).await,
+                Either4::Third(woken) => {
+                    let radio = self.provisioning_woken(state, woken);
+                    if let Some((event, now)) = radio {
+                        self.radio_event(state, event, now).await;
+                    }
+                    self.drive_provisioning(state).await;
+                }
                 Either4::Fourth(()) => {}
             }
         }

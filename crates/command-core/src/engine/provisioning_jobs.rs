@@ -184,32 +184,37 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    /// Feeds what woke the runner to the machine and carries out what follows.
-    // An `async` block, not an `async fn`: the arguments are kept once (this frame is the
-    // runner's between the executor's idle wait and a flash write).
-    #[allow(clippy::manual_async_fn)]
-    pub(super) fn provisioning_woken<'e>(
-        &'e mut self,
-        state: &'e mut RamState,
+    /// Feeds what woke the runner to the machine; a radio event is handed back for
+    /// `radio_event`, with the time it arrived.
+    ///
+    /// Synchronous: the executor's idle wait awaits the radio event and the runner's next
+    /// steps itself, so no frame between them keeps what woke the runner (this frame was
+    /// the runner's between the idle wait and a flash write).
+    pub(super) fn provisioning_woken(
+        &mut self,
+        state: &mut RamState,
         woken: Woken,
-    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
-        async move {
-            let now = self.clock.now_ms();
-            match woken {
-                Woken::Timer => {}
-                Woken::Radio(event) => self.radio_event(state, event, now).await,
-                Woken::Outcome(outcome) => {
-                    if let Some(operation) = self.provisioning.operation.take() {
-                        self.operation_ended(state, operation, outcome, now);
-                    }
+    ) -> Option<(ProvisioningEvent, u64)> {
+        let now = self.clock.now_ms();
+        match woken {
+            Woken::Timer => {}
+            Woken::Radio(event) => return Some((event, now)),
+            Woken::Outcome(outcome) => {
+                if let Some(operation) = self.provisioning.operation.take() {
+                    self.operation_ended(state, operation, outcome, now);
                 }
-                Woken::Message => self.bind_message(state, now),
             }
-            self.drive_provisioning(state).await;
+            Woken::Message => self.bind_message(state, now),
         }
+        None
     }
 
-    async fn radio_event(&mut self, state: &mut RamState, event: ProvisioningEvent, now: u64) {
+    pub(super) async fn radio_event(
+        &mut self,
+        state: &mut RamState,
+        event: ProvisioningEvent,
+        now: u64,
+    ) {
         let machine = &mut self.provisioning.machine;
         match event {
             ProvisioningEvent::Datagram {
