@@ -75,8 +75,8 @@ pub(super) fn device_topic(state: &RamState, prefix: &str) -> Option<heapless::S
     topic(prefix, &device.product_id, &device.device_name)
 }
 
-impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
-    Executor<'_, '_, '_, T, F, W, C, N>
+impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'s, 'm, 'r, T, F, W, C, N>
 {
     /// Waits for the next line, running the OTA update and provisioning meanwhile; `true`
     /// when a valid module image asks for the reboot into it instead.
@@ -243,66 +243,77 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    async fn ota_event(&mut self, state: &RamState, event: Event, now: u64) {
-        let ota = &self.mqtt.ota;
-        match event {
-            Event::Publish(report) => self.publish_report(state, report, now),
-            Event::Status(status) => self.ota_status(status),
-            Event::BeginImage | Event::Checkpoint { .. } | Event::CompleteImage => {
-                // The record goes to flash from the executor's slot (`jobs::Slot`), not from
-                // this frame: AT+TCOTASET's drain no longer needs its step there.
-                let Some(record) = ota.machine.borrow().firmware_record(
-                    &event,
-                    ota.max_size.get(),
-                    ota.resource_name().as_bytes(),
-                ) else {
-                    return;
-                };
-                self.slot = Slot::Firmware(record);
-                if self.store_slot().await {
-                    if let Slot::Firmware(record) = &self.slot {
-                        *ota.record.borrow_mut() = Some(StoredImage::from(record));
+    /// Carries out one event of the machine.
+    // An `async` block, not an `async fn`: the arguments are kept once (this frame lies
+    // between the executor's idle wait and a flash write).
+    #[allow(clippy::manual_async_fn)]
+    fn ota_event<'e>(
+        &'e mut self,
+        state: &'e RamState,
+        event: Event,
+        now: u64,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            let ota = &self.mqtt.ota;
+            match event {
+                Event::Publish(report) => self.publish_report(state, report, now),
+                Event::Status(status) => self.ota_status(status),
+                Event::BeginImage | Event::Checkpoint { .. } | Event::CompleteImage => {
+                    // The record goes to flash from the executor's slot (`jobs::Slot`), not from
+                    // this frame: AT+TCOTASET's drain no longer needs its step there.
+                    let Some(record) = ota.machine.borrow().firmware_record(
+                        &event,
+                        ota.max_size.get(),
+                        ota.resource_name().as_bytes(),
+                    ) else {
+                        return;
+                    };
+                    self.slot = Slot::Firmware(record);
+                    if self.store_slot().await {
+                        if let Slot::Firmware(record) = &self.slot {
+                            *ota.record.borrow_mut() = Some(StoredImage::from(record));
+                        }
+                    } else {
+                        warning!("firmware record not stored");
+                        ota.machine.borrow_mut().fetch_failed(Failure::Flash, now);
                     }
-                } else {
-                    warning!("firmware record not stored");
-                    ota.machine.borrow_mut().fetch_failed(Failure::Flash, now);
+                    self.slot = Slot::Empty;
                 }
-                self.slot = Slot::Empty;
-            }
-            Event::ClearImage => {
-                if self.module.settings.erase_firmware().await.is_err() {
-                    warning!("firmware record not erased");
+                Event::ClearImage => {
+                    if self.module.settings.erase_firmware().await.is_err() {
+                        warning!("firmware record not erased");
+                    }
+                    *ota.record.borrow_mut() = None;
                 }
-                *ota.record.borrow_mut() = None;
-            }
-            Event::Fetch { offset, size } => {
-                if let Err(failure) = self.fetch(offset, size, now).await {
-                    let now = self.clock.now_ms();
-                    ota.machine.borrow_mut().fetch_failed(failure, now);
-                }
-            }
-            Event::Abort => self.download = None,
-            Event::Verify { size } => self.verify(size).await,
-            Event::Unsubscribe => {
-                for prefix in [UPDATE_TOPIC, SERVICE_DOWN_TOPIC] {
-                    if let Some(filter) = device_topic(state, prefix) {
-                        // Errors are ignored (`commands.md` §5): a link that is down has no
-                        // subscription to remove, and the session end clears the slot.
-                        let _ = self.mqtt.session.borrow_mut().unsubscribe(
-                            SlotKind::Internal,
-                            &filter,
-                            now,
-                        );
+                Event::Fetch { offset, size } => {
+                    if let Err(failure) = self.fetch(offset, size, now).await {
+                        let now = self.clock.now_ms();
+                        ota.machine.borrow_mut().fetch_failed(failure, now);
                     }
                 }
-                self.mqtt.service_wake.raise();
+                Event::Abort => self.download = None,
+                Event::Verify { size } => self.verify(size).await,
+                Event::Unsubscribe => {
+                    for prefix in [UPDATE_TOPIC, SERVICE_DOWN_TOPIC] {
+                        if let Some(filter) = device_topic(state, prefix) {
+                            // Errors are ignored (`commands.md` §5): a link that is down has no
+                            // subscription to remove, and the session end clears the slot.
+                            let _ = self.mqtt.session.borrow_mut().unsubscribe(
+                                SlotKind::Internal,
+                                &filter,
+                                now,
+                            );
+                        }
+                    }
+                    self.mqtt.service_wake.raise();
+                }
+                Event::Reboot => {
+                    // `UPDATERESET` and the reports are queued; they leave meanwhile.
+                    self.clock.sleep_until(now + REBOOT_DELAY_MS).await;
+                    ota.reboot.set(true);
+                }
+                _ => {}
             }
-            Event::Reboot => {
-                // `UPDATERESET` and the reports are queued; they leave meanwhile.
-                self.clock.sleep_until(now + REBOOT_DELAY_MS).await;
-                ota.reboot.set(true);
-            }
-            _ => {}
         }
     }
 

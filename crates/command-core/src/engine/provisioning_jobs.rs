@@ -209,76 +209,84 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         None
     }
 
-    pub(super) async fn radio_event(
-        &mut self,
-        state: &mut RamState,
+    /// Feeds a radio event to the machine and stores or joins the router it hands over.
+    // An `async` block, not an `async fn`: the arguments are kept once (this frame lies
+    // between the executor's idle wait and a flash write).
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn radio_event<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
         event: ProvisioningEvent,
         now: u64,
-    ) {
-        let machine = &mut self.provisioning.machine;
-        match event {
-            ProvisioningEvent::Datagram {
-                server,
-                from,
-                length,
-            } => {
-                // The router goes into the slot in a scope of its own: a local here would
-                // keep its room in this future across the flash write.
-                let store = {
-                    let Some(identity) = identity(state) else {
-                        return;
-                    };
-                    let data = self.mqtt.data.borrow();
-                    let datagram = &data[..length.min(DATAGRAM_MAX + 1)];
-                    match machine.datagram(&identity, server, datagram, from, now) {
-                        Received::Router { ssid, password } => {
-                            let station = router(ssid, password);
-                            self.provisioning.router_refused = station.is_none();
-                            match station {
-                                Some(station) => {
-                                    self.slot = Slot::Station(station);
-                                    true
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            let machine = &mut self.provisioning.machine;
+            match event {
+                ProvisioningEvent::Datagram {
+                    server,
+                    from,
+                    length,
+                } => {
+                    // The router goes into the slot in a scope of its own: a local here would
+                    // keep its room in this future across the flash write.
+                    let store = {
+                        let Some(identity) = identity(state) else {
+                            return;
+                        };
+                        let data = self.mqtt.data.borrow();
+                        let datagram = &data[..length.min(DATAGRAM_MAX + 1)];
+                        match machine.datagram(&identity, server, datagram, from, now) {
+                            Received::Router { ssid, password } => {
+                                let station = router(ssid, password);
+                                self.provisioning.router_refused = station.is_none();
+                                match station {
+                                    Some(station) => {
+                                        self.slot = Slot::Station(station);
+                                        true
+                                    }
+                                    None => false,
                                 }
-                                None => false,
                             }
+                            _ => false,
                         }
-                        _ => false,
-                    }
-                };
-                if store {
-                    self.store_router(state).await;
-                }
-            }
-            ProvisioningEvent::SmartConfigCredentials {
-                ssid_length,
-                password_length,
-            } => {
-                {
-                    let data = self.mqtt.data.borrow();
-                    let ssid = &data[..ssid_length];
-                    let password = &data[ssid_length..ssid_length + password_length];
-                    let station = WifiStation {
-                        ssid: heapless::Vec::from_slice(ssid).unwrap_or_default(),
-                        password: heapless::Vec::from_slice(password).unwrap_or_default(),
                     };
-                    if station.ssid.is_empty() || !machine.is_running() {
-                        return;
+                    if store {
+                        self.store_router(state).await;
                     }
-                    self.slot = Slot::Station(station);
                 }
-                self.module.wifi.stop_smartconfig();
-                self.store_router(state).await;
-                let joined = self.join_router(state).await;
-                let now = self.clock.now_ms();
-                let event = if joined {
-                    WifiEvent::GotIp
-                } else {
-                    WifiEvent::Disconnected
-                };
-                self.provisioning.machine.wifi(event, now);
+                ProvisioningEvent::SmartConfigCredentials {
+                    ssid_length,
+                    password_length,
+                } => {
+                    {
+                        let data = self.mqtt.data.borrow();
+                        let ssid = &data[..ssid_length];
+                        let password = &data[ssid_length..ssid_length + password_length];
+                        let station = WifiStation {
+                            ssid: heapless::Vec::from_slice(ssid).unwrap_or_default(),
+                            password: heapless::Vec::from_slice(password).unwrap_or_default(),
+                        };
+                        if station.ssid.is_empty() || !machine.is_running() {
+                            return;
+                        }
+                        self.slot = Slot::Station(station);
+                    }
+                    self.module.wifi.stop_smartconfig();
+                    self.store_router(state).await;
+                    let joined = self.join_router(state).await;
+                    let now = self.clock.now_ms();
+                    let event = if joined {
+                        WifiEvent::GotIp
+                    } else {
+                        WifiEvent::Disconnected
+                    };
+                    self.provisioning.machine.wifi(event, now);
+                }
+                ProvisioningEvent::SmartConfigEnded => {
+                    machine.wifi(WifiEvent::SmartConfigEnded, now)
+                }
+                ProvisioningEvent::StationLost => machine.wifi(WifiEvent::Disconnected, now),
             }
-            ProvisioningEvent::SmartConfigEnded => machine.wifi(WifiEvent::SmartConfigEnded, now),
-            ProvisioningEvent::StationLost => machine.wifi(WifiEvent::Disconnected, now),
         }
     }
 
