@@ -358,21 +358,30 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    async fn next_entry(&mut self, state: &mut RamState) -> Result<Entry, Exit> {
-        loop {
-            self.show_led();
-            if let Some(entry) = self.shared.queue.borrow_mut().pop() {
-                return Ok(entry);
-            }
-            if self.shared.framer.borrow().discarding() {
-                if let Next::Exit(exit) = self.wait_while_discarding().await {
-                    return Err(exit);
+    // An `async` block, not an `async fn`: the arguments are kept once (the idle wait's
+    // frames end in a flash write, the deepest path the executor has).
+    #[allow(clippy::manual_async_fn)]
+    fn next_entry<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+    ) -> impl core::future::Future<Output = Result<Entry, Exit>> + use<'e, 's, 'm, 'r, T, F, W, C, N>
+    {
+        async move {
+            loop {
+                self.show_led();
+                if let Some(entry) = self.shared.queue.borrow_mut().pop() {
+                    return Ok(entry);
                 }
-            } else {
-                // Idle: the OTA download runs until a line arrives (or a new module image
-                // asks for the reboot into it).
-                if self.wait_line(state).await {
-                    return Err(Exit::Reboot);
+                if self.shared.framer.borrow().discarding() {
+                    if let Next::Exit(exit) = self.wait_while_discarding().await {
+                        return Err(exit);
+                    }
+                } else {
+                    // Idle: the OTA download runs until a line arrives (or a new module image
+                    // asks for the reboot into it).
+                    if self.wait_line(state).await {
+                        return Err(Exit::Reboot);
+                    }
                 }
             }
         }

@@ -27,8 +27,8 @@ use crate::state::RamState;
 /// `+TCOTASET:FAIL,209`: the subscription or the version report failed.
 const OTA_SETUP_FAILED: i32 = 209;
 
-impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
-    Executor<'_, '_, '_, T, F, W, C, N>
+impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'s, 'm, 'r, T, F, W, C, N>
 {
     /// Checks 2–5 and the block; `length` is `None` when `<len>` failed check 4.
     ///
@@ -112,93 +112,100 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     /// the drains below store firmware records through the slot (`ota_jobs`), the deepest
     /// wait a command has, so the step may be gone after a drain; nothing reads it then
     /// (`ota.version` is set ahead of the abort's drain: only AT+TCOTASET? reads it).
-    pub(super) async fn ota_set(&mut self, state: &RamState) {
-        let ota = &self.mqtt.ota;
-        let Some((enable, version)) = ota_set_step(&self.slot) else {
-            return;
-        };
-        if !enable {
-            ota.machine.borrow_mut().disable();
-            *ota.version.borrow_mut() = version.clone();
-            // `UPDATEFAIL,208` of an aborted download goes out before the result line.
-            self.drain_ota(state).await;
-            self.reply.result_ok("TCOTASET");
-            return;
-        }
-        if device_topic(state, UPDATE_TOPIC).is_none()
-            || device_topic(state, REPORT_TOPIC).is_none()
-        {
-            self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
-            return;
-        }
-        if !ota.machine.borrow().is_enabled() {
-            let sent = device_topic(state, UPDATE_TOPIC)
-                .map(|update| {
-                    self.send(Request::Subscribe {
-                        filter: update,
+    // An `async` block, not an `async fn`: the arguments are kept once.
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn ota_set<'e>(
+        &'e mut self,
+        state: &'e RamState,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            let ota = &self.mqtt.ota;
+            let Some((enable, version)) = ota_set_step(&self.slot) else {
+                return;
+            };
+            if !enable {
+                ota.machine.borrow_mut().disable();
+                *ota.version.borrow_mut() = version.clone();
+                // `UPDATEFAIL,208` of an aborted download goes out before the result line.
+                self.drain_ota(state).await;
+                self.reply.result_ok("TCOTASET");
+                return;
+            }
+            if device_topic(state, UPDATE_TOPIC).is_none()
+                || device_topic(state, REPORT_TOPIC).is_none()
+            {
+                self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
+                return;
+            }
+            if !ota.machine.borrow().is_enabled() {
+                let sent = device_topic(state, UPDATE_TOPIC)
+                    .map(|update| {
+                        self.send(Request::Subscribe {
+                            filter: update,
+                            qos: QoS::AtLeastOnce,
+                            kind: SlotKind::Internal,
+                        })
+                    })
+                    .is_some();
+                if !sent || self.outcome().await == Outcome::Failed {
+                    self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
+                    return;
+                }
+                // The resource channel of the module self-update (`cloud.md` §4.7): best effort,
+                // QoS0, its SUBACK not awaited (a refusal or none changes nothing).
+                if let Some(filter) = device_topic(state, SERVICE_DOWN_TOPIC) {
+                    let now = self.clock.now_ms();
+                    let subscribed = self.mqtt.session.borrow_mut().subscribe(
+                        SlotKind::Internal,
+                        &filter,
+                        QoS::AtMostOnce,
+                        now,
+                    );
+                    if subscribed.is_err() {
+                        warning!("resource channel not subscribed");
+                    }
+                    self.mqtt.service_wake.raise();
+                }
+            }
+            // Listening starts before the version report leaves: the cloud may answer it with
+            // `update_firmware` in the same breath as the PUBACK.
+            // The report is written where every publish payload is: the session's payload area,
+            // where its PUBLISH is encoded around it. Without an area (unsent bytes in it) the
+            // publish fails like one that does not fit.
+            let length = match ota_set_step(&self.slot) {
+                Some((_, version)) => {
+                    let _ = ota.machine.borrow_mut().enable(version);
+                    let mut session = self.mqtt.session.borrow_mut();
+                    session
+                        .payload_area(ota::MAXIMUM_REPORT_LENGTH)
+                        .and_then(|area| ota::write_report(Report::Version, version, area).ok())
+                        .unwrap_or(0)
+                }
+                None => 0,
+            };
+            let sent = device_topic(state, REPORT_TOPIC)
+                .map(|report| {
+                    self.send(Request::Publish {
+                        name: "",
+                        topic: report,
+                        length,
                         qos: QoS::AtLeastOnce,
-                        kind: SlotKind::Internal,
                     })
                 })
                 .is_some();
             if !sent || self.outcome().await == Outcome::Failed {
+                ota.machine.borrow_mut().disable();
+                self.drain_ota(state).await;
                 self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
                 return;
             }
-            // The resource channel of the module self-update (`cloud.md` §4.7): best effort,
-            // QoS0, its SUBACK not awaited (a refusal or none changes nothing).
-            if let Some(filter) = device_topic(state, SERVICE_DOWN_TOPIC) {
-                let now = self.clock.now_ms();
-                let subscribed = self.mqtt.session.borrow_mut().subscribe(
-                    SlotKind::Internal,
-                    &filter,
-                    QoS::AtMostOnce,
-                    now,
-                );
-                if subscribed.is_err() {
-                    warning!("resource channel not subscribed");
-                }
-                self.mqtt.service_wake.raise();
+            let now = self.clock.now_ms();
+            self.publish_resource_report(state, Report::Version, now);
+            if let Some((_, version)) = ota_set_step(&self.slot) {
+                *ota.version.borrow_mut() = version.clone();
             }
+            self.reply.result_ok("TCOTASET");
         }
-        // Listening starts before the version report leaves: the cloud may answer it with
-        // `update_firmware` in the same breath as the PUBACK.
-        // The report is written where every publish payload is: the session's payload area,
-        // where its PUBLISH is encoded around it. Without an area (unsent bytes in it) the
-        // publish fails like one that does not fit.
-        let length = match ota_set_step(&self.slot) {
-            Some((_, version)) => {
-                let _ = ota.machine.borrow_mut().enable(version);
-                let mut session = self.mqtt.session.borrow_mut();
-                session
-                    .payload_area(ota::MAXIMUM_REPORT_LENGTH)
-                    .and_then(|area| ota::write_report(Report::Version, version, area).ok())
-                    .unwrap_or(0)
-            }
-            None => 0,
-        };
-        let sent = device_topic(state, REPORT_TOPIC)
-            .map(|report| {
-                self.send(Request::Publish {
-                    name: "",
-                    topic: report,
-                    length,
-                    qos: QoS::AtLeastOnce,
-                })
-            })
-            .is_some();
-        if !sent || self.outcome().await == Outcome::Failed {
-            ota.machine.borrow_mut().disable();
-            self.drain_ota(state).await;
-            self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
-            return;
-        }
-        let now = self.clock.now_ms();
-        self.publish_resource_report(state, Report::Version, now);
-        if let Some((_, version)) = ota_set_step(&self.slot) {
-            *ota.version.borrow_mut() = version.clone();
-        }
-        self.reply.result_ok("TCOTASET");
     }
 
     /// AT+TCOTASET?

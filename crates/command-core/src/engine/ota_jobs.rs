@@ -80,35 +80,43 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 {
     /// Waits for the next line, running the OTA update and provisioning meanwhile; `true`
     /// when a valid module image asks for the reboot into it instead.
-    pub(super) async fn wait_line(&mut self, state: &mut RamState) -> bool {
-        loop {
-            self.drain_ota(state).await;
-            if self.mqtt.ota.reboot.take() {
-                return true;
-            }
-            // Work a command queued for the provisioning machine (a join closing the log AP).
-            self.drive_provisioning(state).await;
-            // The host session's LED, changed while waiting.
-            self.show_led();
-            let shared = self.shared;
-            let (mqtt, clock) = (self.mqtt, self.clock);
-            let ota = Self::ota_input(mqtt, clock, &mut self.download);
-            let provisioning =
-                Self::provisioning_input(self.module.wifi, &self.provisioning, mqtt, clock);
-            let led = mqtt.led_wake.wait();
-            match select4(shared.line_ready.wait(), ota, provisioning, led).await {
-                Either4::First(()) => return false,
-                Either4::Second(Woken::Received(count)) => self.receive_image(count).await,
-                Either4::Second(Woken::Timer) => self.check_stall(),
-                Either4::Second(Woken::Machine) => {}
-                Either4::Third(woken) => {
-                    let radio = self.provisioning_woken(state, woken);
-                    if let Some((event, now)) = radio {
-                        self.radio_event(state, event, now).await;
-                    }
-                    self.drive_provisioning(state).await;
+    // An `async` block, not an `async fn`: the arguments are kept once (its frames end in a
+    // flash write, the deepest path the executor has).
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn wait_line<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+    ) -> impl core::future::Future<Output = bool> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            loop {
+                self.drain_ota(state).await;
+                if self.mqtt.ota.reboot.take() {
+                    return true;
                 }
-                Either4::Fourth(()) => {}
+                // Work a command queued for the provisioning machine (a join closing the log AP).
+                self.drive_provisioning(state).await;
+                // The host session's LED, changed while waiting.
+                self.show_led();
+                let shared = self.shared;
+                let (mqtt, clock) = (self.mqtt, self.clock);
+                let ota = Self::ota_input(mqtt, clock, &mut self.download);
+                let provisioning =
+                    Self::provisioning_input(self.module.wifi, &self.provisioning, mqtt, clock);
+                let led = mqtt.led_wake.wait();
+                match select4(shared.line_ready.wait(), ota, provisioning, led).await {
+                    Either4::First(()) => return false,
+                    Either4::Second(Woken::Received(count)) => self.receive_image(count).await,
+                    Either4::Second(Woken::Timer) => self.check_stall(),
+                    Either4::Second(Woken::Machine) => {}
+                    Either4::Third(woken) => {
+                        let radio = self.provisioning_woken(state, woken);
+                        if let Some((event, now)) = radio {
+                            self.radio_event(state, event, now).await;
+                        }
+                        self.drive_provisioning(state).await;
+                    }
+                    Either4::Fourth(()) => {}
+                }
             }
         }
     }
