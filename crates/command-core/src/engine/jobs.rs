@@ -111,16 +111,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 self.outcome().await;
             }
             Job::ListSubscriptions => {
-                // One line per write, inside the command's block (the UART stays held): the
-                // list may be larger than a reply block.
-                let mut index = 0;
-                while self.subscription_into_reply(index) {
-                    if let Next::Exit(exit) = self.flush_reply().await {
-                        return Next::Exit(exit);
-                    }
-                    index += 1;
+                if let Some(exit) = self.write_list(Self::subscription_into_reply).await {
+                    return Next::Exit(exit);
                 }
-                self.reply.ok();
             }
             Job::Gateway(_) => {
                 if let Job::Gateway(request) = core::mem::replace(job, Job::MqttDisconnect) {
@@ -129,16 +122,9 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 self.outcome().await;
             }
             Job::ListOnline => {
-                // One line per write inside the command's block, like AT+TCMQTTSUB?: the
-                // list (16 lines) may be larger than a reply block.
-                let mut index = 0;
-                while self.online_entry_into_reply(index) {
-                    if let Next::Exit(exit) = self.flush_reply().await {
-                        return Next::Exit(exit);
-                    }
-                    index += 1;
+                if let Some(exit) = self.write_list(Self::online_entry_into_reply).await {
+                    return Next::Exit(exit);
                 }
-                self.reply.ok();
             }
             Job::OtaQuery => self.ota_query(),
             Job::ProvisionStart(access_point) => {
@@ -304,6 +290,22 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     /// Renders the `index`th online sub-device's line (newest first) into the reply; false
     /// past the last. The list may change between two lines only through a re-online
     /// after a reconnect; each line is one whole entry.
+    /// Writes a list (AT+TCMQTTSUB?'s subscriptions, AT+TCGWONLINE?'s sub-devices) one line
+    /// per write inside the command's block (the UART stays held), then `OK`: a list may be
+    /// larger than a reply block. `line_into_reply` puts line `index` into the reply and says
+    /// false past the end.
+    async fn write_list(&mut self, line_into_reply: fn(&mut Self, usize) -> bool) -> Option<Exit> {
+        let mut index = 0;
+        while line_into_reply(self, index) {
+            if let Next::Exit(exit) = self.flush_reply().await {
+                return Some(exit);
+            }
+            index += 1;
+        }
+        self.reply.ok();
+        None
+    }
+
     fn online_entry_into_reply(&mut self, index: usize) -> bool {
         let gateway = self.mqtt.gateway.borrow();
         let Some(subdevice) = gateway.online().newest_first().nth(index) else {
