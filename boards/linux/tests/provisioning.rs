@@ -101,26 +101,28 @@ impl Rig {
             .expect("run tc-at-hub app")
     }
 
-    /// The softAP exchange of the mini program with `token`, waiting for the binding.
-    fn app_softap(&self, token: &str, extra: &[&str]) -> Output {
-        let admin = self.hub.admin.to_string();
+    /// The softAP exchange of the mini program with this module, giving it the router;
+    /// `extra` adds the app's other options.
+    fn softap_app(&self, extra: &[&str]) -> Output {
         let mut arguments = vec![
             "softap",
             "--ssid",
             ROUTER.0,
             "--password",
             ROUTER.1,
-            "--token",
-            token,
             "--to",
             &self.softap,
-            "--admin-port",
-            &admin,
-            "--wait-s",
-            "30",
         ];
         arguments.extend_from_slice(extra);
         self.app(&arguments)
+    }
+
+    /// The softAP exchange of the mini program with `token`, waiting for the binding.
+    fn app_softap(&self, token: &str, extra: &[&str]) -> Output {
+        let admin = self.hub.admin.to_string();
+        let mut arguments = vec!["--token", token, "--admin-port", &admin, "--wait-s", "30"];
+        arguments.extend_from_slice(extra);
+        self.softap_app(&arguments)
     }
 
     /// One request on the control socket; its JSON answer.
@@ -319,19 +321,7 @@ fn a_foreign_region_fails_the_binding_with_26() {
     rig.module.send(b"AT+TCSAP=\"tc-at-prov\"\r\n");
     rig.module.expect(b"\r\nOK\r\n+TCSAP:OK\r\n");
     let token = "aaaabbbbccccddddeeeeffff00001111";
-    let output = rig.app(&[
-        "softap",
-        "--ssid",
-        ROUTER.0,
-        "--password",
-        ROUTER.1,
-        "--token",
-        token,
-        "--region",
-        "na-ashburn",
-        "--to",
-        &rig.softap,
-    ]);
+    let output = rig.softap_app(&["--token", token, "--region", "na-ashburn"]);
     let printed = stdout(&output);
     assert!(printed.contains("region ap-guangzhou"), "{printed}");
     rig.module
@@ -352,15 +342,7 @@ fn a_token_publish_without_puback_fails_with_minus_104() {
     rig.store_demo_device();
     rig.module.send(b"AT+TCSAP=\"tc-at-prov\"\r\n");
     rig.module.expect(b"\r\nOK\r\n+TCSAP:OK\r\n");
-    let output = rig.app(&[
-        "softap",
-        "--ssid",
-        ROUTER.0,
-        "--password",
-        ROUTER.1,
-        "--to",
-        &rig.softap,
-    ]);
+    let output = rig.softap_app(&[]);
     assert!(output.status.success(), "app failed:\n{}", stdout(&output));
     rig.module
         .expect_within(b"+TCSAP:WIFI_CONNECT_FAILED,1,-104\r\n", SESSION_DEADLINE);
@@ -382,19 +364,8 @@ fn a_refused_bind_reply_is_recorded_as_24_and_the_session_still_succeeds() {
     rig.module.send(b"AT+TCSAP=\"tc-at-prov\"\r\n");
     rig.module.expect(b"\r\nOK\r\n+TCSAP:OK\r\n");
     let token = "99998888777766665555444433332222";
-    let softap = rig.softap.clone();
     let app = |rig: &Rig| {
-        let output = rig.app(&[
-            "softap",
-            "--ssid",
-            ROUTER.0,
-            "--password",
-            ROUTER.1,
-            "--token",
-            token,
-            "--to",
-            &softap,
-        ]);
+        let output = rig.softap_app(&["--token", token]);
         let printed = stdout(&output);
         assert!(output.status.success(), "app failed:\n{printed}");
         printed
