@@ -39,17 +39,27 @@ impl Mosquitto {
             .spawn()
             .expect("start mosquitto (apt-get install -y mosquitto mosquitto-clients)");
         let stderr = child.stderr.take().expect("mosquitto stderr");
+        // Ok at the "running" line; if the broker exits first, what it printed.
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut printed = String::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if line.contains(" running") {
-                    let _ = sender.send(());
+                    let _ = sender.send(Ok(()));
                 }
+                printed.push_str(&line);
+                printed.push('\n');
             }
+            let _ = sender.send(Err(printed));
         });
-        receiver
-            .recv_timeout(START_DEADLINE)
-            .expect("mosquitto did not report running");
+        match receiver.recv_timeout(START_DEADLINE) {
+            Ok(Ok(())) => {}
+            Ok(Err(printed)) => panic!(
+                "mosquitto exited before it reported running ({:?}); it printed:\n{printed}",
+                child.wait()
+            ),
+            Err(error) => panic!("mosquitto did not report running: {error}"),
+        }
         Mosquitto { child }
     }
 }
