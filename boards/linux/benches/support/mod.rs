@@ -357,7 +357,7 @@ impl Mosquitto {
         std::fs::write(
             &config.0,
             format!(
-                "per_listener_settings false\nallow_anonymous true\npersistence false\n\
+                "per_listener_settings false\nallow_anonymous true\npersistence false\nuser root\n\
                  set_tcp_nodelay true\nlog_dest stderr\nlistener {port} 127.0.0.1\n"
             ),
         )

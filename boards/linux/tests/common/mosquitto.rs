@@ -19,13 +19,16 @@ pub struct Mosquitto {
 
 impl Mosquitto {
     /// Writes `listeners` (the configuration after the common lines) to `scratch` and starts
-    /// the broker with it.
+    /// the broker with it. `user root`: started as root, mosquitto otherwise becomes the
+    /// `mosquitto` user before it reads its PSK and certificate files, which it cannot reach
+    /// in a checkout below a private directory (`mktemp -d` makes 0700 ones); as any other
+    /// user the option does nothing.
     pub fn start(scratch: &Path, listeners: &str) -> Mosquitto {
         let config = scratch.join("mosquitto.conf");
         std::fs::write(
             &config,
             format!(
-                "per_listener_settings false\nallow_anonymous true\npersistence false\n\
+                "per_listener_settings false\nallow_anonymous true\npersistence false\nuser root\n\
                  log_dest stderr\n{listeners}"
             ),
         )
