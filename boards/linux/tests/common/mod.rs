@@ -131,7 +131,12 @@ enum Chunk {
 
 /// Reads `source` into a channel; while `rate` is non-zero, no faster than `rate` bytes per
 /// second (a host reading a UART at that speed: small reads, no credit for idle time).
-fn spawn_reader(mut source: impl Read + Send + 'static, rate: Arc<AtomicU64>) -> Receiver<Chunk> {
+/// `read_total` counts the bytes taken out of `source`, as soon as each read returns.
+fn spawn_reader(
+    mut source: impl Read + Send + 'static,
+    rate: Arc<AtomicU64>,
+    read_total: Arc<AtomicU64>,
+) -> Receiver<Chunk> {
     let (sender, receiver) = mpsc::channel();
     thread::spawn(move || {
         let mut buffer = [0u8; 4096];
@@ -145,6 +150,9 @@ fn spawn_reader(mut source: impl Read + Send + 'static, rate: Arc<AtomicU64>) ->
                 64
             };
             let result = source.read(&mut buffer[..limit]);
+            if let Ok(count) = &result {
+                read_total.fetch_add(*count as u64, Ordering::Relaxed);
+            }
             if let (Ok(count), true) = (&result, bytes_per_second != 0) {
                 let now = Instant::now();
                 let due = paced_since
@@ -217,6 +225,8 @@ pub struct Module {
     pub context: String,
     /// Reading speed in bytes per second; 0 reads as fast as the module writes.
     read_rate: Arc<AtomicU64>,
+    /// Bytes taken out of the AT port so far (received, not necessarily looked at yet).
+    port_read: Arc<AtomicU64>,
 }
 
 impl Module {
@@ -236,13 +246,19 @@ impl Module {
         let stdout = child.stdout.take().unwrap();
         let read_rate = Arc::new(AtomicU64::new(0));
         let rate = Arc::clone(&read_rate);
+        let port_read = Arc::new(AtomicU64::new(0));
+        let read_total = Arc::clone(&port_read);
         let (port, incoming, pty_path) = match uart {
             Uart::Stdio => {
                 if let Some(bytes) = options.output_pipe_bytes {
                     nix::fcntl::fcntl(&stdout, nix::fcntl::FcntlArg::F_SETPIPE_SZ(bytes as i32))
                         .expect("resize the stdout pipe");
                 }
-                (Port::Stdio(stdin), spawn_reader(stdout, rate), None)
+                (
+                    Port::Stdio(stdin),
+                    spawn_reader(stdout, rate, read_total),
+                    None,
+                )
             }
             Uart::Pty => {
                 let path = read_uart_line(stdout, &stderr);
@@ -250,7 +266,7 @@ impl Module {
                 let reader = file.try_clone().expect("clone pty descriptor");
                 (
                     Port::Pty(file, stdin),
-                    spawn_reader(reader, rate),
+                    spawn_reader(reader, rate, read_total),
                     Some(path),
                 )
             }
@@ -268,7 +284,25 @@ impl Module {
             deadline: DEFAULT_DEADLINE,
             context: String::new(),
             read_rate,
+            port_read,
         }
+    }
+
+    /// Bytes taken out of the AT port so far by the reading thread (received, whether or not
+    /// looked at yet).
+    pub fn bytes_read(&self) -> u64 {
+        self.port_read.load(Ordering::Relaxed)
+    }
+
+    /// Whether the module closed its AT port.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Position in the module's output of the first byte not taken by a read of this harness
+    /// (`take_line`, `expect`, ...): every byte received before it has been looked at.
+    pub fn consumed(&self) -> u64 {
+        (self.transcript.len() - self.pending.len()) as u64
     }
 
     /// Reads the AT port no faster than `bytes_per_second` from now on (0: unthrottled).
