@@ -307,6 +307,17 @@ impl<const N: usize> Framer<N> {
     /// it once, instead of receiving a 256-byte vector that is moved on every return.
     #[inline]
     pub fn next_line_with<R>(&mut self, take: impl FnOnce(FramedRef<'_>) -> R) -> Option<R> {
+        self.offer_line(|framed| (take(framed), true))
+    }
+
+    /// [`next_line_with`](Self::next_line_with) for a caller that cannot always take the line
+    /// now: `take` answers its result and whether it took the line. A line not taken stays
+    /// where it lies, without the barrier it would set, and is lent again by the next call,
+    /// so a caller that must wait (the engine's `[BUSY]` reply, for room in its output queue)
+    /// keeps no copy of it. A [`FramedRef::Rejected`] of an over-long line is gone whatever
+    /// `take` answers: its bytes were dropped as they came.
+    #[inline]
+    pub fn offer_line<R>(&mut self, take: impl FnOnce(FramedRef<'_>) -> (R, bool)) -> Option<R> {
         // Most reads end inside a line or a payload: decided here, on every read, without the
         // call and set-up of a full search.
         match self.mode {
@@ -322,10 +333,15 @@ impl<const N: usize> Framer<N> {
             return None;
         };
         let framed = self.classify(length);
-        let taken = take(framed);
-        self.buffer.consume(length);
+        let (result, taken) = take(framed);
+        if taken {
+            self.buffer.consume(length);
+        } else {
+            // Framed from line mode (`frame_next`), which only `classify` may have left.
+            self.mode = Mode::Lines;
+        }
         self.settle();
-        Some(taken)
+        Some(result)
     }
 
     /// [`next_line`](Self::next_line) past its fast path: the length of the next event's

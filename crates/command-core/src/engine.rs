@@ -261,7 +261,7 @@ where
         };
         let service = crate::mqtt::serve(&mqtt, &network, cloud.clock);
         match select4(
-            receive(rx, &shared, &mqtt, &output, cloud.clock),
+            receive(rx, &shared, &mqtt, cloud.clock),
             executor.serve(state),
             service,
             write_urcs(&mqtt, &output, cloud.clock),
@@ -405,7 +405,7 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     return Next::Continue;
                 }
                 Framing::Queued => continue,
-                Framing::Refused(_) => {
+                Framing::Refused => {
                     if self.write(BUSY_REPLY).await.is_err() {
                         return Next::Exit(Exit::UartClosed);
                     }

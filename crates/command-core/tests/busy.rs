@@ -120,13 +120,9 @@ impl Wake for Flag {
     }
 }
 
-#[test]
-fn receiver_keeps_reading_during_a_long_command_and_busy_follows_its_block() {
-    let mut script = vec![b"AT+CWJAP=\"lab\",\"secret123\"\r\n".to_vec()];
-    script.extend((0..8).map(|_| b"AT\r\n".to_vec()));
-    // Two more lines than the queue holds, in separate reads.
-    script.push(b"ATE0\r\n".to_vec());
-    script.push(b"AT+CWMODE=2\r\n".to_vec());
+/// Runs the engine on `script` with AT+CWJAP's join held until the engine is idle; returns
+/// how many chunks were still unread then, and the whole output once it is idle again.
+fn run_with_held_join(script: Vec<Vec<u8>>) -> (usize, Vec<u8>) {
     let chunks = Rc::new(RefCell::new(VecDeque::from(script)));
     let release = Rc::new(Signal::new());
     let mut wifi = HeldJoin {
@@ -154,35 +150,130 @@ fn receiver_keeps_reading_during_a_long_command_and_busy_follows_its_block() {
     };
     let mut engine = pin!(command_core::run(&mut rx, &mut tx, module));
 
-    // Poll until idle; release the join once every byte has been read.
+    // Poll until idle, release the join, poll until idle again.
     let flag = Arc::new(Flag(AtomicBool::new(true)));
     let waker = Waker::from(flag.clone());
     let mut context = Context::from_waker(&waker);
-    let mut released = false;
+    let mut unread = None;
     loop {
         while flag.0.swap(false, Ordering::SeqCst) {
             assert!(engine.as_mut().poll(&mut context).is_pending());
         }
-        if released || !chunks.borrow().is_empty() {
+        if unread.is_some() {
             break;
         }
-        released = true;
+        unread = Some(chunks.borrow().len());
         release.signal(());
     }
+    assert!(chunks.borrow().is_empty(), "every byte is read in the end");
+    let written = output.0.borrow().clone();
+    (unread.unwrap_or_default(), written)
+}
 
-    assert!(
-        chunks.borrow().is_empty(),
+const BUSY: &[u8] = b"ERR CODE:0x010b0000\r\n\r\nbusy p...\r\n";
+const JOINED: &[u8] =
+    b"\r\nready\r\nAT+CWJAP=\"lab\",\"secret123\"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n";
+
+#[test]
+fn receiver_keeps_reading_during_a_long_command_and_busy_follows_its_block() {
+    let mut script = vec![b"AT+CWJAP=\"lab\",\"secret123\"\r\n".to_vec()];
+    script.extend((0..8).map(|_| b"AT\r\n".to_vec()));
+    // Two more lines than the queue holds, in separate reads.
+    script.push(b"ATE0\r\n".to_vec());
+    script.push(b"AT+CWMODE=2\r\n".to_vec());
+    let (unread, output) = run_with_held_join(script);
+
+    assert_eq!(
+        unread,
+        0,
         "the receiver stopped reading while AT+CWJAP held the UART; output so far: {:?}",
-        String::from_utf8_lossy(&output.0.borrow())
+        String::from_utf8_lossy(&output)
     );
-    let mut expected = b"\r\nready\r\nAT+CWJAP=\"lab\",\"secret123\"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n".to_vec();
-    expected.extend_from_slice(b"ATE0\r\nERR CODE:0x010b0000\r\n\r\nbusy p...\r\n");
-    expected.extend_from_slice(b"AT+CWMODE=2\r\nERR CODE:0x010b0000\r\n\r\nbusy p...\r\n");
+    let mut expected = JOINED.to_vec();
+    expected.extend_from_slice(b"ATE0\r\n");
+    expected.extend_from_slice(BUSY);
+    expected.extend_from_slice(b"AT+CWMODE=2\r\n");
+    expected.extend_from_slice(BUSY);
     for _ in 0..8 {
         expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
     }
     assert_eq!(
-        String::from_utf8_lossy(&output.0.borrow()),
+        String::from_utf8_lossy(&output),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+/// A line of `length` bytes through its `\r\n`, in reads of at most 64 bytes.
+fn long_line(text: u8, length: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut line = vec![text; length - 2];
+    line[..3].copy_from_slice(b"AT+");
+    line.extend_from_slice(b"\r\n");
+    let reads = line.chunks(64).map(<[u8]>::to_vec).collect();
+    (line, reads)
+}
+
+#[test]
+fn busy_replies_that_find_the_outbox_full_wait_there_and_all_come_out_in_order() {
+    let mut script = vec![b"AT+CWJAP=\"lab\",\"secret123\"\r\n".to_vec()];
+    script.extend((0..8).map(|_| b"AT\r\n".to_vec()));
+    // Refused while the join holds the UART: the echo of a 256-byte line takes all the room
+    // the outbox gives `[BUSY]` replies; the over-long line after it (answered without echo)
+    // and the line after that wait for room, the receiver with them.
+    let (longest, reads) = long_line(b'L', at_parser::MAX_LINE);
+    script.extend(reads);
+    let (_, reads) = long_line(b'X', 300);
+    script.extend(reads);
+    script.push(b"AT+CWMODE?\r\n".to_vec());
+    let (unread, output) = run_with_held_join(script);
+
+    assert!(
+        unread > 0,
+        "the receiver waits while a [BUSY] reply finds no room"
+    );
+    // The join's block, then the first reply (drained ahead of the queued lines); the second
+    // is queued once that drain made room, and written after the blocks the executor had
+    // under way; the line after it completed when the queue had room again, so it runs.
+    let mut expected = JOINED.to_vec();
+    expected.extend_from_slice(&longest);
+    expected.extend_from_slice(BUSY);
+    for _ in 0..8 {
+        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
+    }
+    expected.extend_from_slice(BUSY);
+    expected.extend_from_slice(b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+#[test]
+fn a_refused_line_that_waits_for_room_is_still_refused_when_the_queue_has_room_again() {
+    let mut script = vec![b"AT+CWJAP=\"lab\",\"secret123\"\r\n".to_vec()];
+    script.extend((0..8).map(|_| b"AT\r\n".to_vec()));
+    let (longest, reads) = long_line(b'L', at_parser::MAX_LINE);
+    script.extend(reads);
+    // Refused with the outbox full: it waits in the framer while the executor empties the
+    // queue, and is answered `[BUSY]` all the same; it never runs (the mode stays 1).
+    script.push(b"AT+CWMODE=2\r\n".to_vec());
+    script.push(b"AT+CWMODE?\r\n".to_vec());
+    let (unread, output) = run_with_held_join(script);
+
+    assert!(
+        unread > 0,
+        "the receiver waits while a [BUSY] reply finds no room"
+    );
+    let mut expected = JOINED.to_vec();
+    expected.extend_from_slice(&longest);
+    expected.extend_from_slice(BUSY);
+    for _ in 0..8 {
+        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
+    }
+    expected.extend_from_slice(b"AT+CWMODE=2\r\n");
+    expected.extend_from_slice(BUSY);
+    expected.extend_from_slice(b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output),
         String::from_utf8_lossy(&expected)
     );
 }

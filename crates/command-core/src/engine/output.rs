@@ -18,7 +18,8 @@ use embedded_io_async::Write;
 use super::Exit;
 use crate::board::Clock;
 
-use crate::mqtt::MqttShared;
+use crate::mqtt::{MqttShared, Popped};
+use crate::render::BUSY_REPLY;
 use crate::wake::{Contender, UartGuard, UartLock};
 
 /// Bytes of one outbox entry or held message copied per UART write. A borrow of the outbox or
@@ -26,6 +27,7 @@ use crate::wake::{Contender, UartGuard, UartLock};
 /// how many writes a block takes (the ESP8266's UART FIFO takes 128 bytes at a time), and
 /// every byte of it lives in the engine's state.
 const CHUNK: usize = 64;
+const _: () = assert!(BUSY_REPLY.len() <= CHUNK, "a [BUSY] reply is one piece");
 
 /// The URC writer loop.
 pub(super) async fn write_urcs<T: Write, C: Clock>(
@@ -64,8 +66,8 @@ enum Through<'c> {
 enum Position {
     /// Between blocks.
     Between,
-    /// Inside an outbox entry, this many bytes left.
-    Entry(usize),
+    /// Inside an outbox entry, this many bytes left, and then the reply of a `[BUSY]`.
+    Entry { left: usize, busy: bool },
     /// Inside the held message's URC, this many bytes written.
     Held(usize),
 }
@@ -121,7 +123,7 @@ fn next_step(
                     }
                     continue;
                 }
-                let Some(length) = mqtt.outbox.borrow_mut().pop_length() else {
+                let Some(Popped { length, busy }) = mqtt.outbox.borrow_mut().pop_length() else {
                     return WriteStep::Done(false);
                 };
                 // The entry left the queue: one fewer ahead of the held message. Counted now,
@@ -129,21 +131,35 @@ fn next_step(
                 // still queued (`Some(entries())`).
                 let held = &mqtt.held_position;
                 held.set(held.get().map(|entries| entries.saturating_sub(1)));
-                *position = Position::Entry(length);
+                // A `[BUSY]` reply may be waiting for this room.
+                mqtt.outbox_room.raise();
+                *position = Position::Entry { left: length, busy };
             }
-            Position::Entry(left) => {
+            Position::Entry { left: 0, busy } => {
+                if busy {
+                    // The reply of a `[BUSY]` entry, behind its echo (`Outbox::push_busy`).
+                    chunk[..BUSY_REPLY.len()].copy_from_slice(BUSY_REPLY);
+                    *position = Position::Entry {
+                        left: 0,
+                        busy: false,
+                    };
+                    return WriteStep::Write(BUSY_REPLY.len());
+                }
+                *position = Position::Between;
+                return WriteStep::EndBlock;
+            }
+            Position::Entry { left, busy } => {
                 // Nothing else takes from the queue until the entry is out: its writer holds
                 // the UART.
-                let count = match left {
-                    0 => 0,
-                    _ => mqtt.outbox.borrow_mut().take(&mut chunk[..left.min(CHUNK)]),
+                let count = mqtt.outbox.borrow_mut().take(&mut chunk[..left.min(CHUNK)]);
+                *position = Position::Entry {
+                    // A queue emptied under the entry (cannot happen) ends it.
+                    left: if count == 0 { 0 } else { left - count },
+                    busy,
                 };
-                if count == 0 {
-                    *position = Position::Between;
-                    return WriteStep::EndBlock;
+                if count > 0 {
+                    return WriteStep::Write(count);
                 }
-                *position = Position::Entry(left - count);
-                return WriteStep::Write(count);
             }
             Position::Held(offset) => {
                 let count = {

@@ -17,7 +17,7 @@ mod random;
 mod service;
 
 pub use diagnostics::{DiagnosticReport, Diagnostics, DisconnectCause};
-pub use outbox::{Outbox, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
+pub use outbox::{Outbox, Popped, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
 pub use random::TlsRandom;
 pub(crate) use service::serve;
 pub use service::{TLS_READ_BUFFER, TLS_WRITE_BUFFER};
@@ -161,6 +161,9 @@ pub struct MqttShared<'a> {
     /// Raised when there is something to write (a held message, queued lines); awaited by
     /// the URC writer only.
     pub(crate) output_ready: Flag,
+    /// Raised when a writer took an entry out of the outbox; awaited by the receiver only,
+    /// while a `[BUSY]` reply waits for room there.
+    pub(crate) outbox_room: Flag,
     /// Raised when the writer released the held message; awaited by the service only.
     pub(crate) service_wake: Flag,
     /// Raised when the held message was written (or went with its link); awaited by the
@@ -215,6 +218,7 @@ impl<'a> MqttShared<'a> {
             outbox: RefCell::new(Outbox::new()),
             held_position: Cell::new(None),
             output_ready: Flag::new(),
+            outbox_room: Flag::new(),
             service_wake: Flag::new(),
             urc_written: Flag::new(),
             diagnostics: Cell::new(Diagnostics::default()),

@@ -7,16 +7,27 @@
 //! here: they wait in the session where they were decoded and are streamed from there
 //! (`engine::output`, back-pressure). Entries live in one byte ring with a two-byte length
 //! prefix; `[BUSY]` replies cannot take the status reserve, so status lines are never lost.
+//!
+//! A `[BUSY]` entry keeps only the refused line's echo: its reply text is the same for every
+//! line, so the prefix marks it and the writer adds [`BUSY_REPLY`](crate::render::BUSY_REPLY) from flash. The ring is
+//! the reserve plus one longest `[BUSY]` entry, so the receiver, which waits for room when a
+//! reply does not fit, always gets it once the writer emptied the ring.
 
-/// Bytes of the outbox: status URCs, result lines and `[BUSY]` replies (received messages wait
-/// in the session instead, `engine::output`).
-pub const OUTBOX_BYTES: usize = 512;
 /// Bytes of the outbox only status lines may use (not `[BUSY]` replies).
 pub const STATUS_RESERVE: usize = 256;
+/// Bytes of the outbox: status URCs, result lines and `[BUSY]` replies (received messages wait
+/// in the session instead, `engine::output`): the status reserve and room for the longest
+/// `[BUSY]` entry, the echo of a 256-byte line, so that such a reply is never refused room
+/// by an empty ring.
+pub const OUTBOX_BYTES: usize = STATUS_RESERVE + PREFIX + at_parser::MAX_LINE;
 /// Longest entry: `+TCMQTTRCVPUB:"` + 255-byte topic + `",2048,"` + 2048 bytes + `"\r\n`.
 pub const URC_MAX: usize = 15 + 255 + 8 + 2048 + 3;
 
 const PREFIX: usize = 2;
+/// The prefix bit of a `[BUSY]` entry: [`BUSY_REPLY`](crate::render::BUSY_REPLY) follows its bytes (the length fits in
+/// 15 bits, `URC_MAX`).
+const BUSY_ENTRY: u16 = 0x8000;
+const _: () = assert!(URC_MAX < BUSY_ENTRY as usize);
 
 /// A bounded FIFO of output lines: a byte ring with 16-bit positions (the ring is far below
 /// 64 KiB), so the bookkeeping takes 6 bytes, not the 24 of a `heapless::Deque`'s.
@@ -27,6 +38,15 @@ pub struct Outbox<const N: usize> {
     /// Bytes queued.
     length: u16,
     entries: u16,
+}
+
+/// The start of the oldest entry ([`Outbox::pop_length`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Popped {
+    /// Bytes of the entry, taken with [`Outbox::take`].
+    pub length: usize,
+    /// Whether [`BUSY_REPLY`](crate::render::BUSY_REPLY) follows them (a `[BUSY]` reply: the bytes are its echo).
+    pub busy: bool,
 }
 
 impl<const N: usize> Default for Outbox<N> {
@@ -52,22 +72,23 @@ impl<const N: usize> Outbox<N> {
     /// Queues a status line (result, `+TCMQTTDISCON`, …) made of `parts`; false if even the
     /// reserve is exhausted (cannot happen with one command at a time and this ring size).
     pub fn push_status(&mut self, parts: &[&[u8]]) -> bool {
-        self.push(parts, 0)
+        self.push(parts, 0, 0)
     }
 
-    /// Queues a line that must leave the status reserve free (a `[BUSY]` reply); false when
-    /// only the reserve is left.
-    pub fn push_message(&mut self, parts: &[&[u8]]) -> bool {
-        self.push(parts, STATUS_RESERVE)
+    /// Queues the `[BUSY]` reply to a refused line: its echo (empty with echo off or for a
+    /// rejected line), then [`BUSY_REPLY`](crate::render::BUSY_REPLY). It leaves the status reserve free: false when only
+    /// the reserve is left.
+    pub fn push_busy(&mut self, echo: &[u8]) -> bool {
+        self.push(&[echo], STATUS_RESERVE, BUSY_ENTRY)
     }
 
-    fn push(&mut self, parts: &[&[u8]], reserve: usize) -> bool {
+    fn push(&mut self, parts: &[&[u8]], reserve: usize, kind: u16) -> bool {
         let length: usize = parts.iter().map(|part| part.len()).sum();
         let free = N - usize::from(self.length);
         if length > URC_MAX || length + PREFIX + reserve > free {
             return false;
         }
-        self.push_bytes(&(length as u16).to_be_bytes());
+        self.push_bytes(&(length as u16 | kind).to_be_bytes());
         for part in parts {
             self.push_bytes(part);
         }
@@ -85,16 +106,20 @@ impl<const N: usize> Outbox<N> {
         self.length += bytes.len() as u16;
     }
 
-    /// Starts taking the oldest entry out: returns its length; its bytes follow through
+    /// Starts taking the oldest entry out: its length and kind; its bytes follow through
     /// [`Outbox::take`], so an entry is written in pieces without a buffer of its size.
-    pub fn pop_length(&mut self) -> Option<usize> {
+    pub fn pop_length(&mut self) -> Option<Popped> {
         if self.length < PREFIX as u16 {
             return None;
         }
         let mut prefix = [0; PREFIX];
         self.take(&mut prefix);
         self.entries -= 1;
-        Some(usize::from(u16::from_be_bytes(prefix)))
+        let prefix = u16::from_be_bytes(prefix);
+        Some(Popped {
+            length: usize::from(prefix & !BUSY_ENTRY),
+            busy: prefix & BUSY_ENTRY != 0,
+        })
     }
 
     /// Moves the next bytes of the entry that [`Outbox::pop_length`] started into `buffer`
@@ -131,15 +156,20 @@ impl<const N: usize> Outbox<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::BUSY_REPLY;
 
+    /// The oldest entry as the writer puts it out: its bytes, then the reply of a `[BUSY]`.
     fn pop<const N: usize>(outbox: &mut Outbox<N>) -> Option<std::vec::Vec<u8>> {
-        let mut left = outbox.pop_length()?;
+        let Popped { mut length, busy } = outbox.pop_length()?;
         let mut entry = std::vec::Vec::new();
         let mut chunk = [0u8; 7];
-        while left > 0 {
-            let count = outbox.take(&mut chunk[..left.min(7)]);
+        while length > 0 {
+            let count = outbox.take(&mut chunk[..length.min(7)]);
             entry.extend_from_slice(&chunk[..count]);
-            left -= count;
+            length -= count;
+        }
+        if busy {
+            entry.extend_from_slice(BUSY_REPLY);
         }
         Some(entry)
     }
@@ -148,10 +178,15 @@ mod tests {
     fn entries_come_out_whole_and_in_order_in_pieces() {
         let mut outbox = Outbox::<OUTBOX_BYTES>::new();
         assert!(outbox.push_status(&[b"+TCMQTTDISCON,", b"-103", b"\r\n"]));
-        assert!(outbox.push_message(&[b"a\r\n\0\"b"]));
-        assert_eq!(outbox.entries(), 2);
+        assert!(outbox.push_busy(b"a\r\n\0\"b"));
+        assert!(outbox.push_busy(b""));
+        assert_eq!(outbox.entries(), 3);
         assert_eq!(pop(&mut outbox).unwrap(), b"+TCMQTTDISCON,-103\r\n");
-        assert_eq!(pop(&mut outbox).unwrap(), b"a\r\n\0\"b");
+        assert_eq!(
+            pop(&mut outbox).unwrap(),
+            [&b"a\r\n\0\"b"[..], BUSY_REPLY].concat()
+        );
+        assert_eq!(pop(&mut outbox).unwrap(), BUSY_REPLY);
         assert_eq!(pop(&mut outbox), None);
         assert_eq!(outbox.entries(), 0);
     }
@@ -179,9 +214,26 @@ mod tests {
     #[test]
     fn busy_replies_leave_the_status_reserve_free() {
         let mut outbox = Outbox::<OUTBOX_BYTES>::new();
-        let busy = [b'x'; 200];
-        assert!(outbox.push_message(&[&busy]));
-        assert!(!outbox.push_message(&[&busy]));
+        let echo = [b'x'; 200];
+        assert!(outbox.push_busy(&echo));
+        assert!(!outbox.push_busy(&echo));
+        // 514 - 202 = 312 bytes free: 54 + 2 leave the reserve whole, 55 + 2 would not.
+        assert!(!outbox.push_busy(&echo[..55]));
+        assert!(outbox.push_busy(&echo[..54]));
         assert!(outbox.push_status(&[b"+TCMQTTDISCON,-103\r\n"]));
+    }
+
+    #[test]
+    fn an_empty_ring_takes_the_busy_reply_of_the_longest_line_and_keeps_the_reserve() {
+        let mut outbox = Outbox::<OUTBOX_BYTES>::new();
+        let echo = [b'x'; at_parser::MAX_LINE];
+        assert!(outbox.push_busy(&echo));
+        assert!(!outbox.push_busy(b""));
+        // The whole reserve is left for status lines.
+        let status = [b's'; STATUS_RESERVE - PREFIX];
+        assert!(outbox.push_status(&[&status]));
+        assert!(!outbox.push_status(&[b""]));
+        assert_eq!(pop(&mut outbox).unwrap(), [&echo[..], BUSY_REPLY].concat());
+        assert_eq!(pop(&mut outbox).unwrap(), status);
     }
 }
