@@ -30,25 +30,29 @@ const CHUNK: usize = 64;
 const _: () = assert!(BUSY_REPLY.len() <= CHUNK, "a [BUSY] reply is one piece");
 
 /// The URC writer loop.
-pub(super) async fn write_urcs<T: Write, C: Clock>(
-    mqtt: &MqttShared<'_>,
-    output: &UartLock<&mut T>,
-    clock: &C,
-) -> Exit {
-    loop {
-        if !mqtt.has_output() {
-            mqtt.output_ready.wait().await;
-            continue;
-        }
-        let mut tx = output.lock(Contender::Writer).await;
-        // The writer's turn with the UART: the outbox entries ahead of the held message, the
-        // held message itself (then released to the session), and the entries behind it.
+// An `async fn` would keep its arguments twice (as arguments and as locals).
+#[allow(clippy::manual_async_fn)]
+pub(super) fn write_urcs<'a, 'm, T: Write, C: Clock>(
+    mqtt: &'a MqttShared<'m>,
+    output: &'a UartLock<&'a mut T>,
+    clock: &'a C,
+) -> impl core::future::Future<Output = Exit> + use<'a, 'm, T, C> {
+    async move {
         let now_ms = || clock.now_ms();
-        if write_queued(mqtt, &mut **tx, Through::Held(&now_ms))
-            .await
-            .is_err()
-        {
-            return Exit::UartClosed;
+        loop {
+            if !mqtt.has_output() {
+                mqtt.output_ready.wait().await;
+                continue;
+            }
+            let mut tx = output.lock(Contender::Writer).await;
+            // The writer's turn with the UART: the outbox entries ahead of the held message,
+            // the held message itself (then released to the session), and the entries behind.
+            if write_queued(mqtt, &mut **tx, Through::Held(&now_ms))
+                .await
+                .is_err()
+            {
+                return Exit::UartClosed;
+            }
         }
     }
 }
@@ -67,9 +71,10 @@ enum Position {
     /// Between blocks.
     Between,
     /// Inside an outbox entry, this many bytes left, and then the reply of a `[BUSY]`.
-    Entry { left: usize, busy: bool },
+    /// Positions in 16 bits: an entry or a held message's URC is at most `URC_MAX` bytes.
+    Entry { left: u16, busy: bool },
     /// Inside the held message's URC, this many bytes written.
-    Held(usize),
+    Held(u16),
 }
 
 /// What [`write_queued`] does next.
@@ -86,18 +91,22 @@ enum WriteStep {
 /// with one piece buffer and one pending write, the steps chosen synchronously by
 /// [`next_step`] (nested writer futures would each keep their own references and buffer).
 /// Returns true if output is left behind a held message (with [`Through::Entries`]).
-async fn write_queued<T: Write>(
-    mqtt: &MqttShared<'_>,
-    tx: &mut T,
-    through: Through<'_>,
-) -> Result<bool, T::Error> {
-    let mut chunk = [0u8; CHUNK];
-    let mut position = Position::Between;
-    loop {
-        match next_step(mqtt, &mut position, &mut chunk, &through) {
-            WriteStep::Write(count) => tx.write_all(&chunk[..count]).await?,
-            WriteStep::EndBlock => tx.flush().await?,
-            WriteStep::Done(left) => return Ok(left),
+// An `async fn` would keep its arguments twice (as arguments and as locals).
+#[allow(clippy::manual_async_fn)]
+fn write_queued<'a, 'm, T: Write>(
+    mqtt: &'a MqttShared<'m>,
+    tx: &'a mut T,
+    through: Through<'a>,
+) -> impl core::future::Future<Output = Result<bool, T::Error>> + use<'a, 'm, T> {
+    async move {
+        let mut chunk = [0u8; CHUNK];
+        let mut position = Position::Between;
+        loop {
+            match next_step(mqtt, &mut position, &mut chunk, &through) {
+                WriteStep::Write(count) => tx.write_all(&chunk[..count]).await?,
+                WriteStep::EndBlock => tx.flush().await?,
+                WriteStep::Done(left) => return Ok(left),
+            }
         }
     }
 }
@@ -133,7 +142,10 @@ fn next_step(
                 held.set(held.get().map(|entries| entries.saturating_sub(1)));
                 // A `[BUSY]` reply may be waiting for this room.
                 mqtt.outbox_room.raise();
-                *position = Position::Entry { left: length, busy };
+                *position = Position::Entry {
+                    left: length as u16,
+                    busy,
+                };
             }
             Position::Entry { left: 0, busy } => {
                 if busy {
@@ -151,10 +163,11 @@ fn next_step(
             Position::Entry { left, busy } => {
                 // Nothing else takes from the queue until the entry is out: its writer holds
                 // the UART.
-                let count = mqtt.outbox.borrow_mut().take(&mut chunk[..left.min(CHUNK)]);
+                let piece = usize::from(left).min(CHUNK);
+                let count = mqtt.outbox.borrow_mut().take(&mut chunk[..piece]);
                 *position = Position::Entry {
                     // A queue emptied under the entry (cannot happen) ends it.
-                    left: if count == 0 { 0 } else { left - count },
+                    left: if count == 0 { 0 } else { left - count as u16 },
                     busy,
                 };
                 if count > 0 {
@@ -171,11 +184,11 @@ fn next_step(
                             message.payload,
                             &mut length,
                         );
-                        copy_from(&parts, offset, chunk)
+                        copy_from(&parts, usize::from(offset), chunk)
                     })
                 };
                 if count > 0 {
-                    *position = Position::Held(offset + count);
+                    *position = Position::Held(offset + count as u16);
                     return WriteStep::Write(count);
                 }
                 *position = Position::Between;
