@@ -32,6 +32,7 @@ impl Entry {
 const REJECTED: u16 = u16::MAX;
 /// Bytes of the ring: the line budget plus a two-byte length prefix per entry.
 const RING_BYTES: usize = QUEUE_BYTES + 2 * QUEUE_LINES;
+const _: () = assert!(RING_BYTES <= u16::MAX as usize && QUEUE_LINES <= u8::MAX as usize);
 
 /// FIFO of lines waiting for the engine: one byte ring with length prefixes, so queued lines
 /// take the bytes they have, not a maximum-size slot each.
@@ -39,14 +40,18 @@ const RING_BYTES: usize = QUEUE_BYTES + 2 * QUEUE_LINES;
 /// A line goes in and comes out as at most two slice copies (one on each side of the ring's
 /// end): every received byte passes through here, and a byte-at-a-time ring cost more than
 /// framing and parsing the line together.
+///
+/// The positions and counts take 16 bits (the ring is 1,040 bytes): 7 bytes of bookkeeping
+/// beside the ring, not four `usize`s.
 pub struct InputQueue {
     ring: [u8; RING_BYTES],
     /// Index of the oldest byte in the ring.
-    head: usize,
+    head: u16,
     /// Bytes in the ring (prefixes included).
-    used: usize,
-    entries: usize,
-    bytes: usize,
+    used: u16,
+    /// Line bytes queued (prefixes not included): the 1,024-byte budget.
+    bytes: u16,
+    entries: u8,
 }
 
 impl Default for InputQueue {
@@ -73,7 +78,7 @@ impl InputQueue {
     // Inlined so the entry is built where the caller has it, not moved (264 bytes) into a call.
     #[inline]
     pub fn push(&mut self, entry: Entry) -> Result<(), Entry> {
-        if self.entries == QUEUE_LINES || self.bytes + entry.cost() > QUEUE_BYTES {
+        if self.is_full(entry.cost()) {
             return Err(entry);
         }
         let (prefix, line): (u16, &[u8]) = match &entry {
@@ -85,7 +90,7 @@ impl InputQueue {
         self.write_prefix(prefix);
         self.write(line);
         self.entries += 1;
-        self.bytes += entry.cost();
+        self.bytes += entry.cost() as u16;
         Ok(())
     }
 
@@ -95,14 +100,19 @@ impl InputQueue {
     pub fn push_line(&mut self, line: &[u8]) -> bool {
         // A line is at most MAX_LINE (256) bytes.
         let length = line.len().min(MAX_LINE);
-        if self.entries == QUEUE_LINES || self.bytes + length > QUEUE_BYTES {
+        if self.is_full(length) {
             return false;
         }
         self.write_prefix(length as u16);
         self.write(&line[..length]);
         self.entries += 1;
-        self.bytes += length;
+        self.bytes += length as u16;
         true
+    }
+
+    /// Whether a line of `length` bytes finds the queue full (8 lines, or 1,024 bytes).
+    fn is_full(&self, length: usize) -> bool {
+        usize::from(self.entries) == QUEUE_LINES || usize::from(self.bytes) + length > QUEUE_BYTES
     }
 
     /// Takes the oldest entry.
@@ -112,10 +122,8 @@ impl InputQueue {
         if self.entries == 0 {
             return None;
         }
-        let prefix = u16::from_be_bytes([
-            self.ring[self.head],
-            self.ring[(self.head + 1) % RING_BYTES],
-        ]);
+        let head = usize::from(self.head);
+        let prefix = u16::from_be_bytes([self.ring[head], self.ring[(head + 1) % RING_BYTES]]);
         self.advance(2);
         self.entries -= 1;
         if prefix == REJECTED {
@@ -123,21 +131,22 @@ impl InputQueue {
         }
         // The prefix counts bytes that were pushed, at most MAX_LINE.
         let length = usize::from(prefix).min(MAX_LINE);
-        let first = length.min(RING_BYTES - self.head);
+        let head = usize::from(self.head);
+        let first = length.min(RING_BYTES - head);
         let mut line = heapless::Vec::new();
         // Cannot fail: `length` is at most the capacity.
-        let _ = line.extend_from_slice(&self.ring[self.head..self.head + first]);
+        let _ = line.extend_from_slice(&self.ring[head..head + first]);
         if first < length {
             let _ = line.extend_from_slice(&self.ring[..length - first]);
         }
         self.advance(length);
-        self.bytes -= length;
+        self.bytes -= length as u16;
         Some(Entry::Line(line))
     }
 
     /// Number of queued entries.
     pub fn len(&self) -> usize {
-        self.entries
+        usize::from(self.entries)
     }
 
     /// Whether nothing is queued.
@@ -147,7 +156,7 @@ impl InputQueue {
 
     /// Appends `data` behind the queued bytes (the caller checked the room).
     fn write(&mut self, data: &[u8]) {
-        let tail = (self.head + self.used) % RING_BYTES;
+        let tail = self.tail();
         let first = data.len().min(RING_BYTES - tail);
         let (before_end, after_wrap) = data.split_at(first);
         self.ring[tail..tail + first].copy_from_slice(before_end);
@@ -155,14 +164,19 @@ impl InputQueue {
         if !after_wrap.is_empty() {
             self.ring[..after_wrap.len()].copy_from_slice(after_wrap);
         }
-        self.used += data.len();
+        self.used += data.len() as u16;
+    }
+
+    /// Index of the first free byte behind the queued ones.
+    fn tail(&self) -> usize {
+        (usize::from(self.head) + usize::from(self.used)) % RING_BYTES
     }
 
     /// Appends an entry's two-byte length prefix (the caller checked the room): two stores,
     /// not two copy calls.
     fn write_prefix(&mut self, prefix: u16) {
         let [high, low] = prefix.to_be_bytes();
-        let tail = (self.head + self.used) % RING_BYTES;
+        let tail = self.tail();
         self.ring[tail] = high;
         self.ring[(tail + 1) % RING_BYTES] = low;
         self.used += 2;
@@ -170,8 +184,8 @@ impl InputQueue {
 
     /// Drops the oldest `count` bytes (they are queued).
     fn advance(&mut self, count: usize) {
-        self.head = (self.head + count) % RING_BYTES;
-        self.used -= count;
+        self.head = ((usize::from(self.head) + count) % RING_BYTES) as u16;
+        self.used -= count as u16;
         if self.used == 0 {
             // Empty: start again at the front, so short lines rarely straddle the end.
             self.head = 0;
@@ -262,7 +276,7 @@ mod tests {
         queue.pop();
         // The ring's last byte is free: the next prefix's first byte goes there, its second
         // to the front.
-        assert_eq!((queue.head + queue.used) % RING_BYTES, RING_BYTES - 1);
+        assert_eq!(queue.tail(), RING_BYTES - 1);
         assert!(queue.push_line(b"AT+F=1\r\n"));
         for (byte, len) in [(b'C', 256), (b'D', 255), (b'E', 6)] {
             assert_eq!(queue.pop(), Some(filled(byte, len)));
