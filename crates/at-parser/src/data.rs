@@ -85,11 +85,11 @@ pub(crate) struct DataPhase {
     pub(crate) kind: DataKind,
     len: usize,
     received: usize,
-    /// Terminator bytes matched so far (publish only, after the payload).
-    terminator: usize,
+    /// Terminator bytes matched so far (publish only, after the payload): at most 2.
+    terminator: u8,
     /// Length of the longest suffix of the phase's bytes that is a prefix of [`CANCEL`]; kept
-    /// across calls so the pattern is found across chunk boundaries.
-    cancel: usize,
+    /// across calls so the pattern is found across chunk boundaries. At most 5.
+    cancel: u8,
 }
 
 /// What one data-phase byte did.
@@ -112,7 +112,7 @@ impl DataPhase {
     }
 
     fn advance_cancel(&mut self, byte: u8) -> bool {
-        self.cancel = if byte == CANCEL[self.cancel] {
+        self.cancel = if byte == CANCEL[usize::from(self.cancel)] {
             self.cancel + 1
         } else if byte != b'+' {
             0
@@ -122,7 +122,7 @@ impl DataPhase {
         } else {
             1
         };
-        self.cancel == CANCEL.len()
+        usize::from(self.cancel) == CANCEL.len()
     }
 
     fn step(&mut self, byte: u8, out: &mut [u8]) -> Step {
@@ -140,7 +140,7 @@ impl DataPhase {
             self.received += 1;
             return self.after_payload_byte();
         }
-        if byte != b"\r\n"[self.terminator] {
+        if byte != b"\r\n"[usize::from(self.terminator)] {
             return Step::Rejected(DataStatus::Aborted(DataAbort::BadTerminator));
         }
         self.terminator += 1;

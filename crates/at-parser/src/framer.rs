@@ -189,7 +189,7 @@ impl<const N: usize> Framer<N> {
         let [byte] = *bytes else {
             return None;
         };
-        let end = self.buffer.end;
+        let end = self.buffer.end();
         // An LF may end a terminator or `+++\r\n`: decided by `receive`.
         if end < usize::from(self.quiet_end) && byte != b'\n' && self.buffer.store(end, byte) {
             return Some(self.quiet);
