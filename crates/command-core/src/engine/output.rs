@@ -16,7 +16,7 @@
 use embedded_io_async::Write;
 
 use super::Exit;
-use crate::board::Clock;
+use crate::board::{Clock, Offline};
 
 use crate::mqtt::{MqttShared, Popped};
 use crate::render::BUSY_REPLY;
@@ -38,7 +38,6 @@ pub(super) fn write_urcs<'a, 'm, T: Write, C: Clock>(
     clock: &'a C,
 ) -> impl core::future::Future<Output = Exit> + use<'a, 'm, T, C> {
     async move {
-        let now_ms = || clock.now_ms();
         loop {
             if !mqtt.has_output() {
                 mqtt.output_ready.wait().await;
@@ -47,7 +46,7 @@ pub(super) fn write_urcs<'a, 'm, T: Write, C: Clock>(
             let mut tx = output.lock(Contender::Writer).await;
             // The writer's turn with the UART: the outbox entries ahead of the held message,
             // the held message itself (then released to the session), and the entries behind.
-            if write_queued(mqtt, &mut **tx, Through::Held(&now_ms))
+            if write_queued(mqtt, &mut **tx, Through::Held(clock))
                 .await
                 .is_err()
             {
@@ -57,13 +56,15 @@ pub(super) fn write_urcs<'a, 'm, T: Write, C: Clock>(
     }
 }
 
-/// How far [`write_queued`] goes.
-enum Through<'c> {
-    /// Up to the held message: the executor's drain before its own block.
+/// How far [`write_queued`] goes. A thin reference to the board's clock, not a `dyn` one: it
+/// is kept in the writer's state.
+enum Through<'c, C: Clock> {
+    /// Up to the held message: the executor's drain before its own block (it releases no
+    /// message, so its clock, [`Offline`], is never read).
     Entries,
     /// Through the held message (released, at the time the clock gives, once written) and
     /// the entries behind it: the URC writer.
-    Held(&'c dyn Fn() -> u64),
+    Held(&'c C),
 }
 
 /// Where [`write_queued`] is in the output it owes the UART.
@@ -93,11 +94,11 @@ enum WriteStep {
 /// Returns true if output is left behind a held message (with [`Through::Entries`]).
 // An `async fn` would keep its arguments twice (as arguments and as locals).
 #[allow(clippy::manual_async_fn)]
-fn write_queued<'a, 'm, T: Write>(
+fn write_queued<'a, 'm, T: Write, C: Clock>(
     mqtt: &'a MqttShared<'m>,
     tx: &'a mut T,
-    through: Through<'a>,
-) -> impl core::future::Future<Output = Result<bool, T::Error>> + use<'a, 'm, T> {
+    through: Through<'a, C>,
+) -> impl core::future::Future<Output = Result<bool, T::Error>> + use<'a, 'm, T, C> {
     async move {
         let mut chunk = [0u8; CHUNK];
         let mut position = Position::Between;
@@ -114,11 +115,11 @@ fn write_queued<'a, 'm, T: Write>(
 /// The next step from `position`, with the next piece copied into `chunk`. A borrow of the
 /// outbox or the session is never held across a UART await, so each piece is a copy; the
 /// held bytes do not move until released (`mqtt_session::Session::hold_message`).
-fn next_step(
+fn next_step<C: Clock>(
     mqtt: &MqttShared<'_>,
     position: &mut Position,
     chunk: &mut [u8; CHUNK],
-    through: &Through<'_>,
+    through: &Through<'_, C>,
 ) -> WriteStep {
     loop {
         match *position {
@@ -192,9 +193,9 @@ fn next_step(
                     return WriteStep::Write(count);
                 }
                 *position = Position::Between;
-                if let Through::Held(now_ms) = through {
+                if let Through::Held(clock) = through {
                     mqtt.held_position.set(None);
-                    mqtt.session.borrow_mut().release_held(now_ms());
+                    mqtt.session.borrow_mut().release_held(clock.now_ms());
                     mqtt.service_wake.raise();
                     mqtt.urc_written.raise();
                 }
@@ -232,7 +233,7 @@ pub(super) async fn lock_drained<'s, T: Write>(
 ) -> Result<UartGuard<'s, &'s mut T>, T::Error> {
     loop {
         let mut tx = output.lock(Contender::Executor).await;
-        if !write_queued(mqtt, &mut **tx, Through::Entries).await? {
+        if !write_queued(mqtt, &mut **tx, Through::<Offline>::Entries).await? {
             return Ok(tx);
         }
         // A line older than ours waits behind a held message: let the service write it.

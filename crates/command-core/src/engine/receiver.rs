@@ -22,6 +22,10 @@ use crate::queue::Entry;
 /// how many reads a long line takes (64 bytes: the read size the parser's benchmark models,
 /// half the ESP8266's UART FIFO), and every byte of it lives in the engine's state.
 const READ_PIECE: usize = 64;
+const _: () = assert!(
+    READ_PIECE <= u8::MAX as usize,
+    "positions in the piece are bytes"
+);
 
 /// The receiver loop.
 // An `async fn` would keep its arguments twice (as arguments and as locals).
@@ -50,19 +54,35 @@ pub(super) fn receive<'a, 'm, R: Read, C: Clock>(
                 Some(_) => continue,
                 None => {}
             }
-            let mut fed = 0;
+            // The piece's positions in a byte each (it is 64 bytes): kept across the waits below.
+            let count = count.min(READ_PIECE) as u8;
+            let mut fed = 0u8;
             while fed < count {
-                let (taken, pending) = shared.framer.borrow_mut().receive(&buffer[fed..count]);
+                let unfed = &buffer[usize::from(fed)..usize::from(count)];
+                let (taken, pending) = shared.framer.borrow_mut().receive(unfed);
                 if taken == 0 {
                     // Back-pressure: the framer is full of bytes only the executor can take (a
                     // barrier or a data phase); the UART is not read until it took some.
                     shared.room.wait().await;
                     continue;
                 }
-                fed += taken;
+                // At most what was offered.
+                fed += taken as u8;
                 match pending {
                     Pending::Nothing => {}
-                    Pending::Lines => frame_lines(shared, mqtt).await,
+                    // The executor restarts the discard's silence; a `\r\n` ends it here.
+                    Pending::Lines | Pending::Discard => {
+                        if pending == Pending::Discard {
+                            shared.input.raise();
+                        }
+                        // Every complete line into the queue; a `[BUSY]` reply that finds no
+                        // room in the outbox waits for a writer to take an entry out.
+                        let mut refusal = Refusal::None;
+                        while let Some(waiting) = queue_lines(shared, mqtt, refusal) {
+                            refusal = waiting;
+                            mqtt.outbox_room.wait().await;
+                        }
+                    }
                     // A data phase is woken only by bytes that can change it (or a full
                     // framer); plain payload bytes wait in the framer, and the time they came
                     // restarts its inactivity timer when it fires.
@@ -71,30 +91,8 @@ pub(super) fn receive<'a, 'm, R: Read, C: Clock>(
                         shared.last_input.set(clock.now_ms() as u32);
                         shared.input.raise();
                     }
-                    // The executor restarts the discard's silence; a `\r\n` ends it here.
-                    Pending::Discard => {
-                        shared.input.raise();
-                        frame_lines(shared, mqtt).await;
-                    }
                 }
             }
-        }
-    }
-}
-
-/// Moves every complete line from the framer to the queue, answering `[BUSY]` for those that
-/// find it full; waits for room in the outbox when such a reply finds none.
-// Not an `async fn`: the references are kept once, not as arguments and locals.
-#[allow(clippy::manual_async_fn)]
-fn frame_lines<'a, 'm>(
-    shared: &'a Shared,
-    mqtt: &'a MqttShared<'m>,
-) -> impl core::future::Future<Output = ()> + use<'a, 'm> {
-    async move {
-        let mut refusal = Refusal::None;
-        while let Some(waiting) = queue_lines(shared, mqtt, refusal) {
-            refusal = waiting;
-            mqtt.outbox_room.wait().await;
         }
     }
 }
@@ -122,8 +120,9 @@ enum Offered {
     Waiting(Refusal),
 }
 
-/// Frames lines into the queue until none is left (`None`) or a refused one's reply finds no
-/// room in the outbox (`Some`, where the reply waits); `refusal` is where the last one waited.
+/// Moves every complete line from the framer to the queue, answering `[BUSY]` for those that
+/// find it full, until none is left (`None`) or a refused one's reply finds no room in the
+/// outbox (`Some`, where the reply waits); `refusal` is where the last one waited.
 fn queue_lines(shared: &Shared, mqtt: &MqttShared<'_>, mut refusal: Refusal) -> Option<Refusal> {
     loop {
         if refusal == Refusal::Rejected {
