@@ -7,7 +7,7 @@
 //! command entered data mode ([`Framer::begin_data`]) or not ([`Framer::release_barrier`]).
 
 use crate::buffer::RxBuffer;
-use crate::data::{DataKind, DataPhase, DataStatus};
+use crate::data::{DataKind, DataPhase, Ending};
 use crate::{MAX_LINE, RX_BUFFER};
 
 /// One framing event.
@@ -106,8 +106,9 @@ pub struct Framer<const N: usize = RX_BUFFER> {
     /// State of the data phase while `mode` is [`Mode::Data`]. Kept out of the mode so that the
     /// mode is a one-byte tag, tested on every read.
     pub(crate) phase: DataPhase,
-    /// Final status of the last data phase, repeated by `poll_data` once the phase has ended.
-    pub(crate) data_outcome: Option<DataStatus>,
+    /// How the last data phase ended, repeated by `poll_data` once it has (`data::Ending`:
+    /// its final status without the length, which the phase keeps).
+    pub(crate) data_outcome: Option<Ending>,
     /// [`receive`](Self::receive)'s one-byte path: a byte that is not an LF, stored at a buffer
     /// index below this, calls for no more than [`quiet`](Self::quiet) (see
     /// [`settle`](Self::settle)). Two bytes, in what was the struct's padding: `N` fits
