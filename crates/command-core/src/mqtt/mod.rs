@@ -157,7 +157,7 @@ pub struct MqttShared<'a> {
     pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
     /// While the session holds a message for the UART: how many outbox entries are older
     /// and go out before it.
-    pub(crate) held_position: Cell<Option<usize>>,
+    pub(crate) held_position: Cell<Option<u16>>,
     /// Raised when there is something to write (a held message, queued lines); awaited by
     /// the URC writer only.
     pub(crate) output_ready: Flag,

@@ -142,9 +142,10 @@ impl<const N: usize> Outbox<N> {
         self.entries = 0;
     }
 
-    /// How many entries are queued.
-    pub fn entries(&self) -> usize {
-        usize::from(self.entries)
+    /// How many entries are queued (16 bits: a held message's place behind them is kept in
+    /// `MqttShared`).
+    pub fn entries(&self) -> u16 {
+        self.entries
     }
 
     /// Whether nothing is queued.
