@@ -111,6 +111,10 @@ struct Shared {
     /// Raised whenever the executor took bytes from the framer (a data phase, framing after
     /// a released barrier): wakes the receiver, its only waiter, when the framer was full.
     room: Flag,
+    /// The line at the framer's head is a refused one whose echo, too long for the outbox's
+    /// `[BUSY]` room, the URC writer writes from there (`mqtt::Busy::EchoInFramer`); the
+    /// writer consumes the line and clears this, the receiver waits until then.
+    echo_in_framer: Cell<bool>,
 }
 
 /// Boots the module and serves AT commands until a reboot is requested or the UART closes.
@@ -230,6 +234,7 @@ where
             input: Flag::new(),
             last_input: Cell::new(0),
             room: Flag::new(),
+            echo_in_framer: Cell::new(false),
         };
         let output = UartLock::new(tx);
         let mqtt = MqttShared::new(&*cloud.random);
@@ -264,7 +269,7 @@ where
             receive(rx, &shared, &mqtt, cloud.clock),
             executor.serve(state),
             service,
-            write_urcs(&mqtt, &output, cloud.clock),
+            write_urcs(&mqtt, &shared, &output, cloud.clock),
         )
         .await
         {

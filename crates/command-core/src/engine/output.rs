@@ -11,11 +11,15 @@
 //! serving timers (the keep-alive) and requests while a block is being written. The executor
 //! writes the outbox entries ahead of the held message; if its own result is queued behind
 //! it, it gives the UART back and waits until the writer wrote the message, so an AT command
-//! waits at most for one URC block.
+//! waits at most for one URC block. The same goes for a `[BUSY]` reply whose echo waits in the
+//! framer (`mqtt::Busy::EchoInFramer`): only the writer, which is given the framer, writes it,
+//! in pieces from there, and then consumes the refused line.
 
 use embedded_io_async::Write;
 
-use super::Exit;
+use at_parser::FramedRef;
+
+use super::{Exit, Shared};
 use crate::board::{Clock, Offline};
 
 use crate::mqtt::{MqttShared, Popped};
@@ -34,6 +38,7 @@ const _: () = assert!(BUSY_REPLY.len() <= CHUNK, "a [BUSY] reply is one piece");
 #[allow(clippy::manual_async_fn)]
 pub(super) fn write_urcs<'a, 'm, T: Write, C: Clock>(
     mqtt: &'a MqttShared<'m>,
+    shared: &'a Shared,
     output: &'a UartLock<&'a mut T>,
     clock: &'a C,
 ) -> impl core::future::Future<Output = Exit> + use<'a, 'm, T, C> {
@@ -46,7 +51,7 @@ pub(super) fn write_urcs<'a, 'm, T: Write, C: Clock>(
             let mut tx = output.lock(Contender::Writer).await;
             // The writer's turn with the UART: the outbox entries ahead of the held message,
             // the held message itself (then released to the session), and the entries behind.
-            if write_queued(mqtt, &mut **tx, Through::Held(clock))
+            if write_queued(mqtt, &mut **tx, Through::Held { clock, shared })
                 .await
                 .is_err()
             {
@@ -59,12 +64,13 @@ pub(super) fn write_urcs<'a, 'm, T: Write, C: Clock>(
 /// How far [`write_queued`] goes. A thin reference to the board's clock, not a `dyn` one: it
 /// is kept in the writer's state.
 enum Through<'c, C: Clock> {
-    /// Up to the held message: the executor's drain before its own block (it releases no
-    /// message, so its clock, [`Offline`], is never read).
+    /// Up to the held message or a `[BUSY]` reply whose echo waits in the framer: the
+    /// executor's drain before its own block (it releases no message, so its clock,
+    /// [`Offline`], is never read).
     Entries,
     /// Through the held message (released, at the time the clock gives, once written) and
-    /// the entries behind it: the URC writer.
-    Held(&'c C),
+    /// the entries behind it, echoes in the framer included: the URC writer.
+    Held { clock: &'c C, shared: &'c Shared },
 }
 
 /// Where [`write_queued`] is in the output it owes the UART.
@@ -76,6 +82,9 @@ enum Position {
     Entry { left: u16, busy: bool },
     /// Inside the held message's URC, this many bytes written.
     Held(u16),
+    /// Inside the echo of a `[BUSY]` reply that waits at the framer's head
+    /// (`mqtt::Busy::EchoInFramer`): `offset` of its `length` bytes written.
+    Framer { offset: u16, length: u16 },
 }
 
 /// What [`write_queued`] does next.
@@ -84,14 +93,16 @@ enum WriteStep {
     Write(usize),
     /// Flush: a block ended.
     EndBlock,
-    /// Nothing more to write: true if output waits behind a held message.
+    /// Nothing more to write: true if output waits behind a held message or an echo in the
+    /// framer.
     Done(bool),
 }
 
 /// Writes queued output, one block per outbox entry or held message, in pieces: one loop
 /// with one piece buffer and one pending write, the steps chosen synchronously by
 /// [`next_step`] (nested writer futures would each keep their own references and buffer).
-/// Returns true if output is left behind a held message (with [`Through::Entries`]).
+/// Returns true if output is left behind a held message or an echo in the framer (with
+/// [`Through::Entries`]).
 // An `async fn` would keep its arguments twice (as arguments and as locals).
 #[allow(clippy::manual_async_fn)]
 fn write_queued<'a, 'm, T: Write, C: Clock>(
@@ -129,11 +140,22 @@ fn next_step<C: Clock>(
                         Through::Entries => {
                             return WriteStep::Done(!mqtt.outbox.borrow().is_empty());
                         }
-                        Through::Held(_) => *position = Position::Held(0),
+                        Through::Held { .. } => *position = Position::Held(0),
                     }
                     continue;
                 }
-                let Some(Popped { length, busy }) = mqtt.outbox.borrow_mut().pop_length() else {
+                if let Through::Entries = through {
+                    // Only the URC writer reads the framer: the executor lets it write this.
+                    if mqtt.outbox.borrow().front_in_framer() {
+                        return WriteStep::Done(true);
+                    }
+                }
+                let Some(Popped {
+                    length,
+                    busy,
+                    in_framer,
+                }) = mqtt.outbox.borrow_mut().pop_length()
+                else {
                     return WriteStep::Done(false);
                 };
                 // The entry left the queue: one fewer ahead of the held message. Counted now,
@@ -143,9 +165,15 @@ fn next_step<C: Clock>(
                 held.set(held.get().map(|entries| entries.saturating_sub(1)));
                 // A `[BUSY]` reply may be waiting for this room.
                 mqtt.outbox_room.raise();
-                *position = Position::Entry {
-                    left: length as u16,
-                    busy,
+                *position = match in_framer {
+                    true => Position::Framer {
+                        offset: 0,
+                        length: length as u16,
+                    },
+                    false => Position::Entry {
+                        left: length as u16,
+                        busy,
+                    },
                 };
             }
             Position::Entry { left: 0, busy } => {
@@ -175,6 +203,57 @@ fn next_step<C: Clock>(
                     return WriteStep::Write(count);
                 }
             }
+            Position::Framer { offset, length } => {
+                let Through::Held { shared, .. } = through else {
+                    // Never popped by the drain (`Outbox::front_in_framer`).
+                    *position = Position::Entry {
+                        left: 0,
+                        busy: true,
+                    };
+                    continue;
+                };
+                if offset < length {
+                    let count = shared
+                        .framer
+                        .borrow_mut()
+                        .offer_line(|framed| match framed {
+                            FramedRef::Line(line) => {
+                                let echo = &line[..line.len().min(usize::from(length))];
+                                (copy_from(&[echo], usize::from(offset), chunk), false)
+                            }
+                            _ => (0, false),
+                        })
+                        .unwrap_or(0);
+                    if count > 0 {
+                        *position = Position::Framer {
+                            offset: offset + count as u16,
+                            length,
+                        };
+                        return WriteStep::Write(count);
+                    }
+                }
+                // The echo is out: the refused line leaves the framer, with no barrier
+                // (`at-engine.md` §6), and the receiver frames on.
+                let mut framer = shared.framer.borrow_mut();
+                let barrier = framer.offer_line(|framed| {
+                    let barrier = match framed {
+                        FramedRef::Line(line) => at_parser::sets_barrier(line),
+                        _ => false,
+                    };
+                    (barrier, true)
+                });
+                if barrier == Some(true) {
+                    framer.release_barrier();
+                }
+                shared.echo_in_framer.set(false);
+                mqtt.outbox_room.raise();
+                // The executor's drain may wait for this entry to be written.
+                mqtt.urc_written.raise();
+                *position = Position::Entry {
+                    left: 0,
+                    busy: true,
+                };
+            }
             Position::Held(offset) => {
                 let count = {
                     let session = mqtt.session.borrow();
@@ -193,7 +272,7 @@ fn next_step<C: Clock>(
                     return WriteStep::Write(count);
                 }
                 *position = Position::Between;
-                if let Through::Held(clock) = through {
+                if let Through::Held { clock, .. } = through {
                     mqtt.held_position.set(None);
                     mqtt.session.borrow_mut().release_held(clock.now_ms());
                     mqtt.service_wake.raise();
@@ -236,7 +315,8 @@ pub(super) async fn lock_drained<'s, T: Write>(
         if !write_queued(mqtt, &mut **tx, Through::<Offline>::Entries).await? {
             return Ok(tx);
         }
-        // A line older than ours waits behind a held message: let the service write it.
+        // A line older than ours waits behind a held message or an echo in the framer: let
+        // the URC writer write it.
         drop(tx);
         mqtt.urc_written.wait().await;
     }

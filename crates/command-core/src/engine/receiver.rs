@@ -6,15 +6,17 @@
 //! into the outbox that the URC writer drains, so the receiver never waits for the UART and
 //! keeps emptying the hardware FIFO during a long command. When the outbox has no room left
 //! outside its status reserve, the refused line stays in the framer (bytes stay put) and the
-//! receiver waits for a writer to take an entry out, then queues the reply: nothing of the
-//! line is copied into the receiver's state, and the receiver never holds the UART.
+//! receiver waits for a writer to take an entry out, then queues the reply; an echo longer
+//! than the outbox's `[BUSY]` room stays there too, and the URC writer writes it from the
+//! framer. Nothing of the line is copied into the receiver's state, and the receiver never
+//! holds the UART.
 
 use at_parser::{FramedRef, Pending};
 use embedded_io_async::Read;
 
 use super::{Exit, Shared};
 use crate::board::Clock;
-use crate::mqtt::MqttShared;
+use crate::mqtt::{Busy, MqttShared};
 use crate::queue::Entry;
 
 /// Bytes taken from the UART per read. The board's driver already buffers what the hardware
@@ -109,6 +111,10 @@ enum Refusal {
     /// A rejected line (over-long, or with lost bytes) was refused and consumed: its reply,
     /// without echo, waits.
     Rejected,
+    /// The line at the framer's head was refused and its reply queued, but its echo is longer
+    /// than the outbox's `[BUSY]` room: the URC writer writes it from the framer and consumes
+    /// the line (`Shared::echo_in_framer`).
+    InFramer,
 }
 
 /// What one line offered by the framer came to.
@@ -125,11 +131,16 @@ enum Offered {
 /// outbox (`Some`, where the reply waits); `refusal` is where the last one waited.
 fn queue_lines(shared: &Shared, mqtt: &MqttShared<'_>, mut refusal: Refusal) -> Option<Refusal> {
     loop {
-        if refusal == Refusal::Rejected {
-            if !queue_busy(mqtt, &[]) {
-                return Some(Refusal::Rejected);
+        match refusal {
+            Refusal::Rejected => {
+                if queue_busy(mqtt, &[]) == Busy::NoRoom {
+                    return Some(Refusal::Rejected);
+                }
+                refusal = Refusal::None;
             }
-            refusal = Refusal::None;
+            Refusal::InFramer if shared.echo_in_framer.get() => return Some(Refusal::InFramer),
+            Refusal::InFramer => refusal = Refusal::None,
+            Refusal::None | Refusal::Line => {}
         }
         let mut framer = shared.framer.borrow_mut();
         // The line goes from the framer's buffer into the queue's ring, or its echo into the
@@ -150,14 +161,17 @@ fn queue_lines(shared: &Shared, mqtt: &MqttShared<'_>, mut refusal: Refusal) -> 
             match framed {
                 FramedRef::Line(line) => {
                     let echo = if shared.echo.get() { line } else { &[] };
-                    if queue_busy(mqtt, echo) {
-                        (Offered::Done(at_parser::sets_barrier(line)), true)
-                    } else {
-                        (Offered::Waiting(Refusal::Line), false)
+                    match queue_busy(mqtt, echo) {
+                        Busy::Queued => (Offered::Done(at_parser::sets_barrier(line)), true),
+                        Busy::EchoInFramer => {
+                            shared.echo_in_framer.set(true);
+                            (Offered::Waiting(Refusal::InFramer), false)
+                        }
+                        Busy::NoRoom => (Offered::Waiting(Refusal::Line), false),
                     }
                 }
                 // An empty line is never refused; a rejected one is consumed either way.
-                _ if queue_busy(mqtt, &[]) => (Offered::Done(false), true),
+                _ if queue_busy(mqtt, &[]) == Busy::Queued => (Offered::Done(false), true),
                 _ => (Offered::Waiting(Refusal::Rejected), true),
             }
         });
@@ -174,10 +188,10 @@ fn queue_lines(shared: &Shared, mqtt: &MqttShared<'_>, mut refusal: Refusal) -> 
 }
 
 /// Queues the `[BUSY]` reply to a refused line (`echo` empty with echo off or for a rejected
-/// line); false when the outbox has no room for it outside the status reserve.
-fn queue_busy(mqtt: &MqttShared<'_>, echo: &[u8]) -> bool {
+/// line), with its echo or, when longer than the outbox's `[BUSY]` room, its echo's place.
+fn queue_busy(mqtt: &MqttShared<'_>, echo: &[u8]) -> Busy {
     let queued = mqtt.outbox.borrow_mut().push_busy(echo);
-    if queued {
+    if queued != Busy::NoRoom {
         mqtt.output_ready.raise();
     }
     queued

@@ -17,7 +17,7 @@ mod random;
 mod service;
 
 pub use diagnostics::{DiagnosticReport, Diagnostics, DisconnectCause};
-pub use outbox::{Outbox, Popped, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
+pub use outbox::{Busy, Outbox, Popped, BUSY_ROOM, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
 pub use random::TlsRandom;
 pub(crate) use service::serve;
 pub use service::{TLS_READ_BUFFER, TLS_WRITE_BUFFER};

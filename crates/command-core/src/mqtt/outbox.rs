@@ -9,25 +9,49 @@
 //! prefix; `[BUSY]` replies cannot take the status reserve, so status lines are never lost.
 //!
 //! A `[BUSY]` entry keeps only the refused line's echo: its reply text is the same for every
-//! line, so the prefix marks it and the writer adds [`BUSY_REPLY`](crate::render::BUSY_REPLY) from flash. The ring is
-//! the reserve plus one longest `[BUSY]` entry, so the receiver, which waits for room when a
-//! reply does not fit, always gets it once the writer emptied the ring.
+//! line, so the prefix marks it and the writer adds
+//! [`BUSY_REPLY`](crate::render::BUSY_REPLY) from flash. Beside the status reserve the ring
+//! has [`BUSY_ROOM`] bytes for such entries: the echoes of a few short refused lines, so the
+//! receiver keeps reading while a long command holds the UART. A longer echo never fits
+//! there; its line stays at the head of the framer (the receiver waits) and the entry keeps
+//! only its place and length ([`Busy::EchoInFramer`]): the URC writer writes the echo from
+//! the framer. Either way a reply that finds no room waits with its line in the framer until
+//! a writer took entries out (`engine::receiver`).
 
 /// Bytes of the outbox only status lines may use (not `[BUSY]` replies).
 pub const STATUS_RESERVE: usize = 256;
+/// Bytes of the outbox `[BUSY]` replies may use: the echoes of a few short refused lines
+/// (with their prefixes), e.g. twenty `AT\r\n`. A longer echo stays in the framer.
+pub const BUSY_ROOM: usize = 128;
 /// Bytes of the outbox: status URCs, result lines and `[BUSY]` replies (received messages wait
-/// in the session instead, `engine::output`): the status reserve and room for the longest
-/// `[BUSY]` entry, the echo of a 256-byte line, so that such a reply is never refused room
-/// by an empty ring.
-pub const OUTBOX_BYTES: usize = STATUS_RESERVE + PREFIX + at_parser::MAX_LINE;
+/// in the session instead, `engine::output`).
+pub const OUTBOX_BYTES: usize = STATUS_RESERVE + BUSY_ROOM;
 /// Longest entry: `+TCMQTTRCVPUB:"` + 255-byte topic + `",2048,"` + 2048 bytes + `"\r\n`.
 pub const URC_MAX: usize = 15 + 255 + 8 + 2048 + 3;
 
 const PREFIX: usize = 2;
-/// The prefix bit of a `[BUSY]` entry: [`BUSY_REPLY`](crate::render::BUSY_REPLY) follows its bytes (the length fits in
-/// 15 bits, `URC_MAX`).
+/// The prefix bit of a `[BUSY]` entry: [`BUSY_REPLY`](crate::render::BUSY_REPLY) follows its
+/// echo.
 const BUSY_ENTRY: u16 = 0x8000;
-const _: () = assert!(URC_MAX < BUSY_ENTRY as usize);
+/// The prefix bit of a `[BUSY]` entry whose echo is the line at the framer's head: the length
+/// is the echo's, none of its bytes are in the ring.
+const IN_FRAMER: u16 = 0x4000;
+const _: () = assert!(
+    URC_MAX < IN_FRAMER as usize,
+    "lengths fit below the kind bits"
+);
+
+/// Where [`Outbox::push_busy`] put a `[BUSY]` reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// Queued with its echo.
+    Queued,
+    /// Queued without its echo, longer than [`BUSY_ROOM`]: the line stays at the framer's
+    /// head until the URC writer wrote it from there.
+    EchoInFramer,
+    /// Not queued: only the status reserve is left.
+    NoRoom,
+}
 
 /// A bounded FIFO of output lines: a byte ring with 16-bit positions (the ring is far below
 /// 64 KiB), so the bookkeeping takes 6 bytes, not the 24 of a `heapless::Deque`'s.
@@ -45,8 +69,12 @@ pub struct Outbox<const N: usize> {
 pub struct Popped {
     /// Bytes of the entry, taken with [`Outbox::take`].
     pub length: usize,
-    /// Whether [`BUSY_REPLY`](crate::render::BUSY_REPLY) follows them (a `[BUSY]` reply: the bytes are its echo).
+    /// Whether [`BUSY_REPLY`](crate::render::BUSY_REPLY) follows them (a `[BUSY]` reply:
+    /// the bytes are its echo).
     pub busy: bool,
+    /// Whether the echo is the line at the framer's head, `length` bytes, none in the ring
+    /// ([`Busy::EchoInFramer`]).
+    pub in_framer: bool,
 }
 
 impl<const N: usize> Default for Outbox<N> {
@@ -76,10 +104,22 @@ impl<const N: usize> Outbox<N> {
     }
 
     /// Queues the `[BUSY]` reply to a refused line: its echo (empty with echo off or for a
-    /// rejected line), then [`BUSY_REPLY`](crate::render::BUSY_REPLY). It leaves the status reserve free: false when only
-    /// the reserve is left.
-    pub fn push_busy(&mut self, echo: &[u8]) -> bool {
-        self.push(&[echo], STATUS_RESERVE, BUSY_ENTRY)
+    /// rejected line), then [`BUSY_REPLY`](crate::render::BUSY_REPLY); an echo longer than
+    /// [`BUSY_ROOM`] leaves its bytes where they are, in the framer. It leaves the status
+    /// reserve free.
+    pub fn push_busy(&mut self, echo: &[u8]) -> Busy {
+        if echo.len() + PREFIX <= BUSY_ROOM {
+            return match self.push(&[echo], STATUS_RESERVE, BUSY_ENTRY) {
+                true => Busy::Queued,
+                false => Busy::NoRoom,
+            };
+        }
+        if echo.len() > URC_MAX || PREFIX + STATUS_RESERVE > N - usize::from(self.length) {
+            return Busy::NoRoom;
+        }
+        self.push_bytes(&(echo.len() as u16 | BUSY_ENTRY | IN_FRAMER).to_be_bytes());
+        self.entries += 1;
+        Busy::EchoInFramer
     }
 
     fn push(&mut self, parts: &[&[u8]], reserve: usize, kind: u16) -> bool {
@@ -117,9 +157,21 @@ impl<const N: usize> Outbox<N> {
         self.entries -= 1;
         let prefix = u16::from_be_bytes(prefix);
         Some(Popped {
-            length: usize::from(prefix & !BUSY_ENTRY),
+            length: usize::from(prefix & !(BUSY_ENTRY | IN_FRAMER)),
             busy: prefix & BUSY_ENTRY != 0,
+            in_framer: prefix & IN_FRAMER != 0,
         })
+    }
+
+    /// Whether the oldest entry is a `[BUSY]` reply whose echo waits in the framer
+    /// ([`Busy::EchoInFramer`]): only the URC writer, which reads the framer, writes it.
+    pub fn front_in_framer(&self) -> bool {
+        if self.length < PREFIX as u16 {
+            return false;
+        }
+        let head = usize::from(self.head);
+        // The kind bits are in the prefix's first byte.
+        self.bytes[head] & IN_FRAMER.to_be_bytes()[0] != 0
     }
 
     /// Moves the next bytes of the entry that [`Outbox::pop_length`] started into `buffer`
@@ -159,10 +211,20 @@ mod tests {
     use super::*;
     use crate::render::BUSY_REPLY;
 
-    /// The oldest entry as the writer puts it out: its bytes, then the reply of a `[BUSY]`.
-    fn pop<const N: usize>(outbox: &mut Outbox<N>) -> Option<std::vec::Vec<u8>> {
-        let Popped { mut length, busy } = outbox.pop_length()?;
+    /// The oldest entry as the writer puts it out: its bytes, then the reply of a `[BUSY]`
+    /// (an echo left in the framer is `framer`).
+    fn pop<const N: usize>(outbox: &mut Outbox<N>, framer: &[u8]) -> Option<std::vec::Vec<u8>> {
+        let Popped {
+            mut length,
+            busy,
+            in_framer,
+        } = outbox.pop_length()?;
         let mut entry = std::vec::Vec::new();
+        if in_framer {
+            assert_eq!(length, framer.len());
+            entry.extend_from_slice(framer);
+            length = 0;
+        }
         let mut chunk = [0u8; 7];
         while length > 0 {
             let count = outbox.take(&mut chunk[..length.min(7)]);
@@ -179,16 +241,16 @@ mod tests {
     fn entries_come_out_whole_and_in_order_in_pieces() {
         let mut outbox = Outbox::<OUTBOX_BYTES>::new();
         assert!(outbox.push_status(&[b"+TCMQTTDISCON,", b"-103", b"\r\n"]));
-        assert!(outbox.push_busy(b"a\r\n\0\"b"));
-        assert!(outbox.push_busy(b""));
+        assert_eq!(outbox.push_busy(b"a\r\n\0\"b"), Busy::Queued);
+        assert_eq!(outbox.push_busy(b""), Busy::Queued);
         assert_eq!(outbox.entries(), 3);
-        assert_eq!(pop(&mut outbox).unwrap(), b"+TCMQTTDISCON,-103\r\n");
+        assert_eq!(pop(&mut outbox, b"").unwrap(), b"+TCMQTTDISCON,-103\r\n");
         assert_eq!(
-            pop(&mut outbox).unwrap(),
+            pop(&mut outbox, b"").unwrap(),
             [&b"a\r\n\0\"b"[..], BUSY_REPLY].concat()
         );
-        assert_eq!(pop(&mut outbox).unwrap(), BUSY_REPLY);
-        assert_eq!(pop(&mut outbox), None);
+        assert_eq!(pop(&mut outbox, b"").unwrap(), BUSY_REPLY);
+        assert_eq!(pop(&mut outbox, b""), None);
         assert_eq!(outbox.entries(), 0);
     }
 
@@ -201,7 +263,7 @@ mod tests {
                 outbox.push_status(&[&line[..4], &line[4..]]),
                 "round {round}"
             );
-            assert_eq!(pop(&mut outbox).unwrap(), line, "round {round}");
+            assert_eq!(pop(&mut outbox, b"").unwrap(), line, "round {round}");
             assert!(outbox.is_empty());
         }
         assert!(outbox.push_status(&[b"0123456789abcd"]));
@@ -209,32 +271,54 @@ mod tests {
             !outbox.push_status(&[b""]),
             "full: not even a length prefix fits"
         );
-        assert_eq!(pop(&mut outbox).unwrap(), b"0123456789abcd");
+        assert_eq!(pop(&mut outbox, b"").unwrap(), b"0123456789abcd");
     }
 
     #[test]
     fn busy_replies_leave_the_status_reserve_free() {
         let mut outbox = Outbox::<OUTBOX_BYTES>::new();
-        let echo = [b'x'; 200];
-        assert!(outbox.push_busy(&echo));
-        assert!(!outbox.push_busy(&echo));
-        // 514 - 202 = 312 bytes free: 54 + 2 leave the reserve whole, 55 + 2 would not.
-        assert!(!outbox.push_busy(&echo[..55]));
-        assert!(outbox.push_busy(&echo[..54]));
+        let echo = [b'x'; BUSY_ROOM];
+        // 126 + 2 bytes: the whole room.
+        assert_eq!(outbox.push_busy(&echo[..BUSY_ROOM - 2]), Busy::Queued);
+        assert_eq!(outbox.push_busy(b""), Busy::NoRoom);
         assert!(outbox.push_status(&[b"+TCMQTTDISCON,-103\r\n"]));
-    }
-
-    #[test]
-    fn an_empty_ring_takes_the_busy_reply_of_the_longest_line_and_keeps_the_reserve() {
-        let mut outbox = Outbox::<OUTBOX_BYTES>::new();
-        let echo = [b'x'; at_parser::MAX_LINE];
-        assert!(outbox.push_busy(&echo));
-        assert!(!outbox.push_busy(b""));
         // The whole reserve is left for status lines.
+        let mut outbox = Outbox::<OUTBOX_BYTES>::new();
+        assert_eq!(outbox.push_busy(&echo[..BUSY_ROOM - 2]), Busy::Queued);
         let status = [b's'; STATUS_RESERVE - PREFIX];
         assert!(outbox.push_status(&[&status]));
         assert!(!outbox.push_status(&[b""]));
-        assert_eq!(pop(&mut outbox).unwrap(), [&echo[..], BUSY_REPLY].concat());
-        assert_eq!(pop(&mut outbox).unwrap(), status);
+        assert_eq!(
+            pop(&mut outbox, b"").unwrap(),
+            [&echo[..BUSY_ROOM - 2], BUSY_REPLY].concat()
+        );
+        assert_eq!(pop(&mut outbox, b"").unwrap(), status);
+    }
+
+    #[test]
+    fn an_echo_longer_than_the_busy_room_stays_in_the_framer_and_only_its_place_is_queued() {
+        let mut outbox = Outbox::<OUTBOX_BYTES>::new();
+        let line = [b'L'; at_parser::MAX_LINE];
+        assert!(outbox.push_status(&[b"+TCMQTTRECONNECTED\r\n"]));
+        assert_eq!(outbox.push_busy(&line[..BUSY_ROOM - 1]), Busy::EchoInFramer);
+        assert_eq!(outbox.push_busy(b"AT\r\n"), Busy::Queued);
+        assert!(!outbox.front_in_framer());
+        assert_eq!(pop(&mut outbox, b"").unwrap(), b"+TCMQTTRECONNECTED\r\n");
+        assert!(outbox.front_in_framer());
+        assert_eq!(
+            pop(&mut outbox, &line[..BUSY_ROOM - 1]).unwrap(),
+            [&line[..BUSY_ROOM - 1], BUSY_REPLY].concat()
+        );
+        assert!(!outbox.front_in_framer());
+        assert_eq!(
+            pop(&mut outbox, b"").unwrap(),
+            [&b"AT\r\n"[..], BUSY_REPLY].concat()
+        );
+        // Its place takes a prefix of the busy room: with the room used up, none is queued.
+        assert_eq!(outbox.push_busy(&line[..BUSY_ROOM - 2]), Busy::Queued);
+        assert_eq!(outbox.push_busy(&line), Busy::NoRoom);
+        pop(&mut outbox, b"");
+        assert_eq!(outbox.push_busy(&line), Busy::EchoInFramer);
+        assert!(outbox.front_in_framer());
     }
 }
