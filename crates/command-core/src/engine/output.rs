@@ -164,7 +164,7 @@ fn next_step<C: Clock>(
                 let held = &mqtt.held_position;
                 held.set(held.get().map(|entries| entries.saturating_sub(1)));
                 // A `[BUSY]` reply may be waiting for this room.
-                mqtt.outbox_room.raise();
+                mqtt.receiver_room.raise();
                 *position = match in_framer {
                     true => Position::Framer {
                         offset: 0,
@@ -246,7 +246,7 @@ fn next_step<C: Clock>(
                     framer.release_barrier();
                 }
                 shared.echo_in_framer.set(false);
-                mqtt.outbox_room.raise();
+                mqtt.receiver_room.raise();
                 // The executor's drain may wait for this entry to be written.
                 mqtt.urc_written.raise();
                 *position = Position::Entry {

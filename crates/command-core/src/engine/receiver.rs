@@ -65,7 +65,7 @@ pub(super) fn receive<'a, 'm, R: Read, C: Clock>(
                 if taken == 0 {
                     // Back-pressure: the framer is full of bytes only the executor can take (a
                     // barrier or a data phase); the UART is not read until it took some.
-                    shared.room.wait().await;
+                    mqtt.receiver_room.wait().await;
                     continue;
                 }
                 // At most what was offered.
@@ -82,7 +82,7 @@ pub(super) fn receive<'a, 'm, R: Read, C: Clock>(
                         let mut refusal = Refusal::None;
                         while let Some(waiting) = queue_lines(shared, mqtt, refusal) {
                             refusal = waiting;
-                            mqtt.outbox_room.wait().await;
+                            mqtt.receiver_room.wait().await;
                         }
                     }
                     // A data phase is woken only by bytes that can change it (or a full

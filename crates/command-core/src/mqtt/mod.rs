@@ -161,9 +161,12 @@ pub struct MqttShared<'a> {
     /// Raised when there is something to write (a held message, queued lines); awaited by
     /// the URC writer only.
     pub(crate) output_ready: Flag,
-    /// Raised when a writer took an entry out of the outbox; awaited by the receiver only,
-    /// while a `[BUSY]` reply waits for room there.
-    pub(crate) outbox_room: Flag,
+    /// Raised when room appeared for what the receiver waits for: the executor took bytes
+    /// from the framer (a data phase, framing after a released barrier) while the framer was
+    /// full, or a writer took an entry out of the outbox while a `[BUSY]` reply waited for
+    /// room there (or wrote an echo from the framer). Awaited by the receiver only; one flag
+    /// for both, since each of its waits checks again what it waits for.
+    pub(crate) receiver_room: Flag,
     /// Raised when the writer released the held message; awaited by the service only.
     pub(crate) service_wake: Flag,
     /// Raised when the held message was written (or went with its link); awaited by the
@@ -218,7 +221,7 @@ impl<'a> MqttShared<'a> {
             outbox: RefCell::new(Outbox::new()),
             held_position: Cell::new(None),
             output_ready: Flag::new(),
-            outbox_room: Flag::new(),
+            receiver_room: Flag::new(),
             service_wake: Flag::new(),
             urc_written: Flag::new(),
             diagnostics: Cell::new(Diagnostics::default()),
