@@ -20,22 +20,27 @@
 const GAP_SLOTS: usize = 8;
 
 /// Receive buffer of `N` bytes with gap bookkeeping.
+///
+/// Indices are stored in 16 bits (`N` fits: the framer checks it): 6 bytes for the three
+/// cursors and 17 for the gaps, not 24 and 72 of `usize`s, beside the bytes of the engine's
+/// one-line buffer.
 #[derive(Debug)]
 pub(crate) struct RxBuffer<const N: usize> {
     bytes: [u8; N],
     /// Index of the first unread byte.
-    start: usize,
+    start: u16,
     /// Index one past the last unread byte.
-    pub(crate) end: usize,
+    end: u16,
     /// Absolute indices (into `bytes`) in ascending order: bytes were lost just before each one.
-    gaps: heapless::Vec<usize, GAP_SLOTS>,
+    gaps: heapless::Vec<u16, GAP_SLOTS, u8>,
     /// Absolute index: no LF in `start + 1..scanned` ends a terminator. Kept in
     /// `start..=end`.
-    scanned: usize,
+    scanned: u16,
 }
 
 impl<const N: usize> RxBuffer<N> {
     pub(crate) const fn new() -> Self {
+        const { assert!(N <= u16::MAX as usize, "the buffer's indices are u16") };
         Self {
             bytes: [0; N],
             start: 0,
@@ -48,7 +53,13 @@ impl<const N: usize> RxBuffer<N> {
     /// Index of the first unread byte.
     #[inline]
     pub(crate) const fn start(&self) -> usize {
-        self.start
+        self.start as usize
+    }
+
+    /// Index one past the last unread byte.
+    #[inline(always)]
+    pub(crate) const fn end(&self) -> usize {
+        self.end as usize
     }
 
     /// Stores `byte` at index `end`, the buffer's end, if it is inside the array; the caller
@@ -59,20 +70,21 @@ impl<const N: usize> RxBuffer<N> {
             return false;
         };
         *slot = byte;
-        self.end = end + 1;
+        // Below `N`, which fits a u16.
+        self.end = (end + 1) as u16;
         true
     }
 
     /// Number of unread bytes.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.end - self.start
+        usize::from(self.end - self.start)
     }
 
     /// The unread bytes.
     #[inline]
     pub(crate) fn as_slice(&self) -> &[u8] {
-        &self.bytes[self.start..self.end]
+        &self.bytes[self.start()..self.end()]
     }
 
     /// Appends as many of `data` as fit and returns how many did; the rest is recorded as a gap.
@@ -105,7 +117,8 @@ impl<const N: usize> RxBuffer<N> {
         let [byte] = data else {
             return false;
         };
-        if self.end >= N {
+        let end = self.end();
+        if end >= N {
             return false;
         }
         // A byte that is not an LF cannot end a terminator: when everything before it was
@@ -113,7 +126,7 @@ impl<const N: usize> RxBuffer<N> {
         if self.scanned == self.end && *byte != b'\n' {
             self.scanned += 1;
         }
-        self.bytes[self.end] = *byte;
+        self.bytes[end] = *byte;
         self.end += 1;
         true
     }
@@ -122,9 +135,10 @@ impl<const N: usize> RxBuffer<N> {
     #[inline]
     fn push_slice(&mut self, data: &[u8]) -> usize {
         // The common case: the read fits behind the unread bytes as they are.
-        if data.len() <= N - self.end {
-            crate::scan::copy(&mut self.bytes[self.end..self.end + data.len()], data);
-            self.end += data.len();
+        let end = self.end();
+        if data.len() <= N - end {
+            crate::scan::copy(&mut self.bytes[end..end + data.len()], data);
+            self.end += data.len() as u16;
             return data.len();
         }
         self.push_compacting(data)
@@ -135,9 +149,10 @@ impl<const N: usize> RxBuffer<N> {
         if self.start > 0 {
             self.compact();
         }
-        let taken = data.len().min(N - self.end);
-        crate::scan::copy(&mut self.bytes[self.end..self.end + taken], &data[..taken]);
-        self.end += taken;
+        let end = self.end();
+        let taken = data.len().min(N - end);
+        crate::scan::copy(&mut self.bytes[end..end + taken], &data[..taken]);
+        self.end += taken as u16;
         if taken < data.len() {
             self.record_gap();
         }
@@ -161,7 +176,8 @@ impl<const N: usize> RxBuffer<N> {
     fn compact(&mut self) {
         let start = self.start;
         if self.end > start {
-            self.bytes.copy_within(start..self.end, 0);
+            let unread = self.start()..self.end();
+            self.bytes.copy_within(unread, 0);
         }
         self.end -= start;
         self.start = 0;
@@ -175,7 +191,8 @@ impl<const N: usize> RxBuffer<N> {
     /// them is kept: its lost bytes belong to whatever follows.
     #[inline]
     pub(crate) fn consume(&mut self, count: usize) {
-        let count = count.min(self.len());
+        // At most `len()`, so below `N`.
+        let count = count.min(self.len()) as u16;
         self.start += count;
         if self.start == self.end && self.gaps.is_empty() {
             // Everything was read and nothing lost: start again at the front, nothing to move.
@@ -199,7 +216,7 @@ impl<const N: usize> RxBuffer<N> {
     #[inline]
     pub(crate) fn single(&self) -> Option<u8> {
         if self.end.wrapping_sub(self.start) == 1 && self.gaps.is_empty() {
-            self.bytes.get(self.start).copied()
+            self.bytes.get(self.start()).copied()
         } else {
             None
         }
@@ -207,13 +224,17 @@ impl<const N: usize> RxBuffer<N> {
 
     /// Whether bytes were lost right before the unread byte at `index`.
     pub(crate) fn gap_at(&self, index: usize) -> bool {
-        self.gaps.contains(&(self.start + index))
+        self.gaps
+            .iter()
+            .any(|gap| usize::from(*gap) == self.start() + index)
     }
 
     /// Whether bytes were lost anywhere before the unread byte at `index` (a line of `index` bytes
     /// that starts at the read cursor lost bytes).
     pub(crate) fn gap_before(&self, index: usize) -> bool {
-        self.gaps.iter().any(|gap| *gap < self.start + index)
+        self.gaps
+            .iter()
+            .any(|gap| usize::from(*gap) < self.start() + index)
     }
 
     /// Whether every unread byte was searched for a terminator already (none was found).
@@ -229,21 +250,25 @@ impl<const N: usize> RxBuffer<N> {
     /// once however many reads deliver it.
     #[inline]
     pub(crate) fn find_terminator(&mut self, limit: usize) -> Option<usize> {
-        let stop = self.end.min(self.start.saturating_add(limit));
+        let start = self.start();
+        let stop = self.end().min(start.saturating_add(limit));
         // An LF at the read cursor has no CR before it in this line.
-        let mut from = self.scanned.max(self.start + 1);
+        let mut from = usize::from(self.scanned).max(start + 1);
         while from < stop {
             let Some(offset) = crate::scan::find(b'\n', &self.bytes[from..stop]) else {
                 break;
             };
             let line_feed = from + offset;
-            if self.bytes[line_feed - 1] == b'\r' && !self.gaps.contains(&line_feed) {
-                self.scanned = line_feed;
-                return Some(line_feed + 1 - self.start);
+            // Below `end`, so it fits a u16.
+            let index = line_feed as u16;
+            if self.bytes[line_feed - 1] == b'\r' && !self.gaps.contains(&index) {
+                self.scanned = index;
+                return Some(line_feed + 1 - start);
             }
             from = line_feed + 1;
         }
-        self.scanned = self.scanned.max(stop);
+        // At most `end`.
+        self.scanned = self.scanned.max(stop as u16);
         None
     }
 
@@ -255,9 +280,10 @@ impl<const N: usize> RxBuffer<N> {
         if self.scanned == self.end {
             return false;
         }
-        match crate::scan::find(b'\n', &self.bytes[self.scanned..self.end]) {
+        match crate::scan::find(b'\n', &self.bytes[usize::from(self.scanned)..self.end()]) {
             Some(offset) => {
-                self.scanned += offset;
+                // Below `end`.
+                self.scanned += offset as u16;
                 true
             }
             None => {

@@ -79,17 +79,27 @@ const SHORT_READ: usize = 8;
 /// The pattern that cancels a data phase wherever it occurs (§7.6).
 const CANCEL: &[u8; 5] = b"+++\r\n";
 
+/// How a data phase ended: its final [`DataStatus`] without the length. A complete payload's
+/// length is always the phase's `received` (a publish's reached `len` before its terminator, a
+/// certificate's reached `len` or ended at Ctrl+Z), so the framer keeps one byte or two for
+/// it, not a status with a `usize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    Complete,
+    Aborted(DataAbort),
+}
+
 /// State of an open data phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DataPhase {
     pub(crate) kind: DataKind,
     len: usize,
     received: usize,
-    /// Terminator bytes matched so far (publish only, after the payload).
-    terminator: usize,
+    /// Terminator bytes matched so far (publish only, after the payload): at most 2.
+    terminator: u8,
     /// Length of the longest suffix of the phase's bytes that is a prefix of [`CANCEL`]; kept
-    /// across calls so the pattern is found across chunk boundaries.
-    cancel: usize,
+    /// across calls so the pattern is found across chunk boundaries. At most 5.
+    cancel: u8,
 }
 
 /// What one data-phase byte did.
@@ -112,7 +122,7 @@ impl DataPhase {
     }
 
     fn advance_cancel(&mut self, byte: u8) -> bool {
-        self.cancel = if byte == CANCEL[self.cancel] {
+        self.cancel = if byte == CANCEL[usize::from(self.cancel)] {
             self.cancel + 1
         } else if byte != b'+' {
             0
@@ -122,7 +132,7 @@ impl DataPhase {
         } else {
             1
         };
-        self.cancel == CANCEL.len()
+        usize::from(self.cancel) == CANCEL.len()
     }
 
     fn step(&mut self, byte: u8, out: &mut [u8]) -> Step {
@@ -140,7 +150,7 @@ impl DataPhase {
             self.received += 1;
             return self.after_payload_byte();
         }
-        if byte != b"\r\n"[self.terminator] {
+        if byte != b"\r\n"[usize::from(self.terminator)] {
             return Step::Rejected(DataStatus::Aborted(DataAbort::BadTerminator));
         }
         self.terminator += 1;
@@ -268,9 +278,13 @@ impl<const N: usize> Framer<N> {
     #[inline(never)]
     fn poll_data_general(&mut self, out: &mut [u8]) -> DataStatus {
         if self.mode != Mode::Data {
-            return self
-                .data_outcome
-                .unwrap_or(DataStatus::NeedMore { received: 0 });
+            return match self.data_outcome {
+                Some(Ending::Complete) => DataStatus::Complete {
+                    len: self.phase.received,
+                },
+                Some(Ending::Aborted(reason)) => DataStatus::Aborted(reason),
+                None => DataStatus::NeedMore { received: 0 },
+            };
         }
         let phase = &mut self.phase;
         let unread = self.buffer.as_slice();
@@ -317,7 +331,18 @@ impl<const N: usize> Framer<N> {
     fn end_data(&mut self, consumed: usize, status: DataStatus, next: Mode) -> DataStatus {
         self.buffer.consume(consumed);
         self.mode = next;
-        self.data_outcome = Some(status);
+        self.data_outcome = Some(match status {
+            DataStatus::Aborted(reason) => Ending::Aborted(reason),
+            DataStatus::Complete { .. } | DataStatus::NeedMore { .. } => {
+                debug_assert_eq!(
+                    status,
+                    DataStatus::Complete {
+                        len: self.phase.received
+                    }
+                );
+                Ending::Complete
+            }
+        });
         self.settle();
         status
     }

@@ -7,7 +7,7 @@
 //! command entered data mode ([`Framer::begin_data`]) or not ([`Framer::release_barrier`]).
 
 use crate::buffer::RxBuffer;
-use crate::data::{DataKind, DataPhase, DataStatus};
+use crate::data::{DataKind, DataPhase, Ending};
 use crate::{MAX_LINE, RX_BUFFER};
 
 /// One framing event.
@@ -106,8 +106,9 @@ pub struct Framer<const N: usize = RX_BUFFER> {
     /// State of the data phase while `mode` is [`Mode::Data`]. Kept out of the mode so that the
     /// mode is a one-byte tag, tested on every read.
     pub(crate) phase: DataPhase,
-    /// Final status of the last data phase, repeated by `poll_data` once the phase has ended.
-    pub(crate) data_outcome: Option<DataStatus>,
+    /// How the last data phase ended, repeated by `poll_data` once it has (`data::Ending`:
+    /// its final status without the length, which the phase keeps).
+    pub(crate) data_outcome: Option<Ending>,
     /// [`receive`](Self::receive)'s one-byte path: a byte that is not an LF, stored at a buffer
     /// index below this, calls for no more than [`quiet`](Self::quiet) (see
     /// [`settle`](Self::settle)). Two bytes, in what was the struct's padding: `N` fits
@@ -189,7 +190,7 @@ impl<const N: usize> Framer<N> {
         let [byte] = *bytes else {
             return None;
         };
-        let end = self.buffer.end;
+        let end = self.buffer.end();
         // An LF may end a terminator or `+++\r\n`: decided by `receive`.
         if end < usize::from(self.quiet_end) && byte != b'\n' && self.buffer.store(end, byte) {
             return Some(self.quiet);
@@ -307,6 +308,17 @@ impl<const N: usize> Framer<N> {
     /// it once, instead of receiving a 256-byte vector that is moved on every return.
     #[inline]
     pub fn next_line_with<R>(&mut self, take: impl FnOnce(FramedRef<'_>) -> R) -> Option<R> {
+        self.offer_line(|framed| (take(framed), true))
+    }
+
+    /// [`next_line_with`](Self::next_line_with) for a caller that cannot always take the line
+    /// now: `take` answers its result and whether it took the line. A line not taken stays
+    /// where it lies, without the barrier it would set, and is lent again by the next call,
+    /// so a caller that must wait (the engine's `[BUSY]` reply, for room in its output queue)
+    /// keeps no copy of it. A [`FramedRef::Rejected`] of an over-long line is gone whatever
+    /// `take` answers: its bytes were dropped as they came.
+    #[inline]
+    pub fn offer_line<R>(&mut self, take: impl FnOnce(FramedRef<'_>) -> (R, bool)) -> Option<R> {
         // Most reads end inside a line or a payload: decided here, on every read, without the
         // call and set-up of a full search.
         match self.mode {
@@ -322,10 +334,15 @@ impl<const N: usize> Framer<N> {
             return None;
         };
         let framed = self.classify(length);
-        let taken = take(framed);
-        self.buffer.consume(length);
+        let (result, taken) = take(framed);
+        if taken {
+            self.buffer.consume(length);
+        } else {
+            // Framed from line mode (`frame_next`), which only `classify` may have left.
+            self.mode = Mode::Lines;
+        }
         self.settle();
-        Some(taken)
+        Some(result)
     }
 
     /// [`next_line`](Self::next_line) past its fast path: the length of the next event's

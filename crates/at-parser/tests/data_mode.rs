@@ -389,6 +389,35 @@ fn ctrl_z_ends_a_certificate_early_and_is_not_stored() {
     );
     assert_eq!(&payload[..2], b"AB");
     assert_eq!(drain(&mut framer), vec![line(b"AT\r\n")]);
+    // Repeated with the length it ended at, not the length asked for.
+    assert_eq!(
+        framer.poll_data(&mut payload),
+        DataStatus::Complete { len: 2 }
+    );
+}
+
+#[test]
+fn an_aborted_phase_repeats_its_abort_until_the_next_phase() {
+    let mut framer = after_command(PUBL);
+    framer.begin_data(5, DataKind::Publish);
+    framer.feed(b"ab");
+    let mut payload = [0; 5];
+    assert_eq!(
+        framer.poll_data(&mut payload),
+        DataStatus::NeedMore { received: 2 }
+    );
+    framer.abort_data();
+    for _ in 0..2 {
+        assert_eq!(
+            framer.poll_data(&mut payload),
+            DataStatus::Aborted(DataAbort::Timeout)
+        );
+    }
+    framer.begin_data(1, DataKind::Publish);
+    assert_eq!(
+        framer.poll_data(&mut payload),
+        DataStatus::NeedMore { received: 0 }
+    );
 }
 
 #[test]

@@ -296,3 +296,29 @@ fn next_line_with_lends_each_event_where_it_lies_and_then_consumes_it() {
     );
     assert_eq!(framer.buffered(), 0);
 }
+
+#[test]
+fn offer_line_leaves_a_line_not_taken_in_place_without_its_barrier() {
+    let mut framer = Framer::<512>::new();
+    framer.feed(b"AT+TCMQTTPUBL=\"t\",0,3\r\nAT\r\n");
+    let publish = line(b"AT+TCMQTTPUBL=\"t\",0,3\r\n");
+    // Not taken: lent again, unconsumed, and the barrier it would set is not set.
+    for _ in 0..2 {
+        assert_eq!(
+            framer.offer_line(|framed| (framed.to_owned(), false)),
+            Some(publish.clone())
+        );
+        assert!(!framer.barrier());
+        assert_eq!(framer.buffered(), 27);
+    }
+    // Taken: consumed, and now it sets its barrier.
+    assert_eq!(
+        framer.offer_line(|framed| (framed.to_owned(), true)),
+        Some(publish)
+    );
+    assert!(framer.barrier());
+    assert_eq!(framer.buffered(), 4);
+    framer.release_barrier();
+    assert_eq!(framer.next_line(), Some(line(b"AT\r\n")));
+    assert_eq!(framer.next_line(), None);
+}

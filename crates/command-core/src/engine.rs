@@ -108,9 +108,10 @@ struct Shared {
     /// phase that stays alive (at most 4,096 bytes, one per 20 s) is far shorter than the
     /// 49 days 32 bits span, so the time since the last read is exact.
     last_input: Cell<u32>,
-    /// Raised whenever the executor took bytes from the framer (a data phase, framing after
-    /// a released barrier): wakes the receiver, its only waiter, when the framer was full.
-    room: Flag,
+    /// The line at the framer's head is a refused one whose echo, too long for the outbox's
+    /// `[BUSY]` room, the URC writer writes from there (`mqtt::Busy::EchoInFramer`); the
+    /// writer consumes the line and clears this, the receiver waits until then.
+    echo_in_framer: Cell<bool>,
 }
 
 /// Boots the module and serves AT commands until a reboot is requested or the UART closes.
@@ -229,7 +230,7 @@ where
             line_ready: Flag::new(),
             input: Flag::new(),
             last_input: Cell::new(0),
-            room: Flag::new(),
+            echo_in_framer: Cell::new(false),
         };
         let output = UartLock::new(tx);
         let mqtt = MqttShared::new(&*cloud.random);
@@ -261,10 +262,10 @@ where
         };
         let service = crate::mqtt::serve(&mqtt, &network, cloud.clock);
         match select4(
-            receive(rx, &shared, &mqtt, &output, cloud.clock),
+            receive(rx, &shared, &mqtt, cloud.clock),
             executor.serve(state),
             service,
-            write_urcs(&mqtt, &output, cloud.clock),
+            write_urcs(&mqtt, &shared, &output, cloud.clock),
         )
         .await
         {
@@ -401,11 +402,11 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             match frame_one(self.shared) {
                 Framing::Idle => {
                     // The receiver may be waiting for the room these lines took.
-                    self.shared.room.raise();
+                    self.mqtt.receiver_room.raise();
                     return Next::Continue;
                 }
                 Framing::Queued => continue,
-                Framing::Refused(_) => {
+                Framing::Refused => {
                     if self.write(BUSY_REPLY).await.is_err() {
                         return Next::Exit(Exit::UartClosed);
                     }

@@ -28,10 +28,15 @@ impl Entry {
     }
 }
 
-/// Length prefix of a rejected entry (a line is at most [`MAX_LINE`] bytes).
-const REJECTED: u16 = u16::MAX;
-/// Bytes of the ring: the line budget plus a two-byte length prefix per entry.
-const RING_BYTES: usize = QUEUE_BYTES + 2 * QUEUE_LINES;
+/// Length prefix of a rejected entry. A line's prefix is its length less one: a queued line
+/// has at least its CR LF and at most [`MAX_LINE`] (256) bytes, so one byte holds it.
+const REJECTED: u8 = 0;
+/// Shortest line the queue takes: its CR LF.
+const SHORTEST: usize = 2;
+const _: () = assert!(MAX_LINE - 1 <= u8::MAX as usize);
+/// Bytes of the ring: the line budget plus a one-byte length prefix per entry.
+const RING_BYTES: usize = QUEUE_BYTES + QUEUE_LINES;
+const _: () = assert!(RING_BYTES <= u16::MAX as usize && QUEUE_LINES <= u8::MAX as usize);
 
 /// FIFO of lines waiting for the engine: one byte ring with length prefixes, so queued lines
 /// take the bytes they have, not a maximum-size slot each.
@@ -39,14 +44,18 @@ const RING_BYTES: usize = QUEUE_BYTES + 2 * QUEUE_LINES;
 /// A line goes in and comes out as at most two slice copies (one on each side of the ring's
 /// end): every received byte passes through here, and a byte-at-a-time ring cost more than
 /// framing and parsing the line together.
+///
+/// The positions and counts take 16 bits (the ring is 1,040 bytes): 7 bytes of bookkeeping
+/// beside the ring, not four `usize`s.
 pub struct InputQueue {
     ring: [u8; RING_BYTES],
     /// Index of the oldest byte in the ring.
-    head: usize,
+    head: u16,
     /// Bytes in the ring (prefixes included).
-    used: usize,
-    entries: usize,
-    bytes: usize,
+    used: u16,
+    /// Line bytes queued (prefixes not included): the 1,024-byte budget.
+    bytes: u16,
+    entries: u8,
 }
 
 impl Default for InputQueue {
@@ -67,42 +76,50 @@ impl InputQueue {
         }
     }
 
-    /// Appends an entry; gives it back when the queue is full (the caller answers `[BUSY]`).
+    /// Appends an entry; gives it back when the queue is full (the caller answers `[BUSY]`),
+    /// or when it is a line shorter than a CR LF (the framer frames none).
     // Returning the refused line by value lets the caller echo it without a copy or a heap.
     #[allow(clippy::result_large_err)]
     // Inlined so the entry is built where the caller has it, not moved (264 bytes) into a call.
     #[inline]
     pub fn push(&mut self, entry: Entry) -> Result<(), Entry> {
-        if self.entries == QUEUE_LINES || self.bytes + entry.cost() > QUEUE_BYTES {
-            return Err(entry);
-        }
-        let (prefix, line): (u16, &[u8]) = match &entry {
-            // A line is at most MAX_LINE (256) bytes.
-            Entry::Line(line) => (line.len() as u16, line),
+        let (prefix, line): (u8, &[u8]) = match &entry {
+            Entry::Line(line) if line.len() < SHORTEST => return Err(entry),
+            // 2 to MAX_LINE (256) bytes.
+            Entry::Line(line) => ((line.len() - 1) as u8, line),
             Entry::Rejected => (REJECTED, &[]),
         };
+        if self.is_full(entry.cost()) {
+            return Err(entry);
+        }
         // Fits: the budget above leaves room for the bytes and every entry's prefix.
         self.write_prefix(prefix);
         self.write(line);
         self.entries += 1;
-        self.bytes += entry.cost();
+        self.bytes += entry.cost() as u16;
         Ok(())
     }
 
     /// Appends a line where the caller has it (the framer's buffer): one copy, into the ring.
-    /// Returns false, queuing nothing, when the queue is full (the caller answers `[BUSY]`).
+    /// Returns false, queuing nothing, when the queue is full (the caller answers `[BUSY]`),
+    /// or for a line shorter than a CR LF (the framer frames none).
     #[inline]
     pub fn push_line(&mut self, line: &[u8]) -> bool {
         // A line is at most MAX_LINE (256) bytes.
         let length = line.len().min(MAX_LINE);
-        if self.entries == QUEUE_LINES || self.bytes + length > QUEUE_BYTES {
+        if length < SHORTEST || self.is_full(length) {
             return false;
         }
-        self.write_prefix(length as u16);
+        self.write_prefix((length - 1) as u8);
         self.write(&line[..length]);
         self.entries += 1;
-        self.bytes += length;
+        self.bytes += length as u16;
         true
+    }
+
+    /// Whether a line of `length` bytes finds the queue full (8 lines, or 1,024 bytes).
+    fn is_full(&self, length: usize) -> bool {
+        usize::from(self.entries) == QUEUE_LINES || usize::from(self.bytes) + length > QUEUE_BYTES
     }
 
     /// Takes the oldest entry.
@@ -112,32 +129,30 @@ impl InputQueue {
         if self.entries == 0 {
             return None;
         }
-        let prefix = u16::from_be_bytes([
-            self.ring[self.head],
-            self.ring[(self.head + 1) % RING_BYTES],
-        ]);
-        self.advance(2);
+        let prefix = self.ring[usize::from(self.head)];
+        self.advance(1);
         self.entries -= 1;
         if prefix == REJECTED {
             return Some(Entry::Rejected);
         }
-        // The prefix counts bytes that were pushed, at most MAX_LINE.
-        let length = usize::from(prefix).min(MAX_LINE);
-        let first = length.min(RING_BYTES - self.head);
+        // The prefix counts bytes that were pushed, less one: at most MAX_LINE.
+        let length = usize::from(prefix) + 1;
+        let head = usize::from(self.head);
+        let first = length.min(RING_BYTES - head);
         let mut line = heapless::Vec::new();
         // Cannot fail: `length` is at most the capacity.
-        let _ = line.extend_from_slice(&self.ring[self.head..self.head + first]);
+        let _ = line.extend_from_slice(&self.ring[head..head + first]);
         if first < length {
             let _ = line.extend_from_slice(&self.ring[..length - first]);
         }
         self.advance(length);
-        self.bytes -= length;
+        self.bytes -= length as u16;
         Some(Entry::Line(line))
     }
 
     /// Number of queued entries.
     pub fn len(&self) -> usize {
-        self.entries
+        usize::from(self.entries)
     }
 
     /// Whether nothing is queued.
@@ -147,7 +162,7 @@ impl InputQueue {
 
     /// Appends `data` behind the queued bytes (the caller checked the room).
     fn write(&mut self, data: &[u8]) {
-        let tail = (self.head + self.used) % RING_BYTES;
+        let tail = self.tail();
         let first = data.len().min(RING_BYTES - tail);
         let (before_end, after_wrap) = data.split_at(first);
         self.ring[tail..tail + first].copy_from_slice(before_end);
@@ -155,23 +170,25 @@ impl InputQueue {
         if !after_wrap.is_empty() {
             self.ring[..after_wrap.len()].copy_from_slice(after_wrap);
         }
-        self.used += data.len();
+        self.used += data.len() as u16;
     }
 
-    /// Appends an entry's two-byte length prefix (the caller checked the room): two stores,
-    /// not two copy calls.
-    fn write_prefix(&mut self, prefix: u16) {
-        let [high, low] = prefix.to_be_bytes();
-        let tail = (self.head + self.used) % RING_BYTES;
-        self.ring[tail] = high;
-        self.ring[(tail + 1) % RING_BYTES] = low;
-        self.used += 2;
+    /// Index of the first free byte behind the queued ones.
+    fn tail(&self) -> usize {
+        (usize::from(self.head) + usize::from(self.used)) % RING_BYTES
+    }
+
+    /// Appends an entry's one-byte length prefix (the caller checked the room).
+    fn write_prefix(&mut self, prefix: u8) {
+        let tail = self.tail();
+        self.ring[tail] = prefix;
+        self.used += 1;
     }
 
     /// Drops the oldest `count` bytes (they are queued).
     fn advance(&mut self, count: usize) {
-        self.head = (self.head + count) % RING_BYTES;
-        self.used -= count;
+        self.head = ((usize::from(self.head) + count) % RING_BYTES) as u16;
+        self.used -= count as u16;
         if self.used == 0 {
             // Empty: start again at the front, so short lines rarely straddle the end.
             self.head = 0;
@@ -246,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn a_length_prefix_split_by_the_end_of_the_ring_reads_back() {
+    fn a_prefix_in_the_last_byte_of_the_ring_and_its_line_at_the_front_read_back() {
         let mut queue = InputQueue::new();
         let filled = |byte: u8, len: usize| {
             let mut bytes = heapless::Vec::<u8, MAX_LINE>::new();
@@ -257,20 +274,37 @@ mod tests {
             queue.push(filled(byte, 256)).unwrap();
         }
         queue.pop();
-        queue.push(filled(b'D', 255)).unwrap();
-        queue.push(filled(b'E', 6)).unwrap();
+        queue.push(filled(b'D', 256)).unwrap();
+        queue.push(filled(b'E', 2)).unwrap();
         queue.pop();
-        // The ring's last byte is free: the next prefix's first byte goes there, its second
-        // to the front.
-        assert_eq!((queue.head + queue.used) % RING_BYTES, RING_BYTES - 1);
+        // Entries of 257 + 257 + 3 bytes from index 514: the ring's last byte is free, the
+        // next prefix goes there and its line to the front.
+        assert_eq!(queue.tail(), RING_BYTES - 1);
         assert!(queue.push_line(b"AT+F=1\r\n"));
-        for (byte, len) in [(b'C', 256), (b'D', 255), (b'E', 6)] {
+        for (byte, len) in [(b'C', 256), (b'D', 256), (b'E', 2)] {
             assert_eq!(queue.pop(), Some(filled(byte, len)));
         }
         let Some(Entry::Line(last)) = queue.pop() else {
-            panic!("the line behind the split prefix comes out");
+            panic!("the line behind the prefix in the last byte comes out");
         };
         assert_eq!(&last[..], b"AT+F=1\r\n");
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn rejected_entries_and_lines_of_every_length_keep_their_kind_and_length() {
+        let mut queue = InputQueue::new();
+        for length in SHORTEST..=MAX_LINE {
+            let line = [b'x'; MAX_LINE];
+            assert!(queue.push_line(&line[..length]));
+            assert!(queue.push(Entry::Rejected).is_ok());
+            let Some(Entry::Line(popped)) = queue.pop() else {
+                panic!("a line of {length} bytes comes out as a line");
+            };
+            assert_eq!(popped.len(), length);
+            assert_eq!(queue.pop(), Some(Entry::Rejected));
+        }
+        assert!(!queue.push_line(b"\n"), "shorter than a CR LF");
         assert!(queue.is_empty());
     }
 

@@ -119,13 +119,11 @@ impl<T> Mailbox<T> {
 pub(crate) enum Contender {
     /// Command blocks: an AT line is answered before the next URC (bounded latency).
     Executor = 0,
-    /// `[BUSY]` replies that found no room in the status queue.
-    Receiver = 1,
-    /// The URC writer: URCs and asynchronous results.
-    Writer = 2,
+    /// The URC writer: URCs, asynchronous results and `[BUSY]` replies.
+    Writer = 1,
 }
 
-const CONTENDERS: usize = 3;
+const CONTENDERS: usize = 2;
 
 /// The UART: one holder at a time, one waker slot per contender.
 pub(crate) struct UartLock<T> {
@@ -140,7 +138,7 @@ impl<T> UartLock<T> {
         UartLock {
             value: RefCell::new(value),
             waiting: Cell::new(0),
-            waiters: [WakerSlot::new(), WakerSlot::new(), WakerSlot::new()],
+            waiters: [WakerSlot::new(), WakerSlot::new()],
         }
     }
 

@@ -120,13 +120,9 @@ impl Wake for Flag {
     }
 }
 
-#[test]
-fn receiver_keeps_reading_during_a_long_command_and_busy_follows_its_block() {
-    let mut script = vec![b"AT+CWJAP=\"lab\",\"secret123\"\r\n".to_vec()];
-    script.extend((0..8).map(|_| b"AT\r\n".to_vec()));
-    // Two more lines than the queue holds, in separate reads.
-    script.push(b"ATE0\r\n".to_vec());
-    script.push(b"AT+CWMODE=2\r\n".to_vec());
+/// Runs the engine on `script` with AT+CWJAP's join held until the engine is idle; returns
+/// how many chunks were still unread then, and the whole output once it is idle again.
+fn run_with_held_join(script: Vec<Vec<u8>>) -> (usize, Vec<u8>) {
     let chunks = Rc::new(RefCell::new(VecDeque::from(script)));
     let release = Rc::new(Signal::new());
     let mut wifi = HeldJoin {
@@ -154,35 +150,193 @@ fn receiver_keeps_reading_during_a_long_command_and_busy_follows_its_block() {
     };
     let mut engine = pin!(command_core::run(&mut rx, &mut tx, module));
 
-    // Poll until idle; release the join once every byte has been read.
+    // Poll until idle, release the join, poll until idle again.
     let flag = Arc::new(Flag(AtomicBool::new(true)));
     let waker = Waker::from(flag.clone());
     let mut context = Context::from_waker(&waker);
-    let mut released = false;
+    let mut unread = None;
     loop {
         while flag.0.swap(false, Ordering::SeqCst) {
             assert!(engine.as_mut().poll(&mut context).is_pending());
         }
-        if released || !chunks.borrow().is_empty() {
+        if unread.is_some() {
             break;
         }
-        released = true;
+        unread = Some(chunks.borrow().len());
         release.signal(());
     }
+    assert!(chunks.borrow().is_empty(), "every byte is read in the end");
+    let written = output.0.borrow().clone();
+    (unread.unwrap_or_default(), written)
+}
 
-    assert!(
-        chunks.borrow().is_empty(),
+const BUSY: &[u8] = b"ERR CODE:0x010b0000\r\n\r\nbusy p...\r\n";
+const JOINED: &[u8] =
+    b"\r\nready\r\nAT+CWJAP=\"lab\",\"secret123\"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n";
+
+#[test]
+fn receiver_keeps_reading_during_a_long_command_and_busy_follows_its_block() {
+    let mut script = vec![b"AT+CWJAP=\"lab\",\"secret123\"\r\n".to_vec()];
+    script.extend((0..8).map(|_| b"AT\r\n".to_vec()));
+    // Two more lines than the queue holds, in separate reads.
+    script.push(b"ATE0\r\n".to_vec());
+    script.push(b"AT+CWMODE=2\r\n".to_vec());
+    let (unread, output) = run_with_held_join(script);
+
+    assert_eq!(
+        unread,
+        0,
         "the receiver stopped reading while AT+CWJAP held the UART; output so far: {:?}",
-        String::from_utf8_lossy(&output.0.borrow())
+        String::from_utf8_lossy(&output)
     );
-    let mut expected = b"\r\nready\r\nAT+CWJAP=\"lab\",\"secret123\"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n".to_vec();
-    expected.extend_from_slice(b"ATE0\r\nERR CODE:0x010b0000\r\n\r\nbusy p...\r\n");
-    expected.extend_from_slice(b"AT+CWMODE=2\r\nERR CODE:0x010b0000\r\n\r\nbusy p...\r\n");
+    let mut expected = JOINED.to_vec();
+    expected.extend_from_slice(b"ATE0\r\n");
+    expected.extend_from_slice(BUSY);
+    expected.extend_from_slice(b"AT+CWMODE=2\r\n");
+    expected.extend_from_slice(BUSY);
     for _ in 0..8 {
         expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
     }
     assert_eq!(
-        String::from_utf8_lossy(&output.0.borrow()),
+        String::from_utf8_lossy(&output),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+/// A line of `length` bytes through its `\r\n`, in reads of at most 64 bytes.
+fn long_line(text: u8, length: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut line = vec![text; length - 2];
+    line[..3].copy_from_slice(b"AT+");
+    line.extend_from_slice(b"\r\n");
+    let reads = line.chunks(64).map(<[u8]>::to_vec).collect();
+    (line, reads)
+}
+
+/// AT+CWJAP, then eight lines that fill the input queue while its join is held.
+fn join_and_fill_the_queue() -> Vec<Vec<u8>> {
+    let mut script = vec![b"AT+CWJAP=\"lab\",\"secret123\"\r\n".to_vec()];
+    script.extend((0..8).map(|_| b"AT\r\n".to_vec()));
+    script
+}
+
+#[test]
+fn a_refused_line_too_long_for_the_outbox_has_its_echo_written_from_the_framer() {
+    let mut script = join_and_fill_the_queue();
+    // Refused while the join holds the UART: an echo of 256 bytes is longer than the outbox's
+    // `[BUSY]` room, so the line waits in the framer, and the receiver with it.
+    let (longest, reads) = long_line(b'L', at_parser::MAX_LINE);
+    script.extend(reads);
+    script.push(b"AT+CWMODE=2\r\n".to_vec());
+    let (unread, output) = run_with_held_join(script);
+
+    assert_eq!(
+        unread, 1,
+        "the receiver waits while the echo is in the framer"
+    );
+    // The join's block, then the refused line's, written from the framer by the URC writer
+    // ahead of the executor's next block; the line after it completed once the executor had
+    // taken a line from the queue, so it runs.
+    let mut expected = JOINED.to_vec();
+    expected.extend_from_slice(&longest);
+    expected.extend_from_slice(BUSY);
+    for _ in 0..8 {
+        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
+    }
+    expected.extend_from_slice(b"AT+CWMODE=2\r\n\r\nOK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+#[test]
+fn a_refused_line_that_waits_for_room_is_still_refused_when_the_queue_has_room_again() {
+    let mut script = join_and_fill_the_queue();
+    // Nine refused lines fill the outbox's `[BUSY]` room (9 x (12 + 2) of 128 bytes); the
+    // tenth waits in the framer while the executor empties the queue, and is answered
+    // `[BUSY]` all the same: it never runs (the mode stays 1).
+    script.extend((0..9).map(|_| b"AT+CWMODE?\r\n".to_vec()));
+    script.push(b"AT+CWMODE=2\r\n".to_vec());
+    script.push(b"AT+CWMODE?\r\n".to_vec());
+    let (unread, output) = run_with_held_join(script);
+
+    assert_eq!(
+        unread, 1,
+        "the receiver waits while a [BUSY] reply finds no room"
+    );
+    let mut expected = JOINED.to_vec();
+    for _ in 0..9 {
+        expected.extend_from_slice(b"AT+CWMODE?\r\n");
+        expected.extend_from_slice(BUSY);
+    }
+    for _ in 0..8 {
+        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
+    }
+    expected.extend_from_slice(b"AT+CWMODE=2\r\n");
+    expected.extend_from_slice(BUSY);
+    expected.extend_from_slice(b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+#[test]
+fn a_rejected_line_refused_with_the_outbox_full_gets_its_busy_reply_once_there_is_room() {
+    let mut script = join_and_fill_the_queue();
+    // Eight refused lines of 14 bytes fill the outbox's `[BUSY]` room exactly (8 x 16); an
+    // over-long line refused then (its reply has no echo) waits for room, the receiver with it.
+    script.extend((0..8).map(|_| b"AT+CWMODE=33\r\n".to_vec()));
+    let (_, reads) = long_line(b'X', 300);
+    script.extend(reads);
+    script.push(b"AT+CWMODE?\r\n".to_vec());
+    let (unread, output) = run_with_held_join(script);
+
+    assert_eq!(
+        unread, 1,
+        "the receiver waits while a [BUSY] reply finds no room"
+    );
+    let mut expected = JOINED.to_vec();
+    for _ in 0..8 {
+        expected.extend_from_slice(b"AT+CWMODE=33\r\n");
+        expected.extend_from_slice(BUSY);
+    }
+    for _ in 0..8 {
+        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
+    }
+    expected.extend_from_slice(BUSY);
+    expected.extend_from_slice(b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+#[test]
+fn a_refused_data_mode_line_written_from_the_framer_sets_no_barrier() {
+    let mut script = join_and_fill_the_queue();
+    // A refused AT+TCMQTTPUBL whose echo (182 bytes) is written from the framer: it has no
+    // effect at all, so the line after it is framed and runs (`at-engine.md` §6).
+    let mut publish = b"AT+TCMQTTPUBL=\"".to_vec();
+    publish.extend_from_slice(&[b't'; 160]);
+    publish.extend_from_slice(b"\",0,5\r\n");
+    script.extend(publish.chunks(64).map(<[u8]>::to_vec));
+    script.push(b"AT+CWMODE?\r\n".to_vec());
+    let (unread, output) = run_with_held_join(script);
+
+    assert_eq!(
+        unread, 1,
+        "the receiver waits while the echo is in the framer"
+    );
+    let mut expected = JOINED.to_vec();
+    expected.extend_from_slice(&publish);
+    expected.extend_from_slice(BUSY);
+    for _ in 0..8 {
+        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
+    }
+    expected.extend_from_slice(b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output),
         String::from_utf8_lossy(&expected)
     );
 }

@@ -111,7 +111,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         loop {
             let status = self.poll_data(len, kind);
             // The payload taken made room in the framer for the receiver's next bytes.
-            self.shared.room.raise();
+            self.mqtt.receiver_room.raise();
             match status {
                 DataStatus::Complete { len } => return Ok(len),
                 DataStatus::Aborted(abort) => return Err(abort),

@@ -17,7 +17,7 @@ mod random;
 mod service;
 
 pub use diagnostics::{DiagnosticReport, Diagnostics, DisconnectCause};
-pub use outbox::{Outbox, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
+pub use outbox::{Busy, Outbox, Popped, BUSY_ROOM, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
 pub use random::TlsRandom;
 pub(crate) use service::serve;
 pub use service::{TLS_READ_BUFFER, TLS_WRITE_BUFFER};
@@ -157,10 +157,16 @@ pub struct MqttShared<'a> {
     pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
     /// While the session holds a message for the UART: how many outbox entries are older
     /// and go out before it.
-    pub(crate) held_position: Cell<Option<usize>>,
+    pub(crate) held_position: Cell<Option<u16>>,
     /// Raised when there is something to write (a held message, queued lines); awaited by
     /// the URC writer only.
     pub(crate) output_ready: Flag,
+    /// Raised when room appeared for what the receiver waits for: the executor took bytes
+    /// from the framer (a data phase, framing after a released barrier) while the framer was
+    /// full, or a writer took an entry out of the outbox while a `[BUSY]` reply waited for
+    /// room there (or wrote an echo from the framer). Awaited by the receiver only; one flag
+    /// for both, since each of its waits checks again what it waits for.
+    pub(crate) receiver_room: Flag,
     /// Raised when the writer released the held message; awaited by the service only.
     pub(crate) service_wake: Flag,
     /// Raised when the held message was written (or went with its link); awaited by the
@@ -215,6 +221,7 @@ impl<'a> MqttShared<'a> {
             outbox: RefCell::new(Outbox::new()),
             held_position: Cell::new(None),
             output_ready: Flag::new(),
+            receiver_room: Flag::new(),
             service_wake: Flag::new(),
             urc_written: Flag::new(),
             diagnostics: Cell::new(Diagnostics::default()),
