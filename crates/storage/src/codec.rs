@@ -370,9 +370,25 @@ impl<'a, T: Record> Value<'a> for Incoming<T> {
     }
 }
 
-/// The longest encoded value of any record kind: tag plus the largest
-/// record, the certificate table (count byte, eight entries of name length,
-/// 64-byte name, u16 size, u32 checksum, slot byte). The largest other
-/// record, `DeviceInfo`, takes 1 + 1 + 4 + 10 + 48 + 64 + 24 bytes.
+/// The longest encoded value of a `DeviceInfo`, the largest record after the certificate
+/// table: tag, TLS mode, four text lengths, then the texts (10 + 48 + 64 + 24).
+pub(crate) const DEVICE_INFO_MAXIMUM_LENGTH: usize = 1 + 1 + 4 + 10 + 48 + 64 + 24;
+
+/// The longest encoded value of any record kind the build stores, which sizes
+/// sequential-storage's work buffer (`Settings`). With `certificates`: the certificate
+/// table (tag, count byte, eight entries of name length, 64-byte name, u16 size, u32
+/// checksum, slot byte), 579 bytes.
+#[cfg(feature = "certificates")]
 pub(crate) const MAXIMUM_VALUE_LENGTH: usize =
     1 + 1 + crate::certificates::CERTIFICATE_FILES_MAX * (1 + 64 + 2 + 4 + 1);
+
+/// The longest encoded value of any record kind the build stores. Without `certificates`
+/// (boards that offer no TLS mode 2, where nothing writes the certificate table) that is
+/// the `DeviceInfo`: the work buffer shrinks from 608 to 160 bytes of the engine's RAM.
+/// A certificate table found in flash (written by a build with `certificates`) does not
+/// fit: reading it fails, which the engine takes as no certificate files.
+#[cfg(not(feature = "certificates"))]
+pub(crate) const MAXIMUM_VALUE_LENGTH: usize = DEVICE_INFO_MAXIMUM_LENGTH;
+
+// Every build stores device records.
+const _: () = assert!(MAXIMUM_VALUE_LENGTH >= DEVICE_INFO_MAXIMUM_LENGTH);

@@ -3,10 +3,10 @@
 use proptest::prelude::*;
 
 use super::{device, module, product, station, text};
-use crate::codec::{decode, encode, Record, MAXIMUM_VALUE_LENGTH};
+use crate::codec::{decode, encode, Record, DEVICE_INFO_MAXIMUM_LENGTH, MAXIMUM_VALUE_LENGTH};
 use crate::{
-    DeviceInfo, ModuleInfo, ProductInfo, ProvisioningErrors, Text, WifiMode, WifiStation,
-    PROVISIONING_ERRORS_MAX,
+    DeviceInfo, FirmwareInfo, FirmwareState, ModuleInfo, ProductInfo, ProvisioningErrors, Text,
+    WifiMode, WifiStation, PROVISIONING_ERRORS_MAX,
 };
 
 fn any_text<const N: usize>() -> impl Strategy<Value = Text<N>> {
@@ -120,6 +120,56 @@ fn largest_device_record_fits_the_maximum_length() {
         encode(Some(&largest), &mut buffer),
         Ok(1 + 1 + 4 + 10 + 48 + 64 + 24)
     );
+    assert_eq!(DEVICE_INFO_MAXIMUM_LENGTH, 1 + 1 + 4 + 10 + 48 + 64 + 24);
+}
+
+/// Every record kind but the certificate table, at its largest, fits the work buffer of a
+/// build without `certificates` (whose buffer is sized for the `DeviceInfo`).
+#[test]
+fn largest_records_other_than_the_certificate_table_fit_a_device_record() {
+    fn length<T: Record>(value: &T) -> usize {
+        let mut buffer = [0u8; MAXIMUM_VALUE_LENGTH];
+        encode(Some(value), &mut buffer).expect("fits the work buffer")
+    }
+    let mut errors = ProvisioningErrors::default();
+    for index in 0..PROVISIONING_ERRORS_MAX {
+        errors.records.push((index as u8, i32::MIN)).unwrap();
+    }
+    let lengths = [
+        length(&ProductInfo {
+            tls_mode: 2,
+            product_id: text(&[b'p'; 10]),
+            product_secret: text(&[b's'; 32]),
+            device_name: text(&[b'd'; 48]),
+            region: text(&[b'r'; 24]),
+        }),
+        length(&ModuleInfo {
+            name: text(&[b'n'; 30]),
+            flash_mb: 4,
+            led_gpio: 16,
+            fw_base: u32::MAX,
+            fw_max: u32::MAX,
+            reserved: i32::MIN,
+        }),
+        length(&WifiStation {
+            ssid: text(&[b's'; 32]),
+            password: text(&[b'p'; 63]),
+        }),
+        length(&WifiMode(3)),
+        length(&FirmwareInfo {
+            state: FirmwareState::ModuleDownloading,
+            name: text(&[b'n'; 64]),
+            version: text(&[b'v'; 32]),
+            md5: [0xFF; 16],
+            size: u32::MAX,
+            downloaded: u32::MAX,
+            max_size: u32::MAX,
+        }),
+        length(&errors),
+    ];
+    for length in lengths {
+        assert!(length <= DEVICE_INFO_MAXIMUM_LENGTH, "{length} bytes");
+    }
 }
 
 #[test]

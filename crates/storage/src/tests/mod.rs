@@ -2,6 +2,7 @@
 
 extern crate std;
 
+#[cfg(feature = "certificates")]
 mod certificates;
 mod codec;
 mod firmware;
