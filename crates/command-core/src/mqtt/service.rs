@@ -28,6 +28,8 @@ mod opening;
 mod requests;
 
 use core::cell::RefCell;
+use core::convert::Infallible;
+use core::future::Future;
 
 use embassy_futures::select::{select, select4, Either, Either4};
 use mqtt_session::codec::PacketId;
@@ -114,83 +116,88 @@ struct Service<'s, 'a> {
 // across the handshake so that mode 2 needs no second 8 KiB copy; the executor only writes
 // them with `try_borrow_mut` before a connect request, when no link is being opened, and
 // fails the connect with -702 otherwise. The network is borrowed for the opening only.
+// An `async` block, not an `async fn`: an `async fn` keeps each argument twice in its future
+// (the argument and the local it is moved into), for as long as the service runs.
 #[allow(clippy::await_holding_refcell_ref)]
-pub(crate) async fn serve<N: Network, C: Clock>(
-    shared: &MqttShared<'_>,
-    network: &RefCell<&mut N>,
-    clock: &C,
-) -> ! {
-    let mut read_buffer = [0u8; TLS_READ_BUFFER];
-    let mut write_buffer = [0u8; TLS_WRITE_BUFFER];
-    let mut service = Service {
-        shared,
-        waiting: None,
-        target: Target {
-            host: heapless::Vec::new(),
-            port: PLAIN_PORT,
-            tls_mode: 0,
-            identity: None,
-        },
-        command_timeout_ms: 5_000,
-        product_id_length: 0,
-        gateway_subscription: None,
-        reonline_due: false,
-    };
-    let mut opening = None;
-    loop {
-        // The link lives here and is lent to `link::open` and `run`: moved, it would be stored
-        // twice.
-        let mut link = None;
-        // Nothing of the opening is kept here across its await (the opening itself is read
-        // again afterwards): this state is beside the larger of the opening and `run`.
-        if let Some(deadline) = opening
-            .as_ref()
-            .map(|opening| service.start_opening(opening, clock.now_ms()))
-        {
-            let mut buffers = Some((&mut read_buffer, &mut write_buffer));
-            #[cfg(feature = "certificates")]
-            let files = shared.client_files.borrow();
-            #[cfg(feature = "certificates")]
-            let client = crate::board::ClientCertificate {
-                certificate: &files.certificate,
-                key: &files.key,
-            };
-            #[cfg(feature = "certificates")]
-            let client = Some(&client);
-            // Without certificates a mode-2 link fails with -702, as on a board without them.
-            #[cfg(not(feature = "certificates"))]
-            let client = None;
-            // The OTA download shares the network; it opens its connection only while the
-            // link is up, so the two meet only when a drop comes during that connect: this
-            // attempt then fails like a refused TCP connection.
-            let mut board = network.try_borrow_mut();
-            let opened = match &mut board {
-                Ok(board) => {
-                    let attempt = link::open(
-                        &mut ***board,
-                        &service.target,
-                        client,
-                        move || TlsRandom(shared.random),
-                        &mut buffers,
-                        &mut link,
-                    );
-                    match select(attempt, clock.sleep_until(deadline)).await {
-                        Either::First(result) => result,
-                        Either::Second(()) => Err(202),
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn serve<'f, 'a, 'n, N: Network, C: Clock>(
+    shared: &'f MqttShared<'a>,
+    network: &'f RefCell<&'n mut N>,
+    clock: &'f C,
+) -> impl Future<Output = Infallible> + use<'f, 'a, 'n, N, C> {
+    async move {
+        let mut read_buffer = [0u8; TLS_READ_BUFFER];
+        let mut write_buffer = [0u8; TLS_WRITE_BUFFER];
+        let mut service = Service {
+            shared,
+            waiting: None,
+            target: Target {
+                host: heapless::Vec::new(),
+                port: PLAIN_PORT,
+                tls_mode: 0,
+                identity: None,
+            },
+            command_timeout_ms: 5_000,
+            product_id_length: 0,
+            gateway_subscription: None,
+            reonline_due: false,
+        };
+        let mut opening = None;
+        loop {
+            // The link lives here and is lent to `link::open` and `run`: moved, it would be stored
+            // twice.
+            let mut link = None;
+            // Nothing of the opening is kept here across its await (the opening itself is read
+            // again afterwards): this state is beside the larger of the opening and `run`.
+            if let Some(deadline) = opening
+                .as_ref()
+                .map(|opening| service.start_opening(opening, clock.now_ms()))
+            {
+                let mut buffers = Some((&mut read_buffer, &mut write_buffer));
+                #[cfg(feature = "certificates")]
+                let files = shared.client_files.borrow();
+                #[cfg(feature = "certificates")]
+                let client = crate::board::ClientCertificate {
+                    certificate: &files.certificate,
+                    key: &files.key,
+                };
+                #[cfg(feature = "certificates")]
+                let client = Some(&client);
+                // Without certificates a mode-2 link fails with -702, as on a board without them.
+                #[cfg(not(feature = "certificates"))]
+                let client = None;
+                // The OTA download shares the network; it opens its connection only while the
+                // link is up, so the two meet only when a drop comes during that connect: this
+                // attempt then fails like a refused TCP connection.
+                let mut board = network.try_borrow_mut();
+                let opened = match &mut board {
+                    Ok(board) => {
+                        let attempt = link::open(
+                            &mut ***board,
+                            &service.target,
+                            client,
+                            move || TlsRandom(shared.random),
+                            &mut buffers,
+                            &mut link,
+                        );
+                        match select(attempt, clock.sleep_until(deadline)).await {
+                            Either::First(result) => result,
+                            Either::Second(()) => Err(202),
+                        }
                     }
-                }
-                Err(_) => Err(-603),
-            };
-            drop(board);
-            #[cfg(feature = "certificates")]
-            drop(files);
-            service.opened(opening.as_ref(), opened, clock.now_ms(), &mut link);
+                    Err(_) => Err(-603),
+                };
+                drop(board);
+                #[cfg(feature = "certificates")]
+                drop(files);
+                service.opened(opening.as_ref(), opened, clock.now_ms(), &mut link);
+            }
+            opening = Some(service.run::<N, C>(&mut link, clock).await);
         }
-        opening = Some(service.run::<N, C>(&mut link, clock).await);
     }
 }
 
-impl<'a> Service<'_, 'a> {
+impl<'s, 'a> Service<'s, 'a> {
     /// Serves requests and the session over `link` (or without one) until a transport must
     /// be opened.
     ///
@@ -199,98 +206,107 @@ impl<'a> Service<'_, 'a> {
     /// nothing more meanwhile; the read buffer is offered again each turn, and the link is
     /// read only once the session took all of it, so a full receive buffer stops the reading
     /// and TCP pushes back to the broker. Timers and requests are served all along.
-    async fn run<N: Network, C: Clock>(
-        &mut self,
-        link: &mut Option<BoardLink<'_, 'a, N>>,
-        clock: &C,
-    ) -> Opening {
-        let shared = self.shared;
-        loop {
-            let now = clock.now_ms();
-            // Received bytes are parsed where the link keeps them (the TLS plaintext, or the
-            // idle TLS receive buffer in plain TCP): the service has no read buffer.
-            if let Some(open) = link.as_mut() {
-                let received = open.received();
-                if !received.is_empty() {
-                    let taken = shared.session.borrow_mut().handle_input(received);
-                    open.consume(taken);
-                }
-            }
-            let reconnect = self.handle_events(now, link);
-            self.drive_gateway(now);
-            if let Some(Waiting::Connack { deadline }) = self.waiting {
-                if now >= deadline {
-                    // The budget of AT+TCMQTTCONN ran out: cancel the attempt entirely.
-                    let _ = shared.session.borrow_mut().disconnect();
-                    *link = None;
-                    self.finish("TCMQTTCONN", Err(202));
-                    continue;
-                }
-            }
-            if reconnect {
-                return Opening::Reconnect;
-            }
-            if !self.transmit(link, clock).await {
-                continue;
-            }
-            // The events may have made room for the rest of the last read: offer it before
-            // waiting (the read branch stays off until the session took all of it).
-            let unparsed = link
-                .as_ref()
-                .is_some_and(|open| !open.received().is_empty());
-            if unparsed && shared.session.borrow().can_take_input() {
-                continue;
-            }
-            let deadline = self.deadline();
-            let read = async {
-                match (&mut *link, unparsed) {
-                    (Some(link), false) => link.fill().await.unwrap_or(0),
-                    // Nothing to read from, or the session must make room first.
-                    _ => core::future::pending().await,
-                }
-            };
-            let wait = async {
-                match deadline {
-                    Some(deadline) => clock.sleep_until(deadline).await,
-                    None => core::future::pending().await,
-                }
-            };
-            // Decided before any await: the request is not kept during one (not even as the
-            // storage of a named event).
-            let teardown = match select4(
-                read,
-                shared.requests.take(),
-                wait,
-                shared.service_wake.wait(),
-            )
-            .await
-            {
-                Either4::First(0) => {
-                    *link = None;
-                    shared.session.borrow_mut().transport_closed(clock.now_ms());
-                    None
-                }
-                Either4::First(count) => {
-                    shared.diagnose(|diagnostics| diagnostics.bytes_in += count as u64);
-                    None
-                }
-                Either4::Second(request) => {
-                    match self.handle_request(request, link, clock.now_ms()) {
-                        Handled::Served => None,
-                        Handled::Open(opening) => return opening,
-                        Handled::TearDown { deadline } => Some(deadline),
+    // An `async` block, not an `async fn`: its arguments are kept once (see `serve`).
+    #[allow(clippy::manual_async_fn)]
+    fn run<'f, 'l, N: Network, C: Clock>(
+        &'f mut self,
+        link: &'f mut Option<BoardLink<'l, 'a, N>>,
+        clock: &'f C,
+    ) -> impl Future<Output = Opening> + use<'f, 'l, 's, 'a, N, C> {
+        async move {
+            loop {
+                let now = clock.now_ms();
+                // Received bytes are parsed where the link keeps them (the TLS plaintext, or the
+                // idle TLS receive buffer in plain TCP): the service has no read buffer.
+                if let Some(open) = link.as_mut() {
+                    let received = open.received();
+                    if !received.is_empty() {
+                        let taken = self.shared.session.borrow_mut().handle_input(received);
+                        open.consume(taken);
                     }
                 }
-                // A deadline, or the writer released the held message: go round.
-                Either4::Third(()) | Either4::Fourth(()) => None,
-            };
-            if let Some(deadline) = teardown {
-                // AT+TCMQTTDISCONN: teardown is forced, the DISCONNECT (and TLS close_notify)
-                // get until `deadline` to leave.
-                let goodbye = self.send_goodbye(link, clock);
-                let _ = select(goodbye, clock.sleep_until(deadline)).await;
-                *link = None;
-                self.disconnected();
+                let reconnect = self.handle_events(now, link);
+                self.drive_gateway(now);
+                if let Some(Waiting::Connack { deadline }) = self.waiting {
+                    if now >= deadline {
+                        // The budget of AT+TCMQTTCONN ran out: cancel the attempt entirely.
+                        let _ = self.shared.session.borrow_mut().disconnect();
+                        *link = None;
+                        self.finish("TCMQTTCONN", Err(202));
+                        continue;
+                    }
+                }
+                if reconnect {
+                    return Opening::Reconnect;
+                }
+                if !self.transmit(link, clock).await {
+                    continue;
+                }
+                // The events may have made room for the rest of the last read: offer it before
+                // waiting (the read branch stays off until the session took all of it).
+                let unparsed = link
+                    .as_ref()
+                    .is_some_and(|open| !open.received().is_empty());
+                if unparsed && self.shared.session.borrow().can_take_input() {
+                    continue;
+                }
+                // Each branch keeps what it needs in itself, nothing is kept beside them.
+                let deadline = self.deadline();
+                let reading = &mut *link;
+                let read = async move {
+                    match (reading, unparsed) {
+                        (Some(link), false) => link.fill().await.unwrap_or(0),
+                        // Nothing to read from, or the session must make room first.
+                        _ => core::future::pending().await,
+                    }
+                };
+                let wait = async move {
+                    match deadline {
+                        Some(deadline) => clock.sleep_until(deadline).await,
+                        None => core::future::pending().await,
+                    }
+                };
+                // Decided before any await: the request is not kept during one (not even as the
+                // storage of a named event).
+                let teardown = match select4(
+                    read,
+                    self.shared.requests.take(),
+                    wait,
+                    self.shared.service_wake.wait(),
+                )
+                .await
+                {
+                    Either4::First(0) => {
+                        *link = None;
+                        self.shared
+                            .session
+                            .borrow_mut()
+                            .transport_closed(clock.now_ms());
+                        None
+                    }
+                    Either4::First(count) => {
+                        self.shared
+                            .diagnose(|diagnostics| diagnostics.bytes_in += count as u64);
+                        None
+                    }
+                    Either4::Second(request) => {
+                        match self.handle_request(request, link, clock.now_ms()) {
+                            Handled::Served => None,
+                            Handled::Open(opening) => return opening,
+                            Handled::TearDown { deadline } => Some(deadline),
+                        }
+                    }
+                    // A deadline, or the writer released the held message: go round.
+                    Either4::Third(()) | Either4::Fourth(()) => None,
+                };
+                if let Some(deadline) = teardown {
+                    // AT+TCMQTTDISCONN: teardown is forced, the DISCONNECT (and TLS close_notify)
+                    // get until `deadline` to leave.
+                    let goodbye = self.send_goodbye(link, clock);
+                    let _ = select(goodbye, clock.sleep_until(deadline)).await;
+                    *link = None;
+                    self.disconnected();
+                }
             }
         }
     }

@@ -7,6 +7,7 @@
 //! plain one; its failures carry their own codes (`-702` certificate, `-703` handshake), and
 //! a board without it fails with `-702` before any connection.
 
+use core::future::Future;
 use core::ops::Range;
 
 use embedded_io_async::{ErrorKind, Read, Write};
@@ -205,55 +206,60 @@ fn take_buffers<'buffer, const R: usize, const W: usize>(
 /// The SDK code of the first failing stage: `-602`, `-603`, `-703`, or `-702` for mode 2.
 // Everything is lent, the generator made only when needed: an async fn's arguments are stored
 // twice in its future, and this future is part of the service's largest phase.
-pub(super) async fn open<'buffer, N, R, const RECEIVE: usize, const TRANSMIT: usize>(
-    network: &mut N,
-    target: &Target,
-    client: Option<&ClientCertificate<'_>>,
-    random: impl FnOnce() -> R,
-    buffers: &mut Buffers<'buffer, RECEIVE, TRANSMIT>,
-    slot: &mut Option<Link<'buffer, N::Stream, R>>,
-) -> Result<(), i32>
+// An `async` block, not an `async fn`, for the same reason: its arguments are kept once.
+#[allow(clippy::manual_async_fn)]
+pub(super) fn open<'f, 'c, 'buffer, N, R, G, const RECEIVE: usize, const TRANSMIT: usize>(
+    network: &'f mut N,
+    target: &'f Target,
+    client: Option<&'f ClientCertificate<'c>>,
+    random: G,
+    buffers: &'f mut Buffers<'buffer, RECEIVE, TRANSMIT>,
+    slot: &'f mut Option<Link<'buffer, N::Stream, R>>,
+) -> impl Future<Output = Result<(), i32>> + use<'f, 'c, 'buffer, N, R, G, RECEIVE, TRANSMIT>
 where
     N: Network,
     R: RngCore + CryptoRng,
+    G: FnOnce() -> R,
 {
-    match target.tls_mode {
-        0 => {}
-        // Mode 1 without an identity cannot happen (the executor always sends one).
-        1 if target.identity.is_none() => return Err(TLS_FAILED),
-        1 => {}
-        2 => {
-            let client = client.ok_or(CERTIFICATE_UNUSABLE)?;
-            let stream = network
-                .connect_certificate(&target.host, target.port, *client)
-                .await
-                .map_err(|error| error.code())?;
-            let (read_buffer, write_buffer) = take_buffers(buffers)?;
+    async move {
+        match target.tls_mode {
+            0 => {}
+            // Mode 1 without an identity cannot happen (the executor always sends one).
+            1 if target.identity.is_none() => return Err(TLS_FAILED),
+            1 => {}
+            2 => {
+                let client = client.ok_or(CERTIFICATE_UNUSABLE)?;
+                let stream = network
+                    .connect_certificate(&target.host, target.port, *client)
+                    .await
+                    .map_err(|error| error.code())?;
+                let (read_buffer, write_buffer) = take_buffers(buffers)?;
+                *slot = Some(Link::plain(stream, read_buffer, write_buffer));
+                return Ok(());
+            }
+            _ => return Err(CERTIFICATE_UNUSABLE),
+        }
+        let stream = network
+            .connect(&target.host, target.port)
+            .await
+            .map_err(|error| error.code())?;
+        let (read_buffer, write_buffer) = take_buffers(buffers)?;
+        if target.tls_mode == 0 {
             *slot = Some(Link::plain(stream, read_buffer, write_buffer));
             return Ok(());
         }
-        _ => return Err(CERTIFICATE_UNUSABLE),
+        // Every handshake failure is -703, a transport error in the middle of it included: the
+        // TCP stage already succeeded, and a server that rejects the PSK may simply close.
+        let connection = TlsConnection::new(stream, random(), read_buffer, write_buffer);
+        let Link::Tls(connection) = slot.insert(Link::Tls(connection)) else {
+            unreachable!("the slot was just filled with a TLS link");
+        };
+        if connection.establish(target).await.is_err() {
+            *slot = None;
+            return Err(TLS_FAILED);
+        }
+        Ok(())
     }
-    let stream = network
-        .connect(&target.host, target.port)
-        .await
-        .map_err(|error| error.code())?;
-    let (read_buffer, write_buffer) = take_buffers(buffers)?;
-    if target.tls_mode == 0 {
-        *slot = Some(Link::plain(stream, read_buffer, write_buffer));
-        return Ok(());
-    }
-    // Every handshake failure is -703, a transport error in the middle of it included: the
-    // TCP stage already succeeded, and a server that rejects the PSK may simply close.
-    let connection = TlsConnection::new(stream, random(), read_buffer, write_buffer);
-    let Link::Tls(connection) = slot.insert(Link::Tls(connection)) else {
-        unreachable!("the slot was just filled with a TLS link");
-    };
-    if connection.establish(target).await.is_err() {
-        *slot = None;
-        return Err(TLS_FAILED);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
