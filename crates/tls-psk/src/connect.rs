@@ -71,8 +71,10 @@ where
     /// Runs a TLS 1.2 PSK handshake over `transport` and returns the established session.
     ///
     /// `read_buffer` must hold the largest record the server sends (see the crate docs for
-    /// sizes); `write_buffer` bounds the records this side sends and must hold at least the
-    /// `ClientHello` (about 60 bytes plus the server name) and 69 bytes for `Finished`.
+    /// sizes). The handshake's own messages (the `ClientHello`, about 60 bytes plus the server
+    /// name, and the `ClientKeyExchange` with the identity) are written at its front, idle
+    /// while this side speaks; every record leaves in pieces from where its plaintext lies,
+    /// so there is no write buffer.
     ///
     /// # Errors
     ///
@@ -87,9 +89,8 @@ where
         config: &PskConfig<'_>,
         rng: R,
         read_buffer: &'buf mut [u8],
-        write_buffer: &'buf mut [u8],
     ) -> Result<Self, HandshakeError> {
-        let mut connection = Self::new(transport, rng, read_buffer, write_buffer);
+        let mut connection = Self::new(transport, rng, read_buffer);
         connection.establish(config).await?;
         Ok(connection)
     }
@@ -99,17 +100,11 @@ where
     /// for a caller that keeps the connection in a slot of its own (moved out of `connect`'s
     /// future, it is stored twice while the handshake runs). Nothing else may be called
     /// before `establish` succeeded.
-    pub fn new(
-        transport: T,
-        rng: R,
-        read_buffer: &'buf mut [u8],
-        write_buffer: &'buf mut [u8],
-    ) -> Self {
+    pub fn new(transport: T, rng: R, read_buffer: &'buf mut [u8]) -> Self {
         Self {
             transport,
             rng,
             read_buffer,
-            write_buffer,
             encrypter: None,
             decrypter: None,
             received: 0,
@@ -195,9 +190,9 @@ where
         self.send_handshake_record(length).await?;
 
         let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..offset + 1);
+        let slot = self.read_buffer.get_mut(offset..offset + 1);
         slot.ok_or(HandshakeError::BufferTooSmall)?.fill(1);
-        self.send_record(ContentType::ChangeCipherSpec, 1)
+        self.send_front(ContentType::ChangeCipherSpec, 1)
             .await
             .map_err(handshake_send_error)?;
         self.encrypter = Some(self.derive_cipher_state(cipher, Side::Client));
@@ -227,8 +222,9 @@ where
         Ok(())
     }
 
+    /// Sends the handshake message the steps wrote at the front of the receive buffer.
     async fn send_handshake_record(&mut self, length: usize) -> Result<(), HandshakeError> {
-        self.send_record(ContentType::Handshake, length)
+        self.send_front(ContentType::Handshake, length)
             .await
             .map_err(handshake_send_error)
     }

@@ -2,16 +2,22 @@
 //! drives the pure record layer over them.
 //!
 //! Incoming records are read straight into the receive buffer and decrypted in place, so
-//! application data is handed out from that buffer without a copy; outgoing data is copied
-//! once into the send buffer and sealed there. The receive side keeps its progress in the
-//! connection, not in the future, which is what makes [`TlsConnection::read`] safe to cancel.
+//! application data is handed out from that buffer without a copy; outgoing records are
+//! sealed and written in pieces from where their plaintext lies (`send.rs`), so the
+//! connection has no send buffer. The receive side keeps its progress in the connection,
+//! not in the future, which is what makes [`TlsConnection::read`] safe to cancel.
 
+use core::future::Future;
 use core::ops::Range;
 use embedded_io::ErrorKind;
 use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
 
 mod receive;
+mod send;
+
+use send::send_record;
+pub use send::Plaintext;
 
 use crate::error::{alert, Error, RecordError};
 use crate::record::{
@@ -63,7 +69,6 @@ pub struct TlsConnection<'buf, T, R> {
     pub(crate) transport: T,
     pub(crate) rng: R,
     pub(crate) read_buffer: &'buf mut [u8],
-    pub(crate) write_buffer: &'buf mut [u8],
     pub(crate) encrypter: Option<CipherState>,
     pub(crate) decrypter: Option<CipherState>,
     /// Bytes of the record being received that are already in `read_buffer` (after the
@@ -164,8 +169,8 @@ where
         self.plaintext.start += count.min(self.plaintext.len());
     }
 
-    /// Encrypts and sends up to one record of `data` and returns how many bytes were taken:
-    /// at most 2^14 and at most what the write buffer holds (see the crate docs).
+    /// Encrypts and sends one record of `data` (at most 2^14 bytes of it) and returns how many
+    /// bytes were taken.
     ///
     /// # Errors
     ///
@@ -176,60 +181,55 @@ where
     ///
     /// Not cancel-safe: a record may be partly sent, and the session must then be dropped.
     pub async fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
-        if self.state != SessionState::Open || self.encrypter.is_none() {
-            return Err(Error::SessionEnded);
-        }
-        if data.is_empty() {
-            return Ok(0);
-        }
-        let slot = self.plaintext_slot();
-        let count = data.len().min(slot.len());
-        if count == 0 {
-            return Err(Error::RecordOverflow);
-        }
-        slot[..count].copy_from_slice(&data[..count]);
-        self.send_plaintext(count).await
+        let count = data.len().min(MAX_PLAINTEXT_LENGTH);
+        self.send_from(&data[..count], count).await
     }
 
-    /// Where the plaintext of the next record goes in the write buffer: as many bytes as one
-    /// record sealed in that buffer carries (empty before the handshake installed keys).
+    /// Seals the first `length` bytes (at most 2^14) that `source` lends into one
+    /// application-data record and sends it; returns `length`.
     ///
-    /// The in-place form of [`write`](Self::write): a caller whose bytes cannot be borrowed
-    /// across an await (they lie in a shared session) copies them here once, synchronously,
-    /// and [`send_plaintext`](Self::send_plaintext) seals them where they are; no buffer of
-    /// the caller's holds them while the record is written.
-    pub fn plaintext_slot(&mut self) -> &mut [u8] {
-        if self.encrypter.is_none() {
-            return &mut [];
-        }
-        let capacity = CipherState::max_plaintext_for(self.write_buffer.len());
-        self.write_buffer
-            .get_mut(PLAINTEXT_OFFSET..PLAINTEXT_OFFSET + capacity)
-            .unwrap_or_default()
-    }
-
-    /// Seals the first `count` bytes of [`plaintext_slot`](Self::plaintext_slot) into one
-    /// application-data record and sends it; returns `count`.
+    /// The lending form of [`write`](Self::write): a caller whose bytes cannot be borrowed
+    /// across an await (they lie in a shared MQTT session) lends them for each piece of the
+    /// record with a short borrow ([`Plaintext`]); neither side keeps a copy of the record.
     ///
     /// # Errors
     ///
-    /// As [`write`](Self::write); [`Error::RecordOverflow`] when `count` exceeds the slot.
+    /// As [`write`](Self::write); [`Error::RecordOverflow`] when `length` exceeds 2^14,
+    /// `Error::Io(ErrorKind::InvalidInput)` when `source` lends fewer bytes.
     ///
     /// # Cancellation Safety
     ///
     /// Not cancel-safe, as [`write`](Self::write).
-    pub async fn send_plaintext(&mut self, count: usize) -> Result<usize, Error> {
-        if self.state != SessionState::Open || self.encrypter.is_none() {
-            return Err(Error::SessionEnded);
-        }
-        if count > CipherState::max_plaintext_for(self.write_buffer.len()) {
-            return Err(Error::RecordOverflow);
-        }
-        match self.send_record(ContentType::ApplicationData, count).await {
-            Ok(()) => Ok(count),
-            Err(error) => {
-                self.state = SessionState::Ended;
-                Err(error)
+    // An `async` block, not an `async fn`: the arguments are kept once in the future, which
+    // its owner keeps in its own for as long as it sends.
+    #[allow(clippy::manual_async_fn)]
+    pub fn send_from<'f, P: Plaintext + ?Sized>(
+        &'f mut self,
+        source: &'f P,
+        length: usize,
+    ) -> impl Future<Output = Result<usize, Error>> + use<'f, 'buf, T, R, P> {
+        async move {
+            if self.state != SessionState::Open || self.encrypter.is_none() {
+                return Err(Error::SessionEnded);
+            }
+            if length == 0 {
+                return Ok(0);
+            }
+            let sent = send_record(
+                &mut self.transport,
+                &mut self.rng,
+                self.encrypter.as_mut(),
+                ContentType::ApplicationData,
+                source,
+                length,
+            )
+            .await;
+            match sent {
+                Ok(()) => Ok(length),
+                Err(error) => {
+                    self.state = SessionState::Ended;
+                    Err(error)
+                }
             }
         }
     }
@@ -268,57 +268,69 @@ where
         self.state = SessionState::Ended;
     }
 
-    /// Seals (when a cipher is active) and sends the `length` bytes of plaintext the caller
-    /// placed at [`Self::plaintext_offset`] in the write buffer.
-    pub(crate) async fn send_record(
+    /// Sends an alert, ignoring failures: it is a courtesy on a path that is ending anyway.
+    pub(crate) async fn send_alert(&mut self, level: u8, description: u8) {
+        let offset = self.plaintext_offset();
+        if let Some(slot) = self.read_buffer.get_mut(offset..offset + 2) {
+            slot.copy_from_slice(&[level, description]);
+            if self.send_front(ContentType::Alert, 2).await.is_ok() {
+                let _ = self.transport.flush().await;
+            }
+        }
+    }
+
+    /// Seals (when a cipher is active) and sends the `length` bytes of plaintext placed at
+    /// [`Self::plaintext_offset`] in the receive buffer: the handshake's messages and the
+    /// alerts, which are sent only while the receive buffer holds nothing still needed
+    /// (before the server's next flight, after a record was handled, or when the session
+    /// ends). Sealed in place and written from there: no piece buffer in this future, which
+    /// the receive path (its alerts) and the handshake keep.
+    pub(crate) async fn send_front(
         &mut self,
         content_type: ContentType,
         length: usize,
     ) -> Result<(), Error> {
+        // Never into the handshake's state at the buffer's end.
+        let capacity = self.receive_capacity();
+        let record = &mut self.read_buffer[..capacity];
         let total = match &mut self.encrypter {
             Some(state) => {
                 let mut iv = [0; BLOCK_LENGTH];
                 self.rng.fill_bytes(&mut iv);
-                state.seal(content_type, self.write_buffer, length, iv)?
+                state.seal(content_type, record, length, iv)?
             }
             None => {
                 let total = HEADER_LENGTH + length;
-                if length > MAX_PLAINTEXT_LENGTH || total > self.write_buffer.len() {
+                if length > MAX_PLAINTEXT_LENGTH || total > record.len() {
                     return Err(Error::RecordOverflow);
                 }
-                write_record_header(self.write_buffer, content_type, length);
+                write_record_header(record, content_type, length);
                 total
             }
         };
-        let mut pending = &self.write_buffer[..total];
-        while !pending.is_empty() {
-            match self.transport.write(pending).await {
+        let mut written = 0;
+        while written < total {
+            match self
+                .transport
+                .write(&self.read_buffer[written..total])
+                .await
+            {
                 Ok(0) => return Err(Error::Io(ErrorKind::WriteZero)),
-                Ok(count) => pending = &pending[count..],
+                Ok(count) => written += count,
                 Err(error) => return Err(Error::Io(embedded_io::Error::kind(&error))),
             }
         }
         Ok(())
     }
 
-    /// Where outgoing plaintext goes in the write buffer: after the header, and after the
-    /// explicit IV once records are encrypted.
+    /// Where outgoing plaintext goes in front of the receive buffer for
+    /// [`Self::send_front`]: after the header, and after the explicit IV once records are
+    /// encrypted.
     pub(crate) fn plaintext_offset(&self) -> usize {
         if self.encrypter.is_some() {
             PLAINTEXT_OFFSET
         } else {
             HEADER_LENGTH
-        }
-    }
-
-    /// Sends an alert, ignoring failures: it is a courtesy on a path that is ending anyway.
-    pub(crate) async fn send_alert(&mut self, level: u8, description: u8) {
-        let offset = self.plaintext_offset();
-        if let Some(slot) = self.write_buffer.get_mut(offset..offset + 2) {
-            slot.copy_from_slice(&[level, description]);
-            if self.send_record(ContentType::Alert, 2).await.is_ok() {
-                let _ = self.transport.flush().await;
-            }
         }
     }
 

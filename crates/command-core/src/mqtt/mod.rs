@@ -20,7 +20,7 @@ pub use diagnostics::{DiagnosticReport, Diagnostics, DisconnectCause};
 pub use outbox::{Outbox, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
 pub use random::TlsRandom;
 pub(crate) use service::serve;
-pub use service::{TLS_READ_BUFFER, TLS_WRITE_BUFFER};
+pub use service::TLS_READ_BUFFER;
 
 use core::cell::{Cell, RefCell};
 

@@ -7,19 +7,20 @@
 //! another branch wins, which is why [`Network::Stream`] reads must be cancel-safe.
 //!
 //! Transports ([`link`]): TLS mode 0 is plain TCP to port 1883, mode 1 TLS-PSK to 8883, mode 2
-//! the board's certificate TLS to 8883 (`-702` on boards without it). The TLS record buffers belong to [`serve`]'s
-//! future (a static task on a device, so no heap and no stack spike) and are lent to one link
-//! at a time: the link lives in [`serve`]'s loop, [`link::open`] fills it (the TLS handshake
-//! runs where the connection lies) and [`Service::run`] serves it until the next one must be
-//! opened; the link is dropped at the end of the turn, which ends its borrow of the buffers
-//! before they are lent again.
+//! the board's certificate TLS to 8883 (`-702` on boards without it). The TLS receive buffer
+//! belongs to [`serve`]'s future (a static task on a device, so no heap and no stack spike)
+//! and is lent to one link at a time: the link lives in [`serve`]'s loop, [`link::open`]
+//! fills it (the TLS handshake runs where the connection lies) and [`Service::run`] serves it
+//! until the next one must be opened; the link is dropped at the end of the turn, which ends
+//! its borrow of the buffer before it is lent again.
 //!
-//! Sizes (`docs/performance.md`, "Engine RAM"): the loop's future is the two TLS buffers, the
-//! link, the [`Service`] and the larger of opening a link ([`link::open`], awaited in the loop
-//! itself) and [`Service::run`], which are kept about equal: each holds references and one
-//! awaited record, read or timer, never a copy of bytes that lie elsewhere (the session's
-//! transmit bytes are copied straight into the TLS record; the handshake's secrets and
-//! transcript live in the idle TLS receive buffer).
+//! Sizes (`docs/performance.md`, "Engine RAM"): the loop's future is the TLS receive buffer,
+//! the link, the [`Service`] and the larger of opening a link ([`link::open`], awaited in the
+//! loop itself) and [`Service::run`], which are kept about equal: each holds references and
+//! one awaited record, read or timer, never a copy of bytes that lie elsewhere. There is no
+//! transmit buffer: the session's transmit bytes are sent from where they lie, one piece at a
+//! time ([`Service::transmit`]); the handshake's messages, secrets and transcript live in the
+//! idle TLS receive buffer.
 
 mod events;
 mod gateway;
@@ -47,19 +48,13 @@ pub const TLS_PORT: u16 = 8883;
 /// TLS receive buffer: one whole server record with minimal CBC padding (5 header + 16 IV +
 /// 16 384 data + 20 MAC + 12 padding, `tls-psk` README).
 pub const TLS_READ_BUFFER: usize = 16_437;
+// The handshake writes its ClientHello (65 bytes and a 64-byte server name) in front of its
+// state in the receive buffer.
+const _: () = assert!(TLS_READ_BUFFER >= tls_psk::HANDSHAKE_STATE_LENGTH + 65 + super::HOST_MAX);
 /// Bytes of the session's transmit buffer one link write carries: with TLS, one record's
-/// plaintext. They are copied straight into [`TLS_WRITE_BUFFER`] and sealed there.
+/// plaintext. The records on the wire have always had this size; it no longer sizes a
+/// buffer (the record is sealed and written in pieces from the session's bytes).
 const TRANSMIT_PIECE: usize = 256;
-/// TLS transmit buffer: one record of one transmit piece, sealed in place (5 header + 16 IV +
-/// the piece + 20 MAC + CBC padding to 16-byte blocks; `tls-psk` README: a buffer of `W`
-/// bytes carries `⌊(W − 21) / 16⌋ · 16 − 21`). Why it stays: the piece being written must
-/// lie somewhere the session is not, as the session is shared with the executor and the URC
-/// writer while the write waits. On a plain link (mode 0, 2) it is idle and holds that piece
-/// instead. It also holds the handshake's ClientHello with a 64-byte server name (≥ 129
-/// bytes).
-pub const TLS_WRITE_BUFFER: usize = 21 + (TRANSMIT_PIECE + 21).div_ceil(16) * 16;
-const _: () = assert!((TLS_WRITE_BUFFER - 21) / 16 * 16 - 21 >= TRANSMIT_PIECE);
-const _: () = assert!(TLS_WRITE_BUFFER >= 65 + super::HOST_MAX);
 /// The link was lost while a command waited on it.
 const LINK_LOST: i32 = -103;
 
@@ -89,6 +84,15 @@ enum Opening {
     Connect(SessionConfig),
     /// The session started a reconnect attempt.
     Reconnect,
+}
+
+/// The session's pending transmit bytes, lent to the link one piece at a time.
+struct PendingBytes<'s, 'a>(&'s MqttShared<'a>);
+
+impl tls_psk::Plaintext for PendingBytes<'_, '_> {
+    fn lend<T>(&self, reader: impl FnOnce(&[u8]) -> T) -> T {
+        reader(self.0.session.borrow().transmit())
+    }
 }
 
 /// The link type of a board's network.
@@ -127,7 +131,6 @@ pub(crate) fn serve<'f, 'a, 'n, N: Network, C: Clock>(
 ) -> impl Future<Output = Infallible> + use<'f, 'a, 'n, N, C> {
     async move {
         let mut read_buffer = [0u8; TLS_READ_BUFFER];
-        let mut write_buffer = [0u8; TLS_WRITE_BUFFER];
         let mut service = Service {
             shared,
             waiting: None,
@@ -153,7 +156,7 @@ pub(crate) fn serve<'f, 'a, 'n, N: Network, C: Clock>(
                 .as_ref()
                 .map(|opening| service.start_opening(opening, clock.now_ms()))
             {
-                let mut buffers = Some((&mut read_buffer, &mut write_buffer));
+                let mut buffers = Some(&mut read_buffer);
                 #[cfg(feature = "certificates")]
                 let files = shared.client_files.borrow();
                 #[cfg(feature = "certificates")]
@@ -324,46 +327,61 @@ impl<'s, 'a> Service<'s, 'a> {
 
     /// Writes the session's pending bytes; false if the link failed (the loop goes round).
     ///
-    /// Each piece is copied from the session's transmit buffer straight into the link's
-    /// outgoing buffer (a TLS record's plaintext, sealed there in place), with the session
-    /// borrowed only for the copy: the executor and the URC writer use the session while the
-    /// piece is on its way, so its bytes cannot be lent across the write.
-    async fn transmit<S, R, C>(&mut self, link: &mut Option<Link<'_, S, R>>, clock: &C) -> bool
+    /// Each piece of [`TRANSMIT_PIECE`] bytes (with TLS one record) is sent from where it lies
+    /// in the session's transmit buffer: the link borrows the session for a moment per piece
+    /// of the record it seals and writes ([`PendingBytes`]), never across the transport's
+    /// awaits, as the executor and the URC writer use the session meanwhile. Why the bytes stay
+    /// the same until the send returned: only this loop takes bytes off the front of the
+    /// transmit buffer (`mark_transmitted`, and a drop or disconnect clearing it, which come
+    /// from the session calls of this loop), and it does neither while it awaits the send; the
+    /// others only append behind the pending bytes (the OTA reports and subscriptions) or fill
+    /// the lent payload area at the buffer's end, which the pending bytes never reach. Were it
+    /// broken anyway, the send would fail (too few bytes lent) or the broker would refuse the
+    /// record's MAC: the link drops, no byte is read out of bounds.
+    // An `async` block, not an `async fn`: its arguments are kept once (see `serve`).
+    #[allow(clippy::manual_async_fn)]
+    fn transmit<'f, 'l, S, R, C>(
+        &'f mut self,
+        link: &'f mut Option<Link<'l, S, R>>,
+        clock: &'f C,
+    ) -> impl Future<Output = bool> + use<'f, 'l, 's, 'a, S, R, C>
     where
         S: embedded_io_async::Read + embedded_io_async::Write,
         R: rand_core::RngCore + rand_core::CryptoRng,
         C: Clock,
     {
-        let Some(stream) = link else {
-            return true;
-        };
-        loop {
-            let count = {
-                let session = self.shared.session.borrow();
-                let pending = session.transmit();
-                let outgoing = stream.outgoing();
-                let count = pending.len().min(outgoing.len());
-                outgoing[..count].copy_from_slice(&pending[..count]);
-                count
+        async move {
+            let Some(stream) = link else {
+                return true;
             };
-            if count == 0 {
-                break;
-            }
-            if stream.send(count).await.is_err() {
-                *link = None;
-                self.shared
+            let pending = PendingBytes(self.shared);
+            loop {
+                let count = self
+                    .shared
                     .session
-                    .borrow_mut()
-                    .transport_closed(clock.now_ms());
-                return false;
+                    .borrow()
+                    .transmit()
+                    .len()
+                    .min(TRANSMIT_PIECE);
+                if count == 0 {
+                    break;
+                }
+                if stream.send(&pending, count).await.is_err() {
+                    *link = None;
+                    self.shared
+                        .session
+                        .borrow_mut()
+                        .transport_closed(clock.now_ms());
+                    return false;
+                }
+                self.shared.session.borrow_mut().mark_transmitted(count);
+                self.shared
+                    .diagnose(|diagnostics| diagnostics.bytes_out += count as u64);
             }
-            self.shared.session.borrow_mut().mark_transmitted(count);
-            self.shared
-                .diagnose(|diagnostics| diagnostics.bytes_out += count as u64);
+            if let Some(Waiting::Written { name }) = self.waiting {
+                self.finish(name, Ok(()));
+            }
+            true
         }
-        if let Some(Waiting::Written { name }) = self.waiting {
-            self.finish(name, Ok(()));
-        }
-        true
     }
 }

@@ -2,6 +2,8 @@
 //! service serves them: checked against the session, handed to it, and remembered in
 //! `Waiting` until the broker's answer or a deadline completes them.
 
+use core::future::Future;
+
 use mqtt_session::session::{PublishError, SlotKind, SubscribeError, UnsubscribeError};
 use rand_core::{CryptoRng, RngCore};
 
@@ -20,7 +22,7 @@ pub(super) enum Handled {
     TearDown { deadline: u64 },
 }
 
-impl Service<'_, '_> {
+impl<'s, 'a> Service<'s, 'a> {
     /// Serves one request over `link`; a connect returns the transport it needs instead.
     ///
     /// Not async: the request (432 bytes) is consumed here and never stored in a future; the
@@ -125,18 +127,23 @@ impl Service<'_, '_> {
     /// bounds them by the teardown deadline and then drops the link
     /// ([`Self::disconnected`]); awaited from the loop itself, so no frame of its own holds
     /// the deadline and the link beside this one.
-    pub(super) async fn send_goodbye<S, R, C>(
-        &mut self,
-        link: &mut Option<Link<'_, S, R>>,
-        clock: &C,
-    ) where
+    // An `async` block, not an `async fn`: its arguments are kept once.
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn send_goodbye<'f, 'l, S, R, C>(
+        &'f mut self,
+        link: &'f mut Option<Link<'l, S, R>>,
+        clock: &'f C,
+    ) -> impl Future<Output = ()> + use<'f, 'l, 's, 'a, S, R, C>
+    where
         S: embedded_io_async::Read + embedded_io_async::Write,
         R: RngCore + CryptoRng,
         C: Clock,
     {
-        self.transmit(link, clock).await;
-        if let Some(open) = link.as_mut() {
-            open.close().await;
+        async move {
+            self.transmit(link, clock).await;
+            if let Some(open) = link.as_mut() {
+                open.close().await;
+            }
         }
     }
 
