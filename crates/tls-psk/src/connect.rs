@@ -12,7 +12,9 @@ use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 
-use crate::connection::{ReceiveFailure, SessionState, TlsConnection, LEVEL_FATAL, LEVEL_WARNING};
+use crate::connection::{
+    ReceiveFailure, SessionState, Span, TlsConnection, LEVEL_FATAL, LEVEL_WARNING,
+};
 use crate::error::{alert, Error, HandshakeError};
 use crate::handshake::{
     parse_handshake, parse_server_key_exchange, HandshakeType, HANDSHAKE_HEADER_LENGTH,
@@ -100,7 +102,12 @@ where
     /// for a caller that keeps the connection in a slot of its own (moved out of `connect`'s
     /// future, it is stored twice while the handshake runs). Nothing else may be called
     /// before `establish` succeeded.
+    ///
+    /// The connection uses at most the first 65,535 bytes of `read_buffer` (its positions are
+    /// kept in `u16`s); TLS needs at most 18,437.
     pub fn new(transport: T, rng: R, read_buffer: &'buf mut [u8]) -> Self {
+        let used = read_buffer.len().min(usize::from(u16::MAX));
+        let read_buffer = &mut read_buffer[..used];
         Self {
             transport,
             rng,
@@ -108,7 +115,7 @@ where
             encrypter: None,
             decrypter: None,
             received: 0,
-            plaintext: 0..0,
+            plaintext: Span::new(0..0),
             state: SessionState::Handshaking,
         }
     }
@@ -249,7 +256,7 @@ where
             let received = self.read_record_at(kept).await;
             let Some((content_type, range)) = self.screen_alerts(received)? else {
                 // A warning: the partial message is still in front.
-                self.plaintext = 0..kept;
+                self.plaintext = Span::new(0..kept);
                 continue;
             };
             match content_type {
@@ -257,7 +264,7 @@ where
                 ContentType::Handshake if !range.is_empty() => {
                     let end = kept + range.len();
                     self.read_buffer.copy_within(range, kept);
-                    self.plaintext = 0..end;
+                    self.plaintext = Span::new(0..end);
                 }
                 _ => return Err(HandshakeError::UnexpectedMessage),
             }
@@ -270,13 +277,14 @@ where
         &mut self,
     ) -> Result<Option<(HandshakeType, Range<usize>)>, HandshakeError> {
         loop {
-            let start = self.plaintext.start;
-            let pending = &self.read_buffer[self.plaintext.clone()];
+            let start = usize::from(self.plaintext.start);
+            let pending = &self.read_buffer[self.plaintext.range()];
             let Some((message, consumed)) = parse_handshake(pending)? else {
                 return Ok(None);
             };
             let (message_type, empty) = (message.message_type, message.body.is_empty());
-            self.plaintext.start += consumed;
+            // Within the span, so within its `u16`s.
+            self.plaintext.start += consumed as u16;
             if message_type == HandshakeType::HelloRequest {
                 if !empty {
                     return Err(HandshakeError::Decode);
@@ -298,7 +306,7 @@ where
     fn keep_partial_message(&mut self) -> Result<usize, HandshakeError> {
         let kept = self.plaintext.len();
         if let Some(header) =
-            self.read_buffer[self.plaintext.clone()].get(..HANDSHAKE_HEADER_LENGTH)
+            self.read_buffer[self.plaintext.range()].get(..HANDSHAKE_HEADER_LENGTH)
         {
             let length =
                 usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
@@ -306,8 +314,8 @@ where
                 return Err(HandshakeError::RecordOverflow);
             }
         }
-        self.read_buffer.copy_within(self.plaintext.clone(), 0);
-        self.plaintext = 0..kept;
+        self.read_buffer.copy_within(self.plaintext.range(), 0);
+        self.plaintext = Span::new(0..kept);
         Ok(kept)
     }
 

@@ -30,6 +30,36 @@ pub(crate) const LEVEL_WARNING: u8 = 1;
 /// Alert level `fatal`.
 pub(crate) const LEVEL_FATAL: u8 = 2;
 
+/// A range of the receive buffer in two `u16`s, not two `usize`s (the connection uses at
+/// most 64 KiB of the buffer, [`TlsConnection::new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u16,
+    pub(crate) end: u16,
+}
+
+impl Span {
+    /// The span of `range`, whose ends lie in the used part of the buffer (≤ `u16::MAX`).
+    pub(crate) fn new(range: Range<usize>) -> Self {
+        Span {
+            start: range.start as u16,
+            end: range.end as u16,
+        }
+    }
+
+    pub(crate) fn range(self) -> Range<usize> {
+        usize::from(self.start)..usize::from(self.end)
+    }
+
+    pub(crate) fn len(self) -> usize {
+        self.range().len()
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.start >= self.end
+    }
+}
+
 /// Where the session stands; decides what `read`/`write` may still do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SessionState {
@@ -72,10 +102,11 @@ pub struct TlsConnection<'buf, T, R> {
     pub(crate) encrypter: Option<CipherState>,
     pub(crate) decrypter: Option<CipherState>,
     /// Bytes of the record being received that are already in `read_buffer` (after the
-    /// partial handshake message kept in front of it, if any).
-    pub(crate) received: usize,
+    /// partial handshake message kept in front of it, if any). The buffer's positions are
+    /// kept in `u16`s: the connection uses at most 64 KiB of it ([`TlsConnection::new`]).
+    pub(crate) received: u16,
     /// Decrypted bytes in `read_buffer` not yet handed out.
-    pub(crate) plaintext: Range<usize>,
+    pub(crate) plaintext: Span,
     pub(crate) state: SessionState,
 }
 
@@ -137,7 +168,7 @@ where
                 Err(failure) => return Err(self.fail_receive(failure).await),
             };
             match content_type {
-                ContentType::ApplicationData => self.plaintext = range,
+                ContentType::ApplicationData => self.plaintext = Span::new(range),
                 ContentType::Alert => {
                     if let Some(result) = self.handle_alert(range).await {
                         return result;
@@ -160,13 +191,14 @@ where
     /// The decrypted application data not yet consumed (empty until
     /// [`fill_plaintext`](Self::fill_plaintext) completed).
     pub fn plaintext(&self) -> &[u8] {
-        &self.read_buffer[self.plaintext.clone()]
+        &self.read_buffer[self.plaintext.range()]
     }
 
     /// Gives up the first `count` bytes of [`plaintext`](Self::plaintext) (all of them if
     /// `count` is larger).
     pub fn consume(&mut self, count: usize) {
-        self.plaintext.start += count.min(self.plaintext.len());
+        // At most the span's length, which fits its `u16`s.
+        self.plaintext.start += count.min(self.plaintext.len()) as u16;
     }
 
     /// Encrypts and sends one record of `data` (at most 2^14 bytes of it) and returns how many

@@ -151,8 +151,6 @@ pub struct MqttShared<'a> {
     pub(crate) requests: Mailbox<Request>,
     /// Service → executor.
     pub(crate) done: Mailbox<Outcome>,
-    /// The board's RNG, shared with the session: the TLS transport draws from it too.
-    pub random: &'a dyn Random,
     /// Status URCs, result lines and `[BUSY]` replies waiting for the UART.
     pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
     /// While the session holds a message for the UART: how many outbox entries are older
@@ -209,7 +207,6 @@ impl<'a> MqttShared<'a> {
     pub fn new(random: &'a dyn Random) -> Self {
         MqttShared {
             session: RefCell::new(HostSession::new(BoardEntropy(random))),
-            random,
             requests: Mailbox::new(),
             done: Mailbox::new(),
             outbox: RefCell::new(Outbox::new()),
@@ -238,6 +235,13 @@ impl<'a> MqttShared<'a> {
             self.led.set(Some(connected));
             self.led_wake.raise();
         }
+    }
+
+    /// The board's RNG, kept once, by the session (its entropy): the TLS transport, the
+    /// gateway's bind and dynamic registration draw from it too. Borrows the session for a
+    /// moment: never call it while the session is borrowed mutably.
+    pub fn random(&self) -> &'a dyn Random {
+        self.session.borrow().entropy().0
     }
 
     /// Whether the URC writer has something to write: a held message or queued lines.

@@ -89,6 +89,14 @@ enum Opening {
 /// The session's pending transmit bytes, lent to the link one piece at a time.
 struct PendingBytes<'s, 'a>(&'s MqttShared<'a>);
 
+impl PendingBytes<'_, '_> {
+    /// How many of the pending bytes the next write carries (with TLS, one record's
+    /// plaintext); 0 when nothing is pending.
+    fn next_record_length(&self) -> usize {
+        self.0.session.borrow().transmit().len().min(TRANSMIT_PIECE)
+    }
+}
+
 impl tls_psk::Plaintext for PendingBytes<'_, '_> {
     fn lend<T>(&self, reader: impl FnOnce(&[u8]) -> T) -> T {
         reader(self.0.session.borrow().transmit())
@@ -179,7 +187,7 @@ pub(crate) fn serve<'f, 'a, 'n, N: Network, C: Clock>(
                             &mut ***board,
                             &service.target,
                             client,
-                            move || TlsRandom(shared.random),
+                            move || TlsRandom(shared.random()),
                             &mut buffers,
                             &mut link,
                         );
@@ -305,13 +313,19 @@ impl<'s, 'a> Service<'s, 'a> {
                 if let Some(deadline) = teardown {
                     // AT+TCMQTTDISCONN: teardown is forced, the DISCONNECT (and TLS close_notify)
                     // get until `deadline` to leave.
-                    let goodbye = self.send_goodbye(link, clock);
-                    let _ = select(goodbye, clock.sleep_until(deadline)).await;
+                    self.send_goodbye(link, clock, deadline).await;
                     *link = None;
                     self.disconnected();
                 }
             }
         }
+    }
+
+    /// The first `count` pending bytes were written: the session drops them.
+    fn sent(&self, count: usize) {
+        self.shared.session.borrow_mut().mark_transmitted(count);
+        self.shared
+            .diagnose(|diagnostics| diagnostics.bytes_out += count as u64);
     }
 
     /// The earliest moment the loop must wake without input.
@@ -356,13 +370,7 @@ impl<'s, 'a> Service<'s, 'a> {
             };
             let pending = PendingBytes(self.shared);
             loop {
-                let count = self
-                    .shared
-                    .session
-                    .borrow()
-                    .transmit()
-                    .len()
-                    .min(TRANSMIT_PIECE);
+                let count = pending.next_record_length();
                 if count == 0 {
                     break;
                 }
@@ -374,9 +382,7 @@ impl<'s, 'a> Service<'s, 'a> {
                         .transport_closed(clock.now_ms());
                     return false;
                 }
-                self.shared.session.borrow_mut().mark_transmitted(count);
-                self.shared
-                    .diagnose(|diagnostics| diagnostics.bytes_out += count as u64);
+                self.sent(count);
             }
             if let Some(Waiting::Written { name }) = self.waiting {
                 self.finish(name, Ok(()));

@@ -497,6 +497,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         self.subscriptions.slots(kind)
     }
 
+    /// The entropy source the session was made with: a runner that draws from the same
+    /// source elsewhere (its TLS randoms) reads it here instead of keeping a second copy.
+    pub fn entropy(&self) -> &R {
+        &self.random
+    }
+
     /// Counters of undelivered inbound messages.
     pub fn statistics(&self) -> Statistics {
         self.statistics

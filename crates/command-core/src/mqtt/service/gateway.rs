@@ -40,7 +40,7 @@ impl Service<'_, '_> {
     /// the board's RNG.
     pub(super) fn start_gateway(&mut self, mut request: gateway::Request) {
         if let gateway::Request::Bind { random, .. } = &mut request {
-            *random = self.shared.random.random_u32();
+            *random = self.shared.random().random_u32();
         }
         self.waiting = Some(Waiting::Gateway);
         let mut gateway = self.shared.gateway.borrow_mut();

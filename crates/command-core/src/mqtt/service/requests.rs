@@ -7,8 +7,10 @@ use core::future::Future;
 use mqtt_session::session::{PublishError, SlotKind, SubscribeError, UnsubscribeError};
 use rand_core::{CryptoRng, RngCore};
 
+use embassy_futures::select::{select, Either};
+
 use super::link::Link;
-use super::{Opening, Service, Waiting, LINK_LOST};
+use super::{Opening, PendingBytes, Service, Waiting, LINK_LOST};
 use crate::board::Clock;
 use crate::mqtt::{Outcome, Request};
 
@@ -123,16 +125,19 @@ impl<'s, 'a> Service<'s, 'a> {
         Handled::Served
     }
 
-    /// AT+TCMQTTDISCONN's last writes: the DISCONNECT, then TLS `close_notify`. The caller
-    /// bounds them by the teardown deadline and then drops the link
-    /// ([`Self::disconnected`]); awaited from the loop itself, so no frame of its own holds
-    /// the deadline and the link beside this one.
+    /// AT+TCMQTTDISCONN's last writes: the DISCONNECT (the session's pending bytes, sent as
+    /// [`Service::transmit`] sends them), then TLS `close_notify`, each write bounded by the
+    /// teardown `deadline`; the caller then drops the link ([`Self::disconnected`]). Each
+    /// piece's send and the deadline are raced here, piece by piece, rather than the whole
+    /// of a `transmit` against the deadline: that select held `transmit`'s frame and the
+    /// timer beside the loop's other awaits.
     // An `async` block, not an `async fn`: its arguments are kept once.
     #[allow(clippy::manual_async_fn)]
     pub(super) fn send_goodbye<'f, 'l, S, R, C>(
         &'f mut self,
         link: &'f mut Option<Link<'l, S, R>>,
         clock: &'f C,
+        deadline: u64,
     ) -> impl Future<Output = ()> + use<'f, 'l, 's, 'a, S, R, C>
     where
         S: embedded_io_async::Read + embedded_io_async::Write,
@@ -140,9 +145,17 @@ impl<'s, 'a> Service<'s, 'a> {
         C: Clock,
     {
         async move {
-            self.transmit(link, clock).await;
-            if let Some(open) = link.as_mut() {
-                open.close().await;
+            let pending = PendingBytes(self.shared);
+            while let Some(open) = link.as_mut() {
+                let count = pending.next_record_length();
+                if count == 0 {
+                    let _ = select(open.close(), clock.sleep_until(deadline)).await;
+                    return;
+                }
+                match select(open.send(&pending, count), clock.sleep_until(deadline)).await {
+                    Either::First(Ok(())) => self.sent(count),
+                    _ => return,
+                }
             }
         }
     }
