@@ -7,7 +7,6 @@
 //! connection has no send buffer. The receive side keeps its progress in the connection,
 //! not in the future, which is what makes [`TlsConnection::read`] safe to cancel.
 
-use core::future::Future;
 use core::ops::Range;
 use embedded_io::ErrorKind;
 use embedded_io_async::{Read, Write};
@@ -16,7 +15,6 @@ use rand_core::{CryptoRng, RngCore};
 mod receive;
 mod send;
 
-use send::send_record;
 pub use send::Plaintext;
 
 use crate::error::{alert, Error, RecordError};
@@ -215,55 +213,6 @@ where
     pub async fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
         let count = data.len().min(MAX_PLAINTEXT_LENGTH);
         self.send_from(&data[..count], count).await
-    }
-
-    /// Seals the first `length` bytes (at most 2^14) that `source` lends into one
-    /// application-data record and sends it; returns `length`.
-    ///
-    /// The lending form of [`write`](Self::write): a caller whose bytes cannot be borrowed
-    /// across an await (they lie in a shared MQTT session) lends them for each piece of the
-    /// record with a short borrow ([`Plaintext`]); neither side keeps a copy of the record.
-    ///
-    /// # Errors
-    ///
-    /// As [`write`](Self::write); [`Error::RecordOverflow`] when `length` exceeds 2^14,
-    /// `Error::Io(ErrorKind::InvalidInput)` when `source` lends fewer bytes.
-    ///
-    /// # Cancellation Safety
-    ///
-    /// Not cancel-safe, as [`write`](Self::write).
-    // An `async` block, not an `async fn`: the arguments are kept once in the future, which
-    // its owner keeps in its own for as long as it sends.
-    #[allow(clippy::manual_async_fn)]
-    pub fn send_from<'f, P: Plaintext + ?Sized>(
-        &'f mut self,
-        source: &'f P,
-        length: usize,
-    ) -> impl Future<Output = Result<usize, Error>> + use<'f, 'buf, T, R, P> {
-        async move {
-            if self.state != SessionState::Open || self.encrypter.is_none() {
-                return Err(Error::SessionEnded);
-            }
-            if length == 0 {
-                return Ok(0);
-            }
-            let sent = send_record(
-                &mut self.transport,
-                &mut self.rng,
-                self.encrypter.as_mut(),
-                ContentType::ApplicationData,
-                source,
-                length,
-            )
-            .await;
-            match sent {
-                Ok(()) => Ok(length),
-                Err(error) => {
-                    self.state = SessionState::Ended;
-                    Err(error)
-                }
-            }
-        }
     }
 
     /// The bulk cipher the server chose, once the handshake has installed keys.

@@ -18,6 +18,7 @@ mod service;
 
 pub use diagnostics::{DiagnosticReport, Diagnostics, DisconnectCause};
 pub use outbox::{Outbox, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
+pub(crate) use random::SharedRandom;
 pub use random::TlsRandom;
 pub(crate) use service::serve;
 pub use service::TLS_READ_BUFFER;

@@ -36,7 +36,7 @@ use embassy_futures::select::{select, select4, Either, Either4};
 use mqtt_session::codec::PacketId;
 use mqtt_session::SessionConfig;
 
-use super::{MqttShared, TlsRandom};
+use super::{MqttShared, SharedRandom};
 use crate::board::{Clock, Network};
 use link::{Link, Target};
 use requests::Handled;
@@ -104,7 +104,7 @@ impl tls_psk::Plaintext for PendingBytes<'_, '_> {
 }
 
 /// The link type of a board's network.
-type BoardLink<'buffer, 'a, N> = Link<'buffer, <N as Network>::Stream, TlsRandom<'a>>;
+type BoardLink<'buffer, 's, 'a, N> = Link<'buffer, <N as Network>::Stream, SharedRandom<'s, 'a>>;
 
 /// Loop state that is not the session's.
 struct Service<'s, 'a> {
@@ -113,7 +113,7 @@ struct Service<'s, 'a> {
     /// Where and as whom the last connect went: reconnects repeat it.
     target: Target,
     /// cmdtimeout of the last connect: bounds the teardown of AT+TCMQTTDISCONN.
-    command_timeout_ms: u64,
+    command_timeout_ms: u32,
     /// Where the product id ends in the identity's client id (`<pid><dn>`).
     product_id_length: u8,
     /// The gateway's internal SUBSCRIBE awaiting its SUBACK.
@@ -144,7 +144,6 @@ pub(crate) fn serve<'f, 'a, 'n, N: Network, C: Clock>(
             waiting: None,
             target: Target {
                 host: heapless::Vec::new(),
-                port: PLAIN_PORT,
                 tls_mode: 0,
                 identity: None,
             },
@@ -187,7 +186,7 @@ pub(crate) fn serve<'f, 'a, 'n, N: Network, C: Clock>(
                             &mut ***board,
                             &service.target,
                             client,
-                            move || TlsRandom(shared.random()),
+                            move || SharedRandom(shared),
                             &mut buffers,
                             &mut link,
                         );
@@ -221,7 +220,7 @@ impl<'s, 'a> Service<'s, 'a> {
     #[allow(clippy::manual_async_fn)]
     fn run<'f, 'l, N: Network, C: Clock>(
         &'f mut self,
-        link: &'f mut Option<BoardLink<'l, 'a, N>>,
+        link: &'f mut Option<BoardLink<'l, 's, 'a, N>>,
         clock: &'f C,
     ) -> impl Future<Output = Opening> + use<'f, 'l, 's, 'a, N, C> {
         async move {

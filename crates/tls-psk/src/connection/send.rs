@@ -14,9 +14,10 @@
 use core::future::Future;
 
 use embedded_io::ErrorKind;
-use embedded_io_async::Write;
+use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
 
+use super::{SessionState, TlsConnection};
 use crate::error::Error;
 use crate::record::{
     write_record_header, CipherState, ContentType, BLOCK_LENGTH, HEADER_LENGTH, MAC_LENGTH,
@@ -145,61 +146,83 @@ fn next_piece<R: RngCore + CryptoRng, P: Plaintext + ?Sized>(
     }
 }
 
-/// Sends one record of the first `length` bytes `source` lends: sealed under `encrypter`
-/// when one is installed, in the clear before (the handshake's own records and the alerts
-/// are sealed in place in front of the receive buffer instead, `TlsConnection::send_front`).
-///
-/// Not cancel-safe: a record may be partly sent (the connection is then unusable).
-// An `async` block with one await, on the transport: the arguments are kept once, and the
-// pieces are made by a plain function, so the future is the piece, the progress and the
-// transport's write.
-#[allow(clippy::manual_async_fn)]
-pub(crate) fn send_record<'f, T, R, P>(
-    transport: &'f mut T,
-    rng: &'f mut R,
-    mut encrypter: Option<&'f mut CipherState>,
-    content_type: ContentType,
-    source: &'f P,
-    length: usize,
-) -> impl Future<Output = Result<(), Error>> + 'f
+impl<'buf, T, R> TlsConnection<'buf, T, R>
 where
-    T: Write,
+    T: Read + Write,
     R: RngCore + CryptoRng,
-    P: Plaintext + ?Sized,
 {
-    async move {
-        if length > MAX_PLAINTEXT_LENGTH {
-            return Err(Error::RecordOverflow);
-        }
-        let mut piece = [0u8; PIECE];
-        let mut progress = Progress {
-            stage: Stage::Header,
-            done: 0,
-            sequence: 0,
-            chain: [0; BLOCK_LENGTH],
-        };
-        loop {
-            let count = next_piece(
-                encrypter.as_deref_mut(),
-                rng,
-                content_type,
-                source,
-                length,
-                &mut progress,
-                &mut piece,
-            )?;
-            if count == 0 {
-                return Ok(());
+    /// Seals the first `length` bytes (at most 2^14) that `source` lends into one
+    /// application-data record and sends it; returns `length`.
+    ///
+    /// The lending form of [`write`](Self::write): a caller whose bytes cannot be borrowed
+    /// across an await (they lie in a shared MQTT session) lends them for each piece of the
+    /// record with a short borrow ([`Plaintext`]); neither side keeps a copy of the record.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write); [`Error::RecordOverflow`] when `length` exceeds 2^14,
+    /// `Error::Io(ErrorKind::InvalidInput)` when `source` lends fewer bytes.
+    ///
+    /// # Cancellation Safety
+    ///
+    /// Not cancel-safe, as [`write`](Self::write).
+    // An `async` block with one await, on the transport: the arguments are kept once, and the
+    // pieces are made by a plain function, so the future is the piece, the progress and the
+    // transport's write. Its owner keeps it in its own for as long as it sends.
+    #[allow(clippy::manual_async_fn)]
+    pub fn send_from<'f, P: Plaintext + ?Sized>(
+        &'f mut self,
+        source: &'f P,
+        length: usize,
+    ) -> impl Future<Output = Result<usize, Error>> + use<'f, 'buf, T, R, P> {
+        async move {
+            if self.state != SessionState::Open || self.encrypter.is_none() {
+                return Err(Error::SessionEnded);
             }
-            // At most `PIECE` bytes: the offset fits a byte.
-            let mut written = 0u8;
-            while usize::from(written) < count {
-                match transport.write(&piece[usize::from(written)..count]).await {
-                    Ok(0) => return Err(Error::Io(ErrorKind::WriteZero)),
-                    Ok(sent) => written += sent as u8,
-                    Err(error) => return Err(Error::Io(embedded_io::Error::kind(&error))),
+            if length > MAX_PLAINTEXT_LENGTH {
+                return Err(Error::RecordOverflow);
+            }
+            let mut piece = [0u8; PIECE];
+            let mut progress = Progress {
+                stage: Stage::Header,
+                done: 0,
+                sequence: 0,
+                chain: [0; BLOCK_LENGTH],
+            };
+            let outcome = 'record: loop {
+                let count = match next_piece(
+                    self.encrypter.as_mut(),
+                    &mut self.rng,
+                    ContentType::ApplicationData,
+                    source,
+                    length,
+                    &mut progress,
+                    &mut piece,
+                ) {
+                    Ok(0) => break Ok(length),
+                    Ok(count) => count,
+                    Err(error) => break Err(error),
+                };
+                // At most `PIECE` bytes: the offset fits a byte.
+                let mut written = 0u8;
+                while usize::from(written) < count {
+                    match self
+                        .transport
+                        .write(&piece[usize::from(written)..count])
+                        .await
+                    {
+                        Ok(0) => break 'record Err(Error::Io(ErrorKind::WriteZero)),
+                        Ok(sent) => written += sent as u8,
+                        Err(error) => {
+                            break 'record Err(Error::Io(embedded_io::Error::kind(&error)))
+                        }
+                    }
                 }
+            };
+            if outcome.is_err() {
+                self.state = SessionState::Ended;
             }
+            outcome
         }
     }
 }

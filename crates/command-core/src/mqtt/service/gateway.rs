@@ -53,7 +53,7 @@ impl Service<'_, '_> {
             gateway.link_lost();
             self.reonline_due = true;
         }
-        let timeout = u32::try_from(self.command_timeout_ms).unwrap_or(u32::MAX);
+        let timeout = self.command_timeout_ms;
         // Not busy any more, so it starts.
         let _ = gateway.begin(request, timeout);
     }
@@ -109,7 +109,7 @@ impl Service<'_, '_> {
             self.shared.session.borrow_mut().resume_resubscription(now);
             return;
         }
-        let timeout = u32::try_from(self.command_timeout_ms).unwrap_or(u32::MAX);
+        let timeout = self.command_timeout_ms;
         if gateway.begin_reonline(timeout).is_err() {
             // A command that started at the reconnect's CONNACK: the re-online follows it.
             self.reonline_due = true;

@@ -16,6 +16,7 @@ use rand_core::{CryptoRng, RngCore};
 use tls_psk::{Plaintext, PskCredentials, TlsConnection};
 
 use super::super::HOST_MAX;
+use super::{PLAIN_PORT, TLS_PORT};
 use crate::board::{ClientCertificate, Network};
 
 /// `+TCMQTTCONN:FAIL` code when the TLS handshake fails (`errors.md` §3).
@@ -174,13 +175,23 @@ impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
 pub(super) struct Target {
     /// Broker host name or IP literal.
     pub host: heapless::Vec<u8, HOST_MAX, u8>,
-    /// 1883 or 8883, before the board's port mapping.
-    pub port: u16,
-    /// 0, 1 or 2.
+    /// 0, 1 or 2: also the port ([`Target::port`]).
     pub tls_mode: u8,
     /// Client id (`<pid><dn>`, the PSK identity), key (decoded secret, the PSK) and the
     /// CONNECT's authentication; the session writes each CONNECT from it.
     pub identity: Option<Identity>,
+}
+
+impl Target {
+    /// 1883 for TLS mode 0, 8883 for modes 1 and 2, before the board's port mapping: derived
+    /// from the mode, not kept beside it.
+    pub fn port(&self) -> u16 {
+        if self.tls_mode == 0 {
+            PLAIN_PORT
+        } else {
+            TLS_PORT
+        }
+    }
 }
 
 impl PskCredentials for Target {
@@ -256,7 +267,7 @@ where
             2 => {
                 let client = client.ok_or(CERTIFICATE_UNUSABLE)?;
                 let stream = network
-                    .connect_certificate(&target.host, target.port, *client)
+                    .connect_certificate(&target.host, target.port(), *client)
                     .await
                     .map_err(|error| error.code())?;
                 *slot = Some(Link::plain(stream, take_buffers(buffers)?));
@@ -265,7 +276,7 @@ where
             _ => return Err(CERTIFICATE_UNUSABLE),
         }
         let stream = network
-            .connect(&target.host, target.port)
+            .connect(&target.host, target.port())
             .await
             .map_err(|error| error.code())?;
         let read_buffer = take_buffers(buffers)?;
@@ -307,7 +318,6 @@ mod tests {
         let mut read = [0u8; 128];
         let target = Target {
             host: heapless::Vec::from_slice(b"PID.iotcloud.tencentdevices.com").unwrap(),
-            port: 8883,
             tls_mode,
             identity: Some(identity),
         };

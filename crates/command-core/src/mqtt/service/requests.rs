@@ -116,7 +116,7 @@ impl<'s, 'a> Service<'s, 'a> {
                 }
                 if link.is_some() {
                     return Handled::TearDown {
-                        deadline: now + self.command_timeout_ms,
+                        deadline: now + u64::from(self.command_timeout_ms),
                     };
                 }
                 self.disconnected();
