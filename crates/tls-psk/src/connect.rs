@@ -147,10 +147,13 @@ where
                 Ok(())
             }
             Err(error) => {
+                // Ended first: the handshake's state is wiped, so the alert may take any part
+                // of the receive buffer (`send_front`), even when the server's records left
+                // no room in front of that state.
+                self.state = SessionState::Ended;
                 if let Some(description) = error.alert() {
                     self.send_alert(LEVEL_FATAL, description).await;
                 }
-                self.state = SessionState::Ended;
                 Err(error)
             }
         }

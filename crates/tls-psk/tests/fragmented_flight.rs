@@ -358,3 +358,35 @@ fn split_message_larger_than_the_receive_buffer_is_refused_with_an_alert() {
         "a fatal record_overflow alert ends the client's output"
     );
 }
+
+/// However little room a receive buffer leaves in front of the handshake's state (none at
+/// all below `HANDSHAKE_STATE_LENGTH`), a handshake that ends with `RecordOverflow` ends the
+/// client's output with the fatal `record_overflow` alert: the client's messages and alerts
+/// are written in the receive buffer, and once the handshake ended its state's room carries
+/// the alert.
+#[test]
+fn every_record_overflow_ends_with_the_alert_however_small_the_buffer() {
+    let mut overflows = 0;
+    for length in 64..HANDSHAKE_STATE_LENGTH + 400 {
+        let mut read_buffer = vec![0; length];
+        let mut transport = pipe(BulkCipher::Aes128, 300, &[b'h'; 300]);
+        let result = run(TlsConnection::connect(
+            &mut transport,
+            &CONFIG,
+            OsRng,
+            &mut read_buffer,
+        ));
+        if result.err() != Some(HandshakeError::RecordOverflow) {
+            continue;
+        }
+        overflows += 1;
+        let client = &transport.from_client;
+        let (content_type, start, end) = *whole_records(client).last().unwrap();
+        assert_eq!(
+            (content_type, &client[start..end]),
+            (21, &[2, 22][..]),
+            "{length} bytes: a fatal record_overflow alert ends the client's output"
+        );
+    }
+    assert!(overflows > 300, "{overflows} buffers overflowed");
+}
