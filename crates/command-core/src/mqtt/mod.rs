@@ -156,7 +156,8 @@ pub struct MqttShared<'a> {
     pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
     /// While the session holds a message for the UART: how many outbox entries are older
     /// and go out before it.
-    pub(crate) held_position: Cell<Option<usize>>,
+    /// In a `u16` (the outbox holds at most 512 bytes, so fewer entries): 4 bytes, not 16.
+    pub(crate) held_position: Cell<Option<u16>>,
     /// Raised when there is something to write (a held message, queued lines); awaited by
     /// the URC writer only.
     pub(crate) output_ready: Flag,

@@ -142,7 +142,8 @@ impl Service<'_, '_> {
             session.hold_message(now);
             shared
                 .held_position
-                .set(Some(shared.outbox.borrow().entries()));
+                // The outbox counts its entries in a `u16`: lossless.
+                .set(Some(shared.outbox.borrow().entries() as u16));
         } else if shared.held_position.get().is_some() && !session.is_holding() {
             // The link went down with the held message (a QoS 1 one comes again, unacknowledged).
             shared.held_position.set(None);
