@@ -7,6 +7,7 @@
 //! `ClientKeyExchange`, `ChangeCipherSpec` and `Finished`; receive `ChangeCipherSpec` and
 //! `Finished`. Any deviation ends the handshake with a fatal alert.
 
+use core::future::Future;
 use core::ops::Range;
 use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
@@ -133,28 +134,33 @@ where
     ///
     /// Not cancel-safe; drop the connection (the handshake's secrets stay in the receive
     /// buffer's last [`HANDSHAKE_STATE_LENGTH`] bytes until it is reused or overwritten).
-    pub async fn establish<C: PskCredentials + ?Sized>(
-        &mut self,
-        credentials: &C,
-    ) -> Result<(), HandshakeError> {
-        let outcome = self.handshake(credentials).await;
-        if let Some(state) = self.handshake_state() {
-            state.fill(0);
-        }
-        match outcome {
-            Ok(()) => {
-                self.state = SessionState::Open;
-                Ok(())
+    // An `async` block, not an `async fn`: the arguments are kept once in the future (so in
+    // `handshake`), which its owner keeps while the link opens.
+    #[allow(clippy::manual_async_fn)]
+    pub fn establish<'f, C: PskCredentials + ?Sized>(
+        &'f mut self,
+        credentials: &'f C,
+    ) -> impl Future<Output = Result<(), HandshakeError>> + use<'f, 'buf, T, R, C> {
+        async move {
+            let outcome = self.handshake(credentials).await;
+            if let Some(state) = self.handshake_state() {
+                state.fill(0);
             }
-            Err(error) => {
-                // Ended first: the handshake's state is wiped, so the alert may take any part
-                // of the receive buffer (`send_front`), even when the server's records left
-                // no room in front of that state.
-                self.state = SessionState::Ended;
-                if let Some(description) = error.alert() {
-                    self.send_alert(LEVEL_FATAL, description).await;
+            match outcome {
+                Ok(()) => {
+                    self.state = SessionState::Open;
+                    Ok(())
                 }
-                Err(error)
+                Err(error) => {
+                    // Ended first: the handshake's state is wiped, so the alert may take any part
+                    // of the receive buffer (`send_front`), even when the server's records left
+                    // no room in front of that state.
+                    self.state = SessionState::Ended;
+                    if let Some(description) = error.alert() {
+                        self.send_alert(LEVEL_FATAL, description).await;
+                    }
+                    Err(error)
+                }
             }
         }
     }
@@ -163,73 +169,76 @@ where
     // transcript hash are kept in the end of the receive buffer (`handshake_state`), keys are
     // derived where they are installed, and each await is one record sent or received. This
     // future is part of its owner's RAM for good (`docs/performance.md`).
-    async fn handshake<C: PskCredentials + ?Sized>(
-        &mut self,
-        credentials: &C,
-    ) -> Result<(), HandshakeError> {
-        let (identity, key) = (credentials.identity(), credentials.key());
-        if key.is_empty() || key.len() > MAX_PSK_LENGTH {
-            return Err(HandshakeError::InvalidConfiguration);
-        }
-        if identity.is_empty() || identity.len() > usize::from(u16::MAX) {
-            return Err(HandshakeError::InvalidConfiguration);
-        }
-        self.state = SessionState::Handshaking;
-        let length = self.start_handshake(credentials.server_name())?;
-        self.send_handshake_record(length).await?;
-
-        let (message_type, body) = self.next_handshake_message().await?;
-        if message_type != HandshakeType::ServerHello {
-            return Err(HandshakeError::UnexpectedMessage);
-        }
-        let cipher = self.take_server_hello(body)?;
-        let (mut message_type, mut body) = self.next_handshake_message().await?;
-        if message_type == HandshakeType::ServerKeyExchange {
-            // The hint would let a client pick among identities; ours is fixed.
-            parse_server_key_exchange(&self.read_buffer[body])?;
-            (message_type, body) = self.next_handshake_message().await?;
-        }
-        if message_type != HandshakeType::ServerHelloDone || !body.is_empty() {
-            return Err(HandshakeError::UnexpectedMessage);
-        }
-        if !self.plaintext.is_empty() {
-            return Err(HandshakeError::UnexpectedMessage);
-        }
-
-        let length = self.key_exchange(credentials)?;
-        self.send_handshake_record(length).await?;
-
-        let offset = self.plaintext_offset();
-        let slot = self.read_buffer.get_mut(offset..offset + 1);
-        slot.ok_or(HandshakeError::BufferTooSmall)?.fill(1);
-        self.send_front(ContentType::ChangeCipherSpec, 1)
-            .await
-            .map_err(handshake_send_error)?;
-        self.encrypter = Some(self.derive_cipher_state(cipher, Side::Client));
-
-        let length = self.client_finished()?;
-        self.send_handshake_record(length).await?;
-        self.transport
-            .flush()
-            .await
-            .map_err(|error| HandshakeError::Io(embedded_io::Error::kind(&error)))?;
-
-        let (content_type, range) = self.next_handshake_record().await?;
-        match content_type {
-            ContentType::ChangeCipherSpec if self.read_buffer[range] == [1] => {
-                self.decrypter = Some(self.derive_cipher_state(cipher, Side::Server));
+    #[allow(clippy::manual_async_fn)]
+    fn handshake<'f, C: PskCredentials + ?Sized>(
+        &'f mut self,
+        credentials: &'f C,
+    ) -> impl Future<Output = Result<(), HandshakeError>> + use<'f, 'buf, T, R, C> {
+        async move {
+            let (identity, key) = (credentials.identity(), credentials.key());
+            if key.is_empty() || key.len() > MAX_PSK_LENGTH {
+                return Err(HandshakeError::InvalidConfiguration);
             }
-            _ => return Err(HandshakeError::UnexpectedMessage),
+            if identity.is_empty() || identity.len() > usize::from(u16::MAX) {
+                return Err(HandshakeError::InvalidConfiguration);
+            }
+            self.state = SessionState::Handshaking;
+            let length = self.start_handshake(credentials.server_name())?;
+            self.send_handshake_record(length).await?;
+
+            let (message_type, body) = self.next_handshake_message().await?;
+            if message_type != HandshakeType::ServerHello {
+                return Err(HandshakeError::UnexpectedMessage);
+            }
+            let cipher = self.take_server_hello(body)?;
+            let (mut message_type, mut body) = self.next_handshake_message().await?;
+            if message_type == HandshakeType::ServerKeyExchange {
+                // The hint would let a client pick among identities; ours is fixed.
+                parse_server_key_exchange(&self.read_buffer[body])?;
+                (message_type, body) = self.next_handshake_message().await?;
+            }
+            if message_type != HandshakeType::ServerHelloDone || !body.is_empty() {
+                return Err(HandshakeError::UnexpectedMessage);
+            }
+            if !self.plaintext.is_empty() {
+                return Err(HandshakeError::UnexpectedMessage);
+            }
+
+            let length = self.key_exchange(credentials)?;
+            self.send_handshake_record(length).await?;
+
+            let offset = self.plaintext_offset();
+            let slot = self.read_buffer.get_mut(offset..offset + 1);
+            slot.ok_or(HandshakeError::BufferTooSmall)?.fill(1);
+            self.send_front(ContentType::ChangeCipherSpec, 1)
+                .await
+                .map_err(handshake_send_error)?;
+            self.encrypter = Some(self.derive_cipher_state(cipher, Side::Client));
+
+            let length = self.client_finished()?;
+            self.send_handshake_record(length).await?;
+            self.transport
+                .flush()
+                .await
+                .map_err(|error| HandshakeError::Io(embedded_io::Error::kind(&error)))?;
+
+            let (content_type, range) = self.next_handshake_record().await?;
+            match content_type {
+                ContentType::ChangeCipherSpec if self.read_buffer[range] == [1] => {
+                    self.decrypter = Some(self.derive_cipher_state(cipher, Side::Server));
+                }
+                _ => return Err(HandshakeError::UnexpectedMessage),
+            }
+            let expected = self.verify_data(b"server finished");
+            let (message_type, body) = self.next_handshake_message().await?;
+            if message_type != HandshakeType::Finished || !self.plaintext.is_empty() {
+                return Err(HandshakeError::UnexpectedMessage);
+            }
+            if !bool::from(self.read_buffer[body].ct_eq(&expected)) {
+                return Err(HandshakeError::BadFinished);
+            }
+            Ok(())
         }
-        let expected = self.verify_data(b"server finished");
-        let (message_type, body) = self.next_handshake_message().await?;
-        if message_type != HandshakeType::Finished || !self.plaintext.is_empty() {
-            return Err(HandshakeError::UnexpectedMessage);
-        }
-        if !bool::from(self.read_buffer[body].ct_eq(&expected)) {
-            return Err(HandshakeError::BadFinished);
-        }
-        Ok(())
     }
 
     /// Sends the handshake message the steps wrote at the front of the receive buffer.

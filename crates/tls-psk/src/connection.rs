@@ -147,6 +147,9 @@ where
     /// # Cancellation Safety
     ///
     /// Cancel-safe, as [`read`](Self::read).
+    // One await for the record and one for an alert: what a record means is decided by a
+    // plain function (`after_record`), so the alerts are not awaited in nested futures of
+    // their own; this future is part of every read of the connection's owner.
     pub async fn fill_plaintext(&mut self) -> Result<usize, Error> {
         loop {
             if !self.plaintext.is_empty() {
@@ -157,31 +160,13 @@ where
                 SessionState::Closed => return Ok(0),
                 SessionState::Handshaking | SessionState::Ended => return Err(Error::SessionEnded),
             }
-            let (content_type, range) = match self.read_record_at(0).await {
-                Ok(record) => record,
-                Err(ReceiveFailure::EndOfStream) => {
-                    self.state = SessionState::Closed;
-                    return Ok(0);
-                }
-                Err(failure) => return Err(self.fail_receive(failure).await),
-            };
-            match content_type {
-                ContentType::ApplicationData => self.plaintext = Span::new(range),
-                ContentType::Alert => {
-                    if let Some(result) = self.handle_alert(range).await {
-                        return result;
-                    }
-                }
-                ContentType::Handshake if self.read_buffer[range.clone()] == [0, 0, 0, 0] => {
-                    // A HelloRequest: renegotiation is not supported, so decline politely.
-                    self.send_alert(LEVEL_WARNING, alert::NO_RENEGOTIATION)
-                        .await;
-                }
-                _ => {
-                    return Err(self
-                        .fail_locally(Error::UnexpectedMessage, alert::UNEXPECTED_MESSAGE)
-                        .await)
-                }
+            let received = self.read_record_at(0).await;
+            let (alert, outcome) = self.after_record(received);
+            if let Some((level, description)) = alert {
+                self.send_alert(level, description).await;
+            }
+            if let Some(outcome) = outcome {
+                return outcome;
             }
         }
     }
@@ -315,46 +300,70 @@ where
         }
     }
 
-    /// Handles a received alert record. Returns `None` when the session goes on (a
-    /// warning other than `close_notify`).
-    async fn handle_alert(&mut self, range: Range<usize>) -> Option<Result<usize, Error>> {
-        let &[level, description] = &self.read_buffer[range] else {
-            return Some(Err(self
-                .fail_locally(Error::Decode, alert::DECODE_ERROR)
-                .await));
+    /// What a received record (or the failure to receive one) means, once the session's
+    /// state is updated: the alert to send first, if any, and what
+    /// [`fill_plaintext`](Self::fill_plaintext) returns (`None`: read on).
+    ///
+    /// A locally detected failure (bad MAC, malformed or oversized record, an unexpected
+    /// message) ends the session with a fatal alert; `close_notify` is answered with ours and
+    /// reads as the end of the stream; a warning alert is skipped, a fatal one ends the
+    /// session; a `HelloRequest` is declined (renegotiation is not supported).
+    #[allow(clippy::type_complexity)]
+    fn after_record(
+        &mut self,
+        received: Result<(ContentType, Range<usize>), ReceiveFailure>,
+    ) -> (Option<(u8, u8)>, Option<Result<usize, Error>>) {
+        let (content_type, range) = match received {
+            Ok(record) => record,
+            Err(ReceiveFailure::EndOfStream) => {
+                self.state = SessionState::Closed;
+                return (None, Some(Ok(0)));
+            }
+            Err(failure) => {
+                self.state = SessionState::Ended;
+                return match failure {
+                    ReceiveFailure::Io(kind) => (None, Some(Err(Error::Io(kind)))),
+                    ReceiveFailure::Record(error) => {
+                        (Some((LEVEL_FATAL, error.alert())), Some(Err(error.into())))
+                    }
+                    _ => (None, Some(Err(Error::Io(ErrorKind::ConnectionReset)))),
+                };
+            }
         };
-        if description == alert::CLOSE_NOTIFY {
-            // RFC 5246 §7.2.1: answer with our own close_notify and stop.
-            self.send_alert(LEVEL_WARNING, alert::CLOSE_NOTIFY).await;
-            self.state = SessionState::Closed;
-            return Some(Ok(0));
-        }
-        if level == LEVEL_WARNING {
-            return None;
-        }
-        self.state = SessionState::Ended;
-        Some(Err(Error::Alert(description)))
-    }
-
-    async fn fail_receive(&mut self, failure: ReceiveFailure) -> Error {
-        match failure {
-            ReceiveFailure::Io(kind) => {
-                self.state = SessionState::Ended;
-                Error::Io(kind)
+        match (content_type, &self.read_buffer[range.clone()]) {
+            (ContentType::ApplicationData, _) => {
+                self.plaintext = Span::new(range);
+                (None, None)
             }
-            ReceiveFailure::EndOfStream | ReceiveFailure::Truncated => {
-                self.state = SessionState::Ended;
-                Error::Io(ErrorKind::ConnectionReset)
+            (ContentType::Alert, &[_, alert::CLOSE_NOTIFY]) => {
+                // RFC 5246 §7.2.1: answer with our own close_notify and stop.
+                self.state = SessionState::Closed;
+                (Some((LEVEL_WARNING, alert::CLOSE_NOTIFY)), Some(Ok(0)))
             }
-            ReceiveFailure::Record(error) => self.fail_locally(error.into(), error.alert()).await,
+            (ContentType::Alert, &[LEVEL_WARNING, _]) => (None, None),
+            (ContentType::Alert, &[_, description]) => {
+                self.state = SessionState::Ended;
+                (None, Some(Err(Error::Alert(description))))
+            }
+            (ContentType::Alert, _) => {
+                self.state = SessionState::Ended;
+                (
+                    Some((LEVEL_FATAL, alert::DECODE_ERROR)),
+                    Some(Err(Error::Decode)),
+                )
+            }
+            (ContentType::Handshake, &[0, 0, 0, 0]) => {
+                // A HelloRequest: renegotiation is not supported, so decline politely.
+                (Some((LEVEL_WARNING, alert::NO_RENEGOTIATION)), None)
+            }
+            _ => {
+                self.state = SessionState::Ended;
+                (
+                    Some((LEVEL_FATAL, alert::UNEXPECTED_MESSAGE)),
+                    Some(Err(Error::UnexpectedMessage)),
+                )
+            }
         }
-    }
-
-    /// Ends the session after a locally detected error, telling the peer why.
-    async fn fail_locally(&mut self, error: Error, description: u8) -> Error {
-        self.send_alert(LEVEL_FATAL, description).await;
-        self.state = SessionState::Ended;
-        error
     }
 }
 
