@@ -4,7 +4,10 @@
 mod session_support;
 
 use mqtt_session::codec::{Packet, QoS};
-use mqtt_session::session::{Event, SlotKind, PING_RESPONSE_TIMEOUT_MS};
+use mqtt_session::session::{
+    Event, SlotKind, MAX_INBOUND_PAYLOAD, MAX_INBOUND_TOPIC, MIN_RECEIVE_BUFFER,
+    PING_RESPONSE_TIMEOUT_MS,
+};
 use session_support::{Harness, Seen};
 
 /// Polls once; holds the message if one came.
@@ -79,6 +82,47 @@ fn while_held_pings_go_out_and_an_unread_pingresp_is_no_timeout() {
     assert!(harness.session.is_usable());
 }
 
+/// The largest deliverable message fills the receive buffer to its last byte: held, it stops
+/// the reading (nothing more is taken), the keep-alive still sends its PINGREQs and never
+/// drops the link, and after the release the PUBACK leaves and the bytes behind are read.
+#[test]
+fn a_held_message_of_the_largest_size_stops_the_reading_but_not_the_keep_alive() {
+    let mut harness = Harness::connected(true);
+    harness.subscribe_granted(SlotKind::User, "a/#", QoS::AtLeastOnce);
+    let topic = format!("a/{}", "z".repeat(MAX_INBOUND_TOPIC - 2));
+    let payload = [5u8; MAX_INBOUND_PAYLOAD];
+    harness.publish_in(&topic, &payload, QoS::AtLeastOnce, 41, false);
+    let (held_topic, held_payload) = poll_and_hold(&mut harness).unwrap();
+    assert_eq!(
+        (held_topic, held_payload),
+        (topic.clone(), payload.to_vec())
+    );
+    assert!(!harness.session.can_take_input(), "the buffer is full");
+    let mut pingresp = [0u8; 2];
+    Packet::PingResp.encode(&mut pingresp).unwrap();
+    assert_eq!(harness.session.handle_input(&pingresp), 0);
+    let keep_alive = 1000 * u64::from(session_support::config(true).keep_alive_s);
+    for period in 1..=2 {
+        let due = harness.session.next_deadline().unwrap();
+        assert!(
+            due <= harness.now + keep_alive,
+            "a ping due within a period"
+        );
+        assert_eq!(
+            harness.advance_to(due + PING_RESPONSE_TIMEOUT_MS * 3),
+            vec![]
+        );
+        assert_eq!(harness.sent(), vec!["PingReq"], "period {period}");
+    }
+    assert!(harness.session.is_usable());
+    harness.session.release_held(harness.now);
+    assert_eq!(harness.events(), vec![]);
+    assert_eq!(harness.sent(), vec!["PubAck(PacketId(41))"]);
+    assert_eq!(harness.session.handle_input(&pingresp), 2);
+    assert_eq!(harness.events(), vec![]);
+    assert!(harness.session.is_usable());
+}
+
 /// A `clean_session=0` broker replays its queue right after a reconnect's CONNACK, ahead of
 /// the re-subscription's SUBACK. The session reports `Reconnected` at the CONNACK, then
 /// delivers the replay one held message at a time (each PUBACK only after its release) while
@@ -124,7 +168,7 @@ fn a_replay_ahead_of_the_resubscription_is_delivered_whole_with_back_pressure() 
         return_codes: &[1],
     }));
     assert!(
-        stream.len() > 2560,
+        stream.len() > MIN_RECEIVE_BUFFER,
         "the replay is larger than the receive buffer"
     );
 

@@ -3,8 +3,11 @@
 
 mod session_support;
 
-use mqtt_session::codec::{Packet, QoS};
-use mqtt_session::session::{Event, PublishError, SlotKind, SubscribeError, UnsubscribeError};
+use mqtt_session::codec::{Packet, Publish, QoS};
+use mqtt_session::session::{
+    Event, PublishError, SlotKind, SubscribeError, UnsubscribeError, MAX_INBOUND_PAYLOAD,
+    MAX_INBOUND_TOPIC, MIN_RECEIVE_BUFFER,
+};
 use session_support::{id, other, Harness, Seen};
 
 fn message(topic: &str, payload: &[u8], qos: QoS) -> Seen {
@@ -250,6 +253,60 @@ fn oversized_and_unmatched_messages_are_acknowledged_and_counted() {
         (statistics.oversize_dropped, statistics.unmatched_dropped),
         (1, 1)
     );
+}
+
+/// The receive buffer is exactly the largest deliverable PUBLISH (a 2048-byte payload on a
+/// 255-byte topic, QoS 1): it arrives whole; one byte more, in the payload or in the topic, is
+/// skipped while it streams in, acknowledged and counted.
+#[test]
+fn the_largest_deliverable_publish_arrives_whole_and_one_byte_more_is_skipped_and_acknowledged() {
+    let mut harness = Harness::connected(true);
+    harness.subscribe_granted(SlotKind::User, "a/#", QoS::AtLeastOnce);
+    let topic = format!("a/{}", "z".repeat(MAX_INBOUND_TOPIC - 2));
+    let largest = Packet::Publish(Publish {
+        duplicate: false,
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        topic: &topic,
+        packet_id: Some(id(31)),
+        payload: &[3; MAX_INBOUND_PAYLOAD],
+    });
+    assert_eq!(largest.encoded_length(), MIN_RECEIVE_BUFFER);
+    harness.feed(&largest);
+    assert_eq!(
+        harness.events(),
+        vec![message(&topic, &[3; MAX_INBOUND_PAYLOAD], QoS::AtLeastOnce)]
+    );
+    assert_eq!(harness.sent(), vec!["PubAck(PacketId(31))"]);
+    harness.publish_in(
+        &topic,
+        &[4; MAX_INBOUND_PAYLOAD + 1],
+        QoS::AtLeastOnce,
+        32,
+        false,
+    );
+    let longer_topic = format!("{topic}z");
+    harness.publish_in(
+        &longer_topic,
+        &[4; MAX_INBOUND_PAYLOAD],
+        QoS::AtLeastOnce,
+        33,
+        false,
+    );
+    harness.publish_in("a/b", b"after", QoS::AtLeastOnce, 34, false);
+    assert_eq!(
+        harness.events(),
+        vec![message("a/b", b"after", QoS::AtLeastOnce)]
+    );
+    assert_eq!(
+        harness.sent(),
+        vec![
+            "PubAck(PacketId(32))",
+            "PubAck(PacketId(33))",
+            "PubAck(PacketId(34))"
+        ]
+    );
+    assert_eq!(harness.session.statistics().oversize_dropped, 2);
 }
 
 #[test]
@@ -543,8 +600,8 @@ fn link_loss_fails_waiting_subscribe_and_unsubscribe_after_dropped() {
 fn default_session_stays_within_its_ram_budget() {
     let size = std::mem::size_of::<mqtt_session::DefaultSession<fn() -> u32>>();
     println!("DefaultSession: {size} bytes");
-    // 2339 + 2560 bytes of buffers, the subscription arenas (10 x 128 user bytes, the
+    // 2339 + 2310 bytes of buffers, the subscription arenas (10 x 128 user bytes, the
     // internal prefixes and their shared tail, 1,481 with the slots' bookkeeping), 16 queued
-    // events of 6 bytes, 4 in-flight entries, the identity: 6,968 bytes on x86_64.
+    // events of 6 bytes, 4 in-flight entries: 6,488 bytes on x86_64.
     assert!(size <= 7 * 1024, "{size}");
 }

@@ -7,12 +7,15 @@
 //! `ClientKeyExchange`, `ChangeCipherSpec` and `Finished`; receive `ChangeCipherSpec` and
 //! `Finished`. Any deviation ends the handshake with a fatal alert.
 
+use core::future::Future;
 use core::ops::Range;
 use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 
-use crate::connection::{ReceiveFailure, SessionState, TlsConnection, LEVEL_FATAL, LEVEL_WARNING};
+use crate::connection::{
+    ReceiveFailure, SessionState, Span, TlsConnection, LEVEL_FATAL, LEVEL_WARNING,
+};
 use crate::error::{alert, Error, HandshakeError};
 use crate::handshake::{
     parse_handshake, parse_server_key_exchange, HandshakeType, HANDSHAKE_HEADER_LENGTH,
@@ -71,8 +74,10 @@ where
     /// Runs a TLS 1.2 PSK handshake over `transport` and returns the established session.
     ///
     /// `read_buffer` must hold the largest record the server sends (see the crate docs for
-    /// sizes); `write_buffer` bounds the records this side sends and must hold at least the
-    /// `ClientHello` (about 60 bytes plus the server name) and 69 bytes for `Finished`.
+    /// sizes). The handshake's own messages (the `ClientHello`, about 60 bytes plus the server
+    /// name, and the `ClientKeyExchange` with the identity) are written at its front, idle
+    /// while this side speaks; every record leaves in pieces from where its plaintext lies,
+    /// so there is no write buffer.
     ///
     /// # Errors
     ///
@@ -87,9 +92,8 @@ where
         config: &PskConfig<'_>,
         rng: R,
         read_buffer: &'buf mut [u8],
-        write_buffer: &'buf mut [u8],
     ) -> Result<Self, HandshakeError> {
-        let mut connection = Self::new(transport, rng, read_buffer, write_buffer);
+        let mut connection = Self::new(transport, rng, read_buffer);
         connection.establish(config).await?;
         Ok(connection)
     }
@@ -99,21 +103,20 @@ where
     /// for a caller that keeps the connection in a slot of its own (moved out of `connect`'s
     /// future, it is stored twice while the handshake runs). Nothing else may be called
     /// before `establish` succeeded.
-    pub fn new(
-        transport: T,
-        rng: R,
-        read_buffer: &'buf mut [u8],
-        write_buffer: &'buf mut [u8],
-    ) -> Self {
+    ///
+    /// The connection uses at most the first 65,535 bytes of `read_buffer` (its positions are
+    /// kept in `u16`s); TLS needs at most 18,437.
+    pub fn new(transport: T, rng: R, read_buffer: &'buf mut [u8]) -> Self {
+        let used = read_buffer.len().min(usize::from(u16::MAX));
+        let read_buffer = &mut read_buffer[..used];
         Self {
             transport,
             rng,
             read_buffer,
-            write_buffer,
             encrypter: None,
             decrypter: None,
             received: 0,
-            plaintext: 0..0,
+            plaintext: Span::new(0..0),
             state: SessionState::Handshaking,
         }
     }
@@ -131,25 +134,33 @@ where
     ///
     /// Not cancel-safe; drop the connection (the handshake's secrets stay in the receive
     /// buffer's last [`HANDSHAKE_STATE_LENGTH`] bytes until it is reused or overwritten).
-    pub async fn establish<C: PskCredentials + ?Sized>(
-        &mut self,
-        credentials: &C,
-    ) -> Result<(), HandshakeError> {
-        let outcome = self.handshake(credentials).await;
-        if let Some(state) = self.handshake_state() {
-            state.fill(0);
-        }
-        match outcome {
-            Ok(()) => {
-                self.state = SessionState::Open;
-                Ok(())
+    // An `async` block, not an `async fn`: the arguments are kept once in the future (so in
+    // `handshake`), which its owner keeps while the link opens.
+    #[allow(clippy::manual_async_fn)]
+    pub fn establish<'f, C: PskCredentials + ?Sized>(
+        &'f mut self,
+        credentials: &'f C,
+    ) -> impl Future<Output = Result<(), HandshakeError>> + use<'f, 'buf, T, R, C> {
+        async move {
+            let outcome = self.handshake(credentials).await;
+            if let Some(state) = self.handshake_state() {
+                state.fill(0);
             }
-            Err(error) => {
-                if let Some(description) = error.alert() {
-                    self.send_alert(LEVEL_FATAL, description).await;
+            match outcome {
+                Ok(()) => {
+                    self.state = SessionState::Open;
+                    Ok(())
                 }
-                self.state = SessionState::Ended;
-                Err(error)
+                Err(error) => {
+                    // Ended first: the handshake's state is wiped, so the alert may take any part
+                    // of the receive buffer (`send_front`), even when the server's records left
+                    // no room in front of that state.
+                    self.state = SessionState::Ended;
+                    if let Some(description) = error.alert() {
+                        self.send_alert(LEVEL_FATAL, description).await;
+                    }
+                    Err(error)
+                }
             }
         }
     }
@@ -158,77 +169,81 @@ where
     // transcript hash are kept in the end of the receive buffer (`handshake_state`), keys are
     // derived where they are installed, and each await is one record sent or received. This
     // future is part of its owner's RAM for good (`docs/performance.md`).
-    async fn handshake<C: PskCredentials + ?Sized>(
-        &mut self,
-        credentials: &C,
-    ) -> Result<(), HandshakeError> {
-        let (identity, key) = (credentials.identity(), credentials.key());
-        if key.is_empty() || key.len() > MAX_PSK_LENGTH {
-            return Err(HandshakeError::InvalidConfiguration);
-        }
-        if identity.is_empty() || identity.len() > usize::from(u16::MAX) {
-            return Err(HandshakeError::InvalidConfiguration);
-        }
-        self.state = SessionState::Handshaking;
-        let length = self.start_handshake(credentials.server_name())?;
-        self.send_handshake_record(length).await?;
-
-        let (message_type, body) = self.next_handshake_message().await?;
-        if message_type != HandshakeType::ServerHello {
-            return Err(HandshakeError::UnexpectedMessage);
-        }
-        let cipher = self.take_server_hello(body)?;
-        let (mut message_type, mut body) = self.next_handshake_message().await?;
-        if message_type == HandshakeType::ServerKeyExchange {
-            // The hint would let a client pick among identities; ours is fixed.
-            parse_server_key_exchange(&self.read_buffer[body])?;
-            (message_type, body) = self.next_handshake_message().await?;
-        }
-        if message_type != HandshakeType::ServerHelloDone || !body.is_empty() {
-            return Err(HandshakeError::UnexpectedMessage);
-        }
-        if !self.plaintext.is_empty() {
-            return Err(HandshakeError::UnexpectedMessage);
-        }
-
-        let length = self.key_exchange(credentials)?;
-        self.send_handshake_record(length).await?;
-
-        let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..offset + 1);
-        slot.ok_or(HandshakeError::BufferTooSmall)?.fill(1);
-        self.send_record(ContentType::ChangeCipherSpec, 1)
-            .await
-            .map_err(handshake_send_error)?;
-        self.encrypter = Some(self.derive_cipher_state(cipher, Side::Client));
-
-        let length = self.client_finished()?;
-        self.send_handshake_record(length).await?;
-        self.transport
-            .flush()
-            .await
-            .map_err(|error| HandshakeError::Io(embedded_io::Error::kind(&error)))?;
-
-        let (content_type, range) = self.next_handshake_record().await?;
-        match content_type {
-            ContentType::ChangeCipherSpec if self.read_buffer[range] == [1] => {
-                self.decrypter = Some(self.derive_cipher_state(cipher, Side::Server));
+    #[allow(clippy::manual_async_fn)]
+    fn handshake<'f, C: PskCredentials + ?Sized>(
+        &'f mut self,
+        credentials: &'f C,
+    ) -> impl Future<Output = Result<(), HandshakeError>> + use<'f, 'buf, T, R, C> {
+        async move {
+            let (identity, key) = (credentials.identity(), credentials.key());
+            if key.is_empty() || key.len() > MAX_PSK_LENGTH {
+                return Err(HandshakeError::InvalidConfiguration);
             }
-            _ => return Err(HandshakeError::UnexpectedMessage),
+            if identity.is_empty() || identity.len() > usize::from(u16::MAX) {
+                return Err(HandshakeError::InvalidConfiguration);
+            }
+            self.state = SessionState::Handshaking;
+            let length = self.start_handshake(credentials.server_name())?;
+            self.send_handshake_record(length).await?;
+
+            let (message_type, body) = self.next_handshake_message().await?;
+            if message_type != HandshakeType::ServerHello {
+                return Err(HandshakeError::UnexpectedMessage);
+            }
+            let cipher = self.take_server_hello(body)?;
+            let (mut message_type, mut body) = self.next_handshake_message().await?;
+            if message_type == HandshakeType::ServerKeyExchange {
+                // The hint would let a client pick among identities; ours is fixed.
+                parse_server_key_exchange(&self.read_buffer[body])?;
+                (message_type, body) = self.next_handshake_message().await?;
+            }
+            if message_type != HandshakeType::ServerHelloDone || !body.is_empty() {
+                return Err(HandshakeError::UnexpectedMessage);
+            }
+            if !self.plaintext.is_empty() {
+                return Err(HandshakeError::UnexpectedMessage);
+            }
+
+            let length = self.key_exchange(credentials)?;
+            self.send_handshake_record(length).await?;
+
+            let offset = self.plaintext_offset();
+            let slot = self.read_buffer.get_mut(offset..offset + 1);
+            slot.ok_or(HandshakeError::BufferTooSmall)?.fill(1);
+            self.send_front(ContentType::ChangeCipherSpec, 1)
+                .await
+                .map_err(handshake_send_error)?;
+            self.encrypter = Some(self.derive_cipher_state(cipher, Side::Client));
+
+            let length = self.client_finished()?;
+            self.send_handshake_record(length).await?;
+            self.transport
+                .flush()
+                .await
+                .map_err(|error| HandshakeError::Io(embedded_io::Error::kind(&error)))?;
+
+            let (content_type, range) = self.next_handshake_record().await?;
+            match content_type {
+                ContentType::ChangeCipherSpec if self.read_buffer[range] == [1] => {
+                    self.decrypter = Some(self.derive_cipher_state(cipher, Side::Server));
+                }
+                _ => return Err(HandshakeError::UnexpectedMessage),
+            }
+            let expected = self.verify_data(b"server finished");
+            let (message_type, body) = self.next_handshake_message().await?;
+            if message_type != HandshakeType::Finished || !self.plaintext.is_empty() {
+                return Err(HandshakeError::UnexpectedMessage);
+            }
+            if !bool::from(self.read_buffer[body].ct_eq(&expected)) {
+                return Err(HandshakeError::BadFinished);
+            }
+            Ok(())
         }
-        let expected = self.verify_data(b"server finished");
-        let (message_type, body) = self.next_handshake_message().await?;
-        if message_type != HandshakeType::Finished || !self.plaintext.is_empty() {
-            return Err(HandshakeError::UnexpectedMessage);
-        }
-        if !bool::from(self.read_buffer[body].ct_eq(&expected)) {
-            return Err(HandshakeError::BadFinished);
-        }
-        Ok(())
     }
 
+    /// Sends the handshake message the steps wrote at the front of the receive buffer.
     async fn send_handshake_record(&mut self, length: usize) -> Result<(), HandshakeError> {
-        self.send_record(ContentType::Handshake, length)
+        self.send_front(ContentType::Handshake, length)
             .await
             .map_err(handshake_send_error)
     }
@@ -253,7 +268,7 @@ where
             let received = self.read_record_at(kept).await;
             let Some((content_type, range)) = self.screen_alerts(received)? else {
                 // A warning: the partial message is still in front.
-                self.plaintext = 0..kept;
+                self.plaintext = Span::new(0..kept);
                 continue;
             };
             match content_type {
@@ -261,7 +276,7 @@ where
                 ContentType::Handshake if !range.is_empty() => {
                     let end = kept + range.len();
                     self.read_buffer.copy_within(range, kept);
-                    self.plaintext = 0..end;
+                    self.plaintext = Span::new(0..end);
                 }
                 _ => return Err(HandshakeError::UnexpectedMessage),
             }
@@ -274,13 +289,14 @@ where
         &mut self,
     ) -> Result<Option<(HandshakeType, Range<usize>)>, HandshakeError> {
         loop {
-            let start = self.plaintext.start;
-            let pending = &self.read_buffer[self.plaintext.clone()];
+            let start = usize::from(self.plaintext.start);
+            let pending = &self.read_buffer[self.plaintext.range()];
             let Some((message, consumed)) = parse_handshake(pending)? else {
                 return Ok(None);
             };
             let (message_type, empty) = (message.message_type, message.body.is_empty());
-            self.plaintext.start += consumed;
+            // Within the span, so within its `u16`s.
+            self.plaintext.start += consumed as u16;
             if message_type == HandshakeType::HelloRequest {
                 if !empty {
                     return Err(HandshakeError::Decode);
@@ -302,7 +318,7 @@ where
     fn keep_partial_message(&mut self) -> Result<usize, HandshakeError> {
         let kept = self.plaintext.len();
         if let Some(header) =
-            self.read_buffer[self.plaintext.clone()].get(..HANDSHAKE_HEADER_LENGTH)
+            self.read_buffer[self.plaintext.range()].get(..HANDSHAKE_HEADER_LENGTH)
         {
             let length =
                 usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
@@ -310,8 +326,8 @@ where
                 return Err(HandshakeError::RecordOverflow);
             }
         }
-        self.read_buffer.copy_within(self.plaintext.clone(), 0);
-        self.plaintext = 0..kept;
+        self.read_buffer.copy_within(self.plaintext.range(), 0);
+        self.plaintext = Span::new(0..kept);
         Ok(kept)
     }
 

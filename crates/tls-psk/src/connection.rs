@@ -2,9 +2,10 @@
 //! drives the pure record layer over them.
 //!
 //! Incoming records are read straight into the receive buffer and decrypted in place, so
-//! application data is handed out from that buffer without a copy; outgoing data is copied
-//! once into the send buffer and sealed there. The receive side keeps its progress in the
-//! connection, not in the future, which is what makes [`TlsConnection::read`] safe to cancel.
+//! application data is handed out from that buffer without a copy; outgoing records are
+//! sealed and written in pieces from where their plaintext lies (`send.rs`), so the
+//! connection has no send buffer. The receive side keeps its progress in the connection,
+//! not in the future, which is what makes [`TlsConnection::read`] safe to cancel.
 
 use core::ops::Range;
 use embedded_io::ErrorKind;
@@ -12,6 +13,9 @@ use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
 
 mod receive;
+mod send;
+
+pub use send::Plaintext;
 
 use crate::error::{alert, Error, RecordError};
 use crate::record::{
@@ -23,6 +27,36 @@ use crate::record::{
 pub(crate) const LEVEL_WARNING: u8 = 1;
 /// Alert level `fatal`.
 pub(crate) const LEVEL_FATAL: u8 = 2;
+
+/// A range of the receive buffer in two `u16`s, not two `usize`s (the connection uses at
+/// most 64 KiB of the buffer, [`TlsConnection::new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u16,
+    pub(crate) end: u16,
+}
+
+impl Span {
+    /// The span of `range`, whose ends lie in the used part of the buffer (≤ `u16::MAX`).
+    pub(crate) fn new(range: Range<usize>) -> Self {
+        Span {
+            start: range.start as u16,
+            end: range.end as u16,
+        }
+    }
+
+    pub(crate) fn range(self) -> Range<usize> {
+        usize::from(self.start)..usize::from(self.end)
+    }
+
+    pub(crate) fn len(self) -> usize {
+        self.range().len()
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.start >= self.end
+    }
+}
 
 /// Where the session stands; decides what `read`/`write` may still do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,14 +97,14 @@ pub struct TlsConnection<'buf, T, R> {
     pub(crate) transport: T,
     pub(crate) rng: R,
     pub(crate) read_buffer: &'buf mut [u8],
-    pub(crate) write_buffer: &'buf mut [u8],
     pub(crate) encrypter: Option<CipherState>,
     pub(crate) decrypter: Option<CipherState>,
     /// Bytes of the record being received that are already in `read_buffer` (after the
-    /// partial handshake message kept in front of it, if any).
-    pub(crate) received: usize,
+    /// partial handshake message kept in front of it, if any). The buffer's positions are
+    /// kept in `u16`s: the connection uses at most 64 KiB of it ([`TlsConnection::new`]).
+    pub(crate) received: u16,
     /// Decrypted bytes in `read_buffer` not yet handed out.
-    pub(crate) plaintext: Range<usize>,
+    pub(crate) plaintext: Span,
     pub(crate) state: SessionState,
 }
 
@@ -113,6 +147,9 @@ where
     /// # Cancellation Safety
     ///
     /// Cancel-safe, as [`read`](Self::read).
+    // One await for the record and one for an alert: what a record means is decided by a
+    // plain function (`after_record`), so the alerts are not awaited in nested futures of
+    // their own; this future is part of every read of the connection's owner.
     pub async fn fill_plaintext(&mut self) -> Result<usize, Error> {
         loop {
             if !self.plaintext.is_empty() {
@@ -123,31 +160,13 @@ where
                 SessionState::Closed => return Ok(0),
                 SessionState::Handshaking | SessionState::Ended => return Err(Error::SessionEnded),
             }
-            let (content_type, range) = match self.read_record_at(0).await {
-                Ok(record) => record,
-                Err(ReceiveFailure::EndOfStream) => {
-                    self.state = SessionState::Closed;
-                    return Ok(0);
-                }
-                Err(failure) => return Err(self.fail_receive(failure).await),
-            };
-            match content_type {
-                ContentType::ApplicationData => self.plaintext = range,
-                ContentType::Alert => {
-                    if let Some(result) = self.handle_alert(range).await {
-                        return result;
-                    }
-                }
-                ContentType::Handshake if self.read_buffer[range.clone()] == [0, 0, 0, 0] => {
-                    // A HelloRequest: renegotiation is not supported, so decline politely.
-                    self.send_alert(LEVEL_WARNING, alert::NO_RENEGOTIATION)
-                        .await;
-                }
-                _ => {
-                    return Err(self
-                        .fail_locally(Error::UnexpectedMessage, alert::UNEXPECTED_MESSAGE)
-                        .await)
-                }
+            let received = self.read_record_at(0).await;
+            let (alert, outcome) = self.after_record(received);
+            if let Some((level, description)) = alert {
+                self.send_alert(level, description).await;
+            }
+            if let Some(outcome) = outcome {
+                return outcome;
             }
         }
     }
@@ -155,17 +174,18 @@ where
     /// The decrypted application data not yet consumed (empty until
     /// [`fill_plaintext`](Self::fill_plaintext) completed).
     pub fn plaintext(&self) -> &[u8] {
-        &self.read_buffer[self.plaintext.clone()]
+        &self.read_buffer[self.plaintext.range()]
     }
 
     /// Gives up the first `count` bytes of [`plaintext`](Self::plaintext) (all of them if
     /// `count` is larger).
     pub fn consume(&mut self, count: usize) {
-        self.plaintext.start += count.min(self.plaintext.len());
+        // At most the span's length, which fits its `u16`s.
+        self.plaintext.start += count.min(self.plaintext.len()) as u16;
     }
 
-    /// Encrypts and sends up to one record of `data` and returns how many bytes were taken:
-    /// at most 2^14 and at most what the write buffer holds (see the crate docs).
+    /// Encrypts and sends one record of `data` (at most 2^14 bytes of it) and returns how many
+    /// bytes were taken.
     ///
     /// # Errors
     ///
@@ -176,62 +196,8 @@ where
     ///
     /// Not cancel-safe: a record may be partly sent, and the session must then be dropped.
     pub async fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
-        if self.state != SessionState::Open || self.encrypter.is_none() {
-            return Err(Error::SessionEnded);
-        }
-        if data.is_empty() {
-            return Ok(0);
-        }
-        let slot = self.plaintext_slot();
-        let count = data.len().min(slot.len());
-        if count == 0 {
-            return Err(Error::RecordOverflow);
-        }
-        slot[..count].copy_from_slice(&data[..count]);
-        self.send_plaintext(count).await
-    }
-
-    /// Where the plaintext of the next record goes in the write buffer: as many bytes as one
-    /// record sealed in that buffer carries (empty before the handshake installed keys).
-    ///
-    /// The in-place form of [`write`](Self::write): a caller whose bytes cannot be borrowed
-    /// across an await (they lie in a shared session) copies them here once, synchronously,
-    /// and [`send_plaintext`](Self::send_plaintext) seals them where they are; no buffer of
-    /// the caller's holds them while the record is written.
-    pub fn plaintext_slot(&mut self) -> &mut [u8] {
-        if self.encrypter.is_none() {
-            return &mut [];
-        }
-        let capacity = CipherState::max_plaintext_for(self.write_buffer.len());
-        self.write_buffer
-            .get_mut(PLAINTEXT_OFFSET..PLAINTEXT_OFFSET + capacity)
-            .unwrap_or_default()
-    }
-
-    /// Seals the first `count` bytes of [`plaintext_slot`](Self::plaintext_slot) into one
-    /// application-data record and sends it; returns `count`.
-    ///
-    /// # Errors
-    ///
-    /// As [`write`](Self::write); [`Error::RecordOverflow`] when `count` exceeds the slot.
-    ///
-    /// # Cancellation Safety
-    ///
-    /// Not cancel-safe, as [`write`](Self::write).
-    pub async fn send_plaintext(&mut self, count: usize) -> Result<usize, Error> {
-        if self.state != SessionState::Open || self.encrypter.is_none() {
-            return Err(Error::SessionEnded);
-        }
-        if count > CipherState::max_plaintext_for(self.write_buffer.len()) {
-            return Err(Error::RecordOverflow);
-        }
-        match self.send_record(ContentType::ApplicationData, count).await {
-            Ok(()) => Ok(count),
-            Err(error) => {
-                self.state = SessionState::Ended;
-                Err(error)
-            }
-        }
+        let count = data.len().min(MAX_PLAINTEXT_LENGTH);
+        self.send_from(&data[..count], count).await
     }
 
     /// The bulk cipher the server chose, once the handshake has installed keys.
@@ -268,41 +234,64 @@ where
         self.state = SessionState::Ended;
     }
 
-    /// Seals (when a cipher is active) and sends the `length` bytes of plaintext the caller
-    /// placed at [`Self::plaintext_offset`] in the write buffer.
-    pub(crate) async fn send_record(
+    /// Sends an alert, ignoring failures: it is a courtesy on a path that is ending anyway.
+    pub(crate) async fn send_alert(&mut self, level: u8, description: u8) {
+        let offset = self.plaintext_offset();
+        if let Some(slot) = self.read_buffer.get_mut(offset..offset + 2) {
+            slot.copy_from_slice(&[level, description]);
+            if self.send_front(ContentType::Alert, 2).await.is_ok() {
+                let _ = self.transport.flush().await;
+            }
+        }
+    }
+
+    /// Seals (when a cipher is active) and sends the `length` bytes of plaintext placed at
+    /// [`Self::plaintext_offset`] in the receive buffer: the handshake's messages and the
+    /// alerts, which are sent only while the receive buffer holds nothing still needed
+    /// (before the server's next flight, after a record was handled, or when the session
+    /// ends). Sealed in place and written from there: no piece buffer in this future, which
+    /// the receive path (its alerts) and the handshake keep.
+    pub(crate) async fn send_front(
         &mut self,
         content_type: ContentType,
         length: usize,
     ) -> Result<(), Error> {
+        // Never into the handshake's state at the buffer's end.
+        let capacity = self.receive_capacity();
+        let record = &mut self.read_buffer[..capacity];
         let total = match &mut self.encrypter {
             Some(state) => {
                 let mut iv = [0; BLOCK_LENGTH];
                 self.rng.fill_bytes(&mut iv);
-                state.seal(content_type, self.write_buffer, length, iv)?
+                state.seal(content_type, record, length, iv)?
             }
             None => {
                 let total = HEADER_LENGTH + length;
-                if length > MAX_PLAINTEXT_LENGTH || total > self.write_buffer.len() {
+                if length > MAX_PLAINTEXT_LENGTH || total > record.len() {
                     return Err(Error::RecordOverflow);
                 }
-                write_record_header(self.write_buffer, content_type, length);
+                write_record_header(record, content_type, length);
                 total
             }
         };
-        let mut pending = &self.write_buffer[..total];
-        while !pending.is_empty() {
-            match self.transport.write(pending).await {
+        let mut written = 0;
+        while written < total {
+            match self
+                .transport
+                .write(&self.read_buffer[written..total])
+                .await
+            {
                 Ok(0) => return Err(Error::Io(ErrorKind::WriteZero)),
-                Ok(count) => pending = &pending[count..],
+                Ok(count) => written += count,
                 Err(error) => return Err(Error::Io(embedded_io::Error::kind(&error))),
             }
         }
         Ok(())
     }
 
-    /// Where outgoing plaintext goes in the write buffer: after the header, and after the
-    /// explicit IV once records are encrypted.
+    /// Where outgoing plaintext goes in front of the receive buffer for
+    /// [`Self::send_front`]: after the header, and after the explicit IV once records are
+    /// encrypted.
     pub(crate) fn plaintext_offset(&self) -> usize {
         if self.encrypter.is_some() {
             PLAINTEXT_OFFSET
@@ -311,57 +300,70 @@ where
         }
     }
 
-    /// Sends an alert, ignoring failures: it is a courtesy on a path that is ending anyway.
-    pub(crate) async fn send_alert(&mut self, level: u8, description: u8) {
-        let offset = self.plaintext_offset();
-        if let Some(slot) = self.write_buffer.get_mut(offset..offset + 2) {
-            slot.copy_from_slice(&[level, description]);
-            if self.send_record(ContentType::Alert, 2).await.is_ok() {
-                let _ = self.transport.flush().await;
+    /// What a received record (or the failure to receive one) means, once the session's
+    /// state is updated: the alert to send first, if any, and what
+    /// [`fill_plaintext`](Self::fill_plaintext) returns (`None`: read on).
+    ///
+    /// A locally detected failure (bad MAC, malformed or oversized record, an unexpected
+    /// message) ends the session with a fatal alert; `close_notify` is answered with ours and
+    /// reads as the end of the stream; a warning alert is skipped, a fatal one ends the
+    /// session; a `HelloRequest` is declined (renegotiation is not supported).
+    #[allow(clippy::type_complexity)]
+    fn after_record(
+        &mut self,
+        received: Result<(ContentType, Range<usize>), ReceiveFailure>,
+    ) -> (Option<(u8, u8)>, Option<Result<usize, Error>>) {
+        let (content_type, range) = match received {
+            Ok(record) => record,
+            Err(ReceiveFailure::EndOfStream) => {
+                self.state = SessionState::Closed;
+                return (None, Some(Ok(0)));
             }
-        }
-    }
-
-    /// Handles a received alert record. Returns `None` when the session goes on (a
-    /// warning other than `close_notify`).
-    async fn handle_alert(&mut self, range: Range<usize>) -> Option<Result<usize, Error>> {
-        let &[level, description] = &self.read_buffer[range] else {
-            return Some(Err(self
-                .fail_locally(Error::Decode, alert::DECODE_ERROR)
-                .await));
+            Err(failure) => {
+                self.state = SessionState::Ended;
+                return match failure {
+                    ReceiveFailure::Io(kind) => (None, Some(Err(Error::Io(kind)))),
+                    ReceiveFailure::Record(error) => {
+                        (Some((LEVEL_FATAL, error.alert())), Some(Err(error.into())))
+                    }
+                    _ => (None, Some(Err(Error::Io(ErrorKind::ConnectionReset)))),
+                };
+            }
         };
-        if description == alert::CLOSE_NOTIFY {
-            // RFC 5246 §7.2.1: answer with our own close_notify and stop.
-            self.send_alert(LEVEL_WARNING, alert::CLOSE_NOTIFY).await;
-            self.state = SessionState::Closed;
-            return Some(Ok(0));
-        }
-        if level == LEVEL_WARNING {
-            return None;
-        }
-        self.state = SessionState::Ended;
-        Some(Err(Error::Alert(description)))
-    }
-
-    async fn fail_receive(&mut self, failure: ReceiveFailure) -> Error {
-        match failure {
-            ReceiveFailure::Io(kind) => {
-                self.state = SessionState::Ended;
-                Error::Io(kind)
+        match (content_type, &self.read_buffer[range.clone()]) {
+            (ContentType::ApplicationData, _) => {
+                self.plaintext = Span::new(range);
+                (None, None)
             }
-            ReceiveFailure::EndOfStream | ReceiveFailure::Truncated => {
-                self.state = SessionState::Ended;
-                Error::Io(ErrorKind::ConnectionReset)
+            (ContentType::Alert, &[_, alert::CLOSE_NOTIFY]) => {
+                // RFC 5246 §7.2.1: answer with our own close_notify and stop.
+                self.state = SessionState::Closed;
+                (Some((LEVEL_WARNING, alert::CLOSE_NOTIFY)), Some(Ok(0)))
             }
-            ReceiveFailure::Record(error) => self.fail_locally(error.into(), error.alert()).await,
+            (ContentType::Alert, &[LEVEL_WARNING, _]) => (None, None),
+            (ContentType::Alert, &[_, description]) => {
+                self.state = SessionState::Ended;
+                (None, Some(Err(Error::Alert(description))))
+            }
+            (ContentType::Alert, _) => {
+                self.state = SessionState::Ended;
+                (
+                    Some((LEVEL_FATAL, alert::DECODE_ERROR)),
+                    Some(Err(Error::Decode)),
+                )
+            }
+            (ContentType::Handshake, &[0, 0, 0, 0]) => {
+                // A HelloRequest: renegotiation is not supported, so decline politely.
+                (Some((LEVEL_WARNING, alert::NO_RENEGOTIATION)), None)
+            }
+            _ => {
+                self.state = SessionState::Ended;
+                (
+                    Some((LEVEL_FATAL, alert::UNEXPECTED_MESSAGE)),
+                    Some(Err(Error::UnexpectedMessage)),
+                )
+            }
         }
-    }
-
-    /// Ends the session after a locally detected error, telling the peer why.
-    async fn fail_locally(&mut self, error: Error, description: u8) -> Error {
-        self.send_alert(LEVEL_FATAL, description).await;
-        self.state = SessionState::Ended;
-        error
     }
 }
 

@@ -10,7 +10,7 @@ pub mod record;
 mod transcript;
 
 pub use connect::{PskConfig, PskCredentials, HANDSHAKE_STATE_LENGTH};
-pub use connection::TlsConnection;
+pub use connection::{Plaintext, TlsConnection};
 pub use error::{alert, Error, HandshakeError, RecordError};
 pub use handshake::parse_handshake;
 pub use record::parse_record_header;

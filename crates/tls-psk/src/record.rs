@@ -229,23 +229,48 @@ impl CipherState {
         }
         let sequence = self.next_sequence()?;
         let body_end = PLAINTEXT_OFFSET + plaintext_length;
-        let mut mac = self.keyed_mac();
-        mac_header(&mut mac, sequence, content_type, plaintext_length);
-        mac.update(&record[PLAINTEXT_OFFSET..body_end]);
-        let tag = mac.finalize().into_bytes();
+        let tag = self.record_mac(sequence, content_type, &record[PLAINTEXT_OFFSET..body_end]);
         record[body_end..body_end + MAC_LENGTH].copy_from_slice(&tag);
         let padding_value = (total - body_end - MAC_LENGTH - 1) as u8;
         record[body_end + MAC_LENGTH..total].fill(padding_value);
         write_record_header(record, content_type, total - HEADER_LENGTH);
         record[HEADER_LENGTH..PLAINTEXT_OFFSET].copy_from_slice(&iv);
-        let encrypted = &mut record[PLAINTEXT_OFFSET..total];
-        let outcome = match self.cipher {
-            BulkCipher::Aes128 => cbc::Encryptor::<Aes128>::new_from_slices(&self.key[..16], &iv)
-                .map(|encryptor| encrypt_blocks(encryptor, encrypted)),
-            BulkCipher::Aes256 => cbc::Encryptor::<Aes256>::new_from_slices(&self.key, &iv)
-                .map(|encryptor| encrypt_blocks(encryptor, encrypted)),
+        let mut chain = iv;
+        self.encrypt_chained(&mut chain, &mut record[PLAINTEXT_OFFSET..total]);
+        Ok(total)
+    }
+
+    /// The MAC of a record of `content_type` with this `sequence` number over `plaintext`
+    /// (RFC 5246 §6.2.3.1).
+    pub(crate) fn record_mac(
+        &self,
+        sequence: u64,
+        content_type: ContentType,
+        plaintext: &[u8],
+    ) -> [u8; MAC_LENGTH] {
+        let mut mac = self.keyed_mac();
+        mac_header(&mut mac, sequence, content_type, plaintext.len());
+        mac.update(plaintext);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// CBC-encrypts whole `blocks` in place, chained on `chain`: the record's IV before its
+    /// first piece, afterwards the last block encrypted, so a record can be encrypted in
+    /// pieces (`connection/send.rs`) with the same result as at once. A length that is not a
+    /// multiple of the block leaves its last partial block as it is.
+    pub(crate) fn encrypt_chained(&self, chain: &mut [u8; BLOCK_LENGTH], blocks: &mut [u8]) {
+        let whole = blocks.len() / BLOCK_LENGTH * BLOCK_LENGTH;
+        let blocks = &mut blocks[..whole];
+        // Both key and IV lengths are right by construction: these cannot fail.
+        let _ = match self.cipher {
+            BulkCipher::Aes128 => cbc::Encryptor::<Aes128>::new_from_slices(&self.key[..16], chain)
+                .map(|encryptor| encrypt_blocks(encryptor, blocks)),
+            BulkCipher::Aes256 => cbc::Encryptor::<Aes256>::new_from_slices(&self.key, chain)
+                .map(|encryptor| encrypt_blocks(encryptor, blocks)),
         };
-        outcome.map(|()| total).map_err(|_| RecordError::Overflow)
+        if let Some(last) = blocks.last_chunk::<BLOCK_LENGTH>() {
+            *chain = *last;
+        }
     }
 
     /// Decrypts and authenticates the fragment of a protected record in place and returns
@@ -284,7 +309,8 @@ impl CipherState {
         Ok(BLOCK_LENGTH..BLOCK_LENGTH + plaintext_length)
     }
 
-    fn next_sequence(&mut self) -> Result<u64, RecordError> {
+    /// The sequence number of the next record, counted as used.
+    pub(crate) fn next_sequence(&mut self) -> Result<u64, RecordError> {
         let current = self.sequence;
         // RFC 5246 §6.1 forbids wrapping; renegotiation is unsupported, so the session ends.
         self.sequence = current

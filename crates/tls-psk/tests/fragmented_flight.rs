@@ -274,18 +274,12 @@ const CONFIG: PskConfig<'static> = PskConfig {
 /// Runs a handshake against a server cutting at `fragment` bytes and returns the first
 /// application data the client reads.
 fn handshake_and_read(cipher: BulkCipher, fragment: usize) -> Vec<u8> {
-    let (mut read_buffer, mut write_buffer) = ([0; 1024], [0; 512]);
+    let mut read_buffer = [0; 1024];
     run(async {
         let transport = pipe(cipher, fragment, b"a hint the client ignores");
-        let mut connection = TlsConnection::connect(
-            transport,
-            &CONFIG,
-            OsRng,
-            &mut read_buffer,
-            &mut write_buffer,
-        )
-        .await
-        .unwrap_or_else(|error| panic!("cut at {fragment}: {error:?}"));
+        let mut connection = TlsConnection::connect(transport, &CONFIG, OsRng, &mut read_buffer)
+            .await
+            .unwrap_or_else(|error| panic!("cut at {fragment}: {error:?}"));
         assert_eq!(connection.cipher(), Some(cipher));
         let mut incoming = [0; 64];
         let count = connection.read(&mut incoming).await.unwrap();
@@ -314,7 +308,7 @@ fn every_cut_size_completes_the_handshake() {
 
 /// Runs a handshake against a server sending `alert` before each of its handshake records.
 fn handshake_with_interleaved_alert(alert: [u8; 2]) -> Result<(), HandshakeError> {
-    let (mut read_buffer, mut write_buffer) = ([0; 1024], [0; 512]);
+    let mut read_buffer = [0; 1024];
     let mut transport = pipe(BulkCipher::Aes256, 7, b"");
     transport.server.interleaved_alert = Some(alert);
     run(TlsConnection::connect(
@@ -322,7 +316,6 @@ fn handshake_with_interleaved_alert(alert: [u8; 2]) -> Result<(), HandshakeError
         &CONFIG,
         OsRng,
         &mut read_buffer,
-        &mut write_buffer,
     ))
     .map(drop)
 }
@@ -348,14 +341,13 @@ fn fatal_alerts_and_close_notify_end_the_handshake() {
 #[test]
 fn split_message_larger_than_the_receive_buffer_is_refused_with_an_alert() {
     // 200 bytes for records, in front of the handshake's state.
-    let (mut read_buffer, mut write_buffer) = ([0; 200 + HANDSHAKE_STATE_LENGTH], [0; 512]);
+    let mut read_buffer = [0; 200 + HANDSHAKE_STATE_LENGTH];
     let mut transport = pipe(BulkCipher::Aes128, 100, &[b'h'; 300]);
     let result = run(TlsConnection::connect(
         &mut transport,
         &CONFIG,
         OsRng,
         &mut read_buffer,
-        &mut write_buffer,
     ));
     assert_eq!(result.err(), Some(HandshakeError::RecordOverflow));
     let client = &transport.from_client;
@@ -365,4 +357,36 @@ fn split_message_larger_than_the_receive_buffer_is_refused_with_an_alert() {
         (21, &[2, 22][..]),
         "a fatal record_overflow alert ends the client's output"
     );
+}
+
+/// However little room a receive buffer leaves in front of the handshake's state (none at
+/// all below `HANDSHAKE_STATE_LENGTH`), a handshake that ends with `RecordOverflow` ends the
+/// client's output with the fatal `record_overflow` alert: the client's messages and alerts
+/// are written in the receive buffer, and once the handshake ended its state's room carries
+/// the alert.
+#[test]
+fn every_record_overflow_ends_with_the_alert_however_small_the_buffer() {
+    let mut overflows = 0;
+    for length in 64..HANDSHAKE_STATE_LENGTH + 400 {
+        let mut read_buffer = vec![0; length];
+        let mut transport = pipe(BulkCipher::Aes128, 300, &[b'h'; 300]);
+        let result = run(TlsConnection::connect(
+            &mut transport,
+            &CONFIG,
+            OsRng,
+            &mut read_buffer,
+        ));
+        if result.err() != Some(HandshakeError::RecordOverflow) {
+            continue;
+        }
+        overflows += 1;
+        let client = &transport.from_client;
+        let (content_type, start, end) = *whole_records(client).last().unwrap();
+        assert_eq!(
+            (content_type, &client[start..end]),
+            (21, &[2, 22][..]),
+            "{length} bytes: a fatal record_overflow alert ends the client's output"
+        );
+    }
+    assert!(overflows > 300, "{overflows} buffers overflowed");
 }

@@ -116,7 +116,6 @@ fn flipped_server_record_is_rejected_with_an_alert_and_no_plaintext() {
     } = proxied(false, true);
 
     let mut read_buffer = vec![0u8; 4096];
-    let mut write_buffer = vec![0u8; 4096];
     let configuration = PskConfig {
         identity: IDENTITY.as_bytes(),
         key: &KEY,
@@ -128,7 +127,6 @@ fn flipped_server_record_is_rejected_with_an_alert_and_no_plaintext() {
             &configuration,
             OsRng,
             &mut read_buffer,
-            &mut write_buffer,
         )
         .await
         .expect("the handshake passes the proxy untouched");
@@ -174,7 +172,6 @@ fn fatal_alert_from_the_server_ends_the_session() {
         _server,
     } = proxied(true, false);
     let mut read_buffer = vec![0u8; 4096];
-    let mut write_buffer = vec![0u8; 4096];
     let configuration = PskConfig {
         identity: IDENTITY.as_bytes(),
         key: &KEY,
@@ -186,7 +183,6 @@ fn fatal_alert_from_the_server_ends_the_session() {
             &configuration,
             OsRng,
             &mut read_buffer,
-            &mut write_buffer,
         )
         .await
         .expect("the handshake passes the proxy untouched");

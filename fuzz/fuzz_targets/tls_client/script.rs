@@ -215,8 +215,6 @@ pub struct Scenario {
     pub server_name: bool,
     /// `None`: the recommended 16 437 bytes; `Some(n)`: `64 + 8n` bytes.
     pub read_buffer: Option<u8>,
-    /// `None`: the recommended 2 229 bytes; `Some(n)`: `60 + n` bytes.
-    pub write_buffer: Option<u8>,
     /// Sizes of the transport's reads, used in turn (0: all available bytes).
     pub read_sizes: Vec<u8>,
     pub flight: Flight,

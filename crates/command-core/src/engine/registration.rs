@@ -120,7 +120,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             product_secret: &product.product_secret,
         };
         // 1..=2147483647 (`cloud.md` §5).
-        let nonce = self.mqtt.random.random_u32() % 0x7FFF_FFFF + 1;
+        let nonce = self.mqtt.random().random_u32() % 0x7FFF_FFFF + 1;
         {
             let mut data = self.mqtt.data.borrow_mut();
             let length = write_request(&signed, nonce, timestamp, &url, &mut data[..])

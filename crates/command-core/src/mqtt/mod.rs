@@ -18,9 +18,10 @@ mod service;
 
 pub use diagnostics::{DiagnosticReport, Diagnostics, DisconnectCause};
 pub use outbox::{Busy, Outbox, Popped, BUSY_ROOM, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
+pub(crate) use random::SharedRandom;
 pub use random::TlsRandom;
 pub(crate) use service::serve;
-pub use service::{TLS_READ_BUFFER, TLS_WRITE_BUFFER};
+pub use service::TLS_READ_BUFFER;
 
 use core::cell::{Cell, RefCell};
 
@@ -151,12 +152,11 @@ pub struct MqttShared<'a> {
     pub(crate) requests: Mailbox<Request>,
     /// Service → executor.
     pub(crate) done: Mailbox<Outcome>,
-    /// The board's RNG, shared with the session: the TLS transport draws from it too.
-    pub random: &'a dyn Random,
     /// Status URCs, result lines and `[BUSY]` replies waiting for the UART.
     pub outbox: RefCell<Outbox<OUTBOX_BYTES>>,
     /// While the session holds a message for the UART: how many outbox entries are older
     /// and go out before it.
+    /// In a `u16` (the outbox holds at most 384 bytes, so fewer entries): 4 bytes, not 16.
     pub(crate) held_position: Cell<Option<u16>>,
     /// Raised when there is something to write (a held message, queued lines); awaited by
     /// the URC writer only.
@@ -215,7 +215,6 @@ impl<'a> MqttShared<'a> {
     pub fn new(random: &'a dyn Random) -> Self {
         MqttShared {
             session: RefCell::new(HostSession::new(BoardEntropy(random))),
-            random,
             requests: Mailbox::new(),
             done: Mailbox::new(),
             outbox: RefCell::new(Outbox::new()),
@@ -245,6 +244,13 @@ impl<'a> MqttShared<'a> {
             self.led.set(Some(connected));
             self.led_wake.raise();
         }
+    }
+
+    /// The board's RNG, kept once, by the session (its entropy): the TLS transport, the
+    /// gateway's bind and dynamic registration draw from it too. Borrows the session for a
+    /// moment: never call it while the session is borrowed mutably.
+    pub fn random(&self) -> &'a dyn Random {
+        self.session.borrow().entropy().0
     }
 
     /// Whether the URC writer has something to write: a held message or queued lines.

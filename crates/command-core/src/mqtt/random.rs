@@ -8,6 +8,7 @@
 
 use rand_core::{CryptoRng, RngCore};
 
+use super::MqttShared;
 use crate::board::Random;
 
 /// A shared board RNG seen as a `rand_core` generator.
@@ -44,6 +45,33 @@ impl RngCore for TlsRandom<'_> {
 }
 
 impl CryptoRng for TlsRandom<'_> {}
+
+/// The board's RNG as the MQTT service's TLS link holds it: through the shared state, whose
+/// session keeps the one reference to the board's generator ([`MqttShared::random`]). A thin
+/// reference, half of a `&dyn Random`, in the link for as long as it lives; each draw borrows
+/// the session for a moment (never while the service holds it).
+#[derive(Clone, Copy)]
+pub(crate) struct SharedRandom<'s, 'a>(pub &'s MqttShared<'a>);
+
+impl RngCore for SharedRandom<'_, '_> {
+    fn next_u32(&mut self) -> u32 {
+        TlsRandom(self.0.random()).next_u32()
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        TlsRandom(self.0.random()).next_u64()
+    }
+
+    fn fill_bytes(&mut self, destination: &mut [u8]) {
+        TlsRandom(self.0.random()).fill_bytes(destination)
+    }
+
+    fn try_fill_bytes(&mut self, destination: &mut [u8]) -> Result<(), rand_core::Error> {
+        TlsRandom(self.0.random()).try_fill_bytes(destination)
+    }
+}
+
+impl CryptoRng for SharedRandom<'_, '_> {}
 
 #[cfg(test)]
 mod tests {

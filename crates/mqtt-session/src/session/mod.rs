@@ -56,8 +56,38 @@ pub const MIN_TRANSMIT_BUFFER: usize = 2048 + 128 + 7;
 /// Longest CONNECT of a Tencent identity (64-byte client id, 128-byte user name, 80-byte
 /// password): a reconnect's CONNECT fits in front of a lent 2048-byte payload area.
 pub const CONNECT_MAX: usize = 3 + 10 + (2 + 64) + (2 + 128) + (2 + 80);
-/// Smallest receive buffer: a 2048-byte payload with a 255-byte topic and headers.
-pub const MIN_RECEIVE_BUFFER: usize = 2560;
+/// Longest topic of a received PUBLISH that the module forwards (`urc.md` §2: up to 255
+/// bytes).
+pub const MAX_INBOUND_TOPIC: usize = 255;
+/// Smallest receive buffer, and the one [`DefaultSession`] has: exactly the largest PUBLISH
+/// the module must deliver, a [`MAX_INBOUND_PAYLOAD`]-byte payload on a
+/// [`MAX_INBOUND_TOPIC`]-byte topic with a packet id (QoS 1 or 2): 1 type byte, 2 bytes of
+/// remaining length, 2 + 255 topic, 2 packet id, 2048 payload = 2,310 bytes.
+///
+/// Why not more: only whole packets are decoded, and a PUBLISH one byte longer is not
+/// delivered anyway (its payload or its topic is over the limit), so it is skipped while it
+/// streams in and still acknowledged ([`Session::handle_input`]). Control packets are a few
+/// bytes. A held message may fill the buffer to the last byte: the reading then stops (TCP
+/// pushes back) while the keep-alive still sends its PINGREQs (`hold.rs`), and the bytes
+/// behind are read once the message was released.
+pub const MIN_RECEIVE_BUFFER: usize = publish_length(MAX_INBOUND_TOPIC, MAX_INBOUND_PAYLOAD);
+const _: () = assert!(MIN_RECEIVE_BUFFER == 2310);
+
+/// The encoded length of a PUBLISH with a packet id: the fixed header (type byte and the
+/// variable-length remaining length), the topic with its length, the id and the payload.
+const fn publish_length(topic: usize, payload: usize) -> usize {
+    let remaining = 2 + topic + 2 + payload;
+    let length_bytes = if remaining < 128 {
+        1
+    } else if remaining < 16_384 {
+        2
+    } else if remaining < 2_097_152 {
+        3
+    } else {
+        4
+    };
+    1 + length_bytes + remaining
+}
 /// QoS 1 publishes, subscribes and unsubscribes outstanding at once (one host command plus
 /// overlapping OTA reports).
 pub const MAX_IN_FLIGHT: usize = 4;
@@ -70,8 +100,8 @@ const ACKNOWLEDGEMENT_LENGTH: usize = 4;
 
 /// A session with the buffer sizes the design fixes: out, a 2048-byte payload area with the
 /// longest CONNECT in front of it (the PUBLISH data phase writes into that area,
-/// [`Session::payload_area`]); in, 2.5 KiB.
-pub type DefaultSession<R> = Session<R, { 2048 + CONNECT_MAX }, 2560>;
+/// [`Session::payload_area`]); in, the largest deliverable PUBLISH ([`MIN_RECEIVE_BUFFER`]).
+pub type DefaultSession<R> = Session<R, { 2048 + CONNECT_MAX }, MIN_RECEIVE_BUFFER>;
 
 /// Source of random numbers (the board's RNG); any `FnMut() -> u32` closure is one.
 pub trait Entropy {
@@ -465,6 +495,12 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// the table's byte arena.
     pub fn subscriptions(&self, kind: SlotKind) -> Slots<'_> {
         self.subscriptions.slots(kind)
+    }
+
+    /// The entropy source the session was made with: a runner that draws from the same
+    /// source elsewhere (its TLS randoms) reads it here instead of keeping a second copy.
+    pub fn entropy(&self) -> &R {
+        &self.random
     }
 
     /// Counters of undelivered inbound messages.

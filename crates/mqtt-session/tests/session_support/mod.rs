@@ -4,14 +4,15 @@
 #![allow(dead_code)]
 
 use mqtt_session::codec::{decode, ConnAck, Packet, PacketId, Publish, QoS, SubAck};
-use mqtt_session::session::{Event, Session, SessionConfig, SlotKind};
+use mqtt_session::session::{Event, Session, SessionConfig, SlotKind, MIN_RECEIVE_BUFFER};
 use mqtt_session::tencent::{Authentication, Identity};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 pub type Random = Box<dyn FnMut() -> u32>;
-pub type TestSession = Session<Random, 2304, 2560>;
+/// The receive buffer of `DefaultSession`: the largest deliverable PUBLISH, no byte more.
+pub type TestSession = Session<Random, 2304, MIN_RECEIVE_BUFFER>;
 
 /// What the runner saw, without borrowing the session.
 #[derive(Debug, Clone, PartialEq, Eq)]

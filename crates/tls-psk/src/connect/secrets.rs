@@ -33,8 +33,8 @@ where
         <&mut [u8; HANDSHAKE_STATE_LENGTH]>::try_from(&mut self.read_buffer[start..]).ok()
     }
 
-    /// Draws the client random, starts the transcript and writes the `ClientHello` into the
-    /// write buffer; returns its length.
+    /// Draws the client random, starts the transcript and writes the `ClientHello` at the
+    /// front of the receive buffer (nothing received yet); returns its length.
     pub(super) fn start_handshake(
         &mut self,
         server_name: Option<&str>,
@@ -42,9 +42,9 @@ where
         let mut client_random = [0; 32];
         self.rng.fill_bytes(&mut client_random);
         let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
         // A receive buffer without room for the state cannot hold the server's records.
-        let (_, state) = split_for_handshake(self.read_buffer)?;
+        let (records, state) = split_for_handshake(self.read_buffer)?;
+        let slot = records.get_mut(offset..).unwrap_or_default();
         state[CLIENT_RANDOM].copy_from_slice(&client_random);
         let transcript_state = transcript_of(state);
         transcript::start(transcript_state);
@@ -64,15 +64,16 @@ where
         Ok(server_hello.cipher)
     }
 
-    /// Derives the master secret into the state and writes the `ClientKeyExchange` into the
-    /// write buffer; returns its length.
+    /// Derives the master secret into the state and writes the `ClientKeyExchange` at the
+    /// front of the receive buffer (the server's flight is all read and taken); returns its
+    /// length.
     pub(super) fn key_exchange<C: PskCredentials + ?Sized>(
         &mut self,
         credentials: &C,
     ) -> Result<usize, HandshakeError> {
         let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
-        let (_, state) = split_for_handshake(self.read_buffer)?;
+        let (records, state) = split_for_handshake(self.read_buffer)?;
+        let slot = records.get_mut(offset..).unwrap_or_default();
         let mut premaster = [0; 4 + 2 * MAX_PSK_LENGTH];
         let premaster_length = psk_premaster_secret(credentials.key(), &mut premaster)
             .ok_or(HandshakeError::InvalidConfiguration)?;
@@ -89,13 +90,13 @@ where
         Ok(length)
     }
 
-    /// Writes the client's `Finished` into the write buffer; returns its length.
+    /// Writes the client's `Finished` at the front of the receive buffer; returns its length.
     pub(super) fn client_finished(&mut self) -> Result<usize, HandshakeError> {
         let client_verify = self.verify_data(b"client finished");
         let offset = self.plaintext_offset();
-        let slot = self.write_buffer.get_mut(offset..).unwrap_or_default();
+        let (records, state) = split_for_handshake(self.read_buffer)?;
+        let slot = records.get_mut(offset..).unwrap_or_default();
         let length = write_finished(slot, &client_verify)?;
-        let (_, state) = split_for_handshake(self.read_buffer)?;
         transcript::update(transcript_of(state), &slot[..length]);
         Ok(length)
     }

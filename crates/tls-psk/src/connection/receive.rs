@@ -7,7 +7,7 @@ use core::ops::Range;
 use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
 
-use super::{ReceiveFailure, SessionState, TlsConnection};
+use super::{ReceiveFailure, SessionState, Span, TlsConnection};
 use crate::error::RecordError;
 use crate::record::{
     parse_record_header, ContentType, RecordHeader, HEADER_LENGTH, MAX_PLAINTEXT_LENGTH,
@@ -30,7 +30,7 @@ where
         &mut self,
         base: usize,
     ) -> Result<(ContentType, Range<usize>), ReceiveFailure> {
-        self.plaintext = 0..0;
+        self.plaintext = Span::new(0..0);
         let header_end = base + HEADER_LENGTH;
         let mut header = None;
         let mut target = header_end;
@@ -38,10 +38,10 @@ where
             if target > self.receive_capacity() {
                 return Err(RecordError::Overflow.into());
             }
-            while base + self.received < target {
+            while base + usize::from(self.received) < target {
                 let count = self
                     .transport
-                    .read(&mut self.read_buffer[base + self.received..target])
+                    .read(&mut self.read_buffer[base + usize::from(self.received)..target])
                     .await
                     .map_err(|error| ReceiveFailure::Io(embedded_io::Error::kind(&error)))?;
                 if count == 0 {
@@ -51,7 +51,8 @@ where
                         ReceiveFailure::Truncated
                     });
                 }
-                self.received += count;
+                // A record's bytes lie in the buffer's used part (≤ `u16::MAX`).
+                self.received += count as u16;
             }
             match header {
                 Some(header) => return self.open_record(header, header_end, target),

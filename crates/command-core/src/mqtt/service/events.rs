@@ -142,6 +142,7 @@ impl Service<'_, '_> {
             session.hold_message(now);
             shared
                 .held_position
+                // The outbox counts its entries in a `u16`: lossless.
                 .set(Some(shared.outbox.borrow().entries()));
         } else if shared.held_position.get().is_some() && !session.is_holding() {
             // The link went down with the held message (a QoS 1 one comes again, unacknowledged).

@@ -40,7 +40,7 @@ impl Service<'_, '_> {
     /// the board's RNG.
     pub(super) fn start_gateway(&mut self, mut request: gateway::Request) {
         if let gateway::Request::Bind { random, .. } = &mut request {
-            *random = self.shared.random.random_u32();
+            *random = self.shared.random().random_u32();
         }
         self.waiting = Some(Waiting::Gateway);
         let mut gateway = self.shared.gateway.borrow_mut();
@@ -53,7 +53,7 @@ impl Service<'_, '_> {
             gateway.link_lost();
             self.reonline_due = true;
         }
-        let timeout = u32::try_from(self.command_timeout_ms).unwrap_or(u32::MAX);
+        let timeout = self.command_timeout_ms;
         // Not busy any more, so it starts.
         let _ = gateway.begin(request, timeout);
     }
@@ -109,7 +109,7 @@ impl Service<'_, '_> {
             self.shared.session.borrow_mut().resume_resubscription(now);
             return;
         }
-        let timeout = u32::try_from(self.command_timeout_ms).unwrap_or(u32::MAX);
+        let timeout = self.command_timeout_ms;
         if gateway.begin_reonline(timeout).is_err() {
             // A command that started at the reconnect's CONNACK: the re-online follows it.
             self.reonline_due = true;

@@ -7,14 +7,16 @@
 //! plain one; its failures carry their own codes (`-702` certificate, `-703` handshake), and
 //! a board without it fails with `-702` before any connection.
 
+use core::future::Future;
 use core::ops::Range;
 
 use embedded_io_async::{ErrorKind, Read, Write};
 use mqtt_session::tencent::Identity;
 use rand_core::{CryptoRng, RngCore};
-use tls_psk::{PskCredentials, TlsConnection};
+use tls_psk::{Plaintext, PskCredentials, TlsConnection};
 
 use super::super::HOST_MAX;
+use super::{PLAIN_PORT, TLS_PORT};
 use crate::board::{ClientCertificate, Network};
 
 /// `+TCMQTTCONN:FAIL` code when the TLS handshake fails (`errors.md` §3).
@@ -29,18 +31,20 @@ pub(super) const CERTIFICATE_UNUSABLE: i32 = -702;
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Link<'buffer, S, R> {
     /// TLS mode 0, and mode 2 (a board stream: the board's TLS stack owns its own buffers).
-    /// The idle TLS receive buffer holds what was read and not yet taken by the session; the
-    /// idle TLS write buffer holds the piece of the session's transmit bytes being written.
+    /// The idle TLS receive buffer holds what was read and not yet taken by the session.
     Plain {
         stream: S,
         buffer: &'buffer mut [u8],
         received: Range<usize>,
-        outgoing: &'buffer mut [u8],
     },
-    /// TLS mode 1: the record buffers are the service's; received bytes stay where they
+    /// TLS mode 1: the receive buffer is the service's; received bytes stay where they
     /// were decrypted.
     Tls(TlsConnection<'buffer, S, R>),
 }
+
+/// The piece of the session's transmit bytes a plain stream is given at once: as large as the
+/// TLS path's pieces (`tls_psk`), whose future lies in the same place.
+const PLAIN_PIECE: usize = 64;
 
 /// A link error is reduced to its kind: any failure ends the link, the cause is not reported.
 fn link_error(error: impl embedded_io_async::Error) -> ErrorKind {
@@ -48,43 +52,66 @@ fn link_error(error: impl embedded_io_async::Error) -> ErrorKind {
 }
 
 impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
-    fn plain(stream: S, buffer: &'buffer mut [u8], outgoing: &'buffer mut [u8]) -> Self {
+    fn plain(stream: S, buffer: &'buffer mut [u8]) -> Self {
         Link::Plain {
             stream,
             buffer,
             received: 0..0,
-            outgoing,
         }
     }
 
-    /// Where the next outgoing bytes go before [`send`](Self::send): the plaintext slot of
-    /// the next TLS record (sealed there in place), or the idle TLS write buffer on a plain
-    /// stream. The service copies the session's transmit bytes here synchronously, so nothing
-    /// of the session is borrowed while they are written and no chunk buffer of its own
-    /// holds them.
-    pub(super) fn outgoing(&mut self) -> &mut [u8] {
-        match self {
-            Link::Plain { outgoing, .. } => outgoing,
-            Link::Tls(connection) => connection.plaintext_slot(),
-        }
-    }
-
-    /// Writes the first `count` bytes of [`outgoing`](Self::outgoing) (one TLS record) and
-    /// flushes.
+    /// Writes the first `count` bytes `source` lends (with TLS one record of them) and
+    /// flushes. The bytes stay where `source` keeps them (the session's transmit buffer) and
+    /// are borrowed one piece at a time, never across the transport's awaits: TLS seals the
+    /// record in pieces (`tls_psk::Plaintext`), a plain stream gets them in pieces of
+    /// [`PLAIN_PIECE`] bytes. They must stay the same until the send returned.
     ///
     /// Not cancel-safe: a failed or cancelled send leaves the link unusable (drop it).
-    pub(super) async fn send(&mut self, count: usize) -> Result<(), ErrorKind> {
-        match self {
-            Link::Plain {
-                stream, outgoing, ..
-            } => {
-                let bytes = outgoing.get(..count).ok_or(ErrorKind::InvalidInput)?;
-                stream.write_all(bytes).await.map_err(link_error)?;
-                stream.flush().await.map_err(link_error)
-            }
-            Link::Tls(connection) => {
-                connection.send_plaintext(count).await.map_err(link_error)?;
-                connection.flush().await.map_err(link_error)
+    // An `async` block, not an `async fn`: the arguments are kept once in the future. One
+    // await per piece, on the stream's write, with the piece made synchronously.
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn send<'f, P: Plaintext>(
+        &'f mut self,
+        source: &'f P,
+        count: usize,
+    ) -> impl Future<Output = Result<(), ErrorKind>> + use<'f, 'buffer, S, R, P> {
+        async move {
+            match self {
+                Link::Plain { stream, .. } => {
+                    // The piece's scope ends before the flush: it is not kept across that
+                    // await, where the TLS branch's larger future lies.
+                    {
+                        let mut piece = [0u8; PLAIN_PIECE];
+                        let mut offset = 0;
+                        while offset < count {
+                            let length = (count - offset).min(PLAIN_PIECE);
+                            source
+                                .lend(|bytes| {
+                                    let lent = bytes.get(offset..offset + length)?;
+                                    piece[..length].copy_from_slice(lent);
+                                    Some(())
+                                })
+                                .ok_or(ErrorKind::InvalidInput)?;
+                            let mut written = 0;
+                            while written < length {
+                                match stream.write(&piece[written..length]).await {
+                                    Ok(0) => return Err(ErrorKind::WriteZero),
+                                    Ok(sent) => written += sent,
+                                    Err(error) => return Err(link_error(error)),
+                                }
+                            }
+                            offset += length;
+                        }
+                    }
+                    stream.flush().await.map_err(link_error)
+                }
+                Link::Tls(connection) => {
+                    connection
+                        .send_from(source, count)
+                        .await
+                        .map_err(link_error)?;
+                    connection.flush().await.map_err(link_error)
+                }
             }
         }
     }
@@ -148,13 +175,23 @@ impl<'buffer, S: Read + Write, R: RngCore + CryptoRng> Link<'buffer, S, R> {
 pub(super) struct Target {
     /// Broker host name or IP literal.
     pub host: heapless::Vec<u8, HOST_MAX, u8>,
-    /// 1883 or 8883, before the board's port mapping.
-    pub port: u16,
-    /// 0, 1 or 2.
+    /// 0, 1 or 2: also the port ([`Target::port`]).
     pub tls_mode: u8,
     /// Client id (`<pid><dn>`, the PSK identity), key (decoded secret, the PSK) and the
     /// CONNECT's authentication; the session writes each CONNECT from it.
     pub identity: Option<Identity>,
+}
+
+impl Target {
+    /// 1883 for TLS mode 0, 8883 for modes 1 and 2, before the board's port mapping: derived
+    /// from the mode, not kept beside it.
+    pub fn port(&self) -> u16 {
+        if self.tls_mode == 0 {
+            PLAIN_PORT
+        } else {
+            TLS_PORT
+        }
+    }
 }
 
 impl PskCredentials for Target {
@@ -182,21 +219,22 @@ fn server_name(host: &[u8]) -> Option<&str> {
     (!literal && !name.is_empty()).then_some(name)
 }
 
-/// The TLS record buffers (receive, transmit), lent to the link being opened, which takes
-/// them once its transport is up. Thin references to arrays, lent by reference: a pair of
-/// slices is twice the size, in the caller's state and in every future it passes through.
-pub(super) type Buffers<'buffer, const R: usize, const W: usize> =
-    Option<(&'buffer mut [u8; R], &'buffer mut [u8; W])>;
+/// The TLS receive buffer, lent to the link being opened, which takes it once its transport
+/// is up. A thin reference to an array, lent by reference: a slice is twice the size, in the
+/// caller's state and in every future it passes through. There is no transmit buffer: the
+/// session's bytes are sent from where they lie ([`Link::send`]), and the TLS handshake
+/// writes its messages at the front of this buffer.
+pub(super) type Buffers<'buffer, const R: usize> = Option<&'buffer mut [u8; R]>;
 
-/// Takes the lent buffers (always there: the service lends them to each opening).
-fn take_buffers<'buffer, const R: usize, const W: usize>(
-    buffers: &mut Buffers<'buffer, R, W>,
-) -> Result<(&'buffer mut [u8; R], &'buffer mut [u8; W]), i32> {
+/// Takes the lent buffer (always there: the service lends it to each opening).
+fn take_buffers<'buffer, const R: usize>(
+    buffers: &mut Buffers<'buffer, R>,
+) -> Result<&'buffer mut [u8; R], i32> {
     buffers.take().ok_or(TCP_FAILED)
 }
 
 /// Opens the link to `target` into `slot`: TCP, then for mode 1 the TLS-PSK handshake into
-/// the lent buffers, run where the connection lies in `slot` (not
+/// the lent buffer, run where the connection lies in `slot` (not
 /// moved out of a future afterwards). `slot` is `None` unless the link opened; a cancelled
 /// opening may leave a half-open link there, which the caller drops. `client` is the
 /// certificate of mode 2; `random` makes the connection's generator.
@@ -205,55 +243,59 @@ fn take_buffers<'buffer, const R: usize, const W: usize>(
 /// The SDK code of the first failing stage: `-602`, `-603`, `-703`, or `-702` for mode 2.
 // Everything is lent, the generator made only when needed: an async fn's arguments are stored
 // twice in its future, and this future is part of the service's largest phase.
-pub(super) async fn open<'buffer, N, R, const RECEIVE: usize, const TRANSMIT: usize>(
-    network: &mut N,
-    target: &Target,
-    client: Option<&ClientCertificate<'_>>,
-    random: impl FnOnce() -> R,
-    buffers: &mut Buffers<'buffer, RECEIVE, TRANSMIT>,
-    slot: &mut Option<Link<'buffer, N::Stream, R>>,
-) -> Result<(), i32>
+// An `async` block, not an `async fn`, for the same reason: its arguments are kept once.
+#[allow(clippy::manual_async_fn)]
+pub(super) fn open<'f, 'c, 'buffer, N, R, G, const RECEIVE: usize>(
+    network: &'f mut N,
+    target: &'f Target,
+    client: Option<&'f ClientCertificate<'c>>,
+    random: G,
+    buffers: &'f mut Buffers<'buffer, RECEIVE>,
+    slot: &'f mut Option<Link<'buffer, N::Stream, R>>,
+) -> impl Future<Output = Result<(), i32>> + use<'f, 'c, 'buffer, N, R, G, RECEIVE>
 where
     N: Network,
     R: RngCore + CryptoRng,
+    G: FnOnce() -> R,
 {
-    match target.tls_mode {
-        0 => {}
-        // Mode 1 without an identity cannot happen (the executor always sends one).
-        1 if target.identity.is_none() => return Err(TLS_FAILED),
-        1 => {}
-        2 => {
-            let client = client.ok_or(CERTIFICATE_UNUSABLE)?;
-            let stream = network
-                .connect_certificate(&target.host, target.port, *client)
-                .await
-                .map_err(|error| error.code())?;
-            let (read_buffer, write_buffer) = take_buffers(buffers)?;
-            *slot = Some(Link::plain(stream, read_buffer, write_buffer));
+    async move {
+        match target.tls_mode {
+            0 => {}
+            // Mode 1 without an identity cannot happen (the executor always sends one).
+            1 if target.identity.is_none() => return Err(TLS_FAILED),
+            1 => {}
+            2 => {
+                let client = client.ok_or(CERTIFICATE_UNUSABLE)?;
+                let stream = network
+                    .connect_certificate(&target.host, target.port(), *client)
+                    .await
+                    .map_err(|error| error.code())?;
+                *slot = Some(Link::plain(stream, take_buffers(buffers)?));
+                return Ok(());
+            }
+            _ => return Err(CERTIFICATE_UNUSABLE),
+        }
+        let stream = network
+            .connect(&target.host, target.port())
+            .await
+            .map_err(|error| error.code())?;
+        let read_buffer = take_buffers(buffers)?;
+        if target.tls_mode == 0 {
+            *slot = Some(Link::plain(stream, read_buffer));
             return Ok(());
         }
-        _ => return Err(CERTIFICATE_UNUSABLE),
+        // Every handshake failure is -703, a transport error in the middle of it included: the
+        // TCP stage already succeeded, and a server that rejects the PSK may simply close.
+        let connection = TlsConnection::new(stream, random(), read_buffer);
+        let Link::Tls(connection) = slot.insert(Link::Tls(connection)) else {
+            unreachable!("the slot was just filled with a TLS link");
+        };
+        if connection.establish(target).await.is_err() {
+            *slot = None;
+            return Err(TLS_FAILED);
+        }
+        Ok(())
     }
-    let stream = network
-        .connect(&target.host, target.port)
-        .await
-        .map_err(|error| error.code())?;
-    let (read_buffer, write_buffer) = take_buffers(buffers)?;
-    if target.tls_mode == 0 {
-        *slot = Some(Link::plain(stream, read_buffer, write_buffer));
-        return Ok(());
-    }
-    // Every handshake failure is -703, a transport error in the middle of it included: the
-    // TCP stage already succeeded, and a server that rejects the PSK may simply close.
-    let connection = TlsConnection::new(stream, random(), read_buffer, write_buffer);
-    let Link::Tls(connection) = slot.insert(Link::Tls(connection)) else {
-        unreachable!("the slot was just filled with a TLS link");
-    };
-    if connection.establish(target).await.is_err() {
-        *slot = None;
-        return Err(TLS_FAILED);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -273,10 +315,9 @@ mod tests {
         )
         .unwrap();
         let mut network = Offline;
-        let (mut read, mut write) = ([0u8; 128], [0u8; 128]);
+        let mut read = [0u8; 128];
         let target = Target {
             host: heapless::Vec::from_slice(b"PID.iotcloud.tencentdevices.com").unwrap(),
-            port: 8883,
             tls_mode,
             identity: Some(identity),
         };
@@ -284,7 +325,7 @@ mod tests {
             certificate: b"cert",
             key: b"key",
         };
-        let mut buffers = Some((&mut read, &mut write));
+        let mut buffers = Some(&mut read);
         let mut slot = None;
         let opened = open(
             &mut network,

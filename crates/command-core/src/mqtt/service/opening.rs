@@ -4,21 +4,16 @@
 //! is awaited in [`super::serve`]'s loop, so nothing here lives in a future.
 
 use super::link::{Link, Target};
-use super::{Opening, Service, Waiting, PLAIN_PORT, TLS_PORT};
+use super::{Opening, Service, Waiting};
 use crate::mqtt::ConnectRequest;
 
 impl Service<'_, '_> {
     /// Keeps a connect request's destination and identity (reconnects repeat them) and
     /// returns what its opening still needs.
     pub(super) fn take_connect(&mut self, connect: ConnectRequest) -> Opening {
-        self.command_timeout_ms = u64::from(connect.config.command_timeout_ms);
+        self.command_timeout_ms = connect.config.command_timeout_ms;
         self.target = Target {
             host: connect.host,
-            port: if connect.tls_mode == 0 {
-                PLAIN_PORT
-            } else {
-                TLS_PORT
-            },
             tls_mode: connect.tls_mode,
             identity: Some(connect.identity),
         };
@@ -32,7 +27,7 @@ impl Service<'_, '_> {
     pub(super) fn start_opening(&mut self, opening: &Opening, now: u64) -> u64 {
         match opening {
             Opening::Connect(_) => {
-                let deadline = now + self.command_timeout_ms;
+                let deadline = now + u64::from(self.command_timeout_ms);
                 self.waiting = Some(Waiting::Connack { deadline });
                 deadline
             }

@@ -2,11 +2,15 @@
 //! service serves them: checked against the session, handed to it, and remembered in
 //! `Waiting` until the broker's answer or a deadline completes them.
 
+use core::future::Future;
+
 use mqtt_session::session::{PublishError, SlotKind, SubscribeError, UnsubscribeError};
 use rand_core::{CryptoRng, RngCore};
 
+use embassy_futures::select::{select, Either};
+
 use super::link::Link;
-use super::{Opening, Service, Waiting, LINK_LOST};
+use super::{Opening, PendingBytes, Service, Waiting, LINK_LOST};
 use crate::board::Clock;
 use crate::mqtt::{Outcome, Request};
 
@@ -20,7 +24,7 @@ pub(super) enum Handled {
     TearDown { deadline: u64 },
 }
 
-impl Service<'_, '_> {
+impl<'s, 'a> Service<'s, 'a> {
     /// Serves one request over `link`; a connect returns the transport it needs instead.
     ///
     /// Not async: the request (432 bytes) is consumed here and never stored in a future; the
@@ -112,7 +116,7 @@ impl Service<'_, '_> {
                 }
                 if link.is_some() {
                     return Handled::TearDown {
-                        deadline: now + self.command_timeout_ms,
+                        deadline: now + u64::from(self.command_timeout_ms),
                     };
                 }
                 self.disconnected();
@@ -121,22 +125,38 @@ impl Service<'_, '_> {
         Handled::Served
     }
 
-    /// AT+TCMQTTDISCONN's last writes: the DISCONNECT, then TLS `close_notify`. The caller
-    /// bounds them by the teardown deadline and then drops the link
-    /// ([`Self::disconnected`]); awaited from the loop itself, so no frame of its own holds
-    /// the deadline and the link beside this one.
-    pub(super) async fn send_goodbye<S, R, C>(
-        &mut self,
-        link: &mut Option<Link<'_, S, R>>,
-        clock: &C,
-    ) where
+    /// AT+TCMQTTDISCONN's last writes: the DISCONNECT (the session's pending bytes, sent as
+    /// [`Service::transmit`] sends them), then TLS `close_notify`, each write bounded by the
+    /// teardown `deadline`; the caller then drops the link ([`Self::disconnected`]). Each
+    /// piece's send and the deadline are raced here, piece by piece, rather than the whole
+    /// of a `transmit` against the deadline: that select held `transmit`'s frame and the
+    /// timer beside the loop's other awaits.
+    // An `async` block, not an `async fn`: its arguments are kept once.
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn send_goodbye<'f, 'l, S, R, C>(
+        &'f mut self,
+        link: &'f mut Option<Link<'l, S, R>>,
+        clock: &'f C,
+        deadline: u64,
+    ) -> impl Future<Output = ()> + use<'f, 'l, 's, 'a, S, R, C>
+    where
         S: embedded_io_async::Read + embedded_io_async::Write,
         R: RngCore + CryptoRng,
         C: Clock,
     {
-        self.transmit(link, clock).await;
-        if let Some(open) = link.as_mut() {
-            open.close().await;
+        async move {
+            let pending = PendingBytes(self.shared);
+            while let Some(open) = link.as_mut() {
+                let count = pending.next_record_length();
+                if count == 0 {
+                    let _ = select(open.close(), clock.sleep_until(deadline)).await;
+                    return;
+                }
+                match select(open.send(&pending, count), clock.sleep_until(deadline)).await {
+                    Either::First(Ok(())) => self.sent(count),
+                    _ => return,
+                }
+            }
         }
     }
 
