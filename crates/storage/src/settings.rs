@@ -5,7 +5,13 @@
 //! value, which is the guarantee `cloud.md` §7 asks for. Writes are skipped
 //! when the stored value already equals the new one, which saves flash wear
 //! on hosts that resend their configuration at every boot.
+//!
+//! The typed store and erase methods are plain functions returning the one
+//! generic write's future rather than `async fn`s: an `async fn` wrapper adds
+//! a frame of its own (its arguments, 24 bytes) on top of sequential-storage's
+//! futures, the deepest a caller awaits (the engine's RAM, `docs/performance.md`).
 
+use core::future::Future;
 use core::ops::Range;
 
 use embedded_storage_async::nor_flash::NorFlash;
@@ -191,8 +197,11 @@ impl<F: NorFlash> Settings<F> {
     ///
     /// [`StorageError::Flash`] on a driver error; the record then reads as
     /// its old or its new value.
-    pub async fn store_device(&mut self, value: &DeviceInfo) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_device<'a>(
+        &'a mut self,
+        value: &'a DeviceInfo,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Stores the product record, unless it already holds `value`.
@@ -200,8 +209,11 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`].
-    pub async fn store_product(&mut self, value: &ProductInfo) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_product<'a>(
+        &'a mut self,
+        value: &'a ProductInfo,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Stores the module profile, unless it already holds `value`.
@@ -209,8 +221,11 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`].
-    pub async fn store_module(&mut self, value: &ModuleInfo) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_module<'a>(
+        &'a mut self,
+        value: &'a ModuleInfo,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Stores the Wi-Fi station configuration, unless it already holds `value`.
@@ -218,8 +233,11 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`].
-    pub async fn store_station(&mut self, value: &WifiStation) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_station<'a>(
+        &'a mut self,
+        value: &'a WifiStation,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Stores the Wi-Fi mode, unless it already holds `value`.
@@ -248,11 +266,11 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`]: the record reads as old or new.
-    pub async fn store_provisioning_errors(
-        &mut self,
-        value: &ProvisioningErrors,
-    ) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_provisioning_errors<'a>(
+        &'a mut self,
+        value: &'a ProvisioningErrors,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Erases the device and product records (`AT+TCRESTORE`); module info
