@@ -249,6 +249,15 @@ impl<F: NorFlash> Settings<F> {
         self.store(Some(&value)).await
     }
 
+    /// Reads the module profile.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::load`].
+    pub async fn module(&mut self) -> Result<Option<ModuleInfo>, StorageError> {
+        self.fetch().await
+    }
+
     /// Reads the provisioning error records (`cloud.md` §6.6).
     ///
     /// # Errors

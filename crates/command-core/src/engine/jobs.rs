@@ -8,6 +8,7 @@ use super::{Executor, Exit, Next};
 use crate::board::{Clock, Network, Wifi};
 use crate::fmt::warning;
 use crate::handlers::certificates::partner;
+use crate::handlers::module::module_line;
 use crate::handlers::mqtt_link::subscription_line;
 use crate::handlers::{Job, Step};
 use crate::state::RamState;
@@ -57,6 +58,16 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             return self.flush_reply().await;
         };
         match job {
+            Job::ModuleQuery => {
+                match self.module.settings.module().await {
+                    Ok(stored) => {
+                        module_line(&mut self.reply, &stored.unwrap_or_default());
+                        self.reply.ok();
+                    }
+                    // The flash failed since the write: nothing to show.
+                    Err(_) => self.reply.error(),
+                }
+            }
             Job::StoreDevice(_)
             | Job::StoreProduct(_)
             | Job::StoreModule(_)
@@ -215,10 +226,12 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
             }
             Job::StoreModule(info) => {
-                if state.settings.module.as_ref() == Some(&*info)
-                    || settings.store_module(info).await.is_ok()
+                // The mirror is the record in effect; it equals the stored one unless a set
+                // since boot stored another (then the write compares with the flash).
+                let in_effect = state.settings.module.as_ref() == Some(&*info);
+                if (in_effect && !state.module_pending) || settings.store_module(info).await.is_ok()
                 {
-                    state.settings.module = Some(info.clone());
+                    state.module_pending = !in_effect;
                     reply.result_ok("TCMODINFOSET");
                 } else {
                     reply.result_fail("TCMODINFOSET", 207);

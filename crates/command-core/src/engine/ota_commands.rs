@@ -241,7 +241,7 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     .text(",")
                     .quoted(&ota::to_hex(&record.md5))
                     .text(",")
-                    .int(state.boot_module.fw_max)
+                    .int(state.module().fw_max)
                     .end();
             }
         }

@@ -80,6 +80,8 @@ pub enum Job {
     StoreProduct(ProductInfo),
     /// AT+TCMODINFOSET: store the module record.
     StoreModule(ModuleInfo),
+    /// AT+TCMODINFOSET? after a set since boot: the stored module record, read from flash.
+    ModuleQuery,
     /// AT+CWMODE=: store the Wi-Fi mode.
     StoreWifiMode(WifiMode),
     /// AT+CWJAP=: join and, on success, store the credentials.
