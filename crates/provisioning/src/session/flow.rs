@@ -1,10 +1,12 @@
 //! Events in: start, stop, the radio, datagrams and Wi-Fi; the end of a
 //! session.
 
+use core::num::NonZeroU8;
+
 use super::{
-    Identity, Mode, Outcome, Peer, Pending, Phase, Provisioning, Received, Record, Replies, Server,
-    ServerState, Session, Simple, WifiEvent, BUDGET_AFTER_DISCONNECT_MS, BUDGET_MS, EXTRA_ROUNDS,
-    LOG_AP_DELAY_MS, LOG_REPEAT_MS, REPLY_COUNT, SERVER_LIFETIME_MS,
+    Identity, Mode, Moment, Outcome, Peer, Pending, Phase, Provisioning, Received, Record, Replies,
+    Server, ServerState, Session, Simple, WifiEvent, BUDGET_AFTER_DISCONNECT_MS, BUDGET_MS,
+    EXTRA_ROUNDS, LOG_AP_DELAY_MS, LOG_REPEAT_MS, REPLY_COUNT, SERVER_LIFETIME_MS,
 };
 use crate::app::{self, AppCommand, DEFAULT_REGION};
 use crate::errors::{kind, sub, Failure};
@@ -29,7 +31,7 @@ impl Provisioning {
             mode,
             phase: Phase::Starting,
             budget_deadline_ms: now_ms + BUDGET_MS,
-            next_toggle_ms: None,
+            next_toggle_ms: Moment::NONE,
             led: false,
             wifi_up: false,
             radio_on: false,
@@ -59,7 +61,7 @@ impl Provisioning {
         match result {
             Ok(()) => {
                 session.radio_on = true;
-                session.next_toggle_ms = Some(now_ms + mode.period_ms());
+                session.next_toggle_ms = Moment::at(now_ms + mode.period_ms());
                 session.phase = match mode {
                     Mode::SoftAp => {
                         session.server = ServerState::Open {
@@ -89,7 +91,7 @@ impl Provisioning {
             self.act(Simple::SaveErrors);
         }
         self.push(Pending::Urc(mode, Outcome::StartFailed(failure_kind)));
-        self.log_ap.open_at_ms = Some(now_ms + LOG_AP_DELAY_MS);
+        self.log_ap.open_at_ms = Moment::at(now_ms + LOG_AP_DELAY_MS);
     }
 
     /// AT+TCSTOPSAP / AT+TCSTOPSMART (`commands.md` §6 stop rule): any
@@ -110,9 +112,11 @@ impl Provisioning {
 
     /// A station join started elsewhere (AT+CWJAP) ends the log softAP.
     pub fn close_log_ap(&mut self) {
-        self.log_ap.open_at_ms = None;
-        self.log_ap.repeat = None;
-        if self.log_ap.close_at_ms.take().is_some() {
+        self.log_ap.open_at_ms = Moment::NONE;
+        self.log_ap.repeat_at_ms = Moment::NONE;
+        let was_open = self.log_ap.close_at_ms.get().is_some();
+        self.log_ap.close_at_ms = Moment::NONE;
+        if was_open {
             self.act(Simple::CloseServer(Server::Log));
             self.act(Simple::CloseLogAp);
         }
@@ -131,9 +135,10 @@ impl Provisioning {
     ) -> Received<'a> {
         match server {
             Server::Log => {
-                if self.log_ap.close_at_ms.is_some() && app::is_log_query(datagram) {
+                if self.log_ap.close_at_ms.get().is_some() && app::is_log_query(datagram) {
                     self.push(Pending::LogDump(Server::Log, from));
-                    self.log_ap.repeat = Some((from, now_ms + LOG_REPEAT_MS));
+                    self.log_ap.repeat_to = from;
+                    self.log_ap.repeat_at_ms = Moment::at(now_ms + LOG_REPEAT_MS);
                 }
                 Received::Nothing
             }
@@ -202,11 +207,13 @@ impl Provisioning {
         session.server = ServerState::Finished;
         session.replies = Some(Replies {
             to: from,
-            left: REPLY_COUNT,
+            left: NonZeroU8::new(REPLY_COUNT).unwrap_or(NonZeroU8::MIN),
             next_ms: now_ms,
         });
         if session.phase == Phase::WaitingCommand {
-            session.phase = Phase::Joining { join_at_ms: None };
+            session.phase = Phase::Joining {
+                join_at_ms: Moment::NONE,
+            };
         }
         match (mode, ssid, password) {
             (Mode::SoftAp, Some(ssid), Some(password)) => Received::Router { ssid, password },
@@ -241,7 +248,9 @@ impl Provisioning {
                         self.act(Simple::OpenServer(Server::Provisioning));
                         self.begin_binding(now_ms);
                     }
-                    Phase::Joining { join_at_ms: None } if session.replies.is_none() => {
+                    Phase::Joining { join_at_ms }
+                        if join_at_ms == Moment::NONE && session.replies.is_none() =>
+                    {
                         self.log.add(now_ms, LogEvent::GotIp);
                         self.begin_binding(now_ms);
                     }
@@ -270,7 +279,7 @@ impl Provisioning {
         self.end_session(Some(Outcome::Failed));
         self.outcome = failure;
         self.push(Pending::Urc(mode, Outcome::Failed));
-        self.log_ap.open_at_ms = Some(now_ms + LOG_AP_DELAY_MS);
+        self.log_ap.open_at_ms = Moment::at(now_ms + LOG_AP_DELAY_MS);
     }
 
     /// Tears the session down: queued MQTT work is dropped (datagrams

@@ -15,6 +15,8 @@ mod render;
 mod timers;
 mod types;
 
+use core::num::NonZeroU8;
+
 use heapless::{Deque, Vec};
 
 use crate::app::TOKEN_CAPACITY;
@@ -123,11 +125,11 @@ enum Phase {
     WaitingIp,
     /// softAP: replies going out, then the join at `join_at_ms`, then an IP.
     Joining {
-        join_at_ms: Option<u64>,
+        join_at_ms: Moment,
     },
     Registering,
     Connecting {
-        retry_at_ms: Option<u64>,
+        retry_at_ms: Moment,
         retried: bool,
     },
     Subscribing {
@@ -160,8 +162,31 @@ enum ServerState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Replies {
     to: Peer,
-    left: u8,
+    /// Never 0: the replies end with the last (and the `Option` around them takes no room).
+    left: NonZeroU8,
     next_ms: u64,
+}
+
+/// A time in ms, or none, in the 8 bytes of a `u64` (an `Option<u64>` takes 16): `u64::MAX`
+/// stands for none, a time no session reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Moment(u64);
+
+impl Moment {
+    const NONE: Self = Moment(u64::MAX);
+
+    fn at(ms: u64) -> Self {
+        Moment(ms.min(u64::MAX - 1))
+    }
+
+    fn get(self) -> Option<u64> {
+        (self.0 != u64::MAX).then_some(self.0)
+    }
+
+    /// Whether the time is set and reached at `now_ms`.
+    fn due(self, now_ms: u64) -> bool {
+        self.get().is_some_and(|at| at <= now_ms)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +194,7 @@ struct Session {
     mode: Mode,
     phase: Phase,
     budget_deadline_ms: u64,
-    next_toggle_ms: Option<u64>,
+    next_toggle_ms: Moment,
     led: bool,
     wifi_up: bool,
     radio_on: bool,
@@ -177,17 +202,21 @@ struct Session {
     server: ServerState,
     replies: Option<Replies>,
     registered: bool,
-    token: Vec<u8, TOKEN_CAPACITY>,
+    /// A one-byte length: the token is at most 32 bytes.
+    token: Vec<u8, TOKEN_CAPACITY, u8>,
     region_matches: bool,
     rounds_left: u8,
     client_token_ms: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The log softAP's timers; `repeat_to` is the peer of the second copy of a dump, sent at
+/// `repeat_at_ms` (meaningless while that is none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct LogAp {
-    open_at_ms: Option<u64>,
-    close_at_ms: Option<u64>,
-    repeat: Option<(Peer, u64)>,
+    open_at_ms: Moment,
+    close_at_ms: Moment,
+    repeat_at_ms: Moment,
+    repeat_to: Peer,
 }
 
 /// Items the queue holds at most: a start that stops a running session
@@ -217,9 +246,13 @@ impl Provisioning {
             outcome: Failure::new(0, 0),
             session: None,
             log_ap: LogAp {
-                open_at_ms: None,
-                close_at_ms: None,
-                repeat: None,
+                open_at_ms: Moment::NONE,
+                close_at_ms: Moment::NONE,
+                repeat_at_ms: Moment::NONE,
+                repeat_to: Peer {
+                    address: [0; 4],
+                    port: 0,
+                },
             },
             queue: Deque::new(),
         }
