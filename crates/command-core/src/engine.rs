@@ -42,8 +42,8 @@ use storage::Settings;
 
 use crate::board::{BoardInfo, Certificates, Clock, Network, Offline, Random, Wifi};
 use crate::fmt::warning;
-use crate::handlers::{Context, Job, Step};
-use crate::mqtt::{MqttShared, Request, PAYLOAD_MAX};
+use crate::handlers::{Context, Job, LineRequest, Step};
+use crate::mqtt::{MqttShared, PAYLOAD_MAX};
 use crate::params::Params;
 use crate::queue::{Entry, InputQueue};
 use crate::render::{EngineError, Reply, BUSY_REPLY};
@@ -595,7 +595,10 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 .set
                 .map(|handler| handler(&mut context, reply, Params::new(args))),
         });
-        if !matches!(step, Some(Step::Async(Job::Mqtt(Request::Publish { .. })))) {
+        if !matches!(
+            step,
+            Some(Step::Async(Job::Mqtt(LineRequest::Publish { .. })))
+        ) {
             session.release_payload_area();
         }
         step.unwrap_or_else(|| {

@@ -117,7 +117,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             }
             Job::Mqtt(_) => {
                 if let Job::Mqtt(request) = core::mem::replace(job, Job::MqttDisconnect) {
-                    self.send(request);
+                    self.send(request.into());
                 }
                 self.outcome().await;
             }

@@ -21,10 +21,65 @@ pub mod wifi;
 
 pub use publish_data::DataJob;
 
+/// The MQTT request of a command line (AT+TCMQTTPUB=, AT+TCMQTTSUB=, AT+TCMQTTUNSUB=), made
+/// a [`Request`] when the job sends it. Not a [`Request`] itself: that one's largest kind is
+/// the connect request (192 bytes), which no step carries (AT+TCMQTTCONN's job builds it), and
+/// the step lives in the executor's slot for as long as the engine runs (200 -> 168 bytes).
+#[derive(Debug)]
+pub enum LineRequest {
+    /// AT+TCMQTTPUB=: [`Request::Publish`].
+    Publish {
+        /// The command's name in its result line.
+        name: &'static str,
+        /// Topic name (valid UTF-8, no wildcards).
+        topic: heapless::String<TOPIC_MAX>,
+        /// Length of the payload in the session's payload area.
+        length: usize,
+        /// QoS 0 or 1.
+        qos: mqtt_session::codec::QoS,
+    },
+    /// AT+TCMQTTSUB=: [`Request::Subscribe`] of a user slot.
+    Subscribe {
+        /// A valid filter.
+        filter: heapless::String<TOPIC_MAX>,
+        /// QoS 0 or 1.
+        qos: mqtt_session::codec::QoS,
+    },
+    /// AT+TCMQTTUNSUB=: [`Request::Unsubscribe`].
+    Unsubscribe {
+        /// The bytes of a user slot, or anything.
+        filter: heapless::Vec<u8, TOPIC_MAX>,
+    },
+}
+
+impl From<LineRequest> for Request {
+    fn from(request: LineRequest) -> Self {
+        match request {
+            LineRequest::Publish {
+                name,
+                topic,
+                length,
+                qos,
+            } => Request::Publish {
+                name,
+                topic,
+                length,
+                qos,
+            },
+            LineRequest::Subscribe { filter, qos } => Request::Subscribe {
+                filter,
+                qos,
+                kind: mqtt_session::session::SlotKind::User,
+            },
+            LineRequest::Unsubscribe { filter } => Request::Unsubscribe { filter },
+        }
+    }
+}
+
 use storage::{DeviceInfo, ModuleInfo, ProductInfo, WifiMode, WifiStation};
 
 use crate::board::{Association, BoardInfo};
-use crate::mqtt::{DiagnosticReport, Request};
+use crate::mqtt::{DiagnosticReport, Request, TOPIC_MAX};
 use crate::render::Reply;
 use crate::state::{Gates, MqttParameters, RamState};
 
@@ -106,7 +161,7 @@ pub enum Job {
     /// AT+TCMQTTCONN=: check the device record, then connect.
     MqttConnect(MqttParameters),
     /// AT+TCMQTTPUB=, AT+TCMQTTSUB=, AT+TCMQTTUNSUB=: one request to the MQTT service.
-    Mqtt(Request),
+    Mqtt(LineRequest),
     /// AT+TCMQTTDISCONN: end the session, then `[OK]`.
     MqttDisconnect,
     /// AT+TCOTASET=: enable (subscribe, version report) or disable OTA.

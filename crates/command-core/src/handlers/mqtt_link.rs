@@ -5,9 +5,9 @@ use mqtt_session::codec::QoS;
 use mqtt_session::session::Slot;
 use mqtt_session::topic;
 
-use super::{Context, Job, Step};
+use super::{Context, Job, LineRequest, Step};
 use crate::board::Profile;
-use crate::mqtt::{Request, PAYLOAD_MAX, TOPIC_MAX};
+use crate::mqtt::{PAYLOAD_MAX, TOPIC_MAX};
 use crate::params::{ParamError, Params};
 use crate::render::{EngineError, Reply};
 use crate::state::MqttParameters;
@@ -135,7 +135,7 @@ pub fn tcmqttpub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
         } else {
             params.text_to(2, 1, PAYLOAD_MAX, context.payload)?
         };
-        Ok::<_, ParamError>(Request::Publish {
+        Ok::<_, ParamError>(LineRequest::Publish {
             name: "TCMQTTPUB",
             topic,
             length,
@@ -186,11 +186,7 @@ pub fn tcmqttsub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
             return Err(ParamError::Range);
         }
         let qos = qos(&params, 1)?;
-        Ok::<_, ParamError>(Request::Subscribe {
-            filter,
-            qos,
-            kind: mqtt_session::session::SlotKind::User,
-        })
+        Ok::<_, ParamError>(LineRequest::Subscribe { filter, qos })
     })();
     accept(reply, checked)
 }
@@ -221,7 +217,7 @@ pub fn tcmqttunsub_set(context: &mut Context<'_>, reply: &mut Reply, params: Par
     let checked = params
         .expect_count(1, 1)
         .and_then(|()| params.text::<TOPIC_MAX>(0, 1, TOPIC_MAX))
-        .map(|filter| Request::Unsubscribe { filter });
+        .map(|filter| LineRequest::Unsubscribe { filter });
     accept(reply, checked)
 }
 
@@ -244,7 +240,7 @@ pub(super) fn link_checks(
     Some(Step::Done)
 }
 
-fn accept(reply: &mut Reply, checked: Result<Request, ParamError>) -> Step {
+fn accept(reply: &mut Reply, checked: Result<LineRequest, ParamError>) -> Step {
     match checked {
         Ok(request) => {
             reply.accepted();
