@@ -172,27 +172,31 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             // The report is written where every publish payload is: the session's payload area,
             // where its PUBLISH is encoded around it. Without an area (unsent bytes in it) the
             // publish fails like one that does not fit.
-            let length = match ota_set_step(&self.slot) {
-                Some((_, version)) => {
-                    let _ = ota.machine.borrow_mut().enable(version);
-                    let mut session = self.mqtt.session.borrow_mut();
-                    session
-                        .payload_area(ota::MAXIMUM_REPORT_LENGTH)
-                        .and_then(|area| ota::write_report(Report::Version, version, area).ok())
-                        .unwrap_or(0)
-                }
-                None => 0,
-            };
-            let sent = device_topic(state, REPORT_TOPIC)
-                .map(|report| {
-                    self.send(Request::Publish {
-                        name: "",
-                        topic: report,
-                        length,
-                        qos: QoS::AtLeastOnce,
+            // The length in a scope of its own: a local of the block would keep its room
+            // across the drain below, the deepest wait of the command.
+            let sent = {
+                let length = match ota_set_step(&self.slot) {
+                    Some((_, version)) => {
+                        let _ = ota.machine.borrow_mut().enable(version);
+                        let mut session = self.mqtt.session.borrow_mut();
+                        session
+                            .payload_area(ota::MAXIMUM_REPORT_LENGTH)
+                            .and_then(|area| ota::write_report(Report::Version, version, area).ok())
+                            .unwrap_or(0)
+                    }
+                    None => 0,
+                };
+                device_topic(state, REPORT_TOPIC)
+                    .map(|report| {
+                        self.send(Request::Publish {
+                            name: "",
+                            topic: report,
+                            length,
+                            qos: QoS::AtLeastOnce,
+                        })
                     })
-                })
-                .is_some();
+                    .is_some()
+            };
             if !sent || self.outcome().await == Outcome::Failed {
                 ota.machine.borrow_mut().disable();
                 self.drain_ota(state).await;

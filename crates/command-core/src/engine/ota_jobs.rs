@@ -110,8 +110,10 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     Either4::Second(Woken::Machine) => {}
                     Either4::Third(woken) => {
                         let radio = self.provisioning_woken(state, woken);
-                        if let Some((event, now)) = radio {
-                            self.radio_event(state, event, now).await;
+                        let router =
+                            radio.and_then(|(event, now)| self.radio_event(state, event, now));
+                        if let Some(step) = router {
+                            self.router_received(state, step).await;
                         }
                         self.drive_provisioning(state).await;
                     }
@@ -240,14 +242,22 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     }
 
     /// Acts on every queued event of the machine, in order.
-    pub(super) async fn drain_ota(&mut self, state: &RamState) {
-        loop {
-            let now = self.clock.now_ms();
-            let event = self.mqtt.ota.machine.borrow_mut().poll(now);
-            let Some(event) = event else {
-                return;
-            };
-            self.ota_event(state, event, now).await;
+    // An `async` block, not an `async fn`: the arguments are kept once (this frame lies between
+    // the idle wait or AT+TCOTASET and a flash write).
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn drain_ota<'e>(
+        &'e mut self,
+        state: &'e RamState,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            loop {
+                let now = self.clock.now_ms();
+                let event = self.mqtt.ota.machine.borrow_mut().poll(now);
+                let Some(event) = event else {
+                    return;
+                };
+                self.ota_event(state, event, now).await;
+            }
         }
     }
 
