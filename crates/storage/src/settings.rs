@@ -245,8 +245,11 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`].
-    pub async fn store_wifi_mode(&mut self, value: WifiMode) -> Result<(), StorageError> {
-        self.store(Some(&value)).await
+    pub fn store_wifi_mode<'a>(
+        &'a mut self,
+        value: &'a WifiMode,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Reads the module profile.

@@ -82,16 +82,7 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 | Job::StoreWifiMode(_)
                 | Job::Join { .. }
                 | Job::RegisterNetwork(_) => self.settings_job(state).await,
-                Job::Leave => {
-                    let was_joined = self.module.wifi.leave().await;
-                    self.reply.ok();
-                    if let Next::Exit(exit) = self.flush_reply().await {
-                        return Next::Exit(exit);
-                    }
-                    if was_joined {
-                        self.reply.text_line("WIFI DISCONNECT");
-                    }
-                }
+                Job::Leave => return self.leave().await,
                 Job::Reboot => {
                     return match self.flush_reply().await {
                         Next::Continue => Next::Exit(Exit::Reboot),
@@ -200,6 +191,20 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     Executor<'s, 'm, 'r, T, F, W, C, N>
 {
+    /// AT+CWQAP's job: a function of its own, so that what it keeps across the `OK` block's
+    /// write (whether the station was joined) takes no room in `run_job`'s frames.
+    async fn leave(&mut self) -> Next {
+        let was_joined = self.module.wifi.leave().await;
+        self.reply.ok();
+        if let Next::Exit(exit) = self.flush_reply().await {
+            return Next::Exit(exit);
+        }
+        if was_joined {
+            self.reply.text_line("WIFI DISCONNECT");
+        }
+        self.flush_reply().await
+    }
+
     /// The jobs that store a record or join a station: a function of their own, so that
     /// their borrows of the settings and the reply are not part of the longer jobs' state.
     // An `async` block, not an `async fn`: the arguments are kept once (this frame lies between
@@ -256,11 +261,10 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     }
                 }
                 Job::StoreWifiMode(mode) => {
-                    let mode = *mode;
-                    if state.settings.wifi_mode == Some(mode)
+                    if state.settings.wifi_mode == Some(*mode)
                         || self.module.settings.store_wifi_mode(mode).await.is_ok()
                     {
-                        state.settings.wifi_mode = Some(mode);
+                        state.settings.wifi_mode = Some(*mode);
                         self.reply.ok();
                     } else {
                         self.reply.error();

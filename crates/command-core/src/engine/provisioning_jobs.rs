@@ -304,20 +304,28 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 
     /// Persists the router in the slot (the app's or SmartConfig's) as the station
     /// configuration.
-    async fn store_router(&mut self, state: &mut RamState) {
-        let Slot::Station(station) = &self.slot else {
-            return;
-        };
-        if state.settings.station.as_ref() == Some(station) {
-            return;
-        }
-        if !self.store_slot().await {
-            warning!("router credentials not stored");
-            self.slot = Slot::Empty;
-            return;
-        }
-        if let Slot::Station(station) = core::mem::replace(&mut self.slot, Slot::Empty) {
-            state.settings.station = Some(station);
+    // An `async` block, not an `async fn`: the arguments are kept once (this frame lies
+    // between the idle wait and a flash write).
+    #[allow(clippy::manual_async_fn)]
+    fn store_router<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            let Slot::Station(station) = &self.slot else {
+                return;
+            };
+            if state.settings.station.as_ref() == Some(station) {
+                return;
+            }
+            if !self.store_slot().await {
+                warning!("router credentials not stored");
+                self.slot = Slot::Empty;
+                return;
+            }
+            if let Slot::Station(station) = core::mem::replace(&mut self.slot, Slot::Empty) {
+                state.settings.station = Some(station);
+            }
         }
     }
 
