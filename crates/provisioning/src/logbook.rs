@@ -55,14 +55,16 @@ impl LogEvent {
     }
 }
 
-/// An event packed into 12 bytes (a [`LogEvent`] takes 12 on its own).
+/// An event packed into 10 bytes of alignment one (a [`LogEvent`] takes 12 on its own; with
+/// its numbers as `u32`/`i32` fields an entry would take 12 too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
-    /// Uptime modulo 2^32 ms (49.7 days): enough to order ten entries.
-    uptime_ms: u32,
+    /// Uptime modulo 2^32 ms (49.7 days): enough to order ten entries (little-endian).
+    uptime_ms: [u8; 4],
     tag: u8,
     small: u8,
-    number: i32,
+    /// An `i32`, little-endian.
+    number: [u8; 4],
 }
 
 impl Entry {
@@ -80,11 +82,19 @@ impl Entry {
             LogEvent::Succeeded => (8, 0, 0),
         };
         Self {
-            uptime_ms: uptime_ms as u32,
+            uptime_ms: (uptime_ms as u32).to_le_bytes(),
             tag,
             small,
-            number,
+            number: number.to_le_bytes(),
         }
+    }
+
+    fn uptime_ms(self) -> u32 {
+        u32::from_le_bytes(self.uptime_ms)
+    }
+
+    fn number(self) -> i32 {
+        i32::from_le_bytes(self.number)
     }
 
     fn event(self) -> LogEvent {
@@ -96,8 +106,8 @@ impl Entry {
             (3, _) => LogEvent::Registered,
             (4, _) => LogEvent::Connected,
             (5, _) => LogEvent::TokenSent,
-            (6, _) => LogEvent::BindReply(self.number),
-            (7, kind) => LogEvent::Failed(Failure::new(kind, self.number)),
+            (6, _) => LogEvent::BindReply(self.number()),
+            (7, kind) => LogEvent::Failed(Failure::new(kind, self.number())),
             _ => LogEvent::Succeeded,
         }
     }
@@ -160,7 +170,7 @@ impl LogBook {
         for entry in self.entries.iter().skip(skipped) {
             let event = entry.event();
             let (function, line, text, number) = event.parts();
-            out.integer(i64::from(entry.uptime_ms))?;
+            out.integer(i64::from(entry.uptime_ms()))?;
             out.put(b"|")?;
             out.put(function.as_bytes())?;
             out.put(b"(")?;

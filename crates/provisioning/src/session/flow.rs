@@ -4,9 +4,9 @@
 use core::num::NonZeroU8;
 
 use super::{
-    Identity, Mode, Moment, Outcome, Peer, Pending, Phase, Provisioning, Received, Record, Replies,
-    Server, ServerState, Session, Simple, WifiEvent, BUDGET_AFTER_DISCONNECT_MS, BUDGET_MS,
-    EXTRA_ROUNDS, LOG_AP_DELAY_MS, LOG_REPEAT_MS, REPLY_COUNT, SERVER_LIFETIME_MS,
+    Identity, Mode, Moment, Outcome, PackedPeer, Peer, Pending, Phase, Provisioning, Received,
+    Record, Replies, Server, ServerState, Session, Simple, WifiEvent, BUDGET_AFTER_DISCONNECT_MS,
+    BUDGET_MS, EXTRA_ROUNDS, LOG_AP_DELAY_MS, LOG_REPEAT_MS, REPLY_COUNT, SERVER_LIFETIME_MS,
 };
 use crate::app::{self, AppCommand, DEFAULT_REGION};
 use crate::errors::{kind, sub, Failure};
@@ -136,7 +136,7 @@ impl Provisioning {
         match server {
             Server::Log => {
                 if self.log_ap.close_at_ms.get().is_some() && app::is_log_query(datagram) {
-                    self.push(Pending::LogDump(Server::Log, from));
+                    self.push(Pending::LogDump(Server::Log, PackedPeer::new(from)));
                     self.log_ap.repeat_to = from;
                     self.log_ap.repeat_at_ms = Moment::at(now_ms + LOG_REPEAT_MS);
                 }
@@ -162,7 +162,7 @@ impl Provisioning {
         let mode = session.mode;
         let previous = self.errors.previous().len() as u8;
         if previous > 0 {
-            self.push(Pending::PreviousRecords(from, previous));
+            self.push(Pending::PreviousRecords(PackedPeer::new(from), previous));
         }
         let parsed = app::parse_command(datagram).and_then(|command| match command {
             AppCommand::Bind {
@@ -172,7 +172,10 @@ impl Provisioning {
         });
         let (command_type, ssid, password, token, region) = match parsed {
             Ok(AppCommand::LogQuery) => {
-                self.push(Pending::LogDump(Server::Provisioning, from));
+                self.push(Pending::LogDump(
+                    Server::Provisioning,
+                    PackedPeer::new(from),
+                ));
                 return Received::Nothing;
             }
             Ok(AppCommand::Bind {
@@ -186,7 +189,10 @@ impl Provisioning {
                 // Sent at once, so it is no unsent record to keep.
                 let failure = Failure::new(kind::APP_COMMAND, sub_code);
                 self.log.add(now_ms, LogEvent::Failed(failure));
-                self.push(Pending::CurrentRecord(from, sub_code as u16));
+                self.push(Pending::CurrentRecord(
+                    PackedPeer::new(from),
+                    (sub_code as u16).to_le_bytes(),
+                ));
                 self.fail(Failure::new(kind::TASK, sub::SERVER_ENDED), now_ms);
                 return Received::Nothing;
             }

@@ -57,15 +57,36 @@ pub const LOG_REPEAT_MS: u64 = 500;
 enum Pending {
     Simple(Simple),
     Urc(Mode, Outcome),
-    Reply(Peer),
+    Reply(PackedPeer),
     /// The previous records to send first, as many as there were when the command came
     /// (a failure of this very command becomes previous only for the next session).
-    PreviousRecords(Peer, u8),
-    /// An app command error record (type 2) with this sub-code.
-    CurrentRecord(Peer, u16),
-    LogDump(Server, Peer),
+    PreviousRecords(PackedPeer, u8),
+    /// An app command error record (type 2) with this sub-code (a `u16`, little-endian).
+    CurrentRecord(PackedPeer, [u8; 2]),
+    LogDump(Server, PackedPeer),
     Subscribe,
     Publish,
+}
+
+/// A [`Peer`] in six bytes of alignment one: a queued piece of work then takes nine bytes,
+/// not ten (the queue holds twelve).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedPeer([u8; 6]);
+
+impl PackedPeer {
+    fn new(peer: Peer) -> Self {
+        let [a, b, c, d] = peer.address;
+        let [low, high] = peer.port.to_le_bytes();
+        PackedPeer([a, b, c, d, low, high])
+    }
+
+    fn peer(self) -> Peer {
+        let [a, b, c, d, low, high] = self.0;
+        Peer {
+            address: [a, b, c, d],
+            port: u16::from_le_bytes([low, high]),
+        }
+    }
 }
 
 /// The actions without bytes, queued in two bytes instead of an

@@ -4,8 +4,8 @@
 use core::num::NonZeroU8;
 
 use super::{
-    LogAp, Moment, Pending, Phase, Provisioning, Server, ServerState, Simple, LOG_AP_LIFETIME_MS,
-    REPLY_INTERVAL_MS,
+    LogAp, Moment, PackedPeer, Pending, Phase, Provisioning, Server, ServerState, Simple,
+    LOG_AP_LIFETIME_MS, REPLY_INTERVAL_MS,
 };
 use crate::errors::{kind, sub, Failure};
 
@@ -52,7 +52,7 @@ impl Provisioning {
             let left = NonZeroU8::new(replies.left.get() - 1);
             if let Some(left) = left {
                 replies.left = left;
-                self.push(Pending::Reply(to));
+                self.push(Pending::Reply(PackedPeer::new(to)));
             } else {
                 session.replies = None;
                 if let Phase::Joining { .. } = session.phase {
@@ -60,7 +60,7 @@ impl Provisioning {
                         join_at_ms: Moment::at(now_ms + REPLY_INTERVAL_MS),
                     };
                 }
-                self.push(Pending::Reply(to));
+                self.push(Pending::Reply(PackedPeer::new(to)));
                 self.act(Simple::CloseServer(Server::Provisioning));
                 // The token reaches the binding once the replies are out, as from the
                 // original's UDP task: a region fault still gets its three replies.
@@ -129,7 +129,7 @@ impl Provisioning {
             self.close_log_ap();
         } else if repeat_at_ms.due(now_ms) {
             self.log_ap.repeat_at_ms = Moment::NONE;
-            self.push(Pending::LogDump(Server::Log, repeat_to));
+            self.push(Pending::LogDump(Server::Log, PackedPeer::new(repeat_to)));
         }
     }
 

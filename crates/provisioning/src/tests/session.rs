@@ -687,8 +687,11 @@ fn the_state_fits_the_memory_budget() {
         ("LogBook", size_of::<crate::LogBook>()),
     ];
     std::println!("{sizes:?}");
-    // design.md gives OTA, provisioning and gateway about 2,000 bytes together.
-    assert!(sizes[0].1 <= 640, "{sizes:?}");
+    // design.md gives OTA, provisioning and gateway about 2,000 bytes together; the machine
+    // is a ratchet at its measured size (x86_64): timers as 8-byte moments, queued work and
+    // log entries packed to alignment one.
+    assert!(sizes[0].1 <= 552, "{sizes:?}");
+    assert!(sizes[3].1 <= 120, "{sizes:?}");
     assert!(sizes[1].1 <= 128, "{sizes:?}");
 }
 
