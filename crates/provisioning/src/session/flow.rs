@@ -36,7 +36,7 @@ impl Provisioning {
             wifi_up: false,
             radio_on: false,
             mqtt_open: false,
-            server: ServerState::Closed,
+            server: ServerState::CLOSED,
             replies: None,
             token: heapless::Vec::new(),
             registered: record == Record::Device,
@@ -64,9 +64,7 @@ impl Provisioning {
                 session.next_toggle_ms = Moment::at(now_ms + mode.period_ms());
                 session.phase = match mode {
                     Mode::SoftAp => {
-                        session.server = ServerState::Open {
-                            until_ms: now_ms + SERVER_LIFETIME_MS,
-                        };
+                        session.server = ServerState::open(now_ms + SERVER_LIFETIME_MS);
                         Phase::WaitingCommand
                     }
                     Mode::SmartConfig => Phase::WaitingIp,
@@ -156,7 +154,7 @@ impl Provisioning {
         let Some(session) = self.session.as_mut() else {
             return Received::Nothing;
         };
-        if !matches!(session.server, ServerState::Open { .. }) {
+        if session.server.open_until().is_none() {
             return Received::Nothing;
         }
         let mode = session.mode;
@@ -210,7 +208,7 @@ impl Provisioning {
             let _ = session.token.push(byte);
         }
         session.region_matches = region_matches;
-        session.server = ServerState::Finished;
+        session.server = ServerState::FINISHED;
         session.replies = Some(Replies {
             to: from,
             left: NonZeroU8::new(REPLY_COUNT).unwrap_or(NonZeroU8::MIN),
@@ -247,9 +245,7 @@ impl Provisioning {
                 session.wifi_up = true;
                 match session.phase {
                     Phase::WaitingIp => {
-                        session.server = ServerState::Open {
-                            until_ms: now_ms + SERVER_LIFETIME_MS,
-                        };
+                        session.server = ServerState::open(now_ms + SERVER_LIFETIME_MS);
                         self.log.add(now_ms, LogEvent::GotIp);
                         self.act(Simple::OpenServer(Server::Provisioning));
                         self.begin_binding(now_ms);
@@ -303,8 +299,8 @@ impl Provisioning {
                 }
             }
         }
-        if matches!(session.server, ServerState::Open { .. })
-            || (session.server == ServerState::Finished && session.replies.is_some())
+        if session.server.open_until().is_some()
+            || (session.server == ServerState::FINISHED && session.replies.is_some())
         {
             self.act(Simple::CloseServer(Server::Provisioning));
         }

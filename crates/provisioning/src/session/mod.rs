@@ -170,14 +170,24 @@ enum Phase {
     },
 }
 
+/// The UDP command server: closed, open until a time, or finished (the one command was
+/// handled), in the 8 bytes of a `u64` (the enum took 16): the two states without a time are
+/// the two largest values, times no session reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ServerState {
-    Closed,
-    Open {
-        until_ms: u64,
-    },
-    /// The one command was handled.
-    Finished,
+struct ServerState(u64);
+
+impl ServerState {
+    const CLOSED: Self = ServerState(u64::MAX);
+    const FINISHED: Self = ServerState(u64::MAX - 1);
+
+    fn open(until_ms: u64) -> Self {
+        ServerState(until_ms.min(u64::MAX - 2))
+    }
+
+    /// When an open server ends.
+    fn open_until(self) -> Option<u64> {
+        (self.0 < u64::MAX - 1).then_some(self.0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

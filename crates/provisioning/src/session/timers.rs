@@ -4,8 +4,8 @@
 use core::num::NonZeroU8;
 
 use super::{
-    LogAp, Moment, PackedPeer, Pending, Phase, Provisioning, Server, ServerState, Simple,
-    LOG_AP_LIFETIME_MS, REPLY_INTERVAL_MS,
+    LogAp, Moment, PackedPeer, Pending, Phase, Provisioning, Server, Simple, LOG_AP_LIFETIME_MS,
+    REPLY_INTERVAL_MS,
 };
 use crate::errors::{kind, sub, Failure};
 
@@ -36,7 +36,7 @@ impl Provisioning {
             self.fail(Failure::new(kind::BOARDING_STOP, sub::TIMEOUT), now_ms);
             return;
         }
-        if let ServerState::Open { until_ms } = session.server {
+        if let Some(until_ms) = session.server.open_until() {
             if now_ms >= until_ms {
                 self.fail(Failure::new(kind::TASK, sub::SERVER_ENDED), now_ms);
                 return;
@@ -154,10 +154,7 @@ impl Provisioning {
                 | Phase::WaitingReply { deadline_ms } => Some(deadline_ms),
                 _ => None,
             };
-            let server = match session.server {
-                ServerState::Open { until_ms } => Some(until_ms),
-                _ => None,
-            };
+            let server = session.server.open_until();
             [
                 Some(session.budget_deadline_ms),
                 session.next_toggle_ms.get(),
