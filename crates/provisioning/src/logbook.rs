@@ -6,6 +6,7 @@
 //! entry can ever contain a secret, because no event carries caller text.
 
 use crate::errors::{self, Failure};
+use crate::ring::Ring;
 use crate::write::{Out, Overflow};
 use crate::Mode;
 
@@ -68,6 +69,14 @@ struct Entry {
 }
 
 impl Entry {
+    /// What the log's unused places hold.
+    const FILLER: Self = Entry {
+        uptime_ms: [0; 4],
+        tag: 0,
+        small: 0,
+        number: [0; 4],
+    };
+
     fn new(uptime_ms: u64, event: LogEvent) -> Self {
         let (tag, small, number) = match event {
             LogEvent::Started(Mode::SoftAp) => (0, 0, 0),
@@ -114,9 +123,15 @@ impl Entry {
 }
 
 /// The last [`LOG_CAPACITY`] events, oldest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogBook {
-    entries: heapless::Deque<Entry, LOG_CAPACITY>,
+    entries: Ring<Entry, LOG_CAPACITY>,
+}
+
+impl Default for LogBook {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl LogBook {
@@ -124,7 +139,7 @@ impl LogBook {
     #[must_use]
     pub const fn new() -> Self {
         Self {
-            entries: heapless::Deque::new(),
+            entries: Ring::new(Entry::FILLER),
         }
     }
 

@@ -17,11 +17,12 @@ mod types;
 
 use core::num::NonZeroU8;
 
-use heapless::{Deque, Vec};
+use heapless::Vec;
 
 use crate::app::TOKEN_CAPACITY;
 use crate::errors::{ErrorRecords, Failure};
 use crate::logbook::{LogBook, LogEvent};
+use crate::ring::Ring;
 
 pub use types::{Action, Identity, Mode, MqttEvent, Peer, Received, Record, Server, WifiEvent};
 
@@ -264,7 +265,7 @@ pub struct Provisioning {
     outcome: Failure,
     session: Option<Session>,
     log_ap: LogAp,
-    queue: Deque<Pending, QUEUE_CAPACITY>,
+    queue: Ring<Pending, QUEUE_CAPACITY>,
 }
 
 impl Provisioning {
@@ -285,7 +286,7 @@ impl Provisioning {
                     port: 0,
                 },
             },
-            queue: Deque::new(),
+            queue: Ring::new(Pending::Subscribe),
         }
     }
 
