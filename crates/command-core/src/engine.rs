@@ -515,7 +515,7 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                         }
                     }
                     &Slot::Step(Step::Data { len, kind, .. }) => {
-                        self.run_data_phase(state, len, kind).await
+                        self.run_data_phase(state, usize::from(len), kind).await
                     }
                     _ => self.flush_reply().await,
                 }

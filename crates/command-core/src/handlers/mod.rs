@@ -21,6 +21,17 @@ pub mod wifi;
 
 pub use publish_data::DataJob;
 
+/// A topic or filter a command's step carries: a one-byte length (128 bytes fit), so that the
+/// step in the executor's slot stays small ([`LineRequest`], [`DataJob`]).
+pub type Topic = heapless::String<TOPIC_MAX, u8>;
+
+/// A [`Topic`] as the MQTT service's requests carry it (the same bytes; it always fits).
+pub(crate) fn request_topic(topic: &str) -> heapless::String<TOPIC_MAX> {
+    let mut wide = heapless::String::new();
+    let _ = wide.push_str(topic);
+    wide
+}
+
 /// The MQTT request of a command line (AT+TCMQTTPUB=, AT+TCMQTTSUB=, AT+TCMQTTUNSUB=), made
 /// a [`Request`] when the job sends it. Not a [`Request`] itself: that one's largest kind is
 /// the connect request (192 bytes), which no step carries (AT+TCMQTTCONN's job builds it), and
@@ -32,23 +43,23 @@ pub enum LineRequest {
         /// The command's name in its result line.
         name: &'static str,
         /// Topic name (valid UTF-8, no wildcards).
-        topic: heapless::String<TOPIC_MAX>,
-        /// Length of the payload in the session's payload area.
-        length: usize,
+        topic: Topic,
+        /// Length of the payload in the session's payload area (at most 2,048).
+        length: u16,
         /// QoS 0 or 1.
         qos: mqtt_session::codec::QoS,
     },
     /// AT+TCMQTTSUB=: [`Request::Subscribe`] of a user slot.
     Subscribe {
         /// A valid filter.
-        filter: heapless::String<TOPIC_MAX>,
+        filter: Topic,
         /// QoS 0 or 1.
         qos: mqtt_session::codec::QoS,
     },
     /// AT+TCMQTTUNSUB=: [`Request::Unsubscribe`].
     Unsubscribe {
         /// The bytes of a user slot, or anything.
-        filter: heapless::Vec<u8, TOPIC_MAX>,
+        filter: heapless::Vec<u8, TOPIC_MAX, u8>,
     },
 }
 
@@ -62,16 +73,18 @@ impl From<LineRequest> for Request {
                 qos,
             } => Request::Publish {
                 name,
-                topic,
-                length,
+                topic: request_topic(&topic),
+                length: usize::from(length),
                 qos,
             },
             LineRequest::Subscribe { filter, qos } => Request::Subscribe {
-                filter,
+                filter: request_topic(&filter),
                 qos,
                 kind: mqtt_session::session::SlotKind::User,
             },
-            LineRequest::Unsubscribe { filter } => Request::Unsubscribe { filter },
+            LineRequest::Unsubscribe { filter } => Request::Unsubscribe {
+                filter: heapless::Vec::from_slice(&filter).unwrap_or_default(),
+            },
         }
     }
 }
@@ -114,8 +127,8 @@ pub enum Step {
     /// `len` payload bytes (`at-engine.md` §7) and then runs `then` on them; an aborted data
     /// phase ends the command with `+CME ERROR:204` instead.
     Data {
-        /// Payload bytes to read.
-        len: usize,
+        /// Payload bytes to read (at most 4,096).
+        len: u16,
         /// Terminator and Ctrl+Z rules of the phase.
         kind: at_parser::DataKind,
         /// What to do with the payload.
