@@ -335,31 +335,45 @@ impl<F: NorFlash> Settings<F> {
     }
 
     /// Reads one record; a tombstone reads as `None`.
-    pub(crate) async fn fetch<T: Record>(&mut self) -> Result<Option<T>, StorageError> {
-        let key = T::KEY.to_byte();
-        let found = self
-            .map
-            .fetch_item::<Incoming<T>>(&mut self.buffer.0, &key)
-            .await?;
-        Ok(found.and_then(|incoming| incoming.0))
+    // An `async` block, not an `async fn`: the receiver is kept once, not twice (this future
+    // is under every read the engine awaits).
+    #[allow(clippy::manual_async_fn)]
+    pub(crate) fn fetch<T: Record>(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<T>, StorageError>> + use<'_, F, T> {
+        async move {
+            let key = T::KEY.to_byte();
+            let found = self
+                .map
+                .fetch_item::<Incoming<T>>(&mut self.buffer.0, &key)
+                .await?;
+            Ok(found.and_then(|incoming| incoming.0))
+        }
     }
 
     /// Writes `value` (a tombstone for `None`) unless it is already stored.
-    pub(crate) async fn store<T: Record + PartialEq>(
-        &mut self,
-        value: Option<&T>,
-    ) -> Result<(), StorageError> {
-        match self.fetch::<T>().await {
-            Ok(current) if current.as_ref() == value => return Ok(()),
-            // A corrupt record is exactly what a new write should replace.
-            Ok(_) | Err(StorageError::Corrupted) => {}
-            Err(error) => return Err(error),
+    // An `async` block capturing the value's `Outgoing` wrapper only, not an `async fn`: its
+    // arguments would be kept twice, beside the write (this future is under every flash write
+    // the engine awaits, the deepest wait of its executor).
+    #[allow(clippy::manual_async_fn)]
+    pub(crate) fn store<'a, T: Record + PartialEq>(
+        &'a mut self,
+        value: Option<&'a T>,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F, T> {
+        let outgoing = Outgoing(value);
+        async move {
+            match self.fetch::<T>().await {
+                Ok(current) if current.as_ref() == outgoing.0 => return Ok(()),
+                // A corrupt record is exactly what a new write should replace.
+                Ok(_) | Err(StorageError::Corrupted) => {}
+                Err(error) => return Err(error),
+            }
+            debug!("writing settings record {}", T::KEY.to_byte());
+            let key = T::KEY.to_byte();
+            self.map
+                .store_item(&mut self.buffer.0, &key, &outgoing)
+                .await
+                .map_err(StorageError::from)
         }
-        debug!("writing settings record {}", T::KEY.to_byte());
-        let key = T::KEY.to_byte();
-        self.map
-            .store_item(&mut self.buffer.0, &key, &Outgoing(value))
-            .await
-            .map_err(StorageError::from)
     }
 }

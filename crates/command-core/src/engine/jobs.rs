@@ -37,16 +37,23 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 {
     /// Writes the record in the slot to flash (the one place the records that no step
     /// carries are written from); true once stored. The slot keeps the record.
-    pub(super) async fn store_slot(&mut self) -> bool {
-        let settings = &mut *self.module.settings;
-        let stored = match &self.slot {
-            Slot::Station(station) => settings.store_station(station).await,
-            Slot::Device(device) => settings.store_device(device).await,
-            Slot::Errors(errors) => settings.store_provisioning_errors(errors).await,
-            Slot::Firmware(record) => settings.store_firmware(record).await,
-            Slot::Empty | Slot::Step(_) => return false,
-        };
-        stored.is_ok()
+    // An `async` block, not an `async fn`: the receiver is kept once (this frame lies right
+    // above the flash write).
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn store_slot(
+        &mut self,
+    ) -> impl core::future::Future<Output = bool> + use<'_, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            let settings = &mut *self.module.settings;
+            let stored = match &self.slot {
+                Slot::Station(station) => settings.store_station(station).await,
+                Slot::Device(device) => settings.store_device(device).await,
+                Slot::Errors(errors) => settings.store_provisioning_errors(errors).await,
+                Slot::Firmware(record) => settings.store_firmware(record).await,
+                Slot::Empty | Slot::Step(_) => return false,
+            };
+            stored.is_ok()
+        }
     }
 
     /// Runs the job of the step in the slot and completes its output.
