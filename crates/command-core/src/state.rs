@@ -13,8 +13,6 @@ pub const MQTT_SERVER_MAX: usize = 63;
 /// Everything the engine keeps in RAM between commands.
 #[derive(Debug, Clone)]
 pub struct RamState {
-    /// Echo of received lines (ATE0/ATE1); on after every boot.
-    pub echo: bool,
     /// AT+TCMQTTSRV override; `None` until set since boot (a one-byte length: 63 bytes fit).
     pub mqtt_server: Option<heapless::Vec<u8, MQTT_SERVER_MAX, u8>>,
     /// Parameters of the last successful AT+TCMQTTCONN (`1,5000,240,1,1` after boot).
@@ -40,7 +38,6 @@ impl RamState {
     /// Boot state built from the records read from flash.
     pub fn boot(settings: Snapshot) -> Self {
         RamState {
-            echo: true,
             mqtt_server: None,
             mqtt_parameters: MqttParameters::default(),
             log_level: 1,
