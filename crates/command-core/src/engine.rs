@@ -337,7 +337,11 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     (barrier_line, self.stash(entry))
                 };
                 self.entered_data = false;
-                let next = self.execute(state, rejected).await;
+                let next = if rejected {
+                    self.reject().await
+                } else {
+                    self.execute(state).await
+                };
                 if barrier_line {
                     // A command that ended without entering data mode leaves its barrier set:
                     // the bytes held back are ordinary lines again. One that entered data mode
@@ -464,8 +468,21 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    /// Runs the line stashed in the reply block (`rejected`: the `[E:04]` of an over-long one)
-    /// with the UART held; an async command releases it after its acceptance.
+    /// Answers an over-long line with `[E:04]`, in a block of its own (no echo: the line was
+    /// not kept). Not a branch of `execute`: its flag would take room in every frame of it.
+    async fn reject(&mut self) -> Next {
+        if self.open_block().await.is_err() {
+            return Next::Exit(Exit::UartClosed);
+        }
+        self.reply.clear();
+        self.reply.engine_error(EngineError::TooLong);
+        let next = self.flush_reply().await;
+        self.held = None;
+        next
+    }
+
+    /// Runs the line stashed in the reply block with the UART held; an async command releases
+    /// it after its acceptance.
     ///
     /// One function from the block's opening to the job: every async fn between the
     /// executor's loop and its deepest wait (a flash write) keeps its own state beside it.
@@ -473,17 +490,12 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     fn execute<'e>(
         &'e mut self,
         state: &'e mut RamState,
-        rejected: bool,
     ) -> impl core::future::Future<Output = Next> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
         async move {
             if self.open_block().await.is_err() {
                 return Next::Exit(Exit::UartClosed);
             }
-            let next = if rejected {
-                self.reply.clear();
-                self.reply.engine_error(EngineError::TooLong);
-                self.flush_reply().await
-            } else {
+            let next = {
                 // The echo goes out first, inside the block (the UART is held, so nothing
                 // comes between it and the answer, and the block's one flush follows the
                 // answer): the reply then holds only the answer, never a line and its answer.
@@ -494,9 +506,15 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 match &self.slot {
                     Slot::Step(Step::Sync(_)) => {
                         // The answer (after the echo) goes out before the job runs.
-                        match self.flush_reply().await {
-                            Next::Continue => self.run_job(state).await,
-                            exit => exit,
+                        match (self.flush_reply().await, &self.slot) {
+                            // A provisioning stop drives the provisioning machine (its flash
+                            // writes): run from here, one frame less above them.
+                            (Next::Continue, Slot::Step(Step::Sync(Job::ProvisionStop))) => {
+                                self.provision_stop(state).await;
+                                self.flush_reply().await
+                            }
+                            (Next::Continue, _) => self.run_job(state).await,
+                            (exit, _) => exit,
                         }
                     }
                     Slot::Step(Step::Async(_)) => {
@@ -508,6 +526,12 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                             // run from here, one frame less above it.
                             (Next::Continue, Slot::Step(Step::Async(Job::OtaSet { .. }))) => {
                                 self.ota_set(state).await;
+                                self.flush_reply().await
+                            }
+                            // So does a provisioning start, which drives the provisioning
+                            // machine (its registration and flash writes).
+                            (Next::Continue, Slot::Step(Step::Async(Job::ProvisionStart(_)))) => {
+                                self.provision_start(state).await;
                                 self.flush_reply().await
                             }
                             (Next::Continue, _) => self.run_job(state).await,

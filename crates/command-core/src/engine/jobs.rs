@@ -144,20 +144,8 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     }
                 }
                 Job::OtaQuery => self.ota_query(),
-                Job::ProvisionStart(access_point) => {
-                    let mode = if access_point.is_some() {
-                        provisioning::Mode::SoftAp
-                    } else {
-                        provisioning::Mode::SmartConfig
-                    };
-                    self.start_provisioning(state, mode);
-                    self.drive_provisioning(state).await
-                }
-                Job::ProvisionStop => {
-                    self.stop_provisioning();
-                    self.drive_provisioning(state).await;
-                    self.reply.ok();
-                }
+                // Run by `execute`, one frame up.
+                Job::ProvisionStart(_) | Job::ProvisionStop => {}
                 Job::FirmwareInfo => self.firmware_info(state),
                 Job::ReadFirmware(length) => {
                     let length = *length;

@@ -302,6 +302,41 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
+    /// AT+TCSAP / AT+TCSTARTSMART after their acceptance, the step in the slot: starts the
+    /// session and drives the machine (run by `execute` itself, one frame less above the
+    /// machine's flash writes).
+    // An `async` block, not an `async fn`: the arguments are kept once.
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn provision_start<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            let mode = match &self.slot {
+                Slot::Step(Step::Async(Job::ProvisionStart(Some(_)))) => Mode::SoftAp,
+                Slot::Step(Step::Async(Job::ProvisionStart(None))) => Mode::SmartConfig,
+                _ => return,
+            };
+            self.start_provisioning(state, mode);
+            self.drive_provisioning(state).await
+        }
+    }
+
+    /// AT+TCSTOPSAP / AT+TCSTOPSMART after their checks: stops any session, drives the
+    /// machine, then `[OK]` (run by `execute` itself, as `provision_start`).
+    // An `async` block, not an `async fn`: the arguments are kept once.
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn provision_stop<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            self.stop_provisioning();
+            self.drive_provisioning(state).await;
+            self.reply.ok();
+        }
+    }
+
     /// Persists the router in the slot (the app's or SmartConfig's) as the station
     /// configuration.
     // An `async` block, not an `async fn`: the arguments are kept once (this frame lies
