@@ -18,7 +18,7 @@ use crate::engine::{run_with, Cloud, Module};
 /// it by what it measured and says so here. Each step, measured, is a row of the table in
 /// `docs/performance.md` ("Engine RAM"); the chip's own figure (the lx106 `ENGINE` static,
 /// gated against 28 KiB by `cargo xtask lx106 --ram-gate`) is about 1.3 KB smaller.
-/// 33,040 measured (branch `exec3`: the module record kept once, the provisioning machine's
+/// 33,032 measured (branch `exec3`: the module record kept once, the provisioning machine's
 /// timers, queue, log and error records packed, the slot's step without the connect request's
 /// size and with one-byte topic lengths, shallower frames above the executor's flash writes
 /// and a smaller storage write future).
