@@ -42,8 +42,8 @@ use storage::Settings;
 
 use crate::board::{BoardInfo, Certificates, Clock, Network, Offline, Random, Wifi};
 use crate::fmt::warning;
-use crate::handlers::{Context, Job, Step};
-use crate::mqtt::{MqttShared, Request, PAYLOAD_MAX};
+use crate::handlers::{Context, Job, LineRequest, Step};
+use crate::mqtt::{MqttShared, PAYLOAD_MAX};
 use crate::params::Params;
 use crate::queue::{Entry, InputQueue};
 use crate::render::{EngineError, Reply, BUSY_REPLY};
@@ -338,7 +338,11 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     (barrier_line, self.stash(entry))
                 };
                 self.entered_data = false;
-                let next = self.execute(state, rejected).await;
+                let next = if rejected {
+                    self.reject().await
+                } else {
+                    self.execute(state).await
+                };
                 if barrier_line {
                     // A command that ended without entering data mode leaves its barrier set:
                     // the bytes held back are ordinary lines again. One that entered data mode
@@ -465,8 +469,21 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         }
     }
 
-    /// Runs the line stashed in the reply block (`rejected`: the `[E:04]` of an over-long one)
-    /// with the UART held; an async command releases it after its acceptance.
+    /// Answers an over-long line with `[E:04]`, in a block of its own (no echo: the line was
+    /// not kept). Not a branch of `execute`: its flag would take room in every frame of it.
+    async fn reject(&mut self) -> Next {
+        if self.open_block().await.is_err() {
+            return Next::Exit(Exit::UartClosed);
+        }
+        self.reply.clear();
+        self.reply.engine_error(EngineError::TooLong);
+        let next = self.flush_reply().await;
+        self.held = None;
+        next
+    }
+
+    /// Runs the line stashed in the reply block with the UART held; an async command releases
+    /// it after its acceptance.
     ///
     /// One function from the block's opening to the job: every async fn between the
     /// executor's loop and its deepest wait (a flash write) keeps its own state beside it.
@@ -474,17 +491,12 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     fn execute<'e>(
         &'e mut self,
         state: &'e mut RamState,
-        rejected: bool,
     ) -> impl core::future::Future<Output = Next> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
         async move {
             if self.open_block().await.is_err() {
                 return Next::Exit(Exit::UartClosed);
             }
-            let next = if rejected {
-                self.reply.clear();
-                self.reply.engine_error(EngineError::TooLong);
-                self.flush_reply().await
-            } else {
+            let next = {
                 // The echo goes out first, inside the block (the UART is held, so nothing
                 // comes between it and the answer, and the block's one flush follows the
                 // answer): the reply then holds only the answer, never a line and its answer.
@@ -495,9 +507,15 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 match &self.slot {
                     Slot::Step(Step::Sync(_)) => {
                         // The answer (after the echo) goes out before the job runs.
-                        match self.flush_reply().await {
-                            Next::Continue => self.run_job(state).await,
-                            exit => exit,
+                        match (self.flush_reply().await, &self.slot) {
+                            // A provisioning stop drives the provisioning machine (its flash
+                            // writes): run from here, one frame less above them.
+                            (Next::Continue, Slot::Step(Step::Sync(Job::ProvisionStop))) => {
+                                self.provision_stop(state).await;
+                                self.flush_reply().await
+                            }
+                            (Next::Continue, _) => self.run_job(state).await,
+                            (exit, _) => exit,
                         }
                     }
                     Slot::Step(Step::Async(_)) => {
@@ -511,12 +529,18 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                                 self.ota_set(state).await;
                                 self.flush_reply().await
                             }
+                            // So does a provisioning start, which drives the provisioning
+                            // machine (its registration and flash writes).
+                            (Next::Continue, Slot::Step(Step::Async(Job::ProvisionStart(_)))) => {
+                                self.provision_start(state).await;
+                                self.flush_reply().await
+                            }
                             (Next::Continue, _) => self.run_job(state).await,
                             (exit, _) => exit,
                         }
                     }
                     &Slot::Step(Step::Data { len, kind, .. }) => {
-                        self.run_data_phase(state, len, kind).await
+                        self.run_data_phase(state, usize::from(len), kind).await
                     }
                     _ => self.flush_reply().await,
                 }
@@ -596,7 +620,10 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 .set
                 .map(|handler| handler(&mut context, reply, Params::new(args))),
         });
-        if !matches!(step, Some(Step::Async(Job::Mqtt(Request::Publish { .. })))) {
+        if !matches!(
+            step,
+            Some(Step::Async(Job::Mqtt(LineRequest::Publish { .. })))
+        ) {
             session.release_payload_area();
         }
         step.unwrap_or_else(|| {

@@ -13,18 +13,19 @@ pub const MQTT_SERVER_MAX: usize = 63;
 /// Everything the engine keeps in RAM between commands.
 #[derive(Debug, Clone)]
 pub struct RamState {
-    /// Echo of received lines (ATE0/ATE1); on after every boot.
-    pub echo: bool,
     /// AT+TCMQTTSRV override; `None` until set since boot (a one-byte length: 63 bytes fit).
     pub mqtt_server: Option<heapless::Vec<u8, MQTT_SERVER_MAX, u8>>,
     /// Parameters of the last successful AT+TCMQTTCONN (`1,5000,240,1,1` after boot).
     pub mqtt_parameters: MqttParameters,
     /// AT+TCLOG level 0..4; 1 after boot.
     pub log_level: u8,
-    /// Mirror of the persisted records.
+    /// Mirror of the persisted records, but for the module record, which is the one in effect
+    /// since boot (AT+TCMODINFOSET takes effect at the next boot).
     pub settings: Snapshot,
-    /// Module info in effect since boot (AT+TCMODINFOSET takes effect at the next boot).
-    pub boot_module: ModuleInfo,
+    /// AT+TCMODINFOSET stored a module record other than the one in effect: AT+TCMODINFOSET?
+    /// reads it back from flash. The record is kept once, not twice (stored and in effect:
+    /// 48 bytes for as long as the engine runs) for a query that is rare after a set.
+    pub module_pending: bool,
     /// Mirror of the certificate file table (names and sizes for the `?` forms and the
     /// mode-2 checks of AT+TCDEVINFOSET); empty until the engine reads it at boot. Without
     /// `certificates` no command lists the files and AT+TCDEVINFOSET reads the table from
@@ -36,17 +37,20 @@ pub struct RamState {
 impl RamState {
     /// Boot state built from the records read from flash.
     pub fn boot(settings: Snapshot) -> Self {
-        let boot_module = settings.module.clone().unwrap_or_default();
         RamState {
-            echo: true,
             mqtt_server: None,
             mqtt_parameters: MqttParameters::default(),
             log_level: 1,
             settings,
-            boot_module,
+            module_pending: false,
             #[cfg(feature = "certificates")]
             certificates: CertificateTable::default(),
         }
+    }
+
+    /// The module record in effect since boot (the spec's defaults without one).
+    pub fn module(&self) -> ModuleInfo {
+        self.settings.module.clone().unwrap_or_default()
     }
 
     /// The Wi-Fi mode (factory default 1).

@@ -278,6 +278,41 @@ fn device_info_is_stored_and_survives_a_reboot() {
 }
 
 #[test]
+fn module_record_query_shows_the_stored_record_and_a_set_back_to_the_one_in_effect_is_stored() {
+    let mut settings = fresh_settings();
+    let mut wifi = OneAccessPoint { joined: false };
+    let first = b"AT+TCMODINFOSET=\"FIRST\",2,5,1114112,909312,1\r\nAT+RST\r\n";
+    boot(&mut settings, &mut wifi, &[first], b"AT+RST\r\n\r\nOK\r\n");
+    // FIRST is in effect; SECOND is stored (read back from flash by the query), then FIRST
+    // again, which must reach the flash although it equals the record in effect.
+    let script = b"AT+TCMODINFOSET=\"SECOND\",4,2,2097152,1048576,0\r\nAT+TCMODINFOSET?\r\n\
+        AT+TCMODINFOSET=\"FIRST\",2,5,1114112,909312,1\r\nAT+TCMODINFOSET?\r\nAT+RST\r\n";
+    let (output, _, _) = boot(&mut settings, &mut wifi, &[script], b"AT+RST\r\n\r\nOK\r\n");
+    let expected =
+        b"AT+TCMODINFOSET?\r\n+TCMODINFOSET:\"SECOND\",4,2,2097152,1048576,0\r\n\r\nOK\r\n\
+        AT+TCMODINFOSET=\"FIRST\",2,5,1114112,909312,1\r\nOK\r\n+TCMODINFOSET:OK\r\n\
+        AT+TCMODINFOSET?\r\n+TCMODINFOSET:\"FIRST\",2,5,1114112,909312,1\r\n\r\nOK\r\n";
+    assert!(
+        output
+            .windows(expected.len())
+            .any(|window| window == expected.as_slice()),
+        "{}",
+        String::from_utf8_lossy(&output)
+    );
+    let (output, _, _) = boot(
+        &mut settings,
+        &mut wifi,
+        &[b"AT+TCMODINFOSET?\r\n"],
+        b"\r\nOK\r\n",
+    );
+    assert!(
+        output.ends_with(b"+TCMODINFOSET:\"FIRST\",2,5,1114112,909312,1\r\n\r\nOK\r\n"),
+        "{}",
+        String::from_utf8_lossy(&output)
+    );
+}
+
+#[test]
 fn reset_returns_a_reboot_exit() {
     let mut settings = fresh_settings();
     let mut wifi = OneAccessPoint { joined: false };

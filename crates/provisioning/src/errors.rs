@@ -86,13 +86,31 @@ pub const fn text(kind: u8) -> &'static str {
 }
 
 /// One failure: a type of `errors.md` §6 and its sub-code.
+///
+/// Packed (five bytes, alignment one, not eight): sixteen records are kept for as long as
+/// the module runs. Read the fields by value (a reference to a field of a packed struct is
+/// refused by the compiler).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(C, packed)]
 pub struct Failure {
     /// Error type.
     pub kind: u8,
     /// Sub-code (§6 sub-codes, an errno or an SDK code).
     pub sub: i32,
+}
+
+/// By hand: the derive would take references to the packed fields.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Failure {
+    fn format(&self, formatter: defmt::Formatter<'_>) {
+        let (kind, sub) = (self.kind, self.sub);
+        defmt::write!(
+            formatter,
+            "Failure {{ kind: {=u8}, sub: {=i32} }}",
+            kind,
+            sub
+        );
+    }
 }
 
 impl Failure {
@@ -112,7 +130,8 @@ pub const RECORD_CAPACITY: usize = 16;
 /// previous records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ErrorRecords {
-    records: Vec<Failure, RECORD_CAPACITY>,
+    /// A one-byte length: at most sixteen records.
+    records: Vec<Failure, RECORD_CAPACITY, u8>,
     /// Index of the first current record.
     current_start: u8,
 }

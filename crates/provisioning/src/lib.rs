@@ -9,6 +9,7 @@ pub mod dynreg;
 pub mod errors;
 mod fmt;
 mod logbook;
+mod ring;
 mod session;
 mod write;
 

@@ -6,6 +6,7 @@
 //! entry can ever contain a secret, because no event carries caller text.
 
 use crate::errors::{self, Failure};
+use crate::ring::Ring;
 use crate::write::{Out, Overflow};
 use crate::Mode;
 
@@ -55,17 +56,27 @@ impl LogEvent {
     }
 }
 
-/// An event packed into 12 bytes (a [`LogEvent`] takes 12 on its own).
+/// An event packed into 10 bytes of alignment one (a [`LogEvent`] takes 12 on its own; with
+/// its numbers as `u32`/`i32` fields an entry would take 12 too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
-    /// Uptime modulo 2^32 ms (49.7 days): enough to order ten entries.
-    uptime_ms: u32,
+    /// Uptime modulo 2^32 ms (49.7 days): enough to order ten entries (little-endian).
+    uptime_ms: [u8; 4],
     tag: u8,
     small: u8,
-    number: i32,
+    /// An `i32`, little-endian.
+    number: [u8; 4],
 }
 
 impl Entry {
+    /// What the log's unused places hold.
+    const FILLER: Self = Entry {
+        uptime_ms: [0; 4],
+        tag: 0,
+        small: 0,
+        number: [0; 4],
+    };
+
     fn new(uptime_ms: u64, event: LogEvent) -> Self {
         let (tag, small, number) = match event {
             LogEvent::Started(Mode::SoftAp) => (0, 0, 0),
@@ -80,11 +91,19 @@ impl Entry {
             LogEvent::Succeeded => (8, 0, 0),
         };
         Self {
-            uptime_ms: uptime_ms as u32,
+            uptime_ms: (uptime_ms as u32).to_le_bytes(),
             tag,
             small,
-            number,
+            number: number.to_le_bytes(),
         }
+    }
+
+    fn uptime_ms(self) -> u32 {
+        u32::from_le_bytes(self.uptime_ms)
+    }
+
+    fn number(self) -> i32 {
+        i32::from_le_bytes(self.number)
     }
 
     fn event(self) -> LogEvent {
@@ -96,17 +115,23 @@ impl Entry {
             (3, _) => LogEvent::Registered,
             (4, _) => LogEvent::Connected,
             (5, _) => LogEvent::TokenSent,
-            (6, _) => LogEvent::BindReply(self.number),
-            (7, kind) => LogEvent::Failed(Failure::new(kind, self.number)),
+            (6, _) => LogEvent::BindReply(self.number()),
+            (7, kind) => LogEvent::Failed(Failure::new(kind, self.number())),
             _ => LogEvent::Succeeded,
         }
     }
 }
 
 /// The last [`LOG_CAPACITY`] events, oldest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogBook {
-    entries: heapless::Deque<Entry, LOG_CAPACITY>,
+    entries: Ring<Entry, LOG_CAPACITY>,
+}
+
+impl Default for LogBook {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl LogBook {
@@ -114,7 +139,7 @@ impl LogBook {
     #[must_use]
     pub const fn new() -> Self {
         Self {
-            entries: heapless::Deque::new(),
+            entries: Ring::new(Entry::FILLER),
         }
     }
 
@@ -160,7 +185,7 @@ impl LogBook {
         for entry in self.entries.iter().skip(skipped) {
             let event = entry.event();
             let (function, line, text, number) = event.parts();
-            out.integer(i64::from(entry.uptime_ms))?;
+            out.integer(i64::from(entry.uptime_ms()))?;
             out.put(b"|")?;
             out.put(function.as_bytes())?;
             out.put(b"(")?;

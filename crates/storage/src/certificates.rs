@@ -17,6 +17,7 @@
 //! reference is garbage and is erased before it is used again. The area
 //! therefore needs one slot more than [`CERTIFICATE_FILES_MAX`].
 
+use core::future::Future;
 use core::ops::Range;
 
 use embedded_storage_async::nor_flash::NorFlash;
@@ -289,8 +290,10 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`].
-    pub async fn erase_certificates(&mut self) -> Result<(), StorageError> {
-        self.store::<CertificateTable>(None).await
+    pub fn erase_certificates(
+        &mut self,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'_, F> {
+        self.store::<CertificateTable>(None)
     }
 
     /// Erases `slot` and writes `contents` at its start, padding the last

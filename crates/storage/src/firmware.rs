@@ -25,6 +25,7 @@
 //! [`MultiwriteNorFlash`].
 
 use core::fmt;
+use core::future::Future;
 use core::ops::Range;
 
 use embedded_storage_async::nor_flash::{MultiwriteNorFlash, NorFlash};
@@ -189,8 +190,11 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`]: the record reads as old or new.
-    pub async fn store_firmware(&mut self, value: &FirmwareInfo) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_firmware<'a>(
+        &'a mut self,
+        value: &'a FirmwareInfo,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Erases the firmware record (`AT+TCRESTORE`, MD5 mismatch); the image
@@ -199,8 +203,10 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`].
-    pub async fn erase_firmware(&mut self) -> Result<(), StorageError> {
-        self.store::<FirmwareInfo>(None).await
+    pub fn erase_firmware(
+        &mut self,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'_, F> {
+        self.store::<FirmwareInfo>(None)
     }
 
     /// Size of the image area, if the board gave one.

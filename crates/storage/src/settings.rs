@@ -5,7 +5,13 @@
 //! value, which is the guarantee `cloud.md` §7 asks for. Writes are skipped
 //! when the stored value already equals the new one, which saves flash wear
 //! on hosts that resend their configuration at every boot.
+//!
+//! The typed store and erase methods are plain functions returning the one
+//! generic write's future rather than `async fn`s: an `async fn` wrapper adds
+//! a frame of its own (its arguments, 24 bytes) on top of sequential-storage's
+//! futures, the deepest a caller awaits (the engine's RAM, `docs/performance.md`).
 
+use core::future::Future;
 use core::ops::Range;
 
 use embedded_storage_async::nor_flash::NorFlash;
@@ -191,8 +197,11 @@ impl<F: NorFlash> Settings<F> {
     ///
     /// [`StorageError::Flash`] on a driver error; the record then reads as
     /// its old or its new value.
-    pub async fn store_device(&mut self, value: &DeviceInfo) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_device<'a>(
+        &'a mut self,
+        value: &'a DeviceInfo,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Stores the product record, unless it already holds `value`.
@@ -200,8 +209,11 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`].
-    pub async fn store_product(&mut self, value: &ProductInfo) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_product<'a>(
+        &'a mut self,
+        value: &'a ProductInfo,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Stores the module profile, unless it already holds `value`.
@@ -209,8 +221,11 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`].
-    pub async fn store_module(&mut self, value: &ModuleInfo) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_module<'a>(
+        &'a mut self,
+        value: &'a ModuleInfo,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Stores the Wi-Fi station configuration, unless it already holds `value`.
@@ -218,8 +233,11 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`].
-    pub async fn store_station(&mut self, value: &WifiStation) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_station<'a>(
+        &'a mut self,
+        value: &'a WifiStation,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Stores the Wi-Fi mode, unless it already holds `value`.
@@ -227,8 +245,20 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`].
-    pub async fn store_wifi_mode(&mut self, value: WifiMode) -> Result<(), StorageError> {
-        self.store(Some(&value)).await
+    pub fn store_wifi_mode<'a>(
+        &'a mut self,
+        value: &'a WifiMode,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
+    }
+
+    /// Reads the module profile.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::load`].
+    pub async fn module(&mut self) -> Result<Option<ModuleInfo>, StorageError> {
+        self.fetch().await
     }
 
     /// Reads the provisioning error records (`cloud.md` §6.6).
@@ -248,11 +278,11 @@ impl<F: NorFlash> Settings<F> {
     /// # Errors
     ///
     /// As [`Settings::store_device`]: the record reads as old or new.
-    pub async fn store_provisioning_errors(
-        &mut self,
-        value: &ProvisioningErrors,
-    ) -> Result<(), StorageError> {
-        self.store(Some(value)).await
+    pub fn store_provisioning_errors<'a>(
+        &'a mut self,
+        value: &'a ProvisioningErrors,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F> {
+        self.store(Some(value))
     }
 
     /// Erases the device and product records (`AT+TCRESTORE`); module info
@@ -305,31 +335,45 @@ impl<F: NorFlash> Settings<F> {
     }
 
     /// Reads one record; a tombstone reads as `None`.
-    pub(crate) async fn fetch<T: Record>(&mut self) -> Result<Option<T>, StorageError> {
-        let key = T::KEY.to_byte();
-        let found = self
-            .map
-            .fetch_item::<Incoming<T>>(&mut self.buffer.0, &key)
-            .await?;
-        Ok(found.and_then(|incoming| incoming.0))
+    // An `async` block, not an `async fn`: the receiver is kept once, not twice (this future
+    // is under every read the engine awaits).
+    #[allow(clippy::manual_async_fn)]
+    pub(crate) fn fetch<T: Record>(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<T>, StorageError>> + use<'_, F, T> {
+        async move {
+            let key = T::KEY.to_byte();
+            let found = self
+                .map
+                .fetch_item::<Incoming<T>>(&mut self.buffer.0, &key)
+                .await?;
+            Ok(found.and_then(|incoming| incoming.0))
+        }
     }
 
     /// Writes `value` (a tombstone for `None`) unless it is already stored.
-    pub(crate) async fn store<T: Record + PartialEq>(
-        &mut self,
-        value: Option<&T>,
-    ) -> Result<(), StorageError> {
-        match self.fetch::<T>().await {
-            Ok(current) if current.as_ref() == value => return Ok(()),
-            // A corrupt record is exactly what a new write should replace.
-            Ok(_) | Err(StorageError::Corrupted) => {}
-            Err(error) => return Err(error),
+    // An `async` block capturing the value's `Outgoing` wrapper only, not an `async fn`: its
+    // arguments would be kept twice, beside the write (this future is under every flash write
+    // the engine awaits, the deepest wait of its executor).
+    #[allow(clippy::manual_async_fn)]
+    pub(crate) fn store<'a, T: Record + PartialEq>(
+        &'a mut self,
+        value: Option<&'a T>,
+    ) -> impl Future<Output = Result<(), StorageError>> + use<'a, F, T> {
+        let outgoing = Outgoing(value);
+        async move {
+            match self.fetch::<T>().await {
+                Ok(current) if current.as_ref() == outgoing.0 => return Ok(()),
+                // A corrupt record is exactly what a new write should replace.
+                Ok(_) | Err(StorageError::Corrupted) => {}
+                Err(error) => return Err(error),
+            }
+            debug!("writing settings record {}", T::KEY.to_byte());
+            let key = T::KEY.to_byte();
+            self.map
+                .store_item(&mut self.buffer.0, &key, &outgoing)
+                .await
+                .map_err(StorageError::from)
         }
-        debug!("writing settings record {}", T::KEY.to_byte());
-        let key = T::KEY.to_byte();
-        self.map
-            .store_item(&mut self.buffer.0, &key, &Outgoing(value))
-            .await
-            .map_err(StorageError::from)
     }
 }

@@ -21,7 +21,7 @@ use super::jobs::Slot;
 use super::{Executor, Next};
 use crate::board::{Clock, Network, Wifi};
 use crate::handlers::publish_data::neutralise;
-use crate::handlers::{DataJob, Step};
+use crate::handlers::{request_topic, DataJob, Step};
 use crate::mqtt::Request;
 use crate::state::RamState;
 
@@ -182,7 +182,7 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 }
                 self.send(Request::Publish {
                     name,
-                    topic: topic.clone(),
+                    topic: request_topic(topic),
                     length: len,
                     qos: *qos,
                 });

@@ -119,13 +119,14 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         state: &'e RamState,
     ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
         async move {
-            let ota = &self.mqtt.ota;
+            // `self.mqtt.ota` is named where used: a local reference kept across the waits
+            // below would take its room beside the drain, the deepest wait of the command.
             let Some((enable, version)) = ota_set_step(&self.slot) else {
                 return;
             };
             if !enable {
-                ota.machine.borrow_mut().disable();
-                *ota.version.borrow_mut() = version.clone();
+                self.mqtt.ota.machine.borrow_mut().disable();
+                *self.mqtt.ota.version.borrow_mut() = version.clone();
                 // `UPDATEFAIL,208` of an aborted download goes out before the result line.
                 self.drain_ota(state).await;
                 self.reply.result_ok("TCOTASET");
@@ -137,7 +138,7 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
                 return;
             }
-            if !ota.machine.borrow().is_enabled() {
+            if !self.mqtt.ota.machine.borrow().is_enabled() {
                 let sent = device_topic(state, UPDATE_TOPIC)
                     .map(|update| {
                         self.send(Request::Subscribe {
@@ -172,29 +173,33 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             // The report is written where every publish payload is: the session's payload area,
             // where its PUBLISH is encoded around it. Without an area (unsent bytes in it) the
             // publish fails like one that does not fit.
-            let length = match ota_set_step(&self.slot) {
-                Some((_, version)) => {
-                    let _ = ota.machine.borrow_mut().enable(version);
-                    let mut session = self.mqtt.session.borrow_mut();
-                    session
-                        .payload_area(ota::MAXIMUM_REPORT_LENGTH)
-                        .and_then(|area| ota::write_report(Report::Version, version, area).ok())
-                        .unwrap_or(0)
-                }
-                None => 0,
-            };
-            let sent = device_topic(state, REPORT_TOPIC)
-                .map(|report| {
-                    self.send(Request::Publish {
-                        name: "",
-                        topic: report,
-                        length,
-                        qos: QoS::AtLeastOnce,
+            // The length in a scope of its own: a local of the block would keep its room
+            // across the drain below, the deepest wait of the command.
+            let sent = {
+                let length = match ota_set_step(&self.slot) {
+                    Some((_, version)) => {
+                        let _ = self.mqtt.ota.machine.borrow_mut().enable(version);
+                        let mut session = self.mqtt.session.borrow_mut();
+                        session
+                            .payload_area(ota::MAXIMUM_REPORT_LENGTH)
+                            .and_then(|area| ota::write_report(Report::Version, version, area).ok())
+                            .unwrap_or(0)
+                    }
+                    None => 0,
+                };
+                device_topic(state, REPORT_TOPIC)
+                    .map(|report| {
+                        self.send(Request::Publish {
+                            name: "",
+                            topic: report,
+                            length,
+                            qos: QoS::AtLeastOnce,
+                        })
                     })
-                })
-                .is_some();
+                    .is_some()
+            };
             if !sent || self.outcome().await == Outcome::Failed {
-                ota.machine.borrow_mut().disable();
+                self.mqtt.ota.machine.borrow_mut().disable();
                 self.drain_ota(state).await;
                 self.reply.result_fail("TCOTASET", OTA_SETUP_FAILED);
                 return;
@@ -202,7 +207,7 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             let now = self.clock.now_ms();
             self.publish_resource_report(state, Report::Version, now);
             if let Some((_, version)) = ota_set_step(&self.slot) {
-                *ota.version.borrow_mut() = version.clone();
+                *self.mqtt.ota.version.borrow_mut() = version.clone();
             }
             self.reply.result_ok("TCOTASET");
         }
@@ -241,7 +246,7 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     .text(",")
                     .quoted(&ota::to_hex(&record.md5))
                     .text(",")
-                    .int(state.boot_module.fw_max)
+                    .int(state.module().fw_max)
                     .end();
             }
         }

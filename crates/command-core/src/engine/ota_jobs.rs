@@ -43,6 +43,21 @@ pub(crate) struct Download<S> {
     writer: FirmwareWriter,
 }
 
+/// The IO an event of the OTA machine needs, awaited by the drain (`Executor::drain_ota`).
+#[derive(Clone, Copy)]
+enum OtaIo {
+    /// Write the firmware record in the executor's slot.
+    StoreRecord,
+    /// Erase the firmware record.
+    ClearImage,
+    /// Send the GET for `offset..size`.
+    Fetch { offset: u32, size: u32 },
+    /// Hash the stored bytes `0..size`.
+    Verify { size: u32 },
+    /// Wait for the reports to leave, then reboot.
+    Reboot,
+}
+
 /// What ended the executor's idle wait besides a line.
 enum Woken {
     /// The service fed the machine.
@@ -110,8 +125,10 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                     Either4::Second(Woken::Machine) => {}
                     Either4::Third(woken) => {
                         let radio = self.provisioning_woken(state, woken);
-                        if let Some((event, now)) = radio {
-                            self.radio_event(state, event, now).await;
+                        let router =
+                            radio.and_then(|(event, now)| self.radio_event(state, event, now));
+                        if let Some(step) = router {
+                            self.router_received(state, step).await;
                         }
                         self.drive_provisioning(state).await;
                     }
@@ -240,88 +257,113 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     }
 
     /// Acts on every queued event of the machine, in order.
-    pub(super) async fn drain_ota(&mut self, state: &RamState) {
-        loop {
-            let now = self.clock.now_ms();
-            let event = self.mqtt.ota.machine.borrow_mut().poll(now);
-            let Some(event) = event else {
-                return;
-            };
-            self.ota_event(state, event, now).await;
+    // An `async` block, not an `async fn`: the arguments are kept once (this frame lies between
+    // the idle wait or AT+TCOTASET and a flash write).
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn drain_ota<'e>(
+        &'e mut self,
+        state: &'e RamState,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            loop {
+                let now = self.clock.now_ms();
+                let event = self.mqtt.ota.machine.borrow_mut().poll(now);
+                let Some(event) = event else {
+                    return;
+                };
+                // The event is carried out synchronously; only its IO is awaited, here, with
+                // nothing of the event kept but its numbers.
+                match self.ota_event(state, event, now) {
+                    None => {}
+                    Some(OtaIo::StoreRecord) => self.store_firmware_record(now).await,
+                    Some(OtaIo::ClearImage) => {
+                        if self.module.settings.erase_firmware().await.is_err() {
+                            warning!("firmware record not erased");
+                        }
+                        *self.mqtt.ota.record.borrow_mut() = None;
+                    }
+                    Some(OtaIo::Fetch { offset, size }) => {
+                        if let Err(failure) = self.fetch(offset, size, now).await {
+                            let now = self.clock.now_ms();
+                            self.mqtt
+                                .ota
+                                .machine
+                                .borrow_mut()
+                                .fetch_failed(failure, now);
+                        }
+                    }
+                    Some(OtaIo::Verify { size }) => self.verify(size).await,
+                    Some(OtaIo::Reboot) => {
+                        // `UPDATERESET` and the reports are queued; they leave meanwhile.
+                        self.clock.sleep_until(now + REBOOT_DELAY_MS).await;
+                        self.mqtt.ota.reboot.set(true);
+                    }
+                }
+            }
         }
     }
 
-    /// Carries out one event of the machine.
+    /// Carries out one event of the machine, but for its IO, which it hands back.
+    fn ota_event(&mut self, state: &RamState, event: Event, now: u64) -> Option<OtaIo> {
+        let ota = &self.mqtt.ota;
+        match event {
+            Event::Publish(report) => self.publish_report(state, report, now),
+            Event::Status(status) => self.ota_status(status),
+            Event::BeginImage | Event::Checkpoint { .. } | Event::CompleteImage => {
+                // The record goes to flash from the executor's slot (`jobs::Slot`): AT+TCOTASET's
+                // drain no longer needs its step there.
+                let record = ota.machine.borrow().firmware_record(
+                    &event,
+                    ota.max_size.get(),
+                    ota.resource_name().as_bytes(),
+                )?;
+                self.slot = Slot::Firmware(record);
+                return Some(OtaIo::StoreRecord);
+            }
+            Event::ClearImage => return Some(OtaIo::ClearImage),
+            Event::Fetch { offset, size } => return Some(OtaIo::Fetch { offset, size }),
+            Event::Abort => self.download = None,
+            Event::Verify { size } => return Some(OtaIo::Verify { size }),
+            Event::Unsubscribe => {
+                for prefix in [UPDATE_TOPIC, SERVICE_DOWN_TOPIC] {
+                    if let Some(filter) = device_topic(state, prefix) {
+                        // Errors are ignored (`commands.md` §5): a link that is down has no
+                        // subscription to remove, and the session end clears the slot.
+                        let _ = self.mqtt.session.borrow_mut().unsubscribe(
+                            SlotKind::Internal,
+                            &filter,
+                            now,
+                        );
+                    }
+                }
+                self.mqtt.service_wake.raise();
+            }
+            Event::Reboot => return Some(OtaIo::Reboot),
+            _ => {}
+        }
+        None
+    }
+
+    /// Stores the firmware record `ota_event` put into the slot and mirrors it; a record that
+    /// cannot be stored fails the transfer.
     // An `async` block, not an `async fn`: the arguments are kept once (this frame lies
-    // between the executor's idle wait and a flash write).
+    // between the OTA drain and a flash write).
     #[allow(clippy::manual_async_fn)]
-    fn ota_event<'e>(
-        &'e mut self,
-        state: &'e RamState,
-        event: Event,
+    fn store_firmware_record(
+        &mut self,
         now: u64,
-    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+    ) -> impl core::future::Future<Output = ()> + use<'_, 's, 'm, 'r, T, F, W, C, N> {
         async move {
             let ota = &self.mqtt.ota;
-            match event {
-                Event::Publish(report) => self.publish_report(state, report, now),
-                Event::Status(status) => self.ota_status(status),
-                Event::BeginImage | Event::Checkpoint { .. } | Event::CompleteImage => {
-                    // The record goes to flash from the executor's slot (`jobs::Slot`), not from
-                    // this frame: AT+TCOTASET's drain no longer needs its step there.
-                    let Some(record) = ota.machine.borrow().firmware_record(
-                        &event,
-                        ota.max_size.get(),
-                        ota.resource_name().as_bytes(),
-                    ) else {
-                        return;
-                    };
-                    self.slot = Slot::Firmware(record);
-                    if self.store_slot().await {
-                        if let Slot::Firmware(record) = &self.slot {
-                            *ota.record.borrow_mut() = Some(StoredImage::from(record));
-                        }
-                    } else {
-                        warning!("firmware record not stored");
-                        ota.machine.borrow_mut().fetch_failed(Failure::Flash, now);
-                    }
-                    self.slot = Slot::Empty;
+            if self.store_slot().await {
+                if let Slot::Firmware(record) = &self.slot {
+                    *ota.record.borrow_mut() = Some(StoredImage::from(record));
                 }
-                Event::ClearImage => {
-                    if self.module.settings.erase_firmware().await.is_err() {
-                        warning!("firmware record not erased");
-                    }
-                    *ota.record.borrow_mut() = None;
-                }
-                Event::Fetch { offset, size } => {
-                    if let Err(failure) = self.fetch(offset, size, now).await {
-                        let now = self.clock.now_ms();
-                        ota.machine.borrow_mut().fetch_failed(failure, now);
-                    }
-                }
-                Event::Abort => self.download = None,
-                Event::Verify { size } => self.verify(size).await,
-                Event::Unsubscribe => {
-                    for prefix in [UPDATE_TOPIC, SERVICE_DOWN_TOPIC] {
-                        if let Some(filter) = device_topic(state, prefix) {
-                            // Errors are ignored (`commands.md` §5): a link that is down has no
-                            // subscription to remove, and the session end clears the slot.
-                            let _ = self.mqtt.session.borrow_mut().unsubscribe(
-                                SlotKind::Internal,
-                                &filter,
-                                now,
-                            );
-                        }
-                    }
-                    self.mqtt.service_wake.raise();
-                }
-                Event::Reboot => {
-                    // `UPDATERESET` and the reports are queued; they leave meanwhile.
-                    self.clock.sleep_until(now + REBOOT_DELAY_MS).await;
-                    ota.reboot.set(true);
-                }
-                _ => {}
+            } else {
+                warning!("firmware record not stored");
+                ota.machine.borrow_mut().fetch_failed(Failure::Flash, now);
             }
+            self.slot = Slot::Empty;
         }
     }
 

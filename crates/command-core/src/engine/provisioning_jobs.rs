@@ -90,6 +90,15 @@ pub(super) async fn boot<F: embedded_storage_async::nor_flash::NorFlash>(
     provisioning::ErrorRecords::restored(&failures)
 }
 
+/// What is left to do with a router a radio event handed over (`radio_event`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum RouterStep {
+    /// The app's router (softAP): store it; the machine asks for the join later.
+    Store,
+    /// SmartConfig's: store it and join it now.
+    StoreAndJoin,
+}
+
 /// What woke the runner.
 pub(super) enum Woken {
     Timer,
@@ -209,103 +218,149 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
         None
     }
 
-    /// Feeds a radio event to the machine and stores or joins the router it hands over.
+    /// Feeds a radio event to the machine; a router it hands over goes into the slot, and
+    /// what is left to do with it (store it; join it too, for SmartConfig) is handed back for
+    /// `router_received`.
+    ///
+    /// Synchronous: the event is not part of the frames above the router's flash write.
+    pub(super) fn radio_event(
+        &mut self,
+        state: &RamState,
+        event: ProvisioningEvent,
+        now: u64,
+    ) -> Option<RouterStep> {
+        let machine = &mut self.provisioning.machine;
+        match event {
+            ProvisioningEvent::Datagram {
+                server,
+                from,
+                length,
+            } => {
+                let identity = identity(state)?;
+                let data = self.mqtt.data.borrow();
+                let datagram = &data[..length.min(DATAGRAM_MAX + 1)];
+                match machine.datagram(&identity, server, datagram, from, now) {
+                    Received::Router { ssid, password } => {
+                        let station = router(ssid, password);
+                        self.provisioning.router_refused = station.is_none();
+                        self.slot = Slot::Station(station?);
+                        Some(RouterStep::Store)
+                    }
+                    _ => None,
+                }
+            }
+            ProvisioningEvent::SmartConfigCredentials {
+                ssid_length,
+                password_length,
+            } => {
+                let data = self.mqtt.data.borrow();
+                let ssid = &data[..ssid_length];
+                let password = &data[ssid_length..ssid_length + password_length];
+                let station = WifiStation {
+                    ssid: heapless::Vec::from_slice(ssid).unwrap_or_default(),
+                    password: heapless::Vec::from_slice(password).unwrap_or_default(),
+                };
+                if station.ssid.is_empty() || !machine.is_running() {
+                    return None;
+                }
+                self.slot = Slot::Station(station);
+                self.module.wifi.stop_smartconfig();
+                Some(RouterStep::StoreAndJoin)
+            }
+            ProvisioningEvent::SmartConfigEnded => {
+                machine.wifi(WifiEvent::SmartConfigEnded, now);
+                None
+            }
+            ProvisioningEvent::StationLost => {
+                machine.wifi(WifiEvent::Disconnected, now);
+                None
+            }
+        }
+    }
+
+    /// Stores the router `radio_event` put into the slot and, for SmartConfig, joins it.
     // An `async` block, not an `async fn`: the arguments are kept once (this frame lies
     // between the executor's idle wait and a flash write).
     #[allow(clippy::manual_async_fn)]
-    pub(super) fn radio_event<'e>(
+    pub(super) fn router_received<'e>(
         &'e mut self,
         state: &'e mut RamState,
-        event: ProvisioningEvent,
-        now: u64,
+        step: RouterStep,
     ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
         async move {
-            let machine = &mut self.provisioning.machine;
-            match event {
-                ProvisioningEvent::Datagram {
-                    server,
-                    from,
-                    length,
-                } => {
-                    // The router goes into the slot in a scope of its own: a local here would
-                    // keep its room in this future across the flash write.
-                    let store = {
-                        let Some(identity) = identity(state) else {
-                            return;
-                        };
-                        let data = self.mqtt.data.borrow();
-                        let datagram = &data[..length.min(DATAGRAM_MAX + 1)];
-                        match machine.datagram(&identity, server, datagram, from, now) {
-                            Received::Router { ssid, password } => {
-                                let station = router(ssid, password);
-                                self.provisioning.router_refused = station.is_none();
-                                match station {
-                                    Some(station) => {
-                                        self.slot = Slot::Station(station);
-                                        true
-                                    }
-                                    None => false,
-                                }
-                            }
-                            _ => false,
-                        }
-                    };
-                    if store {
-                        self.store_router(state).await;
-                    }
-                }
-                ProvisioningEvent::SmartConfigCredentials {
-                    ssid_length,
-                    password_length,
-                } => {
-                    {
-                        let data = self.mqtt.data.borrow();
-                        let ssid = &data[..ssid_length];
-                        let password = &data[ssid_length..ssid_length + password_length];
-                        let station = WifiStation {
-                            ssid: heapless::Vec::from_slice(ssid).unwrap_or_default(),
-                            password: heapless::Vec::from_slice(password).unwrap_or_default(),
-                        };
-                        if station.ssid.is_empty() || !machine.is_running() {
-                            return;
-                        }
-                        self.slot = Slot::Station(station);
-                    }
-                    self.module.wifi.stop_smartconfig();
-                    self.store_router(state).await;
-                    let joined = self.join_router(state).await;
-                    let now = self.clock.now_ms();
-                    let event = if joined {
-                        WifiEvent::GotIp
-                    } else {
-                        WifiEvent::Disconnected
-                    };
-                    self.provisioning.machine.wifi(event, now);
-                }
-                ProvisioningEvent::SmartConfigEnded => {
-                    machine.wifi(WifiEvent::SmartConfigEnded, now)
-                }
-                ProvisioningEvent::StationLost => machine.wifi(WifiEvent::Disconnected, now),
+            self.store_router(state).await;
+            if step == RouterStep::StoreAndJoin {
+                let joined = self.join_router(state).await;
+                let now = self.clock.now_ms();
+                let event = if joined {
+                    WifiEvent::GotIp
+                } else {
+                    WifiEvent::Disconnected
+                };
+                self.provisioning.machine.wifi(event, now);
             }
+        }
+    }
+
+    /// AT+TCSAP / AT+TCSTARTSMART after their acceptance, the step in the slot: starts the
+    /// session and drives the machine (run by `execute` itself, one frame less above the
+    /// machine's flash writes).
+    // An `async` block, not an `async fn`: the arguments are kept once.
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn provision_start<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            let mode = match &self.slot {
+                Slot::Step(Step::Async(Job::ProvisionStart(Some(_)))) => Mode::SoftAp,
+                Slot::Step(Step::Async(Job::ProvisionStart(None))) => Mode::SmartConfig,
+                _ => return,
+            };
+            self.start_provisioning(state, mode);
+            self.drive_provisioning(state).await
+        }
+    }
+
+    /// AT+TCSTOPSAP / AT+TCSTOPSMART after their checks: stops any session, drives the
+    /// machine, then `[OK]` (run by `execute` itself, as `provision_start`).
+    // An `async` block, not an `async fn`: the arguments are kept once.
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn provision_stop<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            self.stop_provisioning();
+            self.drive_provisioning(state).await;
+            self.reply.ok();
         }
     }
 
     /// Persists the router in the slot (the app's or SmartConfig's) as the station
     /// configuration.
-    async fn store_router(&mut self, state: &mut RamState) {
-        let Slot::Station(station) = &self.slot else {
-            return;
-        };
-        if state.settings.station.as_ref() == Some(station) {
-            return;
-        }
-        if !self.store_slot().await {
-            warning!("router credentials not stored");
-            self.slot = Slot::Empty;
-            return;
-        }
-        if let Slot::Station(station) = core::mem::replace(&mut self.slot, Slot::Empty) {
-            state.settings.station = Some(station);
+    // An `async` block, not an `async fn`: the arguments are kept once (this frame lies
+    // between the idle wait and a flash write).
+    #[allow(clippy::manual_async_fn)]
+    fn store_router<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            let Slot::Station(station) = &self.slot else {
+                return;
+            };
+            if state.settings.station.as_ref() == Some(station) {
+                return;
+            }
+            if !self.store_slot().await {
+                warning!("router credentials not stored");
+                self.slot = Slot::Empty;
+                return;
+            }
+            if let Slot::Station(station) = core::mem::replace(&mut self.slot, Slot::Empty) {
+                state.settings.station = Some(station);
+            }
         }
     }
 
@@ -327,120 +382,130 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     // The data buffer holds an action's bytes while the radio sends them; nothing else uses
     // it meanwhile (see the module doc).
     #[allow(clippy::await_holding_refcell_ref)]
-    pub(super) async fn drive_provisioning(&mut self, state: &mut RamState) {
-        loop {
-            let now = self.clock.now_ms();
-            let action = {
-                let mut data = self.mqtt.data.borrow_mut();
-                let identity = identity(state);
-                self.provisioning
-                    .machine
-                    .poll(identity.as_ref(), now, &mut data[..])
-            };
-            let Some(action) = action else {
-                return;
-            };
-            let wifi = &mut *self.module.wifi;
-            let runner = &mut self.provisioning;
-            match action {
-                Action::Urc { length } => {
-                    let data = self.mqtt.data.borrow();
-                    self.mqtt
-                        .outbox
-                        .borrow_mut()
-                        .push_status(&[&data[..length]]);
-                    self.mqtt.output_ready.raise();
-                }
-                Action::StartRadio(mode) => {
-                    // Asked for only by the start, within AT+TCSAP's or AT+TCSTARTSMART's job.
-                    let access_point = match &self.slot {
-                        Slot::Step(Step::Async(Job::ProvisionStart(access_point))) => {
-                            access_point.as_ref()
+    // An `async` block, not an `async fn`: the arguments are kept once (this frame lies between
+    // the idle wait or a provisioning command and a flash write).
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn drive_provisioning<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
+    ) -> impl core::future::Future<Output = ()> + use<'e, 's, 'm, 'r, T, F, W, C, N> {
+        async move {
+            loop {
+                let now = self.clock.now_ms();
+                let action = {
+                    let mut data = self.mqtt.data.borrow_mut();
+                    let identity = identity(state);
+                    self.provisioning
+                        .machine
+                        .poll(identity.as_ref(), now, &mut data[..])
+                };
+                let Some(action) = action else {
+                    return;
+                };
+                let wifi = &mut *self.module.wifi;
+                let runner = &mut self.provisioning;
+                match action {
+                    Action::Urc { length } => {
+                        let data = self.mqtt.data.borrow();
+                        self.mqtt
+                            .outbox
+                            .borrow_mut()
+                            .push_status(&[&data[..length]]);
+                        self.mqtt.output_ready.raise();
+                    }
+                    Action::StartRadio(mode) => {
+                        // Asked for only by the start, within AT+TCSAP's or AT+TCSTARTSMART's job.
+                        let access_point = match &self.slot {
+                            Slot::Step(Step::Async(Job::ProvisionStart(access_point))) => {
+                                access_point.as_ref()
+                            }
+                            _ => None,
+                        };
+                        let result = match (mode, access_point) {
+                            (Mode::SoftAp, Some(access_point)) => {
+                                wifi.start_soft_ap(&SoftApConfig {
+                                    ssid: &access_point.ssid,
+                                    password: &access_point.password,
+                                    channel: access_point.channel,
+                                    max_stations: MAX_STATIONS,
+                                })
+                            }
+                            (Mode::SoftAp, None) => Err(7),
+                            (_, _) => wifi.start_smartconfig(),
+                        };
+                        runner.machine.radio_started(result, now);
+                    }
+                    Action::StopRadio => {
+                        wifi.stop_soft_ap();
+                        wifi.stop_smartconfig();
+                    }
+                    Action::JoinRouter => {
+                        wifi.stop_soft_ap();
+                        let joined = !runner.router_refused && self.join_router(state).await;
+                        let event = if joined {
+                            WifiEvent::GotIp
+                        } else {
+                            WifiEvent::Disconnected
+                        };
+                        let now = self.clock.now_ms();
+                        self.provisioning.machine.wifi(event, now);
+                    }
+                    Action::OpenServer(server) if wifi.open_udp(server).is_err() => {
+                        warning!("provisioning UDP server not opened");
+                    }
+                    Action::CloseServer(server) => wifi.close_udp(server),
+                    Action::Send { server, to, length } => {
+                        let data = self.mqtt.data.borrow();
+                        if wifi.send_udp(server, to, &data[..length]).await.is_err() {
+                            warning!("provisioning datagram not sent");
                         }
-                        _ => None,
-                    };
-                    let result = match (mode, access_point) {
-                        (Mode::SoftAp, Some(access_point)) => wifi.start_soft_ap(&SoftApConfig {
-                            ssid: &access_point.ssid,
-                            password: &access_point.password,
-                            channel: access_point.channel,
+                    }
+                    Action::Led(lit) => wifi.set_led(lit),
+                    Action::Register => {
+                        // Step 1 of `cloud.md` §6.5: dynamic registration with the product record
+                        // (AT+TCDEVREG's runner and budget); the device record is stored on success.
+                        let started = self.clock.now_ms();
+                        let result = self.register(state, started).await;
+                        let now = self.clock.now_ms();
+                        self.provisioning.machine.registered(result, now);
+                    }
+                    Action::MqttConnect => self.binding_connect(state).await,
+                    Action::MqttSubscribe { length } => self.binding_subscribe(state, length).await,
+                    Action::MqttPublish {
+                        topic_length,
+                        payload_length,
+                    } => {
+                        self.binding_publish(state, topic_length, payload_length)
+                            .await
+                    }
+                    Action::MqttDisconnect => {
+                        self.settle_operation().await;
+                        self.send(Request::Disconnect);
+                        self.outcome().await;
+                    }
+                    Action::OpenLogAp => {
+                        let config = SoftApConfig {
+                            ssid: LOG_AP_SSID,
+                            password: LOG_AP_PASSWORD,
+                            channel: 0,
                             max_stations: MAX_STATIONS,
-                        }),
-                        (Mode::SoftAp, None) => Err(7),
-                        (_, _) => wifi.start_smartconfig(),
-                    };
-                    runner.machine.radio_started(result, now);
-                }
-                Action::StopRadio => {
-                    wifi.stop_soft_ap();
-                    wifi.stop_smartconfig();
-                }
-                Action::JoinRouter => {
-                    wifi.stop_soft_ap();
-                    let joined = !runner.router_refused && self.join_router(state).await;
-                    let event = if joined {
-                        WifiEvent::GotIp
-                    } else {
-                        WifiEvent::Disconnected
-                    };
-                    let now = self.clock.now_ms();
-                    self.provisioning.machine.wifi(event, now);
-                }
-                Action::OpenServer(server) if wifi.open_udp(server).is_err() => {
-                    warning!("provisioning UDP server not opened");
-                }
-                Action::CloseServer(server) => wifi.close_udp(server),
-                Action::Send { server, to, length } => {
-                    let data = self.mqtt.data.borrow();
-                    if wifi.send_udp(server, to, &data[..length]).await.is_err() {
-                        warning!("provisioning datagram not sent");
+                        };
+                        if wifi.start_soft_ap(&config).is_err() {
+                            warning!("log softAP not started");
+                        }
                     }
-                }
-                Action::Led(lit) => wifi.set_led(lit),
-                Action::Register => {
-                    // Step 1 of `cloud.md` §6.5: dynamic registration with the product record
-                    // (AT+TCDEVREG's runner and budget); the device record is stored on success.
-                    let started = self.clock.now_ms();
-                    let result = self.register(state, started).await;
-                    let now = self.clock.now_ms();
-                    self.provisioning.machine.registered(result, now);
-                }
-                Action::MqttConnect => self.binding_connect(state).await,
-                Action::MqttSubscribe { length } => self.binding_subscribe(state, length).await,
-                Action::MqttPublish {
-                    topic_length,
-                    payload_length,
-                } => {
-                    self.binding_publish(state, topic_length, payload_length)
-                        .await
-                }
-                Action::MqttDisconnect => {
-                    self.settle_operation().await;
-                    self.send(Request::Disconnect);
-                    self.outcome().await;
-                }
-                Action::OpenLogAp => {
-                    let config = SoftApConfig {
-                        ssid: LOG_AP_SSID,
-                        password: LOG_AP_PASSWORD,
-                        channel: 0,
-                        max_stations: MAX_STATIONS,
-                    };
-                    if wifi.start_soft_ap(&config).is_err() {
-                        warning!("log softAP not started");
+                    Action::CloseLogAp => {
+                        wifi.close_udp(UdpServer::Log);
+                        wifi.stop_soft_ap();
                     }
-                }
-                Action::CloseLogAp => {
-                    wifi.close_udp(UdpServer::Log);
-                    wifi.stop_soft_ap();
-                }
-                Action::SaveErrors => {
-                    runner.errors_unsaved = true;
-                    if matches!(self.slot, Slot::Empty) {
-                        self.save_errors().await;
+                    Action::SaveErrors => {
+                        runner.errors_unsaved = true;
+                        if matches!(self.slot, Slot::Empty) {
+                            self.save_errors().await;
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
         }
     }

@@ -56,8 +56,8 @@ const HANDSHAKE_TIMED_OUT: i32 = -704;
 #[cfg(not(feature = "certificates"))]
 const RECEIVE_CHUNK: usize = 256;
 
-impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
-    Executor<'_, '_, '_, T, F, W, C, N>
+impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
+    Executor<'s, 'm, 'r, T, F, W, C, N>
 {
     /// Registers with the stored product record and stores the device record the cloud
     /// issued (`commands.md` §1 steps 5–9): `Ok(())` once stored, else the
@@ -67,35 +67,42 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     ///
     /// Callers ensure RUN is false (the network is then the executor's alone). Nothing is
     /// written to the UART here.
-    pub(crate) async fn register(
-        &mut self,
-        state: &mut RamState,
+    // An `async` block, not an `async fn`: the arguments are kept once (this frame lies between
+    // AT+TCDEVREG or the provisioning runner and the device record's flash write).
+    #[allow(clippy::manual_async_fn)]
+    pub(crate) fn register<'e>(
+        &'e mut self,
+        state: &'e mut RamState,
         started_ms: u64,
-    ) -> Result<(), i32> {
-        let Some(product) = state.settings.product.as_ref() else {
-            return Err(NOT_STORED);
-        };
-        if product.product_secret.len() < MINIMUM_PRODUCT_SECRET {
-            return Err(GENERIC_FAILURE);
+    ) -> impl core::future::Future<Output = Result<(), i32>> + use<'e, 's, 'm, 'r, T, F, W, C, N>
+    {
+        async move {
+            let Some(product) = state.settings.product.as_ref() else {
+                return Err(NOT_STORED);
+            };
+            if product.product_secret.len() < MINIMUM_PRODUCT_SECRET {
+                return Err(GENERIC_FAILURE);
+            }
+            let clock = self.clock;
+            let exchange = self.exchange(product, started_ms);
+            let body_length =
+                match select(exchange, clock.sleep_until(started_ms + BUDGET_MS)).await {
+                    Either::First(result) => result?,
+                    Either::Second(()) => return Err(TIMED_OUT),
+                };
+            // The record waits for its write in the slot, not in this future (`jobs::Slot`); the
+            // command or provisioning step that runs this no longer reads its step.
+            self.slot = Slot::Device(self.take_credential(state, body_length).await?);
+            let unchanged = matches!(&self.slot, Slot::Device(device) if state.settings.device.as_ref() == Some(device));
+            if !unchanged && !self.store_slot().await {
+                self.slot = Slot::Empty;
+                return Err(NOT_STORED);
+            }
+            if let Slot::Device(device) = core::mem::replace(&mut self.slot, Slot::Empty) {
+                state.settings.device = Some(device);
+            }
+            Ok(())
         }
-        let clock = self.clock;
-        let exchange = self.exchange(product, started_ms);
-        let body_length = match select(exchange, clock.sleep_until(started_ms + BUDGET_MS)).await {
-            Either::First(result) => result?,
-            Either::Second(()) => return Err(TIMED_OUT),
-        };
-        // The record waits for its write in the slot, not in this future (`jobs::Slot`); the
-        // command or provisioning step that runs this no longer reads its step.
-        self.slot = Slot::Device(self.take_credential(state, body_length).await?);
-        let unchanged = matches!(&self.slot, Slot::Device(device) if state.settings.device.as_ref() == Some(device));
-        if !unchanged && !self.store_slot().await {
-            self.slot = Slot::Empty;
-            return Err(NOT_STORED);
-        }
-        if let Slot::Device(device) = core::mem::replace(&mut self.slot, Slot::Empty) {
-            state.settings.device = Some(device);
-        }
-        Ok(())
     }
 
     /// Connects, sends the signed request and reads the reply; returns the length of its

@@ -104,7 +104,7 @@ pub fn tccertadd_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
     let checked = (|| {
         params.expect_count(2, 2)?;
         let name = file_name(&params)?;
-        let size = params.int_in(1, 1..=CERTIFICATE_SIZE_MAX as i32)? as usize;
+        let size = params.int_in(1, 1..=CERTIFICATE_SIZE_MAX as i32)? as u16;
         Ok::<_, ParamError>((name, size))
     })();
     let (name, size) = match checked {

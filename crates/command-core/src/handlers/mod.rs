@@ -21,10 +21,78 @@ pub mod wifi;
 
 pub use publish_data::DataJob;
 
+/// A topic or filter a command's step carries: a one-byte length (128 bytes fit), so that the
+/// step in the executor's slot stays small ([`LineRequest`], [`DataJob`]).
+pub type Topic = heapless::String<TOPIC_MAX, u8>;
+
+/// A [`Topic`] as the MQTT service's requests carry it (the same bytes; it always fits).
+pub(crate) fn request_topic(topic: &str) -> heapless::String<TOPIC_MAX> {
+    let mut wide = heapless::String::new();
+    let _ = wide.push_str(topic);
+    wide
+}
+
+/// The MQTT request of a command line (AT+TCMQTTPUB=, AT+TCMQTTSUB=, AT+TCMQTTUNSUB=), made
+/// a [`Request`] when the job sends it. Not a [`Request`] itself: that one's largest kind is
+/// the connect request (192 bytes), which no step carries (AT+TCMQTTCONN's job builds it), and
+/// the step lives in the executor's slot for as long as the engine runs (200 -> 168 bytes).
+#[derive(Debug)]
+pub enum LineRequest {
+    /// AT+TCMQTTPUB=: [`Request::Publish`].
+    Publish {
+        /// The command's name in its result line.
+        name: &'static str,
+        /// Topic name (valid UTF-8, no wildcards).
+        topic: Topic,
+        /// Length of the payload in the session's payload area (at most 2,048).
+        length: u16,
+        /// QoS 0 or 1.
+        qos: mqtt_session::codec::QoS,
+    },
+    /// AT+TCMQTTSUB=: [`Request::Subscribe`] of a user slot.
+    Subscribe {
+        /// A valid filter.
+        filter: Topic,
+        /// QoS 0 or 1.
+        qos: mqtt_session::codec::QoS,
+    },
+    /// AT+TCMQTTUNSUB=: [`Request::Unsubscribe`].
+    Unsubscribe {
+        /// The bytes of a user slot, or anything.
+        filter: heapless::Vec<u8, TOPIC_MAX, u8>,
+    },
+}
+
+impl From<LineRequest> for Request {
+    fn from(request: LineRequest) -> Self {
+        match request {
+            LineRequest::Publish {
+                name,
+                topic,
+                length,
+                qos,
+            } => Request::Publish {
+                name,
+                topic: request_topic(&topic),
+                length: usize::from(length),
+                qos,
+            },
+            LineRequest::Subscribe { filter, qos } => Request::Subscribe {
+                filter: request_topic(&filter),
+                qos,
+                kind: mqtt_session::session::SlotKind::User,
+            },
+            LineRequest::Unsubscribe { filter } => Request::Unsubscribe {
+                filter: heapless::Vec::from_slice(&filter).unwrap_or_default(),
+            },
+        }
+    }
+}
+
 use storage::{DeviceInfo, ModuleInfo, ProductInfo, WifiMode, WifiStation};
 
 use crate::board::{Association, BoardInfo};
-use crate::mqtt::{DiagnosticReport, Request};
+use crate::mqtt::{DiagnosticReport, Request, TOPIC_MAX};
 use crate::render::Reply;
 use crate::state::{Gates, MqttParameters, RamState};
 
@@ -59,8 +127,8 @@ pub enum Step {
     /// `len` payload bytes (`at-engine.md` §7) and then runs `then` on them; an aborted data
     /// phase ends the command with `+CME ERROR:204` instead.
     Data {
-        /// Payload bytes to read.
-        len: usize,
+        /// Payload bytes to read (at most 4,096).
+        len: u16,
         /// Terminator and Ctrl+Z rules of the phase.
         kind: at_parser::DataKind,
         /// What to do with the payload.
@@ -80,6 +148,8 @@ pub enum Job {
     StoreProduct(ProductInfo),
     /// AT+TCMODINFOSET: store the module record.
     StoreModule(ModuleInfo),
+    /// AT+TCMODINFOSET? after a set since boot: the stored module record, read from flash.
+    ModuleQuery,
     /// AT+CWMODE=: store the Wi-Fi mode.
     StoreWifiMode(WifiMode),
     /// AT+CWJAP=: join and, on success, store the credentials.
@@ -104,7 +174,7 @@ pub enum Job {
     /// AT+TCMQTTCONN=: check the device record, then connect.
     MqttConnect(MqttParameters),
     /// AT+TCMQTTPUB=, AT+TCMQTTSUB=, AT+TCMQTTUNSUB=: one request to the MQTT service.
-    Mqtt(Request),
+    Mqtt(LineRequest),
     /// AT+TCMQTTDISCONN: end the session, then `[OK]`.
     MqttDisconnect,
     /// AT+TCOTASET=: enable (subscribe, version report) or disable OTA.

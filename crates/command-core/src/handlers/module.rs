@@ -21,7 +21,7 @@ const FLASH_END_4MB: i64 = 4 * 1024 * 1024;
 /// AT+TCMODULE
 pub fn tcmodule_exec(context: &mut Context<'_>, reply: &mut Reply) -> Step {
     let board = context.board;
-    let module = &context.state.boot_module;
+    let module = context.state.module();
     let m = board.mac;
     reply
         .line()
@@ -111,9 +111,19 @@ pub fn tcmodinfoset_test(_: &mut Context<'_>, reply: &mut Reply) -> Step {
 }
 
 /// AT+TCMODINFOSET? shows the stored record (or the defaults), which may differ from the one in
-/// effect since boot until the next reboot.
+/// effect since boot until the next reboot: then the executor reads it from flash
+/// (`RamState::module_pending`).
 pub fn tcmodinfoset_query(context: &mut Context<'_>, reply: &mut Reply) -> Step {
-    let module = context.state.settings.module.clone().unwrap_or_default();
+    if context.state.module_pending {
+        return Step::Sync(Job::ModuleQuery);
+    }
+    module_line(reply, &context.state.module());
+    reply.ok();
+    Step::Done
+}
+
+/// The `+TCMODINFOSET:` line of AT+TCMODINFOSET?.
+pub(crate) fn module_line(reply: &mut Reply, module: &ModuleInfo) {
     reply
         .line()
         .text("+TCMODINFOSET:")
@@ -129,8 +139,6 @@ pub fn tcmodinfoset_query(context: &mut Context<'_>, reply: &mut Reply) -> Step 
         .text(",")
         .int(module.reserved)
         .end();
-    reply.ok();
-    Step::Done
 }
 
 /// `AT+TCMODINFOSET="<name>",<flash>,<gpio>,<base>,<max>,<reserved>`

@@ -5,9 +5,9 @@ use mqtt_session::codec::QoS;
 use mqtt_session::session::Slot;
 use mqtt_session::topic;
 
-use super::{Context, Job, Step};
+use super::{Context, Job, LineRequest, Step, Topic};
 use crate::board::Profile;
-use crate::mqtt::{Request, PAYLOAD_MAX, TOPIC_MAX};
+use crate::mqtt::{PAYLOAD_MAX, TOPIC_MAX};
 use crate::params::{ParamError, Params};
 use crate::render::{EngineError, Reply};
 use crate::state::MqttParameters;
@@ -130,12 +130,13 @@ pub fn tcmqttpub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
         // Unescaped straight into the session's payload area, where its PUBLISH is encoded
         // around it. Without an area (unsent bytes still in it) the request goes on empty
         // and the session refuses it like a publish that does not fit (`FAIL,204`).
+        // At most PAYLOAD_MAX (2,048) bytes: a `u16`.
         let length = if context.payload.is_empty() {
             0
         } else {
-            params.text_to(2, 1, PAYLOAD_MAX, context.payload)?
+            params.text_to(2, 1, PAYLOAD_MAX, context.payload)? as u16
         };
-        Ok::<_, ParamError>(Request::Publish {
+        Ok::<_, ParamError>(LineRequest::Publish {
             name: "TCMQTTPUB",
             topic,
             length,
@@ -186,11 +187,7 @@ pub fn tcmqttsub_set(context: &mut Context<'_>, reply: &mut Reply, params: Param
             return Err(ParamError::Range);
         }
         let qos = qos(&params, 1)?;
-        Ok::<_, ParamError>(Request::Subscribe {
-            filter,
-            qos,
-            kind: mqtt_session::session::SlotKind::User,
-        })
+        Ok::<_, ParamError>(LineRequest::Subscribe { filter, qos })
     })();
     accept(reply, checked)
 }
@@ -221,7 +218,9 @@ pub fn tcmqttunsub_set(context: &mut Context<'_>, reply: &mut Reply, params: Par
     let checked = params
         .expect_count(1, 1)
         .and_then(|()| params.text::<TOPIC_MAX>(0, 1, TOPIC_MAX))
-        .map(|filter| Request::Unsubscribe { filter });
+        .map(|filter| LineRequest::Unsubscribe {
+            filter: heapless::Vec::from_slice(&filter).unwrap_or_default(),
+        });
     accept(reply, checked)
 }
 
@@ -244,7 +243,7 @@ pub(super) fn link_checks(
     Some(Step::Done)
 }
 
-fn accept(reply: &mut Reply, checked: Result<Request, ParamError>) -> Step {
+fn accept(reply: &mut Reply, checked: Result<LineRequest, ParamError>) -> Step {
     match checked {
         Ok(request) => {
             reply.accepted();
@@ -258,7 +257,7 @@ fn accept(reply: &mut Reply, checked: Result<Request, ParamError>) -> Step {
 }
 
 /// Topic String 1..128, valid UTF-8 without wildcards (what MQTT allows in a PUBLISH).
-pub(super) fn topic_name(params: &Params<'_>) -> Result<heapless::String<TOPIC_MAX>, ParamError> {
+pub(super) fn topic_name(params: &Params<'_>) -> Result<Topic, ParamError> {
     let topic = utf8(params.text::<TOPIC_MAX>(0, 1, TOPIC_MAX)?)?;
     if topic::is_valid_topic_name(&topic) {
         Ok(topic)
@@ -267,8 +266,11 @@ pub(super) fn topic_name(params: &Params<'_>) -> Result<heapless::String<TOPIC_M
     }
 }
 
-fn utf8(bytes: heapless::Vec<u8, TOPIC_MAX>) -> Result<heapless::String<TOPIC_MAX>, ParamError> {
-    heapless::String::from_utf8(bytes).map_err(|_| ParamError::Range)
+fn utf8(bytes: heapless::Vec<u8, TOPIC_MAX>) -> Result<Topic, ParamError> {
+    let text = core::str::from_utf8(&bytes).map_err(|_| ParamError::Range)?;
+    let mut topic = Topic::new();
+    topic.push_str(text).map_err(|_| ParamError::Range)?;
+    Ok(topic)
 }
 
 pub(super) fn qos(params: &Params<'_>, index: usize) -> Result<QoS, ParamError> {

@@ -8,7 +8,6 @@ use mqtt_session::codec::QoS;
 
 use super::mqtt_link::{link_checks, qos, topic_name};
 use super::{Context, Step};
-use crate::mqtt::TOPIC_MAX;
 use crate::params::{ParamError, Params};
 use crate::render::Reply;
 
@@ -23,7 +22,7 @@ pub enum DataJob {
         /// `TCMQTTPUBL` or `TCMQTTPUBRAW`.
         name: &'static str,
         /// Topic name (valid UTF-8, no wildcards).
-        topic: heapless::String<TOPIC_MAX>,
+        topic: super::Topic,
         /// QoS 0 or 1.
         qos: QoS,
         /// Apply PUBL's escape neutralisation first.
@@ -74,7 +73,7 @@ fn publish_set(
     let checked = (|| {
         let topic = topic_name(params)?;
         let qos = qos(params, 1)?;
-        let len = params.int_in(2, 1..=DATA_PUBLISH_MAX as i32)? as usize;
+        let len = params.int_in(2, 1..=DATA_PUBLISH_MAX as i32)? as u16;
         Ok::<_, ParamError>((topic, qos, len))
     })();
     match checked {

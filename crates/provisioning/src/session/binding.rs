@@ -2,8 +2,8 @@
 //! registration, the internal MQTT session, the token and its reply.
 
 use super::{
-    Identity, MqttEvent, Pending, Phase, Provisioning, Simple, PUBACK_WAIT_MS, PUBLISH_WRITES,
-    SUBSCRIBE_WAIT_MS, TOKEN_WAIT_MS,
+    Identity, Moment, MqttEvent, Pending, Phase, Provisioning, Simple, PUBACK_WAIT_MS,
+    PUBLISH_WRITES, SUBSCRIBE_WAIT_MS, TOKEN_WAIT_MS,
 };
 use crate::errors::{kind, Failure};
 use crate::logbook::LogEvent;
@@ -15,7 +15,7 @@ impl Provisioning {
         };
         if session.registered {
             session.phase = Phase::Connecting {
-                retry_at_ms: None,
+                retry_at_ms: Moment::NONE,
                 retried: false,
             };
             session.mqtt_open = true;
@@ -65,7 +65,7 @@ impl Provisioning {
                 } else {
                     let delay = if session.wifi_up { 1_000 } else { 2_000 };
                     session.phase = Phase::Connecting {
-                        retry_at_ms: Some(now_ms + delay),
+                        retry_at_ms: Moment::at(now_ms + delay),
                         retried: true,
                     };
                 }

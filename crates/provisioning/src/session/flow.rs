@@ -1,10 +1,12 @@
 //! Events in: start, stop, the radio, datagrams and Wi-Fi; the end of a
 //! session.
 
+use core::num::NonZeroU8;
+
 use super::{
-    Identity, Mode, Outcome, Peer, Pending, Phase, Provisioning, Received, Record, Replies, Server,
-    ServerState, Session, Simple, WifiEvent, BUDGET_AFTER_DISCONNECT_MS, BUDGET_MS, EXTRA_ROUNDS,
-    LOG_AP_DELAY_MS, LOG_REPEAT_MS, REPLY_COUNT, SERVER_LIFETIME_MS,
+    Identity, Mode, Moment, Outcome, PackedPeer, Peer, Pending, Phase, Provisioning, Received,
+    Record, Replies, Server, ServerState, Session, Simple, WifiEvent, BUDGET_AFTER_DISCONNECT_MS,
+    BUDGET_MS, EXTRA_ROUNDS, LOG_AP_DELAY_MS, LOG_REPEAT_MS, REPLY_COUNT, SERVER_LIFETIME_MS,
 };
 use crate::app::{self, AppCommand, DEFAULT_REGION};
 use crate::errors::{kind, sub, Failure};
@@ -29,12 +31,12 @@ impl Provisioning {
             mode,
             phase: Phase::Starting,
             budget_deadline_ms: now_ms + BUDGET_MS,
-            next_toggle_ms: None,
+            next_toggle_ms: Moment::NONE,
             led: false,
             wifi_up: false,
             radio_on: false,
             mqtt_open: false,
-            server: ServerState::Closed,
+            server: ServerState::CLOSED,
             replies: None,
             token: heapless::Vec::new(),
             registered: record == Record::Device,
@@ -59,12 +61,10 @@ impl Provisioning {
         match result {
             Ok(()) => {
                 session.radio_on = true;
-                session.next_toggle_ms = Some(now_ms + mode.period_ms());
+                session.next_toggle_ms = Moment::at(now_ms + mode.period_ms());
                 session.phase = match mode {
                     Mode::SoftAp => {
-                        session.server = ServerState::Open {
-                            until_ms: now_ms + SERVER_LIFETIME_MS,
-                        };
+                        session.server = ServerState::open(now_ms + SERVER_LIFETIME_MS);
                         Phase::WaitingCommand
                     }
                     Mode::SmartConfig => Phase::WaitingIp,
@@ -89,7 +89,7 @@ impl Provisioning {
             self.act(Simple::SaveErrors);
         }
         self.push(Pending::Urc(mode, Outcome::StartFailed(failure_kind)));
-        self.log_ap.open_at_ms = Some(now_ms + LOG_AP_DELAY_MS);
+        self.log_ap.open_at_ms = Moment::at(now_ms + LOG_AP_DELAY_MS);
     }
 
     /// AT+TCSTOPSAP / AT+TCSTOPSMART (`commands.md` §6 stop rule): any
@@ -110,9 +110,11 @@ impl Provisioning {
 
     /// A station join started elsewhere (AT+CWJAP) ends the log softAP.
     pub fn close_log_ap(&mut self) {
-        self.log_ap.open_at_ms = None;
-        self.log_ap.repeat = None;
-        if self.log_ap.close_at_ms.take().is_some() {
+        self.log_ap.open_at_ms = Moment::NONE;
+        self.log_ap.repeat_at_ms = Moment::NONE;
+        let was_open = self.log_ap.close_at_ms.get().is_some();
+        self.log_ap.close_at_ms = Moment::NONE;
+        if was_open {
             self.act(Simple::CloseServer(Server::Log));
             self.act(Simple::CloseLogAp);
         }
@@ -131,9 +133,10 @@ impl Provisioning {
     ) -> Received<'a> {
         match server {
             Server::Log => {
-                if self.log_ap.close_at_ms.is_some() && app::is_log_query(datagram) {
-                    self.push(Pending::LogDump(Server::Log, from));
-                    self.log_ap.repeat = Some((from, now_ms + LOG_REPEAT_MS));
+                if self.log_ap.close_at_ms.get().is_some() && app::is_log_query(datagram) {
+                    self.push(Pending::LogDump(Server::Log, PackedPeer::new(from)));
+                    self.log_ap.repeat_to = from;
+                    self.log_ap.repeat_at_ms = Moment::at(now_ms + LOG_REPEAT_MS);
                 }
                 Received::Nothing
             }
@@ -151,13 +154,13 @@ impl Provisioning {
         let Some(session) = self.session.as_mut() else {
             return Received::Nothing;
         };
-        if !matches!(session.server, ServerState::Open { .. }) {
+        if session.server.open_until().is_none() {
             return Received::Nothing;
         }
         let mode = session.mode;
         let previous = self.errors.previous().len() as u8;
         if previous > 0 {
-            self.push(Pending::PreviousRecords(from, previous));
+            self.push(Pending::PreviousRecords(PackedPeer::new(from), previous));
         }
         let parsed = app::parse_command(datagram).and_then(|command| match command {
             AppCommand::Bind {
@@ -167,7 +170,10 @@ impl Provisioning {
         });
         let (command_type, ssid, password, token, region) = match parsed {
             Ok(AppCommand::LogQuery) => {
-                self.push(Pending::LogDump(Server::Provisioning, from));
+                self.push(Pending::LogDump(
+                    Server::Provisioning,
+                    PackedPeer::new(from),
+                ));
                 return Received::Nothing;
             }
             Ok(AppCommand::Bind {
@@ -181,7 +187,10 @@ impl Provisioning {
                 // Sent at once, so it is no unsent record to keep.
                 let failure = Failure::new(kind::APP_COMMAND, sub_code);
                 self.log.add(now_ms, LogEvent::Failed(failure));
-                self.push(Pending::CurrentRecord(from, sub_code as u16));
+                self.push(Pending::CurrentRecord(
+                    PackedPeer::new(from),
+                    (sub_code as u16).to_le_bytes(),
+                ));
                 self.fail(Failure::new(kind::TASK, sub::SERVER_ENDED), now_ms);
                 return Received::Nothing;
             }
@@ -199,14 +208,16 @@ impl Provisioning {
             let _ = session.token.push(byte);
         }
         session.region_matches = region_matches;
-        session.server = ServerState::Finished;
+        session.server = ServerState::FINISHED;
         session.replies = Some(Replies {
             to: from,
-            left: REPLY_COUNT,
+            left: NonZeroU8::new(REPLY_COUNT).unwrap_or(NonZeroU8::MIN),
             next_ms: now_ms,
         });
         if session.phase == Phase::WaitingCommand {
-            session.phase = Phase::Joining { join_at_ms: None };
+            session.phase = Phase::Joining {
+                join_at_ms: Moment::NONE,
+            };
         }
         match (mode, ssid, password) {
             (Mode::SoftAp, Some(ssid), Some(password)) => Received::Router { ssid, password },
@@ -234,14 +245,14 @@ impl Provisioning {
                 session.wifi_up = true;
                 match session.phase {
                     Phase::WaitingIp => {
-                        session.server = ServerState::Open {
-                            until_ms: now_ms + SERVER_LIFETIME_MS,
-                        };
+                        session.server = ServerState::open(now_ms + SERVER_LIFETIME_MS);
                         self.log.add(now_ms, LogEvent::GotIp);
                         self.act(Simple::OpenServer(Server::Provisioning));
                         self.begin_binding(now_ms);
                     }
-                    Phase::Joining { join_at_ms: None } if session.replies.is_none() => {
+                    Phase::Joining { join_at_ms }
+                        if join_at_ms == Moment::NONE && session.replies.is_none() =>
+                    {
                         self.log.add(now_ms, LogEvent::GotIp);
                         self.begin_binding(now_ms);
                     }
@@ -270,7 +281,7 @@ impl Provisioning {
         self.end_session(Some(Outcome::Failed));
         self.outcome = failure;
         self.push(Pending::Urc(mode, Outcome::Failed));
-        self.log_ap.open_at_ms = Some(now_ms + LOG_AP_DELAY_MS);
+        self.log_ap.open_at_ms = Moment::at(now_ms + LOG_AP_DELAY_MS);
     }
 
     /// Tears the session down: queued MQTT work is dropped (datagrams
@@ -288,8 +299,8 @@ impl Provisioning {
                 }
             }
         }
-        if matches!(session.server, ServerState::Open { .. })
-            || (session.server == ServerState::Finished && session.replies.is_some())
+        if session.server.open_until().is_some()
+            || (session.server == ServerState::FINISHED && session.replies.is_some())
         {
             self.act(Simple::CloseServer(Server::Provisioning));
         }

@@ -15,11 +15,14 @@ mod render;
 mod timers;
 mod types;
 
-use heapless::{Deque, Vec};
+use core::num::NonZeroU8;
+
+use heapless::Vec;
 
 use crate::app::TOKEN_CAPACITY;
 use crate::errors::{ErrorRecords, Failure};
 use crate::logbook::{LogBook, LogEvent};
+use crate::ring::Ring;
 
 pub use types::{Action, Identity, Mode, MqttEvent, Peer, Received, Record, Server, WifiEvent};
 
@@ -55,15 +58,36 @@ pub const LOG_REPEAT_MS: u64 = 500;
 enum Pending {
     Simple(Simple),
     Urc(Mode, Outcome),
-    Reply(Peer),
+    Reply(PackedPeer),
     /// The previous records to send first, as many as there were when the command came
     /// (a failure of this very command becomes previous only for the next session).
-    PreviousRecords(Peer, u8),
-    /// An app command error record (type 2) with this sub-code.
-    CurrentRecord(Peer, u16),
-    LogDump(Server, Peer),
+    PreviousRecords(PackedPeer, u8),
+    /// An app command error record (type 2) with this sub-code (a `u16`, little-endian).
+    CurrentRecord(PackedPeer, [u8; 2]),
+    LogDump(Server, PackedPeer),
     Subscribe,
     Publish,
+}
+
+/// A [`Peer`] in six bytes of alignment one: a queued piece of work then takes nine bytes,
+/// not ten (the queue holds twelve).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedPeer([u8; 6]);
+
+impl PackedPeer {
+    fn new(peer: Peer) -> Self {
+        let [a, b, c, d] = peer.address;
+        let [low, high] = peer.port.to_le_bytes();
+        PackedPeer([a, b, c, d, low, high])
+    }
+
+    fn peer(self) -> Peer {
+        let [a, b, c, d, low, high] = self.0;
+        Peer {
+            address: [a, b, c, d],
+            port: u16::from_le_bytes([low, high]),
+        }
+    }
 }
 
 /// The actions without bytes, queued in two bytes instead of an
@@ -123,11 +147,11 @@ enum Phase {
     WaitingIp,
     /// softAP: replies going out, then the join at `join_at_ms`, then an IP.
     Joining {
-        join_at_ms: Option<u64>,
+        join_at_ms: Moment,
     },
     Registering,
     Connecting {
-        retry_at_ms: Option<u64>,
+        retry_at_ms: Moment,
         retried: bool,
     },
     Subscribing {
@@ -147,21 +171,54 @@ enum Phase {
     },
 }
 
+/// The UDP command server: closed, open until a time, or finished (the one command was
+/// handled), in the 8 bytes of a `u64` (the enum took 16): the two states without a time are
+/// the two largest values, times no session reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ServerState {
-    Closed,
-    Open {
-        until_ms: u64,
-    },
-    /// The one command was handled.
-    Finished,
+struct ServerState(u64);
+
+impl ServerState {
+    const CLOSED: Self = ServerState(u64::MAX);
+    const FINISHED: Self = ServerState(u64::MAX - 1);
+
+    fn open(until_ms: u64) -> Self {
+        ServerState(until_ms.min(u64::MAX - 2))
+    }
+
+    /// When an open server ends.
+    fn open_until(self) -> Option<u64> {
+        (self.0 < u64::MAX - 1).then_some(self.0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Replies {
     to: Peer,
-    left: u8,
+    /// Never 0: the replies end with the last (and the `Option` around them takes no room).
+    left: NonZeroU8,
     next_ms: u64,
+}
+
+/// A time in ms, or none, in the 8 bytes of a `u64` (an `Option<u64>` takes 16): `u64::MAX`
+/// stands for none, a time no session reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Moment(u64);
+
+impl Moment {
+    const NONE: Self = Moment(u64::MAX);
+
+    fn at(ms: u64) -> Self {
+        Moment(ms.min(u64::MAX - 1))
+    }
+
+    fn get(self) -> Option<u64> {
+        (self.0 != u64::MAX).then_some(self.0)
+    }
+
+    /// Whether the time is set and reached at `now_ms`.
+    fn due(self, now_ms: u64) -> bool {
+        self.get().is_some_and(|at| at <= now_ms)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +226,7 @@ struct Session {
     mode: Mode,
     phase: Phase,
     budget_deadline_ms: u64,
-    next_toggle_ms: Option<u64>,
+    next_toggle_ms: Moment,
     led: bool,
     wifi_up: bool,
     radio_on: bool,
@@ -177,17 +234,21 @@ struct Session {
     server: ServerState,
     replies: Option<Replies>,
     registered: bool,
-    token: Vec<u8, TOKEN_CAPACITY>,
+    /// A one-byte length: the token is at most 32 bytes.
+    token: Vec<u8, TOKEN_CAPACITY, u8>,
     region_matches: bool,
     rounds_left: u8,
     client_token_ms: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The log softAP's timers; `repeat_to` is the peer of the second copy of a dump, sent at
+/// `repeat_at_ms` (meaningless while that is none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct LogAp {
-    open_at_ms: Option<u64>,
-    close_at_ms: Option<u64>,
-    repeat: Option<(Peer, u64)>,
+    open_at_ms: Moment,
+    close_at_ms: Moment,
+    repeat_at_ms: Moment,
+    repeat_to: Peer,
 }
 
 /// Items the queue holds at most: a start that stops a running session
@@ -204,7 +265,7 @@ pub struct Provisioning {
     outcome: Failure,
     session: Option<Session>,
     log_ap: LogAp,
-    queue: Deque<Pending, QUEUE_CAPACITY>,
+    queue: Ring<Pending, QUEUE_CAPACITY>,
 }
 
 impl Provisioning {
@@ -217,11 +278,15 @@ impl Provisioning {
             outcome: Failure::new(0, 0),
             session: None,
             log_ap: LogAp {
-                open_at_ms: None,
-                close_at_ms: None,
-                repeat: None,
+                open_at_ms: Moment::NONE,
+                close_at_ms: Moment::NONE,
+                repeat_at_ms: Moment::NONE,
+                repeat_to: Peer {
+                    address: [0; 4],
+                    port: 0,
+                },
             },
-            queue: Deque::new(),
+            queue: Ring::new(Pending::Subscribe),
         }
     }
 

@@ -67,7 +67,7 @@ impl Provisioning {
                     return Ok(None);
                 };
                 write_device_reply(identity, &mut out)?;
-                return Ok(Some(send(Server::Provisioning, to, &out)));
+                return Ok(Some(send(Server::Provisioning, to.peer(), &out)));
             }
             Pending::PreviousRecords(to, left) => {
                 let Some(failure) = self.errors.take_previous() else {
@@ -80,16 +80,21 @@ impl Provisioning {
                 };
                 let _ = self.queue.push_front(next);
                 write_record(failure, Age::Previous, &mut out)?;
-                return Ok(Some(send(Server::Provisioning, to, &out)));
+                return Ok(Some(send(Server::Provisioning, to.peer(), &out)));
             }
             Pending::CurrentRecord(to, sub_code) => {
-                let failure = Failure::new(crate::errors::kind::APP_COMMAND, i32::from(sub_code));
+                let sub_code = i32::from(u16::from_le_bytes(sub_code));
+                let failure = Failure::new(crate::errors::kind::APP_COMMAND, sub_code);
                 write_record(failure, Age::Current, &mut out)?;
-                return Ok(Some(send(Server::Provisioning, to, &out)));
+                return Ok(Some(send(Server::Provisioning, to.peer(), &out)));
             }
             Pending::LogDump(server, to) => {
                 let length = self.log.write_dump(buffer)?;
-                return Ok(Some(Action::Send { server, to, length }));
+                return Ok(Some(Action::Send {
+                    server,
+                    to: to.peer(),
+                    length,
+                }));
             }
             Pending::Subscribe | Pending::Publish => {}
         }

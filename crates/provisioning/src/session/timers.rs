@@ -1,8 +1,10 @@
 //! The timers `poll` runs before handing out work: LED, budget, server
 //! lifetime, replies, the phase deadlines and the log softAP.
 
+use core::num::NonZeroU8;
+
 use super::{
-    LogAp, Pending, Phase, Provisioning, Server, ServerState, Simple, LOG_AP_LIFETIME_MS,
+    LogAp, Moment, PackedPeer, Pending, Phase, Provisioning, Server, Simple, LOG_AP_LIFETIME_MS,
     REPLY_INTERVAL_MS,
 };
 use crate::errors::{kind, sub, Failure};
@@ -14,7 +16,7 @@ impl Provisioning {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        if let Some(toggle) = session.next_toggle_ms.filter(|&at| at <= now_ms) {
+        if let Some(toggle) = session.next_toggle_ms.get().filter(|&at| at <= now_ms) {
             session.led = !session.led;
             let period = session.mode.period_ms();
             // Polled late: the blink restarts from now rather than catching up.
@@ -23,7 +25,7 @@ impl Provisioning {
             } else {
                 now_ms + period
             };
-            session.next_toggle_ms = Some(next);
+            session.next_toggle_ms = Moment::at(next);
             let led = session.led;
             self.act(Simple::Led(led));
         }
@@ -34,7 +36,7 @@ impl Provisioning {
             self.fail(Failure::new(kind::BOARDING_STOP, sub::TIMEOUT), now_ms);
             return;
         }
-        if let ServerState::Open { until_ms } = session.server {
+        if let Some(until_ms) = session.server.open_until() {
             if now_ms >= until_ms {
                 self.fail(Failure::new(kind::TASK, sub::SERVER_ENDED), now_ms);
                 return;
@@ -46,16 +48,19 @@ impl Provisioning {
             .filter(|replies| replies.next_ms <= now_ms)
         {
             let to = replies.to;
-            replies.left -= 1;
             replies.next_ms += REPLY_INTERVAL_MS;
-            if replies.left == 0 {
+            let left = NonZeroU8::new(replies.left.get() - 1);
+            if let Some(left) = left {
+                replies.left = left;
+                self.push(Pending::Reply(PackedPeer::new(to)));
+            } else {
                 session.replies = None;
                 if let Phase::Joining { .. } = session.phase {
                     session.phase = Phase::Joining {
-                        join_at_ms: Some(now_ms + REPLY_INTERVAL_MS),
+                        join_at_ms: Moment::at(now_ms + REPLY_INTERVAL_MS),
                     };
                 }
-                self.push(Pending::Reply(to));
+                self.push(Pending::Reply(PackedPeer::new(to)));
                 self.act(Simple::CloseServer(Server::Provisioning));
                 // The token reaches the binding once the replies are out, as from the
                 // original's UDP task: a region fault still gets its three replies.
@@ -66,8 +71,6 @@ impl Provisioning {
                 {
                     self.token_ready(now_ms);
                 }
-            } else {
-                self.push(Pending::Reply(to));
             }
             return;
         }
@@ -79,19 +82,19 @@ impl Provisioning {
             return;
         };
         match session.phase {
-            Phase::Joining {
-                join_at_ms: Some(at),
-            } if at <= now_ms => {
-                session.phase = Phase::Joining { join_at_ms: None };
+            Phase::Joining { join_at_ms } if join_at_ms.due(now_ms) => {
+                session.phase = Phase::Joining {
+                    join_at_ms: Moment::NONE,
+                };
                 session.radio_on = false;
                 self.act(Simple::JoinRouter);
             }
             Phase::Connecting {
-                retry_at_ms: Some(at),
+                retry_at_ms,
                 retried,
-            } if at <= now_ms => {
+            } if retry_at_ms.due(now_ms) => {
                 session.phase = Phase::Connecting {
-                    retry_at_ms: None,
+                    retry_at_ms: Moment::NONE,
                     retried,
                 };
                 self.act(Simple::MqttConnect);
@@ -114,18 +117,19 @@ impl Provisioning {
         let LogAp {
             open_at_ms,
             close_at_ms,
-            repeat,
+            repeat_at_ms,
+            repeat_to,
         } = self.log_ap;
-        if open_at_ms.is_some_and(|at| at <= now_ms) {
-            self.log_ap.open_at_ms = None;
-            self.log_ap.close_at_ms = Some(now_ms + LOG_AP_LIFETIME_MS);
+        if open_at_ms.due(now_ms) {
+            self.log_ap.open_at_ms = Moment::NONE;
+            self.log_ap.close_at_ms = Moment::at(now_ms + LOG_AP_LIFETIME_MS);
             self.act(Simple::OpenLogAp);
             self.act(Simple::OpenServer(Server::Log));
-        } else if close_at_ms.is_some_and(|at| at <= now_ms) {
+        } else if close_at_ms.due(now_ms) {
             self.close_log_ap();
-        } else if let Some((to, _)) = repeat.filter(|&(_, at)| at <= now_ms) {
-            self.log_ap.repeat = None;
-            self.push(Pending::LogDump(Server::Log, to));
+        } else if repeat_at_ms.due(now_ms) {
+            self.log_ap.repeat_at_ms = Moment::NONE;
+            self.push(Pending::LogDump(Server::Log, PackedPeer::new(repeat_to)));
         }
     }
 
@@ -136,27 +140,24 @@ impl Provisioning {
             return Some(0);
         }
         let log_ap = [
-            self.log_ap.open_at_ms,
-            self.log_ap.close_at_ms,
-            self.log_ap.repeat.map(|(_, at)| at),
+            self.log_ap.open_at_ms.get(),
+            self.log_ap.close_at_ms.get(),
+            self.log_ap.repeat_at_ms.get(),
         ];
         let session = self.session.as_ref().map_or([None; 6], |session| {
             let phase = match session.phase {
-                Phase::Joining { join_at_ms } => join_at_ms,
-                Phase::Connecting { retry_at_ms, .. } => retry_at_ms,
+                Phase::Joining { join_at_ms } => join_at_ms.get(),
+                Phase::Connecting { retry_at_ms, .. } => retry_at_ms.get(),
                 Phase::Subscribing { deadline_ms }
                 | Phase::WaitingToken { deadline_ms }
                 | Phase::WaitingPuback { deadline_ms }
                 | Phase::WaitingReply { deadline_ms } => Some(deadline_ms),
                 _ => None,
             };
-            let server = match session.server {
-                ServerState::Open { until_ms } => Some(until_ms),
-                _ => None,
-            };
+            let server = session.server.open_until();
             [
                 Some(session.budget_deadline_ms),
-                session.next_toggle_ms,
+                session.next_toggle_ms.get(),
                 session.replies.map(|replies| replies.next_ms),
                 phase,
                 server,

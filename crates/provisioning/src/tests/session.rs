@@ -666,14 +666,14 @@ fn error_records_keep_sixteen_and_restore_the_newest() {
     }
     assert_eq!(records.current().len(), 16);
     assert!(records.end_session());
-    assert_eq!(records.previous()[0].sub, 4);
+    assert_eq!({ records.previous()[0].sub }, 4);
     assert!(!records.end_session());
     let all: Vec<crate::Failure> = (0..20)
         .map(|sub_code| crate::Failure::new(1, sub_code))
         .collect();
     let restored = crate::ErrorRecords::restored(&all);
     assert_eq!(restored.previous().len(), 16);
-    assert_eq!(restored.previous()[0].sub, 4);
+    assert_eq!({ restored.previous()[0].sub }, 4);
     let _ = without_led(Vec::new());
 }
 
@@ -687,8 +687,11 @@ fn the_state_fits_the_memory_budget() {
         ("LogBook", size_of::<crate::LogBook>()),
     ];
     std::println!("{sizes:?}");
-    // design.md gives OTA, provisioning and gateway about 2,000 bytes together.
-    assert!(sizes[0].1 <= 640, "{sizes:?}");
+    // design.md gives OTA, provisioning and gateway about 2,000 bytes together; the machine
+    // is a ratchet at its measured size (x86_64): timers as 8-byte moments, queued work and
+    // log entries and error records packed to alignment one, rings with one-byte positions.
+    assert!(sizes[0].1 <= 448, "{sizes:?}");
+    assert!(sizes[3].1 <= 102, "{sizes:?}");
     assert!(sizes[1].1 <= 128, "{sizes:?}");
 }
 

@@ -31,7 +31,7 @@ pub(super) async fn apply(
         Update::Device(value) => settings.store_device(value).await,
         Update::Product(index) => settings.store_product(&product(*index)).await,
         Update::Station(index) => settings.store_station(&station(*index)).await,
-        Update::WifiMode(index) => settings.store_wifi_mode(wifi_mode(*index)).await,
+        Update::WifiMode(index) => settings.store_wifi_mode(&wifi_mode(*index)).await,
         Update::Module(index) => settings.store_module(&module(*index)).await,
         Update::EraseCloud => settings.erase_cloud().await,
         Update::EraseWifi => settings.erase_wifi().await,
@@ -195,7 +195,7 @@ fn committed(sectors: u32) -> (MockFlash, Range<u32>, Snapshot) {
             .store_station(snapshot.station.as_ref().unwrap())
             .await?;
         settings
-            .store_wifi_mode(snapshot.wifi_mode.unwrap())
+            .store_wifi_mode(&snapshot.wifi_mode.unwrap())
             .await?;
         settings
             .store_device(snapshot.device.as_ref().unwrap())

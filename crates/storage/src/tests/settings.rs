@@ -31,7 +31,7 @@ fn store_all(settings: &mut Settings<MockFlash>, snapshot: &Snapshot) {
         settings
             .store_station(snapshot.station.as_ref().unwrap())
             .await?;
-        settings.store_wifi_mode(snapshot.wifi_mode.unwrap()).await
+        settings.store_wifi_mode(&snapshot.wifi_mode.unwrap()).await
     })
     .unwrap();
 }
