@@ -24,7 +24,7 @@
 
 use core::cell::{Cell, Ref, RefCell, RefMut};
 
-use ota::{Ota, StoredImage, Version};
+use ota::{Ota, StoredImage};
 
 use crate::fmt::warning;
 use crate::wake::Flag;
@@ -59,8 +59,6 @@ pub(crate) struct OtaShared {
     /// The URL's own buffer with `certificates` (the module doc says why).
     #[cfg(feature = "certificates")]
     url: RefCell<[u8; URL_MAX]>,
-    /// The version AT+TCOTASET last recorded (shown by `?` also after `=0`).
-    pub(crate) version: RefCell<Version>,
     /// Largest image the module takes: the module info's maximum, bounded by the board's area.
     pub(crate) max_size: Cell<u32>,
     /// AT+TCREADFWDATA's position in the image (RAM only, 0 after boot).
@@ -81,7 +79,6 @@ impl OtaShared {
             url_length: Cell::new(0),
             #[cfg(feature = "certificates")]
             url: RefCell::new([0; URL_MAX]),
-            version: RefCell::new(Version::new()),
             max_size: Cell::new(0),
             read_offset: Cell::new(0),
             wake: Flag::new(),

@@ -111,7 +111,8 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
     /// The version is read from the step wherever it is used, never copied into this frame:
     /// the drains below store firmware records through the slot (`ota_jobs`), the deepest
     /// wait a command has, so the step may be gone after a drain; nothing reads it then
-    /// (`ota.version` is set ahead of the abort's drain: only AT+TCOTASET? reads it).
+    /// (the version is recorded in the machine ahead of the abort's drain: only AT+TCOTASET?
+    /// reads it).
     // An `async` block, not an `async fn`: the arguments are kept once.
     #[allow(clippy::manual_async_fn)]
     pub(super) fn ota_set<'e>(
@@ -125,8 +126,12 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                 return;
             };
             if !enable {
-                self.mqtt.ota.machine.borrow_mut().disable();
-                *self.mqtt.ota.version.borrow_mut() = version.clone();
+                {
+                    let mut machine = self.mqtt.ota.machine.borrow_mut();
+                    machine.disable();
+                    // The step's version is 1..=32 bytes (checked when parsed).
+                    let _ = machine.record_version(version);
+                }
                 // `UPDATEFAIL,208` of an aborted download goes out before the result line.
                 self.drain_ota(state).await;
                 self.reply.result_ok("TCOTASET");
@@ -178,7 +183,9 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             let sent = {
                 let length = match ota_set_step(&self.slot) {
                     Some((_, version)) => {
-                        let _ = self.mqtt.ota.machine.borrow_mut().enable(version);
+                        // The version is recorded only once the command succeeded: a
+                        // failed one leaves `?` showing the last recorded.
+                        self.mqtt.ota.machine.borrow_mut().listen();
                         let mut session = self.mqtt.session.borrow_mut();
                         session
                             .payload_area(ota::MAXIMUM_REPORT_LENGTH)
@@ -207,7 +214,7 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
             let now = self.clock.now_ms();
             self.publish_resource_report(state, Report::Version, now);
             if let Some((_, version)) = ota_set_step(&self.slot) {
-                *self.mqtt.ota.version.borrow_mut() = version.clone();
+                let _ = self.mqtt.ota.machine.borrow_mut().record_version(version);
             }
             self.reply.result_ok("TCOTASET");
         }
@@ -215,14 +222,13 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 
     /// AT+TCOTASET?
     pub(super) fn ota_query(&mut self) {
-        let ota = &self.mqtt.ota;
-        let enabled = ota.machine.borrow().is_enabled();
+        let machine = self.mqtt.ota.machine.borrow();
         self.reply
             .line()
             .text("+TCOTASET:")
-            .int(u8::from(enabled))
+            .int(u8::from(machine.is_enabled()))
             .text(",")
-            .quoted(&ota.version.borrow())
+            .quoted(machine.mcu_version())
             .end();
         self.reply.ok();
     }

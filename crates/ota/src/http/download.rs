@@ -142,7 +142,7 @@ impl RangeDownload {
             return Err(HttpError::Malformed);
         }
         self.server_position = match head.status {
-            206 if head.range_start == Some(u64::from(self.offset)) => u64::from(self.offset),
+            206 if head.range_start() == Some(u64::from(self.offset)) => u64::from(self.offset),
             200 => 0,
             status => return Err(HttpError::Status(status)),
         };

@@ -19,20 +19,40 @@ const NAME_CAPACITY: usize = 20;
 /// A head longer than this is refused (a server that never ends its head).
 const MAXIMUM_HEAD: u32 = 16 * 1024;
 
+/// A number of the head that was not given: `u64::MAX`, which the head's numbers never
+/// take (`parse_decimal` refuses it), so an absent number costs no flag beside it (the head
+/// lives in every download's state, held across its flash writes).
+const ABSENT: u64 = u64::MAX;
+
 /// The parts of the head a client acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Head {
     /// Status code.
     pub status: u16,
-    /// `Content-Length`, if given (ignored when chunked).
-    pub content_length: Option<u64>,
+    /// `Content-Length`, [`ABSENT`] if not given (ignored when chunked).
+    content_length: u64,
     /// `Transfer-Encoding: chunked`.
     pub chunked: bool,
-    /// First byte position of `Content-Range: bytes <first>-<last>/<size>`.
-    pub range_start: Option<u64>,
+    /// First byte position of `Content-Range: bytes <first>-<last>/<size>`, [`ABSENT`] if
+    /// not given.
+    range_start: u64,
     /// A `Content-Encoding` other than `identity` was given.
     pub encoded: bool,
+}
+
+impl Head {
+    /// `Content-Length`, if given (ignored when chunked).
+    #[must_use]
+    pub fn content_length(&self) -> Option<u64> {
+        (self.content_length != ABSENT).then_some(self.content_length)
+    }
+
+    /// First byte position of `Content-Range: bytes <first>-<last>/<size>`, if given.
+    #[must_use]
+    pub fn range_start(&self) -> Option<u64> {
+        (self.range_start != ABSENT).then_some(self.range_start)
+    }
 }
 
 /// What one call to [`Response::feed`] produced.
@@ -100,9 +120,9 @@ impl Response {
             phase: Phase::StatusLine(0),
             head: Head {
                 status: 0,
-                content_length: None,
+                content_length: ABSENT,
                 chunked: false,
-                range_start: None,
+                range_start: ABSENT,
                 encoded: false,
             },
             head_bytes: 0,
@@ -307,20 +327,23 @@ impl Response {
                 let length = parse_decimal(value).ok_or(HttpError::Malformed)?;
                 if self
                     .head
-                    .content_length
+                    .content_length()
                     .is_some_and(|known| known != length)
                 {
                     return Err(HttpError::Malformed);
                 }
-                self.head.content_length = Some(length);
+                self.head.content_length = length;
             }
             Header::ContentRange => {
                 // `bytes */<size>` (a 416's form) or garbage leaves no start;
                 // the client then refuses the 206 it came with.
-                self.head.range_start = value.strip_prefix(b"bytes ").and_then(|range| {
-                    let dash = range.iter().position(|&byte| byte == b'-')?;
-                    parse_decimal(range[..dash].trim_ascii())
-                });
+                self.head.range_start = value
+                    .strip_prefix(b"bytes ")
+                    .and_then(|range| {
+                        let dash = range.iter().position(|&byte| byte == b'-')?;
+                        parse_decimal(range[..dash].trim_ascii())
+                    })
+                    .unwrap_or(ABSENT);
             }
             Header::TransferEncoding => {
                 if value != b"chunked" {
@@ -340,7 +363,7 @@ impl Response {
                 digits: 0,
             }
         } else {
-            match self.head.content_length {
+            match self.head.content_length() {
                 Some(0) => {
                     self.phase = Phase::Done;
                     return Ok(self.head);
@@ -398,11 +421,15 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
-    digits.iter().try_fold(0u64, |value, &digit| {
-        if digit.is_ascii_digit() {
-            value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
-        } else {
-            None
-        }
-    })
+    digits
+        .iter()
+        .try_fold(0u64, |value, &digit| {
+            if digit.is_ascii_digit() {
+                value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+            } else {
+                None
+            }
+        })
+        // `u64::MAX` marks an absent number in the head: out of range like a larger one.
+        .filter(|&value| value != ABSENT)
 }

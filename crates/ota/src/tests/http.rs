@@ -263,6 +263,9 @@ fn malformed_heads_are_refused() {
         b"HTTP/1.1 200 OK\r\nName only\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        // Out of range: u64::MAX (the head's mark for an absent length) and beyond.
+        b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n",
         b"HTTP/1.1 200 OK\rX\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
@@ -309,7 +312,7 @@ fn the_generic_reader_reports_head_body_and_end() {
         panic!("{piece:?}")
     };
     assert_eq!(
-        (head.status, head.content_length, head.chunked),
+        (head.status, head.content_length(), head.chunked),
         (200, Some(3), false)
     );
     assert_eq!(

@@ -23,10 +23,11 @@
 //! `UPDATERESET` and [`Event::Reboot`] after `UPDATESUCCESS`.
 
 mod download;
+mod events;
 
-use heapless::Deque;
 use storage::{FirmwareInfo, FirmwareState, Text as StoredText, MCU_IMAGE_NAME};
 
+use self::events::EventQueue;
 use crate::event::{Event, State};
 use crate::fmt::warning;
 use crate::report::{write_report, BufferTooSmall, Report, ResultCode};
@@ -132,7 +133,7 @@ pub struct Ota {
     checkpointed: u32,
     last_percent: u8,
     last_progress_at: Moment,
-    events: Deque<Event, EVENT_CAPACITY>,
+    events: EventQueue<EVENT_CAPACITY>,
 }
 
 impl Default for Ota {
@@ -158,7 +159,7 @@ impl Ota {
             checkpointed: 0,
             last_percent: 0,
             last_progress_at: Moment::NONE,
-            events: Deque::new(),
+            events: EventQueue::new(),
         }
     }
 
@@ -197,7 +198,7 @@ impl Ota {
         self.task.as_ref().map(|task| &task.version[..])
     }
 
-    /// The MCU version last given to [`Ota::enable`].
+    /// The MCU version last given to [`Ota::enable`] or [`Ota::record_version`].
     #[must_use]
     pub fn mcu_version(&self) -> &[u8] {
         &self.mcu_version
@@ -210,16 +211,35 @@ impl Ota {
     ///
     /// [`InvalidVersion`] for an empty version or one over 32 bytes; nothing changes.
     pub fn enable(&mut self, version: &[u8]) -> Result<(), InvalidVersion> {
+        self.record_version(version)?;
+        self.listen();
+        Ok(())
+    }
+
+    /// Records the MCU version (sent in later version reports, and the one an
+    /// `AT+TCOTASET?` shows) without changing whether the machine listens: the
+    /// module keeps its only copy here, and records a new one only once its
+    /// command succeeded (or with `AT+TCOTASET=0`).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidVersion`] for an empty version or one over 32 bytes; nothing changes.
+    pub fn record_version(&mut self, version: &[u8]) -> Result<(), InvalidVersion> {
         if version.is_empty() {
             return Err(InvalidVersion);
         }
         self.mcu_version = Version::from_slice(version).map_err(|_| InvalidVersion)?;
+        Ok(())
+    }
+
+    /// Start listening, or keep listening with a fresh re-report allowance;
+    /// the recorded MCU version is kept ([`Ota::enable`] without the version).
+    pub fn listen(&mut self) {
         self.rejections = 0;
         self.rereport_at = Moment::NONE;
         if self.state == State::Idle {
             self.enter(State::Listening);
         }
-        Ok(())
     }
 
     /// `AT+TCOTASET=0`: abort an update (report `-5`, `UPDATEFAIL,208`,
