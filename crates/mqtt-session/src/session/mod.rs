@@ -141,6 +141,8 @@ pub struct Statistics {
     pub duplicates_suppressed: u32,
 }
 
+/// 16 bytes: a deadline, a 4-byte [`Backoff`] and a flag beside the tag
+/// (`backoff::tests::a_step_takes_four_bytes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Idle,
