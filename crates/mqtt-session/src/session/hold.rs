@@ -73,22 +73,13 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         }
         // A wait that began before the hold keeps what it had left; a PINGREQ sent during
         // the hold is answered from now on at the earliest.
-        let resumed = |sent_at: u64| {
-            if sent_at < since {
-                sent_at + paused
+        if self.ping != Ping::Idle {
+            self.ping_sent_at = if self.ping_sent_at < since {
+                self.ping_sent_at + paused
             } else {
                 now
-            }
-        };
-        self.ping = match self.ping {
-            Ping::AwaitingFirst { sent_at } => Ping::AwaitingFirst {
-                sent_at: resumed(sent_at),
-            },
-            Ping::AwaitingSecond { sent_at } => Ping::AwaitingSecond {
-                sent_at: resumed(sent_at),
-            },
-            Ping::Idle => Ping::Idle,
-        };
+            };
+        }
     }
 
     /// While held: the next PINGREQ is due one keep-alive period after the last one.
@@ -112,7 +103,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         let _ = self.write(&Packet::PingReq);
         self.last_ping_or_connect = now;
         if self.ping == Ping::Idle {
-            self.ping = Ping::AwaitingFirst { sent_at: now };
+            self.ping = Ping::AwaitingFirst;
+            self.ping_sent_at = now;
         }
     }
 }

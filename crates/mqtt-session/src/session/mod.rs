@@ -168,11 +168,13 @@ enum Phase {
     },
 }
 
+/// The keep-alive's state; the time its PINGREQ left is `Session::ping_sent_at` (a byte and
+/// a separate `u64`, 9 bytes, not an enum that carries the time in each variant, 16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ping {
     Idle,
-    AwaitingFirst { sent_at: u64 },
-    AwaitingSecond { sent_at: u64 },
+    AwaitingFirst,
+    AwaitingSecond,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +268,8 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     config: SessionConfig,
     phase: Phase,
     ping: Ping,
+    /// When the PINGREQ that [`Ping`] awaits an answer to left; meaningless while idle.
+    ping_sent_at: u64,
     last_ping_or_connect: u64,
     history: ReconnectHistory,
     next_packet_id: PacketId,
@@ -314,6 +318,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             },
             phase: Phase::Idle,
             ping: Ping::Idle,
+            ping_sent_at: 0,
             last_ping_or_connect: 0,
             history: ReconnectHistory::default(),
             next_packet_id: first_id,
