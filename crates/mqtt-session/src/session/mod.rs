@@ -21,6 +21,7 @@ mod commands;
 mod event;
 mod event_queue;
 mod hold;
+mod in_flight;
 mod inbound;
 mod link;
 mod ring;
@@ -45,7 +46,7 @@ use crate::tencent::{ConnectionId, Identity};
 use crate::topic;
 use core::ops::Range;
 use event_queue::EventQueue;
-use heapless::Vec;
+use in_flight::InFlight;
 use ring::Ring;
 use subscriptions::SubscriptionTable;
 
@@ -273,7 +274,7 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     last_ping_or_connect: u64,
     history: ReconnectHistory,
     next_packet_id: PacketId,
-    pending: Vec<Pending, MAX_IN_FLIGHT>,
+    pending: InFlight,
     subscriptions: SubscriptionTable,
     events: EventQueue<EVENT_QUEUE>,
     transmit: [u8; TX],
@@ -322,7 +323,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             last_ping_or_connect: 0,
             history: ReconnectHistory::default(),
             next_packet_id: first_id,
-            pending: Vec::new(),
+            pending: InFlight::default(),
             subscriptions: SubscriptionTable::default(),
             events: EventQueue::new(),
             transmit: [0; TX],
