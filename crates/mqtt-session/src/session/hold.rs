@@ -15,7 +15,7 @@
 //! UNSUBACK) stop as well, for the same reason; on release every such timer, and the
 //! PINGRESP wait, resume with the time they had left when the hold began.
 
-use super::{Entropy, Message, Phase, Ping, Session, NOT_HELD};
+use super::{Entropy, Message, Phase, Ping, Release, Session, NOT_HELD};
 use crate::codec::Packet;
 
 impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
@@ -42,9 +42,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             topic: core::str::from_utf8(topic).unwrap_or_default(),
             payload: buffer.get(release.payload.range())?,
             qos: release.qos,
-            retain: release.retain,
-            for_user: release.for_user,
-            for_internal: release.for_internal,
+            retain: release.has(Release::RETAIN),
+            for_user: release.has(Release::FOR_USER),
+            for_internal: release.has(Release::FOR_INTERNAL),
         })
     }
 

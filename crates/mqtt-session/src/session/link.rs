@@ -210,7 +210,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         match (self.held(), self.release.as_mut()) {
             (Some(_), Some(release)) => {
                 release.acknowledgement = None;
-                self.receive_length = release.length;
+                self.receive_length = release.length();
             }
             _ => {
                 self.receive_length = 0;

@@ -203,18 +203,46 @@ struct Pending {
 }
 
 /// A delivered message still in the receive buffer, with its deferred acknowledgement.
+///
+/// 14 bytes, not 18: its packet's length is where its payload ends ([`Release::length`]) and
+/// its three flags share a byte ([`Release::RETAIN`] and the routes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Release {
-    length: u16,
     acknowledgement: Option<Acknowledgement>,
     /// Where the message lies in the receive buffer, for [`Session::held_message`].
     topic: Span,
     payload: Span,
     qos: QoS,
-    retain: bool,
-    for_user: bool,
-    for_internal: bool,
+    /// [`Release::RETAIN`], [`Release::FOR_USER`], [`Release::FOR_INTERNAL`].
+    flags: u8,
 }
+
+const _: () = assert!(core::mem::size_of::<Option<Release>>() == 14);
+
+impl Release {
+    const RETAIN: u8 = 1;
+    const FOR_USER: u8 = 2;
+    const FOR_INTERNAL: u8 = 4;
+
+    fn flags(retain: bool, for_user: bool, for_internal: bool) -> u8 {
+        (u8::from(retain) * Self::RETAIN)
+            | (u8::from(for_user) * Self::FOR_USER)
+            | (u8::from(for_internal) * Self::FOR_INTERNAL)
+    }
+
+    fn has(self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// The message's packet length: packets are decoded from the start of the receive buffer
+    /// and a PUBLISH's payload runs to its packet's end.
+    fn length(self) -> u16 {
+        self.payload.end
+    }
+}
+
+/// `Session::staged` while no payload area is lent (no area is that large: `TX < u16::MAX`).
+const NOT_STAGED: u16 = u16::MAX;
 
 /// `Session::held_since` while no message is held.
 const NOT_HELD: u64 = u64::MAX;
@@ -282,9 +310,10 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     /// [`Session::new`]), written through [`offset`].
     transmit_length: u16,
     /// Size of the payload area lent at the end of the transmit buffer
-    /// ([`Session::payload_area`]); writes stop in front of it. A `u16` (the buffer is at most
-    /// 64 KiB): 4 bytes, not 16.
-    staged: Option<u16>,
+    /// ([`Session::payload_area`]), [`NOT_STAGED`] for none; writes stop in front of it. A
+    /// plain `u16` (the buffer is below 64 KiB): 2 bytes, not an `Option`'s 4 (read through
+    /// `Session::staged`).
+    staged: u16,
     receive: [u8; RX],
     receive_length: u16,
     /// What is left of an oversized packet: a remaining length is at most 268,435,455.
@@ -307,7 +336,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Creates an idle session.
     pub fn new(random: R) -> Self {
         // Offsets into the buffers are kept in `u16`s (`Span`, `staged`, the lengths).
-        const { assert!(TX <= u16::MAX as usize && RX <= u16::MAX as usize) };
+        // `TX` below it: `u16::MAX` is `NOT_STAGED`.
+        const { assert!(TX < u16::MAX as usize && RX <= u16::MAX as usize) };
         let first_id = PacketId::new(1).unwrap_or_else(|| unreachable!());
         Self {
             random,
@@ -328,7 +358,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             events: EventQueue::new(),
             transmit: [0; TX],
             transmit_length: 0,
-            staged: None,
+            staged: NOT_STAGED,
             receive: [0; RX],
             receive_length: 0,
             discard: 0,
@@ -534,7 +564,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn transmit_end(&self) -> usize {
-        TX - self.staged.map_or(0, usize::from)
+        TX - self.staged().unwrap_or(0)
     }
 
     fn transmit_free(&self) -> usize {
