@@ -20,31 +20,44 @@ pub const STABLE_LINK_MS: u64 = 60_000;
 pub const MIN_CONNECT_INTERVAL_MS: u64 = 5_000;
 
 /// Position in the reconnect schedule.
+///
+/// The delay is kept in tens of milliseconds in a `u16` (every delay of the schedule is a
+/// multiple of 10 ms and at most [`MAX_DELAY_MS`]): the step takes 4 bytes, not 8, so a
+/// session phase that holds it with a deadline takes 16 bytes, not 24.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Backoff {
     /// 1-based number of the attempt this delay precedes.
     pub attempt: u8,
-    /// Wait before that attempt.
-    pub delay_ms: u32,
+    /// Wait before that attempt, in tens of milliseconds.
+    delay_tens_ms: u16,
 }
+
+// The longest delay fits the `u16`, and so does its double, which `Backoff::next` refuses.
+const _: () = assert!(2 * MAX_DELAY_MS / 10 <= u16::MAX as u32);
 
 impl Backoff {
     /// The first step, from 32 random bits: `1000 + 10 · (random mod 100)` ms.
     pub fn first(random: u32) -> Self {
         Self {
             attempt: 1,
-            delay_ms: 1000 + 10 * (random % 100),
+            // 100..=199: fits the `u16`.
+            delay_tens_ms: 100 + (random % 100) as u16,
         }
     }
 
     /// The step after a failed attempt, or `None` when the module gives up.
     pub fn next(self) -> Option<Self> {
-        let delay_ms = self.delay_ms.checked_mul(2)?;
-        (delay_ms <= MAX_DELAY_MS).then_some(Self {
+        let delay_tens_ms = self.delay_tens_ms.checked_mul(2)?;
+        (u32::from(delay_tens_ms) * 10 <= MAX_DELAY_MS).then_some(Self {
             attempt: self.attempt + 1,
-            delay_ms,
+            delay_tens_ms,
         })
+    }
+
+    /// Wait before the attempt, in milliseconds.
+    pub fn delay_ms(self) -> u32 {
+        u32::from(self.delay_tens_ms) * 10
     }
 }
 
@@ -70,7 +83,7 @@ pub(super) struct ReconnectHistory {
 /// The `link_step` of no step.
 const NO_STEP: Backoff = Backoff {
     attempt: 0,
-    delay_ms: 0,
+    delay_tens_ms: 0,
 };
 
 impl Default for ReconnectHistory {
@@ -113,7 +126,7 @@ impl ReconnectHistory {
 
     /// When an attempt after waiting `step` from `now` may start.
     pub(super) fn attempt_time(&self, now: u64, step: Backoff) -> u64 {
-        (now + u64::from(step.delay_ms)).max(self.next_connect_from)
+        (now + u64::from(step.delay_ms())).max(self.next_connect_from)
     }
 }
 
@@ -127,10 +140,10 @@ mod tests {
 
     #[test]
     fn base_delay_spans_1000_to_1990_in_steps_of_10() {
-        assert_eq!(Backoff::first(0).delay_ms, 1000);
-        assert_eq!(Backoff::first(99).delay_ms, 1990);
-        assert_eq!(Backoff::first(100).delay_ms, 1000);
-        assert_eq!(Backoff::first(57).delay_ms, 1570);
+        assert_eq!(Backoff::first(0).delay_ms(), 1000);
+        assert_eq!(Backoff::first(99).delay_ms(), 1990);
+        assert_eq!(Backoff::first(100).delay_ms(), 1000);
+        assert_eq!(Backoff::first(57).delay_ms(), 1570);
     }
 
     #[test]
@@ -144,14 +157,14 @@ mod tests {
         let mut history = ReconnectHistory::default();
         let third = Backoff {
             attempt: 3,
-            delay_ms: 4_000,
+            delay_tens_ms: 400,
         };
         history.link_up(10_000, Some(third));
         assert_eq!(
             history.step_after_drop(10_000 + STABLE_LINK_MS - 1, || 0),
             Some(Backoff {
                 attempt: 4,
-                delay_ms: 8_000
+                delay_tens_ms: 800,
             })
         );
         history.link_up(100_000, Some(third));
@@ -161,7 +174,7 @@ mod tests {
         );
         let last = Backoff {
             attempt: 6,
-            delay_ms: 32_000,
+            delay_tens_ms: 3200,
         };
         history.link_up(200_000, Some(last));
         assert_eq!(history.step_after_drop(200_001, || 0), None);
@@ -171,6 +184,14 @@ mod tests {
             history.step_after_drop(300_001, || 0),
             Some(Backoff::first(0))
         );
+    }
+
+    #[test]
+    fn a_step_takes_four_bytes() {
+        assert_eq!(core::mem::size_of::<Backoff>(), 4);
+        assert_eq!(Backoff::first(99).next().map(Backoff::delay_ms), Some(3980));
+        // A phase that holds a step and a deadline: two words, not three.
+        assert_eq!(core::mem::size_of::<super::super::Phase>(), 16);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! UNSUBACK) stop as well, for the same reason; on release every such timer, and the
 //! PINGRESP wait, resume with the time they had left when the hold began.
 
-use super::{Entropy, Message, Phase, Ping, Session, NOT_HELD};
+use super::{Entropy, Message, Phase, Ping, Release, Session, NOT_HELD};
 use crate::codec::Packet;
 
 impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
@@ -42,9 +42,9 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             topic: core::str::from_utf8(topic).unwrap_or_default(),
             payload: buffer.get(release.payload.range())?,
             qos: release.qos,
-            retain: release.retain,
-            for_user: release.for_user,
-            for_internal: release.for_internal,
+            retain: release.has(Release::RETAIN),
+            for_user: release.has(Release::FOR_USER),
+            for_internal: release.has(Release::FOR_INTERNAL),
         })
     }
 
@@ -73,22 +73,13 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         }
         // A wait that began before the hold keeps what it had left; a PINGREQ sent during
         // the hold is answered from now on at the earliest.
-        let resumed = |sent_at: u64| {
-            if sent_at < since {
-                sent_at + paused
+        if self.ping != Ping::Idle {
+            self.ping_sent_at = if self.ping_sent_at < since {
+                self.ping_sent_at + paused
             } else {
                 now
-            }
-        };
-        self.ping = match self.ping {
-            Ping::AwaitingFirst { sent_at } => Ping::AwaitingFirst {
-                sent_at: resumed(sent_at),
-            },
-            Ping::AwaitingSecond { sent_at } => Ping::AwaitingSecond {
-                sent_at: resumed(sent_at),
-            },
-            Ping::Idle => Ping::Idle,
-        };
+            };
+        }
     }
 
     /// While held: the next PINGREQ is due one keep-alive period after the last one.
@@ -112,7 +103,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         let _ = self.write(&Packet::PingReq);
         self.last_ping_or_connect = now;
         if self.ping == Ping::Idle {
-            self.ping = Ping::AwaitingFirst { sent_at: now };
+            self.ping = Ping::AwaitingFirst;
+            self.ping_sent_at = now;
         }
     }
 }

@@ -94,7 +94,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
                 return false;
             }
         }
-        self.consume_receive(usize::from(release.length));
+        self.consume_receive(usize::from(release.length()));
         self.release = None;
         true
     }
@@ -278,15 +278,15 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             }
             return None;
         }
+        // The packet is the first `length` bytes of the receive buffer, its payload the last
+        // of them (`Release::length`).
+        debug_assert_eq!(publish.payload.end, length);
         self.release = Some(Release {
-            length: offset(length),
             acknowledgement,
             topic: Span::new(publish.topic.clone()),
             payload: Span::new(publish.payload.clone()),
             qos: publish.qos,
-            retain: publish.retain,
-            for_user,
-            for_internal,
+            flags: Release::flags(publish.retain, for_user, for_internal),
         });
         Some(Delivery {
             publish,

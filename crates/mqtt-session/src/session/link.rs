@@ -35,8 +35,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             Ping::Idle => {
                 Some(self.last_ping_or_connect + 1000 * u64::from(self.config.keep_alive_s))
             }
-            Ping::AwaitingFirst { sent_at } | Ping::AwaitingSecond { sent_at } => {
-                Some(sent_at + PING_RESPONSE_TIMEOUT_MS)
+            Ping::AwaitingFirst | Ping::AwaitingSecond => {
+                Some(self.ping_sent_at + PING_RESPONSE_TIMEOUT_MS)
             }
         }
     }
@@ -78,17 +78,19 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             return;
         }
         match self.ping {
-            Ping::AwaitingSecond { .. } => self.link_failed(DropReason::KeepAliveTimeout, now),
+            Ping::AwaitingSecond => self.link_failed(DropReason::KeepAliveTimeout, now),
             _ if self.transmit_free() < 2 => {}
             Ping::Idle => {
                 let _ = self.write(&Packet::PingReq);
                 self.last_ping_or_connect = now;
-                self.ping = Ping::AwaitingFirst { sent_at: now };
+                self.ping = Ping::AwaitingFirst;
+                self.ping_sent_at = now;
             }
-            Ping::AwaitingFirst { .. } => {
+            Ping::AwaitingFirst => {
                 let _ = self.write(&Packet::PingReq);
                 self.last_ping_or_connect = now;
-                self.ping = Ping::AwaitingSecond { sent_at: now };
+                self.ping = Ping::AwaitingSecond;
+                self.ping_sent_at = now;
             }
         }
     }
@@ -208,7 +210,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         match (self.held(), self.release.as_mut()) {
             (Some(_), Some(release)) => {
                 release.acknowledgement = None;
-                self.receive_length = release.length;
+                self.receive_length = release.length();
             }
             _ => {
                 self.receive_length = 0;

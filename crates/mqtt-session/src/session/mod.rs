@@ -21,6 +21,7 @@ mod commands;
 mod event;
 mod event_queue;
 mod hold;
+mod in_flight;
 mod inbound;
 mod link;
 mod ring;
@@ -45,7 +46,7 @@ use crate::tencent::{ConnectionId, Identity};
 use crate::topic;
 use core::ops::Range;
 use event_queue::EventQueue;
-use heapless::Vec;
+use in_flight::InFlight;
 use ring::Ring;
 use subscriptions::SubscriptionTable;
 
@@ -141,6 +142,8 @@ pub struct Statistics {
     pub duplicates_suppressed: u32,
 }
 
+/// 16 bytes: a deadline, a 4-byte [`Backoff`] and a flag beside the tag
+/// (`backoff::tests::a_step_takes_four_bytes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Idle,
@@ -166,11 +169,13 @@ enum Phase {
     },
 }
 
+/// The keep-alive's state; the time its PINGREQ left is `Session::ping_sent_at` (a byte and
+/// a separate `u64`, 9 bytes, not an enum that carries the time in each variant, 16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ping {
     Idle,
-    AwaitingFirst { sent_at: u64 },
-    AwaitingSecond { sent_at: u64 },
+    AwaitingFirst,
+    AwaitingSecond,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,18 +203,46 @@ struct Pending {
 }
 
 /// A delivered message still in the receive buffer, with its deferred acknowledgement.
+///
+/// 14 bytes, not 18: its packet's length is where its payload ends ([`Release::length`]) and
+/// its three flags share a byte ([`Release::RETAIN`] and the routes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Release {
-    length: u16,
     acknowledgement: Option<Acknowledgement>,
     /// Where the message lies in the receive buffer, for [`Session::held_message`].
     topic: Span,
     payload: Span,
     qos: QoS,
-    retain: bool,
-    for_user: bool,
-    for_internal: bool,
+    /// [`Release::RETAIN`], [`Release::FOR_USER`], [`Release::FOR_INTERNAL`].
+    flags: u8,
 }
+
+const _: () = assert!(core::mem::size_of::<Option<Release>>() == 14);
+
+impl Release {
+    const RETAIN: u8 = 1;
+    const FOR_USER: u8 = 2;
+    const FOR_INTERNAL: u8 = 4;
+
+    fn flags(retain: bool, for_user: bool, for_internal: bool) -> u8 {
+        (u8::from(retain) * Self::RETAIN)
+            | (u8::from(for_user) * Self::FOR_USER)
+            | (u8::from(for_internal) * Self::FOR_INTERNAL)
+    }
+
+    fn has(self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// The message's packet length: packets are decoded from the start of the receive buffer
+    /// and a PUBLISH's payload runs to its packet's end.
+    fn length(self) -> u16 {
+        self.payload.end
+    }
+}
+
+/// `Session::staged` while no payload area is lent (no area is that large: `TX < u16::MAX`).
+const NOT_STAGED: u16 = u16::MAX;
 
 /// `Session::held_since` while no message is held.
 const NOT_HELD: u64 = u64::MAX;
@@ -264,10 +297,12 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     config: SessionConfig,
     phase: Phase,
     ping: Ping,
+    /// When the PINGREQ that [`Ping`] awaits an answer to left; meaningless while idle.
+    ping_sent_at: u64,
     last_ping_or_connect: u64,
     history: ReconnectHistory,
     next_packet_id: PacketId,
-    pending: Vec<Pending, MAX_IN_FLIGHT>,
+    pending: InFlight,
     subscriptions: SubscriptionTable,
     events: EventQueue<EVENT_QUEUE>,
     transmit: [u8; TX],
@@ -275,9 +310,10 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     /// [`Session::new`]), written through [`offset`].
     transmit_length: u16,
     /// Size of the payload area lent at the end of the transmit buffer
-    /// ([`Session::payload_area`]); writes stop in front of it. A `u16` (the buffer is at most
-    /// 64 KiB): 4 bytes, not 16.
-    staged: Option<u16>,
+    /// ([`Session::payload_area`]), [`NOT_STAGED`] for none; writes stop in front of it. A
+    /// plain `u16` (the buffer is below 64 KiB): 2 bytes, not an `Option`'s 4 (read through
+    /// `Session::staged`).
+    staged: u16,
     receive: [u8; RX],
     receive_length: u16,
     /// What is left of an oversized packet: a remaining length is at most 268,435,455.
@@ -300,7 +336,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// Creates an idle session.
     pub fn new(random: R) -> Self {
         // Offsets into the buffers are kept in `u16`s (`Span`, `staged`, the lengths).
-        const { assert!(TX <= u16::MAX as usize && RX <= u16::MAX as usize) };
+        // `TX` below it: `u16::MAX` is `NOT_STAGED`.
+        const { assert!(TX < u16::MAX as usize && RX <= u16::MAX as usize) };
         let first_id = PacketId::new(1).unwrap_or_else(|| unreachable!());
         Self {
             random,
@@ -312,15 +349,16 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             },
             phase: Phase::Idle,
             ping: Ping::Idle,
+            ping_sent_at: 0,
             last_ping_or_connect: 0,
             history: ReconnectHistory::default(),
             next_packet_id: first_id,
-            pending: Vec::new(),
+            pending: InFlight::default(),
             subscriptions: SubscriptionTable::default(),
             events: EventQueue::new(),
             transmit: [0; TX],
             transmit_length: 0,
-            staged: None,
+            staged: NOT_STAGED,
             receive: [0; RX],
             receive_length: 0,
             discard: 0,
@@ -526,7 +564,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     }
 
     fn transmit_end(&self) -> usize {
-        TX - self.staged.map_or(0, usize::from)
+        TX - self.staged().unwrap_or(0)
     }
 
     fn transmit_free(&self) -> usize {

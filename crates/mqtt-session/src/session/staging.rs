@@ -22,24 +22,29 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
     /// buffer): the publish then fails with [`PublishError::BufferFull`].
     pub fn payload_area(&mut self, size: usize) -> Option<&mut [u8]> {
         if size > TX || usize::from(self.transmit_length) > TX - size {
-            self.staged = None;
+            self.staged = NOT_STAGED;
             return None;
         }
-        // `size <= TX <= u16::MAX` (`Session::new`).
-        self.staged = Some(size as u16);
+        // `size <= TX < u16::MAX` (`Session::new`).
+        self.staged = size as u16;
         Some(&mut self.transmit[TX - size..])
     }
 
     /// The payload area lent now, if any (never lends one: a refused area stays refused, so
     /// a payload whose first bytes went nowhere is never published).
     pub fn lent_payload_area(&mut self) -> Option<&mut [u8]> {
-        let size = usize::from(self.staged?);
+        let size = self.staged()?;
         Some(&mut self.transmit[TX - size..])
     }
 
     /// Gives the payload area back unused (an aborted data phase).
     pub fn release_payload_area(&mut self) {
-        self.staged = None;
+        self.staged = NOT_STAGED;
+    }
+
+    /// The size of the lent payload area, if one is lent.
+    pub(super) fn staged(&self) -> Option<usize> {
+        (self.staged != NOT_STAGED).then_some(usize::from(self.staged))
     }
 
     /// [`Session::publish`] of the first `length` bytes of the payload area; the area is
@@ -55,7 +60,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
         qos: QoS,
         now: u64,
     ) -> Result<Option<PacketId>, PublishError> {
-        let area = self.staged.take().map(usize::from);
+        let area = self.staged();
+        self.staged = NOT_STAGED;
         let packet_id = self.check_publish(topic_name, qos)?;
         let publish = Publish {
             duplicate: false,
