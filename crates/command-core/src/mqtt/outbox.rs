@@ -10,8 +10,9 @@
 //! Entries are records, not text: a kind byte and the few numbers the line needs (a result's
 //! command as an index into [`RESULT_NAMES`] and its code), rendered to their exact text only
 //! when the URC writer pops them ([`Outbox::pop`]). `+TCMQTTRECONNECTING\r\n` takes 1 byte
-//! instead of 23, `+TCMQTTPUB:FAIL,-103\r\n` 6 instead of 24. Only the provisioning runner's
-//! lines (rendered by the `provisioning` crate into the work buffer) stay text.
+//! instead of 23, `+TCMQTTPUB:FAIL,-103\r\n` 6 instead of 24. The provisioning runner's
+//! lines, rendered by the `provisioning` crate, are taken back to their shape and numbers
+//! (`lines.rs`); a line of no known shape would stay text.
 //!
 //! A `[BUSY]` entry keeps only the refused line's echo: its reply text is the same for every
 //! line, so the kind marks it and the writer adds [`BUSY_REPLY`](crate::render::BUSY_REPLY)
@@ -37,27 +38,30 @@
 //! - OTA: one upgrade reports `ENTERUPDATE`, then `UPDATESUCCESS` or `UPDATEFAIL`, then
 //!   `UPDATERESET`: 3 records of at most 3 bytes;
 //! - provisioning: one session reports its start (`+TCSAP:OK`, …) and its outcome
-//!   (`…:WIFI_CONNECT_FAILED,<kind>,<sub>`), text of at most [`PROVISIONING_LINE`] bytes each,
-//!   and a new session needs a command.
+//!   (`…:WIFI_CONNECT_FAILED,<kind>,<sub>`), records of at most [`PROVISIONING_RECORD`]
+//!   bytes each (the four shapes of `provisioning`'s `render.rs`), and a new session needs a
+//!   command.
 //!
-//! That is 6 + 9 + 2 × (2 + 51) = 121 bytes for everything at once, and the reserve keeps
+//! That is 6 + 9 + 2 × 10 = 35 bytes for everything at once, and the reserve keeps
 //! room for [`EPISODES`] whole drop episodes beside it. (The text queue this replaced had
 //! 256 bytes: one drop episode alone took 182 of them.) A host that never reads while the
 //! link keeps flapping fills any finite queue; a status line that finds no room is lost
 //! ([`Outbox::push_status`] returns false).
 
+use lines::{decimal, Line};
+
 /// Bytes of one result record: kind, command index, `i32` code.
 pub const RESULT_RECORD: usize = 6;
 /// Bytes of one drop episode's link URCs (1 each): `-103`, 6 × reconnecting, its end.
 pub const EPISODE: usize = 8;
-/// Longest provisioning line: `+TCSTARTSMART:WIFI_CONNECT_FAILED,255,-2147483648\r\n`.
-pub const PROVISIONING_LINE: usize = 14 + 20 + 3 + 1 + 11 + 2;
+/// Bytes of the largest provisioning record: kind, shape, two `i32`s.
+pub const PROVISIONING_RECORD: usize = lines::RECORD;
 /// Drop episodes the reserve holds beside one result, one upgrade and one provisioning
 /// session.
 pub const EPISODES: usize = 2;
 /// Bytes of the outbox only status lines may use (not `[BUSY]` replies): the bound above.
 pub const STATUS_RESERVE: usize =
-    RESULT_RECORD + 3 * 3 + 2 * (TEXT_HEADER + PROVISIONING_LINE) + EPISODES * EPISODE;
+    RESULT_RECORD + 3 * 3 + 2 * PROVISIONING_RECORD + EPISODES * EPISODE;
 /// Bytes of the outbox `[BUSY]` replies may use: the echoes of a few short refused lines
 /// (with their 2-byte headers), e.g. twenty `AT\r\n`. A longer echo stays in the framer.
 pub const BUSY_ROOM: usize = 128;
@@ -67,8 +71,11 @@ pub const OUTBOX_BYTES: usize = STATUS_RESERVE + BUSY_ROOM;
 /// Longest entry: `+TCMQTTRCVPUB:"` + 255-byte topic + `",2048,"` + 2048 bytes + `"\r\n`.
 pub const URC_MAX: usize = 15 + 255 + 8 + 2048 + 3;
 /// Longest line a record renders to, [`Outbox::pop`]'s buffer:
-/// `+TCMQTTPUBRAW:FAIL,-2147483648\r\n`.
-pub const RENDERED_MAX: usize = 32;
+/// `+TCSTARTSMART:WIFI_CONNECT_FAILED,-2147483648,-2147483648\r\n`.
+pub const RENDERED_MAX: usize = lines::LINE_MAX;
+/// The largest record.
+const RECORD_MAX: usize = lines::RECORD;
+const _: () = assert!(RESULT_RECORD <= RECORD_MAX);
 
 /// The commands whose asynchronous result lines are queued, by their record index.
 pub const RESULT_NAMES: [&str; 8] = [
@@ -113,6 +120,8 @@ mod kind {
     pub const BUSY: u8 = 12;
     /// Then the echo's length, big-endian, none of its bytes.
     pub const BUSY_IN_FRAMER: u8 = 13;
+    /// Then the shape byte and its numbers (`lines.rs`).
+    pub const PROVISIONING: u8 = 14;
 }
 /// Kind and length byte of a text or `[BUSY]` entry.
 const TEXT_HEADER: usize = 2;
@@ -138,8 +147,9 @@ pub enum Status<'a> {
     },
     /// `+TCOTASTATUS:…`.
     Ota(ota::Status),
-    /// A line rendered elsewhere, CR LF included, at most 255 bytes.
-    Text(&'a [u8]),
+    /// A line of the provisioning runner, CR LF included (a record when it has one of the
+    /// known shapes, else text of at most 255 bytes).
+    Provisioning(&'a [u8]),
 }
 
 /// Where [`Outbox::push_busy`] put a `[BUSY]` reply.
@@ -203,7 +213,7 @@ impl<const N: usize> Outbox<N> {
     /// Queues a status line as its record; false if even the reserve is exhausted (see the
     /// module's bound) or a text is longer than 255 bytes.
     pub fn push_status(&mut self, status: Status<'_>) -> bool {
-        let mut record = [0u8; RESULT_RECORD];
+        let mut record = [0u8; RECORD_MAX];
         let length = match status {
             Status::LinkDropped => put(&mut record, &[kind::LINK_DROPPED]),
             Status::GaveUp => put(&mut record, &[kind::GAVE_UP]),
@@ -236,7 +246,12 @@ impl<const N: usize> Outbox<N> {
                     put(&mut record, &[kind::OTA_FAIL, high, low])
                 }
             },
-            Status::Text(text) => return self.push_text(&[text], 0, kind::TEXT),
+            Status::Provisioning(text) => {
+                match lines::compress(kind::PROVISIONING, text, &mut record) {
+                    Some(length) => length,
+                    None => return self.push_text(&[text], 0, kind::TEXT),
+                }
+            }
         };
         if length > N - usize::from(self.length) {
             return false;
@@ -298,13 +313,10 @@ impl<const N: usize> Outbox<N> {
         if self.length == 0 {
             return None;
         }
-        let mut record = [0u8; RESULT_RECORD];
+        let mut record = [0u8; RECORD_MAX];
         self.take(&mut record[..1]);
         self.entries -= 1;
-        let mut out = Line {
-            bytes: line,
-            length: 0,
-        };
+        let mut out = Line::new(line);
         match record[0] {
             kind::LINK_DROPPED => out.put(b"+TCMQTTDISCON,-103\r\n"),
             kind::GAVE_UP => out.put(b"+TCMQTTDISCON,-106\r\n"),
@@ -340,6 +352,12 @@ impl<const N: usize> Outbox<N> {
                 ));
                 out.put(b"\r\n");
             }
+            kind::PROVISIONING => {
+                self.take(&mut record[1..2]);
+                let numbers = lines::numbers(record[1]);
+                self.take(&mut record[2..2 + numbers]);
+                let _ = lines::render(record[1], &record[2..2 + numbers], &mut out);
+            }
             kind::BUSY_IN_FRAMER => {
                 self.take(&mut record[1..3]);
                 let length = u16::from_be_bytes([record[1], record[2]]);
@@ -354,7 +372,7 @@ impl<const N: usize> Outbox<N> {
                 });
             }
         }
-        Some(Popped::Rendered(out.length))
+        Some(Popped::Rendered(out.len()))
     }
 
     /// Whether the oldest entry is a `[BUSY]` reply whose echo waits in the framer
@@ -396,44 +414,11 @@ impl<const N: usize> Outbox<N> {
 }
 
 /// Copies `bytes` to the front of `record`; returns how many.
-fn put(record: &mut [u8; RESULT_RECORD], bytes: &[u8]) -> usize {
+fn put(record: &mut [u8; RECORD_MAX], bytes: &[u8]) -> usize {
     record[..bytes.len()].copy_from_slice(bytes);
     bytes.len()
 }
 
-/// A record's rendered line, cut at the buffer's end (never reached with [`RENDERED_MAX`]
-/// bytes: the names are checked at compile time).
-struct Line<'a> {
-    bytes: &'a mut [u8],
-    length: usize,
-}
-
-impl Line<'_> {
-    fn put(&mut self, bytes: &[u8]) {
-        let count = bytes.len().min(self.bytes.len() - self.length);
-        self.bytes[self.length..self.length + count].copy_from_slice(&bytes[..count]);
-        self.length += count;
-    }
-}
-
-/// `value` in decimal, written at the end of `scratch`.
-fn decimal(value: i32, scratch: &mut [u8; 11]) -> &[u8] {
-    let mut magnitude = value.unsigned_abs();
-    let mut start = scratch.len();
-    loop {
-        start -= 1;
-        scratch[start] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
-    }
-    if value < 0 {
-        start -= 1;
-        scratch[start] = b'-';
-    }
-    &scratch[start..]
-}
-
+mod lines;
 #[cfg(test)]
 mod tests;

@@ -82,7 +82,7 @@ fn records_render_to_their_exact_lines() {
             b"+TCOTASTATUS:UPDATERESET\r\n",
         ),
         (Status::Ota(fail), b""),
-        (Status::Text(b"+TCSAP:OK\r\n"), b"+TCSAP:OK\r\n"),
+        (Status::Provisioning(b"+TCSAP:OK\r\n"), b"+TCSAP:OK\r\n"),
     ];
     for (status, _) in cases {
         assert!(outbox.push_status(status), "{status:?}");
@@ -119,9 +119,10 @@ fn the_reserve_holds_the_documented_worst_case() {
     let mut outbox = Outbox::<OUTBOX_BYTES>::new();
     let echo = [b'x'; BUSY_ROOM - TEXT_HEADER];
     assert_eq!(outbox.push_busy(&echo), Busy::Queued);
-    let longest = [b'p'; PROVISIONING_LINE];
-    assert!(outbox.push_status(Status::Text(&longest)));
-    assert!(outbox.push_status(Status::Text(&longest)));
+    let longest = b"+TCSTARTSMART:WIFI_CONNECT_FAILED,-2147483648,-2147483648\r\n";
+    assert_eq!(longest.len(), RENDERED_MAX);
+    assert!(outbox.push_status(Status::Provisioning(b"+TCSTARTSMART:FAIL,-2147483648\r\n")));
+    assert!(outbox.push_status(Status::Provisioning(longest)));
     assert!(outbox.push_status(Status::Result {
         name: "TCMQTTUNSUB",
         result: Err(i32::MIN),
@@ -143,7 +144,46 @@ fn the_reserve_holds_the_documented_worst_case() {
         pop(&mut outbox, b"").unwrap(),
         [&echo[..], BUSY_REPLY].concat()
     );
+    assert_eq!(
+        pop(&mut outbox, b"").unwrap(),
+        b"+TCSTARTSMART:FAIL,-2147483648\r\n"
+    );
     assert_eq!(pop(&mut outbox, b"").unwrap(), longest);
+}
+
+#[test]
+fn provisioning_lines_of_a_known_shape_become_records_and_others_stay_text() {
+    let records: [&[u8]; 6] = [
+        b"+TCSAP:OK\r\n",
+        b"+TCSTARTSMART:FAIL,3\r\n",
+        b"+TCSAP:WIFI_CONNECT_SUCCESS\r\n",
+        b"+TCSAP:WIFI_CONNECT_FAILED,4,-110\r\n",
+        b"+TCSTARTSMART:WIFI_CONNECT_FAILED,255,0\r\n",
+        b"+TCSAP:FAIL,-1\r\n",
+    ];
+    let texts: [&[u8]; 7] = [
+        b"+TCSAP:FAIL,+1\r\n",
+        b"+TCSAP:FAIL,01\r\n",
+        b"+TCSAP:FAIL,\r\n",
+        b"+TCSAP:FAIL,1,2\r\n",
+        b"+TCSAP:OK",
+        b"+TCSAP:WIFI_CONNECT_FAILED,4\r\n",
+        b"+TCSAP:FAIL,2147483648\r\n",
+    ];
+    let mut outbox = Outbox::<OUTBOX_BYTES>::new();
+    for line in records {
+        assert!(outbox.push_status(Status::Provisioning(line)));
+        assert!(
+            usize::from(outbox.length) <= PROVISIONING_RECORD,
+            "{line:?}"
+        );
+        assert_eq!(pop(&mut outbox, b"").unwrap(), line);
+    }
+    for line in texts {
+        assert!(outbox.push_status(Status::Provisioning(line)));
+        assert_eq!(usize::from(outbox.length), TEXT_HEADER + line.len());
+        assert_eq!(pop(&mut outbox, b"").unwrap(), line);
+    }
 }
 
 #[test]
@@ -151,7 +191,10 @@ fn entries_that_cross_the_end_of_the_ring_come_out_whole() {
     let mut outbox = Outbox::<16>::new();
     for round in 0..20u8 {
         let line = [b'a' + round % 26; 7];
-        assert!(outbox.push_status(Status::Text(&line)), "round {round}");
+        assert!(
+            outbox.push_status(Status::Provisioning(&line)),
+            "round {round}"
+        );
         assert!(outbox.push_status(Status::Result {
             name: "TCMQTTSUB",
             result: Err(i32::from(round)),
@@ -161,9 +204,9 @@ fn entries_that_cross_the_end_of_the_ring_come_out_whole() {
         assert_eq!(pop(&mut outbox, b"").unwrap(), result.as_bytes());
         assert!(outbox.is_empty());
     }
-    assert!(outbox.push_status(Status::Text(b"0123456789abcd")));
+    assert!(outbox.push_status(Status::Provisioning(b"0123456789abcd")));
     assert!(
-        !outbox.push_status(Status::Text(b"")),
+        !outbox.push_status(Status::Provisioning(b"")),
         "full: not even a header fits"
     );
     assert_eq!(pop(&mut outbox, b"").unwrap(), b"0123456789abcd");
