@@ -106,19 +106,10 @@ impl<T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
 
     /// Queues `+TCOTASTATUS:<status>` for the URC writer.
     pub(super) fn ota_status(&self, status: Status) {
-        let mut text = heapless::String::<24>::new();
-        let _ = match status {
-            Status::EnterUpdate => core::fmt::write(&mut text, format_args!("ENTERUPDATE")),
-            Status::UpdateSuccess => core::fmt::write(&mut text, format_args!("UPDATESUCCESS")),
-            Status::UpdateReset => core::fmt::write(&mut text, format_args!("UPDATERESET")),
-            Status::UpdateFail(code) => {
-                core::fmt::write(&mut text, format_args!("UPDATEFAIL,{}", code.number()))
-            }
-        };
         self.mqtt
             .outbox
             .borrow_mut()
-            .push_status(&[b"+TCOTASTATUS:", text.as_bytes(), b"\r\n"]);
+            .push_status(crate::mqtt::Status::Ota(status));
         self.mqtt.output_ready.raise();
     }
 }

@@ -22,7 +22,7 @@ use at_parser::FramedRef;
 use super::{Exit, Shared};
 use crate::board::{Clock, Offline};
 
-use crate::mqtt::{MqttShared, Popped};
+use crate::mqtt::{MqttShared, Popped, RENDERED_MAX};
 use crate::render::BUSY_REPLY;
 use crate::wake::{Contender, UartGuard, UartLock};
 
@@ -32,6 +32,10 @@ use crate::wake::{Contender, UartGuard, UartLock};
 /// every byte of it lives in the engine's state.
 const CHUNK: usize = 64;
 const _: () = assert!(BUSY_REPLY.len() <= CHUNK, "a [BUSY] reply is one piece");
+const _: () = assert!(
+    RENDERED_MAX <= CHUNK,
+    "a status record renders into one piece"
+);
 
 /// The URC writer loop.
 // An `async fn` would keep its arguments twice (as arguments and as locals).
@@ -150,12 +154,7 @@ fn next_step<C: Clock>(
                         return WriteStep::Done(true);
                     }
                 }
-                let Some(Popped {
-                    length,
-                    busy,
-                    in_framer,
-                }) = mqtt.outbox.borrow_mut().pop_length()
-                else {
+                let Some(popped) = mqtt.outbox.borrow_mut().pop(chunk) else {
                     return WriteStep::Done(false);
                 };
                 // The entry left the queue: one fewer ahead of the held message. Counted now,
@@ -165,14 +164,26 @@ fn next_step<C: Clock>(
                 held.set(held.get().map(|entries| entries.saturating_sub(1)));
                 // A `[BUSY]` reply may be waiting for this room.
                 mqtt.receiver_room.raise();
-                *position = match in_framer {
-                    true => Position::Framer {
+                *position = match popped {
+                    Popped::Rendered(count) => {
+                        // A status record, rendered into the piece buffer: one write.
+                        *position = Position::Entry {
+                            left: 0,
+                            busy: false,
+                        };
+                        return WriteStep::Write(count);
+                    }
+                    Popped::Text(length) => Position::Entry {
+                        left: length as u16,
+                        busy: false,
+                    },
+                    Popped::Busy(length) => Position::Entry {
+                        left: length as u16,
+                        busy: true,
+                    },
+                    Popped::BusyInFramer(length) => Position::Framer {
                         offset: 0,
                         length: length as u16,
-                    },
-                    false => Position::Entry {
-                        left: length as u16,
-                        busy,
                     },
                 };
             }

@@ -410,7 +410,7 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                         self.mqtt
                             .outbox
                             .borrow_mut()
-                            .push_status(&[&data[..length]]);
+                            .push_status(crate::mqtt::Status::Provisioning(&data[..length]));
                         self.mqtt.output_ready.raise();
                     }
                     Action::StartRadio(mode) => {

@@ -17,7 +17,9 @@ mod random;
 mod service;
 
 pub use diagnostics::{DiagnosticReport, Diagnostics, DisconnectCause};
-pub use outbox::{Busy, Outbox, Popped, BUSY_ROOM, OUTBOX_BYTES, STATUS_RESERVE, URC_MAX};
+pub use outbox::{
+    Busy, Outbox, Popped, Status, BUSY_ROOM, OUTBOX_BYTES, RENDERED_MAX, STATUS_RESERVE, URC_MAX,
+};
 pub(crate) use random::SharedRandom;
 pub use random::TlsRandom;
 pub(crate) use service::serve;

@@ -16,7 +16,7 @@ use mqtt_session::codec::PacketId;
 use mqtt_session::session::{ConnectFailure, Event};
 
 use super::{Service, Waiting, LINK_LOST};
-use crate::mqtt::Outcome;
+use crate::mqtt::{Outcome, Status};
 
 impl Service<'_, '_> {
     /// Acts on every queued session event; returns whether a reconnect attempt must start.
@@ -44,9 +44,9 @@ impl Service<'_, '_> {
                 }
             }
             // The binding session's drops and reconnects are silent (`cloud.md` §6.5).
-            let status = |line: &[u8]| {
+            let status = |status: Status<'_>| {
                 if !internal {
-                    shared.outbox.borrow_mut().push_status(&[line]);
+                    shared.outbox.borrow_mut().push_status(status);
                 }
             };
             match event {
@@ -106,11 +106,11 @@ impl Service<'_, '_> {
                     session = shared.session.borrow_mut();
                     shared.diagnose(|diagnostics| diagnostics.last_disconnect = reason.into());
                     *link = None;
-                    status(b"+TCMQTTDISCON,-103\r\n");
+                    status(Status::LinkDropped);
                 }
                 Event::Reconnecting { .. } => {
                     shared.diagnose(|diagnostics| diagnostics.reconnect_attempts += 1);
-                    status(b"+TCMQTTRECONNECTING\r\n");
+                    status(Status::Reconnecting);
                     reconnect = true;
                 }
                 Event::ReconnectAttemptFailed { .. } => {
@@ -119,7 +119,7 @@ impl Service<'_, '_> {
                 Event::Reconnected => {
                     shared.host_link(true);
                     shared.diagnose(|diagnostics| diagnostics.last_connack = Some(0));
-                    status(b"+TCMQTTRECONNECTED\r\n");
+                    status(Status::Reconnected);
                 }
                 Event::InternalSlotsRestored => {
                     drop(session);
@@ -129,7 +129,7 @@ impl Service<'_, '_> {
                 Event::GaveUp => {
                     shared.host_link(false);
                     *link = None;
-                    status(b"+TCMQTTDISCON,-106\r\n");
+                    status(Status::GaveUp);
                 }
                 _ => {}
             }
@@ -174,26 +174,18 @@ impl Service<'_, '_> {
     /// AT+TCOTASET writes its own result from the outcome).
     pub(super) fn finish(&mut self, name: &str, result: Result<(), i32>) {
         self.waiting = None;
-        let mut code = heapless::String::<12>::new();
         let outcome = match result {
-            Ok(()) => {
-                let _ = code.push_str("OK");
-                Outcome::Succeeded
-            }
+            Ok(()) => Outcome::Succeeded,
             Err(value) => {
-                let _ = core::fmt::write(&mut code, format_args!("FAIL,{value}"));
                 self.shared.last_failure.set(value);
                 Outcome::Failed
             }
         };
         if !name.is_empty() && !self.shared.internal.get() {
-            self.shared.outbox.borrow_mut().push_status(&[
-                b"+",
-                name.as_bytes(),
-                b":",
-                code.as_bytes(),
-                b"\r\n",
-            ]);
+            self.shared
+                .outbox
+                .borrow_mut()
+                .push_status(Status::Result { name, result });
             self.shared.output_ready.raise();
         }
         self.shared.done.put(outcome);

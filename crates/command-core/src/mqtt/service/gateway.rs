@@ -191,12 +191,18 @@ impl Service<'_, '_> {
 
     /// Queues `+TCGWBIND:…` / `+TCGWONLINE:…` and wakes the executor.
     fn gateway_finished(&mut self, operation: Operation, outcome: Outcome) {
-        let mut line = [0u8; gateway::MAXIMUM_RESULT_LINE];
-        let length = gateway::write_result(operation, outcome, &mut line).unwrap_or(0);
+        let name = match operation {
+            Operation::Bind | Operation::Unbind => "TCGWBIND",
+            Operation::Online | Operation::Offline => "TCGWONLINE",
+        };
+        let result = match outcome {
+            Outcome::Ok => Ok(()),
+            Outcome::Fail(code) => Err(code),
+        };
         self.shared
             .outbox
             .borrow_mut()
-            .push_status(&[&line[..length]]);
+            .push_status(crate::mqtt::Status::Result { name, result });
         self.shared.output_ready.raise();
         if self.waiting == Some(Waiting::Gateway) {
             self.waiting = None;
