@@ -10,6 +10,7 @@ mod fmt;
 pub mod http;
 pub mod json;
 mod message;
+mod moment;
 mod report;
 mod update;
 
@@ -20,6 +21,7 @@ pub use digest::{to_hex, ImageDigest};
 pub use event::{Event, FailCode, Failure, State, Status};
 pub use json::{Decoded, Text};
 pub use message::{Field, Message, MessageError, UpdateFirmware};
+pub use moment::Moment;
 pub use report::{
     write_report, write_resource_report, BufferTooSmall, Report, ResultCode, MAXIMUM_REPORT_LENGTH,
     MAXIMUM_RESOURCE_REPORT_LENGTH,

@@ -31,6 +31,7 @@ use self::events::EventQueue;
 use crate::event::{Event, State};
 use crate::fmt::warning;
 use crate::report::{write_report, BufferTooSmall, Report, ResultCode};
+use crate::Moment;
 use crate::Version;
 
 /// What the machine and the OTA commands read of the persisted firmware record: all of it but
@@ -95,23 +96,6 @@ struct Task {
     size: u32,
     /// A module image of the resource channel (`cloud.md` §4.7), not the MCU's.
     module: bool,
-}
-
-/// A time on the caller's millisecond clock, or none: an `Option<u64>` in 8 bytes instead of
-/// 16 (no clock reaches `u64::MAX`), for the machine's three timers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Moment(u64);
-
-impl Moment {
-    const NONE: Self = Moment(u64::MAX);
-
-    fn at(ms: u64) -> Self {
-        Moment(ms.min(u64::MAX - 1))
-    }
-
-    fn get(self) -> Option<u64> {
-        (self.0 != u64::MAX).then_some(self.0)
-    }
 }
 
 /// The OTA update state machine.

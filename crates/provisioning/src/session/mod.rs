@@ -23,6 +23,7 @@ use crate::app::TOKEN_CAPACITY;
 use crate::errors::{ErrorRecords, Failure};
 use crate::logbook::{LogBook, LogEvent};
 use crate::ring::Ring;
+use ota::Moment;
 
 pub use types::{Action, Identity, Mode, MqttEvent, Peer, Received, Record, Server, WifiEvent};
 
@@ -197,28 +198,6 @@ struct Replies {
     /// Never 0: the replies end with the last (and the `Option` around them takes no room).
     left: NonZeroU8,
     next_ms: u64,
-}
-
-/// A time in ms, or none, in the 8 bytes of a `u64` (an `Option<u64>` takes 16): `u64::MAX`
-/// stands for none, a time no session reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Moment(u64);
-
-impl Moment {
-    const NONE: Self = Moment(u64::MAX);
-
-    fn at(ms: u64) -> Self {
-        Moment(ms.min(u64::MAX - 1))
-    }
-
-    fn get(self) -> Option<u64> {
-        (self.0 != u64::MAX).then_some(self.0)
-    }
-
-    /// Whether the time is set and reached at `now_ms`.
-    fn due(self, now_ms: u64) -> bool {
-        self.get().is_some_and(|at| at <= now_ms)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
