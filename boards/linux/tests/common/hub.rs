@@ -15,6 +15,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, OnceLock};
 
 use super::START_DEADLINE;
+use std::time::Duration;
+
+/// How long the hub may take to report `HUB READY`: it generates its test CA and server key at
+/// every start, which a starved process (a CI machine running other builds) can stretch far
+/// beyond a module's start. A deadline for a failure only: a hub that is up goes on at once.
+const HUB_START_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The hub's built-in demo device (`tools/hub/README.md`).
 pub const DEMO_PRODUCT: &str = "DEMO000001";
@@ -66,7 +72,7 @@ impl Hub {
             let _ = std::io::copy(&mut reader, &mut std::io::sink());
         });
         let line = receiver
-            .recv_timeout(START_DEADLINE)
+            .recv_timeout(HUB_START_DEADLINE)
             .expect("HUB READY line within the start deadline");
         let ready = line
             .trim_end()
