@@ -1,4 +1,5 @@
-//! `cargo xtask bench ram`: the engine's RAM per component, from a riscv32 build.
+//! `cargo xtask bench ram`: the engine's RAM per component, from a riscv32 build and from the
+//! ESP8266 board's lx106 build.
 //!
 //! Why a board build: the engine future's size only exists once `command_core::run_with` is
 //! instantiated with a board's types, and the host test (`crates/command-core/src/footprint.rs`,
@@ -6,12 +7,16 @@
 //! that instantiates the unchanged engine; built without its `certificates` feature it has the
 //! esp8266 profile's state (the profile itself is a run-time value that changes no size). The
 //! layouts come from rustc's `-Zprint-type-sizes` (the Debian toolchain of `cargo xtask cross`
-//! accepts it under `RUSTC_BOOTSTRAP=1`, which that toolchain's cargo already sets).
+//! accepts it under `RUSTC_BOOTSTRAP=1`, which that toolchain's cargo already sets). The lx106
+//! column is the same engine as `boards/esp8266` instantiates it (the chip the budget is for;
+//! `cargo xtask lx106` links it and reads the `ENGINE` static): built as a library, so it
+//! needs neither the SDK nor the GNU tools.
 
 use std::collections::HashMap;
 use std::process::Command;
 
 use crate::cross::{self, Toolchain};
+use crate::lx106;
 use crate::process::{self, Failure, Outcome};
 
 /// One row of the table: a label and where its size comes from.
@@ -116,28 +121,42 @@ const ROWS: [(&str, Source); 25] = [
     ),
 ];
 
-/// Builds the riscv32 board without certificates and prints the table.
+/// Builds the riscv32 board without certificates and the ESP8266 board for the lx106, and
+/// prints the table with a column for each.
 pub fn ram() -> Outcome {
     let toolchain = cross::prepare_toolchain()?;
-    let layouts = print_type_sizes(&toolchain)?;
+    let riscv32 = print_type_sizes(&toolchain, Board::Riscv32)?;
+    let lx106 = print_type_sizes(&toolchain, Board::Lx106)?;
     println!(
-        "\nEngine RAM, esp8266 profile (riscv32 `boards/qemu --no-default-features`, release):\n"
+        "\nEngine RAM, esp8266 profile (release; riscv32: `boards/qemu --no-default-features`, \
+         lx106: `boards/esp8266`):\n"
     );
-    println!("| component | bytes |\n|---|---|");
+    println!("| component | riscv32 | lx106 |\n|---|---|---|");
     for (label, source) in ROWS {
-        let bytes = match source {
-            Source::Type(prefix) => layouts.size(prefix),
-            Source::Member(prefix, name) => layouts.member(prefix, name),
+        let shown = |layouts: &Layouts| {
+            let bytes = match source {
+                Source::Type(prefix) => layouts.size(prefix),
+                Source::Member(prefix, name) => layouts.member(prefix, name),
+            };
+            bytes.map_or_else(|| "?".to_owned(), |bytes| bytes.to_string())
         };
-        let shown = bytes.map_or_else(|| "?".to_owned(), |bytes| bytes.to_string());
-        println!("| {label} | {shown} |");
+        println!("| {label} | {} | {} |", shown(&riscv32), shown(&lx106));
     }
-    if layouts.size(ENGINE).is_none() {
+    if riscv32.size(ENGINE).is_none() || lx106.size(ENGINE).is_none() {
         return Err(Failure::new(
-            "bench ram: no `run_with` future in the build's type sizes",
+            "bench ram: no `run_with` future in a build's type sizes",
         ));
     }
     Ok(())
+}
+
+/// The two builds the table compares.
+#[derive(Clone, Copy)]
+enum Board {
+    /// `boards/qemu` without certificates, for the ESP32-C3's CPU.
+    Riscv32,
+    /// `boards/esp8266`, for the ESP8266's CPU (the budget's chip).
+    Lx106,
 }
 
 /// The type layouts rustc printed, by type name.
@@ -227,19 +246,39 @@ fn leading_number(text: &str) -> usize {
 
 /// Rebuilds the board's library with `-Zprint-type-sizes` and returns the parsed layouts. The
 /// crates whose types the table names are cleaned first: a crate that is fresh prints nothing.
-fn print_type_sizes(toolchain: &Toolchain) -> Outcome<Layouts> {
-    let board = process::workspace_root().join("boards/qemu");
-    let target_directory = cross::target_directory().join("ram-riscv32");
+fn print_type_sizes(toolchain: &Toolchain, board: Board) -> Outcome<Layouts> {
+    let (directory, target_directory, target, package, rust_flags) = match board {
+        Board::Riscv32 => (
+            process::workspace_root().join("boards/qemu"),
+            cross::target_directory().join("ram-riscv32"),
+            cross::TARGET.to_owned(),
+            "tc-at-qemu",
+            "-Zprint-type-sizes",
+        ),
+        Board::Lx106 => (
+            process::workspace_root().join("boards/esp8266"),
+            cross::target_directory().join("ram-lx106"),
+            "lx106".to_owned(),
+            "tc-at-esp8266",
+            // As the board's own build (`lx106::build`): one codegen unit.
+            "-C codegen-units=1 -Zprint-type-sizes",
+        ),
+    };
     let configure = |command: &mut Command| {
         command
             .env("CARGO_TARGET_DIR", &target_directory)
-            .env("RUSTFLAGS", "-Zprint-type-sizes");
+            .env("RUSTFLAGS", rust_flags)
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "0");
     };
-    let mut clean = toolchain.cargo(&board);
+    let mut clean = toolchain.cargo(&directory);
     configure(&mut clean);
-    clean.args(["clean", "--release", "--target", cross::TARGET]);
+    clean.args(["clean", "--release", "--target"]);
+    match board {
+        Board::Riscv32 => clean.arg(&target),
+        Board::Lx106 => clean.arg(lx106::target_json()).arg("-Zjson-target-spec"),
+    };
     for package in [
-        "tc-at-qemu",
+        package,
         "command-core",
         "mqtt-session",
         "at-parser",
@@ -248,20 +287,27 @@ fn print_type_sizes(toolchain: &Toolchain) -> Outcome<Layouts> {
         clean.args(["--package", package]);
     }
     process::run(&mut clean)?;
-    let mut build = toolchain.cargo(&board);
+    let mut build = toolchain.cargo(&directory);
     configure(&mut build);
-    build.args([
-        "build",
-        "--locked",
-        "--release",
-        "--lib",
-        "--no-default-features",
-    ]);
+    build.args(["build", "--locked", "--release", "--lib"]);
+    match board {
+        Board::Riscv32 => build.arg("--no-default-features"),
+        Board::Lx106 => build
+            .args([
+                "-Zbuild-std=core",
+                "-Zbuild-std-features=compiler-builtins-mem",
+                "-Zjson-target-spec",
+                "--target",
+            ])
+            .arg(lx106::target_json()),
+    };
     eprintln!("$ {}", process::describe(&build));
     let output = build.output()?;
     if !output.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-        return Err(Failure::new("bench ram: the riscv32 board build failed"));
+        return Err(Failure::new(format!(
+            "bench ram: the {target} board build failed"
+        )));
     }
     Ok(Layouts::parse(&String::from_utf8_lossy(&output.stdout)))
 }
