@@ -17,8 +17,9 @@ use crate::process::{self, Failure, Outcome};
 pub const TARGET: &str = "riscv32imc-unknown-none-elf";
 
 /// The core crates that must stay `no_std` and heap-free.
-pub const CORE_CRATES: [&str; 8] = [
+pub const CORE_CRATES: [&str; 9] = [
     "at-parser",
+    "fifo",
     "storage",
     "command-core",
     "mqtt-session",

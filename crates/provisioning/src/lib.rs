@@ -9,7 +9,6 @@ pub mod dynreg;
 pub mod errors;
 mod fmt;
 mod logbook;
-mod ring;
 mod session;
 mod write;
 

@@ -6,9 +6,9 @@
 //! entry can ever contain a secret, because no event carries caller text.
 
 use crate::errors::{self, Failure};
-use crate::ring::Ring;
 use crate::write::{Out, Overflow};
 use crate::Mode;
+use fifo::Fifo;
 
 /// Entries kept: the last ten (`cloud.md` §6.7).
 pub const LOG_CAPACITY: usize = 10;
@@ -125,7 +125,7 @@ impl Entry {
 /// The last [`LOG_CAPACITY`] events, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogBook {
-    entries: Ring<Entry, LOG_CAPACITY>,
+    entries: Fifo<Entry, LOG_CAPACITY>,
 }
 
 impl Default for LogBook {
@@ -139,7 +139,7 @@ impl LogBook {
     #[must_use]
     pub const fn new() -> Self {
         Self {
-            entries: Ring::new(Entry::FILLER),
+            entries: Fifo::new(Entry::FILLER),
         }
     }
 

@@ -8,9 +8,9 @@
 //! RAM on every board (`docs/performance.md`, "Engine RAM").
 
 use super::event::{ConnectFailure, ConnectRefusal, DropReason, Event, Operation};
-use super::ring::Ring;
 use super::subscriptions::SlotKind;
 use crate::codec::{PacketId, QoS};
+use fifo::Fifo;
 
 /// An [`Event`] other than a message, the slot index in a byte (tables hold at most a dozen
 /// slots), the packet id in two unaligned bytes ([`Id`]) and a subscription's table in the
@@ -192,14 +192,14 @@ impl Queued {
 /// First in, first out, `N` events.
 #[derive(Debug)]
 pub(super) struct EventQueue<const N: usize> {
-    events: Ring<Queued, N>,
+    events: Fifo<Queued, N>,
 }
 
 impl<const N: usize> EventQueue<N> {
     pub(super) const fn new() -> Self {
         EventQueue {
             // The filler only initialises the free slots.
-            events: Ring::new(Queued::GaveUp),
+            events: Fifo::new(Queued::GaveUp),
         }
     }
 

@@ -307,7 +307,7 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             QoS::AtLeastOnce => &mut self.recent_qos1,
             QoS::ExactlyOnce => &mut self.awaiting_release,
         };
-        let seen = history.iter().any(|recent| *recent == packet_id);
+        let seen = history.iter().any(|recent| recent == packet_id);
         let duplicate = seen && (publish.duplicate || publish.qos == QoS::ExactlyOnce);
         if !seen {
             if history.is_full() {

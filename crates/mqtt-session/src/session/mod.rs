@@ -24,7 +24,6 @@ mod hold;
 mod in_flight;
 mod inbound;
 mod link;
-mod ring;
 mod staging;
 mod subscriptions;
 
@@ -46,8 +45,8 @@ use crate::tencent::{ConnectionId, Identity};
 use crate::topic;
 use core::ops::Range;
 use event_queue::EventQueue;
+use fifo::Fifo;
 use in_flight::InFlight;
-use ring::Ring;
 use subscriptions::SubscriptionTable;
 
 /// Largest inbound payload forwarded; larger ones are dropped (and still acknowledged).
@@ -326,9 +325,9 @@ pub struct Session<R, const TX: usize, const RX: usize> {
     /// (`Session::defer_user_resubscription`).
     defer_user: bool,
     /// The last QoS 1 ids received (duplicate detection, `README.md` table B).
-    recent_qos1: Ring<PacketId, RECENT_IDS>,
+    recent_qos1: Fifo<PacketId, RECENT_IDS>,
     /// QoS 2 ids received and not yet released by their PUBREL.
-    awaiting_release: Ring<PacketId, RECENT_IDS>,
+    awaiting_release: Fifo<PacketId, RECENT_IDS>,
     statistics: Statistics,
 }
 
@@ -365,8 +364,8 @@ impl<R: Entropy, const TX: usize, const RX: usize> Session<R, TX, RX> {
             release: None,
             held_since: NOT_HELD,
             defer_user: false,
-            recent_qos1: Ring::new(first_id),
-            awaiting_release: Ring::new(first_id),
+            recent_qos1: Fifo::new(first_id),
+            awaiting_release: Fifo::new(first_id),
             statistics: Statistics::default(),
         }
     }

@@ -1,12 +1,11 @@
-//! The machine's queue of events for the runner: a ring with one-byte positions.
+//! The machine's queue of events for the runner: a [`fifo::Fifo`] of packed events.
 //!
-//! Why not `heapless::Deque`: its two `usize` positions and its flag take 17 bytes on a 64-bit
-//! host (9 on the chips) beside the eight 12-byte events and round the queue up to a
-//! `usize`'s alignment; the machine lives in the engine's state for as long as the module runs
-//! (issue 9, the ESP8266's RAM). Here the positions are two bytes and the queue has the
-//! alignment of a byte (each event is kept packed: with the two positions the queue is then
-//! 98 bytes, not 100, and the machine 224, not 232). Unused places hold a filler event, so no
-//! `unsafe` is needed.
+//! Why packed: the machine lives in the engine's state for as long as the module runs (issue
+//! 9, the ESP8266's RAM); with each event kept with the alignment of a byte the queue of eight
+//! 12-byte events and two one-byte positions is 98 bytes, not 100, and the machine 224, not
+//! 232.
+
+use fifo::Fifo;
 
 use crate::event::Event;
 
@@ -18,47 +17,31 @@ struct Packed(Event);
 /// Up to `N` events (`N` at most 255), oldest first.
 #[derive(Debug, Clone)]
 pub(super) struct EventQueue<const N: usize> {
-    events: [Packed; N],
-    /// Place of the oldest event.
-    start: u8,
-    len: u8,
+    events: Fifo<Packed, N>,
 }
 
 impl<const N: usize> EventQueue<N> {
     /// An empty queue.
     pub(super) const fn new() -> Self {
-        assert!(N > 0 && N <= u8::MAX as usize);
         Self {
-            events: [Packed(Event::Abort); N],
-            start: 0,
-            len: 0,
+            events: Fifo::new(Packed(Event::Abort)),
         }
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.events.is_empty()
     }
 
     /// Appends `event` as the newest; a full queue hands it back.
     pub(super) fn push_back(&mut self, event: Event) -> Result<(), Event> {
-        if usize::from(self.len) == N {
-            return Err(event);
-        }
-        let place = (usize::from(self.start) + usize::from(self.len)) % N;
-        self.events[place] = Packed(event);
-        self.len += 1;
-        Ok(())
+        self.events
+            .push_back(Packed(event))
+            .map_err(|packed| packed.0)
     }
 
     /// Removes and returns the oldest event.
     pub(super) fn pop_front(&mut self) -> Option<Event> {
-        if self.is_empty() {
-            return None;
-        }
-        let event = self.events[usize::from(self.start)].0;
-        self.start = ((usize::from(self.start) + 1) % N) as u8;
-        self.len -= 1;
-        Some(event)
+        self.events.pop_front().map(|packed| packed.0)
     }
 }
 

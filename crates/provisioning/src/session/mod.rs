@@ -22,7 +22,7 @@ use heapless::Vec;
 use crate::app::TOKEN_CAPACITY;
 use crate::errors::{ErrorRecords, Failure};
 use crate::logbook::{LogBook, LogEvent};
-use crate::ring::Ring;
+use fifo::Fifo;
 use ota::Moment;
 
 pub use types::{Action, Identity, Mode, MqttEvent, Peer, Received, Record, Server, WifiEvent};
@@ -244,7 +244,7 @@ pub struct Provisioning {
     outcome: Failure,
     session: Option<Session>,
     log_ap: LogAp,
-    queue: Ring<Pending, QUEUE_CAPACITY>,
+    queue: Fifo<Pending, QUEUE_CAPACITY>,
 }
 
 impl Provisioning {
@@ -265,7 +265,7 @@ impl Provisioning {
                     port: 0,
                 },
             },
-            queue: Ring::new(Pending::Subscribe),
+            queue: Fifo::new(Pending::Subscribe),
         }
     }
 
