@@ -174,6 +174,34 @@ const BUSY: &[u8] = b"ERR CODE:0x010b0000\r\n\r\nbusy p...\r\n";
 const JOINED: &[u8] =
     b"\r\nready\r\nAT+CWJAP=\"lab\",\"secret123\"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n";
 
+/// What the UART shows after the join's block: `refused` (the refused lines' echoes and
+/// `[BUSY]`s, in order), the eight queued `AT`s answered, then `after`.
+fn joined_then(refused: &[&[u8]], after: &[&[u8]]) -> Vec<u8> {
+    let mut expected = JOINED.to_vec();
+    refused
+        .iter()
+        .for_each(|part| expected.extend_from_slice(part));
+    for _ in 0..8 {
+        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
+    }
+    after
+        .iter()
+        .for_each(|part| expected.extend_from_slice(part));
+    expected
+}
+
+/// `count` refusals of `line`: its echo and `[BUSY]` each time.
+fn refusals(line: &'static [u8], count: usize) -> Vec<&'static [u8]> {
+    (0..count).flat_map(|_| [line, BUSY]).collect()
+}
+
+fn assert_output(output: &[u8], expected: &[u8]) {
+    assert_eq!(
+        String::from_utf8_lossy(output),
+        String::from_utf8_lossy(expected)
+    );
+}
+
 #[test]
 fn receiver_keeps_reading_during_a_long_command_and_busy_follows_its_block() {
     let mut script = vec![b"AT+CWJAP=\"lab\",\"secret123\"\r\n".to_vec()];
@@ -189,18 +217,8 @@ fn receiver_keeps_reading_during_a_long_command_and_busy_follows_its_block() {
         "the receiver stopped reading while AT+CWJAP held the UART; output so far: {:?}",
         String::from_utf8_lossy(&output)
     );
-    let mut expected = JOINED.to_vec();
-    expected.extend_from_slice(b"ATE0\r\n");
-    expected.extend_from_slice(BUSY);
-    expected.extend_from_slice(b"AT+CWMODE=2\r\n");
-    expected.extend_from_slice(BUSY);
-    for _ in 0..8 {
-        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
-    }
-    assert_eq!(
-        String::from_utf8_lossy(&output),
-        String::from_utf8_lossy(&expected)
-    );
+    let refused = [&b"ATE0\r\n"[..], BUSY, b"AT+CWMODE=2\r\n", BUSY];
+    assert_output(&output, &joined_then(&refused, &[]));
 }
 
 /// A line of `length` bytes through its `\r\n`, in reads of at most 64 bytes.
@@ -236,17 +254,8 @@ fn a_refused_line_too_long_for_the_outbox_has_its_echo_written_from_the_framer()
     // The join's block, then the refused line's, written from the framer by the URC writer
     // ahead of the executor's next block; the line after it completed once the executor had
     // taken a line from the queue, so it runs.
-    let mut expected = JOINED.to_vec();
-    expected.extend_from_slice(&longest);
-    expected.extend_from_slice(BUSY);
-    for _ in 0..8 {
-        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
-    }
-    expected.extend_from_slice(b"AT+CWMODE=2\r\n\r\nOK\r\n");
-    assert_eq!(
-        String::from_utf8_lossy(&output),
-        String::from_utf8_lossy(&expected)
-    );
+    let expected = joined_then(&[&longest, BUSY], &[b"AT+CWMODE=2\r\n\r\nOK\r\n"]);
+    assert_output(&output, &expected);
 }
 
 #[test]
@@ -264,20 +273,14 @@ fn a_refused_line_that_waits_for_room_is_still_refused_when_the_queue_has_room_a
         unread, 1,
         "the receiver waits while a [BUSY] reply finds no room"
     );
-    let mut expected = JOINED.to_vec();
-    for _ in 0..9 {
-        expected.extend_from_slice(b"AT+CWMODE?\r\n");
-        expected.extend_from_slice(BUSY);
-    }
-    for _ in 0..8 {
-        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
-    }
-    expected.extend_from_slice(b"AT+CWMODE=2\r\n");
-    expected.extend_from_slice(BUSY);
-    expected.extend_from_slice(b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n");
-    assert_eq!(
-        String::from_utf8_lossy(&output),
-        String::from_utf8_lossy(&expected)
+    let after = [
+        &b"AT+CWMODE=2\r\n"[..],
+        BUSY,
+        b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n",
+    ];
+    assert_output(
+        &output,
+        &joined_then(&refusals(b"AT+CWMODE?\r\n", 9), &after),
     );
 }
 
@@ -296,19 +299,10 @@ fn a_rejected_line_refused_with_the_outbox_full_gets_its_busy_reply_once_there_i
         unread, 1,
         "the receiver waits while a [BUSY] reply finds no room"
     );
-    let mut expected = JOINED.to_vec();
-    for _ in 0..8 {
-        expected.extend_from_slice(b"AT+CWMODE=33\r\n");
-        expected.extend_from_slice(BUSY);
-    }
-    for _ in 0..8 {
-        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
-    }
-    expected.extend_from_slice(BUSY);
-    expected.extend_from_slice(b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n");
-    assert_eq!(
-        String::from_utf8_lossy(&output),
-        String::from_utf8_lossy(&expected)
+    let after = [BUSY, b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n"];
+    assert_output(
+        &output,
+        &joined_then(&refusals(b"AT+CWMODE=33\r\n", 8), &after),
     );
 }
 
@@ -328,15 +322,9 @@ fn a_refused_data_mode_line_written_from_the_framer_sets_no_barrier() {
         unread, 1,
         "the receiver waits while the echo is in the framer"
     );
-    let mut expected = JOINED.to_vec();
-    expected.extend_from_slice(&publish);
-    expected.extend_from_slice(BUSY);
-    for _ in 0..8 {
-        expected.extend_from_slice(b"AT\r\n\r\nOK\r\n");
-    }
-    expected.extend_from_slice(b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n");
-    assert_eq!(
-        String::from_utf8_lossy(&output),
-        String::from_utf8_lossy(&expected)
+    let expected = joined_then(
+        &[&publish, BUSY],
+        &[b"AT+CWMODE?\r\n+CWMODE:1\r\n\r\nOK\r\n"],
     );
+    assert_output(&output, &expected);
 }
