@@ -73,7 +73,12 @@ impl Hub {
         });
         let line = receiver
             .recv_timeout(HUB_START_DEADLINE)
-            .expect("HUB READY line within the start deadline");
+            .unwrap_or_else(|error| {
+                // A hub that never got ready must not outlive the failed test.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no HUB READY line within the start deadline: {error}")
+            });
         let ready = line
             .trim_end()
             .strip_prefix("HUB READY ")
