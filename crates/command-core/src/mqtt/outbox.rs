@@ -140,7 +140,7 @@ pub enum Status<'a> {
     Reconnected,
     /// `+<name>:OK` or `+<name>:FAIL,<code>`.
     Result {
-        /// The command's name (one of [`RESULT_NAMES`], else the line is queued as text).
+        /// The command's name (one of `RESULT_NAMES`, else the line is queued as text).
         name: &'a str,
         /// Its outcome.
         result: Result<(), i32>,
