@@ -160,6 +160,16 @@ impl Reply {
             .int(code)
             .end();
     }
+
+    /// The result of a settings record's write: `:OK`, or `:FAIL,207` when the flash refused
+    /// it (`errors.md`: 207, not stored).
+    pub fn stored_result(&mut self, name: &str, stored: bool) {
+        if stored {
+            self.result_ok(name);
+        } else {
+            self.result_fail(name, 207);
+        }
+    }
 }
 
 struct Writer<'a>(&'a mut Reply);

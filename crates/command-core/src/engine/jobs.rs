@@ -223,37 +223,33 @@ impl<'s, 'm, 'r, T: Write, F: MultiwriteNorFlash, W: Wifi, C: Clock, N: Network>
                         && !identity_files_exist(self.module.settings, state, &device.secret).await
                     {
                         self.reply.result_fail("TCDEVINFOSET", 203);
-                    } else if state.settings.device.as_ref() == Some(&*device)
-                        || self.module.settings.store_device(device).await.is_ok()
-                    {
-                        state.settings.device = Some(device.clone());
-                        self.reply.result_ok("TCDEVINFOSET");
                     } else {
-                        self.reply.result_fail("TCDEVINFOSET", 207);
+                        let stored = state.settings.device.as_ref() == Some(&*device)
+                            || self.module.settings.store_device(device).await.is_ok();
+                        if stored {
+                            state.settings.device = Some(device.clone());
+                        }
+                        self.reply.stored_result("TCDEVINFOSET", stored);
                     }
                 }
                 Job::StoreProduct(product) => {
-                    if state.settings.product.as_ref() == Some(&*product)
-                        || self.module.settings.store_product(product).await.is_ok()
-                    {
+                    let stored = state.settings.product.as_ref() == Some(&*product)
+                        || self.module.settings.store_product(product).await.is_ok();
+                    if stored {
                         state.settings.product = Some(product.clone());
-                        self.reply.result_ok("TCPRDINFOSET");
-                    } else {
-                        self.reply.result_fail("TCPRDINFOSET", 207);
                     }
+                    self.reply.stored_result("TCPRDINFOSET", stored);
                 }
                 Job::StoreModule(info) => {
                     // The mirror is the record in effect; it equals the stored one unless a set
                     // since boot stored another (then the write compares with the flash).
                     let in_effect = state.settings.module.as_ref() == Some(&*info);
-                    if (in_effect && !state.module_pending)
-                        || self.module.settings.store_module(info).await.is_ok()
-                    {
+                    let stored = (in_effect && !state.module_pending)
+                        || self.module.settings.store_module(info).await.is_ok();
+                    if stored {
                         state.module_pending = !in_effect;
-                        self.reply.result_ok("TCMODINFOSET");
-                    } else {
-                        self.reply.result_fail("TCMODINFOSET", 207);
                     }
+                    self.reply.stored_result("TCMODINFOSET", stored);
                 }
                 Job::StoreWifiMode(mode) => {
                     if state.settings.wifi_mode == Some(*mode)
