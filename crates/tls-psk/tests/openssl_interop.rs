@@ -19,6 +19,16 @@ fn config(key: &[u8]) -> PskConfig<'_> {
     }
 }
 
+/// Handshakes with `server` under the test identity and key, reading into `read_buffer`.
+async fn handshake<'b>(
+    server: &OpenSslServer,
+    read_buffer: &'b mut [u8],
+) -> TlsConnection<'b, StdStream, OsRng> {
+    TlsConnection::connect(server.connect(), &config(&KEY), OsRng, read_buffer)
+        .await
+        .expect("handshake with openssl")
+}
+
 /// Reads until exactly `length` bytes arrived.
 async fn read_exactly(
     connection: &mut TlsConnection<'_, StdStream, OsRng>,
@@ -41,10 +51,7 @@ fn echo_round_trip(cipher: &str, extra_arguments: &[&str], expected: BulkCipher)
     let server = OpenSslServer::start_with(cipher, extra_arguments);
     let mut read_buffer = vec![0u8; BUFFER_LENGTH];
     block_on(async {
-        let mut connection =
-            TlsConnection::connect(server.connect(), &config(&KEY), OsRng, &mut read_buffer)
-                .await
-                .expect("handshake with openssl");
+        let mut connection = handshake(&server, &mut read_buffer).await;
         assert_eq!(connection.cipher(), Some(expected));
 
         connection.write_all(b"hello tencent\n").await.unwrap();
@@ -96,10 +103,7 @@ fn large_payloads_both_ways() {
     }
     let mut read_buffer = vec![0u8; BUFFER_LENGTH];
     block_on(async {
-        let mut connection =
-            TlsConnection::connect(server.connect(), &config(&KEY), OsRng, &mut read_buffer)
-                .await
-                .expect("handshake");
+        let mut connection = handshake(&server, &mut read_buffer).await;
         connection.write_all(&payload).await.unwrap();
         connection.flush().await.unwrap();
         let received = read_exactly(&mut connection, expected.len()).await;
@@ -139,10 +143,7 @@ fn records_sent_from_lent_plaintext_reach_the_server_whole() {
     };
     let mut read_buffer = vec![0u8; BUFFER_LENGTH];
     block_on(async {
-        let mut connection =
-            TlsConnection::connect(server.connect(), &config(&KEY), OsRng, &mut read_buffer)
-                .await
-                .expect("handshake");
+        let mut connection = handshake(&server, &mut read_buffer).await;
         let mut records = 0;
         while !lender.bytes.borrow().is_empty() {
             let length = lender.bytes.borrow().len().min(256);
@@ -171,10 +172,7 @@ fn a_short_lender_fails_the_send() {
     let server = OpenSslServer::start("PSK-AES128-CBC-SHA");
     let mut read_buffer = vec![0u8; BUFFER_LENGTH];
     block_on(async {
-        let mut connection =
-            TlsConnection::connect(server.connect(), &config(&KEY), OsRng, &mut read_buffer)
-                .await
-                .expect("handshake");
+        let mut connection = handshake(&server, &mut read_buffer).await;
         let short = [7u8; 10];
         assert_eq!(
             connection.send_from(&short[..], 40).await,
@@ -233,10 +231,7 @@ fn record_larger_than_receive_buffer_ends_the_session() {
     payload.push(b'\n');
     let mut read_buffer = vec![0u8; 4096];
     block_on(async {
-        let mut connection =
-            TlsConnection::connect(server.connect(), &config(&KEY), OsRng, &mut read_buffer)
-                .await
-                .expect("handshake fits a 4 KiB buffer");
+        let mut connection = handshake(&server, &mut read_buffer).await;
         connection.write_all(&payload).await.unwrap();
         let mut received = [0u8; 64];
         assert_eq!(
@@ -293,10 +288,7 @@ fn server_close_reads_as_end_of_stream() {
     let server = OpenSslServer::start("PSK-AES128-CBC-SHA");
     let mut read_buffer = vec![0u8; 4096];
     block_on(async {
-        let mut connection =
-            TlsConnection::connect(server.connect(), &config(&KEY), OsRng, &mut read_buffer)
-                .await
-                .expect("handshake");
+        let mut connection = handshake(&server, &mut read_buffer).await;
         connection.write_all(b"CLOSE\n").await.unwrap();
         let mut received = [0u8; 64];
         let mut total = 0;
